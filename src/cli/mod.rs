@@ -1,0 +1,64 @@
+//! Command-line parsing and output formatting. Every command calls the
+//! library; nothing here touches the store or the kernel directly.
+
+mod format;
+mod images;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "rrun", version, about = "A daemonless container runtime", max_term_width = 100)]
+pub struct Cli {
+    /// Store directory (default /var/lib/rrun, or $XDG_DATA_HOME/rrun without root)
+    #[arg(long, env = "RRUN_ROOT")]
+    pub root: Option<PathBuf>,
+    /// Show each step (-vv for every syscall); RRUN_LOG takes a tracing filter
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import images from an OCI layout (directory or tar) or a docker-archive tar
+    Load(images::LoadArgs),
+    /// List images
+    Images(images::ImagesArgs),
+    /// Remove images
+    Rmi(images::RmiArgs),
+    /// Run a command in a new container
+    Run(Box<run::RunArgs>),
+    /// List containers
+    Ps(run::PsArgs),
+    /// Remove containers
+    Rm(run::RmArgs),
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let root = cli.root.clone().unwrap_or_else(rrun::Rrun::default_root);
+    let rrun = match rrun::Rrun::open(&root) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let result = match cli.command {
+        Command::Load(a) => images::load(&rrun, a),
+        Command::Images(a) => images::images(&rrun, a),
+        Command::Rmi(a) => images::rmi(&rrun, a),
+        Command::Run(a) => run::run(&rrun, *a),
+        Command::Ps(a) => run::ps(&rrun, a),
+        Command::Rm(a) => run::rm(&rrun, a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &rrun::Error) -> i32 {
+    eprintln!("rrun: {e}");
+    e.exit_code()
+}

@@ -1,0 +1,173 @@
+//! Content digests (`sha256:<hex>`) and streaming hashers.
+//!
+//! Every blob and every unpacked layer is named by its digest; the hashers here
+//! let the unpacker verify while it streams, so no byte is read twice.
+
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::str::FromStr;
+
+/// A `sha256:<64 hex>` content digest. Other algorithms are refused.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    hex: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DigestError {
+    #[error("invalid digest {0:?}: expected sha256:<64 lowercase hex digits>")]
+    Invalid(String),
+    #[error("unsupported digest algorithm in {0:?}: only sha256 is supported")]
+    Algorithm(String),
+}
+
+impl Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest::from_hasher(Sha256::new_with_prefix(bytes))
+    }
+
+    fn from_hasher(h: Sha256) -> Digest {
+        Digest { hex: hex::encode(h.finalize()) }
+    }
+
+    /// The 64 hex digits, without the algorithm.
+    pub fn hex(&self) -> &str {
+        &self.hex
+    }
+
+    /// The first 12 hex digits, as `docker images` shows IDs.
+    pub fn short(&self) -> &str {
+        &self.hex[..12]
+    }
+
+    /// Validates a bare 64-hex string (a directory name in the store, say).
+    pub fn from_hex(hex: &str) -> Result<Digest, DigestError> {
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            Ok(Digest { hex: hex.to_string() })
+        } else {
+            Err(DigestError::Invalid(hex.to_string()))
+        }
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some(("sha256", hex)) => Digest::from_hex(hex).map_err(|_| DigestError::Invalid(s.to_string())),
+            Some((_, _)) => Err(DigestError::Algorithm(s.to_string())),
+            None => Err(DigestError::Invalid(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.hex)
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A reader that hashes (and counts) everything read through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    /// Reads the rest of the stream (trailing tar padding, say) so the digest covers it all.
+    pub fn finish(mut self) -> io::Result<(Digest, u64, R)> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok((Digest::from_hasher(self.hasher), self.count, self.inner))
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// A reader that copies everything read through it into a writer (a blob being stored).
+pub struct TeeReader<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: Write> TeeReader<R, W> {
+    pub fn new(inner: R, copy: W) -> Self {
+        TeeReader { inner, copy }
+    }
+    pub fn into_parts(self) -> (R, W) {
+        (self.inner, self.copy)
+    }
+}
+
+impl<R: Read, W: Write> Read for TeeReader<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_of_empty_string() {
+        assert_eq!(
+            Digest::of(b"").to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn parse_rejects_bad_digests() {
+        assert!("sha256:abc".parse::<Digest>().is_err());
+        assert!(matches!("sha512:00".parse::<Digest>(), Err(DigestError::Algorithm(_))));
+        assert!("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse::<Digest>().is_err());
+        let upper = format!("sha256:{}", "A".repeat(64));
+        assert!(upper.parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn hashing_reader_counts_and_hashes_everything() {
+        let data = b"hello world".repeat(1000);
+        let mut r = HashingReader::new(&data[..]);
+        let mut first = [0u8; 10];
+        r.read_exact(&mut first).unwrap();
+        let (d, n, _) = r.finish().unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(d, Digest::of(&data));
+    }
+}

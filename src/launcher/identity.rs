@@ -1,0 +1,155 @@
+//! Who the container process is: uid/gid/groups, capabilities in all five
+//! sets, no_new_privs, rlimits.
+
+use super::ChildError;
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+use oci_spec::runtime::{LinuxCapabilities, PosixRlimit, PosixRlimitType, Process};
+use std::str::FromStr;
+use tracing::debug;
+
+/// Converts the Spec's capability names to the kernel's.
+fn to_caps(set: &Option<oci_spec::runtime::Capabilities>) -> Result<CapsHashSet, ChildError> {
+    let mut out = CapsHashSet::new();
+    for c in set.iter().flatten() {
+        let name = serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        match Cap::from_str(&name) {
+            Ok(cap) => {
+                out.insert(cap);
+            }
+            Err(_) => return Err(ChildError::setup(format!("unknown capability {name}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// The capability sets of a process, resolved to kernel names.
+pub struct CapSets {
+    bounding: CapsHashSet,
+    effective: CapsHashSet,
+    permitted: CapsHashSet,
+    inheritable: CapsHashSet,
+    ambient: CapsHashSet,
+}
+
+impl CapSets {
+    pub fn from_spec(c: Option<&LinuxCapabilities>) -> Result<CapSets, ChildError> {
+        let Some(c) = c else {
+            let none = CapsHashSet::new;
+            return Ok(CapSets {
+                bounding: none(),
+                effective: none(),
+                permitted: none(),
+                inheritable: none(),
+                ambient: none(),
+            });
+        };
+        Ok(CapSets {
+            bounding: to_caps(c.bounding())?,
+            effective: to_caps(c.effective())?,
+            permitted: to_caps(c.permitted())?,
+            inheritable: to_caps(c.inheritable())?,
+            ambient: to_caps(c.ambient())?,
+        })
+    }
+}
+
+/// Drops every capability outside the bounding set from the bounding set. Needs CAP_SETPCAP, so runs first.
+pub fn drop_bounding(caps: &CapSets) -> Result<(), ChildError> {
+    for cap in caps::all() {
+        if !caps.bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| ChildError::setup(format!("drop {cap} from the bounding set: {e}")))?;
+        }
+    }
+    debug!(syscall = "prctl(PR_CAPBSET_DROP)", kept = caps.bounding.len(), "limit the bounding capability set");
+    Ok(())
+}
+
+/// Switches to the process's user and groups, keeping capabilities across
+/// the uid change, then sets the effective, permitted, inheritable and ambient sets.
+pub fn switch_user(process: &Process, caps: &CapSets) -> Result<(), ChildError> {
+    let user = process.user();
+    let keep = |on: libc::c_ulong| {
+        // SAFETY: PR_SET_KEEPCAPS takes one integer argument and touches no memory.
+        let rc = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on, 0, 0, 0) };
+        if rc != 0 {
+            Err(ChildError::setup(format!("prctl(PR_SET_KEEPCAPS): {}", std::io::Error::last_os_error())))
+        } else {
+            Ok(())
+        }
+    };
+    keep(1)?;
+    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    debug!(syscall = "setgroups", groups = ?groups, "supplementary groups");
+    setgroups(&groups).map_err(|e| ChildError::setup(format!("setgroups {groups:?}: {e}")))?;
+    let gid = Gid::from_raw(user.gid());
+    let uid = Uid::from_raw(user.uid());
+    debug!(syscall = "setresgid", gid = user.gid(), "group");
+    setresgid(gid, gid, gid).map_err(|e| ChildError::setup(format!("setresgid {gid}: {e}")))?;
+    debug!(syscall = "setresuid", uid = user.uid(), "user");
+    setresuid(uid, uid, uid).map_err(|e| ChildError::setup(format!("setresuid {uid}: {e}")))?;
+    keep(0)?;
+    // effective must stay within permitted at every step: shrink effective first
+    let set = |which: CapSet, v: &CapsHashSet, name: &str| {
+        caps::set(None, which, v).map_err(|e| ChildError::setup(format!("capset {name}: {e}")))
+    };
+    set(CapSet::Effective, &caps.effective.intersection(&caps.permitted).cloned().collect(), "effective")?;
+    set(CapSet::Permitted, &caps.permitted, "permitted")?;
+    set(CapSet::Effective, &caps.effective, "effective")?;
+    set(CapSet::Inheritable, &caps.inheritable, "inheritable")?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| ChildError::setup(format!("clear ambient capabilities: {e}")))?;
+    for cap in &caps.ambient {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| ChildError::setup(format!("raise ambient {cap}: {e}")))?;
+    }
+    debug!(syscall = "capset", effective = caps.effective.len(), permitted = caps.permitted.len(), "capabilities");
+    Ok(())
+}
+
+/// `no_new_privs`: setuid binaries and file capabilities no longer grant anything.
+pub fn set_no_new_privs() -> Result<(), ChildError> {
+    debug!(syscall = "prctl(PR_SET_NO_NEW_PRIVS)", "no new privileges");
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
+    let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    if rc != 0 {
+        return Err(ChildError::setup(format!("prctl(PR_SET_NO_NEW_PRIVS): {}", std::io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
+/// Applies the Spec's rlimits. A hard limit above the current one is refused
+/// by the kernel without CAP_SYS_RESOURCE; the error names the limit.
+pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<(), ChildError> {
+    for r in rlimits {
+        let resource = match r.typ() {
+            PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+            PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+            PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+            PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+            PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+            PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+            PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+            PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+            PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+            PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+            PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+            PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+            PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+            PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+            PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+            PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+        };
+        let lim = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
+        // SAFETY: `lim` is a valid rlimit for the duration of the call.
+        if unsafe { libc::setrlimit(resource, &lim) } != 0 {
+            return Err(ChildError::setup(format!(
+                "setrlimit {:?} soft={} hard={}: {}",
+                r.typ(),
+                r.soft(),
+                r.hard(),
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
+    Ok(())
+}

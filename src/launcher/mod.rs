@@ -1,0 +1,276 @@
+//! The launcher turns a runtime Spec and a rootfs into a running, isolated
+//! process, and waits for it.
+//!
+//! ```text
+//! rrun (parent)                          container init (child)
+//! ─────────────                          ──────────────────────
+//! block forwarded signals
+//! clone(NEWNS|NEWPID|NEWUTS|NEWIPC|…) ──▶ wait for "go"
+//! (cgroup setup goes here)  ── "go" ───▶ unshare(NEWCGROUP); mounts; pivot_root;
+//!                                        hostname; terminal; user; caps;
+//! ◀── pty master (SCM_RIGHTS) ───────── no_new_privs; close fds; execve
+//! ◀── error message, or EOF on exec ────
+//! forward signals, relay the terminal,
+//! waitpid → exit code
+//! ```
+//! No threads exist when `spawn` forks, so the child may allocate freely.
+
+mod child;
+mod identity;
+mod init;
+mod mounts;
+mod sync;
+mod tty;
+
+pub use mounts::RootfsSource;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::OwnedFd;
+use tracing::debug;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{op}: {source}")]
+    Sys { op: String, source: Errno },
+    /// The container failed before its command ran; `code` is 125, 126 or 127.
+    #[error("{msg}")]
+    Container { code: i32, msg: String },
+    #[error("invalid runtime spec: {0}")]
+    Spec(String),
+}
+
+impl LaunchError {
+    fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> LaunchError {
+        let op = op.into();
+        move |source| LaunchError::Sys { op, source }
+    }
+
+    /// The exit code rrun should end with for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            LaunchError::Container { code, .. } => *code,
+            _ => 125,
+        }
+    }
+}
+
+/// A failure inside the child before exec, reported to the parent.
+#[derive(Debug)]
+pub(crate) struct ChildError {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl ChildError {
+    pub fn setup(msg: impl Into<String>) -> ChildError {
+        ChildError { code: 125, msg: msg.into() }
+    }
+}
+
+/// What to start.
+pub struct LaunchConfig<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: RootfsSource,
+    /// Run a minimal init as PID 1 that reaps zombies and forwards signals.
+    pub init: bool,
+    /// Give the process `/dev/null` as stdin (no `-i`).
+    pub stdin_null: bool,
+}
+
+/// How the container's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell convention: the code, or 128 + signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+/// Signals that `rrun run` passes on to the container instead of acting on them.
+const FORWARDED: [Signal; 9] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGCONT,
+    Signal::SIGWINCH,
+];
+
+fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// A started container process.
+pub struct Child {
+    pid: Pid,
+    pty: Option<OwnedFd>,
+    signals: SignalFd,
+    old_mask: SigSet,
+}
+
+/// Starts the container's init process and returns once its command was
+/// exec'd (or reports why it could not be).
+pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
+    let spec = cfg.spec;
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+    let mut clone_flags: libc::c_int = 0;
+    let mut join = Vec::new();
+    for ns in &namespaces {
+        let flag = match ns.typ() {
+            LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+            LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+            LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+            LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+            LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+            LinuxNamespaceType::Cgroup => 0, // unshared by the child once it is in its cgroup
+            LinuxNamespaceType::User => {
+                return Err(LaunchError::Spec("user namespaces are not supported yet".into()));
+            }
+            LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+        };
+        match ns.path() {
+            Some(p) => join.push((ns.typ(), p.clone())),
+            None => clone_flags |= flag,
+        }
+    }
+    if clone_flags & libc::CLONE_NEWNS == 0 && !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
+        return Err(LaunchError::Spec("a mount namespace is required".into()));
+    }
+    let plan = child::Plan::new(cfg, &namespaces, join)?;
+    let (parent_sock, child_sock) = sync::pair().map_err(LaunchError::sys("socketpair"))?;
+
+    // block the forwarded signals now, so none is lost between clone and the wait loop
+    let mut old_mask = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&handled_signals()), Some(&mut old_mask))
+        .map_err(LaunchError::sys("sigprocmask"))?;
+    let restore = |old: &SigSet| {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old), None);
+    };
+
+    debug!(
+        syscall = "clone",
+        flags = format!("{clone_flags:#x}"),
+        "create the container's namespaces and init process"
+    );
+    // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit); rrun has a single
+    // thread here, so the child may run ordinary Rust code until it execs or exits.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone, (clone_flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
+    };
+    if ret < 0 {
+        let e = Errno::last();
+        restore(&old_mask);
+        return Err(LaunchError::sys("clone")(e));
+    }
+    if ret == 0 {
+        drop(parent_sock);
+        child::main(plan, child_sock);
+    }
+    let pid = Pid::from_raw(ret as i32);
+    drop(child_sock);
+    let fail = |e: LaunchError| {
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = waitpid(pid, None);
+        restore(&old_mask);
+        e
+    };
+    if let Err(e) = sync::send_go(&parent_sock) {
+        return Err(fail(LaunchError::sys("signal the container to start")(e)));
+    }
+    let mut pty = None;
+    loop {
+        match sync::recv(&parent_sock) {
+            Ok(sync::Message::Pty(fd)) => pty = Some(fd),
+            Ok(sync::Message::Error { code, msg }) => {
+                let _ = waitpid(pid, None);
+                restore(&old_mask);
+                return Err(LaunchError::Container { code, msg });
+            }
+            Ok(sync::Message::Eof) => break,
+            Err(e) => return Err(fail(LaunchError::sys("read from the container's init")(e))),
+        }
+    }
+    let signals = match SignalFd::new(&handled_signals()) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(LaunchError::sys("signalfd")(e))),
+    };
+    debug!(pid = pid.as_raw(), "container process started");
+    Ok(Child { pid, pty, signals, old_mask })
+}
+
+impl Child {
+    /// The container init's PID on the host.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Waits for the container to exit, forwarding signals to it and relaying
+    /// its terminal (with `forward_stdin`, the user's keystrokes too).
+    pub fn wait(self, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
+        let Child { pid, pty, signals, old_mask } = self;
+        let status = match pty {
+            Some(master) => tty::relay(master, pid, &signals, forward_stdin),
+            None => wait_forwarding(pid, &signals),
+        };
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+        status
+    }
+}
+
+/// Checks for the child's exit without blocking.
+fn try_reap(pid: Pid) -> Result<Option<ExitStatus>, LaunchError> {
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Some(ExitStatus::Exited(code))),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Some(ExitStatus::Signaled(sig as i32))),
+            Ok(WaitStatus::StillAlive) => return Ok(None),
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(LaunchError::sys("waitpid")(e)),
+        }
+    }
+}
+
+/// Forwards a signal rrun received to the container.
+fn forward(pid: Pid, signo: u32) {
+    if let Ok(sig) = Signal::try_from(signo as i32) {
+        if sig != Signal::SIGCHLD && sig != Signal::SIGWINCH {
+            debug!(signal = ?sig, "forwarding signal to the container");
+            let _ = kill(pid, sig);
+        }
+    }
+}
+
+fn wait_forwarding(pid: Pid, signals: &SignalFd) -> Result<ExitStatus, LaunchError> {
+    loop {
+        if let Some(status) = try_reap(pid)? {
+            return Ok(status);
+        }
+        match signals.read_signal() {
+            Ok(Some(info)) => forward(pid, info.ssi_signo),
+            Ok(None) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(LaunchError::sys("read signalfd")(e)),
+        }
+    }
+}

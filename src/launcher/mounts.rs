@@ -1,0 +1,365 @@
+//! The container's filesystem: root propagation, the overlay rootfs, the
+//! Spec's mounts, device nodes, masked and read-only paths, pivot_root.
+//!
+//! Every mount target is resolved inside the rootfs with `openat2(RESOLVE_IN_ROOT)`
+//! and mounted through its `/proc/self/fd/N` path, so a symlink planted in an
+//! image cannot redirect a mount onto the host.
+
+use super::ChildError;
+use crate::securefs::{ensure_file_in_root, fd_path, mkdir_all_in_root, open_in_root};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{mknodat, Mode, SFlag};
+use nix::unistd::{fchdir, pivot_root, symlinkat};
+use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use tracing::debug;
+
+/// How the rootfs is provided.
+#[derive(Debug, Clone)]
+pub enum RootfsSource {
+    /// Layers stacked by overlayfs; `lowers` are relative to `layers_dir`, top first.
+    Overlay { layers_dir: PathBuf, lowers: Vec<String>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// A directory used as it is (an OCI bundle's rootfs).
+    Directory(PathBuf),
+}
+
+impl RootfsSource {
+    pub fn target(&self) -> &Path {
+        match self {
+            RootfsSource::Overlay { target, .. } => target,
+            RootfsSource::Directory(p) => p,
+        }
+    }
+}
+
+fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
+    let op = op.into();
+    move |e| ChildError::setup(format!("{op}: {e}"))
+}
+
+/// Makes every mount in the new namespace a slave, so nothing mounted in the
+/// container propagates back to the host.
+pub fn make_root_private() -> Result<(), ChildError> {
+    debug!(syscall = "mount", target = "/", flags = "MS_REC|MS_SLAVE", "stop mount propagation to the host");
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
+        .map_err(sys("make / rslave"))
+}
+
+/// Mounts the rootfs at its target and opens it.
+pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
+    match src {
+        RootfsSource::Overlay { layers_dir, lowers, upper, work, target } => {
+            // relative lowerdirs keep the option string short: the kernel takes one page
+            nix::unistd::chdir(layers_dir).map_err(sys(format!("chdir {}", layers_dir.display())))?;
+            let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+            if data.len() >= 4096 {
+                return Err(ChildError::setup(format!(
+                    "overlay mount options for {} layers are {} bytes, over the kernel's 4096",
+                    lowers.len(),
+                    data.len()
+                )));
+            }
+            debug!(syscall = "mount", fstype = "overlay", target = %target.display(), layers = lowers.len(), "stack the image layers");
+            mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+                .map_err(sys(format!("mount overlay on {}", target.display())))?;
+        }
+        RootfsSource::Directory(dir) => {
+            debug!(syscall = "mount", target = %dir.display(), flags = "MS_BIND|MS_REC", "bind the rootfs onto itself so it is a mount point");
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .map_err(sys(format!("bind rootfs {}", dir.display())))?;
+        }
+    }
+    let target = src.target();
+    nix::fcntl::open(target, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map(|fd| {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .map_err(sys(format!("open rootfs {}", target.display())))
+}
+
+/// Mount flags and the data string from fstab-style options.
+pub fn parse_mount_options(options: &[String]) -> (MsFlags, MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut propagation = MsFlags::empty();
+    let mut data: Vec<&str> = Vec::new();
+    for o in options {
+        match o.as_str() {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rw" => flags &= !MsFlags::MS_RDONLY,
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "suid" => flags &= !MsFlags::MS_NOSUID,
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "dev" => flags &= !MsFlags::MS_NODEV,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "exec" => flags &= !MsFlags::MS_NOEXEC,
+            "sync" => flags |= MsFlags::MS_SYNCHRONOUS,
+            "async" => flags &= !MsFlags::MS_SYNCHRONOUS,
+            "dirsync" => flags |= MsFlags::MS_DIRSYNC,
+            "remount" => flags |= MsFlags::MS_REMOUNT,
+            "mand" => flags |= MsFlags::MS_MANDLOCK,
+            "nomand" => flags &= !MsFlags::MS_MANDLOCK,
+            "atime" => flags &= !MsFlags::MS_NOATIME,
+            "noatime" => flags |= MsFlags::MS_NOATIME,
+            "diratime" => flags &= !MsFlags::MS_NODIRATIME,
+            "nodiratime" => flags |= MsFlags::MS_NODIRATIME,
+            "relatime" => flags |= MsFlags::MS_RELATIME,
+            "norelatime" => flags &= !MsFlags::MS_RELATIME,
+            "strictatime" => flags |= MsFlags::MS_STRICTATIME,
+            "nostrictatime" => flags &= !MsFlags::MS_STRICTATIME,
+            "bind" => flags |= MsFlags::MS_BIND,
+            "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
+            "private" => propagation |= MsFlags::MS_PRIVATE,
+            "rprivate" => propagation |= MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+            "shared" => propagation |= MsFlags::MS_SHARED,
+            "rshared" => propagation |= MsFlags::MS_SHARED | MsFlags::MS_REC,
+            "slave" => propagation |= MsFlags::MS_SLAVE,
+            "rslave" => propagation |= MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            "unbindable" => propagation |= MsFlags::MS_UNBINDABLE,
+            "runbindable" => propagation |= MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+            other => data.push(other),
+        }
+    }
+    (flags, propagation, data.join(","))
+}
+
+/// Performs one Spec mount inside the rootfs.
+pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let options = m.options().clone().unwrap_or_default();
+    let (flags, propagation, data) = parse_mount_options(&options);
+    let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+    let ctx = |what: &str| format!("mount {} on {}: {what}", source.display(), dest.display());
+
+    // a bind of a file needs a file to mount on; everything else a directory
+    let source_is_file = is_bind && std::fs::metadata(&source).map(|md| !md.is_dir()).unwrap_or(false);
+    if is_bind && !source.exists() {
+        return Err(ChildError::setup(ctx("the source does not exist")));
+    }
+    let target = if source_is_file {
+        ensure_file_in_root(root, dest).map_err(sys(ctx("create mount point")))?
+    } else {
+        mkdir_all_in_root(root, dest, 0o755).map_err(sys(ctx("create mount point")))?
+    };
+    let target_path = fd_path(&target);
+    if is_bind {
+        debug!(syscall = "mount", source = %source.display(), target = %dest.display(), flags = ?flags, "bind mount");
+        mount(Some(&source), &target_path, None::<&str>, MsFlags::MS_BIND | (flags & MsFlags::MS_REC), None::<&str>)
+            .map_err(sys(ctx("bind")))?;
+        // bind ignores other flags: apply them with a remount of the new mount point
+        let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+            remount_bind(&fd_path(&mounted), extra).map_err(sys(ctx("remount with options")))?;
+        }
+    } else {
+        debug!(syscall = "mount", fstype = typ, target = %dest.display(), flags = ?flags, data = %data, "mount filesystem");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        match mount(Some(&source), &target_path, Some(typ), flags, data) {
+            Ok(()) => {}
+            // sysfs cannot be mounted without owning the network namespace: bind the host's instead
+            Err(Errno::EPERM) if typ == "sysfs" => {
+                mount(Some("/sys"), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    .map_err(sys(ctx("bind /sys")))?;
+                let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+                remount_bind(&fd_path(&mounted), flags).map_err(sys(ctx("remount")))?;
+            }
+            Err(e) => return Err(sys(ctx("mount"))(e)),
+        }
+    }
+    if !propagation.is_empty() {
+        let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+        mount(None::<&str>, &fd_path(&mounted), None::<&str>, propagation, None::<&str>)
+            .map_err(sys(ctx("set propagation")))?;
+    }
+    Ok(())
+}
+
+fn remount_bind(target: &Path, flags: MsFlags) -> nix::Result<()> {
+    // the kernel refuses to drop a lock flag the mount already has: keep the existing ones
+    let existing = statvfs_flags(target);
+    mount(None::<&str>, target, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | existing, None::<&str>)
+}
+
+fn statvfs_flags(target: &Path) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(target) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+/// The device nodes every container gets (runtime-spec "default devices"),
+/// plus the Spec's own, and the standard /dev symlinks.
+pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildError> {
+    let dev = mkdir_all_in_root(root, Path::new("/dev"), 0o755).map_err(sys("open /dev"))?;
+    let mut nodes: Vec<(PathBuf, SFlag, u64, u64, u32, u32, u32)> =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
+            .into_iter()
+            .map(|(n, ma, mi)| (PathBuf::from("/dev").join(n), SFlag::S_IFCHR, ma, mi, 0o666, 0, 0))
+            .collect();
+    for d in spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default() {
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+            LinuxDeviceType::B => SFlag::S_IFBLK,
+            LinuxDeviceType::P => SFlag::S_IFIFO,
+            LinuxDeviceType::A => continue,
+        };
+        nodes.push((
+            d.path().clone(),
+            kind,
+            d.major() as u64,
+            d.minor() as u64,
+            d.file_mode().unwrap_or(0o666),
+            d.uid().unwrap_or(0),
+            d.gid().unwrap_or(0),
+        ));
+    }
+    for (path, kind, major, minor, mode, uid, gid) in nodes {
+        let parent = path.parent().unwrap_or(Path::new("/dev"));
+        let name =
+            path.file_name().ok_or_else(|| ChildError::setup(format!("device path {} has no name", path.display())))?;
+        let dir = mkdir_all_in_root(root, parent, 0o755).map_err(sys(format!("create {}", parent.display())))?;
+        let _ = nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        debug!(syscall = "mknod", path = %path.display(), major, minor, "create device node");
+        match mknodat(
+            Some(dir.as_raw_fd()),
+            name,
+            kind,
+            Mode::from_bits_truncate(mode),
+            libc::makedev(major as u32, minor as u32),
+        ) {
+            Ok(()) => {
+                let node = open_in_root(root, &path, OFlag::O_PATH).map_err(sys(format!("open {}", path.display())))?;
+                nix::unistd::chown(
+                    &fd_path(&node),
+                    Some(nix::unistd::Uid::from_raw(uid)),
+                    Some(nix::unistd::Gid::from_raw(gid)),
+                )
+                .map_err(sys(format!("chown {}", path.display())))?;
+                nix::sys::stat::fchmodat(
+                    None,
+                    &fd_path(&node),
+                    Mode::from_bits_truncate(mode),
+                    nix::sys::stat::FchmodatFlags::FollowSymlink,
+                )
+                .map_err(sys(format!("chmod {}", path.display())))?;
+            }
+            // without CAP_MKNOD (a user namespace): bind the host's node instead
+            Err(Errno::EPERM) => {
+                let target = ensure_file_in_root(root, &path).map_err(sys(format!("create {}", path.display())))?;
+                mount(Some(&path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                    .map_err(sys(format!("bind {}", path.display())))?;
+            }
+            Err(e) => return Err(sys(format!("mknod {}", path.display()))(e)),
+        }
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        if link == "ptmx" {
+            let _ = nix::unistd::unlinkat(Some(dev.as_raw_fd()), link, nix::unistd::UnlinkatFlags::NoRemoveDir);
+        }
+        match symlinkat(target, Some(dev.as_raw_fd()), link) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(sys(format!("symlink /dev/{link}"))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Hides `masked` paths (a bind of /dev/null, or an empty read-only tmpfs for
+/// directories) and makes `readonly` paths read-only.
+pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[String]) -> Result<(), ChildError> {
+    for p in masked {
+        let fd = match open_in_root(root, Path::new(p), OFlag::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(sys(format!("open masked path {p}"))(e)),
+        };
+        let is_dir =
+            nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
+        debug!(syscall = "mount", path = %p, "mask path");
+        let r = if is_dir {
+            mount(Some("tmpfs"), &fd_path(&fd), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+        } else {
+            mount(Some("/dev/null"), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        };
+        r.map_err(sys(format!("mask {p}")))?;
+    }
+    for p in readonly {
+        let fd = match open_in_root(root, Path::new(p), OFlag::O_PATH) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(sys(format!("open read-only path {p}"))(e)),
+        };
+        debug!(syscall = "mount", path = %p, flags = "MS_BIND|MS_REMOUNT|MS_RDONLY", "make path read-only");
+        mount(Some(&fd_path(&fd)), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .map_err(sys(format!("bind read-only path {p}")))?;
+        let mounted = open_in_root(root, Path::new(p), OFlag::O_PATH).map_err(sys(format!("reopen {p}")))?;
+        remount_bind(
+            &fd_path(&mounted),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )
+        .map_err(sys(format!("remount {p} read-only")))?;
+    }
+    Ok(())
+}
+
+/// Makes the rootfs `/` and detaches the old root, so no host path stays reachable.
+pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+    debug!(syscall = "pivot_root", new_root = ".", put_old = ".", "make the rootfs the root");
+    pivot_root(".", ".").map_err(sys("pivot_root"))?;
+    // the old root is now stacked on "."; make it private so the detach does not propagate
+    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+        .map_err(sys("make old root rslave"))?;
+    debug!(syscall = "umount2", target = ".", flags = "MNT_DETACH", "detach the host's root");
+    umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
+    nix::unistd::chdir("/").map_err(sys("chdir /"))
+}
+
+/// `readonlyRootfs`: remount `/` read-only after every other mount is in place.
+pub fn make_root_readonly() -> Result<(), ChildError> {
+    debug!(syscall = "mount", target = "/", flags = "MS_BIND|MS_REMOUNT|MS_RDONLY", "read-only rootfs");
+    remount_bind(Path::new("/"), MsFlags::MS_RDONLY).map_err(sys("remount / read-only"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_split_into_flags_propagation_and_data() {
+        let opts: Vec<String> =
+            ["nosuid", "noexec", "mode=755", "size=65536k", "rprivate", "ro"].map(String::from).to_vec();
+        let (flags, prop, data) = parse_mount_options(&opts);
+        assert!(flags.contains(MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY));
+        assert_eq!(prop, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        assert_eq!(data, "mode=755,size=65536k");
+        let (flags, _, _) = parse_mount_options(&["rbind".to_string(), "rw".to_string()]);
+        assert_eq!(flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+    }
+}

@@ -1,0 +1,89 @@
+//! The parent ⇄ container-init channel: a SOCK_SEQPACKET pair, close-on-exec,
+//! so a successful exec shows up on the parent's side as end-of-file.
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+pub fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+}
+
+pub enum Message {
+    Pty(OwnedFd),
+    Error { code: i32, msg: String },
+    Eof,
+}
+
+fn send(sock: &OwnedFd, bytes: &[u8], fds: &[RawFd]) -> nix::Result<()> {
+    let iov = [IoSlice::new(bytes)];
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage<'_>] = if fds.is_empty() { &[] } else { &cmsg };
+    loop {
+        match sendmsg::<()>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::empty(), None) {
+            Err(Errno::EINTR) => continue,
+            r => return r.map(drop),
+        }
+    }
+}
+
+pub fn send_go(sock: &OwnedFd) -> nix::Result<()> {
+    send(sock, b"G", &[])
+}
+
+pub fn send_pty(sock: &OwnedFd, master: RawFd) -> nix::Result<()> {
+    send(sock, b"T", &[master])
+}
+
+pub fn send_error(sock: &OwnedFd, code: i32, msg: &str) {
+    let mut bytes = vec![b'E', code as u8];
+    bytes.extend_from_slice(&msg.as_bytes()[..msg.len().min(4000)]);
+    let _ = send(sock, &bytes, &[]);
+}
+
+/// Waits for the parent's go-ahead; false if the parent went away.
+pub fn wait_go(sock: &OwnedFd) -> bool {
+    matches!(recv_raw(sock), Ok((b, _)) if b.first() == Some(&b'G'))
+}
+
+fn recv_raw(sock: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
+    let mut buf = vec![0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    loop {
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(msg) => {
+                let mut fd = None;
+                for c in msg.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(fds) = c {
+                        for f in fds {
+                            // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                            let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                            fd.get_or_insert(owned);
+                        }
+                    }
+                }
+                let n = msg.bytes;
+                buf.truncate(n);
+                return Ok((buf, fd));
+            }
+        }
+    }
+}
+
+pub fn recv(sock: &OwnedFd) -> nix::Result<Message> {
+    let (bytes, fd) = recv_raw(sock)?;
+    match bytes.first() {
+        None => Ok(Message::Eof),
+        Some(b'T') => fd.map(Message::Pty).ok_or(Errno::EBADMSG),
+        Some(b'E') if bytes.len() >= 2 => {
+            Ok(Message::Error { code: bytes[1] as i32, msg: String::from_utf8_lossy(&bytes[2..]).into_owned() })
+        }
+        _ => Err(Errno::EBADMSG),
+    }
+}

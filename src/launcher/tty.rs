@@ -1,0 +1,140 @@
+//! Relaying a container's pseudo-terminal to the user's terminal: raw mode,
+//! keystrokes in, output out, window size kept in sync.
+
+use super::{forward, try_reap, ExitStatus, LaunchError};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signalfd::SignalFd;
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::unistd::{isatty, read, write, Pid};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+/// Puts the user's terminal in raw mode and restores it when dropped.
+struct RawMode {
+    saved: Option<Termios>,
+}
+
+impl RawMode {
+    fn enter(fd: BorrowedFd<'_>) -> RawMode {
+        if !isatty(fd.as_raw_fd()).unwrap_or(false) {
+            return RawMode { saved: None };
+        }
+        let Ok(saved) = tcgetattr(fd) else {
+            return RawMode { saved: None };
+        };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        let _ = tcsetattr(fd, SetArg::TCSANOW, &raw);
+        RawMode { saved: Some(saved) }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, t);
+        }
+    }
+}
+
+fn copy_winsize(from: i32, to: i32) {
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write one winsize struct we own.
+    unsafe {
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+    while !buf.is_empty() {
+        match write(fd, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) | Err(Errno::EAGAIN) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+pub fn relay(master: OwnedFd, pid: Pid, signals: &SignalFd, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let _raw = if forward_stdin { Some(RawMode::enter(stdin.as_fd())) } else { None };
+    copy_winsize(stdout.as_raw_fd(), master.as_raw_fd());
+    if forward_stdin {
+        copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
+    }
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut stdin_open = forward_stdin;
+    let mut master_open = true;
+    loop {
+        if let Some(status) = try_reap(pid)? {
+            drain(&master, stdout.as_fd(), &mut buf);
+            return Ok(status);
+        }
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if master_open {
+            fds.push(PollFd::new(master.as_fd(), PollFlags::POLLIN));
+        }
+        if stdin_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(LaunchError::sys("poll")(e)),
+        }
+        let ready: Vec<PollFlags> = fds.iter().map(|f| f.revents().unwrap_or(PollFlags::empty())).collect();
+        drop(fds);
+        let mut i = 1;
+        if !ready[0].is_empty() {
+            if let Ok(Some(info)) = signals.read_signal() {
+                if info.ssi_signo == libc::SIGWINCH as u32 {
+                    copy_winsize(stdin.as_raw_fd(), master.as_raw_fd());
+                } else {
+                    forward(pid, info.ssi_signo);
+                }
+            }
+        }
+        if master_open {
+            if !ready[i].is_empty() {
+                match read(master.as_raw_fd(), &mut buf) {
+                    Ok(0) | Err(Errno::EIO) => master_open = false,
+                    Ok(n) => {
+                        let _ = write_all(stdout.as_fd(), &buf[..n]);
+                    }
+                    Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
+                    Err(e) => return Err(LaunchError::sys("read terminal")(e)),
+                }
+            }
+            i += 1;
+        }
+        if stdin_open && !ready[i].is_empty() {
+            match read(stdin.as_raw_fd(), &mut buf) {
+                Ok(0) => {
+                    // end of input: send the terminal's EOF character, as typing ^D would
+                    let _ = write_all(master.as_fd(), &[4]);
+                    stdin_open = false;
+                }
+                Ok(n) => {
+                    let _ = write_all(master.as_fd(), &buf[..n]);
+                }
+                Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
+                Err(_) => stdin_open = false,
+            }
+        }
+    }
+}
+
+/// Copies what the container wrote before it exited.
+fn drain(master: &OwnedFd, out: BorrowedFd<'_>, buf: &mut [u8]) {
+    let _ = nix::fcntl::fcntl(master.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    while let Ok(n) = read(master.as_raw_fd(), buf) {
+        if n == 0 {
+            break;
+        }
+        let _ = write_all(out, &buf[..n]);
+    }
+}

@@ -1,0 +1,254 @@
+//! rrun: a daemonless container runtime.
+//!
+//! The flow, one module per step:
+//! `reference` (names) → `store` (content-addressed blobs and layers) →
+//! `image` (archives, manifests, layer unpacking) → `rootfs` (overlay) →
+//! `spec` (image config + options → OCI runtime Spec) → `launcher`
+//! (namespaces, mounts, pivot_root, capabilities, exec).
+//!
+//! [`Rrun`] is the handle the CLI and embedding programs use:
+//! ```no_run
+//! let rrun = rrun::Rrun::open("/tmp/rrun-root")?;
+//! rrun.load(std::path::Path::new("busybox.tar"), None)?;
+//! let opts = rrun::RunOptions { command: vec!["echo".into(), "hi".into()], remove: true, ..Default::default() };
+//! let code = rrun.run("busybox", &opts)?;
+//! # Ok::<(), rrun::Error>(())
+//! ```
+
+pub mod container;
+pub mod digest;
+pub mod image;
+pub mod launcher;
+mod lifecycle;
+pub use lifecycle::Container;
+pub mod reference;
+pub mod rootfs;
+pub mod securefs;
+pub mod spec;
+pub mod store;
+
+pub use container::{ContainerRecord, Status};
+pub use image::archive::LoadedImage;
+pub use spec::RunOptions;
+
+use digest::Digest;
+use image::{ImageConfig, ImageRecord, MAX_JSON_SIZE};
+use std::path::{Path, PathBuf};
+use store::Store;
+
+/// Every error the library returns, with the failing module's context.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Archive(#[from] image::archive::ArchiveError),
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error(transparent)]
+    Launch(#[from] launcher::LaunchError),
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+    #[error("image {0} not found in the local store (load it with `rrun load -i FILE`)")]
+    ImageNotFound(String),
+    #[error("image {image}: {reason}")]
+    BadImage { image: String, reason: String },
+    #[error("no such container: {0}")]
+    ContainerNotFound(String),
+    #[error("container name {name:?} is ambiguous: it is a prefix of several container IDs")]
+    AmbiguousContainer { name: String },
+    #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    InvalidName(String),
+    #[error("the container name {name:?} is already in use by container {id}")]
+    NameInUse { name: String, id: String },
+    #[error("image {image} is in use by container {container}: remove the container first, or use -f")]
+    ImageInUse { image: String, container: String },
+    #[error("container {0} is running: stop it first, or use -f")]
+    ContainerRunning(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Error {
+    /// The exit code the CLI ends with: the launcher's 126/127 where the
+    /// command could not run, 125 for rrun's own failures.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Launch(e) => e.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}
+
+/// One row of `rrun images`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageSummary {
+    /// `registry/repository`, or `<none>`.
+    pub repository: String,
+    pub tag: String,
+    /// Image ID (config digest).
+    pub id: Digest,
+    pub manifest: Digest,
+    pub created: Option<String>,
+    /// Unpacked size in bytes.
+    pub size: u64,
+}
+
+/// A handle on an rrun store: images, layers and containers.
+#[derive(Debug, Clone)]
+pub struct Rrun {
+    store: Store,
+}
+
+impl Rrun {
+    /// `/var/lib/rrun` for root, `$XDG_DATA_HOME/rrun` (or `~/.local/share/rrun`) otherwise.
+    pub fn default_root() -> PathBuf {
+        if nix::unistd::Uid::effective().is_root() {
+            return PathBuf::from("/var/lib/rrun");
+        }
+        if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return PathBuf::from(x).join("rrun");
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+        home.join(".local/share/rrun")
+    }
+
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Rrun, Error> {
+        Ok(Rrun { store: Store::open(root)? })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Imports the images of an OCI layout (directory or tar) or docker-archive tar.
+    pub fn load(&self, path: &Path, default_name: Option<&str>) -> Result<Vec<LoadedImage>, Error> {
+        Ok(image::archive::load(&self.store, path, default_name)?)
+    }
+
+    /// Every image name in the store (and untagged images once, as `<none>`).
+    pub fn images(&self) -> Result<Vec<ImageSummary>, Error> {
+        let index = {
+            let _lock = self.store.lock_shared()?;
+            self.store.read_index()?
+        };
+        let mut out = Vec::new();
+        for rec in index.images.values() {
+            let names = index.names_of(&rec.manifest);
+            let row = |repository: String, tag: String| ImageSummary {
+                repository,
+                tag,
+                id: rec.config.clone(),
+                manifest: rec.manifest.clone(),
+                created: rec.created.clone(),
+                size: rec.size,
+            };
+            if names.is_empty() {
+                out.push(row("<none>".into(), "<none>".into()));
+            }
+            for n in names {
+                let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "<none>"));
+                out.push(row(repo.to_string(), tag.to_string()));
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created).then(a.repository.cmp(&b.repository)));
+        Ok(out)
+    }
+
+    /// Finds an image by name or ID.
+    pub fn image(&self, name: &str) -> Result<ImageRecord, Error> {
+        let _lock = self.store.lock_shared()?;
+        self.store.read_index()?.lookup(name).cloned().ok_or_else(|| Error::ImageNotFound(name.to_string()))
+    }
+
+    /// Reads and parses an image's config blob.
+    pub fn image_config(&self, image: &ImageRecord) -> Result<ImageConfig, Error> {
+        let bytes = self.store.read_blob(&image.config)?;
+        if bytes.len() as u64 > MAX_JSON_SIZE || Digest::of(&bytes) != image.config {
+            return Err(Error::BadImage {
+                image: image.manifest.to_string(),
+                reason: format!("config blob {} is corrupt", image.config),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::BadImage {
+            image: image.manifest.to_string(),
+            reason: format!("config blob {}: {e}", image.config),
+        })
+    }
+
+    /// Removes a name, and the image once no name points at it (with `force`,
+    /// an image given by ID loses all its names). Refuses while a container
+    /// uses the image, unless `force`. Returns `Untagged: …`/`Deleted: …` lines.
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, Error> {
+        let _lock = self.store.lock_exclusive()?;
+        let mut index = self.store.read_index()?;
+        let manifest = index.lookup_digest(name).ok_or_else(|| Error::ImageNotFound(name.to_string()))?;
+        let tag_key = index.tag_key(name);
+        if !force {
+            if let Some(c) = self.containers_unlocked()?.into_iter().find(|c| c.image_manifest == manifest) {
+                return Err(Error::ImageInUse { image: name.to_string(), container: c.id[..12].to_string() });
+            }
+        }
+        let mut out = Vec::new();
+        let names: Vec<String> = index.names_of(&manifest).into_iter().map(String::from).collect();
+        let to_untag: Vec<String> = match tag_key {
+            Some(key) => vec![key],
+            None if names.len() > 1 && !force => {
+                return Err(Error::BadImage {
+                    image: name.to_string(),
+                    reason: format!(
+                        "it is referenced by {} names ({}): remove them by name, or use -f",
+                        names.len(),
+                        names.join(", ")
+                    ),
+                })
+            }
+            None => names,
+        };
+        for n in &to_untag {
+            index.tags.remove(n);
+            out.push(format!("Untagged: {n}"));
+        }
+        if index.names_of(&manifest).is_empty() {
+            if let Some(rec) = index.images.remove(&manifest) {
+                out.push(format!("Deleted: {}", rec.config));
+                self.store.write_index(&index)?;
+                self.collect_garbage(&index, &rec)?;
+                return Ok(out);
+            }
+        }
+        self.store.write_index(&index)?;
+        Ok(out)
+    }
+
+    /// Removes the blobs and layers of `removed` that no image and no container still uses.
+    fn collect_garbage(&self, index: &image::ImageIndex, removed: &ImageRecord) -> Result<(), Error> {
+        let containers = self.containers_unlocked()?;
+        let layer_used = |d: &Digest| {
+            index.images.values().any(|i| i.diff_ids().any(|x| x == d))
+                || containers.iter().any(|c| c.layers.contains(d))
+        };
+        let blob_used = |d: &Digest| {
+            index.images.values().any(|i| &i.manifest == d || &i.config == d || i.layers.iter().any(|l| &l.blob == d))
+        };
+        for l in &removed.layers {
+            if !layer_used(&l.diff_id) {
+                self.store.remove_dir(&self.store.layer_dir(&l.diff_id))?;
+            }
+            if !blob_used(&l.blob) {
+                let _ = std::fs::remove_file(self.store.blob_path(&l.blob));
+            }
+        }
+        for d in [&removed.manifest, &removed.config] {
+            if !blob_used(d) {
+                let _ = std::fs::remove_file(self.store.blob_path(d));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,27 @@
+//! The `rrun` command: parse arguments, set up logging, hand over to the CLI module.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let cli = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // --help and --version succeed; a bad command line is rrun's own failure (125), as in docker
+            std::process::exit(if e.use_stderr() { 125 } else { 0 });
+        }
+    };
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = std::env::var("RRUN_LOG")
+        .ok()
+        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("rrun={default}")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    std::process::exit(cli::main(cli));
+}

@@ -1,0 +1,236 @@
+//! Image references: parsing and normalizing names the way Docker does.
+//!
+//! `alpine` → `docker.io/library/alpine:latest`,
+//! `quay.io/biocontainers/samtools:1.19--h50ea8bc_0` stays as it is,
+//! `localhost:5000/x@sha256:…` names an image by digest.
+
+use crate::digest::Digest;
+use std::fmt;
+use std::str::FromStr;
+
+/// Registry used when a name has no domain.
+pub const DEFAULT_REGISTRY: &str = "docker.io";
+const DEFAULT_TAG: &str = "latest";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReferenceError {
+    #[error("invalid image reference {reference:?}: {reason}")]
+    Invalid { reference: String, reason: &'static str },
+}
+
+/// A fully-qualified image reference.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ImageRef {
+    /// Registry host, with port if any (`docker.io`, `localhost:5000`).
+    pub registry: String,
+    /// Repository path inside the registry (`library/alpine`).
+    pub repository: String,
+    /// Tag; `None` only when the reference names a digest and no tag.
+    pub tag: Option<String>,
+    pub digest: Option<Digest>,
+}
+
+impl ImageRef {
+    /// Parses and normalizes a reference as typed by a user.
+    pub fn parse(s: &str) -> Result<ImageRef, ReferenceError> {
+        let bad = |reason| ReferenceError::Invalid { reference: s.to_string(), reason };
+        if s.is_empty() {
+            return Err(bad("empty name"));
+        }
+        if s.len() > 4096 {
+            return Err(bad("name too long"));
+        }
+        let (name_tag, digest) = match s.split_once('@') {
+            Some((n, d)) => (n, Some(d.parse::<Digest>().map_err(|_| bad("digest must be sha256:<64 hex digits>"))?)),
+            None => (s, None),
+        };
+        // A tag is after the last ':' that follows the last '/', so `host:5000/x` is not a tag.
+        let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (name, tag) = match name_tag[last_slash..].rfind(':') {
+            Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+            None => (name_tag, None),
+        };
+        if let Some(t) = tag {
+            if !valid_tag(t) {
+                return Err(bad("tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"));
+            }
+        }
+        let (registry, path) = match name.split_once('/') {
+            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+                (first.to_string(), rest.to_string())
+            }
+            _ => (DEFAULT_REGISTRY.to_string(), name.to_string()),
+        };
+        if !valid_domain(&registry) {
+            return Err(bad("invalid registry host"));
+        }
+        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+            DEFAULT_REGISTRY.to_string()
+        } else {
+            registry
+        };
+        if path.is_empty() {
+            return Err(bad("missing repository name"));
+        }
+        if !path.split('/').all(valid_path_component) {
+            return Err(bad("repository name must be lowercase letters, digits and separators (. _ __ -) between '/'"));
+        }
+        let repository =
+            if registry == DEFAULT_REGISTRY && !path.contains('/') { format!("library/{path}") } else { path };
+        let tag = match (tag, &digest) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, Some(_)) => None,
+            (None, None) => Some(DEFAULT_TAG.to_string()),
+        };
+        Ok(ImageRef { registry, repository, tag, digest })
+    }
+
+    /// True when the user typed no registry (so `localhost/NAME` may also be tried).
+    pub fn is_short_name(input: &str) -> bool {
+        match input.split_once('/') {
+            Some((first, _)) => !(first.contains('.') || first.contains(':') || first == "localhost"),
+            None => true,
+        }
+    }
+
+    /// `registry/repository` without tag or digest.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// The same name with another tag.
+    pub fn with_tag(&self, tag: &str) -> ImageRef {
+        ImageRef { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+    }
+}
+
+impl FromStr for ImageRef {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ImageRef::parse(s)
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+fn valid_tag(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+        && !t.starts_with(['.', '-'])
+}
+
+fn valid_domain(d: &str) -> bool {
+    let host = match d.rsplit_once(':') {
+        Some((h, port)) => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            h
+        }
+        None => d,
+    };
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+fn valid_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    if b.is_empty() || !is_alnum(b[0]) || !is_alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if is_alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // a separator run: '.', '_', '__' or one or more '-'
+        let start = i;
+        while i < b.len() && !is_alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        ImageRef::parse(s).unwrap().to_string()
+    }
+
+    #[test]
+    fn normalizes_docker_hub_short_names() {
+        assert_eq!(norm("alpine"), "docker.io/library/alpine:latest");
+        assert_eq!(norm("alpine:3.19"), "docker.io/library/alpine:3.19");
+        assert_eq!(norm("user/tool"), "docker.io/user/tool:latest");
+        assert_eq!(norm("index.docker.io/library/busybox"), "docker.io/library/busybox:latest");
+    }
+
+    #[test]
+    fn keeps_other_registries() {
+        assert_eq!(
+            norm("quay.io/biocontainers/samtools:1.19--h50ea8bc_0"),
+            "quay.io/biocontainers/samtools:1.19--h50ea8bc_0"
+        );
+        assert_eq!(norm("nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04"), "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04");
+        assert_eq!(norm("localhost/busybox"), "localhost/busybox:latest");
+        let r = ImageRef::parse("localhost:5000/team/tool").unwrap();
+        assert_eq!(r.registry, "localhost:5000");
+        assert_eq!(r.repository, "team/tool");
+        assert_eq!(r.tag.as_deref(), Some("latest"));
+    }
+
+    #[test]
+    fn digests() {
+        let d = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let r = ImageRef::parse(&format!("localhost:5000/team/tool@{d}")).unwrap();
+        assert_eq!(r.tag, None);
+        assert_eq!(r.digest.unwrap().to_string(), d);
+        let r = ImageRef::parse(&format!("busybox:1.36@{d}")).unwrap();
+        assert_eq!(r.tag.as_deref(), Some("1.36"));
+    }
+
+    #[test]
+    fn rejects_invalid_names() {
+        for bad in ["", "UPPER", "a//b", "-a", "a:", "a:-x", "a@sha256:1234", "host:port/x", "a/b_", "a..b"] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn short_name_detection() {
+        assert!(ImageRef::is_short_name("busybox"));
+        assert!(ImageRef::is_short_name("user/tool"));
+        assert!(!ImageRef::is_short_name("localhost/x"));
+        assert!(!ImageRef::is_short_name("quay.io/x"));
+    }
+}

@@ -1,0 +1,616 @@
+//! From an image config and `rrun run` options to an OCI runtime `Spec`.
+//!
+//! Pure functions: no file is read here (the caller passes `/etc/passwd` and
+//! `/etc/group` contents in), so every rule is unit-tested without root.
+
+use crate::image::ContainerConfig;
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
+    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("no command specified: the image has no Entrypoint or Cmd, and none was given")]
+    NoCommand,
+    #[error("working directory {0:?} is invalid: it must be an absolute path")]
+    RelativeWorkdir(String),
+    #[error("unable to find user {0}: no matching entries in the image's /etc/passwd")]
+    UnknownUser(String),
+    #[error("unable to find group {0}: no matching entries in the image's /etc/group")]
+    UnknownGroup(String),
+    #[error("invalid volume {spec:?}: {reason}")]
+    Volume { spec: String, reason: &'static str },
+    #[error("invalid tmpfs {spec:?}: {reason}")]
+    Tmpfs { spec: String, reason: &'static str },
+    #[error("invalid environment variable {0:?}: the name must not be empty or contain '='")]
+    Env(String),
+    #[error("invalid network mode {0:?}: expected none or host")]
+    Network(String),
+    #[error("building the runtime spec: {0}")]
+    Build(String),
+}
+
+/// How the container is networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkMode {
+    /// The host's network namespace (the default until bridge networking exists).
+    #[default]
+    Host,
+    /// A new, empty network namespace: loopback only.
+    None,
+}
+
+impl std::str::FromStr for NetworkMode {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        match s {
+            "host" => Ok(NetworkMode::Host),
+            "none" => Ok(NetworkMode::None),
+            other => Err(SpecError::Network(other.to_string())),
+        }
+    }
+}
+
+/// A `-v host:container[:ro|rw]` bind mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for Volume {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let bad = |reason| SpecError::Volume { spec: s.to_string(), reason };
+        let parts: Vec<&str> = s.split(':').collect();
+        let (src, dst, mode) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, ""),
+            [src, dst, mode] => (*src, *dst, *mode),
+            _ => return Err(bad("expected HOST-PATH:CONTAINER-PATH[:ro|rw]")),
+        };
+        if !src.starts_with('/') {
+            return Err(bad("the host path must be absolute (named volumes are not supported yet)"));
+        }
+        if !dst.starts_with('/') {
+            return Err(bad("the container path must be absolute"));
+        }
+        if dst == "/" {
+            return Err(bad("cannot mount over the container's root"));
+        }
+        let mut read_only = false;
+        for opt in mode.split(',').filter(|o| !o.is_empty()) {
+            match opt {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                "z" | "Z" => {} // SELinux relabel: nothing to do without SELinux
+                _ => return Err(bad("unknown option; expected ro or rw")),
+            }
+        }
+        Ok(Volume { source: src.into(), destination: dst.into(), read_only })
+    }
+}
+
+/// A `--tmpfs /path[:options]` mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tmpfs {
+    pub destination: PathBuf,
+    pub options: Vec<String>,
+}
+
+impl std::str::FromStr for Tmpfs {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
+        if !dst.starts_with('/') || dst == "/" {
+            return Err(SpecError::Tmpfs { spec: s.to_string(), reason: "the path must be absolute and not /" });
+        }
+        // Docker's defaults; user options come after and win
+        let mut options: Vec<String> = ["noexec", "nosuid", "nodev", "size=65536k"].map(String::from).to_vec();
+        options.extend(opts.split(',').filter(|o| !o.is_empty()).map(String::from));
+        Ok(Tmpfs { destination: dst.into(), options })
+    }
+}
+
+/// What `rrun run` was asked for, beyond the image.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub name: Option<String>,
+    /// Arguments after the image name (replace the image's Cmd).
+    pub command: Vec<String>,
+    /// `--entrypoint`: `Some("")` clears the image's entrypoint.
+    pub entrypoint: Option<String>,
+    /// `-e` and `--env-file` entries, already expanded to `K=V`.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub volumes: Vec<Volume>,
+    pub tmpfs: Vec<Tmpfs>,
+    pub read_only: bool,
+    pub remove: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub network: NetworkMode,
+    /// Was `--network` given (a host network then also takes the host's name)?
+    pub network_explicit: bool,
+    pub init: bool,
+}
+
+/// A user resolved against the image's `/etc/passwd` and `/etc/group`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    pub home: String,
+}
+
+/// Resolves `user[:group]` (names or numbers) as Docker does: a numeric user
+/// need not exist; supplementary groups are those of `/etc/group` that list
+/// the user's name.
+pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ResolvedUser, SpecError> {
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let u = if u.is_empty() { "0" } else { u };
+    let entry = passwd.lines().filter_map(parse_passwd).find(|p| match u.parse::<u32>() {
+        Ok(n) => p.uid == n,
+        Err(_) => p.name == u,
+    });
+    let (uid, mut gid, name, home) = match (entry, u.parse::<u32>()) {
+        (Some(p), _) => (p.uid, p.gid, Some(p.name.to_string()), p.home.to_string()),
+        (None, Ok(n)) => (n, 0, None, "/".to_string()),
+        (None, Err(_)) => return Err(SpecError::UnknownUser(u.to_string())),
+    };
+    let groups: Vec<GroupEntry<'_>> = group.lines().filter_map(parse_group).collect();
+    if let Some(g) = g.filter(|g| !g.is_empty()) {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => groups
+                .iter()
+                .find(|e| e.name == g)
+                .map(|e| e.gid)
+                .ok_or_else(|| SpecError::UnknownGroup(g.to_string()))?,
+        };
+    }
+    let mut additional_gids = Vec::new();
+    if let Some(name) = &name {
+        for e in &groups {
+            if e.members.iter().any(|m| m == name) && e.gid != gid && !additional_gids.contains(&e.gid) {
+                additional_gids.push(e.gid);
+            }
+        }
+    }
+    Ok(ResolvedUser { uid, gid, additional_gids, home })
+}
+
+struct PasswdEntry<'a> {
+    name: &'a str,
+    uid: u32,
+    gid: u32,
+    home: &'a str,
+}
+
+fn parse_passwd(line: &str) -> Option<PasswdEntry<'_>> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 7 || line.starts_with('#') {
+        return None;
+    }
+    Some(PasswdEntry { name: f[0], uid: f[2].parse().ok()?, gid: f[3].parse().ok()?, home: f[5] })
+}
+
+struct GroupEntry<'a> {
+    name: &'a str,
+    gid: u32,
+    members: Vec<&'a str>,
+}
+
+fn parse_group(line: &str) -> Option<GroupEntry<'_>> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 4 || line.starts_with('#') {
+        return None;
+    }
+    let members = f[3].split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+    Some(GroupEntry { name: f[0], gid: f[2].parse().ok()?, members })
+}
+
+/// Docker's default capability set.
+pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fsetid,
+    Capability::Fowner,
+    Capability::Mknod,
+    Capability::NetRaw,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setfcap,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::SysChroot,
+    Capability::Kill,
+    Capability::AuditWrite,
+];
+
+/// Paths Docker hides from containers (a bind of /dev/null, or an empty read-only tmpfs for directories).
+pub const MASKED_PATHS: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker makes read-only inside containers.
+pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Files the runtime writes per container and binds into it.
+#[derive(Debug, Clone)]
+pub struct EtcFiles {
+    pub hosts: PathBuf,
+    pub hostname: PathBuf,
+    pub resolv_conf: PathBuf,
+}
+
+/// Everything the Spec is built from.
+pub struct SpecInput<'a> {
+    pub image: &'a ContainerConfig,
+    pub options: &'a RunOptions,
+    pub user: &'a ResolvedUser,
+    pub hostname: &'a str,
+    pub rootfs: &'a Path,
+    pub etc: &'a EtcFiles,
+}
+
+/// The process arguments: Entrypoint + Cmd, with Docker's override rules.
+pub fn process_args(image: &ContainerConfig, opts: &RunOptions) -> Result<Vec<String>, SpecError> {
+    let entrypoint: Vec<String> = match &opts.entrypoint {
+        Some(e) if e.is_empty() => Vec::new(),
+        Some(e) => vec![e.clone()],
+        None => image.entrypoint.clone().unwrap_or_default(),
+    };
+    // a new entrypoint drops the image's Cmd
+    let cmd: Vec<String> = if !opts.command.is_empty() {
+        opts.command.clone()
+    } else if opts.entrypoint.is_some() {
+        Vec::new()
+    } else {
+        image.cmd.clone().unwrap_or_default()
+    };
+    let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    if args.is_empty() {
+        return Err(SpecError::NoCommand);
+    }
+    Ok(args)
+}
+
+/// The environment: image, then options (later wins per name), PATH, HOSTNAME, HOME, TERM.
+pub fn environment(
+    image: &ContainerConfig,
+    opts: &RunOptions,
+    hostname: &str,
+    home: &str,
+) -> Result<Vec<String>, SpecError> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let set = |kv: &str, env: &mut Vec<(String, String)>| -> Result<(), SpecError> {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        if k.is_empty() {
+            return Err(SpecError::Env(kv.to_string()));
+        }
+        match env.iter_mut().find(|(ek, _)| ek == k) {
+            Some(slot) => slot.1 = v.to_string(),
+            None => env.push((k.to_string(), v.to_string())),
+        }
+        Ok(())
+    };
+    if !image.env.as_ref().is_some_and(|e| e.iter().any(|kv| kv.starts_with("PATH="))) {
+        set(DEFAULT_PATH, &mut env)?;
+    }
+    set(&format!("HOSTNAME={hostname}"), &mut env)?;
+    for kv in image.env.iter().flatten() {
+        set(kv, &mut env)?;
+    }
+    for kv in &opts.env {
+        set(kv, &mut env)?;
+    }
+    if opts.tty && !env.iter().any(|(k, _)| k == "TERM") {
+        set("TERM=xterm", &mut env)?;
+    }
+    if !env.iter().any(|(k, _)| k == "HOME") {
+        set(&format!("HOME={home}"), &mut env)?;
+    }
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, SpecError> {
+    MountBuilder::default()
+        .destination(dest)
+        .typ(typ)
+        .source(source)
+        .options(options.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))
+}
+
+/// The standard mounts of a container, as runc's and Docker's defaults have them.
+pub fn default_mounts() -> Result<Vec<Mount>, SpecError> {
+    Ok(vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        )?,
+        mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
+        mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
+        mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
+    ])
+}
+
+/// Builds the runtime Spec of a container.
+pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
+    let opts = input.options;
+    let args = process_args(input.image, opts)?;
+    let cwd = opts
+        .workdir
+        .clone()
+        .or_else(|| input.image.working_dir.clone().filter(|w| !w.is_empty()))
+        .unwrap_or_else(|| "/".to_string());
+    if !cwd.starts_with('/') {
+        return Err(SpecError::RelativeWorkdir(cwd));
+    }
+    let env = environment(input.image, opts, input.hostname, &input.user.home)?;
+    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .inheritable(HashSet::new())
+        .ambient(HashSet::new())
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+    let user = UserBuilder::default()
+        .uid(input.user.uid)
+        .gid(input.user.gid)
+        .additional_gids(input.user.additional_gids.clone())
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+    let process = ProcessBuilder::default()
+        .terminal(opts.tty)
+        .user(user)
+        .args(args)
+        .env(env)
+        .cwd(cwd)
+        .capabilities(capabilities)
+        .no_new_privileges(true)
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+
+    let mut mounts = default_mounts()?;
+    let bind = |src: &Path, dst: &str, ro: bool| -> Result<Mount, SpecError> {
+        let mut o = vec!["rbind", "rprivate"];
+        if ro {
+            o.push("ro");
+        }
+        mount(dst, "bind", &src.to_string_lossy(), &o)
+    };
+    mounts.push(bind(&input.etc.resolv_conf, "/etc/resolv.conf", false)?);
+    mounts.push(bind(&input.etc.hostname, "/etc/hostname", false)?);
+    mounts.push(bind(&input.etc.hosts, "/etc/hosts", false)?);
+    for v in &opts.volumes {
+        mounts.push(bind(&v.source, &v.destination.to_string_lossy(), v.read_only)?);
+    }
+    for t in &opts.tmpfs {
+        let o: Vec<&str> = t.options.iter().map(String::as_str).collect();
+        mounts.push(mount(&t.destination.to_string_lossy(), "tmpfs", "tmpfs", &o)?);
+    }
+
+    let mut ns_types = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ];
+    if opts.network == NetworkMode::None {
+        ns_types.push(LinuxNamespaceType::Network);
+    }
+    let namespaces: Vec<LinuxNamespace> = ns_types
+        .into_iter()
+        .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(|e| SpecError::Build(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
+        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+    let root = RootBuilder::default()
+        .path(input.rootfs)
+        .readonly(opts.read_only)
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+    let annotations: std::collections::HashMap<String, String> =
+        input.image.labels.clone().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>().into_iter().collect();
+    SpecBuilder::default()
+        .version("1.0.2")
+        .root(root)
+        .process(process)
+        .hostname(input.hostname)
+        .mounts(mounts)
+        .linux(linux)
+        .annotations(annotations)
+        .build()
+        .map_err(|e| SpecError::Build(e.to_string()))
+}
+
+/// `/etc/hosts` for a container.
+pub fn hosts_file(hostname: &str) -> String {
+    format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+    )
+}
+
+/// The container's `/etc/resolv.conf` from the host's. In its own network
+/// namespace, loopback nameservers of the host are unreachable, so they go.
+pub fn resolv_conf(host: &str, network: NetworkMode) -> String {
+    host.lines()
+        .filter(|l| {
+            network == NetworkMode::Host || {
+                let mut w = l.split_whitespace();
+                !(w.next() == Some("nameserver") && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// Parses an `--env-file`: `K=V` lines, `K` alone takes the host's value, `#` comments.
+pub fn parse_env_file(content: &str, host_env: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, SpecError> {
+    let mut out = Vec::new();
+    for line in content.lines() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        out.push(expand_env(line, &host_env)?);
+    }
+    Ok(out)
+}
+
+/// `-e K=V` stays; `-e K` takes the host's value (and is dropped if the host has none).
+pub fn expand_env(kv: &str, host_env: impl Fn(&str) -> Option<String>) -> Result<String, SpecError> {
+    match kv.split_once('=') {
+        Some(("", _)) => Err(SpecError::Env(kv.to_string())),
+        Some(_) => Ok(kv.to_string()),
+        None if kv.is_empty() => Err(SpecError::Env(kv.to_string())),
+        None => Ok(format!("{kv}={}", host_env(kv).unwrap_or_default())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nwheel:x:10:root,alice\nstaff:x:50:alice\nalice:x:1000:\nnogroup:x:65534:\n";
+
+    #[test]
+    fn users_resolve_like_docker() {
+        let root = resolve_user("", PASSWD, GROUP).unwrap();
+        assert_eq!((root.uid, root.gid, root.additional_gids.clone(), root.home.as_str()), (0, 0, vec![10], "/root"));
+        let alice = resolve_user("alice", PASSWD, GROUP).unwrap();
+        assert_eq!((alice.uid, alice.gid, alice.additional_gids.clone()), (1000, 1000, vec![10, 50]));
+        let numeric = resolve_user("1234", PASSWD, GROUP).unwrap();
+        assert_eq!((numeric.uid, numeric.gid, numeric.home.as_str()), (1234, 0, "/"));
+        assert_eq!(resolve_user("1000:50", PASSWD, GROUP).unwrap().gid, 50);
+        assert_eq!(resolve_user("nobody:staff", PASSWD, GROUP).unwrap().gid, 50);
+        assert_eq!(resolve_user("bob", PASSWD, GROUP), Err(SpecError::UnknownUser("bob".into())));
+        assert_eq!(resolve_user("alice:nope", PASSWD, GROUP), Err(SpecError::UnknownGroup("nope".into())));
+    }
+
+    #[test]
+    fn entrypoint_and_cmd_override_rules() {
+        let img = ContainerConfig {
+            entrypoint: Some(vec!["/entry".into()]),
+            cmd: Some(vec!["default".into()]),
+            ..Default::default()
+        };
+        let mut o = RunOptions::default();
+        assert_eq!(process_args(&img, &o).unwrap(), ["/entry", "default"]);
+        o.command = vec!["x".into()];
+        assert_eq!(process_args(&img, &o).unwrap(), ["/entry", "x"]);
+        o.command.clear();
+        o.entrypoint = Some("/other".into());
+        assert_eq!(process_args(&img, &o).unwrap(), ["/other"], "a new entrypoint drops the image Cmd");
+        o.entrypoint = Some(String::new());
+        assert_eq!(process_args(&img, &o), Err(SpecError::NoCommand));
+        assert_eq!(process_args(&ContainerConfig::default(), &RunOptions::default()), Err(SpecError::NoCommand));
+    }
+
+    #[test]
+    fn environment_merges_in_order() {
+        let img = ContainerConfig { env: Some(vec!["A=1".into(), "B=2".into()]), ..Default::default() };
+        let o = RunOptions { env: vec!["B=3".into(), "C=".into()], tty: true, ..Default::default() };
+        let env = environment(&img, &o, "box", "/root").unwrap();
+        assert!(env.contains(&"A=1".to_string()));
+        assert!(env.contains(&"B=3".to_string()));
+        assert!(env.contains(&"C=".to_string()));
+        assert!(env.contains(&"HOSTNAME=box".to_string()));
+        assert!(env.contains(&"TERM=xterm".to_string()));
+        assert!(env.contains(&"HOME=/root".to_string()));
+        assert!(env.iter().any(|e| e.starts_with("PATH=/usr/local/sbin")));
+        assert_eq!(expand_env("X", |_| Some("host".into())).unwrap(), "X=host");
+        assert!(expand_env("=v", |_| None).is_err());
+        let parsed = parse_env_file("# comment\nA=1\n\nB\n", |k| (k == "B").then(|| "b".into())).unwrap();
+        assert_eq!(parsed, ["A=1", "B=b"]);
+    }
+
+    #[test]
+    fn volumes_and_tmpfs_parse() {
+        let v: Volume = "/data:/mnt:ro".parse().unwrap();
+        assert_eq!(v, Volume { source: "/data".into(), destination: "/mnt".into(), read_only: true });
+        assert!(!"/data:/mnt".parse::<Volume>().unwrap().read_only);
+        assert!("data:/mnt".parse::<Volume>().is_err());
+        assert!("/data:mnt".parse::<Volume>().is_err());
+        assert!("/data:/mnt:bogus".parse::<Volume>().is_err());
+        assert!("/data".parse::<Volume>().is_err());
+        let t: Tmpfs = "/run:size=1m,exec".parse().unwrap();
+        assert_eq!(t.destination, PathBuf::from("/run"));
+        assert_eq!(t.options.last().unwrap(), "exec");
+        assert!("run".parse::<Tmpfs>().is_err());
+    }
+
+    #[test]
+    fn spec_has_docker_defaults() {
+        let img =
+            ContainerConfig { cmd: Some(vec!["sh".into()]), working_dir: Some("/srv".into()), ..Default::default() };
+        let opts = RunOptions { network: NetworkMode::None, read_only: true, ..Default::default() };
+        let user = resolve_user("", PASSWD, GROUP).unwrap();
+        let etc = EtcFiles { hosts: "/h".into(), hostname: "/hn".into(), resolv_conf: "/r".into() };
+        let spec = build(&SpecInput {
+            image: &img,
+            options: &opts,
+            user: &user,
+            hostname: "abc",
+            rootfs: Path::new("/rootfs"),
+            etc: &etc,
+        })
+        .unwrap();
+        let p = spec.process().as_ref().unwrap();
+        assert_eq!(p.cwd(), Path::new("/srv"));
+        assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().len(), 14);
+        assert_eq!(p.no_new_privileges(), Some(true));
+        assert!(spec.root().as_ref().unwrap().readonly().unwrap());
+        let ns: Vec<_> =
+            spec.linux().as_ref().unwrap().namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect();
+        assert!(ns.contains(&LinuxNamespaceType::Network));
+        let dests: Vec<_> = spec.mounts().as_ref().unwrap().iter().map(|m| m.destination().clone()).collect();
+        assert!(dests.contains(&PathBuf::from("/etc/hosts")));
+        assert_eq!(spec.hostname().as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers_in_own_netns() {
+        let host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n";
+        assert_eq!(resolv_conf(host, NetworkMode::None), "nameserver 10.0.0.2\nsearch lan\n");
+        assert_eq!(resolv_conf(host, NetworkMode::Host), host);
+    }
+}

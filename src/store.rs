@@ -1,0 +1,357 @@
+//! The on-disk, content-addressed store and its lock.
+//!
+//! ```text
+//! blobs/sha256/<hex>        manifests, configs and layer blobs exactly as received
+//! layers/<diff-id hex>/     one unpacked layer: diff/ (overlay form) + meta.json
+//! images/index.json         images by manifest digest, and name:tag → manifest digest
+//! containers/<id>/          container.json, config.json (the Spec), upper/, work/, rootfs/
+//! tmp/                      staging: every write lands here first and is renamed into place
+//! lock                      flock(2): shared to read, exclusive to change the indexes
+//! ```
+//! A crash at any point leaves either the old state or the new one, plus garbage
+//! under `tmp/` that the next process removes once its owner is gone.
+
+use crate::digest::Digest;
+use crate::image::ImageIndex;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("store index {path} is corrupt: {source}")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
+}
+
+/// Handle on a store directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// A held flock on the store; released on drop.
+pub struct StoreLock {
+    _lock: nix::fcntl::Flock<File>,
+}
+
+static STAGING_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A directory under `tmp/` that is removed on drop unless it was committed.
+pub struct Staging {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = remove_tree(&self.path);
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, and clears staging
+    /// directories left by processes that no longer exist.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root: PathBuf = root.into();
+        for sub in ["blobs/sha256", "layers", "images", "containers", "tmp"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(io_err(&p))?;
+        }
+        let store = Store { root };
+        store.clear_orphaned_staging();
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock(&self, arg: nix::fcntl::FlockArg) -> Result<StoreLock, StoreError> {
+        let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let lock = nix::fcntl::Flock::lock(file, arg)
+            .map_err(|(_, e)| StoreError::Io { path: path.clone(), source: e.into() })?;
+        Ok(StoreLock { _lock: lock })
+    }
+
+    /// Lock for reading indexes; many readers at once.
+    pub fn lock_shared(&self) -> Result<StoreLock, StoreError> {
+        self.lock(nix::fcntl::FlockArg::LockShared)
+    }
+
+    /// Lock for changing indexes; held briefly, never across a container's life.
+    pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
+        self.lock(nix::fcntl::FlockArg::LockExclusive)
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    pub fn has_blob(&self, digest: &Digest) -> bool {
+        self.blob_path(digest).is_file()
+    }
+
+    pub fn layers_dir(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    /// `layers/<hex>`: the unpacked layer with this diff-id.
+    pub fn layer_dir(&self, diff_id: &Digest) -> PathBuf {
+        self.layers_dir().join(diff_id.hex())
+    }
+
+    /// A layer counts as present once its directory was renamed into place
+    /// (its `meta.json` is written before the rename).
+    pub fn has_layer(&self, diff_id: &Digest) -> bool {
+        self.layer_dir(diff_id).join("meta.json").is_file()
+    }
+
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    /// A fresh staging directory, named after this process so that others can
+    /// tell when it is orphaned.
+    pub fn staging(&self, label: &str) -> Result<Staging, StoreError> {
+        let pid = std::process::id();
+        let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
+        let start = crate::container::process_start_time(pid as i32).unwrap_or(0);
+        let path = self.root.join("tmp").join(format!("{pid}.{start}.{seq}-{label}"));
+        fs::create_dir(&path).map_err(io_err(&path))?;
+        Ok(Staging { path, committed: false })
+    }
+
+    /// Renames a staged directory (or file inside one) into place. Returns false,
+    /// discarding the staged copy, when `dest` already exists (another process won).
+    pub fn commit(&self, mut staging: Staging, inner: Option<&str>, dest: &Path) -> Result<bool, StoreError> {
+        let src = match inner {
+            Some(name) => staging.path.join(name),
+            None => staging.path.clone(),
+        };
+        match fs::rename(&src, dest) {
+            Ok(()) => {
+                if inner.is_none() {
+                    staging.committed = true;
+                }
+                Ok(true)
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY)) => Ok(false),
+            Err(e) => Err(StoreError::Io { path: dest.to_path_buf(), source: e }),
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically (staged beside it, fsynced, renamed).
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        write_file_atomic(path, bytes).map_err(io_err(path))
+    }
+
+    /// Stores a small blob (manifest, config) after checking its digest.
+    pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.blob_path(digest);
+        if path.is_file() {
+            return Ok(());
+        }
+        debug_assert_eq!(&Digest::of(bytes), digest);
+        self.write_atomic(&path, bytes)
+    }
+
+    pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let path = self.blob_path(digest);
+        fs::read(&path).map_err(io_err(&path))
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("images/index.json")
+    }
+
+    /// The image index; empty when none was written yet.
+    pub fn read_index(&self) -> Result<ImageIndex, StoreError> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ImageIndex::default()),
+            Err(e) => Err(StoreError::Io { path, source: e }),
+        }
+    }
+
+    /// Replaces the image index; the caller holds the exclusive lock.
+    pub fn write_index(&self, index: &ImageIndex) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(index).expect("index serializes");
+        self.write_atomic(&self.index_path(), &bytes)
+    }
+
+    /// Removes a directory tree by first renaming it under `tmp/`, so that it
+    /// disappears from its place atomically even if the removal is interrupted.
+    pub fn remove_dir(&self, path: &Path) -> Result<(), StoreError> {
+        let staging = self.staging("remove")?;
+        let grave = staging.path.join("x");
+        match fs::rename(path, &grave) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Io { path: path.to_path_buf(), source: e }),
+        }
+        // `staging` drops here and removes the tree.
+    }
+
+    fn clear_orphaned_staging(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let mut parts = name.splitn(3, '.');
+            let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+                continue;
+            };
+            if !crate::container::process_alive(pid, start) {
+                tracing::debug!(path = %entry.path().display(), "removing orphaned staging directory");
+                let _ = remove_tree(&entry.path());
+            }
+        }
+    }
+}
+
+/// Removes a file or a directory tree, whatever it is; missing is fine.
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).or_else(|e| {
+            // A read-only directory inside (chmod 0555 in a layer) blocks removal: open it up and retry.
+            make_writable(path);
+            fs::remove_dir_all(path).map_err(|_| e)
+        }),
+        Ok(_) => fs::remove_file(path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn make_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = fs::symlink_metadata(path) {
+        if m.is_dir() {
+            let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o700));
+            if let Ok(rd) = fs::read_dir(path) {
+                for e in rd.flatten() {
+                    make_writable(&e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Writes a file via a temporary sibling and rename(2), so readers see the old or the new content.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}.{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id(),
+        STAGING_SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("rrun-store-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&p);
+        p
+    }
+
+    #[test]
+    fn staging_is_removed_unless_committed() {
+        let root = tempdir("staging");
+        let store = Store::open(&root).unwrap();
+        let s = store.staging("a").unwrap();
+        let p = s.path().to_path_buf();
+        fs::write(p.join("f"), b"x").unwrap();
+        drop(s);
+        assert!(!p.exists());
+
+        let s = store.staging("b").unwrap();
+        fs::write(s.path().join("f"), b"x").unwrap();
+        let dest = root.join("layers/committed");
+        assert!(store.commit(s, None, &dest).unwrap());
+        assert_eq!(fs::read(dest.join("f")).unwrap(), b"x");
+
+        // a second commit to the same place loses, and its copy is discarded
+        let s = store.staging("c").unwrap();
+        fs::write(s.path().join("g"), b"y").unwrap();
+        let p = s.path().to_path_buf();
+        fs::create_dir(dest.join("sub")).unwrap();
+        assert!(!store.commit(s, None, &dest).unwrap());
+        assert!(!p.exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn orphaned_staging_from_dead_processes_is_cleared() {
+        let root = tempdir("orphans");
+        Store::open(&root).unwrap();
+        // pid 0 / start 1 never names a live process
+        let orphan = root.join("tmp/999999999.1.0-unpack");
+        fs::create_dir_all(orphan.join("diff")).unwrap();
+        let mine = Store::open(&root).unwrap().staging("live").unwrap();
+        Store::open(&root).unwrap();
+        assert!(!orphan.exists());
+        assert!(mine.path().exists(), "a live process's staging dir is kept");
+        drop(mine);
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_replaces_content() {
+        let root = tempdir("atomic");
+        fs::create_dir_all(&root).unwrap();
+        let f = root.join("index.json");
+        write_file_atomic(&f, b"one").unwrap();
+        write_file_atomic(&f, b"two").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"two");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "no temporary file left behind");
+        fs::remove_dir_all(&root).unwrap();
+    }
+}
