@@ -356,19 +356,19 @@ impl Loader<'_> {
 
     /// Brings every layer of `plan` into the store (in parallel), then records the image.
     fn import(&self, plan: Plan) -> Result<LoadedImage, ArchiveError> {
-        let results = import_layers_parallel(self, &plan.layers)?;
+        let imported = import_layers_parallel(self, &plan.layers)?;
         let layers: Vec<LayerRecord> = plan
             .layers
             .iter()
-            .zip(results)
-            .map(|(p, (blob, size, compression, _))| LayerRecord {
-                blob,
-                media_type: p.media_type.clone().unwrap_or_else(|| compression.oci_media_type().to_string()),
-                size,
+            .zip(&imported)
+            .map(|(p, l)| LayerRecord {
+                blob: l.blob.clone(),
+                media_type: p.media_type.clone().unwrap_or_else(|| l.compression.oci_media_type().to_string()),
+                size: l.blob_size,
                 diff_id: p.diff_id.clone(),
             })
             .collect();
-        let size = layers.iter().map(|l| self.layer_tar_size(&l.diff_id)).sum();
+        let size = imported.iter().map(|l| l.tar_size).sum();
         let config_digest = Digest::of(&plan.config_bytes);
         let (manifest_digest, manifest_bytes) = match plan.manifest {
             Some(m) => m,
@@ -406,7 +406,11 @@ impl Loader<'_> {
             created: plan.config.created.clone(),
             size,
         };
+        // everything is verified: make it visible, all under one lock
         let _lock = self.store.lock_exclusive()?;
+        for (p, l) in plan.layers.iter().zip(imported) {
+            self.commit_layer(&p.diff_id, l)?;
+        }
         self.store.put_blob(&config_digest, &plan.config_bytes)?;
         self.store.put_blob(&manifest_digest, &manifest_bytes)?;
         let mut index = self.store.read_index()?;
@@ -429,7 +433,7 @@ impl Loader<'_> {
 
     /// Brings one layer into the store: its blob (kept as received) and its
     /// unpacked directory, skipping whatever is already there.
-    fn import_layer(&self, layer: &PlannedLayer) -> Result<(Digest, u64, Compression, u64), ArchiveError> {
+    fn import_layer(&self, layer: &PlannedLayer) -> Result<ImportedLayer, ArchiveError> {
         let store = self.store;
         let have_layer = store.has_layer(&layer.diff_id);
         let have_blob = layer.blob.as_ref().is_some_and(|b| store.has_blob(b));
@@ -439,9 +443,15 @@ impl Loader<'_> {
             let mut head = [0u8; 4];
             let mut f = File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
             let n = f.read(&mut head).unwrap_or(0);
-            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let blob_size = f.metadata().map(|m| m.len()).unwrap_or(0);
             tracing::debug!(diff_id = %layer.diff_id, "layer already present");
-            return Ok((blob, size, Compression::sniff(&head[..n]), self.layer_tar_size(&layer.diff_id)));
+            return Ok(ImportedLayer {
+                blob,
+                blob_size,
+                compression: Compression::sniff(&head[..n]),
+                tar_size: self.layer_tar_size(&layer.diff_id),
+                staged: None,
+            });
         }
         let staging = store.staging("layer")?;
         let io_err = |path: &Path| {
@@ -473,20 +483,50 @@ impl Loader<'_> {
             },
         )
         .map_err(|source| ArchiveError::Unpack { archive: self.archive.clone(), source })?;
-        if !have_blob {
-            let dest = store.blob_path(&out.blob);
-            std::fs::rename(&blob_path, &dest).map_err(io_err(&dest))?;
-        }
         if !have_layer {
             let meta = LayerMeta { diff_id: out.diff_id.clone(), size: out.tar_size };
             let meta_path = layer_dir.join("meta.json");
             std::fs::write(&meta_path, serde_json::to_vec(&meta).expect("meta serializes"))
                 .map_err(io_err(&meta_path))?;
-            store.commit(staging, Some("layer"), &store.layer_dir(&layer.diff_id))?;
             tracing::info!(diff_id = %layer.diff_id, bytes = out.tar_size, "layer unpacked");
         }
-        Ok((out.blob, out.blob_size, out.compression, out.tar_size))
+        Ok(ImportedLayer {
+            blob: out.blob,
+            blob_size: out.blob_size,
+            compression: out.compression,
+            tar_size: out.tar_size,
+            staged: Some(StagedLayer { staging, new_blob: !have_blob, new_layer: !have_layer }),
+        })
     }
+
+    /// Moves a staged blob and layer into place; the caller holds the exclusive lock.
+    fn commit_layer(&self, diff_id: &Digest, l: ImportedLayer) -> Result<(), ArchiveError> {
+        let Some(st) = l.staged else { return Ok(()) };
+        if st.new_blob {
+            let dest = self.store.blob_path(&l.blob);
+            std::fs::rename(st.staging.path().join("blob"), &dest)
+                .map_err(|source| StoreError::Io { path: dest.clone(), source })?;
+        }
+        if st.new_layer {
+            self.store.commit(st.staging, Some("layer"), &self.store.layer_dir(diff_id))?;
+        }
+        Ok(())
+    }
+}
+
+/// A layer brought in by `import_layer`, staged but not yet visible in the store.
+struct ImportedLayer {
+    blob: Digest,
+    blob_size: u64,
+    compression: Compression,
+    tar_size: u64,
+    staged: Option<StagedLayer>,
+}
+
+struct StagedLayer {
+    staging: crate::store::Staging,
+    new_blob: bool,
+    new_layer: bool,
 }
 
 /// Imports layers with a few worker threads (joined before returning: the
@@ -494,7 +534,7 @@ impl Loader<'_> {
 fn import_layers_parallel(
     loader: &Loader<'_>,
     layers: &[PlannedLayer],
-) -> Result<Vec<(Digest, u64, Compression, u64)>, ArchiveError> {
+) -> Result<Vec<ImportedLayer>, ArchiveError> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(layers.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
