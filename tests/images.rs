@@ -115,7 +115,8 @@ fn malicious_layers_are_refused_and_nothing_is_written() {
         ("evil-hardlink", "outside the layer", "passwd-link", "/tmp/rrun-evil-hardlink"),
     ];
     let _ = std::fs::create_dir_all("/tmp/rrun-evil-symlink");
-    let passwd_links_before = std::fs::metadata("/etc/passwd").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap();
+    let passwd_links_before =
+        std::fs::metadata("/etc/passwd").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap();
     for (name, reason, entry, host_path) in cases {
         for suffix in [".tar", "-oci.tar", "-oci"] {
             let r = TestRoot::with_busybox(name);
@@ -137,7 +138,8 @@ fn malicious_layers_are_refused_and_nothing_is_written() {
             assert!(r.entries("tmp").is_empty(), "{name}{suffix}: staging left: {:?}", r.entries("tmp"));
         }
     }
-    let passwd_links_after = std::fs::metadata("/etc/passwd").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap();
+    let passwd_links_after =
+        std::fs::metadata("/etc/passwd").map(|m| std::os::unix::fs::MetadataExt::nlink(&m)).unwrap();
     assert_eq!(passwd_links_before, passwd_links_after, "no hardlink to the host's /etc/passwd");
     assert!(std::fs::read_dir("/tmp/rrun-evil-symlink").unwrap().next().is_none());
 }
@@ -151,7 +153,8 @@ fn corrupt_and_unknown_archives_get_clear_errors() {
     // a layout whose layer blob was tampered with
     let tampered = r.path.join("tampered");
     copy_dir(&fixture("busybox-oci"), &tampered);
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(tampered.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tampered.join("index.json")).unwrap()).unwrap();
     let mdigest = index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tampered.join("blobs/sha256").join(&mdigest)).unwrap()).unwrap();

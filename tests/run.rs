@@ -11,7 +11,8 @@ fn command_is_pid_1_and_sees_only_its_own_processes() {
     }
     let r = TestRoot::with_busybox("pid");
     let my_pid = std::process::id();
-    let (code, out, err) = r.sh(&[], &format!("echo $$; ls /proc | grep -cE '^[0-9]+$'; [ -e /proc/{my_pid} ] && echo host-visible; true"));
+    let (code, out, err) = r
+        .sh(&[], &format!("echo $$; ls /proc | grep -cE '^[0-9]+$'; [ -e /proc/{my_pid} ] && echo host-visible; true"));
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "1", "the command is PID 1");
@@ -19,7 +20,10 @@ fn command_is_pid_1_and_sees_only_its_own_processes() {
     assert!(n <= 3, "only the container's processes are in /proc, saw {n}");
     assert!(!out.contains("host-visible"));
     // with --init, PID 1 is the init and the command is its child
-    let (code, out, _) = r.sh(&["--init"], "echo $$; cat /proc/1/comm >/dev/null 2>&1 || echo no-access-to-init; cat /proc/1/cmdline | tr '\\0' ' '");
+    let (code, out, _) = r.sh(
+        &["--init"],
+        "echo $$; cat /proc/1/comm >/dev/null 2>&1 || echo no-access-to-init; cat /proc/1/cmdline | tr '\\0' ' '",
+    );
     assert_eq!(code, 0);
     assert_ne!(out.lines().next(), Some("1"), "with --init the command is not PID 1: {out}");
 }
@@ -81,10 +85,17 @@ fn capabilities_are_dockers_default_set() {
         return;
     }
     let r = TestRoot::with_busybox("caps");
-    let (_, out, _) = r.sh(&[], "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status");
+    let (_, out, _) =
+        r.sh(&[], "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status");
     // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP
     let docker = "00000000a80425fb";
-    for (set, want) in [("CapEff", docker), ("CapPrm", docker), ("CapBnd", docker), ("CapInh", "0000000000000000"), ("CapAmb", "0000000000000000")] {
+    for (set, want) in [
+        ("CapEff", docker),
+        ("CapPrm", docker),
+        ("CapBnd", docker),
+        ("CapInh", "0000000000000000"),
+        ("CapAmb", "0000000000000000"),
+    ] {
         let line = out.lines().find(|l| l.starts_with(set)).unwrap();
         assert_eq!(line.split_whitespace().nth(1), Some(want), "{set}: {out}");
     }
@@ -161,7 +172,16 @@ fn exit_codes_and_signals_travel() {
 
     // a signal sent to rrun reaches the container
     let mut child = r
-        .cmd(&["run", "--rm", "--name", "sig", "busybox", "sh", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done"])
+        .cmd(&[
+            "run",
+            "--rm",
+            "--name",
+            "sig",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -224,7 +244,8 @@ fn volumes_work_both_ways_and_read_only() {
     std::fs::create_dir_all(&host).unwrap();
     std::fs::write(host.join("from-host"), "hello from host\n").unwrap();
     let spec = format!("{}:/mnt/data", host.display());
-    let (code, out, err) = r.sh(&["-v", &spec], "cat /mnt/data/from-host; echo from-container > /mnt/data/from-container");
+    let (code, out, err) =
+        r.sh(&["-v", &spec], "cat /mnt/data/from-host; echo from-container > /mnt/data/from-container");
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "hello from host\n");
     assert_eq!(std::fs::read_to_string(host.join("from-container")).unwrap(), "from-container\n");
@@ -265,10 +286,17 @@ fn concurrent_runs_of_the_same_image_both_succeed() {
     let r = TestRoot::with_busybox("concurrent");
     let children: Vec<_> = (0..4)
         .map(|i| {
-            r.cmd(&["run", "--rm", "busybox", "sh", "-c", &format!("echo $$ > /tmp/me; sleep 0.3; echo run-{i} $(cat /tmp/me)")])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            r.cmd(&[
+                "run",
+                "--rm",
+                "busybox",
+                "sh",
+                "-c",
+                &format!("echo $$ > /tmp/me; sleep 0.3; echo run-{i} $(cat /tmp/me)"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for (i, c) in children.into_iter().enumerate() {
@@ -285,7 +313,10 @@ fn named_containers_persist_until_removed() {
         return;
     }
     let r = TestRoot::with_busybox("names");
-    assert_eq!(r.run(&["run", "--name", "web", "busybox", "sh", "-c", "echo data > /kept; exit 7"]).status.code(), Some(7));
+    assert_eq!(
+        r.run(&["run", "--name", "web", "busybox", "sh", "-c", "echo data > /kept; exit 7"]).status.code(),
+        Some(7)
+    );
     let ps = r.ok(&["ps", "-a"]);
     assert!(ps.contains("web") && ps.contains("Exited (7)"), "{ps}");
     let out = r.run(&["run", "--name", "web", "busybox", "true"]);
@@ -322,10 +353,12 @@ fn killed_rrun_leaves_nothing_that_breaks_the_next_run() {
     while std::path::Path::new(&format!("/proc/{pid}")).exists() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(!std::path::Path::new(&format!("/proc/{pid}/status")).exists() || {
-        let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        s.contains("zombie")
-    });
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}/status")).exists() || {
+            let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            s.contains("zombie")
+        }
+    );
     let ps = r.ok(&["ps", "-a"]);
     assert!(!ps.contains("Up "), "a dead container is never shown running: {ps}");
     // the same name can be used again, and the store works

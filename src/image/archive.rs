@@ -531,10 +531,7 @@ struct StagedLayer {
 
 /// Imports layers with a few worker threads (joined before returning: the
 /// launcher never forks while they exist). Stops at the first error.
-fn import_layers_parallel(
-    loader: &Loader<'_>,
-    layers: &[PlannedLayer],
-) -> Result<Vec<ImportedLayer>, ArchiveError> {
+fn import_layers_parallel(loader: &Loader<'_>, layers: &[PlannedLayer]) -> Result<Vec<ImportedLayer>, ArchiveError> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(layers.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job, end to end, as root: build rrun, build the busybox image from
+# Debian's busybox-static, load it into a demo store, list it, run it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release
+bash rootfs-fixtures/build.sh
+ROOT=${RRUN_DEMO_ROOT:-/tmp/rrun-demo}
+rrun() { target/release/rrun --root "$ROOT" "$@"; }
+rrun load -i rootfs-fixtures/out/busybox.tar
+rrun images
+rrun run --rm busybox echo hello
+rrun run --rm --hostname demo busybox sh -c 'echo "I am PID $$ on $(hostname), and I see:"; ps'

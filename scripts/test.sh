@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of rrun on a fresh Debian machine, as root:
+# installs what the tests need, builds the fixture images, runs cargo test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=()
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || pkgs+=(busybox-static)
+for tool in zstd python3; do command -v "$tool" >/dev/null || pkgs+=("$tool"); done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing ${pkgs[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  else
+    echo "test.sh: missing ${pkgs[*]} (run as root to install them)" >&2
+  fi
+fi
+bash rootfs-fixtures/build.sh
+cargo test --all-targets "$@"
+# doc examples compile (they need no root)
+cargo test --doc "$@"
