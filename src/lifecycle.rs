@@ -189,7 +189,7 @@ impl Rrun {
 
     fn save_record(&self, dir: &Path, record: &ContainerRecord) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
-        Ok(self.store().write_atomic(&dir.join("container.json"), &bytes)?)
+        Ok(self.store().write_atomic_volatile(&dir.join("container.json"), &bytes)?)
     }
 
     /// Removes a container and its rootfs. A running one is refused unless

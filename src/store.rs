@@ -170,7 +170,14 @@ impl Store {
 
     /// Writes `bytes` to `path` atomically (staged beside it, fsynced, renamed).
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        write_file_atomic(path, bytes).map_err(io_err(path))
+        write_file_atomic(path, bytes, true).map_err(io_err(path))
+    }
+
+    /// Like `write_atomic` but without fsync: for state that is re-derived
+    /// after a crash anyway (a container's running/exited status), on the
+    /// start-up path where a flush would cost milliseconds.
+    pub fn write_atomic_volatile(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        write_file_atomic(path, bytes, false).map_err(io_err(path))
     }
 
     /// Stores a small blob (manifest, config) after checking its digest.
@@ -272,7 +279,7 @@ fn make_writable(path: &Path) {
 }
 
 /// Writes a file via a temporary sibling and rename(2), so readers see the old or the new content.
-pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}.{}",
@@ -283,7 +290,9 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
+        if durable {
+            f.sync_data()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -348,8 +357,8 @@ mod tests {
         let root = tempdir("atomic");
         fs::create_dir_all(&root).unwrap();
         let f = root.join("index.json");
-        write_file_atomic(&f, b"one").unwrap();
-        write_file_atomic(&f, b"two").unwrap();
+        write_file_atomic(&f, b"one", true).unwrap();
+        write_file_atomic(&f, b"two", false).unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"two");
         assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "no temporary file left behind");
         fs::remove_dir_all(&root).unwrap();
