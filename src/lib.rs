@@ -28,7 +28,7 @@ pub mod spec;
 pub mod store;
 
 pub use container::{ContainerRecord, Status};
-pub use image::archive::LoadedImage;
+pub use image::import::LoadedImage;
 pub use spec::RunOptions;
 
 use digest::Digest;
@@ -42,7 +42,7 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error(transparent)]
-    Archive(#[from] image::archive::ArchiveError),
+    Import(#[from] image::import::ImportError),
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
     #[error(transparent)]

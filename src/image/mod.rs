@@ -3,6 +3,7 @@
 //! unpacking with whiteouts (`unpack`).
 
 pub mod archive;
+pub mod import;
 pub mod unpack;
 
 use crate::digest::Digest;

@@ -1,0 +1,287 @@
+//! Bringing an image's layers into the store from any source (an archive on
+//! disk, a registry): each layer streamed once through the unpacker, several
+//! at a time, all staged, and made visible together with the image record
+//! under one exclusive lock, so a failed import leaves the store as it was.
+
+use super::unpack::{unpack_layer, Compression, UnpackError, UnpackRequest};
+use super::{Descriptor, ImageConfig, ImageRecord, LayerMeta, LayerRecord, ManifestJson, Platform, MAX_JSON_SIZE};
+use crate::digest::Digest;
+use crate::store::{Store, StoreError};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{origin}: {source}")]
+    Io { origin: String, source: io::Error },
+    #[error("{origin}: not an image archive: expected an OCI layout (oci-layout, index.json) or a docker-archive (manifest.json)")]
+    UnknownFormat { origin: String },
+    #[error("{origin}: {what} is missing from the archive")]
+    Missing { origin: String, what: String },
+    #[error("{origin}: {what} is not valid: {reason}")]
+    Invalid { origin: String, what: String, reason: String },
+    #[error("{origin}: {what} is larger than {MAX_JSON_SIZE} bytes")]
+    TooLarge { origin: String, what: String },
+    #[error("{origin}: {what}: digest mismatch, expected {expected}, content is {actual}")]
+    Digest { origin: String, what: String, expected: Digest, actual: Digest },
+    #[error("{origin}: no image for platform {wanted}; the archive has: {available}")]
+    NoPlatform { origin: String, wanted: Platform, available: String },
+    #[error("{origin}: {source}")]
+    Unpack { origin: String, source: UnpackError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One image imported from an archive, with the names it came with.
+#[derive(Debug, Clone)]
+pub struct LoadedImage {
+    pub names: Vec<String>,
+    pub record: ImageRecord,
+}
+
+/// Where blobs are read from: a directory or an indexed tar file.
+pub(crate) trait Source: Sync {
+    fn open(&self, name: &str) -> io::Result<Box<dyn Read + Send + '_>>;
+    fn exists(&self, name: &str) -> bool;
+}
+
+/// One image to import: what the archive says, before any layer is read.
+pub(crate) struct Plan {
+    pub names: Vec<String>,
+    /// Manifest bytes when the archive has one (OCI); built after the layers otherwise.
+    pub manifest: Option<(Digest, Vec<u8>)>,
+    pub config_bytes: Vec<u8>,
+    pub config: ImageConfig,
+    pub layers: Vec<PlannedLayer>,
+}
+
+pub(crate) struct PlannedLayer {
+    pub member: String,
+    pub blob: Option<Digest>,
+    pub media_type: Option<String>,
+    pub diff_id: Digest,
+}
+
+/// Imports planned images from one source into the store.
+pub(crate) struct Importer<'a> {
+    pub store: &'a Store,
+    /// Where the image comes from, for errors: an archive path or a reference.
+    pub origin: String,
+    pub source: &'a dyn Source,
+}
+
+impl Importer<'_> {
+    /// Brings every layer of `plan` into the store (in parallel), then records the image.
+    pub fn import(&self, plan: Plan) -> Result<LoadedImage, ImportError> {
+        let imported = import_layers_parallel(self, &plan.layers)?;
+        let layers: Vec<LayerRecord> = plan
+            .layers
+            .iter()
+            .zip(&imported)
+            .map(|(p, l)| LayerRecord {
+                blob: l.blob.clone(),
+                media_type: p.media_type.clone().unwrap_or_else(|| l.compression.oci_media_type().to_string()),
+                size: l.blob_size,
+                diff_id: p.diff_id.clone(),
+            })
+            .collect();
+        let size = imported.iter().map(|l| l.tar_size).sum();
+        let config_digest = Digest::of(&plan.config_bytes);
+        let (manifest_digest, manifest_bytes) = match plan.manifest {
+            Some(m) => m,
+            None => {
+                let manifest = ManifestJson {
+                    schema_version: 2,
+                    media_type: Some(super::MEDIA_OCI_MANIFEST.to_string()),
+                    config: Descriptor {
+                        media_type: super::MEDIA_OCI_CONFIG.to_string(),
+                        digest: config_digest.clone(),
+                        size: plan.config_bytes.len() as u64,
+                        annotations: Default::default(),
+                        platform: None,
+                    },
+                    layers: layers
+                        .iter()
+                        .map(|l| Descriptor {
+                            media_type: l.media_type.clone(),
+                            digest: l.blob.clone(),
+                            size: l.size,
+                            annotations: Default::default(),
+                            platform: None,
+                        })
+                        .collect(),
+                    annotations: Default::default(),
+                };
+                let bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+                (Digest::of(&bytes), bytes)
+            }
+        };
+        let record = ImageRecord {
+            manifest: manifest_digest.clone(),
+            config: config_digest.clone(),
+            layers,
+            created: plan.config.created.clone(),
+            size,
+        };
+        // everything is verified: make it visible, all under one lock
+        let _lock = self.store.lock_exclusive()?;
+        for (p, l) in plan.layers.iter().zip(imported) {
+            self.commit_layer(&p.diff_id, l)?;
+        }
+        self.store.put_blob(&config_digest, &plan.config_bytes)?;
+        self.store.put_blob(&manifest_digest, &manifest_bytes)?;
+        let mut index = self.store.read_index()?;
+        index.images.insert(manifest_digest.clone(), record.clone());
+        for n in &plan.names {
+            index.tags.insert(n.clone(), manifest_digest.clone());
+        }
+        self.store.write_index(&index)?;
+        tracing::info!(manifest = %manifest_digest, names = ?plan.names, "image loaded");
+        Ok(LoadedImage { names: plan.names, record })
+    }
+
+    fn layer_tar_size(&self, diff_id: &Digest) -> u64 {
+        std::fs::read(self.store.layer_dir(diff_id).join("meta.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<LayerMeta>(&b).ok())
+            .map(|m| m.size)
+            .unwrap_or(0)
+    }
+
+    /// Brings one layer into the store: its blob (kept as received) and its
+    /// unpacked directory, skipping whatever is already there.
+    fn import_layer(&self, layer: &PlannedLayer) -> Result<ImportedLayer, ImportError> {
+        let store = self.store;
+        let have_layer = store.has_layer(&layer.diff_id);
+        let have_blob = layer.blob.as_ref().is_some_and(|b| store.has_blob(b));
+        if have_layer && have_blob {
+            let blob = layer.blob.clone().expect("checked");
+            let path = store.blob_path(&blob);
+            let mut head = [0u8; 4];
+            let mut f = File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+            let n = f.read(&mut head).unwrap_or(0);
+            let blob_size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            tracing::debug!(diff_id = %layer.diff_id, "layer already present");
+            return Ok(ImportedLayer {
+                blob,
+                blob_size,
+                compression: Compression::sniff(&head[..n]),
+                tar_size: self.layer_tar_size(&layer.diff_id),
+                staged: None,
+            });
+        }
+        let staging = store.staging("layer")?;
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let blob_path = staging.path().join("blob");
+        let blob_copy = if have_blob { None } else { Some(File::create(&blob_path).map_err(io_err(&blob_path))?) };
+        let layer_dir = staging.path().join("layer");
+        let diff_dir = layer_dir.join("diff");
+        if !have_layer {
+            std::fs::create_dir_all(&diff_dir).map_err(io_err(&diff_dir))?;
+        }
+        let reader = self.source.open(&layer.member).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => {
+                ImportError::Missing { origin: self.origin.clone(), what: format!("layer {}", layer.member) }
+            }
+            _ => ImportError::Io { origin: self.origin.clone(), source: e },
+        })?;
+        let label = layer.blob.as_ref().map(|b| b.to_string()).unwrap_or_else(|| layer.member.clone());
+        let out = unpack_layer(
+            reader,
+            UnpackRequest {
+                label: &label,
+                expected_blob: layer.blob.as_ref(),
+                expected_diff_id: Some(&layer.diff_id),
+                dest: (!have_layer).then_some(diff_dir.as_path()),
+                blob_copy,
+            },
+        )
+        .map_err(|source| ImportError::Unpack { origin: self.origin.clone(), source })?;
+        if !have_layer {
+            let meta = LayerMeta { diff_id: out.diff_id.clone(), size: out.tar_size };
+            let meta_path = layer_dir.join("meta.json");
+            std::fs::write(&meta_path, serde_json::to_vec(&meta).expect("meta serializes"))
+                .map_err(io_err(&meta_path))?;
+            tracing::info!(diff_id = %layer.diff_id, bytes = out.tar_size, "layer unpacked");
+        }
+        Ok(ImportedLayer {
+            blob: out.blob,
+            blob_size: out.blob_size,
+            compression: out.compression,
+            tar_size: out.tar_size,
+            staged: Some(StagedLayer { staging, new_blob: !have_blob, new_layer: !have_layer }),
+        })
+    }
+
+    /// Moves a staged blob and layer into place; the caller holds the exclusive lock.
+    fn commit_layer(&self, diff_id: &Digest, l: ImportedLayer) -> Result<(), ImportError> {
+        let Some(st) = l.staged else { return Ok(()) };
+        if st.new_blob {
+            let dest = self.store.blob_path(&l.blob);
+            std::fs::rename(st.staging.path().join("blob"), &dest)
+                .map_err(|source| StoreError::Io { path: dest.clone(), source })?;
+        }
+        if st.new_layer {
+            self.store.commit(st.staging, Some("layer"), &self.store.layer_dir(diff_id))?;
+        }
+        Ok(())
+    }
+}
+
+/// A layer brought in by `import_layer`, staged but not yet visible in the store.
+struct ImportedLayer {
+    blob: Digest,
+    blob_size: u64,
+    compression: Compression,
+    tar_size: u64,
+    staged: Option<StagedLayer>,
+}
+
+struct StagedLayer {
+    staging: crate::store::Staging,
+    new_blob: bool,
+    new_layer: bool,
+}
+
+/// Imports layers with a few worker threads (joined before returning: the
+/// launcher never forks while they exist). Stops at the first error.
+fn import_layers_parallel(loader: &Importer<'_>, layers: &[PlannedLayer]) -> Result<Vec<ImportedLayer>, ImportError> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(layers.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<_, ImportError>>>> = Mutex::new((0..layers.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= layers.len() || failed.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = loader.import_layer(&layers[i]);
+                if r.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                results.lock().expect("no panics while held")[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().expect("threads joined");
+    // a layer is skipped only after another failed: report that failure
+    let mut out = Vec::with_capacity(layers.len());
+    let mut skipped = false;
+    for r in results {
+        match r {
+            Some(Ok(v)) => out.push(v),
+            Some(Err(e)) => return Err(e),
+            None => skipped = true,
+        }
+    }
+    debug_assert!(!skipped, "layers are skipped only after a failure");
+    Ok(out)
+}
