@@ -20,8 +20,10 @@ pub mod digest;
 pub mod image;
 pub mod launcher;
 mod lifecycle;
+pub mod progress;
 pub use lifecycle::Container;
 pub mod reference;
+pub mod registry;
 pub mod rootfs;
 pub mod securefs;
 pub mod spec;
@@ -49,6 +51,8 @@ pub enum Error {
     Launch(#[from] launcher::LaunchError),
     #[error(transparent)]
     Reference(#[from] reference::ReferenceError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
     #[error("image {0} not found in the local store (load it with `rrun load -i FILE`)")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]

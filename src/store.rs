@@ -69,7 +69,7 @@ impl Store {
     /// directories left by processes that no longer exist.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let root: PathBuf = root.into();
-        for sub in ["blobs/sha256", "layers", "images", "containers", "tmp"] {
+        for sub in ["blobs/sha256", "layers", "images", "containers", "tmp", "partial"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
@@ -105,6 +105,27 @@ impl Store {
     /// Lock for changing indexes; held briefly, never across a container's life.
     pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
         self.lock(nix::fcntl::FlockArg::LockExclusive)
+    }
+
+    /// Claims `partial/<hex>`, where a blob being downloaded is kept so an
+    /// interrupted pull can resume. `None` when another process holds it.
+    pub fn lock_partial(&self, digest: &Digest) -> Result<Option<(PathBuf, StoreLock)>, StoreError> {
+        let dir = self.root.join("partial");
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock_path = dir.join(format!("{}.lock", digest.hex()));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some((dir.join(digest.hex()), StoreLock { _lock: lock }))),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(StoreError::Io { path: lock_path, source: e.into() }),
+        }
     }
 
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {

@@ -3,6 +3,7 @@
 
 mod format;
 mod images;
+mod registry;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,18 @@ pub enum Command {
     Ps(run::PsArgs),
     /// Remove containers
     Rm(run::RmArgs),
+    /// Pull an image from a registry
+    Pull(registry::PullArgs),
+    /// Push an image to a registry
+    Push(registry::PushArgs),
+    /// Give an image another name
+    Tag(registry::TagArgs),
+    /// Store credentials for a registry
+    Login(registry::LoginArgs),
+    /// Remove stored credentials
+    Logout(registry::LogoutArgs),
+    /// Search a registry's catalog, or Docker Hub
+    Search(registry::SearchArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -51,6 +64,12 @@ pub fn main(cli: Cli) -> i32 {
         Command::Run(a) => run::run(&rrun, *a),
         Command::Ps(a) => run::ps(&rrun, a),
         Command::Rm(a) => run::rm(&rrun, a),
+        Command::Pull(a) => registry::pull(&rrun, a),
+        Command::Push(a) => registry::push(&rrun, a),
+        Command::Tag(a) => registry::tag(&rrun, a),
+        Command::Login(a) => registry::login(&rrun, a),
+        Command::Logout(a) => registry::logout(&rrun, a),
+        Command::Search(a) => registry::search(&rrun, a),
     };
     match result {
         Ok(code) => code,

@@ -57,6 +57,14 @@ pub struct RunArgs {
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     pub init: bool,
+    /// Pull the image: missing (default), always or never
+    #[arg(long, default_value = "missing")]
+    pub pull: String,
+    /// Platform to pull: os/arch[/variant]
+    #[arg(long)]
+    pub platform: Option<String>,
+    #[command(flatten)]
+    pub registry: super::registry::RegistryArgs,
     /// Image name or ID
     pub image: String,
     /// Command and arguments (replace the image's Cmd)
@@ -122,6 +130,21 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
 
 pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
     let opts = options(&a)?;
+    let pull = match a.pull.as_str() {
+        "always" => true,
+        "missing" => rrun.image(&a.image).is_err(),
+        "never" => false,
+        other => {
+            eprintln!("rrun: invalid --pull {other:?}: expected missing, always or never");
+            return Ok(125);
+        }
+    };
+    if pull {
+        let client = a.registry.client_options()?;
+        let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
+        let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+        rrun.pull(&a.image, &client, &rrun::registry::PullOptions { platform, quiet })?;
+    }
     rrun.run(&a.image, &opts)
 }
 

@@ -130,7 +130,7 @@ pub fn load(store: &Store, path: &Path, default_name: Option<&str>) -> Result<Ve
     };
     let mut loaded = Vec::new();
     for plan in plans {
-        loaded.push(Importer { store, origin: origin.clone(), source: source.as_ref() }.import(plan)?);
+        loaded.push(Importer { store, progress: None, origin: origin.clone(), source: source.as_ref() }.import(plan)?);
     }
     Ok(loaded)
 }
@@ -212,6 +212,7 @@ impl Loader<'_> {
                 .zip(&config.rootfs.diff_ids)
                 .map(|(l, diff_id)| PlannedLayer {
                     member: format!("blobs/sha256/{}", l.digest.hex()),
+                    size: Some(l.size),
                     blob: Some(l.digest.clone()),
                     media_type: Some(l.media_type.clone()),
                     diff_id: diff_id.clone(),
@@ -289,6 +290,7 @@ impl Loader<'_> {
                 .zip(&config.rootfs.diff_ids)
                 .map(|(member, diff_id)| PlannedLayer {
                     member: member.clone(),
+                    size: None,
                     blob: None,
                     media_type: None,
                     diff_id: diff_id.clone(),

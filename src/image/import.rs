@@ -42,10 +42,20 @@ pub struct LoadedImage {
     pub record: ImageRecord,
 }
 
-/// Where blobs are read from: a directory or an indexed tar file.
+/// Where blobs are read from: a directory, an indexed tar file, a registry.
 pub(crate) trait Source: Sync {
     fn open(&self, name: &str) -> io::Result<Box<dyn Read + Send + '_>>;
     fn exists(&self, name: &str) -> bool;
+    /// Appends the rest of a partially downloaded blob to `partial`, for
+    /// sources that can resume (a registry, with a Range request).
+    fn complete_partial(&self, _name: &str, _partial: &Path, _size: Option<u64>) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// Whether blobs being received should be kept in `partial/` so that an
+    /// interrupted import can resume (network sources).
+    fn resumable(&self) -> bool {
+        false
+    }
 }
 
 /// One image to import: what the archive says, before any layer is read.
@@ -60,6 +70,8 @@ pub(crate) struct Plan {
 
 pub(crate) struct PlannedLayer {
     pub member: String,
+    /// Blob size, when the manifest says.
+    pub size: Option<u64>,
     pub blob: Option<Digest>,
     pub media_type: Option<String>,
     pub diff_id: Digest,
@@ -68,6 +80,7 @@ pub(crate) struct PlannedLayer {
 /// Imports planned images from one source into the store.
 pub(crate) struct Importer<'a> {
     pub store: &'a Store,
+    pub progress: Option<&'a crate::progress::Progress>,
     /// Where the image comes from, for errors: an archive path or a reference.
     pub origin: String,
     pub source: &'a dyn Source,
@@ -178,21 +191,52 @@ impl Importer<'_> {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
         };
-        let blob_path = staging.path().join("blob");
-        let blob_copy = if have_blob { None } else { Some(File::create(&blob_path).map_err(io_err(&blob_path))?) };
+        // the blob copy goes to partial/<hex> for resumable sources (kept across a crash),
+        // to the staging directory otherwise
+        let mut partial_lock = None;
+        let mut resumed = false;
+        let blob_path = match (&layer.blob, self.source.resumable() && !have_blob) {
+            (Some(d), true) => match store.lock_partial(d)? {
+                Some((path, lock)) => {
+                    partial_lock = Some(lock);
+                    if std::fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false) {
+                        tracing::info!(blob = %d, "resuming a partial download");
+                        resumed = self
+                            .source
+                            .complete_partial(&layer.member, &path, layer.size)
+                            .map_err(|e| ImportError::Io { origin: self.origin.clone(), source: e })?;
+                    }
+                    path
+                }
+                None => staging.path().join("blob"),
+            },
+            _ => staging.path().join("blob"),
+        };
+        let blob_copy =
+            if have_blob || resumed { None } else { Some(File::create(&blob_path).map_err(io_err(&blob_path))?) };
         let layer_dir = staging.path().join("layer");
         let diff_dir = layer_dir.join("diff");
         if !have_layer {
             std::fs::create_dir_all(&diff_dir).map_err(io_err(&diff_dir))?;
         }
-        let reader = self.source.open(&layer.member).map_err(|e| match e.kind() {
+        let open_err = |e: io::Error| match e.kind() {
             io::ErrorKind::NotFound => {
                 ImportError::Missing { origin: self.origin.clone(), what: format!("layer {}", layer.member) }
             }
             _ => ImportError::Io { origin: self.origin.clone(), source: e },
-        })?;
+        };
+        let reader: Box<dyn Read + Send + '_> = if resumed {
+            Box::new(File::open(&blob_path).map_err(open_err)?)
+        } else {
+            self.source.open(&layer.member).map_err(open_err)?
+        };
         let label = layer.blob.as_ref().map(|b| b.to_string()).unwrap_or_else(|| layer.member.clone());
-        let out = unpack_layer(
+        let item = self.progress.map(|p| p.add(layer.blob.as_ref().map(|b| b.short()).unwrap_or("layer"), layer.size));
+        let reader: Box<dyn Read + Send + '_> = match &item {
+            Some(item) => Box::new(crate::progress::Counting::new(reader, item.clone())),
+            None => reader,
+        };
+        let result = unpack_layer(
             reader,
             UnpackRequest {
                 label: &label,
@@ -201,8 +245,20 @@ impl Importer<'_> {
                 dest: (!have_layer).then_some(diff_dir.as_path()),
                 blob_copy,
             },
-        )
-        .map_err(|source| ImportError::Unpack { origin: self.origin.clone(), source })?;
+        );
+        if let Some(item) = &item {
+            item.finish();
+        }
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                // a blob that arrived whole but wrong is worthless; a cut-off one may resume
+                if matches!(e, UnpackError::BlobDigest { .. } | UnpackError::DiffId { .. }) || partial_lock.is_none() {
+                    let _ = std::fs::remove_file(&blob_path);
+                }
+                return Err(ImportError::Unpack { origin: self.origin.clone(), source: e });
+            }
+        };
         if !have_layer {
             let meta = LayerMeta { diff_id: out.diff_id.clone(), size: out.tar_size };
             let meta_path = layer_dir.join("meta.json");
@@ -215,17 +271,21 @@ impl Importer<'_> {
             blob_size: out.blob_size,
             compression: out.compression,
             tar_size: out.tar_size,
-            staged: Some(StagedLayer { staging, new_blob: !have_blob, new_layer: !have_layer }),
+            staged: Some(StagedLayer {
+                staging,
+                blob_file: (!have_blob).then_some(blob_path),
+                new_layer: !have_layer,
+                _partial_lock: partial_lock,
+            }),
         })
     }
 
     /// Moves a staged blob and layer into place; the caller holds the exclusive lock.
     fn commit_layer(&self, diff_id: &Digest, l: ImportedLayer) -> Result<(), ImportError> {
         let Some(st) = l.staged else { return Ok(()) };
-        if st.new_blob {
+        if let Some(src) = &st.blob_file {
             let dest = self.store.blob_path(&l.blob);
-            std::fs::rename(st.staging.path().join("blob"), &dest)
-                .map_err(|source| StoreError::Io { path: dest.clone(), source })?;
+            std::fs::rename(src, &dest).map_err(|source| StoreError::Io { path: dest.clone(), source })?;
         }
         if st.new_layer {
             self.store.commit(st.staging, Some("layer"), &self.store.layer_dir(diff_id))?;
@@ -245,8 +305,10 @@ struct ImportedLayer {
 
 struct StagedLayer {
     staging: crate::store::Staging,
-    new_blob: bool,
+    /// A verified blob to rename into `blobs/` (in staging, or in `partial/`).
+    blob_file: Option<std::path::PathBuf>,
     new_layer: bool,
+    _partial_lock: Option<crate::store::StoreLock>,
 }
 
 /// Imports layers with a few worker threads (joined before returning: the

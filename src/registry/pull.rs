@@ -1,0 +1,252 @@
+//! Pulling: resolve a reference (mirrors first) to a manifest for this
+//! platform, fetch the config, then stream every layer from the registry
+//! through the importer: download → digest → decompress → unpack, several
+//! layers at once, resumable, all committed together.
+
+use super::{Endpoint, RegistryClient, RegistryError};
+use crate::digest::Digest;
+use crate::image::import::{ImportError, Importer, LoadedImage, Plan, PlannedLayer, Source};
+use crate::image::{ImageConfig, IndexJson, ManifestJson, Platform, MAX_JSON_SIZE};
+use crate::reference::ImageRef;
+use crate::store::Store;
+use std::io::{self, Read, Write};
+use std::path::Path;
+use tracing::{info, warn};
+
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// Platform to choose from a multi-arch index (default: this machine's).
+    pub platform: Option<Platform>,
+    /// No progress display.
+    pub quiet: bool,
+}
+
+const LAYER_TYPES: [&str; 6] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+];
+
+/// The API host of a registry (Docker Hub's API is not at docker.io).
+pub(crate) fn api_host(host: &str) -> String {
+    if host == "docker.io" {
+        "registry-1.docker.io".into()
+    } else {
+        host.to_string()
+    }
+}
+
+/// What a reference resolved to.
+pub struct Resolved {
+    pub endpoint: Endpoint,
+    pub manifest: Vec<u8>,
+    pub digest: Digest,
+    pub parsed: ManifestJson,
+}
+
+impl RegistryClient {
+    /// The endpoints for an image, mirrors first, with API hosts.
+    pub fn endpoints(&self, image: &ImageRef) -> Vec<Endpoint> {
+        self.opts
+            .config
+            .endpoints(&image.registry, &image.repository)
+            .into_iter()
+            .map(|mut e| {
+                e.host = api_host(&e.host);
+                e
+            })
+            .collect()
+    }
+
+    /// Finds the manifest of `image` for `platform`, trying each endpoint in turn.
+    pub fn resolve(&self, image: &ImageRef, platform: &Platform) -> Result<Resolved, RegistryError> {
+        let reference = match (&image.digest, &image.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        };
+        let name = image.to_string();
+        let mut last = None;
+        for ep in self.endpoints(image) {
+            match self.resolve_at(&ep, &reference, &name, platform) {
+                Ok(r) => return Ok(r),
+                Err(e) if ep.mirror => {
+                    warn!(mirror = %ep.host, error = %e, "mirror failed, trying the next endpoint");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| RegistryError::Other(format!("{name}: no endpoint to pull from"))))
+    }
+
+    fn resolve_at(
+        &self,
+        ep: &Endpoint,
+        reference: &str,
+        name: &str,
+        platform: &Platform,
+    ) -> Result<Resolved, RegistryError> {
+        let (mut bytes, mut media, mut digest) = self.get_manifest(ep, reference, name)?;
+        for _ in 0..3 {
+            let json: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| RegistryError::Manifest { image: name.into(), reason: format!("not JSON: {e}") })?;
+            if json["schemaVersion"].as_u64() == Some(1)
+                || media.starts_with("application/vnd.docker.distribution.manifest.v1")
+            {
+                return Err(RegistryError::Schema1 { image: name.into() });
+            }
+            let is_index =
+                json.get("manifests").is_some() || media.ends_with("index.v1+json") || media.ends_with("list.v2+json");
+            if !is_index {
+                let parsed: ManifestJson = serde_json::from_value(json)
+                    .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
+                return Ok(Resolved { endpoint: ep.clone(), manifest: bytes, digest, parsed });
+            }
+            let index: IndexJson = serde_json::from_value(json)
+                .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
+            let chosen =
+                index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| platform.matches(p))).ok_or_else(
+                    || RegistryError::NoPlatform {
+                        image: name.into(),
+                        wanted: platform.to_string(),
+                        available: index
+                            .manifests
+                            .iter()
+                            .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
+                )?;
+            info!(image = name, platform = %platform, manifest = %chosen.digest, "chose from the index");
+            (bytes, media, digest) = self.get_manifest(ep, &chosen.digest.to_string(), name)?;
+        }
+        Err(RegistryError::Manifest { image: name.into(), reason: "indexes nested too deeply".into() })
+    }
+
+    /// Reads a small blob (a config) and checks its digest.
+    pub fn get_small_blob(&self, ep: &Endpoint, digest: &Digest, image: &str) -> Result<Vec<u8>, RegistryError> {
+        let mut bytes = Vec::new();
+        self.open_blob(ep, digest, None, 0)
+            .take(MAX_JSON_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| RegistryError::Other(format!("{image}: blob {digest}: {e}")))?;
+        if bytes.len() as u64 > MAX_JSON_SIZE {
+            return Err(RegistryError::Manifest {
+                image: image.into(),
+                reason: format!("config {digest} is too large"),
+            });
+        }
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(RegistryError::Digest {
+                image: image.into(),
+                what: format!("config {digest}"),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Blobs of one repository, as a source for the importer.
+struct RegistrySource<'a> {
+    client: &'a RegistryClient,
+    ep: Endpoint,
+    sizes: std::collections::HashMap<String, u64>,
+}
+
+impl Source for RegistrySource<'_> {
+    fn open(&self, name: &str) -> io::Result<Box<dyn Read + Send + '_>> {
+        let digest: Digest = name.parse().map_err(io::Error::other)?;
+        Ok(Box::new(self.client.open_blob(&self.ep, &digest, self.sizes.get(name).copied(), 0)))
+    }
+    fn exists(&self, _name: &str) -> bool {
+        true
+    }
+    fn complete_partial(&self, name: &str, partial: &Path, size: Option<u64>) -> io::Result<bool> {
+        let digest: Digest = name.parse().map_err(io::Error::other)?;
+        let have = std::fs::metadata(partial)?.len();
+        if size.is_some_and(|s| have >= s) {
+            return Ok(true);
+        }
+        let mut f = std::fs::OpenOptions::new().append(true).open(partial)?;
+        let mut r = self.client.open_blob(&self.ep, &digest, size, have);
+        io::copy(&mut r, &mut f)?;
+        f.flush()?;
+        Ok(true)
+    }
+    fn resumable(&self) -> bool {
+        true
+    }
+}
+
+/// Pulls `image` into `store`.
+pub fn pull(
+    store: &Store,
+    client: &RegistryClient,
+    image: &ImageRef,
+    opts: &PullOptions,
+) -> Result<LoadedImage, crate::Error> {
+    let platform = opts.platform.clone().unwrap_or_else(Platform::host);
+    let name = image.to_string();
+    let resolved = client.resolve(image, &platform)?;
+    let ep = resolved.endpoint.clone();
+    let m = &resolved.parsed;
+    let config_bytes = client.get_small_blob(&ep, &m.config.digest, &name)?;
+    let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::Manifest {
+        image: name.clone(),
+        reason: format!("config {}: {e}", m.config.digest),
+    })?;
+    if config.rootfs.diff_ids.len() != m.layers.len() {
+        return Err(RegistryError::Manifest {
+            image: name,
+            reason: format!("{} layers but the config lists {} diff-ids", m.layers.len(), config.rootfs.diff_ids.len()),
+        }
+        .into());
+    }
+    for l in &m.layers {
+        if !l.media_type.is_empty() && !LAYER_TYPES.contains(&l.media_type.as_str()) {
+            return Err(RegistryError::Manifest {
+                image: name,
+                reason: format!("layer {} has unsupported media type {}", l.digest, l.media_type),
+            }
+            .into());
+        }
+    }
+    let layers = m
+        .layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(l, diff_id)| PlannedLayer {
+            member: l.digest.to_string(),
+            size: Some(l.size),
+            blob: Some(l.digest.clone()),
+            media_type: Some(l.media_type.clone()),
+            diff_id: diff_id.clone(),
+        })
+        .collect();
+    let names = if image.tag.is_some() { vec![image.to_string()] } else { Vec::new() };
+    let plan = Plan {
+        names,
+        manifest: Some((resolved.digest.clone(), resolved.manifest.clone())),
+        config_bytes,
+        config,
+        layers,
+    };
+    let source = RegistrySource {
+        client,
+        ep: ep.clone(),
+        sizes: m.layers.iter().map(|l| (l.digest.to_string(), l.size)).collect(),
+    };
+    let progress = crate::progress::Progress::new();
+    let importer = Importer { store, progress: Some(&progress), origin: name.clone(), source: &source };
+    let loaded = crate::progress::show_while(&progress, opts.quiet, || importer.import(plan))
+        .map_err(|e: ImportError| crate::Error::Import(e))?;
+    info!(image = %name, from = %ep.host, manifest = %resolved.digest, "pulled");
+    Ok(loaded)
+}
