@@ -573,10 +573,8 @@ impl Read for BlobReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if self.inner.is_none() {
-                if let Err(e) = self.connect() {
-                    // a registry error (404, 401, digest…) is final; only transport errors are retried inside send
-                    return Err(e);
-                }
+                // a registry error (404, 401…) is final; transport errors were retried inside send
+                self.connect()?;
             }
             let r = self.inner.as_mut().expect("connected").read(buf);
             match r {
