@@ -16,6 +16,9 @@ OCI archive OUTDIR/NAME-oci.tar and a docker-archive OUTDIR/NAME.tar:
   evil-abs     a layer with an absolute path
   evil-symlink a symlink to a host directory, then a file written through it
   evil-hardlink a hardlink to a host path (/etc/passwd)
+  big          busybox + a 6 MB layer of incompressible bytes (for interrupted pulls)
+  multiarch    (OCI layout only) an index with linux/amd64 and linux/arm64
+               images; /etc/arch in each says which
 
 Malicious layers aim at /tmp/rrun-evil-*: tests check nothing appears there.
 Nothing binary is committed; outputs are rebuilt only when this script or the
@@ -166,6 +169,65 @@ def evil_layers():
     return out
 
 
+def big_layer():
+    import random
+    rnd = random.Random(42)
+    lay = Layer()
+    lay.file("big/random.bin", bytes(rnd.getrandbits(8) for _ in range(6 * 1024 * 1024)))
+    return lay.bytes()
+
+
+def arch_layer(arch):
+    lay = Layer()
+    lay.file("etc/arch", (arch + "\n").encode())
+    return lay.bytes()
+
+
+def make_multiarch(out, base):
+    """An OCI layout whose index has an amd64 and an arm64 manifest."""
+    layout = os.path.join(out, "multiarch-oci")
+    shutil.rmtree(layout, ignore_errors=True)
+    os.makedirs(os.path.join(layout, "blobs", "sha256"))
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    base_blob, media = compress(base, "gzip")
+    base_d = write_blob(layout, base_blob)
+    entries = []
+    for arch, variant in (("amd64", None), ("arm64", "v8")):
+        top = arch_layer(arch)
+        top_blob, _ = compress(top, "gzip")
+        top_d = write_blob(layout, top_blob)
+        config = {"created": CREATED, "architecture": arch, "os": "linux",
+                  "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["sh"]},
+                  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha256(base), "sha256:" + sha256(top)]}}
+        if variant:
+            config["variant"] = variant
+        cbytes = dumps(config)
+        cd = write_blob(layout, cbytes)
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd,
+                               "size": len(cbytes)},
+                    "layers": [{"mediaType": media, "digest": "sha256:" + base_d, "size": len(base_blob)},
+                               {"mediaType": media, "digest": "sha256:" + top_d, "size": len(top_blob)}]}
+        mbytes = dumps(manifest)
+        md = write_blob(layout, mbytes)
+        platform = {"architecture": arch, "os": "linux"}
+        if variant:
+            platform["variant"] = variant
+        entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md,
+                        "size": len(mbytes), "platform": platform})
+    inner = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}
+    ibytes = dumps(inner)
+    idig = write_blob(layout, ibytes)
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + idig,
+                            "size": len(ibytes),
+                            "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}
+    with open(os.path.join(layout, "index.json"), "wb") as f:
+        f.write(dumps(index))
+    return "multiarch index sha256:%s" % idig
+
+
 def compress(tar, kind):
     if kind == "gzip":
         return gzip.compress(tar, compresslevel=6, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -274,6 +336,8 @@ def main():
     summary.append(make_image(out, "busybox", [(base, "gzip")], ["sh"], ["busybox-static rootfs"]))
     summary.append(make_image(out, "multilayer", [(base, "gzip"), (upper_layer_1(), "zstd"), (upper_layer_2(), "none")],
                               ["sh"], ["busybox", "files to delete and replace", "whiteouts and replacements"]))
+    summary.append(make_image(out, "big", [(base, "gzip"), (big_layer(), "gzip")], ["sh"], ["busybox", "6 MB of random bytes"]))
+    summary.append(make_multiarch(out, base))
     for name, tar in sorted(evil_layers().items()):
         summary.append(make_image(out, name, [(base, "gzip"), (tar, "gzip")], ["sh"], ["busybox", "malicious"]))
     with open(os.path.join(out, "SUMMARY"), "w") as f:

@@ -103,7 +103,7 @@ pub fn unpack_layer(blob: impl Read, req: UnpackRequest<'_>) -> Result<UnpackedL
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, TeeReader::new(blob_hasher, copy));
     let compression = Compression::sniff(buffered.fill_buf().map_err(read_err)?);
-    let (tar_digest, tar_size, buffered) = {
+    let tar_result = (|| {
         let decoder: Box<dyn Read + '_> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut buffered)),
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(&mut buffered).map_err(read_err)?),
@@ -115,7 +115,25 @@ pub fn unpack_layer(blob: impl Read, req: UnpackRequest<'_>) -> Result<UnpackedL
             ex.extract_all(&mut tar_hasher)?;
         }
         let (d, n, _) = tar_hasher.finish().map_err(read_err)?;
-        (d, n, buffered)
+        Ok::<_, UnpackError>((d, n))
+    })();
+    let (tar_digest, tar_size) = match tar_result {
+        Ok(v) => v,
+        Err(e) => {
+            // a corrupt blob usually shows up first as a broken stream: when the rest of the
+            // blob can be read, report the digest mismatch, which is the real cause
+            if let Some(expected) = req.expected_blob {
+                if io::copy(&mut buffered, &mut io::sink()).is_ok() {
+                    let (hasher, _) = buffered.into_inner().into_parts();
+                    if let Ok((actual, _, _)) = hasher.finish() {
+                        if actual != *expected {
+                            return Err(UnpackError::BlobDigest { layer, expected: expected.clone(), actual });
+                        }
+                    }
+                }
+            }
+            return Err(e);
+        }
     };
     let (hasher, mut copy) = buffered.into_inner().into_parts();
     let (blob_digest, blob_size, _) = hasher.finish().map_err(read_err)?;

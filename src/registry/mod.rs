@@ -122,11 +122,9 @@ impl RegistryClient {
         &self.opts
     }
 
+    /// Configured insecure (or `--tls-verify=false`): plain HTTP allowed, certificates not checked.
     fn insecure(&self, ep_host: &str, ep_insecure: bool) -> bool {
-        ep_insecure
-            || self.opts.tls_verify == Some(false)
-            || self.opts.config.insecure(ep_host)
-            || config::is_local(ep_host)
+        ep_insecure || self.opts.tls_verify == Some(false) || self.opts.config.insecure(ep_host)
     }
 
     fn agent(&self, host: &str, verify: bool) -> Result<ureq::Agent, RegistryError> {
@@ -139,19 +137,28 @@ impl RegistryClient {
         Ok(a)
     }
 
-    /// The base URL for `host`: HTTPS, or plain HTTP when the registry is
-    /// insecure and does not speak TLS.
+    /// The base URL for `host`: HTTPS, or plain HTTP for an insecure or local
+    /// (localhost, 127.0.0.0/8) registry that does not speak TLS. A local
+    /// registry that does speak TLS must present a certificate we trust.
     fn base(&self, host: &str, insecure: bool) -> Result<String, RegistryError> {
         if let Some(b) = self.bases.lock().expect("bases lock").get(host) {
             return Ok(b.clone());
         }
         let https = format!("https://{host}");
-        let base = if !insecure {
+        let base = if !insecure && !config::is_local(host) {
             https
         } else {
-            // an insecure registry may not speak TLS at all: ask once
-            match self.agent(host, false)?.get(&format!("{https}/v2/")).call() {
+            match self.agent(host, !insecure)?.get(&format!("{https}/v2/")).call() {
                 Ok(_) | Err(ureq::Error::Status(..)) => https,
+                Err(ureq::Error::Transport(t)) if !insecure && t.to_string().contains("certificate") => {
+                    return Err(RegistryError::Tls {
+                        host: host.into(),
+                        reason: format!(
+                            "{t}: put its CA certificate in {}/{host}/ca.crt, or use --tls-verify=false",
+                            self.opts.cert_dirs.first().map(|d| d.display().to_string()).unwrap_or_default()
+                        ),
+                    })
+                }
                 Err(ureq::Error::Transport(t)) => {
                     debug!(host, error = %t, "no TLS, using plain HTTP");
                     format!("http://{host}")

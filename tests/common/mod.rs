@@ -3,6 +3,8 @@
 //! mounts); without it they say so and skip. CI runs them as root.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
