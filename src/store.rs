@@ -84,14 +84,7 @@ impl Store {
 
     fn lock(&self, arg: nix::fcntl::FlockArg) -> Result<StoreLock, StoreError> {
         let path = self.root.join("lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let file = open_lock_file(&path)?;
         let lock = nix::fcntl::Flock::lock(file, arg)
             .map_err(|(_, e)| StoreError::Io { path: path.clone(), source: e.into() })?;
         Ok(StoreLock { _lock: lock })
@@ -113,14 +106,7 @@ impl Store {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join(format!("{}.lock", digest.hex()));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
+        let file = open_lock_file(&lock_path)?;
         match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
             Ok(lock) => Ok(Some((dir.join(digest.hex()), StoreLock { _lock: lock }))),
             Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
@@ -269,6 +255,17 @@ impl Store {
             }
         }
     }
+}
+
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(io_err(path))
 }
 
 /// Removes a file or a directory tree, whatever it is; missing is fine.

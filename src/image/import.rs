@@ -314,7 +314,10 @@ struct StagedLayer {
 /// Imports layers with a few worker threads (joined before returning: the
 /// launcher never forks while they exist). Stops at the first error.
 fn import_layers_parallel(loader: &Importer<'_>, layers: &[PlannedLayer]) -> Result<Vec<ImportedLayer>, ImportError> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(layers.len()).max(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    // downloads wait on the network as much as on the CPU: a few more workers than cores
+    let wanted = if loader.source.resumable() { cores.max(4) } else { cores };
+    let workers = wanted.min(layers.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<_, ImportError>>>> = Mutex::new((0..layers.len()).map(|_| None).collect());

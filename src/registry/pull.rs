@@ -94,9 +94,7 @@ impl RegistryClient {
         for _ in 0..3 {
             let json: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| RegistryError::Manifest { image: name.into(), reason: format!("not JSON: {e}") })?;
-            if json["schemaVersion"].as_u64() == Some(1)
-                || media.starts_with("application/vnd.docker.distribution.manifest.v1")
-            {
+            if is_schema1(&json, &media) {
                 return Err(RegistryError::Schema1 { image: name.into() });
             }
             let is_index =
@@ -151,6 +149,11 @@ impl RegistryClient {
         }
         Ok(bytes)
     }
+}
+
+/// Docker's schema 1 (signed JSON with `fsLayers`), which rrun does not read.
+fn is_schema1(json: &serde_json::Value, media: &str) -> bool {
+    json["schemaVersion"].as_u64() == Some(1) || media.starts_with("application/vnd.docker.distribution.manifest.v1")
 }
 
 /// Blobs of one repository, as a source for the importer.
@@ -249,4 +252,25 @@ pub fn pull(
         .map_err(|e: ImportError| crate::Error::Import(e))?;
     info!(image = %name, from = %ep.host, manifest = %resolved.digest, "pulled");
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema1_is_recognized() {
+        let v1 = serde_json::json!({"schemaVersion": 1, "name": "x", "fsLayers": []});
+        assert!(is_schema1(&v1, ""));
+        assert!(is_schema1(&serde_json::json!({}), "application/vnd.docker.distribution.manifest.v1+prettyjws"));
+        let oci = serde_json::json!({"schemaVersion": 2});
+        assert!(!is_schema1(&oci, "application/vnd.oci.image.manifest.v1+json"));
+        assert!(!is_schema1(&oci, "application/vnd.docker.distribution.manifest.v2+json"));
+    }
+
+    #[test]
+    fn docker_hub_api_host() {
+        assert_eq!(api_host("docker.io"), "registry-1.docker.io");
+        assert_eq!(api_host("quay.io"), "quay.io");
+    }
 }

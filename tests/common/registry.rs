@@ -127,37 +127,29 @@ impl Registry {
     /// Pushes an OCI layout image with skopeo (an independent client).
     pub fn seed(&self, layout: &Path, tag: &str, repo: &str) {
         let mut args = vec!["copy".to_string(), "-q".into(), "--all".into()];
-        match self.flavour {
-            Flavour::Open => args.push("--dest-tls-verify=false".into()),
-            Flavour::Basic => {
-                args.push("--dest-tls-verify=false".into());
-                args.push(format!("--dest-creds={USER}:{PASS}"));
-            }
-            Flavour::TlsToken => {
-                args.push(format!("--dest-cert-dir={}", self.cert_dir().join(self.host()).display()));
-                args.push(format!("--dest-creds={USER}:{PASS}"));
-            }
-        }
+        args.extend(self.skopeo_access("--dest-"));
         args.push(format!("oci:{}:{tag}", layout.display()));
         args.push(format!("docker://{}/{repo}", self.host()));
         let out = Command::new("skopeo").args(&args).output().unwrap();
         assert!(out.status.success(), "skopeo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 
+    /// skopeo's TLS and credential flags for this registry (`prefix` is `--` or `--dest-`).
+    fn skopeo_access(&self, prefix: &str) -> Vec<String> {
+        match self.flavour {
+            Flavour::Open => vec![format!("{prefix}tls-verify=false")],
+            Flavour::Basic => vec![format!("{prefix}tls-verify=false"), format!("{prefix}creds={USER}:{PASS}")],
+            Flavour::TlsToken => vec![
+                format!("{prefix}cert-dir={}", self.cert_dir().join(self.host()).display()),
+                format!("{prefix}creds={USER}:{PASS}"),
+            ],
+        }
+    }
+
     /// `skopeo inspect` of an image in this registry, as JSON.
     pub fn inspect(&self, repo: &str) -> serde_json::Value {
         let mut args = vec!["inspect".to_string()];
-        match self.flavour {
-            Flavour::Open => args.push("--tls-verify=false".into()),
-            Flavour::Basic => {
-                args.push("--tls-verify=false".into());
-                args.push(format!("--creds={USER}:{PASS}"));
-            }
-            Flavour::TlsToken => {
-                args.push(format!("--cert-dir={}", self.cert_dir().join(self.host()).display()));
-                args.push(format!("--creds={USER}:{PASS}"));
-            }
-        }
+        args.extend(self.skopeo_access("--"));
         args.push(format!("docker://{}/{repo}", self.host()));
         let out = Command::new("skopeo").args(&args).output().unwrap();
         assert!(out.status.success(), "skopeo {args:?}: {}", String::from_utf8_lossy(&out.stderr));
