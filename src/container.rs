@@ -42,6 +42,11 @@ pub struct ContainerRecord {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// The container's cgroup directories.
+    #[serde(default)]
+    pub cgroup: Vec<std::path::PathBuf>,
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl ContainerRecord {

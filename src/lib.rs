@@ -15,6 +15,7 @@
 //! # Ok::<(), rrun::Error>(())
 //! ```
 
+pub mod cgroups;
 pub mod container;
 pub mod digest;
 pub mod image;
@@ -53,6 +54,8 @@ pub enum Error {
     Reference(#[from] reference::ReferenceError),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
     #[error("image {0} not found in the local store (load it with `rrun load -i FILE`)")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]

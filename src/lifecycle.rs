@@ -124,6 +124,8 @@ impl Rrun {
             exit_code: None,
             started_at: None,
             finished_at: None,
+            cgroup: Vec::new(),
+            oom_killed: false,
         };
         write(&sdir.join("container.json"), &serde_json::to_vec_pretty(&record).expect("record serializes"))?;
 
@@ -160,15 +162,44 @@ impl Rrun {
 
     fn start_foreground(&self, c: &Container, opts: &RunOptions) -> Result<i32, Error> {
         let rootfs = rootfs::overlay(self.store(), &c.record.layers, &c.dir);
-        let cfg = LaunchConfig { spec: &c.spec, rootfs, init: opts.init, stdin_null: !opts.interactive };
         let mut record = c.record.clone();
+        let cgroup = crate::cgroups::create(&record.id)?;
+        record.cgroup = cgroup.dirs();
+        self.save_record(&c.dir, &record)?;
+        let result = self.run_in_cgroup(c, opts, rootfs, cgroup.as_ref(), &mut record);
+        // whatever happened, no process of the container survives it, and its cgroup goes
+        let _ = cgroup.kill_all();
+        if let Err(e) = cgroup.delete() {
+            tracing::warn!(error = %e, "removing the container's cgroup");
+        }
+        result
+    }
+
+    fn run_in_cgroup(
+        &self,
+        c: &Container,
+        opts: &RunOptions,
+        rootfs: crate::launcher::RootfsSource,
+        cgroup: &dyn crate::cgroups::Cgroup,
+        record: &mut ContainerRecord,
+    ) -> Result<i32, Error> {
+        if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            cgroup.apply(r)?;
+        }
+        let cfg = LaunchConfig {
+            spec: &c.spec,
+            rootfs,
+            init: opts.init,
+            stdin_null: !opts.interactive,
+            cgroup: Some(cgroup),
+        };
         let child = match launcher::spawn(&cfg) {
             Ok(child) => child,
             Err(e) => {
                 record.status = Status::Exited;
                 record.exit_code = Some(e.exit_code());
                 record.finished_at = Some(container::now_rfc3339());
-                self.save_record(&c.dir, &record)?;
+                self.save_record(&c.dir, record)?;
                 return Err(e.into());
             }
         };
@@ -176,14 +207,15 @@ impl Rrun {
         record.pid = Some(child.pid());
         record.pid_start_time = container::process_start_time(child.pid());
         record.started_at = Some(container::now_rfc3339());
-        self.save_record(&c.dir, &record)?;
+        self.save_record(&c.dir, record)?;
         let status = child.wait(opts.interactive);
         record.status = Status::Exited;
         record.finished_at = Some(container::now_rfc3339());
         record.exit_code = status.as_ref().ok().map(|s| s.code());
+        record.oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
         record.pid = None;
         record.pid_start_time = None;
-        self.save_record(&c.dir, &record)?;
+        self.save_record(&c.dir, record)?;
         Ok(status?.code())
     }
 

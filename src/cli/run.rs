@@ -2,6 +2,7 @@
 
 use super::format;
 use clap::Args;
+use rrun::spec::resources::{self, Limits};
 use rrun::spec::{self, NetworkMode, Tmpfs, Volume};
 use rrun::{Error, Rrun, RunOptions, Status};
 use std::path::PathBuf;
@@ -57,6 +58,30 @@ pub struct RunArgs {
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     pub init: bool,
+    /// Memory limit (e.g. 256m, 1g)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU quota in CPUs (e.g. 0.5)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight (default 1024)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-1,3)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Maximum number of processes (-1: unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Allow a device in the device cgroup: 'c 1:3 rwm'
+    #[arg(long = "device-cgroup-rule")]
+    pub device_cgroup_rule: Vec<String>,
     /// Pull the image: missing (default), always or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -125,6 +150,20 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         network,
         network_explicit: a.network.is_some(),
         init: a.init,
+        limits: Limits {
+            memory: a.memory.as_deref().map(resources::parse_bytes).transpose()?,
+            memory_swap: match a.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                Some(v) => Some(resources::parse_bytes(v)?),
+                None => None,
+            },
+            memory_reservation: a.memory_reservation.as_deref().map(resources::parse_bytes).transpose()?,
+            cpus: a.cpus,
+            cpu_shares: a.cpu_shares,
+            cpuset_cpus: a.cpuset_cpus.clone(),
+            pids_limit: a.pids_limit,
+            device_rules: a.device_cgroup_rule.clone(),
+        },
     })
 }
 

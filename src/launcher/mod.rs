@@ -42,6 +42,8 @@ pub enum LaunchError {
     Container { code: i32, msg: String },
     #[error("invalid runtime spec: {0}")]
     Spec(String),
+    #[error("{0}")]
+    Cgroup(String),
 }
 
 impl LaunchError {
@@ -80,6 +82,8 @@ pub struct LaunchConfig<'a> {
     pub init: bool,
     /// Give the process `/dev/null` as stdin (no `-i`).
     pub stdin_null: bool,
+    /// The cgroup the process is moved into before it starts.
+    pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
 }
 
 /// How the container's process ended.
@@ -195,6 +199,12 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         restore(&old_mask);
         e
     };
+    if let Some(cg) = cfg.cgroup {
+        debug!(pid = pid.as_raw(), dirs = ?cg.dirs(), "move the container into its cgroup");
+        if let Err(e) = cg.add_process(pid.as_raw()) {
+            return Err(fail(LaunchError::Cgroup(e.to_string())));
+        }
+    }
     if let Err(e) = sync::send_go(&parent_sock) {
         return Err(fail(LaunchError::sys("signal the container to start")(e)));
     }

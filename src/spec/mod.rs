@@ -3,6 +3,8 @@
 //! Pure functions: no file is read here (the caller passes `/etc/passwd` and
 //! `/etc/group` contents in), so every rule is unit-tested without root.
 
+pub mod resources;
+
 use crate::image::ContainerConfig;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
@@ -29,6 +31,8 @@ pub enum SpecError {
     Env(String),
     #[error("invalid network mode {0:?}: expected none or host")]
     Network(String),
+    #[error("invalid {flag} {value:?}: {reason}")]
+    Limit { flag: String, value: String, reason: &'static str },
     #[error("building the runtime spec: {0}")]
     Build(String),
 }
@@ -139,6 +143,8 @@ pub struct RunOptions {
     /// Was `--network` given (a host network then also takes the host's name)?
     pub network_explicit: bool,
     pub init: bool,
+    /// Resource limits (`--memory`, `--cpus`, `--pids-limit`…).
+    pub limits: resources::Limits,
 }
 
 /// A user resolved against the image's `/etc/passwd` and `/etc/group`.
@@ -438,6 +444,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .collect::<Result<_, _>>()?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .resources(resources::resources(&opts.limits)?)
         .masked_paths(MASKED_PATHS.map(String::from).to_vec())
         .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
         .build()

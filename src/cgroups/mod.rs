@@ -1,0 +1,261 @@
+//! Control groups: one trait, two backends.
+//!
+//! The layout is read from `/proc/self/mountinfo`: pure v2 (a `cgroup2` mount
+//! with controllers), pure v1, or hybrid (v1 controllers plus a v2 mount that
+//! may own some, as on Debian with systemd's hybrid mode). Each controller is
+//! driven where it is mounted; a limit whose controller is mounted nowhere is
+//! an error, never silently dropped.
+//!
+//! v1 cgroups are created below the calling process's own cgroup in each
+//! hierarchy (so a session's limits keep applying); v2 cgroups below the root
+//! at `rrun/<id>` (v2 forbids enabling controllers under a cgroup that holds
+//! processes). The directories are recorded with the container, so any later
+//! rrun process finds them again.
+
+pub mod bpf;
+mod v1;
+mod v2;
+
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup {path}: {op}: {source}")]
+    Io { path: PathBuf, op: &'static str, source: std::io::Error },
+    #[error("cannot apply {what}: the {controller} cgroup controller is not available on this host")]
+    NoController { what: String, controller: &'static str },
+    #[error("invalid cgroup setting {what}: {reason}")]
+    Invalid { what: String, reason: String },
+    #[error("no cgroup filesystem is mounted")]
+    NotMounted,
+}
+
+pub(crate) fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> CgroupError {
+    let path = path.to_path_buf();
+    move |source| CgroupError::Io { path, op, source }
+}
+
+/// Where cgroups live on this host.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// v1 hierarchies: (controllers, mount point).
+    pub v1: Vec<(Vec<String>, PathBuf)>,
+    /// The cgroup2 mount and the controllers it owns.
+    pub v2: Option<(PathBuf, Vec<String>)>,
+}
+
+impl Layout {
+    /// Reads the layout of the calling process's mount namespace.
+    pub fn detect() -> Result<Layout, CgroupError> {
+        let info =
+            std::fs::read_to_string("/proc/self/mountinfo").map_err(io(Path::new("/proc/self/mountinfo"), "read"))?;
+        Ok(Layout::parse(&info, |p| std::fs::read_to_string(p.join("cgroup.controllers")).ok()))
+    }
+
+    fn parse(mountinfo: &str, controllers_of: impl Fn(&Path) -> Option<String>) -> Layout {
+        let mut layout = Layout::default();
+        for line in mountinfo.lines() {
+            let Some((left, right)) = line.split_once(" - ") else { continue };
+            let mount_point = left.split(' ').nth(4).unwrap_or("");
+            let mut r = right.split(' ');
+            let fstype = r.next().unwrap_or("");
+            let _source = r.next();
+            let options = r.next().unwrap_or("");
+            match fstype {
+                "cgroup2" => {
+                    let mp = PathBuf::from(mount_point);
+                    let ctrls = controllers_of(&mp).unwrap_or_default().split_whitespace().map(String::from).collect();
+                    layout.v2 = Some((mp, ctrls));
+                }
+                "cgroup" => {
+                    let ctrls: Vec<String> =
+                        options.split(',').filter(|o| KNOWN_V1.contains(o)).map(String::from).collect();
+                    if !ctrls.is_empty() {
+                        layout.v1.push((ctrls, PathBuf::from(mount_point)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        layout
+    }
+
+    /// True when the v2 hierarchy should be used: it owns the memory, pids or cpu controller.
+    pub fn is_unified(&self) -> bool {
+        self.v2.as_ref().is_some_and(|(_, c)| c.iter().any(|x| x == "memory" || x == "pids" || x == "cpu"))
+            || (self.v1.is_empty() && self.v2.is_some())
+    }
+
+    pub fn describe(&self) -> &'static str {
+        match (self.v1.is_empty(), &self.v2) {
+            (true, Some(_)) => "v2",
+            (false, Some(_)) => "hybrid",
+            (false, None) => "v1",
+            (true, None) => "none",
+        }
+    }
+}
+
+const KNOWN_V1: [&str; 10] =
+    ["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio", "hugetlb", "net_cls"];
+
+/// Counters read from a container's cgroup.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    /// CPU time used by all processes, nanoseconds.
+    pub cpu_usage_ns: u64,
+    pub memory_usage: u64,
+    /// `None` when unlimited.
+    pub memory_limit: Option<u64>,
+    pub pids: u64,
+    pub oom_kills: u64,
+}
+
+/// What every backend can do with one container's cgroup.
+pub trait Cgroup: std::fmt::Debug {
+    /// The directories this cgroup occupies (recorded with the container).
+    fn dirs(&self) -> Vec<PathBuf>;
+    /// Moves a process (and its future children) into the cgroup.
+    fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Applies limits; an unsupported one is an error.
+    fn apply(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
+    fn freeze(&self) -> Result<(), CgroupError>;
+    fn thaw(&self) -> Result<(), CgroupError>;
+    fn is_frozen(&self) -> bool;
+    /// Process IDs in the cgroup.
+    fn pids(&self) -> Vec<i32>;
+    /// SIGKILLs every process in the cgroup and waits until it is empty.
+    fn kill_all(&self) -> Result<(), CgroupError>;
+    fn stats(&self) -> Result<Stats, CgroupError>;
+    /// Removes the cgroup (after `kill_all`).
+    fn delete(&self) -> Result<(), CgroupError>;
+}
+
+/// Creates the cgroup for container `id` on this host's layout.
+pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
+    let layout = Layout::detect()?;
+    tracing::debug!(layout = layout.describe(), "cgroup layout");
+    if layout.is_unified() {
+        let (root, ctrls) = layout.v2.clone().ok_or(CgroupError::NotMounted)?;
+        Ok(Box::new(v2::V2::create(&root, &ctrls, id)?))
+    } else if !layout.v1.is_empty() {
+        Ok(Box::new(v1::V1::create(&layout, id)?))
+    } else {
+        Err(CgroupError::NotMounted)
+    }
+}
+
+/// Re-opens a container's cgroup from the directories recorded at creation.
+pub fn open(dirs: &[PathBuf]) -> Option<Box<dyn Cgroup>> {
+    let first = dirs.first()?;
+    if first.join("cgroup.controllers").exists()
+        || (first.join("cgroup.procs").exists() && !first.join("tasks").exists())
+    {
+        Some(Box::new(v2::V2::open(first)))
+    } else {
+        Some(Box::new(v1::V1::open(dirs)))
+    }
+}
+
+/// Writes a control file, with the path and value in the error.
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    tracing::debug!(path = %path.display(), value, "cgroup write");
+    std::fs::write(&path, value).map_err(|source| CgroupError::Io { path, op: "write", source })
+}
+
+pub(crate) fn read(dir: &Path, file: &str) -> Option<String> {
+    std::fs::read_to_string(dir.join(file)).ok().map(|s| s.trim().to_string())
+}
+
+pub(crate) fn read_pids(file: &Path) -> Vec<i32> {
+    std::fs::read_to_string(file).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// Removes a cgroup directory, retrying briefly while the kernel releases it.
+pub(crate) fn rmdir(dir: &Path) -> Result<(), CgroupError> {
+    for _ in 0..100 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(source) => return Err(CgroupError::Io { path: dir.to_path_buf(), op: "rmdir", source }),
+        }
+    }
+    Err(CgroupError::Io {
+        path: dir.to_path_buf(),
+        op: "rmdir",
+        source: std::io::Error::from_raw_os_error(libc::EBUSY),
+    })
+}
+
+/// Kills until `pids()` is empty (processes may fork while we kill).
+pub(crate) fn kill_until_empty(cg: &dyn Cgroup) {
+    for _ in 0..500 {
+        let pids = cg.pids();
+        if pids.is_empty() {
+            return;
+        }
+        for p in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// `--cpus 0.5` → (quota, period) in µs.
+pub fn cpus_to_quota(cpus: f64) -> (i64, u64) {
+    let period = 100_000u64;
+    ((cpus * period as f64).round() as i64, period)
+}
+
+/// v1 `cpu.shares` (2..262144) → v2 `cpu.weight` (1..10000), as runc converts.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    if shares == 0 {
+        return 100;
+    }
+    1 + ((shares.clamp(2, 262_144) - 2) * 9999) / 262_142
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
+    #[test]
+    fn hybrid_layout_uses_v1_unless_v2_owns_the_main_controllers() {
+        let l = Layout::parse(HYBRID, |_| Some("hugetlb".into()));
+        assert_eq!(l.describe(), "hybrid");
+        assert!(!l.is_unified());
+        assert_eq!(l.v1.len(), 3, "name=systemd is not a controller");
+        let l = Layout::parse(HYBRID, |_| Some("memory pids".into()));
+        assert!(l.is_unified());
+    }
+
+    #[test]
+    fn pure_v2() {
+        let l = Layout::parse("25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", |_| {
+            Some("cpuset cpu memory pids".into())
+        });
+        assert_eq!(l.describe(), "v2");
+        assert!(l.is_unified());
+    }
+
+    #[test]
+    fn conversions() {
+        assert_eq!(cpus_to_quota(0.5), (50_000, 100_000));
+        assert_eq!(cpus_to_quota(1.5), (150_000, 100_000));
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+    }
+}

@@ -1,0 +1,208 @@
+//! cgroup v1: one directory per hierarchy (memory, cpu, cpuacct, cpuset,
+//! pids, freezer, devices), each below the caller's own cgroup there.
+
+use super::{io, read, read_pids, rmdir, write, Cgroup, CgroupError, Layout, Stats};
+use oci_spec::runtime::LinuxResources;
+use std::path::{Path, PathBuf};
+
+const WANTED: [&str; 7] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices"];
+
+#[derive(Debug)]
+pub struct V1 {
+    /// (controllers of the hierarchy, this cgroup's directory in it)
+    dirs: Vec<(Vec<String>, PathBuf)>,
+}
+
+/// The caller's cgroup path in the hierarchy holding `controller` (from /proc/self/cgroup).
+fn own_path(controller: &str) -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+        if ctrls.split(',').any(|c| c == controller) {
+            return path.to_string();
+        }
+    }
+    "/".into()
+}
+
+impl V1 {
+    pub fn create(layout: &Layout, id: &str) -> Result<V1, CgroupError> {
+        let mut dirs = Vec::new();
+        for (ctrls, mount) in &layout.v1 {
+            if !ctrls.iter().any(|c| WANTED.contains(&c.as_str())) {
+                continue;
+            }
+            let parent = mount.join(own_path(&ctrls[0]).trim_start_matches('/'));
+            let dir = parent.join("rrun").join(id);
+            std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
+            if ctrls.iter().any(|c| c == "cpuset") {
+                // a v1 cpuset cgroup starts empty: inherit the parent's cpus and mems
+                for d in [parent.join("rrun"), dir.clone()] {
+                    let from = d.parent().map(Path::to_path_buf).unwrap_or_default();
+                    for f in ["cpuset.cpus", "cpuset.mems"] {
+                        if read(&d, f).unwrap_or_default().is_empty() {
+                            write(&d, f, &read(&from, f).unwrap_or_default())?;
+                        }
+                    }
+                }
+            }
+            dirs.push((ctrls.clone(), dir));
+        }
+        Ok(V1 { dirs })
+    }
+
+    /// Re-opens recorded directories; each one's controllers are those of the mount it lies in.
+    pub fn open(dirs: &[PathBuf]) -> V1 {
+        let layout = Layout::detect().unwrap_or_default();
+        V1 {
+            dirs: dirs
+                .iter()
+                .map(|d| {
+                    let ctrls = layout
+                        .v1
+                        .iter()
+                        .filter(|(_, mount)| d.starts_with(mount))
+                        .max_by_key(|(_, mount)| mount.as_os_str().len())
+                        .map(|(c, _)| c.clone())
+                        .unwrap_or_default();
+                    (ctrls, d.clone())
+                })
+                .collect(),
+        }
+    }
+
+    fn dir(&self, controller: &str) -> Option<&Path> {
+        self.dirs.iter().find(|(c, _)| c.iter().any(|x| x == controller)).map(|(_, d)| d.as_path())
+    }
+
+    fn need(&self, controller: &'static str, what: &str) -> Result<&Path, CgroupError> {
+        self.dir(controller).ok_or_else(|| CgroupError::NoController { what: what.to_string(), controller })
+    }
+}
+
+impl Cgroup for V1 {
+    fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+    }
+
+    fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        for (_, d) in &self.dirs {
+            write(d, "cgroup.procs", &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(m) = r.memory() {
+            if let Some(limit) = m.limit() {
+                let d = self.need("memory", "--memory")?;
+                write(d, "memory.limit_in_bytes", &limit.to_string())?;
+                if let Some(swap) = m.swap() {
+                    // memsw is memory+swap; it exists only with swap accounting
+                    if d.join("memory.memsw.limit_in_bytes").exists() {
+                        write(d, "memory.memsw.limit_in_bytes", &swap.to_string())?;
+                    } else if swap != limit {
+                        return Err(CgroupError::NoController {
+                            what: "--memory-swap (swap accounting is off)".into(),
+                            controller: "memory",
+                        });
+                    }
+                }
+            }
+            if let Some(res) = m.reservation() {
+                write(self.need("memory", "--memory-reservation")?, "memory.soft_limit_in_bytes", &res.to_string())?;
+            }
+        }
+        if let Some(c) = r.cpu() {
+            if let Some(shares) = c.shares() {
+                write(self.need("cpu", "--cpu-shares")?, "cpu.shares", &shares.to_string())?;
+            }
+            if let Some(quota) = c.quota() {
+                let d = self.need("cpu", "--cpus")?;
+                write(d, "cpu.cfs_period_us", &c.period().unwrap_or(100_000).to_string())?;
+                write(d, "cpu.cfs_quota_us", &quota.to_string())?;
+            }
+            if let Some(cpus) = c.cpus() {
+                write(self.need("cpuset", "--cpuset-cpus")?, "cpuset.cpus", cpus)?;
+            }
+            if let Some(mems) = c.mems() {
+                write(self.need("cpuset", "--cpuset-mems")?, "cpuset.mems", mems)?;
+            }
+        }
+        if let Some(p) = r.pids() {
+            let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
+            write(self.need("pids", "--pids-limit")?, "pids.max", &v)?;
+        }
+        if let Some(rules) = r.devices() {
+            let d = self.need("devices", "device rules")?;
+            for rule in rules {
+                let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
+                write(d, file, &rule.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn freeze(&self) -> Result<(), CgroupError> {
+        let d = self.need("freezer", "pause")?;
+        write(d, "freezer.state", "FROZEN")?;
+        for _ in 0..1000 {
+            if read(d, "freezer.state").as_deref() == Some("FROZEN") {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        write(self.need("freezer", "unpause")?, "freezer.state", "THAWED")
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.dir("freezer").and_then(|d| read(d, "freezer.state")).as_deref() == Some("FROZEN")
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        let d = self.dir("pids").or_else(|| self.dir("memory")).or_else(|| self.dirs.first().map(|(_, d)| d.as_path()));
+        d.map(|d| read_pids(&d.join("cgroup.procs"))).unwrap_or_default()
+    }
+
+    fn kill_all(&self) -> Result<(), CgroupError> {
+        // frozen processes cannot fork while we kill them; they die once thawed
+        let frozen = self.dir("freezer").is_some() && self.freeze().is_ok();
+        for p in self.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), nix::sys::signal::Signal::SIGKILL);
+        }
+        if frozen {
+            self.thaw()?;
+        }
+        super::kill_until_empty(self);
+        Ok(())
+    }
+
+    fn stats(&self) -> Result<Stats, CgroupError> {
+        let num = |c: &str, f: &str| self.dir(c).and_then(|d| read(d, f)).and_then(|v| v.parse::<u64>().ok());
+        let limit = num("memory", "memory.limit_in_bytes").filter(|l| *l < (1u64 << 62));
+        let oom = self
+            .dir("memory")
+            .and_then(|d| read(d, "memory.oom_control"))
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("oom_kill ").and_then(|v| v.trim().parse().ok())))
+            .unwrap_or(0);
+        Ok(Stats {
+            cpu_usage_ns: num("cpuacct", "cpuacct.usage").unwrap_or(0),
+            memory_usage: num("memory", "memory.usage_in_bytes").unwrap_or(0),
+            memory_limit: limit,
+            pids: num("pids", "pids.current").unwrap_or(self.pids().len() as u64),
+            oom_kills: oom,
+        })
+    }
+
+    fn delete(&self) -> Result<(), CgroupError> {
+        for (_, d) in &self.dirs {
+            rmdir(d)?;
+        }
+        Ok(())
+    }
+}

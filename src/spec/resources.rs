@@ -1,0 +1,211 @@
+//! Resource limits from `run` flags (`--memory 256m`, `--cpus 0.5`, …) to the
+//! Spec's `linux.resources`, with Docker's default device rules.
+
+use super::SpecError;
+use oci_spec::runtime::{
+    LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
+    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+};
+
+/// The resource flags of `rrun run`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    pub memory: Option<i64>,
+    /// Memory plus swap; -1 for unlimited swap.
+    pub memory_swap: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+    pub pids_limit: Option<i64>,
+    /// `--device-cgroup-rule 'c 1:3 rwm'`.
+    pub device_rules: Vec<String>,
+}
+
+/// `256m`, `1g`, `512k`, `1024` (bytes), as Docker reads them (binary units).
+pub fn parse_bytes(s: &str) -> Result<i64, SpecError> {
+    let bad = || SpecError::Limit {
+        flag: "size".into(),
+        value: s.to_string(),
+        reason: "expected a number with an optional b, k, m or g suffix",
+    };
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if n < 0.0 || !n.is_finite() {
+        return Err(bad());
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+/// `c 1:3 rwm`, `b *:* m`, `a`.
+pub fn parse_device_rule(s: &str, allow: bool) -> Result<LinuxDeviceCgroup, SpecError> {
+    let bad = |reason| SpecError::Limit { flag: "--device-cgroup-rule".into(), value: s.to_string(), reason };
+    let mut parts = s.split_whitespace();
+    let typ = match parts.next() {
+        Some("a") => LinuxDeviceType::A,
+        Some("c") => LinuxDeviceType::C,
+        Some("b") => LinuxDeviceType::B,
+        _ => return Err(bad("the type must be a, b or c")),
+    };
+    let mut b = LinuxDeviceCgroupBuilder::default().allow(allow).typ(typ);
+    let numbers = parts.next().unwrap_or("*:*");
+    let (major, minor) = numbers.split_once(':').ok_or_else(|| bad("expected MAJOR:MINOR"))?;
+    if major != "*" {
+        b = b.major(major.parse::<i64>().map_err(|_| bad("the major number is not a number"))?);
+    }
+    if minor != "*" {
+        b = b.minor(minor.parse::<i64>().map_err(|_| bad("the minor number is not a number"))?);
+    }
+    let access = parts.next().unwrap_or("rwm");
+    if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad("access must be made of r, w and m"));
+    }
+    b.access(access).build().map_err(|e| SpecError::Build(e.to_string()))
+}
+
+/// Docker's default device cgroup: deny everything, then allow the standard nodes.
+pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
+    let rules = [
+        ("a *:* rwm", false),
+        ("c *:* m", true),
+        ("b *:* m", true),
+        ("c 1:3 rwm", true),    // null
+        ("c 1:5 rwm", true),    // zero
+        ("c 1:7 rwm", true),    // full
+        ("c 1:8 rwm", true),    // random
+        ("c 1:9 rwm", true),    // urandom
+        ("c 5:0 rwm", true),    // tty
+        ("c 5:1 rwm", true),    // console
+        ("c 5:2 rwm", true),    // ptmx
+        ("c 136:* rwm", true),  // pts
+        ("c 10:200 rwm", true), // tun
+    ];
+    rules.iter().map(|(r, allow)| parse_device_rule(r, *allow).expect("built-in rules parse")).collect()
+}
+
+/// The Spec's resources for these limits.
+pub fn resources(l: &Limits) -> Result<LinuxResources, SpecError> {
+    let err = |e: oci_spec::OciSpecError| SpecError::Build(e.to_string());
+    let mut b = LinuxResourcesBuilder::default();
+    let mut devices = default_device_rules();
+    for r in &l.device_rules {
+        devices.push(parse_device_rule(r, true)?);
+    }
+    b = b.devices(devices);
+    if l.memory.is_some() || l.memory_reservation.is_some() || l.memory_swap.is_some() {
+        if l.memory_swap.is_some() && l.memory.is_none() {
+            return Err(SpecError::Limit {
+                flag: "--memory-swap".into(),
+                value: format!("{:?}", l.memory_swap),
+                reason: "needs --memory as well",
+            });
+        }
+        if let (Some(m), Some(s)) = (l.memory, l.memory_swap) {
+            if s >= 0 && s < m {
+                return Err(SpecError::Limit {
+                    flag: "--memory-swap".into(),
+                    value: s.to_string(),
+                    reason: "must be at least --memory (it counts memory plus swap)",
+                });
+            }
+        }
+        let mut m = LinuxMemoryBuilder::default();
+        if let Some(v) = l.memory {
+            if v < 6 * 1024 * 1024 {
+                return Err(SpecError::Limit {
+                    flag: "--memory".into(),
+                    value: v.to_string(),
+                    reason: "the minimum is 6m",
+                });
+            }
+            m = m.limit(v);
+            // like Docker: without --memory-swap, the container may swap as much as its memory
+            m = m.swap(l.memory_swap.unwrap_or(v * 2));
+        }
+        if let Some(v) = l.memory_reservation {
+            m = m.reservation(v);
+        }
+        b = b.memory(m.build().map_err(err)?);
+    }
+    if l.cpus.is_some() || l.cpu_shares.is_some() || l.cpuset_cpus.is_some() {
+        let mut c = LinuxCpuBuilder::default();
+        if let Some(cpus) = l.cpus {
+            let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+            if cpus <= 0.0 || cpus > online {
+                return Err(SpecError::Limit {
+                    flag: "--cpus".into(),
+                    value: cpus.to_string(),
+                    reason: "must be above 0 and at most the number of CPUs",
+                });
+            }
+            let (quota, period) = crate::cgroups::cpus_to_quota(cpus);
+            c = c.quota(quota).period(period);
+        }
+        if let Some(s) = l.cpu_shares {
+            c = c.shares(s);
+        }
+        if let Some(set) = &l.cpuset_cpus {
+            if set.is_empty() || !set.chars().all(|ch| ch.is_ascii_digit() || ch == ',' || ch == '-') {
+                return Err(SpecError::Limit {
+                    flag: "--cpuset-cpus".into(),
+                    value: set.clone(),
+                    reason: "expected a list like 0-1,3",
+                });
+            }
+            c = c.cpus(set.clone());
+        }
+        b = b.cpu(c.build().map_err(err)?);
+    }
+    if let Some(p) = l.pids_limit {
+        b = b.pids(LinuxPidsBuilder::default().limit(if p <= 0 { -1 } else { p }).build().map_err(err)?);
+    }
+    b.build().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_docker() {
+        assert_eq!(parse_bytes("256m").unwrap(), 256 << 20);
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512K").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("100").unwrap(), 100);
+        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("-1m").is_err());
+    }
+
+    #[test]
+    fn limits_become_resources() {
+        let l = Limits { memory: Some(256 << 20), cpus: Some(0.5), pids_limit: Some(100), ..Default::default() };
+        let r = resources(&l).unwrap();
+        let m = r.memory().unwrap();
+        assert_eq!(m.limit(), Some(256 << 20));
+        assert_eq!(m.swap(), Some(512 << 20));
+        let c = r.cpu().as_ref().unwrap();
+        assert_eq!((c.quota(), c.period()), (Some(50_000), Some(100_000)));
+        assert_eq!(r.pids().unwrap().limit(), 100);
+        assert_eq!(r.devices().as_ref().unwrap()[0].to_string(), "a *:* rwm");
+        assert!(resources(&Limits { memory: Some(1 << 20), ..Default::default() }).is_err(), "below 6m");
+        assert!(resources(&Limits { memory_swap: Some(1 << 30), ..Default::default() }).is_err());
+        assert!(resources(&Limits { cpus: Some(0.0), ..Default::default() }).is_err());
+    }
+
+    #[test]
+    fn device_rules_parse() {
+        assert_eq!(parse_device_rule("c 1:3 rwm", true).unwrap().to_string(), "c 1:3 rwm");
+        assert_eq!(parse_device_rule("b *:* m", true).unwrap().to_string(), "b *:* m");
+        assert!(parse_device_rule("x 1:3 rwm", true).is_err());
+        assert!(parse_device_rule("c 1:3 rwx", true).is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! Resource limits bite: memory (OOM kill recorded), pids, CPU quota, and the
+//! v2 device program. Run on this host's layout (v1 or hybrid here; the v2
+//! backend is exercised under a pure-v2 kernel by scripts/v2-vm.sh).
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+fn ps_json(r: &TestRoot) -> serde_json::Value {
+    serde_json::from_str(&r.ok(&["ps", "-a", "--format", "json"])).unwrap()
+}
+
+#[test]
+fn memory_limit_oom_kills_and_is_recorded() {
+    if !root_or_skip("memory_limit_oom_kills_and_is_recorded") {
+        return;
+    }
+    let r = TestRoot::with_busybox("oom");
+    // 64 MB of 'a's in a shell variable needs far more than 16 MB
+    let out = r.run(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("survived"));
+    let ps = ps_json(&r);
+    assert_eq!(ps[0]["oom_killed"], true, "{ps}");
+    assert_eq!(ps[0]["exit_code"], 137);
+    // its cgroup is gone
+    for d in ps[0]["cgroup"].as_array().unwrap() {
+        assert!(!std::path::Path::new(d.as_str().unwrap()).exists(), "cgroup {d} left behind");
+    }
+    // within the limit all is well, and nothing is marked
+    let out = r.run(&[
+        "run",
+        "--name",
+        "fine",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 1048576 /dev/zero | tr '\\0' a); echo fine",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(ps_json(&r).as_array().unwrap().iter().find(|c| c["name"] == "fine").unwrap()["oom_killed"], false);
+}
+
+#[test]
+fn pids_limit_stops_a_fork_loop() {
+    if !root_or_skip("pids_limit_stops_a_fork_loop") {
+        return;
+    }
+    let r = TestRoot::with_busybox("pids");
+    // a subshell forks until fork fails; the outer shell then counts processes with builtins only
+    let script = "(i=0; while [ $i -lt 50 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null; \
+                  n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n";
+    let (code, out, err) = r.sh(&["--pids-limit", "10"], script);
+    assert_eq!(code, 0, "{err}");
+    let n: u32 = out.trim().parse().unwrap();
+    assert!((5..=10).contains(&n), "the fork loop must stop at 10 processes, saw {n}");
+    let (_, out, _) = r.sh(&[], script);
+    assert_eq!(out.trim(), "51", "without a limit all 50 start (plus the shell)");
+}
+
+#[test]
+fn cpus_quota_holds_a_busy_loop_near_half_a_cpu() {
+    if !root_or_skip("cpus_quota_holds_a_busy_loop_near_half_a_cpu") {
+        return;
+    }
+    let r = TestRoot::with_busybox("cpu");
+    let mut child = r
+        .cmd(&["run", "--rm", "--name", "busy", "--cpus", "0.5", "busybox", "sh", "-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dir = loop {
+        let ps = ps_json(&r);
+        if let Some(d) =
+            ps.as_array().and_then(|a| a.first()).and_then(|c| c["cgroup"].as_array().cloned()).and_then(|dirs| {
+                let has = |f: &str| {
+                    dirs.iter()
+                        .filter_map(|d| d.as_str())
+                        .find(|d| std::path::Path::new(d).join(f).exists())
+                        .map(String::from)
+                };
+                has("cpuacct.usage").or_else(|| has("cgroup.controllers"))
+            })
+        {
+            if ps[0]["status"] == "running" {
+                break std::path::PathBuf::from(d);
+            }
+        }
+        assert!(Instant::now() < deadline, "container did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let usage_ns = || -> u64 {
+        if let Ok(v) = std::fs::read_to_string(dir.join("cpuacct.usage")) {
+            return v.trim().parse().unwrap();
+        }
+        let stat = std::fs::read_to_string(dir.join("cpu.stat")).unwrap();
+        stat.lines().find_map(|l| l.strip_prefix("usage_usec ")).unwrap().trim().parse::<u64>().unwrap() * 1000
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let (u0, t0) = (usage_ns(), Instant::now());
+    std::thread::sleep(Duration::from_secs(3));
+    let (u1, t1) = (usage_ns(), Instant::now());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    let share = (u1 - u0) as f64 / (t1 - t0).as_nanos() as f64;
+    assert!((0.3..=0.7).contains(&share), "a busy loop under --cpus 0.5 used {share:.2} CPUs");
+}
+
+#[test]
+fn device_cgroup_allows_only_the_standard_nodes() {
+    if !root_or_skip("device_cgroup_allows_only_the_standard_nodes") {
+        return;
+    }
+    let r = TestRoot::with_busybox("devices");
+    // a node the container creates itself (CAP_MKNOD) is still not openable: the cgroup decides;
+    // /dev/fuse (10:229) is not in the default list
+    let probe = "mknod /tmp/fuse c 10 229 && { (: <> /tmp/fuse) 2>/dev/null && echo fuse-open || echo fuse-denied; }; \
+                 head -c 1 /dev/zero | wc -c";
+    let (code, out, err) = r.sh(&[], probe);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "fuse-denied\n1\n");
+    let (_, out, err) = r.sh(&["--device-cgroup-rule", "c 10:229 rw"], probe);
+    assert_eq!(out, "fuse-open\n1\n", "an added rule allows it: {err}");
+    let (code, _, err) = r.sh(&["--device-cgroup-rule", "q 1:1 r"], "true");
+    assert_eq!(code, 125);
+    assert!(err.contains("q 1:1 r"), "{err}");
+}
+
+/// The v2 device program, tested wherever a cgroup2 hierarchy is mounted
+/// (on a hybrid host it has no controllers, but device programs need none).
+#[test]
+fn v2_device_program_denies_by_default() {
+    if !root_or_skip("v2_device_program_denies_by_default") {
+        return;
+    }
+    let Some(root) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(std::path::Path::new)
+        .find(|p| p.join("cgroup.procs").exists() && !p.join("tasks").exists())
+    else {
+        eprintln!("SKIP v2_device_program_denies_by_default: no cgroup2 mount");
+        return;
+    };
+    let dir = root.join(format!("rrun-test-bpf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = vec![
+        rrun::spec::resources::parse_device_rule("a *:* rwm", false).unwrap(),
+        rrun::spec::resources::parse_device_rule("c 1:3 rwm", true).unwrap(),
+    ];
+    rrun::cgroups::bpf::apply_device_rules(&dir, &rules).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && (head -c 1 /dev/zero >/dev/null 2>&1 && echo zero-open || echo zero-denied); (: > /dev/null && echo null-open)",
+            dir.display()
+        ))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "zero-denied\nnull-open\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
