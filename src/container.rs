@@ -10,7 +10,71 @@ use std::path::Path;
 pub enum Status {
     Created,
     Running,
+    /// Running, with every process frozen (`rrun pause`).
+    Paused,
     Exited,
+}
+
+/// `--restart`: what the monitor does when the container exits on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    /// Restart after a non-zero exit, at most this many times (0: no limit).
+    OnFailure(u32),
+    Always,
+    /// Like `always`; the two differ only across daemon restarts, which rrun has not.
+    UnlessStopped,
+}
+
+impl std::str::FromStr for RestartPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid restart policy {s:?}: expected no, on-failure[:N], always or unless-stopped");
+        match s.split_once(':') {
+            None if s == "no" => Ok(RestartPolicy::No),
+            None if s == "always" => Ok(RestartPolicy::Always),
+            None if s == "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
+            None if s == "on-failure" => Ok(RestartPolicy::OnFailure(0)),
+            Some(("on-failure", n)) => n.parse().map(RestartPolicy::OnFailure).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for RestartPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartPolicy::No => f.write_str("no"),
+            RestartPolicy::OnFailure(0) => f.write_str("on-failure"),
+            RestartPolicy::OnFailure(n) => write!(f, "on-failure:{n}"),
+            RestartPolicy::Always => f.write_str("always"),
+            RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
+        }
+    }
+}
+
+impl RestartPolicy {
+    /// Should a container that exited with `code`, after `restarts` restarts, start again?
+    pub fn restarts(self, code: i32, restarts: u32) -> bool {
+        match self {
+            RestartPolicy::No => false,
+            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || restarts < max),
+            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
+        }
+    }
+}
+
+impl Serialize for RestartPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RestartPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Everything rrun keeps about one container besides its Spec (`config.json`).
@@ -47,26 +111,75 @@ pub struct ContainerRecord {
     pub cgroup: Vec<std::path::PathBuf>,
     #[serde(default)]
     pub oom_killed: bool,
+    /// The process that watches the container (the detached monitor, or the
+    /// `rrun run` in the foreground), with its start time.
+    #[serde(default)]
+    pub monitor_pid: Option<i32>,
+    #[serde(default)]
+    pub monitor_start_time: Option<u64>,
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    #[serde(default)]
+    pub restart_count: u32,
+    /// The image's StopSignal (`SIGTERM` when absent).
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--init`: a minimal PID 1 reaps zombies.
+    #[serde(default)]
+    pub init: bool,
+    /// Log size at which `container.log` is rotated (bytes; 0: never).
+    #[serde(default)]
+    pub log_max_size: u64,
+    #[serde(default)]
+    pub paused: bool,
+    /// Why the last start failed, if it did.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 impl ContainerRecord {
     /// True when the record says running but its process is gone (SIGKILL,
     /// reboot): such a container is exited, whatever the file says.
     pub fn is_stale(&self) -> bool {
-        self.status == Status::Running
+        matches!(self.status, Status::Running | Status::Paused)
             && match (self.pid, self.pid_start_time) {
                 (Some(pid), Some(start)) => !process_alive(pid, start),
                 _ => true,
             }
     }
 
-    /// The status with staleness taken into account.
+    /// The status with staleness and pausing taken into account.
     pub fn effective_status(&self) -> Status {
-        if self.is_stale() {
-            Status::Exited
-        } else {
-            self.status
+        match self.status {
+            _ if self.is_stale() => Status::Exited,
+            Status::Running if self.paused => Status::Paused,
+            s => s,
         }
+    }
+
+    /// The record as it truly stands: a stale "running" container is shown
+    /// exited, killed (its init died with its monitor, by SIGKILL), at an unknown time.
+    pub fn resolved(mut self) -> ContainerRecord {
+        if self.is_stale() {
+            self.status = Status::Exited;
+            self.exit_code = self.exit_code.or(Some(137));
+            self.pid = None;
+            self.pid_start_time = None;
+            self.paused = false;
+        } else if self.status == Status::Running && self.paused {
+            self.status = Status::Paused;
+        }
+        self
+    }
+
+    /// True while the container's process runs (paused or not).
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, Status::Running | Status::Paused)
+    }
+
+    /// True while its monitor (or foreground `rrun run`) is alive.
+    pub fn monitor_alive(&self) -> bool {
+        matches!((self.monitor_pid, self.monitor_start_time), (Some(p), Some(t)) if process_alive(p, t))
     }
 }
 
@@ -133,6 +246,31 @@ pub fn read_record(dir: &Path) -> Option<ContainerRecord> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Changes a container's record under an exclusive `flock` on its directory,
+/// so that the monitor and commands like `pause` never lose each other's
+/// updates. Returns the record as written; `None` when the container is gone.
+pub fn update_record(
+    dir: &Path,
+    change: impl FnOnce(&mut ContainerRecord),
+) -> std::io::Result<Option<ContainerRecord>> {
+    let handle = match std::fs::File::open(dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let lock = nix::fcntl::Flock::lock(handle, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| std::io::Error::from(e))?;
+    let Some(mut record) = read_record(dir) else {
+        return Ok(None);
+    };
+    change(&mut record);
+    let bytes = serde_json::to_vec_pretty(&record).expect("record serializes");
+    // state re-derived after a crash anyway: no fsync on this path
+    crate::store::write_file_atomic(&dir.join("container.json"), &bytes, false)?;
+    drop(lock);
+    Ok(Some(record))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +293,19 @@ mod tests {
         assert!(!valid_name(""));
         let n = generated_name(&new_id());
         assert!(valid_name(&n), "{n}");
+    }
+
+    #[test]
+    fn restart_policies() {
+        for p in ["no", "always", "unless-stopped", "on-failure", "on-failure:3"] {
+            assert_eq!(p.parse::<RestartPolicy>().unwrap().to_string(), p);
+        }
+        assert!("sometimes".parse::<RestartPolicy>().is_err());
+        assert!("on-failure:x".parse::<RestartPolicy>().is_err());
+        let p = RestartPolicy::OnFailure(2);
+        assert!(p.restarts(1, 0) && p.restarts(1, 1) && !p.restarts(1, 2) && !p.restarts(0, 0));
+        assert!(RestartPolicy::Always.restarts(0, 100));
+        assert!(!RestartPolicy::No.restarts(1, 0));
     }
 
     #[test]

@@ -21,8 +21,9 @@ pub mod digest;
 pub mod image;
 pub mod launcher;
 mod lifecycle;
+pub mod logs;
 pub mod progress;
-pub use lifecycle::Container;
+pub use lifecycle::{Container, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
@@ -30,7 +31,7 @@ pub mod securefs;
 pub mod spec;
 pub mod store;
 
-pub use container::{ContainerRecord, Status};
+pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
 pub use spec::RunOptions;
 
@@ -72,6 +73,14 @@ pub enum Error {
     ImageInUse { image: String, container: String },
     #[error("container {0} is running: stop it first, or use -f")]
     ContainerRunning(String),
+    #[error("container {0} is not running")]
+    ContainerNotRunning(String),
+    #[error("container {0} is paused: unpause it first")]
+    ContainerPaused(String),
+    #[error("container {0} is not paused")]
+    ContainerNotPaused(String),
+    #[error("invalid signal {0:?}")]
+    InvalidSignal(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

@@ -346,6 +346,8 @@ fn killed_rrun_leaves_nothing_that_breaks_the_next_run() {
     std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut buf).unwrap();
     let ps: serde_json::Value = serde_json::from_str(&r.ok(&["ps", "--format", "json"])).unwrap();
     let pid = ps[0]["pid"].as_i64().unwrap() as i32;
+    let cgroups: Vec<String> = ps[0]["cgroup"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().into()).collect();
+    assert!(!cgroups.is_empty());
     child.kill().unwrap();
     child.wait().unwrap();
     // the container dies with its parent
@@ -364,6 +366,7 @@ fn killed_rrun_leaves_nothing_that_breaks_the_next_run() {
     // the same name can be used again, and the store works
     assert_eq!(r.ok(&["run", "--rm", "--name", "crashy", "busybox", "echo", "again"]), "again\n");
     assert!(r.entries("containers").is_empty());
+    assert!(cgroups.iter().all(|d| !std::path::Path::new(d).exists()), "the dead container's cgroup was removed");
 }
 
 #[test]
@@ -371,39 +374,14 @@ fn interactive_terminal() {
     if !root_or_skip("interactive_terminal") {
         return;
     }
-    use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, FromRawFd};
     let r = TestRoot::with_busybox("tty");
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let slave = pty.slave.as_raw_fd();
-    let mut cmd = r.cmd(&["run", "--rm", "-it", "busybox", "sh"]);
-    // SAFETY: the duplicated descriptors are handed to the child as its stdio.
-    unsafe {
-        cmd.stdin(std::process::Stdio::from_raw_fd(libc::dup(slave)))
-            .stdout(std::process::Stdio::from_raw_fd(libc::dup(slave)))
-            .stderr(std::process::Stdio::from_raw_fd(libc::dup(slave)));
-    }
-    let mut child = cmd.spawn().unwrap();
-    drop(cmd); // it holds our copies of the slave: the master must see EOF when the child ends
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    master.write_all(b"tty; [ -t 0 ] && echo is-a-terminal; echo $((6*7)); exit 9\n").unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        match master.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-        }
-        if child.try_wait().unwrap().is_some() && out.windows(2).any(|w| w == b"42") {
-            break;
-        }
-    }
-    let status = child.wait().unwrap();
-    let text = String::from_utf8_lossy(&out);
+    let (status, text) = in_pty(
+        r.cmd(&["run", "--rm", "-it", "busybox", "sh"]),
+        b"tty; [ -t 0 ] && echo is-a-terminal; echo $((6*7)); exit 9\n",
+        "42",
+    );
     assert!(text.contains("/dev/pts/0"), "{text}");
     assert!(text.contains("is-a-terminal"), "{text}");
     assert!(text.contains("42"), "{text}");
-    assert_eq!(status.code(), Some(9));
+    assert_eq!(status, Some(9));
 }

@@ -24,6 +24,18 @@ pub fn size(bytes: u64) -> String {
     format!("{n}{}", UNITS[u])
 }
 
+/// `1.5MiB`, with binary units like `docker stats`.
+pub fn binary_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.2}{}", UNITS[u]).replace(".00", "")
+}
+
 /// `3 seconds`, `2 hours`, `5 weeks`… between an RFC 3339 time and now.
 pub fn age(rfc3339: Option<&str>) -> String {
     let Some(t) = rfc3339.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) else {

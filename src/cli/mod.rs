@@ -1,6 +1,7 @@
 //! Command-line parsing and output formatting. Every command calls the
 //! library; nothing here touches the store or the kernel directly.
 
+mod container;
 mod format;
 mod images;
 mod registry;
@@ -33,9 +34,30 @@ pub enum Command {
     /// Run a command in a new container
     Run(Box<run::RunArgs>),
     /// List containers
-    Ps(run::PsArgs),
+    Ps(container::PsArgs),
     /// Remove containers
-    Rm(run::RmArgs),
+    Rm(container::RmArgs),
+    /// Start stopped containers (detached, or -a in the foreground)
+    Start(container::StartArgs),
+    /// Stop running containers: stop signal, then SIGKILL after a timeout
+    Stop(container::StopArgs),
+    /// Send a signal to containers (SIGKILL by default)
+    Kill(container::KillArgs),
+    /// Freeze every process of containers
+    Pause(container::NamesArgs),
+    /// Thaw paused containers
+    Unpause(container::NamesArgs),
+    /// Show a container's output
+    Logs(container::LogsArgs),
+    /// Run a command in a running container
+    Exec(container::ExecArgs),
+    /// CPU, memory and process counts of running containers
+    Stats(container::StatsArgs),
+    /// Everything known about containers, as JSON
+    Inspect(container::InspectArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
     /// Pull an image from a registry
     Pull(registry::PullArgs),
     /// Push an image to a registry
@@ -62,8 +84,18 @@ pub fn main(cli: Cli) -> i32 {
         Command::Images(a) => images::images(&rrun, a),
         Command::Rmi(a) => images::rmi(&rrun, a),
         Command::Run(a) => run::run(&rrun, *a),
-        Command::Ps(a) => run::ps(&rrun, a),
-        Command::Rm(a) => run::rm(&rrun, a),
+        Command::Ps(a) => container::ps(&rrun, a),
+        Command::Rm(a) => container::rm(&rrun, a),
+        Command::Start(a) => container::start(&rrun, a),
+        Command::Stop(a) => container::stop(&rrun, a),
+        Command::Kill(a) => container::kill(&rrun, a),
+        Command::Pause(a) => container::pause(&rrun, a),
+        Command::Unpause(a) => container::unpause(&rrun, a),
+        Command::Logs(a) => container::logs(&rrun, a),
+        Command::Exec(a) => container::exec(&rrun, a),
+        Command::Stats(a) => container::stats(&rrun, a),
+        Command::Inspect(a) => container::inspect(&rrun, a),
+        Command::Container(c) => container::container(&rrun, c),
         Command::Pull(a) => registry::pull(&rrun, a),
         Command::Push(a) => registry::push(&rrun, a),
         Command::Tag(a) => registry::tag(&rrun, a),

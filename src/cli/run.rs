@@ -1,10 +1,9 @@
-//! `run`, `ps`, `rm`.
+//! `run`.
 
-use super::format;
 use clap::Args;
 use rrun::spec::resources::{self, Limits};
 use rrun::spec::{self, NetworkMode, Tmpfs, Volume};
-use rrun::{Error, Rrun, RunOptions, Status};
+use rrun::{Error, RestartPolicy, Rrun, RunOptions};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -19,6 +18,15 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Run in the background under a monitor; print the container ID
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Restart policy of a detached container: no, on-failure[:N], always, unless-stopped
+    #[arg(long, default_value = "no")]
+    pub restart: String,
+    /// Log driver option: max-size=SIZE (rotation size of the container's log)
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,
@@ -97,28 +105,6 @@ pub struct RunArgs {
     pub command: Vec<String>,
 }
 
-#[derive(Args, Debug)]
-pub struct PsArgs {
-    /// Show all containers, not only running ones
-    #[arg(short, long)]
-    pub all: bool,
-    /// Only show IDs
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
-}
-
-#[derive(Args, Debug)]
-pub struct RmArgs {
-    /// Kill running containers before removing them
-    #[arg(short, long)]
-    pub force: bool,
-    #[arg(required = true)]
-    pub containers: Vec<String>,
-}
-
 fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     let host_env = |k: &str| std::env::var(k).ok();
     let mut env = Vec::new();
@@ -164,7 +150,23 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
             pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
         },
+        restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
+        log_max_size: log_max_size(&a.log_opt)?,
     })
+}
+
+/// `--log-opt max-size=10m` (other json-file options are refused, not ignored).
+fn log_max_size(opts: &[String]) -> Result<Option<u64>, Error> {
+    let mut size = None;
+    for o in opts {
+        let bad = |reason| Error::Spec(spec::SpecError::Limit { flag: "--log-opt".into(), value: o.clone(), reason });
+        match o.split_once('=') {
+            Some(("max-size", v)) => size = Some(resources::parse_bytes(v)? as u64),
+            Some(("max-file", "1")) | Some(("max-file", "2")) => {}
+            _ => return Err(bad("supported: max-size=SIZE (one rotated file is kept)")),
+        }
+    }
+    Ok(size)
 }
 
 pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
@@ -184,59 +186,16 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         rrun.pull(&a.image, &client, &rrun::registry::PullOptions { platform, quiet })?;
     }
-    rrun.run(&a.image, &opts)
-}
-
-pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
-    let list: Vec<_> = rrun.containers()?.into_iter().filter(|c| a.all || c.status == Status::Running).collect();
-    if a.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
-        return Ok(0);
-    }
-    if a.quiet {
-        list.iter().for_each(|c| println!("{}", &c.id[..12]));
-        return Ok(0);
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|c| {
-            let status = match c.status {
-                Status::Created => "Created".to_string(),
-                Status::Running => format!("Up {}", format::age(c.started_at.as_deref())),
-                Status::Exited => format!(
-                    "Exited ({}) {} ago",
-                    c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "unknown".into()),
-                    format::age(c.finished_at.as_deref().or(c.started_at.as_deref()))
-                ),
-            };
-            let mut cmd = c.command.join(" ");
-            if cmd.chars().count() > 20 {
-                cmd = cmd.chars().take(19).collect::<String>() + "…";
-            }
-            vec![
-                c.id[..12].to_string(),
-                c.image.clone(),
-                format!("\"{cmd}\""),
-                format!("{} ago", format::age(Some(&c.created))),
-                status,
-                c.name.clone(),
-            ]
-        })
-        .collect();
-    format::table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], &rows);
-    Ok(0)
-}
-
-pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
-    let mut code = 0;
-    for c in &a.containers {
-        match rrun.remove_container(c, a.force) {
-            Ok(_) => println!("{c}"),
-            Err(e) => {
-                eprintln!("rrun: {e}");
-                code = 1;
-            }
+    if a.detach {
+        if a.interactive && !a.tty {
+            eprintln!("rrun: -i with -d has nothing to read from (rrun has no attach): ignored");
         }
+        let c = rrun.run_detached(&a.image, &opts)?;
+        println!("{}", c.id);
+        return Ok(0);
     }
-    Ok(code)
+    if a.restart != "no" {
+        eprintln!("rrun: --restart applies to detached containers (-d); ignored in the foreground");
+    }
+    rrun.run(&a.image, &opts)
 }

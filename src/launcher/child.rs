@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::{dup2, execve, setsid};
-use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType, Process, Spec};
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -18,35 +18,35 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use tracing::debug;
 
-/// Everything the child needs, prepared by the parent before the fork.
-pub struct Plan<'a> {
-    spec: &'a Spec,
-    rootfs: RootfsSource,
-    init: bool,
-    stdin_null: bool,
-    join: Vec<(LinuxNamespaceType, PathBuf)>,
-    new_cgroup_ns: bool,
-    new_uts: bool,
+/// The process to become, resolved from a Spec's `process` before the fork:
+/// shared by a container's init and by `exec` into a running container.
+pub struct ProcessPlan<'a> {
+    pub(super) process: &'a Process,
     caps: CapSets,
     args: Vec<CString>,
     env: Vec<CString>,
     path_env: Option<String>,
     cwd: PathBuf,
     terminal: bool,
+    pub(super) stdio: Stdio,
+}
+
+/// Where the process's standard descriptors come from (without a terminal).
+pub enum Stdio {
+    /// Inherited from rrun.
+    Inherit,
+    /// Inherited, but stdin is `/dev/null` (no `-i`).
+    NullStdin,
+    /// stdin `/dev/null`, stdout and stderr the write ends of these pipes (a monitor logs them).
+    Capture { stdout: OwnedFd, stderr: OwnedFd },
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString, LaunchError> {
     CString::new(s).map_err(|_| LaunchError::Spec(format!("{what} contains a NUL byte: {s:?}")))
 }
 
-impl<'a> Plan<'a> {
-    pub fn new(
-        cfg: &LaunchConfig<'a>,
-        namespaces: &[LinuxNamespace],
-        join: Vec<(LinuxNamespaceType, PathBuf)>,
-    ) -> Result<Plan<'a>, LaunchError> {
-        let spec = cfg.spec;
-        let process = spec.process().as_ref().ok_or_else(|| LaunchError::Spec("process is missing".into()))?;
+impl<'a> ProcessPlan<'a> {
+    pub fn new(process: &'a Process, stdio: Stdio) -> Result<ProcessPlan<'a>, LaunchError> {
         let args: Vec<String> = process.args().clone().unwrap_or_default();
         if args.is_empty() {
             return Err(LaunchError::Spec("process.args is empty".into()));
@@ -58,21 +58,48 @@ impl<'a> Plan<'a> {
             return Err(LaunchError::Spec(format!("process.cwd {} is not absolute", cwd.display())));
         }
         let caps = CapSets::from_spec(process.capabilities().as_ref()).map_err(|e| LaunchError::Spec(e.msg))?;
-        let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
-        Ok(Plan {
-            spec,
-            rootfs: cfg.rootfs.clone(),
-            init: cfg.init,
-            stdin_null: cfg.stdin_null,
-            join,
-            new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
-            new_uts: is_new(LinuxNamespaceType::Uts),
+        Ok(ProcessPlan {
+            process,
             caps,
             args: args.iter().map(|a| cstring(a, "an argument")).collect::<Result<_, _>>()?,
             env: env.iter().map(|e| cstring(e, "an environment variable")).collect::<Result<_, _>>()?,
             path_env,
             cwd,
             terminal: process.terminal().unwrap_or(false),
+            stdio,
+        })
+    }
+}
+
+/// Everything a container's init needs, prepared by the parent before the fork.
+pub struct Plan<'a> {
+    spec: &'a Spec,
+    rootfs: RootfsSource,
+    init: bool,
+    join: Vec<(LinuxNamespaceType, PathBuf)>,
+    new_cgroup_ns: bool,
+    new_uts: bool,
+    process: ProcessPlan<'a>,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(
+        cfg: &LaunchConfig<'a>,
+        namespaces: &[LinuxNamespace],
+        join: Vec<(LinuxNamespaceType, PathBuf)>,
+        stdio: Stdio,
+    ) -> Result<Plan<'a>, LaunchError> {
+        let spec = cfg.spec;
+        let process = spec.process().as_ref().ok_or_else(|| LaunchError::Spec("process is missing".into()))?;
+        let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
+        Ok(Plan {
+            spec,
+            rootfs: cfg.rootfs.clone(),
+            init: cfg.init,
+            join,
+            new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
+            new_uts: is_new(LinuxNamespaceType::Uts),
+            process: ProcessPlan::new(process, stdio)?,
         })
     }
 }
@@ -88,7 +115,7 @@ pub fn main(plan: Plan<'_>, sock: OwnedFd) -> ! {
     unsafe { libc::_exit(err.code) }
 }
 
-fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
+pub(super) fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
     let op = op.into();
     move |e| ChildError::setup(format!("{op}: {e}"))
 }
@@ -123,9 +150,10 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     let masked = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
     let readonly = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
     mounts::mask_and_protect(root.as_fd(), &masked, &readonly)?;
-    if open_in_root(root.as_fd(), &plan.cwd, OFlag::O_PATH).is_err() {
-        mkdir_all_in_root(root.as_fd(), &plan.cwd, 0o755)
-            .map_err(sys(format!("create working directory {}", plan.cwd.display())))?;
+    let cwd = &plan.process.cwd;
+    if open_in_root(root.as_fd(), cwd, OFlag::O_PATH).is_err() {
+        mkdir_all_in_root(root.as_fd(), cwd, 0o755)
+            .map_err(sys(format!("create working directory {}", cwd.display())))?;
     }
     if plan.new_uts {
         if let Some(h) = spec.hostname() {
@@ -146,16 +174,28 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         mounts::make_root_readonly()?;
     }
 
+    become_process(&plan.process, sock, plan.init)
+}
+
+/// The last steps, in the container's root: session, terminal or stdio,
+/// rlimits, user, capabilities, no_new_privs, working directory, descriptors
+/// closed on exec, the optional init, and exec itself.
+pub(super) fn become_process(plan: &ProcessPlan<'_>, sock: &OwnedFd, init: bool) -> Result<Infallible, ChildError> {
     // a session of its own: terminal signals reach the container only through rrun
     setsid().map_err(sys("setsid"))?;
-    let process = spec.process().as_ref().expect("checked by Plan::new");
+    let process = plan.process;
     if plan.terminal {
         setup_terminal(sock, process.user().uid(), process.user().gid())?;
-    } else if plan.stdin_null {
-        let null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(sys("open /dev/null"))?;
-        dup2(null, 0).map_err(sys("dup2 stdin"))?;
-        let _ = nix::unistd::close(null);
+    } else {
+        match &plan.stdio {
+            Stdio::Inherit => {}
+            Stdio::NullStdin => null_stdin()?,
+            Stdio::Capture { stdout, stderr } => {
+                null_stdin()?;
+                dup2(stdout.as_raw_fd(), 1).map_err(sys("dup2 stdout"))?;
+                dup2(stderr.as_raw_fd(), 2).map_err(sys("dup2 stderr"))?;
+            }
+        }
     }
 
     if let Some(rl) = process.rlimits() {
@@ -171,7 +211,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= 3.
     unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
 
-    if plan.init {
+    if init {
         let all = SigSet::all();
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&all), None).map_err(sys("block signals"))?;
         // SAFETY: single-threaded process; both sides continue with their own copy.
@@ -184,7 +224,15 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     Err(exec(plan))
 }
 
-fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
+fn null_stdin() -> Result<(), ChildError> {
+    let null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(sys("open /dev/null"))?;
+    dup2(null, 0).map_err(sys("dup2 stdin"))?;
+    let _ = nix::unistd::close(null);
+    Ok(())
+}
+
+pub(super) fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
     match t {
         LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
         LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
@@ -238,7 +286,7 @@ pub(super) fn reset_signals() -> Result<(), ChildError> {
 }
 
 /// Finds the program as execvp would (in the container's PATH) and execs it.
-fn exec(plan: &Plan<'_>) -> ChildError {
+fn exec(plan: &ProcessPlan<'_>) -> ChildError {
     let prog = plan.args[0].as_bytes();
     let shown = String::from_utf8_lossy(prog).into_owned();
     let candidates: Vec<CString> = if prog.contains(&b'/') {

@@ -15,13 +15,19 @@
 //! ```
 //! No threads exist when `spawn` forks, so the child may allocate freely.
 
+mod capture;
 mod child;
+pub mod detach;
+mod exec;
 mod identity;
 mod init;
 mod mounts;
+pub mod process;
 mod sync;
 mod tty;
 
+pub use capture::Stream;
+pub use exec::{spawn_in, ExecConfig};
 pub use mounts::RootfsSource;
 
 use nix::errno::Errno;
@@ -80,10 +86,38 @@ pub struct LaunchConfig<'a> {
     pub rootfs: RootfsSource,
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals.
     pub init: bool,
-    /// Give the process `/dev/null` as stdin (no `-i`).
-    pub stdin_null: bool,
+    /// Where the process's stdin, stdout and stderr come from (without a terminal).
+    pub stdio: StdioMode,
     /// The cgroup the process is moved into before it starts.
     pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
+}
+
+/// Where a container process's standard descriptors come from, when it has no terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// rrun's own (`-i`).
+    Inherit,
+    /// rrun's stdout and stderr, `/dev/null` as stdin.
+    NullStdin,
+    /// `/dev/null` as stdin; stdout and stderr captured through pipes, read
+    /// with [`Child::wait_capturing`] (a detached container's monitor logs them).
+    Capture,
+}
+
+impl StdioMode {
+    /// The child's side of the descriptors, and the parent's read ends for `Capture`.
+    fn prepare(self) -> Result<(child::Stdio, Option<(OwnedFd, OwnedFd)>), LaunchError> {
+        Ok(match self {
+            StdioMode::Inherit => (child::Stdio::Inherit, None),
+            StdioMode::NullStdin => (child::Stdio::NullStdin, None),
+            StdioMode::Capture => {
+                let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"));
+                let (out_r, out_w) = pipe()?;
+                let (err_r, err_w) = pipe()?;
+                (child::Stdio::Capture { stdout: out_w, stderr: err_w }, Some((out_r, err_r)))
+            }
+        })
+    }
 }
 
 /// How the container's process ended.
@@ -129,6 +163,8 @@ fn handled_signals() -> SigSet {
 pub struct Child {
     pid: Pid,
     pty: Option<OwnedFd>,
+    /// Read ends of the stdout and stderr pipes (`StdioMode::Capture`).
+    output: Option<(OwnedFd, OwnedFd)>,
     signals: SignalFd,
     old_mask: SigSet,
 }
@@ -161,7 +197,25 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     if clone_flags & libc::CLONE_NEWNS == 0 && !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
         return Err(LaunchError::Spec("a mount namespace is required".into()));
     }
-    let plan = child::Plan::new(cfg, &namespaces, join)?;
+    let (stdio, output) = cfg.stdio.prepare()?;
+    let plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
+    debug!(
+        syscall = "clone",
+        flags = format!("{clone_flags:#x}"),
+        "create the container's namespaces and init process"
+    );
+    start_child(clone_flags, output, cfg.cgroup, move |sock| child::main(plan, sock))
+}
+
+/// Clones a child (with `clone_flags`), runs `child_main` in it, and walks it
+/// through the handshake: cgroup, go, terminal, exec. Shared by a container's
+/// init and `exec` into a running container.
+fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
+    clone_flags: libc::c_int,
+    output: Option<(OwnedFd, OwnedFd)>,
+    cgroup: Option<&dyn crate::cgroups::Cgroup>,
+    child_main: F,
+) -> Result<Child, LaunchError> {
     let (parent_sock, child_sock) = sync::pair().map_err(LaunchError::sys("socketpair"))?;
 
     // block the forwarded signals now, so none is lost between clone and the wait loop
@@ -172,11 +226,6 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old), None);
     };
 
-    debug!(
-        syscall = "clone",
-        flags = format!("{clone_flags:#x}"),
-        "create the container's namespaces and init process"
-    );
     // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit); rrun has a single
     // thread here, so the child may run ordinary Rust code until it execs or exits.
     let ret = unsafe {
@@ -189,44 +238,58 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     }
     if ret == 0 {
         drop(parent_sock);
-        child::main(plan, child_sock);
+        // the child never returns from here: it execs or exits
+        #[allow(unreachable_code)]
+        match child_main(child_sock) {}
     }
     let pid = Pid::from_raw(ret as i32);
     drop(child_sock);
+    // the parent's copies of the pipes' write ends go with the closure: EOF must come when the container's close
+    drop(child_main);
     let fail = |e: LaunchError| {
         let _ = kill(pid, Signal::SIGKILL);
         let _ = waitpid(pid, None);
         restore(&old_mask);
         e
     };
-    if let Some(cg) = cfg.cgroup {
-        debug!(pid = pid.as_raw(), dirs = ?cg.dirs(), "move the container into its cgroup");
-        if let Err(e) = cg.add_process(pid.as_raw()) {
-            return Err(fail(LaunchError::Cgroup(e.to_string())));
+    match handshake(pid, &parent_sock, cgroup) {
+        Ok(pty) => match SignalFd::new(&handled_signals()) {
+            Ok(signals) => {
+                debug!(pid = pid.as_raw(), "process started");
+                Ok(Child { pid, pty, output, signals, old_mask })
+            }
+            Err(e) => Err(fail(LaunchError::sys("signalfd")(e))),
+        },
+        Err(e @ LaunchError::Container { .. }) => {
+            let _ = waitpid(pid, None);
+            restore(&old_mask);
+            Err(e)
         }
+        Err(e) => Err(fail(e)),
     }
-    if let Err(e) = sync::send_go(&parent_sock) {
-        return Err(fail(LaunchError::sys("signal the container to start")(e)));
+}
+
+/// The parent's side of the start: move the child into its cgroup, let it go,
+/// collect its terminal, and wait for its exec (EOF) or its error.
+fn handshake(
+    pid: Pid,
+    sock: &OwnedFd,
+    cgroup: Option<&dyn crate::cgroups::Cgroup>,
+) -> Result<Option<OwnedFd>, LaunchError> {
+    if let Some(cg) = cgroup {
+        debug!(pid = pid.as_raw(), dirs = ?cg.dirs(), "move the process into the container's cgroup");
+        cg.add_process(pid.as_raw()).map_err(|e| LaunchError::Cgroup(e.to_string()))?;
     }
+    sync::send_go(sock).map_err(LaunchError::sys("signal the container to start"))?;
     let mut pty = None;
     loop {
-        match sync::recv(&parent_sock) {
+        match sync::recv(sock) {
             Ok(sync::Message::Pty(fd)) => pty = Some(fd),
-            Ok(sync::Message::Error { code, msg }) => {
-                let _ = waitpid(pid, None);
-                restore(&old_mask);
-                return Err(LaunchError::Container { code, msg });
-            }
-            Ok(sync::Message::Eof) => break,
-            Err(e) => return Err(fail(LaunchError::sys("read from the container's init")(e))),
+            Ok(sync::Message::Error { code, msg }) => return Err(LaunchError::Container { code, msg }),
+            Ok(sync::Message::Eof) => return Ok(pty),
+            Err(e) => return Err(LaunchError::sys("read from the container's process")(e)),
         }
     }
-    let signals = match SignalFd::new(&handled_signals()) {
-        Ok(s) => s,
-        Err(e) => return Err(fail(LaunchError::sys("signalfd")(e))),
-    };
-    debug!(pid = pid.as_raw(), "container process started");
-    Ok(Child { pid, pty, signals, old_mask })
 }
 
 impl Child {
@@ -238,7 +301,7 @@ impl Child {
     /// Waits for the container to exit, forwarding signals to it and relaying
     /// its terminal (with `forward_stdin`, the user's keystrokes too).
     pub fn wait(self, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
-        let Child { pid, pty, signals, old_mask } = self;
+        let Child { pid, pty, output: _, signals, old_mask } = self;
         let status = match pty {
             Some(master) => tty::relay(master, pid, &signals, forward_stdin),
             None => wait_forwarding(pid, &signals),

@@ -33,6 +33,8 @@ pub enum SpecError {
     Network(String),
     #[error("invalid {flag} {value:?}: {reason}")]
     Limit { flag: String, value: String, reason: &'static str },
+    #[error("{0}")]
+    Restart(String),
     #[error("building the runtime spec: {0}")]
     Build(String),
 }
@@ -145,6 +147,10 @@ pub struct RunOptions {
     pub init: bool,
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`…).
     pub limits: resources::Limits,
+    /// `--restart`: applied by a detached container's monitor.
+    pub restart: crate::container::RestartPolicy,
+    /// `--log-opt max-size`: where a detached container's log rotates (None: the default).
+    pub log_max_size: Option<u64>,
 }
 
 /// A user resolved against the image's `/etc/passwd` and `/etc/group`.

@@ -112,8 +112,48 @@ impl TestRoot {
     }
 }
 
+/// Runs `cmd` with a new pseudo-terminal as its stdio, types `input`, and
+/// reads what it prints until it exits (having printed `until`) or 10 s pass.
+pub fn in_pty(mut cmd: Command, input: &[u8], until: &str) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = pty.slave.as_raw_fd();
+    // SAFETY: the duplicated descriptors are handed to the child as its stdio.
+    unsafe {
+        cmd.stdin(Stdio::from_raw_fd(libc::dup(slave)))
+            .stdout(Stdio::from_raw_fd(libc::dup(slave)))
+            .stderr(Stdio::from_raw_fd(libc::dup(slave)));
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd); // it holds our copies of the slave: the master must see EOF when the child ends
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    master.write_all(input).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+        if child.try_wait().unwrap().is_some() && String::from_utf8_lossy(&out).contains(until) {
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    (status.code(), String::from_utf8_lossy(&out).into_owned())
+}
+
 impl Drop for TestRoot {
     fn drop(&mut self) {
+        // detached containers of a failed test must not outlive it (processes, cgroups)
+        if let Ok(r) = rrun::Rrun::open(&self.path) {
+            for c in r.containers().unwrap_or_default() {
+                let _ = r.remove_container(&c.id, true);
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -1,12 +1,24 @@
-//! Container lifecycle on top of the store: create (record, rootfs dirs,
-//! Spec), run in the foreground, remove.
+//! Container lifecycle on top of the store, with no daemon: create (record,
+//! rootfs dirs, Spec), run in the foreground, remove. `monitor` runs
+//! containers detached, `control` stops, kills, pauses and inspects them,
+//! `exec` starts more processes in them.
 
-use crate::container::{self, ContainerRecord, Status};
-use crate::launcher::{self, LaunchConfig};
+mod control;
+mod exec;
+mod monitor;
+
+pub use control::{ContainerStats, LogOptions};
+pub use exec::ExecOptions;
+
+use crate::container::{self, update_record, ContainerRecord, Status};
+use crate::launcher::{self, Child, ExitStatus, LaunchConfig, StdioMode};
 use crate::spec::{self, EtcFiles, NetworkMode, RunOptions, SpecInput};
 use crate::{io_error, rootfs, Error, Rrun};
 use std::path::{Path, PathBuf};
 use tracing::{debug, info};
+
+/// Created in a container's directory by `stop` and `rm -f`: its monitor must not restart it.
+pub(crate) const STOP_MARKER: &str = "stop-requested";
 
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
@@ -27,9 +39,8 @@ impl Rrun {
         let dir = self.store().containers_dir();
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(io_error(&dir))?.flatten() {
-            if let Some(mut rec) = container::read_record(&entry.path()) {
-                rec.status = rec.effective_status();
-                out.push(rec);
+            if let Some(rec) = container::read_record(&entry.path()) {
+                out.push(rec.resolved());
             }
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
@@ -109,6 +120,15 @@ impl Rrun {
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
         let record = ContainerRecord {
+            restart_policy: opts.restart,
+            restart_count: 0,
+            stop_signal: run_config.stop_signal.clone(),
+            init: opts.init,
+            log_max_size: opts.log_max_size.unwrap_or(crate::logs::DEFAULT_MAX_SIZE),
+            paused: false,
+            error: None,
+            monitor_pid: None,
+            monitor_start_time: None,
             id: id.clone(),
             name: name.clone(),
             image: image_name.to_string(),
@@ -132,8 +152,9 @@ impl Rrun {
         let _lock = self.store().lock_exclusive()?;
         let existing = self.containers_unlocked()?;
         if let Some(other) = existing.iter().find(|c| c.name == name) {
-            if other.auto_remove && other.status == Status::Exited {
+            if other.auto_remove && other.status == Status::Exited && !other.monitor_alive() {
                 // a --rm container whose rrun was killed: finish its removal now
+                self.cleanup_stale(other);
                 self.store().remove_dir(&self.store().container_dir(&other.id))?;
             } else {
                 return Err(Error::NameInUse { name, id: other.id.clone() });
@@ -152,7 +173,7 @@ impl Rrun {
     /// the terminal relayed; returns the container's exit code (128+N for signal N).
     pub fn run(&self, image_name: &str, opts: &RunOptions) -> Result<i32, Error> {
         let c = self.create(image_name, opts)?;
-        let result = self.start_foreground(&c, opts);
+        let result = self.start_foreground(&c, opts.interactive);
         if opts.remove {
             debug!(id = %c.record.id, "--rm: removing the container");
             self.store().remove_dir(&c.dir)?;
@@ -160,14 +181,89 @@ impl Rrun {
         result
     }
 
-    fn start_foreground(&self, c: &Container, opts: &RunOptions) -> Result<i32, Error> {
-        let rootfs = rootfs::overlay(self.store(), &c.record.layers, &c.dir);
-        let mut record = c.record.clone();
-        let cgroup = crate::cgroups::create(&record.id)?;
-        record.cgroup = cgroup.dirs();
-        self.save_record(&c.dir, &record)?;
-        let result = self.run_in_cgroup(c, opts, rootfs, cgroup.as_ref(), &mut record);
-        // whatever happened, no process of the container survives it, and its cgroup goes
+    /// Runs a created (or exited) container with this process as its monitor.
+    fn start_foreground(&self, c: &Container, interactive: bool) -> Result<i32, Error> {
+        self.claim_monitor(c)?;
+        let stdio = if interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
+        self.run_to_exit(c, stdio, || {}, |child| child.wait(interactive))
+    }
+
+    /// Records the calling process as the one that watches the container.
+    fn claim_monitor(&self, c: &Container) -> Result<(), Error> {
+        let me = std::process::id() as i32;
+        self.update(&c.dir, |r| {
+            r.monitor_pid = Some(me);
+            r.monitor_start_time = container::process_start_time(me);
+        })?;
+        Ok(())
+    }
+
+    /// One run of a container, start to exit: its cgroup and limits, the
+    /// launch, the record kept current, `wait` until it exits, then every
+    /// process of it killed and its cgroup removed, whatever happened.
+    fn run_to_exit(
+        &self,
+        c: &Container,
+        stdio: StdioMode,
+        on_started: impl FnOnce(),
+        wait: impl FnOnce(Child) -> Result<ExitStatus, launcher::LaunchError>,
+    ) -> Result<i32, Error> {
+        let cgroup = crate::cgroups::create(&c.record.id)?;
+        let dirs = cgroup.dirs();
+        self.update(&c.dir, |r| {
+            r.cgroup = dirs;
+            r.paused = false;
+            r.oom_killed = false;
+            r.error = None;
+        })?;
+        let result = (|| {
+            if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+                cgroup.apply(r)?;
+            }
+            let cfg = LaunchConfig {
+                spec: &c.spec,
+                rootfs: rootfs::overlay(self.store(), &c.record.layers, &c.dir),
+                init: c.record.init,
+                stdio,
+                cgroup: Some(cgroup.as_ref()),
+            };
+            let child = match launcher::spawn(&cfg) {
+                Ok(child) => child,
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.update(&c.dir, |r| {
+                        r.status = Status::Exited;
+                        r.exit_code = Some(e.exit_code());
+                        r.finished_at = Some(container::now_rfc3339());
+                        r.error = Some(msg);
+                    })?;
+                    return Err(e.into());
+                }
+            };
+            let pid = child.pid();
+            self.update(&c.dir, |r| {
+                r.status = Status::Running;
+                r.pid = Some(pid);
+                r.pid_start_time = container::process_start_time(pid);
+                r.started_at = Some(container::now_rfc3339());
+                r.finished_at = None;
+                r.exit_code = None;
+            })?;
+            on_started();
+            let status = wait(child);
+            let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+            self.update(&c.dir, |r| {
+                r.status = Status::Exited;
+                r.finished_at = Some(container::now_rfc3339());
+                r.exit_code = status.as_ref().ok().map(|s| s.code());
+                r.oom_killed = oom;
+                r.paused = false;
+                r.pid = None;
+                r.pid_start_time = None;
+            })?;
+            Ok(status?.code())
+        })();
+        // no process of the container survives it, and its cgroup goes
         let _ = cgroup.kill_all();
         if let Err(e) = cgroup.delete() {
             tracing::warn!(error = %e, "removing the container's cgroup");
@@ -175,77 +271,36 @@ impl Rrun {
         result
     }
 
-    fn run_in_cgroup(
-        &self,
-        c: &Container,
-        opts: &RunOptions,
-        rootfs: crate::launcher::RootfsSource,
-        cgroup: &dyn crate::cgroups::Cgroup,
-        record: &mut ContainerRecord,
-    ) -> Result<i32, Error> {
-        if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-            cgroup.apply(r)?;
-        }
-        let cfg = LaunchConfig {
-            spec: &c.spec,
-            rootfs,
-            init: opts.init,
-            stdin_null: !opts.interactive,
-            cgroup: Some(cgroup),
-        };
-        let child = match launcher::spawn(&cfg) {
-            Ok(child) => child,
-            Err(e) => {
-                record.status = Status::Exited;
-                record.exit_code = Some(e.exit_code());
-                record.finished_at = Some(container::now_rfc3339());
-                self.save_record(&c.dir, record)?;
-                return Err(e.into());
-            }
-        };
-        record.status = Status::Running;
-        record.pid = Some(child.pid());
-        record.pid_start_time = container::process_start_time(child.pid());
-        record.started_at = Some(container::now_rfc3339());
-        self.save_record(&c.dir, record)?;
-        let status = child.wait(opts.interactive);
-        record.status = Status::Exited;
-        record.finished_at = Some(container::now_rfc3339());
-        record.exit_code = status.as_ref().ok().map(|s| s.code());
-        record.oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
-        record.pid = None;
-        record.pid_start_time = None;
-        self.save_record(&c.dir, record)?;
-        Ok(status?.code())
+    /// Changes a container's record (see [`container::update_record`]).
+    fn update(&self, dir: &Path, change: impl FnOnce(&mut ContainerRecord)) -> Result<Option<ContainerRecord>, Error> {
+        update_record(dir, change).map_err(io_error(dir))
     }
 
-    fn save_record(&self, dir: &Path, record: &ContainerRecord) -> Result<(), Error> {
-        let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
-        Ok(self.store().write_atomic_volatile(&dir.join("container.json"), &bytes)?)
+    /// A container's record (as it truly stands), directory and Spec.
+    pub fn open_container(&self, name_or_id: &str) -> Result<Container, Error> {
+        let record = self.container(name_or_id)?;
+        let dir = self.store().container_dir(&record.id);
+        let path = dir.join("config.json");
+        let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+        let spec = serde_json::from_slice(&bytes).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+        Ok(Container { record, dir, spec })
     }
 
     /// Removes a container and its rootfs. A running one is refused unless
-    /// `force`, which kills it first.
+    /// `force`, which kills every process in it first.
     pub fn remove_container(&self, name_or_id: &str, force: bool) -> Result<String, Error> {
-        let _lock = self.store().lock_exclusive()?;
-        let all = self.containers_unlocked()?;
-        let c = find(&all, name_or_id)?;
-        if c.status == Status::Running {
+        let c = self.container(name_or_id)?;
+        if c.is_running() {
             if !force {
                 return Err(Error::ContainerRunning(name_or_id.to_string()));
             }
-            if let (Some(pid), Some(start)) = (c.pid, c.pid_start_time) {
-                if container::process_alive(pid, start) {
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                    for _ in 0..200 {
-                        if !container::process_alive(pid, start) {
-                            break;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                }
-            }
+            self.kill_all_and_wait(&c)?;
         }
+        self.cleanup_stale(&c);
+        let _lock = self.store().lock_exclusive()?;
         self.store().remove_dir(&self.store().container_dir(&c.id))?;
         Ok(c.id.clone())
     }
@@ -263,6 +318,6 @@ fn find<'a>(all: &'a [ContainerRecord], name_or_id: &str) -> Result<&'a Containe
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(io_error(path))
 }

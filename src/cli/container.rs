@@ -1,0 +1,334 @@
+//! Container commands: `ps`, `rm`, `start`, `stop`, `kill`, `pause`,
+//! `unpause`, `logs`, `exec`, `stats`, `inspect`, `container prune`.
+
+use super::format;
+use clap::{Args, Subcommand};
+use rrun::logs::LogEntry;
+use rrun::{ContainerRecord, Error, ExecOptions, LogOptions, Rrun, Status};
+use std::io::Write;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers, not only running ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill running containers before removing them
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Run in the foreground, attached to its output
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach stdin too (with -a)
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait after the stop signal before killing
+    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send (name or number)
+    #[arg(short, long)]
+    pub signal: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow the log until the container exits
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines ("all" for every line)
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct ExecArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Keep stdin open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run in the background
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set an environment variable (K=V, or K to take the host's value)
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// User: name|uid[:group|gid]
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    pub container: String,
+    /// Command and arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Print one sample and exit
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Containers (default: every running one)
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Remove every stopped container
+    Prune {
+        /// Do not ask for confirmation (rrun never asks)
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// List containers
+    Ls(PsArgs),
+}
+
+fn status_text(c: &ContainerRecord) -> String {
+    match c.status {
+        Status::Created => "Created".to_string(),
+        Status::Running => format!("Up {}", format::age(c.started_at.as_deref())),
+        Status::Paused => format!("Up {} (Paused)", format::age(c.started_at.as_deref())),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "unknown".into()),
+            format::age(c.finished_at.as_deref().or(c.started_at.as_deref()))
+        ),
+    }
+}
+
+pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
+    let list: Vec<_> = rrun.containers()?.into_iter().filter(|c| a.all || c.is_running()).collect();
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
+        return Ok(0);
+    }
+    if a.quiet {
+        list.iter().for_each(|c| println!("{}", &c.id[..12]));
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            let mut cmd = c.command.join(" ");
+            if cmd.chars().count() > 20 {
+                cmd = cmd.chars().take(19).collect::<String>() + "…";
+            }
+            vec![
+                c.id[..12].to_string(),
+                c.image.clone(),
+                format!("\"{cmd}\""),
+                format!("{} ago", format::age(Some(&c.created))),
+                status_text(c),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    format::table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], &rows);
+    Ok(0)
+}
+
+/// Applies `f` to each named container, printing the name on success and
+/// the error otherwise, as docker does; exit code 1 if any failed.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Error>) -> Result<i32, Error> {
+    let mut code = 0;
+    for n in names {
+        match f(n) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("rrun: {e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.remove_container(c, a.force).map(drop))
+}
+
+pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
+    if a.attach {
+        let [one] = a.containers.as_slice() else {
+            eprintln!("rrun: start -a takes one container");
+            return Ok(125);
+        };
+        return rrun.start_attached(one, a.interactive);
+    }
+    each(&a.containers, |c| rrun.start(c).map(drop))
+}
+
+pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.stop(c, Duration::from_secs(a.time)).map(drop))
+}
+
+pub fn kill(rrun: &Rrun, a: KillArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.kill(c, a.signal.as_deref()).map(drop))
+}
+
+pub fn pause(rrun: &Rrun, a: NamesArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.pause(c).map(drop))
+}
+
+pub fn unpause(rrun: &Rrun, a: NamesArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.unpause(c).map(drop))
+}
+
+pub fn logs(rrun: &Rrun, a: LogsArgs) -> Result<i32, Error> {
+    let tail = match a.tail.as_str() {
+        "all" | "-1" => None,
+        n => match n.parse() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                eprintln!("rrun: invalid --tail {n:?}: expected a number or \"all\"");
+                return Ok(125);
+            }
+        },
+    };
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut print = |e: &LogEntry| {
+        let w: &mut dyn Write = match e.stream {
+            rrun::launcher::Stream::Stdout => &mut out,
+            rrun::launcher::Stream::Stderr => &mut err,
+        };
+        let _ = if a.timestamps { write!(w, "{} {}", e.time, e.log) } else { w.write_all(e.log.as_bytes()) };
+        let _ = w.flush();
+    };
+    rrun.logs(&a.container, &LogOptions { follow: a.follow, tail }, &mut print)?;
+    Ok(0)
+}
+
+pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
+    let host_env = |k: &str| std::env::var(k).ok();
+    let env = a.env.iter().map(|e| rrun::spec::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
+    rrun.exec(
+        &a.container,
+        &ExecOptions {
+            command: a.command,
+            env,
+            user: a.user,
+            workdir: a.workdir,
+            interactive: a.interactive,
+            tty: a.tty,
+            detach: a.detach,
+        },
+    )
+}
+
+pub fn stats(rrun: &Rrun, a: StatsArgs) -> Result<i32, Error> {
+    let names: Vec<String> = if a.containers.is_empty() {
+        rrun.containers()?.into_iter().filter(|c| c.status == Status::Running).map(|c| c.id).collect()
+    } else {
+        a.containers.clone()
+    };
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    loop {
+        let mut rows = Vec::new();
+        let mut samples = Vec::new();
+        for n in &names {
+            // docker samples over about a second too
+            let s = rrun.stats(n, Duration::from_millis(if a.no_stream { 500 } else { 1000 }))?;
+            rows.push(vec![
+                s.id[..12].to_string(),
+                s.name.clone(),
+                format!("{:.2}%", s.cpu_percent),
+                format!("{} / {}", format::binary_size(s.memory_usage), format::binary_size(s.memory_limit)),
+                format!("{:.2}%", s.memory_usage as f64 * 100.0 / s.memory_limit.max(1) as f64),
+                s.pids.to_string(),
+            ]);
+            samples.push(s);
+        }
+        if a.format == "json" {
+            println!("{}", serde_json::to_string_pretty(&samples).expect("serializes"));
+        } else {
+            if tty && !a.no_stream {
+                print!("\x1b[2J\x1b[H");
+            }
+            format::table(&["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], &rows);
+        }
+        if a.no_stream {
+            return Ok(0);
+        }
+        if names.is_empty() {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
+    let mut out = Vec::new();
+    for n in &a.names {
+        out.push(rrun.inspect(n)?);
+    }
+    println!("{}", serde_json::to_string_pretty(&out).expect("serializes"));
+    Ok(0)
+}
+
+pub fn container(rrun: &Rrun, c: ContainerCommand) -> Result<i32, Error> {
+    match c {
+        ContainerCommand::Prune { .. } => {
+            let removed = rrun.prune_containers()?;
+            println!("Deleted Containers:");
+            removed.iter().for_each(|id| println!("{id}"));
+            Ok(0)
+        }
+        ContainerCommand::Ls(a) => ps(rrun, a),
+    }
+}

@@ -1,0 +1,112 @@
+//! `exec`: a new process inside a running container. It joins the
+//! namespaces of the container's init (`setns` on `/proc/PID/ns/*`) and its
+//! cgroup, then becomes the process exactly as the init did: user, groups,
+//! capabilities, no_new_privs, rlimits, working directory, terminal.
+//!
+//! A PID namespace is entered only by children (`setns` on it changes where
+//! the caller's *next* child is born), so rrun joins it itself just around
+//! the clone, and the child joins the others.
+
+use super::child::{self, become_process, ns_flag, ProcessPlan};
+use super::{start_child, sync, Child, LaunchError, StdioMode};
+use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use tracing::debug;
+
+/// What to run, and where.
+pub struct ExecConfig<'a> {
+    /// Host PID of the container's init, whose namespaces are joined.
+    pub pid: i32,
+    /// The namespaces the container has (from its Spec); the others are the host's.
+    pub namespaces: &'a [LinuxNamespaceType],
+    pub process: &'a Process,
+    pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
+    pub stdio: StdioMode,
+}
+
+fn ns_file(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// Starts `cfg.process` in the container; returns once it was exec'd.
+pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
+    let open = |what: &str| {
+        let path = format!("/proc/{}/ns/{what}", cfg.pid);
+        File::open(&path).map_err(|e| LaunchError::Container {
+            code: 125,
+            msg: format!("open {path}: {e} (is the container still running?)"),
+        })
+    };
+    // the user namespace first (it grants the rights to join the others), the mount namespace last
+    let mut order: Vec<LinuxNamespaceType> = cfg.namespaces.to_vec();
+    order.sort_by_key(|t| match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 2,
+        _ => 1,
+    });
+    let mut join = Vec::new();
+    let mut pid_ns = None;
+    for t in order {
+        match t {
+            LinuxNamespaceType::Pid => pid_ns = Some(open("pid")?),
+            t => join.push((t, open(ns_file(t))?)),
+        }
+    }
+    let (stdio, output) = cfg.stdio.prepare()?;
+    let plan = ProcessPlan::new(cfg.process, stdio)?;
+
+    let restore_pid_ns = match &pid_ns {
+        Some(target) => {
+            let own = File::open("/proc/self/ns/pid_for_children").map_err(|e| LaunchError::Container {
+                code: 125,
+                msg: format!("open /proc/self/ns/pid_for_children: {e}"),
+            })?;
+            debug!(
+                syscall = "setns",
+                ns = "pid",
+                pid = cfg.pid,
+                "children of rrun are born in the container's PID namespace"
+            );
+            setns(target.as_fd(), CloneFlags::CLONE_NEWPID).map_err(LaunchError::sys("setns pid namespace"))?;
+            Some(own)
+        }
+        None => None,
+    };
+    let child = start_child(0, output, cfg.cgroup, move |sock| exec_child(plan, join, sock));
+    if let Some(own) = restore_pid_ns {
+        let _ = setns(own.as_fd(), CloneFlags::CLONE_NEWPID);
+    }
+    child
+}
+
+fn exec_child(plan: ProcessPlan<'_>, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
+    let err = (|| {
+        for (t, f) in &join {
+            debug!(syscall = "setns", ns = ns_file(*t), "join the container's namespace");
+            setns(f.as_fd(), ns_flag(*t)).map_err(child::sys(format!("setns {} namespace", ns_file(*t))))?;
+        }
+        drop(join);
+        if !sync::wait_go(&sock) {
+            return Err(super::ChildError::setup("rrun went away before the process started"));
+        }
+        become_process(&plan, &sock, false)
+    })();
+    let err = match err {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    sync::send_error(&sock, err.code, &err.msg);
+    // SAFETY: _exit ends this forked process without running the parent's atexit handlers.
+    unsafe { libc::_exit(err.code) }
+}

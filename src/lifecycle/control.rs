@@ -1,0 +1,346 @@
+//! Acting on containers that run under another process (a monitor, or an
+//! `rrun run` in the foreground): stop, kill, pause, stats, logs, inspect,
+//! prune. The record says where the container's processes and cgroup are;
+//! pidfds make sure a reused PID is never signalled.
+
+use super::{Container, STOP_MARKER};
+use crate::cgroups::{self, Cgroup};
+use crate::container::{ContainerRecord, Status};
+use crate::launcher::process::{parse_signal, ProcessHandle};
+use crate::logs::{self, LogEntry};
+use crate::{io_error, Error, Rrun};
+use nix::sys::signal::Signal;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tracing::{debug, info};
+
+/// How long `stop` and `rm -f` wait for a monitor to record the exit.
+const MONITOR_GRACE: Duration = Duration::from_secs(10);
+
+/// One sample of `rrun stats`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ContainerStats {
+    pub id: String,
+    pub name: String,
+    /// CPU time over the sample as a percentage of one CPU.
+    pub cpu_percent: f64,
+    pub memory_usage: u64,
+    /// The cgroup's limit, or the host's memory when unlimited.
+    pub memory_limit: u64,
+    pub pids: u64,
+}
+
+/// `rrun logs` options.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Keep printing as the container writes, until it exits.
+    pub follow: bool,
+    /// Only the last N lines.
+    pub tail: Option<usize>,
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+impl Rrun {
+    fn running(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
+        let c = self.container(name_or_id)?;
+        if !c.is_running() {
+            return Err(Error::ContainerNotRunning(name_or_id.to_string()));
+        }
+        Ok(c)
+    }
+
+    fn init_handle(c: &ContainerRecord) -> Option<ProcessHandle> {
+        ProcessHandle::open(c.pid?, c.pid_start_time?)
+    }
+
+    /// Stops a container: its StopSignal (SIGTERM by default), then after
+    /// `timeout` SIGKILL to every process in its cgroup. Its restart policy
+    /// does not bring it back. Returns the record once the exit is recorded.
+    pub fn stop(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
+        let c = self.container(name_or_id)?;
+        if !c.is_running() {
+            return Ok(c);
+        }
+        let dir = self.store().container_dir(&c.id);
+        super::write(&dir.join(STOP_MARKER), b"")?;
+        let signal = c.stop_signal.as_deref().and_then(parse_signal).unwrap_or(Signal::SIGTERM);
+        if let Some(init) = Self::init_handle(&c) {
+            info!(id = %c.id, ?signal, timeout = ?timeout, "stopping the container");
+            init.signal(signal);
+            if c.paused {
+                // frozen processes cannot act on the signal
+                if let Some(cg) = cgroups::open(&c.cgroup) {
+                    cg.thaw()?;
+                }
+                let _ = self.update(&dir, |r| r.paused = false);
+            }
+            if !init.wait_exit(timeout) {
+                debug!(id = %c.id, "still running after the timeout: SIGKILL to every process");
+                if let Some(cg) = cgroups::open(&c.cgroup) {
+                    cg.kill_all()?;
+                }
+                init.wait_exit(MONITOR_GRACE);
+            }
+        }
+        self.wait_for_monitor(&c);
+        self.cleanup_stale(&c);
+        self.container(&c.id)
+    }
+
+    /// Kills every process of a running container and waits until its exit
+    /// is recorded (for `rm -f`); no restart follows.
+    pub(crate) fn kill_all_and_wait(&self, c: &ContainerRecord) -> Result<(), Error> {
+        let dir = self.store().container_dir(&c.id);
+        super::write(&dir.join(STOP_MARKER), b"")?;
+        if let Some(cg) = cgroups::open(&c.cgroup) {
+            cg.kill_all()?;
+        }
+        if let Some(init) = Self::init_handle(c) {
+            init.signal(Signal::SIGKILL);
+            init.wait_exit(MONITOR_GRACE);
+        }
+        self.wait_for_monitor(c);
+        Ok(())
+    }
+
+    fn wait_for_monitor(&self, c: &ContainerRecord) {
+        if let Some(m) = c.monitor_pid.zip(c.monitor_start_time).and_then(|(p, t)| ProcessHandle::open(p, t)) {
+            // a foreground `rrun run` is its own monitor: it exits once it has recorded the exit
+            if c.monitor_pid != Some(std::process::id() as i32) && !m.wait_exit(MONITOR_GRACE) {
+                tracing::warn!(id = %c.id, "the container's monitor did not finish in time");
+            }
+        }
+    }
+
+    /// Finishes for a dead monitor what it could not: the container's
+    /// leftover processes and cgroup go, and the record says exited.
+    pub(crate) fn cleanup_stale(&self, c: &ContainerRecord) {
+        let dir = self.store().container_dir(&c.id);
+        let Some(rec) = crate::container::read_record(&dir) else { return };
+        if rec.monitor_alive() || c.cgroup.is_empty() && !rec.is_stale() {
+            return;
+        }
+        if let Some(cg) = cgroups::open(&rec.cgroup) {
+            if rec.cgroup.iter().any(|d| d.exists()) {
+                let _ = cg.kill_all();
+                if let Err(e) = cg.delete() {
+                    tracing::warn!(id = %c.id, error = %e, "removing a stale cgroup");
+                }
+            }
+        }
+        if rec.is_stale() {
+            let resolved = rec.resolved();
+            let _ = self.update(&dir, |r| {
+                r.status = Status::Exited;
+                r.exit_code = resolved.exit_code;
+                r.pid = None;
+                r.pid_start_time = None;
+                r.paused = false;
+            });
+        }
+    }
+
+    /// Sends a signal (SIGKILL by default) to the container's main process.
+    pub fn kill(&self, name_or_id: &str, signal: Option<&str>) -> Result<ContainerRecord, Error> {
+        let sig = match signal {
+            Some(s) => parse_signal(s).ok_or_else(|| Error::InvalidSignal(s.to_string()))?,
+            None => Signal::SIGKILL,
+        };
+        let c = self.running(name_or_id)?;
+        let init = Self::init_handle(&c).ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        info!(id = %c.id, signal = ?sig, "kill");
+        init.signal(sig);
+        Ok(c)
+    }
+
+    fn cgroup_of(c: &ContainerRecord) -> Result<Box<dyn Cgroup>, Error> {
+        cgroups::open(&c.cgroup).ok_or_else(|| Error::ContainerNotRunning(c.name.clone()))
+    }
+
+    /// Freezes every process of the container (freezer cgroup, or `cgroup.freeze` on v2).
+    pub fn pause(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
+        let c = self.running(name_or_id)?;
+        if c.status == Status::Paused {
+            return Err(Error::ContainerPaused(name_or_id.to_string()));
+        }
+        Self::cgroup_of(&c)?.freeze()?;
+        Ok(self.update(&self.store().container_dir(&c.id), |r| r.paused = true)?.unwrap_or(c).resolved())
+    }
+
+    pub fn unpause(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
+        let c = self.running(name_or_id)?;
+        if c.status != Status::Paused {
+            return Err(Error::ContainerNotPaused(name_or_id.to_string()));
+        }
+        Self::cgroup_of(&c)?.thaw()?;
+        Ok(self.update(&self.store().container_dir(&c.id), |r| r.paused = false)?.unwrap_or(c).resolved())
+    }
+
+    /// CPU, memory and process counts of a running container, CPU measured over `sample`.
+    pub fn stats(&self, name_or_id: &str, sample: Duration) -> Result<ContainerStats, Error> {
+        let c = self.running(name_or_id)?;
+        let cg = Self::cgroup_of(&c)?;
+        let (s0, t0) = (cg.stats()?, Instant::now());
+        std::thread::sleep(sample);
+        let (s1, t1) = (cg.stats()?, Instant::now());
+        let elapsed = (t1 - t0).as_nanos().max(1) as f64;
+        Ok(ContainerStats {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            cpu_percent: s1.cpu_usage_ns.saturating_sub(s0.cpu_usage_ns) as f64 / elapsed * 100.0,
+            memory_usage: s1.memory_usage,
+            memory_limit: s1.memory_limit.unwrap_or_else(host_memory),
+            pids: s1.pids,
+        })
+    }
+
+    /// Passes the container's log entries to `sink`; with `follow`, keeps
+    /// going until the container has exited and everything is read.
+    pub fn logs(&self, name_or_id: &str, opts: &LogOptions, sink: &mut dyn FnMut(&LogEntry)) -> Result<(), Error> {
+        let c = self.container(name_or_id)?;
+        let path = self.store().container_dir(&c.id).join("container.log");
+        let mut follower = opts.follow.then(|| logs::Follower::from_end(&path));
+        for e in logs::read(&path, opts.tail).map_err(io_error(&path))? {
+            sink(&e);
+        }
+        let Some(follower) = follower.as_mut() else { return Ok(()) };
+        loop {
+            // read the state before the log: what was written before the exit is then surely read
+            let running = self.container(&c.id).map(|r| r.is_running() || r.monitor_alive()).unwrap_or(false);
+            for e in follower.poll().map_err(io_error(&path))? {
+                sink(&e);
+            }
+            if !running {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Removes every container that is not running; returns their IDs.
+    pub fn prune_containers(&self) -> Result<Vec<String>, Error> {
+        let mut removed = Vec::new();
+        for c in self.containers()? {
+            if !c.is_running() && !c.monitor_alive() {
+                self.remove_container(&c.id, false)?;
+                removed.push(c.id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Everything known about a container, shaped like `docker inspect`.
+    pub fn inspect(&self, name_or_id: &str) -> Result<Value, Error> {
+        let Container { record: c, dir, spec } = self.open_container(name_or_id)?;
+        let process = spec.process().as_ref();
+        let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
+        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
+        let memory = resources.as_ref().and_then(|r| r.memory().as_ref());
+        let cpu = resources.as_ref().and_then(|r| r.cpu().as_ref());
+        let nano_cpus = cpu
+            .and_then(|c| Some((c.quota()?, c.period()?)))
+            .map(|(q, p)| if q > 0 { q as i128 * 1_000_000_000 / p.max(1) as i128 } else { 0 })
+            .unwrap_or(0);
+        let mounts: Vec<Value> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .filter(|m| {
+                let d = m.destination().to_string_lossy();
+                let t = m.typ().as_deref().unwrap_or("");
+                (t == "bind" && !d.starts_with("/etc/")) || (t == "tmpfs" && !d.starts_with("/dev"))
+            })
+            .map(|m| {
+                let ro = m.options().iter().flatten().any(|o| o == "ro");
+                json!({
+                    "Type": m.typ(),
+                    "Source": m.source(),
+                    "Destination": m.destination(),
+                    "RW": !ro,
+                })
+            })
+            .collect();
+        let status = match c.status {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Exited => "exited",
+        };
+        let (policy, retries) = match c.restart_policy {
+            crate::RestartPolicy::OnFailure(n) => ("on-failure".to_string(), n),
+            p => (p.to_string(), 0),
+        };
+        Ok(json!({
+            "Id": c.id,
+            "Created": c.created,
+            "Path": args.first(),
+            "Args": args.iter().skip(1).collect::<Vec<_>>(),
+            "State": {
+                "Status": status,
+                "Running": c.is_running(),
+                "Paused": c.status == Status::Paused,
+                "Restarting": false,
+                "OOMKilled": c.oom_killed,
+                "Dead": false,
+                "Pid": c.pid.unwrap_or(0),
+                "ExitCode": c.exit_code.unwrap_or(0),
+                "Error": c.error.clone().unwrap_or_default(),
+                "StartedAt": c.started_at,
+                "FinishedAt": c.finished_at,
+                "MonitorPid": c.monitor_pid.filter(|_| c.monitor_alive()),
+            },
+            "Image": c.image_id.to_string(),
+            "Name": format!("/{}", c.name),
+            "RestartCount": c.restart_count,
+            "LogPath": dir.join("container.log"),
+            "Cgroup": c.cgroup,
+            "HostConfig": {
+                "AutoRemove": c.auto_remove,
+                "Init": c.init,
+                "ReadonlyRootfs": spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+                "Memory": memory.and_then(|m| m.limit()).unwrap_or(0),
+                "MemorySwap": memory.and_then(|m| m.swap()).unwrap_or(0),
+                "MemoryReservation": memory.and_then(|m| m.reservation()).unwrap_or(0),
+                "NanoCpus": nano_cpus as i64,
+                "CpuShares": cpu.and_then(|c| c.shares()).unwrap_or(0),
+                "CpuQuota": cpu.and_then(|c| c.quota()).unwrap_or(0),
+                "CpuPeriod": cpu.and_then(|c| c.period()).unwrap_or(0),
+                "CpusetCpus": cpu.and_then(|c| c.cpus().clone()).unwrap_or_default(),
+                "PidsLimit": resources.as_ref().and_then(|r| r.pids().as_ref()).map(|p| p.limit()),
+                "RestartPolicy": { "Name": policy, "MaximumRetryCount": retries },
+                "LogConfig": { "Type": "json-file", "Config": { "max-size": c.log_max_size.to_string() } },
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": spec.hostname(),
+                "User": process.map(|p| format!("{}:{}", p.user().uid(), p.user().gid())),
+                "Env": process.and_then(|p| p.env().clone()).unwrap_or_default(),
+                "Cmd": c.command,
+                "Image": c.image,
+                "WorkingDir": process.map(|p| p.cwd().clone()),
+                "Tty": process.and_then(|p| p.terminal()).unwrap_or(false),
+                "Labels": spec.annotations().clone().unwrap_or_default(),
+                "StopSignal": c.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+            },
+            "GraphDriver": {
+                "Name": "overlay",
+                "Data": {
+                    "UpperDir": dir.join("upper"),
+                    "WorkDir": dir.join("work"),
+                    "MergedDir": dir.join("rootfs"),
+                },
+            },
+        }))
+    }
+}

@@ -1,0 +1,119 @@
+//! `exec`: another process in a running container, with the container's
+//! namespaces, cgroup, capabilities, no_new_privs and environment, as the
+//! container's user unless `-u` says otherwise.
+
+use crate::container::Status;
+use crate::launcher::{self, ExecConfig, StdioMode};
+use crate::securefs::open_in_root;
+use crate::spec;
+use crate::{cgroups, Error, Rrun};
+use nix::fcntl::OFlag;
+use oci_spec::runtime::{LinuxNamespaceType, UserBuilder};
+use std::io::Read;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::path::Path;
+
+/// What `rrun exec` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub command: Vec<String>,
+    /// `K=V` entries added to (or replacing those of) the container's environment.
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub interactive: bool,
+    pub tty: bool,
+    /// Start it and return without waiting.
+    pub detach: bool,
+}
+
+/// Reads a small file of the running container's filesystem (through
+/// `/proc/PID/root`, resolved inside it so that symlinks cannot leave it).
+fn read_in_container(pid: i32, path: &str) -> Option<String> {
+    let root = nix::fcntl::open(
+        format!("/proc/{pid}/root").as_str(),
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ok()?;
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    let root = unsafe { OwnedFd::from_raw_fd(root) };
+    let fd = open_in_root(root.as_fd(), Path::new(path), OFlag::O_RDONLY).ok()?;
+    let mut s = String::new();
+    std::fs::File::from(fd).take(4 << 20).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+impl Rrun {
+    /// Runs a command in a running container and returns its exit code
+    /// (0 at once with `detach`).
+    pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
+        let c = self.open_container(name_or_id)?;
+        match c.record.status {
+            Status::Running => {}
+            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
+            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
+        }
+        if opts.command.is_empty() {
+            return Err(Error::Spec(spec::SpecError::NoCommand));
+        }
+        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let mut process = c.spec.process().clone().ok_or_else(|| Error::BadImage {
+            image: c.record.image.clone(),
+            reason: "the container's config.json has no process".into(),
+        })?;
+        let mut env = process.env().clone().unwrap_or_default();
+        let mut set = |kv: &str| {
+            let key = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
+            env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
+            env.push(kv.to_string());
+        };
+        for kv in &opts.env {
+            set(kv);
+        }
+        if opts.tty && !process.env().iter().flatten().chain(&opts.env).any(|e| e.starts_with("TERM=")) {
+            set("TERM=xterm");
+        }
+        if let Some(u) = &opts.user {
+            let passwd = read_in_container(pid, "/etc/passwd").unwrap_or_default();
+            let group = read_in_container(pid, "/etc/group").unwrap_or_default();
+            let r = spec::resolve_user(u, &passwd, &group)?;
+            let user = UserBuilder::default()
+                .uid(r.uid)
+                .gid(r.gid)
+                .additional_gids(r.additional_gids)
+                .build()
+                .map_err(|e| Error::Spec(spec::SpecError::Build(e.to_string())))?;
+            process.set_user(user);
+        }
+        if let Some(w) = &opts.workdir {
+            if !w.starts_with('/') {
+                return Err(Error::Spec(spec::SpecError::RelativeWorkdir(w.clone())));
+            }
+            process.set_cwd(w.into());
+        }
+        process.set_args(Some(opts.command.clone())).set_env(Some(env)).set_terminal(Some(opts.tty));
+        let namespaces: Vec<LinuxNamespaceType> = c
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        let cgroup = cgroups::open(&c.record.cgroup);
+        let stdio = if opts.interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
+        let child = launcher::spawn_in(&ExecConfig {
+            pid,
+            namespaces: &namespaces,
+            process: &process,
+            cgroup: cgroup.as_deref(),
+            stdio,
+        })?;
+        if opts.detach {
+            return Ok(0);
+        }
+        Ok(child.wait(opts.interactive)?.code())
+    }
+}

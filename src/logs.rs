@@ -1,0 +1,264 @@
+//! Container logs: what a detached container writes, kept as Docker's
+//! json-file driver keeps it — one JSON object per line with the text, the
+//! stream it came from and when — in `containers/<id>/container.log`, rotated
+//! to `container.log.1` when it passes a size limit.
+
+use crate::launcher::Stream;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The text, with its newline (none on a line cut at the length limit or at exit).
+    pub log: String,
+    pub stream: Stream,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub time: String,
+}
+
+/// The default size at which a log is rotated (`--log-opt max-size`).
+pub const DEFAULT_MAX_SIZE: u64 = 10 << 20;
+/// A line longer than this is written in pieces, as Docker does at 16 KiB.
+const MAX_LINE: usize = 16 * 1024;
+
+/// The rotated predecessor of a log file.
+fn rotated(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".1");
+    PathBuf::from(p)
+}
+
+/// Appends a container's output to its log, a line at a time.
+pub struct LogWriter {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: u64,
+    /// Unfinished lines of stdout and stderr.
+    partial: [Vec<u8>; 2],
+}
+
+impl LogWriter {
+    /// Opens (appending to) the log at `path`; `max_size` 0 never rotates.
+    pub fn open(path: &Path, max_size: u64) -> io::Result<LogWriter> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogWriter { path: path.to_path_buf(), file, size, max_size, partial: [Vec::new(), Vec::new()] })
+    }
+
+    /// Takes a chunk of output; complete lines are written at once.
+    pub fn write(&mut self, stream: Stream, mut bytes: &[u8]) -> io::Result<()> {
+        let slot = stream as usize;
+        while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+            let mut line = std::mem::take(&mut self.partial[slot]);
+            line.extend_from_slice(&bytes[..=nl]);
+            bytes = &bytes[nl + 1..];
+            self.emit(stream, &line)?;
+        }
+        self.partial[slot].extend_from_slice(bytes);
+        if self.partial[slot].len() >= MAX_LINE {
+            let line = std::mem::take(&mut self.partial[slot]);
+            self.emit(stream, &line)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left of unfinished lines (the container exited).
+    pub fn flush_partial(&mut self) -> io::Result<()> {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let line = std::mem::take(&mut self.partial[stream as usize]);
+            if !line.is_empty() {
+                self.emit(stream, &line)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, stream: Stream, line: &[u8]) -> io::Result<()> {
+        let entry =
+            LogEntry { log: String::from_utf8_lossy(line).into_owned(), stream, time: crate::container::now_rfc3339() };
+        let mut json = serde_json::to_vec(&entry).expect("log entry serializes");
+        json.push(b'\n');
+        if self.max_size > 0 && self.size > 0 && self.size + json.len() as u64 > self.max_size {
+            self.rotate()?;
+        }
+        self.file.write_all(&json)?;
+        self.size += json.len() as u64;
+        Ok(())
+    }
+
+    /// `container.log` becomes `container.log.1` (replacing the older one).
+    fn rotate(&mut self) -> io::Result<()> {
+        std::fs::rename(&self.path, rotated(&self.path))?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Every complete entry of the log at `path` (its rotated part first), the
+/// last `tail` only when given.
+pub fn read(path: &Path, tail: Option<usize>) -> io::Result<Vec<LogEntry>> {
+    let mut out = Vec::new();
+    for p in [rotated(path), path.to_path_buf()] {
+        match File::open(&p) {
+            Ok(f) => {
+                parse_into(&mut BufReader::new(f), &mut out)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(n) = tail {
+        out.drain(..out.len().saturating_sub(n));
+    }
+    Ok(out)
+}
+
+fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> {
+    let mut consumed = 0;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        // a line still being written has no newline yet: leave it for the next read
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Ok(consumed);
+        }
+        consumed += n as u64;
+        if let Ok(e) = serde_json::from_slice::<LogEntry>(&line) {
+            out.push(e);
+        }
+    }
+}
+
+/// Follows a log as it grows (`logs -f`), across rotations.
+pub struct Follower {
+    path: PathBuf,
+    file: Option<File>,
+    inode: u64,
+    offset: u64,
+}
+
+impl Follower {
+    /// Starts at the current end of the log: [`read`] gave what came before.
+    pub fn from_end(path: &Path) -> Follower {
+        let mut f = Follower { path: path.to_path_buf(), file: None, inode: 0, offset: 0 };
+        if let Ok(file) = File::open(path) {
+            let meta = file.metadata().ok();
+            f.inode = meta.as_ref().map(|m| m.ino()).unwrap_or(0);
+            // only whole lines were read before: start after the last newline
+            f.offset = last_line_end(&file, meta.map(|m| m.len()).unwrap_or(0));
+            f.file = Some(file);
+        }
+        f
+    }
+
+    /// The entries written since the last call.
+    pub fn poll(&mut self) -> io::Result<Vec<LogEntry>> {
+        let mut out = Vec::new();
+        self.read_new(&mut out)?;
+        // rotated: the old file is finished (read its rest above); go on with the new one
+        let current = std::fs::metadata(&self.path).map(|m| m.ino()).unwrap_or(self.inode);
+        if current != self.inode || self.file.is_none() {
+            if let Ok(file) = File::open(&self.path) {
+                self.inode = file.metadata()?.ino();
+                self.file = Some(file);
+                self.offset = 0;
+                self.read_new(&mut out)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_new(&mut self, out: &mut Vec<LogEntry>) -> io::Result<()> {
+        if let Some(file) = &mut self.file {
+            file.seek(SeekFrom::Start(self.offset))?;
+            self.offset += parse_into(&mut BufReader::new(file), out)?;
+        }
+        Ok(())
+    }
+}
+
+fn last_line_end(file: &File, len: u64) -> u64 {
+    let start = len.saturating_sub(MAX_LINE as u64 * 8);
+    let mut tail = Vec::new();
+    let mut f = file;
+    if f.seek(SeekFrom::Start(start)).is_err() || f.take(len - start).read_to_end(&mut tail).is_err() {
+        return len;
+    }
+    tail.iter().rposition(|b| *b == b'\n').map(|i| start + i as u64 + 1).unwrap_or(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("rrun-logs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("container.log")
+    }
+
+    #[test]
+    fn lines_are_split_tagged_and_kept_in_order() {
+        let path = tmp("lines");
+        let mut w = LogWriter::open(&path, 0).unwrap();
+        w.write(Stream::Stdout, b"hel").unwrap();
+        w.write(Stream::Stderr, b"oops\n").unwrap();
+        w.write(Stream::Stdout, b"lo\nworld\nno newline").unwrap();
+        w.flush_partial().unwrap();
+        let got: Vec<(String, Stream)> = read(&path, None).unwrap().into_iter().map(|e| (e.log, e.stream)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("oops\n".into(), Stream::Stderr),
+                ("hello\n".into(), Stream::Stdout),
+                ("world\n".into(), Stream::Stdout),
+                ("no newline".into(), Stream::Stdout)
+            ]
+        );
+        assert_eq!(read(&path, Some(2)).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn rotation_keeps_one_old_file_and_following_crosses_it() {
+        let path = tmp("rotate");
+        let mut w = LogWriter::open(&path, 400).unwrap();
+        let mut follow = Follower::from_end(&path);
+        let mut seen = Vec::new();
+        for i in 0..40 {
+            w.write(Stream::Stdout, format!("line {i}\n").as_bytes()).unwrap();
+            if i % 3 == 0 {
+                seen.extend(follow.poll().unwrap().into_iter().map(|e| e.log));
+            }
+        }
+        seen.extend(follow.poll().unwrap().into_iter().map(|e| e.log));
+        assert!(std::fs::metadata(&path).unwrap().len() <= 400);
+        assert!(rotated(&path).exists());
+        let kept = read(&path, None).unwrap();
+        assert_eq!(kept.last().unwrap().log, "line 39\n");
+        assert!(kept.len() < 40, "older lines were rotated away");
+        let want: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(seen, want, "a follower polling often enough sees every line once");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let path = tmp("long");
+        let mut w = LogWriter::open(&path, 0).unwrap();
+        w.write(Stream::Stdout, &vec![b'x'; MAX_LINE + 10]).unwrap();
+        w.write(Stream::Stdout, b"\n").unwrap();
+        let e = read(&path, None).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].log.len(), e[1].log.as_str()), (MAX_LINE + 10, "\n"), "the long line ends an entry by itself");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
