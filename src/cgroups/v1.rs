@@ -93,6 +93,13 @@ impl Cgroup for V1 {
         Ok(())
     }
 
+    fn join_self(&self) -> Result<(), CgroupError> {
+        for (_, d) in &self.dirs {
+            write(d, "tasks", "0")?;
+        }
+        Ok(())
+    }
+
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
@@ -170,6 +177,9 @@ impl Cgroup for V1 {
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
+        if self.pids().is_empty() {
+            return Ok(());
+        }
         // frozen processes cannot fork while we kill them; they die once thawed
         let frozen = self.dir("freezer").is_some() && self.freeze().is_ok();
         for p in self.pids() {

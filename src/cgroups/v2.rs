@@ -58,6 +58,14 @@ impl Cgroup for V2 {
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }
 
+    fn join_self(&self) -> Result<(), CgroupError> {
+        write(&self.dir, "cgroup.procs", "0")
+    }
+
+    fn clone_into(&self) -> Option<std::os::fd::OwnedFd> {
+        std::fs::File::open(&self.dir).ok().map(std::os::fd::OwnedFd::from)
+    }
+
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
@@ -121,6 +129,9 @@ impl Cgroup for V2 {
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
+        if self.pids().is_empty() {
+            return Ok(());
+        }
         if self.dir.join("cgroup.kill").exists() {
             write(&self.dir, "cgroup.kill", "1")?;
         }

@@ -5,8 +5,9 @@
 //! rrun (parent)                          container init (child)
 //! ─────────────                          ──────────────────────
 //! block forwarded signals
-//! clone(NEWNS|NEWPID|NEWUTS|NEWIPC|…) ──▶ wait for "go"
-//! (cgroup setup goes here)  ── "go" ───▶ unshare(NEWCGROUP); mounts; pivot_root;
+//! clone(NEWNS|NEWPID|NEWUTS|NEWIPC|…) ──▶ join the cgroup (v1: "0" → tasks;
+//!   (v2: clone3 CLONE_INTO_CGROUP)        v2: born there); wait for "go"
+//! (id maps will go here)    ── "go" ───▶ unshare(NEWCGROUP); mounts; pivot_root;
 //!                                        hostname; terminal; user; caps;
 //! ◀── pty master (SCM_RIGHTS) ───────── no_new_privs; close fds; execve
 //! ◀── error message, or EOF on exec ────
@@ -36,7 +37,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use tracing::debug;
 
 #[derive(Debug, thiserror::Error)]
@@ -226,11 +227,23 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old), None);
     };
 
-    // SAFETY: a fork-like clone (no new stack, SIGCHLD on exit); rrun has a single
-    // thread here, so the child may run ordinary Rust code until it execs or exits.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_clone, (clone_flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize)
-    };
+    // v2 starts the child right in its cgroup; otherwise the child moves itself there first
+    let mut into = cgroup.and_then(|c| c.clone_into());
+    let mut ret = -1;
+    if let Some(fd) = &into {
+        debug!(
+            syscall = "clone3",
+            flags = format!("{clone_flags:#x}|CLONE_INTO_CGROUP"),
+            "start the process in its cgroup"
+        );
+        ret = clone3_into_cgroup(clone_flags, fd.as_raw_fd());
+        if ret < 0 && matches!(Errno::last(), Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) {
+            into = None; // an older kernel: the child joins by itself
+        }
+    }
+    if into.is_none() {
+        ret = fork_like_clone(clone_flags);
+    }
     if ret < 0 {
         let e = Errno::last();
         restore(&old_mask);
@@ -238,6 +251,14 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     }
     if ret == 0 {
         drop(parent_sock);
+        if let (None, Some(cg)) = (&into, cgroup) {
+            debug!(cgroup = ?cg.dirs(), "join the container's cgroup");
+            if let Err(e) = cg.join_self() {
+                sync::send_error(&child_sock, 125, &e.to_string());
+                // SAFETY: _exit ends this forked child without running the parent's atexit handlers.
+                unsafe { libc::_exit(125) };
+            }
+        }
         // the child never returns from here: it execs or exits
         #[allow(unreachable_code)]
         match child_main(child_sock) {}
@@ -252,7 +273,7 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         restore(&old_mask);
         e
     };
-    match handshake(pid, &parent_sock, cgroup) {
+    match handshake(pid, &parent_sock) {
         Ok(pty) => match SignalFd::new(&handled_signals()) {
             Ok(signals) => {
                 debug!(pid = pid.as_raw(), "process started");
@@ -269,17 +290,10 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     }
 }
 
-/// The parent's side of the start: move the child into its cgroup, let it go,
-/// collect its terminal, and wait for its exec (EOF) or its error.
-fn handshake(
-    pid: Pid,
-    sock: &OwnedFd,
-    cgroup: Option<&dyn crate::cgroups::Cgroup>,
-) -> Result<Option<OwnedFd>, LaunchError> {
-    if let Some(cg) = cgroup {
-        debug!(pid = pid.as_raw(), dirs = ?cg.dirs(), "move the process into the container's cgroup");
-        cg.add_process(pid.as_raw()).map_err(|e| LaunchError::Cgroup(e.to_string()))?;
-    }
+/// The parent's side of the start: let the child go, collect its terminal,
+/// and wait for its exec (EOF) or its error.
+fn handshake(pid: Pid, sock: &OwnedFd) -> Result<Option<OwnedFd>, LaunchError> {
+    debug!(pid = pid.as_raw(), "let the process go on");
     sync::send_go(sock).map_err(LaunchError::sys("signal the container to start"))?;
     let mut pty = None;
     loop {
@@ -309,6 +323,45 @@ impl Child {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
         status
     }
+}
+
+/// A fork-like clone: no new stack, SIGCHLD on exit. Returns 0 in the child.
+fn fork_like_clone(flags: libc::c_int) -> libc::c_long {
+    // SAFETY: a fork-like clone; rrun has a single thread here, so the child may run
+    // ordinary Rust code until it execs or exits.
+    unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) }
+}
+
+/// `struct clone_args` of clone3(2), up to the `cgroup` field.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Like [`fork_like_clone`], with the child born in the cgroup `cgroup_fd`.
+fn clone3_into_cgroup(flags: libc::c_int, cgroup_fd: RawFd) -> libc::c_long {
+    let mut args = CloneArgs {
+        flags: flags as u32 as u64 | CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup_fd as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 with a valid clone_args of the given size and no stack behaves like fork;
+    // single-threaded as above.
+    unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) }
 }
 
 /// Checks for the child's exit without blocking.
