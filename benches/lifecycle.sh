@@ -77,12 +77,22 @@ def timed(cmd):
         sys.exit(f"{cmd} failed: {p.stderr}")
     return ms, int(p.stderr.strip().splitlines()[-1]), p.stdout.strip()
 
+def settle():
+    """Waits until podman's asynchronous helpers (`podman container cleanup`, exiting
+    conmons) are gone, so that they do not load the CPUs during the next timed command."""
+    deadline = time.time() + 10
+    while time.time() < deadline and subprocess.run(["pgrep", "-x", "podman|conmon"], capture_output=True).returncode == 0:
+        time.sleep(0.02)
+
 def cycle(tool):
     run, stop, rm = ([*R, "run", "-d", "busybox", "sleep", "600"], [*R, "stop", "-t", "0"], [*R, "rm"]) if tool == "rrun" \
         else ([*P, "run", "-d", pimage, "sleep", "600"], [*P, "stop", "-t", "0"], [*P, "rm"])
+    settle()
     a = timed(run)
     cid = a[2].splitlines()[-1]
+    settle()
     b = timed(stop + [cid])
+    settle()
     c = timed(rm + [cid])
     return a[:2], b[:2], c[:2]
 
@@ -92,7 +102,8 @@ for i in range(n + 1):
         r = cycle(tool)
         if i:  # the first is a warm-up
             res[tool].append(r)
-print(f"\n# run -d / stop -t 0 / rm of busybox sleep, median of {n} cycles (alternating); ms, peak RSS of the CLI")
+print(f"\n# run -d / stop -t 0 / rm of busybox sleep, median of {n} cycles (alternating, each command")
+print("# started once podman's background helpers are gone); ms, peak RSS of the CLI")
 print(f"{'tool':<8} {'run -d':>8} {'stop':>8} {'rm':>8} {'total':>8} {'ratio':>6}  {'peak RSS KiB (run/stop/rm)'}")
 tot = {}
 for tool, rs in res.items():

@@ -23,3 +23,9 @@ bash rootfs-fixtures/build.sh
 cargo test --all-targets "$@"
 # doc examples compile (they need no root)
 cargo test --doc "$@"
+# the cgroup v2 backend, on a pure-v2 kernel booted under QEMU (this kind of host is v1/hybrid)
+if [ "$(id -u)" = 0 ] && [ -z "${RRUN_SKIP_V2_VM:-}" ]; then
+  bash scripts/v2-vm.sh
+else
+  echo "test.sh: SKIP the cgroup v2 VM checks (they need root; RRUN_SKIP_V2_VM is set)" >&2
+fi

@@ -5,6 +5,9 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // `rrun images | head -1`: a closed stdout ends rrun quietly, as it ends other tools
+    // SAFETY: installs the default disposition; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -153,26 +153,29 @@ fn v2_device_program_denies_by_default() {
         eprintln!("SKIP v2_device_program_denies_by_default: no cgroup2 mount");
         return;
     };
-    let dir = root.join(format!("rrun-test-bpf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let rules = vec![
-        rrun::spec::resources::parse_device_rule("a *:* rwm", false).unwrap(),
-        rrun::spec::resources::parse_device_rule("c 1:3 rwm", true).unwrap(),
-    ];
-    rrun::cgroups::bpf::apply_device_rules(&dir, &rules).unwrap();
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "echo $$ > {}/cgroup.procs && (head -c 1 /dev/zero >/dev/null 2>&1 && echo zero-open || echo zero-denied); (: > /dev/null && echo null-open)",
-            dir.display()
-        ))
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir(&dir);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "zero-denied\nnull-open\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let probe = |rules: &[oci_spec::runtime::LinuxDeviceCgroup]| {
+        let dir = root.join(format!("rrun-test-bpf-{}-{}", std::process::id(), rules.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let loaded = rrun::cgroups::bpf::apply_device_rules(&dir, rules);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs; for d in zero null kmsg; do (: < /dev/$d) 2>/dev/null && echo $d-open || echo $d-denied; done",
+                dir.display()
+            ))
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir(&dir);
+        loaded.unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let parse = rrun::spec::resources::parse_device_rule;
+    let two = [parse("a *:* rwm", false).unwrap(), parse("c 1:3 rwm", true).unwrap()];
+    assert_eq!(probe(&two), "zero-denied\nnull-open\nkmsg-denied\n");
+    // Docker's default list and more: a program too big for a small verifier log still loads
+    let mut many = rrun::spec::resources::default_device_rules();
+    many.extend((0..20).map(|i| parse(&format!("c 240:{i} rwm"), true).unwrap()));
+    assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-denied\n");
+    many.push(parse("c 1:11 r", true).unwrap());
+    assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-open\n", "an added rule allows /dev/kmsg");
 }

@@ -244,3 +244,17 @@ fn concurrent_loads_of_the_same_image_both_succeed() {
     };
     assert_eq!((code, out.trim()), (Some(0), "only this is visible"));
 }
+
+#[test]
+fn a_closed_stdout_ends_rrun_quietly() {
+    if !root_or_skip("a_closed_stdout_ends_rrun_quietly") {
+        return;
+    }
+    let r = TestRoot::with_busybox("epipe");
+    let mut child =
+        r.cmd(&["images"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // like `rrun images | head -0`
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+}

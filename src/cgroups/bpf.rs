@@ -132,22 +132,32 @@ fn bpf(cmd: libc::c_long, attr: &mut [u8; 128]) -> std::io::Result<i32> {
     }
 }
 
-/// Loads the program for `rules` and attaches it to the cgroup directory `dir`.
-pub fn apply_device_rules(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
-    let prog = compile(rules)?;
+/// `BPF_PROG_LOAD` of a device program; `log`, when given, receives the verifier's report.
+fn load(prog: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<i32> {
     let license = c"GPL";
-    let mut log = vec![0u8; 4096];
     let mut attr = [0u8; 128];
     attr[0..4].copy_from_slice(&BPF_PROG_TYPE_CGROUP_DEVICE.to_ne_bytes());
     attr[4..8].copy_from_slice(&(prog.len() as u32).to_ne_bytes());
     attr[8..16].copy_from_slice(&(prog.as_ptr() as u64).to_ne_bytes());
     attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
-    attr[24..28].copy_from_slice(&1u32.to_ne_bytes()); // log_level
-    attr[28..32].copy_from_slice(&(log.len() as u32).to_ne_bytes());
-    attr[32..40].copy_from_slice(&(log.as_mut_ptr() as u64).to_ne_bytes());
+    if let Some(log) = log {
+        attr[24..28].copy_from_slice(&1u32.to_ne_bytes()); // log_level
+        attr[28..32].copy_from_slice(&(log.len() as u32).to_ne_bytes());
+        attr[32..40].copy_from_slice(&(log.as_mut_ptr() as u64).to_ne_bytes());
+    }
     attr[48..56].copy_from_slice(b"rrun_devices\0\0\0\0"[..8].try_into().expect("8 bytes"));
     attr[68..72].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
-    let fd = bpf(BPF_PROG_LOAD, &mut attr).map_err(|e| {
+    bpf(BPF_PROG_LOAD, &mut attr)
+}
+
+/// Loads the program for `rules` and attaches it to the cgroup directory `dir`.
+pub fn apply_device_rules(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(), CgroupError> {
+    let prog = compile(rules)?;
+    // without a log: a verifier log that fills its buffer fails the load (ENOSPC), however valid the program
+    let fd = load(&prog, None).map_err(|e| {
+        // load again, only to say why, with room for the verifier's whole report
+        let mut log = vec![0u8; 1 << 20];
+        let _ = load(&prog, Some(&mut log));
         let verifier = String::from_utf8_lossy(&log).trim_end_matches('\0').trim().to_string();
         CgroupError::Invalid { what: "device rules (BPF program load)".into(), reason: format!("{e} {verifier}") }
     })?;

@@ -48,6 +48,9 @@ pub fn spawn_detached<F: FnOnce(Notifier) -> i32>(monitor: F) -> Result<(), Laun
             // SAFETY: as above, in the single-threaded intermediate child.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
+                    // the caller may be gone when the monitor reports: that must not kill the monitor
+                    // SAFETY: installs SIG_IGN; no handler runs.
+                    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
                     detach_stdio();
                     let code = monitor(Notifier(wr));
                     // SAFETY: ends the monitor without unwinding into the caller's stack frames.

@@ -1,0 +1,199 @@
+#!/bin/sh
+# rrun's cgroup-v2 checks, run by /init inside the QEMU guest that
+# scripts/v2-vm.sh boots (a pure cgroup-v2 host). Not meant for the host.
+#
+# Each check asserts observable behaviour of rrun's v2 backend
+# (src/cgroups/v2.rs, src/cgroups/bpf.rs) and prints one line on the serial
+# console:
+#   V2CHECK ok <name>
+#   V2CHECK FAIL <name>: <detail>
+# and at the end `V2RESULT pass` or `V2RESULT fail`, which scripts/v2-vm.sh
+# greps. Emulation (TCG) is slow: the checks are few and each is bounded by
+# `timeout`.
+
+STORE=/tmp/store
+FAILED=0
+
+r() { rrun --root "$STORE" "$@"; }
+ok() { echo "V2CHECK ok $1"; }
+fail() {
+  FAILED=1
+  echo "V2CHECK FAIL $1: $(printf '%s' "$2" | tr '\n' ' ' | cut -c1-800)"
+}
+# first value of "KEY": in rrun's pretty-printed JSON on stdin
+jval() { awk -v k="\"$1\":" '$1 == k { v = $2; gsub(/[",]/, "", v); print v; exit }'; }
+# first element of the "Cgroup": [ ... ] array of `rrun inspect`
+cgroup0() { awk '/"Cgroup": \[$/ { getline; gsub(/[ ",]/, ""); print; exit }'; }
+# seconds since boot, in hundredths
+now_cs() { awk '{ split($1, a, "."); print a[1] * 100 + a[2]; exit }' /proc/uptime; }
+# waits (up to 60 s) until container $1 is running
+wait_running() {
+  i=0
+  while [ $i -lt 120 ]; do
+    [ "$(r inspect "$1" 2>/dev/null | jval Status)" = running ] && return 0
+    sleep 0.5
+    i=$((i + 1))
+  done
+  return 1
+}
+# the cgroup directory of running container $1 (empty when none)
+cgdir() { r inspect "$1" 2>/dev/null | cgroup0; }
+usage_usec() { awk '$1 == "usage_usec" { print $2 }' "$1/cpu.stat"; }
+
+# --- 0. the image -----------------------------------------------------------
+if out=$(r load -i /busybox.tar 2>&1) && images=$(r images 2>&1) && echo "$images" | grep -q busybox; then
+  ok load
+else
+  fail load "$out"
+  echo "V2RESULT fail"
+  exit 1
+fi
+
+# --- 1. memory: --memory 16m OOM-kills a 64 MB shell variable ----------------
+check_oom() {
+  hog='x=$(head -c 67108864 /dev/zero | tr "\0" a); echo survived'
+  out=$(timeout 120 rrun --root "$STORE" run --rm --memory 16m busybox sh -c "$hog" 2>&1)
+  code=$?
+  [ "$code" = 137 ] || { fail oom "run --rm exited $code, want 137: $out"; return; }
+  case "$out" in *survived*) fail oom "the --rm run survived: $out"; return ;; esac
+  out=$(timeout 120 rrun --root "$STORE" run --name hog --memory 16m busybox sh -c "$hog" 2>&1)
+  code=$?
+  [ "$code" = 137 ] || { fail oom "named run exited $code, want 137: $out"; return; }
+  insp=$(r inspect hog 2>&1)
+  [ "$(echo "$insp" | jval OOMKilled)" = true ] || { fail oom "inspect hog: State.OOMKilled is not true: $insp"; return; }
+  ps=$(r ps -a --format json 2>&1)
+  [ "$(echo "$ps" | jval oom_killed)" = true ] || { fail oom "ps -a --format json: oom_killed is not true: $ps"; return; }
+  dir=$(echo "$insp" | cgroup0)
+  [ -n "$dir" ] && [ ! -e "$dir" ] || { fail oom "cgroup dir '$dir' left behind (or none recorded)"; return; }
+  r rm hog >/dev/null 2>&1
+  ok oom
+}
+
+# --- 2. pids: --pids-limit 10 stops a fork loop -------------------------------
+check_pids() {
+  # a subshell forks until fork fails; the outer shell then counts processes with builtins only
+  script='(i=0; while [ $i -lt 50 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null;
+          n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n'
+  out=$(timeout 120 rrun --root "$STORE" run --rm --pids-limit 10 busybox sh -c "$script" 2>&1)
+  code=$?
+  [ "$code" = 0 ] || { fail pids "exited $code: $out"; return; }
+  case "$out" in '' | *[!0-9]*) fail pids "not a count: $out"; return ;; esac
+  [ "$out" -ge 5 ] && [ "$out" -le 10 ] || { fail pids "the fork loop must stop at 10 processes, saw $out"; return; }
+  ok "pids ($out processes)"
+}
+
+# --- 3. cpu: --cpus 0.5 sets cpu.max and throttles a busy loop ----------------
+check_cpus() {
+  r run -d --name busy --cpus 0.5 busybox sh -c 'while :; do :; done' >/dev/null 2>&1
+  wait_running busy || { fail cpus "container busy did not start: $(r ps -a 2>&1)"; r rm -f busy >/dev/null 2>&1; return; }
+  dir=$(cgdir busy)
+  [ -n "$dir" ] && [ -d "$dir" ] || { fail cpus "no cgroup dir in inspect busy: '$dir'"; r rm -f busy >/dev/null 2>&1; return; }
+  max=$(cat "$dir/cpu.max")
+  sleep 0.5
+  u0=$(usage_usec "$dir") t0=$(now_cs)
+  sleep 2
+  u1=$(usage_usec "$dir") t1=$(now_cs)
+  throttled=$(awk '$1 == "nr_throttled" { print $2 }' "$dir/cpu.stat")
+  pct=$(((u1 - u0) / ((t1 - t0) * 100)))
+  r rm -f busy >/dev/null 2>&1
+  [ "$max" = "50000 100000" ] || { fail cpus "$dir/cpu.max is '$max', want '50000 100000'"; return; }
+  [ "${throttled:-0}" -gt 0 ] || { fail cpus "nr_throttled is '$throttled' after 2 s of a busy loop"; return; }
+  [ "$pct" -ge 30 ] && [ "$pct" -le 70 ] || { fail cpus "the busy loop used ${pct}% of a CPU, want about 50%"; return; }
+  [ ! -e "$dir" ] || { fail cpus "rm -f busy left the cgroup dir $dir"; return; }
+  ok "cpus (cpu.max '$max', ${pct}% of a CPU, throttled $throttled times)"
+}
+
+# --- 4. devices: the BPF program denies what the rules do not allow -----------
+check_devices() {
+  # /dev/fuse (10:229): not in the default rules (src/spec/resources.rs default_device_rules);
+  # /init loads fuse.ko, so an allowed open reaches the driver and succeeds
+  probe='mknod /tmp/fuse c 10 229 && { (: <> /tmp/fuse) 2>/dev/null && echo fuse-open || echo fuse-denied; };
+         head -c 1 /dev/zero | wc -c'
+  out=$(timeout 120 rrun --root "$STORE" run --rm busybox sh -c "$probe" 2>&1)
+  code=$?
+  want=$(printf 'fuse-denied\n1')
+  [ "$code" = 0 ] && [ "$out" = "$want" ] || { fail devices "default rules: exit $code, output '$out', want 'fuse-denied 1'"; return; }
+  out=$(timeout 120 rrun --root "$STORE" run --rm --device-cgroup-rule 'c 10:229 rw' busybox sh -c "$probe" 2>&1)
+  code=$?
+  want=$(printf 'fuse-open\n1')
+  [ "$code" = 0 ] && [ "$out" = "$want" ] || { fail devices "with 'c 10:229 rw': exit $code, output '$out', want 'fuse-open 1'"; return; }
+  ok devices
+}
+
+# --- 5. pause/unpause: cgroup.freeze stops and restarts a counter -------------
+check_pause() {
+  mkdir -p /tmp/cnt
+  r run -d --name counter -v /tmp/cnt:/cnt busybox sh -c \
+    'i=0; while :; do i=$((i+1)); echo $i > /cnt/n.new; mv /cnt/n.new /cnt/n; sleep 0.2; done' >/dev/null 2>&1
+  wait_running counter || { fail pause "container counter did not start: $(r ps -a 2>&1)"; r rm -f counter >/dev/null 2>&1; return; }
+  i=0
+  while [ "$(cat /tmp/cnt/n 2>/dev/null || echo 0)" -lt 2 ] && [ $i -lt 60 ]; do sleep 0.5; i=$((i + 1)); done
+  dir=$(cgdir counter)
+  out=$(r pause counter 2>&1) || { fail pause "rrun pause: $out"; r rm -f counter >/dev/null 2>&1; return; }
+  events=$(cat "$dir/cgroup.events" 2>&1)
+  status=$(r inspect counter | jval Status)
+  a=$(cat /tmp/cnt/n)
+  sleep 2
+  b=$(cat /tmp/cnt/n)
+  out=$(r unpause counter 2>&1) || { fail pause "rrun unpause: $out"; r rm -f counter >/dev/null 2>&1; return; }
+  sleep 2
+  c=$(cat /tmp/cnt/n)
+  events2=$(cat "$dir/cgroup.events" 2>&1)
+  r rm -f counter >/dev/null 2>&1
+  echo "$events" | grep -qx 'frozen 1' || { fail pause "paused, $dir/cgroup.events says: $events"; return; }
+  [ "$status" = paused ] || { fail pause "paused, inspect says Status '$status'"; return; }
+  [ "$a" = "$b" ] || { fail pause "the counter advanced while paused: $a -> $b"; return; }
+  [ "$c" -gt "$b" ] || { fail pause "the counter did not advance after unpause: $b -> $c"; return; }
+  echo "$events2" | grep -qx 'frozen 0' || { fail pause "unpaused, cgroup.events says: $events2"; return; }
+  ok "pause (counter $a -> $b paused, -> $c after unpause)"
+}
+
+# --- 6+7. stats of a running container; stop -t 1 of one that ignores TERM ----
+check_stats_and_stop() {
+  r run -d --name trapper busybox sh -c "trap '' TERM; sleep 300 & while :; do sleep 1; done" >/dev/null 2>&1
+  if ! wait_running trapper; then
+    fail stats "container trapper did not start: $(r ps -a 2>&1)"
+    fail stop "container trapper did not start"
+    r rm -f trapper >/dev/null 2>&1
+    return
+  fi
+  dir=$(cgdir trapper)
+
+  st=$(r stats --no-stream --format json trapper 2>&1)
+  pids=$(echo "$st" | jval pids) mem=$(echo "$st" | jval memory_usage)
+  if [ "${pids:-0}" -ge 1 ] 2>/dev/null && [ "${mem:-0}" -gt 0 ] 2>/dev/null; then
+    ok "stats (pids $pids, memory_usage $mem)"
+  else
+    fail stats "want pids >= 1 and memory_usage > 0: $st"
+  fi
+
+  t0=$(now_cs)
+  out=$(timeout 60 rrun --root "$STORE" stop -t 1 trapper 2>&1)
+  code=$?
+  t1=$(now_cs)
+  insp=$(r inspect trapper 2>&1)
+  exit_code=$(echo "$insp" | jval ExitCode)
+  left=""
+  for p in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" in "sleep 300 "*) left="$left ${p#/proc/}" ;; esac
+  done
+  r rm -f trapper >/dev/null 2>&1
+  [ "$code" = 0 ] || { fail stop "rrun stop exited $code: $out"; return; }
+  [ "$exit_code" = 137 ] || { fail stop "State.ExitCode is '$exit_code', want 137: $insp"; return; }
+  [ -n "$dir" ] && [ ! -e "$dir" ] || { fail stop "cgroup dir '$dir' still there: procs $(cat "$dir/cgroup.procs" 2>&1)"; return; }
+  [ -z "$left" ] || { fail stop "'sleep 300' still running as pid$left"; return; }
+  ok "stop (exit 137 after $(((t1 - t0) / 100)).$(((t1 - t0) % 100 / 10)) s, cgroup removed)"
+}
+
+check_oom
+check_pids
+check_cpus
+check_devices
+check_pause
+check_stats_and_stop
+
+# every container's cgroup is gone (rrun/ itself stays, holding the enabled controllers)
+leftover=$(find /sys/fs/cgroup/rrun -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
+[ -z "$leftover" ] || { FAILED=1; echo "V2CHECK FAIL cleanup: cgroups left under /sys/fs/cgroup/rrun: $leftover"; }
+
+if [ "$FAILED" = 0 ]; then echo "V2RESULT pass"; else echo "V2RESULT fail"; fi
