@@ -179,3 +179,94 @@ fn v2_device_program_denies_by_default() {
     many.push(parse("c 1:11 r", true).unwrap());
     assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-open\n", "an added rule allows /dev/kmsg");
 }
+
+#[test]
+fn device_flag_adds_the_node_and_allows_it() {
+    if !root_or_skip("device_flag_adds_the_node_and_allows_it") {
+        return;
+    }
+    let r = TestRoot::with_busybox("devflag");
+    let (code, out, err) =
+        r.sh(&["--device", "/dev/fuse"], "ls -l /dev/fuse | cut -c1; (: <> /dev/fuse) && echo fuse-open");
+    assert_eq!((code, out.as_str()), (0, "c\nfuse-open\n"), "{err}");
+    // renamed, read-only: reading opens, writing is denied by the cgroup
+    let (code, out, err) = r.sh(
+        &["--device", "/dev/fuse:/dev/myfuse:r"],
+        "(: < /dev/myfuse) && echo read-ok; (: <> /dev/myfuse) 2>/dev/null && echo rw-ok || echo rw-denied",
+    );
+    assert_eq!((code, out.as_str()), (0, "read-ok\nrw-denied\n"), "{err}");
+    let (code, _, err) = r.sh(&["--device", "/dev/no-such-device"], "true");
+    assert_eq!(code, 125);
+    assert!(err.contains("/dev/no-such-device"), "{err}");
+    let (code, _, err) = r.sh(&["--device", "/etc/passwd"], "true");
+    assert_eq!(code, 125, "{err}");
+}
+
+#[test]
+fn every_limit_flag_reaches_its_control_file() {
+    if !root_or_skip("every_limit_flag_reaches_its_control_file") {
+        return;
+    }
+    let r = TestRoot::with_busybox("limits");
+    let id = r
+        .ok(&[
+            "run",
+            "-d",
+            "--name",
+            "limited",
+            "--memory",
+            "64m",
+            "--memory-reservation",
+            "32m",
+            "--cpu-shares",
+            "512",
+            "--cpuset-cpus",
+            "0",
+            "--cpus",
+            "1.5",
+            "--pids-limit",
+            "77",
+            "busybox",
+            "sleep",
+            "60",
+        ])
+        .trim()
+        .to_string();
+    let inspect: serde_json::Value = serde_json::from_str(&r.ok(&["inspect", &id])).unwrap();
+    let dirs: Vec<std::path::PathBuf> =
+        inspect[0]["Cgroup"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().into()).collect();
+    let read = |file: &str| -> String {
+        let d = dirs.iter().find(|d| d.join(file).exists()).unwrap_or_else(|| panic!("no cgroup dir has {file}"));
+        std::fs::read_to_string(d.join(file)).unwrap().trim().to_string()
+    };
+    if dirs[0].join("cgroup.controllers").exists() {
+        assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.low"), (32u64 << 20).to_string());
+        assert_eq!(read("cpu.max"), "150000 100000");
+        assert_eq!(read("cpuset.cpus"), "0");
+        assert_eq!(read("pids.max"), "77");
+    } else {
+        assert_eq!(read("memory.limit_in_bytes"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.soft_limit_in_bytes"), (32u64 << 20).to_string());
+        assert_eq!(read("cpu.shares"), "512");
+        assert_eq!((read("cpu.cfs_quota_us"), read("cpu.cfs_period_us")), ("150000".into(), "100000".into()));
+        assert_eq!(read("cpuset.cpus"), "0");
+        assert_eq!(read("pids.max"), "77");
+        // swap accounting is often off on v1: then only the default (twice the memory) is accepted
+        if dirs.iter().any(|d| d.join("memory.memsw.limit_in_bytes").exists()) {
+            assert_eq!(read("memory.memsw.limit_in_bytes"), (128u64 << 20).to_string());
+        }
+    }
+    r.ok(&["rm", "-f", "limited"]);
+    assert!(dirs.iter().all(|d| !d.exists()));
+    // invalid values are refused before anything runs, naming the flag
+    for (flag, value) in [("--memory", "lots"), ("--cpus", "0"), ("--cpuset-cpus", "a-b"), ("--memory", "1k")] {
+        let out = r.run(&["run", "--rm", flag, value, "busybox", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{flag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

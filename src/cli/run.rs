@@ -90,6 +90,9 @@ pub struct RunArgs {
     /// Allow a device in the device cgroup: 'c 1:3 rwm'
     #[arg(long = "device-cgroup-rule")]
     pub device_cgroup_rule: Vec<String>,
+    /// Add a host device: HOST[:CONTAINER][:PERMISSIONS]
+    #[arg(long)]
+    pub device: Vec<String>,
     /// Pull the image: missing (default), always or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -137,18 +140,23 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         network_explicit: a.network.is_some(),
         init: a.init,
         limits: Limits {
-            memory: a.memory.as_deref().map(resources::parse_bytes).transpose()?,
+            memory: a.memory.as_deref().map(|v| resources::parse_bytes("--memory", v)).transpose()?,
             memory_swap: match a.memory_swap.as_deref() {
                 Some("-1") => Some(-1),
-                Some(v) => Some(resources::parse_bytes(v)?),
+                Some(v) => Some(resources::parse_bytes("--memory-swap", v)?),
                 None => None,
             },
-            memory_reservation: a.memory_reservation.as_deref().map(resources::parse_bytes).transpose()?,
+            memory_reservation: a
+                .memory_reservation
+                .as_deref()
+                .map(|v| resources::parse_bytes("--memory-reservation", v))
+                .transpose()?,
             cpus: a.cpus,
             cpu_shares: a.cpu_shares,
             cpuset_cpus: a.cpuset_cpus.clone(),
             pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
+            devices: a.device.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
         },
         restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
         log_max_size: log_max_size(&a.log_opt)?,
@@ -161,7 +169,7 @@ fn log_max_size(opts: &[String]) -> Result<Option<u64>, Error> {
     for o in opts {
         let bad = |reason| Error::Spec(spec::SpecError::Limit { flag: "--log-opt".into(), value: o.clone(), reason });
         match o.split_once('=') {
-            Some(("max-size", v)) => size = Some(resources::parse_bytes(v)? as u64),
+            Some(("max-size", v)) => size = Some(resources::parse_bytes("--log-opt max-size", v)? as u64),
             Some(("max-file", "1")) | Some(("max-file", "2")) => {}
             _ => return Err(bad("supported: max-size=SIZE (one rotated file is kept)")),
         }

@@ -109,6 +109,7 @@ impl Rrun {
                 }));
             }
         }
+        let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
         let oci = spec::build(&SpecInput {
             image: &run_config,
             options: opts,
@@ -116,6 +117,7 @@ impl Rrun {
             hostname: &hostname,
             rootfs: &dir.join("rootfs"),
             etc: &etc,
+            devices: &devices,
         })?;
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
@@ -316,6 +318,32 @@ fn find<'a>(all: &'a [ContainerRecord], name_or_id: &str) -> Result<&'a Containe
         (Some(_), Some(_)) => Err(Error::AmbiguousContainer { name: name_or_id.to_string() }),
         _ => Err(Error::ContainerNotFound(name_or_id.to_string())),
     }
+}
+
+/// What the host says about a `--device` node (following symlinks, as Docker does).
+fn host_device(req: &spec::resources::DeviceRequest) -> Result<spec::resources::HostDevice, Error> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let bad = |reason| {
+        Error::Spec(spec::SpecError::Limit { flag: "--device".into(), value: req.host.display().to_string(), reason })
+    };
+    let meta = std::fs::metadata(&req.host).map_err(|_| bad("no such device on the host"))?;
+    let typ = if meta.file_type().is_char_device() {
+        oci_spec::runtime::LinuxDeviceType::C
+    } else if meta.file_type().is_block_device() {
+        oci_spec::runtime::LinuxDeviceType::B
+    } else {
+        return Err(bad("not a character or block device"));
+    };
+    let rdev = meta.rdev();
+    Ok(spec::resources::HostDevice {
+        request: req.clone(),
+        typ,
+        major: libc::major(rdev) as i64,
+        minor: libc::minor(rdev) as i64,
+        mode: meta.mode(),
+        uid: meta.uid(),
+        gid: meta.gid(),
+    })
 }
 
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -287,6 +287,8 @@ pub struct SpecInput<'a> {
     pub hostname: &'a str,
     pub rootfs: &'a Path,
     pub etc: &'a EtcFiles,
+    /// `--device` nodes, resolved on the host.
+    pub devices: &'a [resources::HostDevice],
 }
 
 /// The process arguments: Entrypoint + Cmd, with Docker's override rules.
@@ -448,9 +450,11 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .into_iter()
         .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(|e| SpecError::Build(e.to_string())))
         .collect::<Result<_, _>>()?;
+    let nodes = input.devices.iter().map(resources::HostDevice::node).collect::<Result<Vec<_>, _>>()?;
     let linux = LinuxBuilder::default()
         .namespaces(namespaces)
-        .resources(resources::resources(&opts.limits)?)
+        .devices(nodes)
+        .resources(resources::resources(&opts.limits, input.devices)?)
         .masked_paths(MASKED_PATHS.map(String::from).to_vec())
         .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
         .build()
@@ -605,6 +609,7 @@ mod tests {
             hostname: "abc",
             rootfs: Path::new("/rootfs"),
             etc: &etc,
+            devices: &[],
         })
         .unwrap();
         let p = spec.process().as_ref().unwrap();

@@ -3,9 +3,10 @@
 
 use super::SpecError;
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxMemoryBuilder,
-    LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxCpuBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
+use std::path::PathBuf;
 
 /// The resource flags of `rrun run`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,12 +21,83 @@ pub struct Limits {
     pub pids_limit: Option<i64>,
     /// `--device-cgroup-rule 'c 1:3 rwm'`.
     pub device_rules: Vec<String>,
+    /// `--device /dev/fuse[:/dev/fuse][:rwm]`.
+    pub devices: Vec<DeviceRequest>,
+}
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: a host device node made in the
+/// container, and allowed by its device cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRequest {
+    pub host: PathBuf,
+    pub container: PathBuf,
+    /// Some of `r`, `w`, `m`.
+    pub access: String,
+}
+
+impl std::str::FromStr for DeviceRequest {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let bad = |reason| SpecError::Limit { flag: "--device".into(), value: s.to_string(), reason };
+        let perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, container, access) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            [h, p] if perms(p) => (*h, *h, *p),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] if perms(p) => (*h, *c, *p),
+            _ => return Err(bad("expected HOST-PATH[:CONTAINER-PATH][:PERMISSIONS] with permissions of r, w, m")),
+        };
+        if !host.starts_with('/') || !container.starts_with('/') {
+            return Err(bad("device paths must be absolute"));
+        }
+        Ok(DeviceRequest { host: host.into(), container: container.into(), access: access.to_string() })
+    }
+}
+
+/// A requested device, with what the host says about its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDevice {
+    pub request: DeviceRequest,
+    pub typ: LinuxDeviceType,
+    pub major: i64,
+    pub minor: i64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl HostDevice {
+    /// The node in the container, as the Spec's `linux.devices` lists it.
+    pub fn node(&self) -> Result<LinuxDevice, SpecError> {
+        LinuxDeviceBuilder::default()
+            .path(self.request.container.clone())
+            .typ(self.typ)
+            .major(self.major)
+            .minor(self.minor)
+            .file_mode(self.mode & 0o7777)
+            .uid(self.uid)
+            .gid(self.gid)
+            .build()
+            .map_err(|e| SpecError::Build(e.to_string()))
+    }
+
+    fn rule(&self) -> Result<LinuxDeviceCgroup, SpecError> {
+        LinuxDeviceCgroupBuilder::default()
+            .allow(true)
+            .typ(self.typ)
+            .major(self.major)
+            .minor(self.minor)
+            .access(self.request.access.clone())
+            .build()
+            .map_err(|e| SpecError::Build(e.to_string()))
+    }
 }
 
 /// `256m`, `1g`, `512k`, `1024` (bytes), as Docker reads them (binary units).
-pub fn parse_bytes(s: &str) -> Result<i64, SpecError> {
+pub fn parse_bytes(flag: &str, s: &str) -> Result<i64, SpecError> {
     let bad = || SpecError::Limit {
-        flag: "size".into(),
+        flag: flag.into(),
         value: s.to_string(),
         reason: "expected a number with an optional b, k, m or g suffix",
     };
@@ -91,13 +163,16 @@ pub fn default_device_rules() -> Vec<LinuxDeviceCgroup> {
     rules.iter().map(|(r, allow)| parse_device_rule(r, *allow).expect("built-in rules parse")).collect()
 }
 
-/// The Spec's resources for these limits.
-pub fn resources(l: &Limits) -> Result<LinuxResources, SpecError> {
+/// The Spec's resources for these limits and `--device` nodes.
+pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResources, SpecError> {
     let err = |e: oci_spec::OciSpecError| SpecError::Build(e.to_string());
     let mut b = LinuxResourcesBuilder::default();
     let mut devices = default_device_rules();
     for r in &l.device_rules {
         devices.push(parse_device_rule(r, true)?);
+    }
+    for d in host_devices {
+        devices.push(d.rule()?);
     }
     b = b.devices(devices);
     if l.memory.is_some() || l.memory_reservation.is_some() || l.memory_swap.is_some() {
@@ -176,19 +251,19 @@ mod tests {
 
     #[test]
     fn sizes_parse_like_docker() {
-        assert_eq!(parse_bytes("256m").unwrap(), 256 << 20);
-        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_bytes("512K").unwrap(), 512 << 10);
-        assert_eq!(parse_bytes("100").unwrap(), 100);
-        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
-        assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("-1m").is_err());
+        assert_eq!(parse_bytes("-m", "256m").unwrap(), 256 << 20);
+        assert_eq!(parse_bytes("-m", "1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("-m", "512K").unwrap(), 512 << 10);
+        assert_eq!(parse_bytes("-m", "100").unwrap(), 100);
+        assert_eq!(parse_bytes("-m", "1.5g").unwrap(), 3 << 29);
+        assert!(parse_bytes("-m", "lots").is_err());
+        assert!(parse_bytes("-m", "-1m").is_err());
     }
 
     #[test]
     fn limits_become_resources() {
         let l = Limits { memory: Some(256 << 20), cpus: Some(0.5), pids_limit: Some(100), ..Default::default() };
-        let r = resources(&l).unwrap();
+        let r = resources(&l, &[]).unwrap();
         let m = r.memory().unwrap();
         assert_eq!(m.limit(), Some(256 << 20));
         assert_eq!(m.swap(), Some(512 << 20));
@@ -196,9 +271,28 @@ mod tests {
         assert_eq!((c.quota(), c.period()), (Some(50_000), Some(100_000)));
         assert_eq!(r.pids().unwrap().limit(), 100);
         assert_eq!(r.devices().as_ref().unwrap()[0].to_string(), "a *:* rwm");
-        assert!(resources(&Limits { memory: Some(1 << 20), ..Default::default() }).is_err(), "below 6m");
-        assert!(resources(&Limits { memory_swap: Some(1 << 30), ..Default::default() }).is_err());
-        assert!(resources(&Limits { cpus: Some(0.0), ..Default::default() }).is_err());
+        assert!(resources(&Limits { memory: Some(1 << 20), ..Default::default() }, &[]).is_err(), "below 6m");
+        assert!(resources(&Limits { memory_swap: Some(1 << 30), ..Default::default() }, &[]).is_err());
+        assert!(resources(&Limits { cpus: Some(0.0), ..Default::default() }, &[]).is_err());
+    }
+
+    #[test]
+    fn device_requests_parse_like_docker() {
+        let d: DeviceRequest = "/dev/fuse".parse().unwrap();
+        assert_eq!((d.container.to_str(), d.access.as_str()), (Some("/dev/fuse"), "rwm"));
+        let d: DeviceRequest = "/dev/fuse:r".parse().unwrap();
+        assert_eq!((d.container.to_str(), d.access.as_str()), (Some("/dev/fuse"), "r"));
+        let d: DeviceRequest = "/dev/fuse:/dev/f2".parse().unwrap();
+        assert_eq!((d.container.to_str(), d.access.as_str()), (Some("/dev/f2"), "rwm"));
+        let d: DeviceRequest = "/dev/fuse:/dev/f2:rw".parse().unwrap();
+        assert_eq!((d.container.to_str(), d.access.as_str()), (Some("/dev/f2"), "rw"));
+        assert!("dev/fuse".parse::<DeviceRequest>().is_err());
+        assert!("/dev/fuse:/x:rwx".parse::<DeviceRequest>().is_err());
+        let hd =
+            HostDevice { request: d, typ: LinuxDeviceType::C, major: 10, minor: 229, mode: 0o20666, uid: 0, gid: 0 };
+        let r = resources(&Limits::default(), std::slice::from_ref(&hd)).unwrap();
+        assert_eq!(r.devices().as_ref().unwrap().last().unwrap().to_string(), "c 10:229 rw");
+        assert_eq!(hd.node().unwrap().file_mode(), Some(0o666));
     }
 
     #[test]
