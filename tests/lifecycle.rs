@@ -331,6 +331,16 @@ fn restart_policies_and_start_again() {
     r.ok(&["stop", "-t", "1", "forever"]);
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(inspect(&r, "forever")["State"]["Status"], "exited", "stop is not undone by the policy");
+    // a container that exits at once spends its time in the monitor's back-off: stop ends that too
+    detach(&r, &["--name", "bouncer", "--restart", "always", "busybox", "true"]);
+    wait_until("it bounced", Duration::from_secs(20), || inspect(&r, "bouncer")["RestartCount"].as_u64().unwrap() >= 2);
+    r.ok(&["stop", "bouncer"]);
+    let c = inspect(&r, "bouncer");
+    assert!(c["State"]["MonitorPid"].is_null(), "the monitor is gone once stop returns: {c}");
+    let count = c["RestartCount"].clone();
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(inspect(&r, "bouncer")["RestartCount"], count, "and no restart followed");
+    assert_eq!(inspect(&r, "bouncer")["State"]["Status"], "exited");
     assert!(r.run(&["run", "-d", "--restart", "sometimes", "busybox", "true"]).status.code() == Some(125));
 
     // start: an exited container runs again on the same rootfs
@@ -352,7 +362,7 @@ fn restart_policies_and_start_again() {
     detach(&r, &["--name", "alive", "busybox", "sleep", "60"]);
     assert_eq!(r.run(&["run", "-d", "--name", "alive", "busybox", "true"]).status.code(), Some(125));
     let pruned = r.ok(&["container", "prune", "-f"]);
-    assert_eq!(pruned.lines().count(), 1 + 3, "{pruned}");
+    assert_eq!(pruned.lines().count(), 1 + 4, "{pruned}");
     let left: Vec<String> = ps_json(&r).iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, ["alive"]);
     assert_eq!(r.run(&["rm", "alive"]).status.code(), Some(1), "a running container is not removed without -f");

@@ -69,58 +69,71 @@ impl Rrun {
     /// does not bring it back. Returns the record once the exit is recorded.
     pub fn stop(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
         let c = self.container(name_or_id)?;
-        if !c.is_running() {
-            return Ok(c);
-        }
-        let dir = self.store().container_dir(&c.id);
-        super::write(&dir.join(STOP_MARKER), b"")?;
-        let signal = c.stop_signal.as_deref().and_then(parse_signal).unwrap_or(Signal::SIGTERM);
-        if let Some(init) = Self::init_handle(&c) {
-            info!(id = %c.id, ?signal, timeout = ?timeout, "stopping the container");
-            init.signal(signal);
-            if c.paused {
-                // frozen processes cannot act on the signal
-                if let Some(cg) = cgroups::open(&c.cgroup) {
-                    cg.thaw()?;
-                }
-                let _ = self.update(&dir, |r| r.paused = false);
-            }
-            if !init.wait_exit(timeout) {
-                debug!(id = %c.id, "still running after the timeout: SIGKILL to every process");
-                if let Some(cg) = cgroups::open(&c.cgroup) {
-                    cg.kill_all()?;
-                }
-                init.wait_exit(MONITOR_GRACE);
-            }
-        }
-        self.wait_for_monitor(&c);
-        self.cleanup_stale(&c);
+        self.halt(&c, Some(timeout))?;
         self.container(&c.id)
     }
 
     /// Kills every process of a running container and waits until its exit
     /// is recorded (for `rm -f`); no restart follows.
     pub(crate) fn kill_all_and_wait(&self, c: &ContainerRecord) -> Result<(), Error> {
+        self.halt(c, None)
+    }
+
+    /// Ends a container for good: the stop marker keeps its monitor from
+    /// restarting it, then each run found (one may be starting while the
+    /// monitor backs off) is signalled — the StopSignal with `grace`, else
+    /// SIGKILL — until the monitor has exited.
+    fn halt(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
+        if !c.is_running() && !c.monitor_alive() {
+            return Ok(());
+        }
         let dir = self.store().container_dir(&c.id);
         super::write(&dir.join(STOP_MARKER), b"")?;
-        if let Some(cg) = cgroups::open(&c.cgroup) {
-            cg.kill_all()?;
+        let deadline = Instant::now() + grace.unwrap_or_default() + MONITOR_GRACE;
+        loop {
+            let Ok(now) = self.container(&c.id) else { return Ok(()) }; // removed (--rm)
+            let own = now.monitor_pid == Some(std::process::id() as i32);
+            if now.is_running() {
+                self.end_run(&now, grace)?;
+            } else if own || !now.monitor_alive() {
+                break;
+            }
+            if Instant::now() > deadline {
+                tracing::warn!(id = %c.id, "the container's monitor did not finish in time");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        if let Some(init) = Self::init_handle(c) {
-            init.signal(Signal::SIGKILL);
-            init.wait_exit(MONITOR_GRACE);
-        }
-        self.wait_for_monitor(c);
+        self.cleanup_stale(c);
         Ok(())
     }
 
-    fn wait_for_monitor(&self, c: &ContainerRecord) {
-        if let Some(m) = c.monitor_pid.zip(c.monitor_start_time).and_then(|(p, t)| ProcessHandle::open(p, t)) {
-            // a foreground `rrun run` is its own monitor: it exits once it has recorded the exit
-            if c.monitor_pid != Some(std::process::id() as i32) && !m.wait_exit(MONITOR_GRACE) {
-                tracing::warn!(id = %c.id, "the container's monitor did not finish in time");
+    /// One run of the container: signal, wait, then SIGKILL to all its processes.
+    fn end_run(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
+        let Some(init) = Self::init_handle(c) else { return Ok(()) };
+        let cgroup = cgroups::open(&c.cgroup);
+        if let Some(timeout) = grace {
+            let signal = c.stop_signal.as_deref().and_then(parse_signal).unwrap_or(Signal::SIGTERM);
+            info!(id = %c.id, ?signal, ?timeout, "stopping the container");
+            init.signal(signal);
+            if c.paused {
+                // frozen processes cannot act on the signal
+                if let Some(cg) = &cgroup {
+                    cg.thaw()?;
+                }
+                let _ = self.update(&self.store().container_dir(&c.id), |r| r.paused = false);
             }
+            if init.wait_exit(timeout) {
+                return Ok(());
+            }
+            debug!(id = %c.id, "still running after the timeout: SIGKILL to every process");
         }
+        if let Some(cg) = &cgroup {
+            cg.kill_all()?;
+        }
+        init.signal(Signal::SIGKILL);
+        init.wait_exit(MONITOR_GRACE);
+        Ok(())
     }
 
     /// Finishes for a dead monitor what it could not: the container's
