@@ -1,6 +1,7 @@
 //! The container's init process, between clone and exec: every step that
 //! turns a forked copy of rrun into the isolated container process.
 
+use super::attrs;
 use super::identity::{self, CapSets};
 use super::mounts::{self, RootfsSource};
 use super::{sync, ChildError, LaunchConfig, LaunchError};
@@ -29,6 +30,8 @@ pub struct ProcessPlan<'a> {
     cwd: PathBuf,
     terminal: bool,
     pub(super) stdio: Stdio,
+    /// Descriptors 3..3+N stay open across exec (`--preserve-fds`, `LISTEN_FDS`).
+    pub(super) preserve_fds: u32,
 }
 
 /// Where the process's standard descriptors come from (without a terminal).
@@ -67,6 +70,7 @@ impl<'a> ProcessPlan<'a> {
             cwd,
             terminal: process.terminal().unwrap_or(false),
             stdio,
+            preserve_fds: 0,
         })
     }
 }
@@ -79,7 +83,28 @@ pub struct Plan<'a> {
     join: Vec<(LinuxNamespaceType, PathBuf)>,
     new_cgroup_ns: bool,
     new_uts: bool,
+    new_user_ns: bool,
     process: ProcessPlan<'a>,
+    /// OCI `create`: what differs from a container run by rrun itself.
+    oci: Option<OciPlan>,
+}
+
+/// The parts of an OCI `create` the child carries out.
+pub struct OciPlan {
+    /// `O_PATH` descriptor of the exec FIFO, opened before pivot_root.
+    fifo: OwnedFd,
+    no_pivot: bool,
+    /// Name of the new session keyring (None: `--no-new-keyring`).
+    keyring: Option<String>,
+}
+
+/// The OCI hooks the init itself takes part in.
+fn has_init_hooks(spec: &Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [h.prestart(), h.create_runtime(), h.create_container(), h.start_container()]
+            .iter()
+            .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()))
+    })
 }
 
 impl<'a> Plan<'a> {
@@ -92,6 +117,22 @@ impl<'a> Plan<'a> {
         let spec = cfg.spec;
         let process = spec.process().as_ref().ok_or_else(|| LaunchError::Spec("process is missing".into()))?;
         let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
+        let mut process_plan = ProcessPlan::new(process, stdio)?;
+        let oci = match &cfg.oci {
+            Some(o) => {
+                process_plan.preserve_fds = o.preserve_fds;
+                let fifo =
+                    nix::fcntl::open(o.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                        .map_err(LaunchError::sys(format!("open {}", o.exec_fifo.display())))?;
+                Some(OciPlan {
+                    // SAFETY: open returned a new descriptor that nothing else owns.
+                    fifo: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fifo) },
+                    no_pivot: o.no_pivot,
+                    keyring: o.keyring.clone(),
+                })
+            }
+            None => None,
+        };
         Ok(Plan {
             spec,
             rootfs: cfg.rootfs.clone(),
@@ -99,7 +140,9 @@ impl<'a> Plan<'a> {
             join,
             new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
             new_uts: is_new(LinuxNamespaceType::Uts),
-            process: ProcessPlan::new(process, stdio)?,
+            new_user_ns: is_new(LinuxNamespaceType::User),
+            process: process_plan,
+            oci,
         })
     }
 }
@@ -122,10 +165,15 @@ pub(super) fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
 
 fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildError> {
     let spec = plan.spec;
-    // if rrun dies, so does the container: a foreground container never outlives its parent
-    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    for (typ, path) in &plan.join {
+    if plan.oci.is_none() {
+        // if rrun dies, so does the container: a foreground container never outlives its parent
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    }
+    // a user namespace first: it grants the rights to join the others
+    let mut join: Vec<&(LinuxNamespaceType, PathBuf)> = plan.join.iter().collect();
+    join.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+    for (typ, path) in join {
         let flag = ns_flag(*typ);
         let f = std::fs::File::open(path)
             .map_err(|e| ChildError::setup(format!("open namespace {}: {e}", path.display())))?;
@@ -135,18 +183,27 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     if !sync::wait_go(sock) {
         return Err(ChildError::setup("the parent went away before the container started"));
     }
+    if plan.new_user_ns {
+        // the parent wrote the id maps: become the namespace's root (where it is mapped)
+        debug!(syscall = "setresuid", uid = 0, "root of the new user namespace");
+        let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
+        let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
+    }
     if plan.new_cgroup_ns {
         debug!(syscall = "unshare", flags = "CLONE_NEWCGROUP", "cgroup namespace rooted at the container's cgroup");
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys("unshare cgroup namespace"))?;
     }
 
-    mounts::make_root_private()?;
+    let linux = spec.linux().as_ref();
+    mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = mounts::mount_rootfs(&plan.rootfs)?;
     for m in spec.mounts().iter().flatten() {
         mounts::mount_one(root.as_fd(), m)?;
     }
     mounts::create_devices(root.as_fd(), spec)?;
-    let linux = spec.linux().as_ref();
+    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+        attrs::set_sysctls(root.as_fd(), sysctl)?;
+    }
     let masked = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
     let readonly = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
     mounts::mask_and_protect(root.as_fd(), &masked, &readonly)?;
@@ -168,19 +225,78 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
             }
         }
     }
-    mounts::pivot_into(root.as_fd())?;
+    // the runtime's hooks (in rrun), then the container's own, all still before pivot_root
+    let state = if has_init_hooks(spec) {
+        sync::send_hooks(sock).map_err(sys("ask rrun to run the createRuntime hooks"))?;
+        let state = sync::wait_hooks_done(sock)
+            .ok_or_else(|| ChildError::setup("rrun went away while running the createRuntime hooks"))?;
+        let hooks = spec.hooks().as_ref().and_then(|h| h.create_container().clone()).unwrap_or_default();
+        super::hooks::run(&hooks, &state, "createContainer").map_err(ChildError::setup)?;
+        Some(state)
+    } else {
+        None
+    };
+    if let Some(name) = plan.oci.as_ref().and_then(|o| o.keyring.as_deref()) {
+        attrs::join_new_keyring(name);
+    }
+    if plan.oci.as_ref().is_some_and(|o| o.no_pivot) {
+        mounts::move_root_into(root.as_fd())?;
+    } else {
+        mounts::pivot_into(root.as_fd())?;
+    }
     drop(root);
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         mounts::make_root_readonly()?;
     }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        attrs::set_personality(p)?;
+    }
+    let gate = plan.oci.as_ref().map(|o| Gate {
+        fifo: &o.fifo,
+        start_hooks: spec.hooks().as_ref().and_then(|h| h.start_container().clone()).unwrap_or_default(),
+        state: state.clone().unwrap_or_default(),
+    });
+    become_process(&plan.process, sock, plan.init, gate.as_ref())
+}
 
-    become_process(&plan.process, sock, plan.init)
+/// OCI `create`: the init stops here until `start`, then runs the
+/// startContainer hooks, and only then execs.
+pub(super) struct Gate<'a> {
+    fifo: &'a OwnedFd,
+    start_hooks: Vec<oci_spec::runtime::Hook>,
+    state: String,
+}
+
+impl Gate<'_> {
+    /// Tells rrun the container is created, then blocks until `start` opens the FIFO.
+    fn wait_for_start(&self, sock: &OwnedFd) -> Result<(), ChildError> {
+        sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
+        // reopened through /proc: the O_PATH descriptor was taken before pivot_root
+        let path = format!("/proc/self/fd/{}", self.fifo.as_raw_fd());
+        debug!(path = %path, "wait for start on the exec FIFO");
+        let fd = loop {
+            match nix::fcntl::open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+                Err(Errno::EINTR) => continue,
+                r => break r.map_err(sys("open the exec FIFO"))?,
+            }
+        };
+        // SAFETY: open returned a new descriptor that nothing else owns.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        nix::unistd::write(&fd, b"0").map_err(sys("write the exec FIFO"))?;
+        drop(fd);
+        super::hooks::run(&self.start_hooks, &self.state, "startContainer").map_err(ChildError::setup)
+    }
 }
 
 /// The last steps, in the container's root: session, terminal or stdio,
 /// rlimits, user, capabilities, no_new_privs, working directory, descriptors
 /// closed on exec, the optional init, and exec itself.
-pub(super) fn become_process(plan: &ProcessPlan<'_>, sock: &OwnedFd, init: bool) -> Result<Infallible, ChildError> {
+pub(super) fn become_process(
+    plan: &ProcessPlan<'_>,
+    sock: &OwnedFd,
+    init: bool,
+    gate: Option<&Gate<'_>>,
+) -> Result<Infallible, ChildError> {
     // a session of its own: terminal signals reach the container only through rrun
     setsid().map_err(sys("setsid"))?;
     let process = plan.process;
@@ -201,15 +317,37 @@ pub(super) fn become_process(plan: &ProcessPlan<'_>, sock: &OwnedFd, init: bool)
     if let Some(rl) = process.rlimits() {
         identity::set_rlimits(rl)?;
     }
+    // these may need privileges the process is about to lose
+    if let Some(adj) = process.oom_score_adj() {
+        attrs::set_oom_score_adj(adj)?;
+    }
+    if let Some(p) = process.io_priority() {
+        attrs::set_io_priority(p)?;
+    }
+    if let Some(s) = process.scheduler() {
+        attrs::set_scheduler(s)?;
+    }
     identity::drop_bounding(&plan.caps)?;
     identity::switch_user(process, &plan.caps)?;
     if process.no_new_privileges().unwrap_or(false) {
         identity::set_no_new_privs()?;
     }
     nix::unistd::chdir(&plan.cwd).map_err(sys(format!("chdir to working directory {}", plan.cwd.display())))?;
-    // no host descriptor may survive the exec (CVE-2024-21626): mark them all close-on-exec
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= 3.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    // no host descriptor may survive the exec (CVE-2024-21626): mark them all close-on-exec,
+    // but those the caller asked to pass on
+    let first_closed = 3 + plan.preserve_fds;
+    for fd in 3..first_closed {
+        let _ = nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= first_closed.
+    unsafe { libc::syscall(libc::SYS_close_range, first_closed, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if let Some(gate) = gate {
+        // a missing command is a create-time error, as with runc
+        let program = resolve_program(plan)?;
+        gate.wait_for_start(sock)?;
+        reset_signals()?;
+        return Err(exec_resolved(plan, &program));
+    }
 
     if init {
         let all = SigSet::all();
@@ -285,25 +423,57 @@ pub(super) fn reset_signals() -> Result<(), ChildError> {
         .map_err(sys("unblock signals"))
 }
 
+/// Where execvp would look for the program: itself when it has a slash,
+/// else each directory of the container's PATH.
+fn candidates(plan: &ProcessPlan<'_>) -> Vec<CString> {
+    let prog = plan.args[0].as_bytes();
+    if prog.contains(&b'/') {
+        return vec![plan.args[0].clone()];
+    }
+    let path = plan.path_env.as_deref().unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .map(|dir| {
+            let dir = if dir.is_empty() { "." } else { dir };
+            let mut p = Path::new(dir).join(std::ffi::OsStr::from_bytes(prog)).into_os_string().into_vec();
+            p.retain(|b| *b != 0);
+            CString::new(p).expect("NULs removed")
+        })
+        .collect()
+}
+
+/// The program `exec` would run, found without running it (an OCI `create`
+/// reports a missing command before it waits for `start`).
+fn resolve_program(plan: &ProcessPlan<'_>) -> Result<CString, ChildError> {
+    let mut other = None;
+    for c in candidates(plan) {
+        match nix::unistd::access(c.as_c_str(), nix::unistd::AccessFlags::X_OK) {
+            Ok(()) if !Path::new(std::ffi::OsStr::from_bytes(c.as_bytes())).is_dir() => return Ok(c),
+            Ok(()) => {
+                other.get_or_insert(Errno::EACCES);
+            }
+            Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => {}
+            Err(e) => {
+                other.get_or_insert(e);
+            }
+        }
+    }
+    Err(exec_error(plan, other))
+}
+
+/// Execs a program found by [`resolve_program`].
+fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString) -> ChildError {
+    debug!(syscall = "execve", path = %program.to_string_lossy(), "run the container's command");
+    match execve(program, &plan.args, &plan.env) {
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => exec_error(plan, None),
+        Err(e) => exec_error(plan, Some(e)),
+        Ok(never) => match never {},
+    }
+}
+
 /// Finds the program as execvp would (in the container's PATH) and execs it.
 fn exec(plan: &ProcessPlan<'_>) -> ChildError {
-    let prog = plan.args[0].as_bytes();
-    let shown = String::from_utf8_lossy(prog).into_owned();
-    let candidates: Vec<CString> = if prog.contains(&b'/') {
-        vec![plan.args[0].clone()]
-    } else {
-        let path = plan.path_env.as_deref().unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        path.split(':')
-            .map(|dir| {
-                let dir = if dir.is_empty() { "." } else { dir };
-                let mut p = Path::new(dir).join(std::ffi::OsStr::from_bytes(prog)).into_os_string().into_vec();
-                p.retain(|b| *b != 0);
-                CString::new(p).expect("NULs removed")
-            })
-            .collect()
-    };
     let mut other: Option<Errno> = None;
-    for c in &candidates {
+    for c in &candidates(plan) {
         debug!(syscall = "execve", path = %c.to_string_lossy(), "run the container's command");
         match execve(c, &plan.args, &plan.env) {
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
@@ -313,6 +483,13 @@ fn exec(plan: &ProcessPlan<'_>) -> ChildError {
             Ok(never) => match never {},
         }
     }
+    exec_error(plan, other)
+}
+
+/// 127 when the program is not there, 126 when it cannot be run.
+fn exec_error(plan: &ProcessPlan<'_>, other: Option<Errno>) -> ChildError {
+    let prog = plan.args[0].as_bytes();
+    let shown = String::from_utf8_lossy(prog).into_owned();
     match other {
         None if prog.contains(&b'/') => {
             ChildError { code: 127, msg: format!("exec: {shown:?}: no such file or directory") }

@@ -24,6 +24,8 @@ pub struct ExecConfig<'a> {
     pub process: &'a Process,
     pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
     pub stdio: StdioMode,
+    /// Descriptors 3..3+N passed on to the process.
+    pub preserve_fds: u32,
 }
 
 fn ns_file(t: LinuxNamespaceType) -> &'static str {
@@ -64,7 +66,8 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         }
     }
     let (stdio, output) = cfg.stdio.prepare()?;
-    let plan = ProcessPlan::new(cfg.process, stdio)?;
+    let mut plan = ProcessPlan::new(cfg.process, stdio)?;
+    plan.preserve_fds = cfg.preserve_fds;
 
     let restore_pid_ns = match &pid_ns {
         Some(target) => {
@@ -83,7 +86,15 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         }
         None => None,
     };
-    let child = start_child(0, output, cfg.cgroup, move |sock| exec_child(plan, join, sock));
+    let steps = super::ParentSteps {
+        output,
+        cgroup: cfg.cgroup,
+        id_maps: None,
+        hooks: None,
+        state: None,
+        until_created: false,
+    };
+    let child = start_child(0, steps, move |sock| exec_child(plan, join, sock));
     if let Some(own) = restore_pid_ns {
         let _ = setns(own.as_fd(), CloneFlags::CLONE_NEWPID);
     }
@@ -100,7 +111,7 @@ fn exec_child(plan: ProcessPlan<'_>, join: Vec<(LinuxNamespaceType, File)>, sock
         if !sync::wait_go(&sock) {
             return Err(super::ChildError::setup("rrun went away before the process started"));
         }
-        become_process(&plan, &sock, false)
+        become_process(&plan, &sock, false, None)
     })();
     let err = match err {
         Err(e) => e,

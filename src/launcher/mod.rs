@@ -16,14 +16,17 @@
 //! ```
 //! No threads exist when `spawn` forks, so the child may allocate freely.
 
+mod attrs;
 mod capture;
 mod child;
 pub mod detach;
 mod exec;
+pub mod hooks;
 mod identity;
 mod init;
 mod mounts;
 pub mod process;
+pub mod seccomp;
 mod sync;
 mod tty;
 
@@ -91,6 +94,35 @@ pub struct LaunchConfig<'a> {
     pub stdio: StdioMode,
     /// The cgroup the process is moved into before it starts.
     pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
+    /// OCI `create`: the process outlives rrun and waits for `start`.
+    pub oci: Option<OciLaunch<'a>>,
+}
+
+/// What an OCI `create` adds to a launch.
+pub struct OciLaunch<'a> {
+    /// The FIFO the process opens for writing before exec; `start` reads it.
+    pub exec_fifo: &'a std::path::Path,
+    /// Descriptors 3..3+N passed on to the process.
+    pub preserve_fds: u32,
+    /// Move the rootfs onto / and chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// A new session keyring of this name (None: keep the caller's).
+    pub keyring: Option<String>,
+    /// The state JSON given to hooks, for the process's host PID.
+    pub state: &'a dyn Fn(i32) -> String,
+}
+
+/// What the parent does between clone and exec.
+struct ParentSteps<'a> {
+    output: Option<(OwnedFd, OwnedFd)>,
+    cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
+    /// uid and gid maps to write for a new user namespace.
+    id_maps: Option<(String, String)>,
+    /// The Spec's hooks (prestart, createRuntime run by the parent).
+    hooks: Option<&'a oci_spec::runtime::Hooks>,
+    state: Option<&'a dyn Fn(i32) -> String>,
+    /// Return once the child says it is created (OCI `create`), not at its exec.
+    until_created: bool,
 }
 
 /// Where a container process's standard descriptors come from, when it has no terminal.
@@ -185,9 +217,7 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
             LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
             LinuxNamespaceType::Network => libc::CLONE_NEWNET,
             LinuxNamespaceType::Cgroup => 0, // unshared by the child once it is in its cgroup
-            LinuxNamespaceType::User => {
-                return Err(LaunchError::Spec("user namespaces are not supported yet".into()));
-            }
+            LinuxNamespaceType::User => libc::CLONE_NEWUSER,
             LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
         };
         match ns.path() {
@@ -198,6 +228,20 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     if clone_flags & libc::CLONE_NEWNS == 0 && !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
         return Err(LaunchError::Spec("a mount namespace is required".into()));
     }
+    let id_maps = if clone_flags & libc::CLONE_NEWUSER != 0 {
+        let linux = spec.linux().as_ref();
+        let map = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+            m.into_iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+        };
+        let (uids, gids) =
+            (map(linux.and_then(|l| l.uid_mappings().as_ref())), map(linux.and_then(|l| l.gid_mappings().as_ref())));
+        if uids.is_empty() || gids.is_empty() {
+            return Err(LaunchError::Spec("a new user namespace needs linux.uidMappings and linux.gidMappings".into()));
+        }
+        Some((uids, gids))
+    } else {
+        None
+    };
     let (stdio, output) = cfg.stdio.prepare()?;
     let plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
     debug!(
@@ -205,7 +249,15 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         flags = format!("{clone_flags:#x}"),
         "create the container's namespaces and init process"
     );
-    start_child(clone_flags, output, cfg.cgroup, move |sock| child::main(plan, sock))
+    let steps = ParentSteps {
+        output,
+        cgroup: cfg.cgroup,
+        id_maps,
+        hooks: spec.hooks().as_ref(),
+        state: cfg.oci.as_ref().map(|o| o.state),
+        until_created: cfg.oci.is_some(),
+    };
+    start_child(clone_flags, steps, move |sock| child::main(plan, sock))
 }
 
 /// Clones a child (with `clone_flags`), runs `child_main` in it, and walks it
@@ -213,10 +265,10 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
 /// init and `exec` into a running container.
 fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     clone_flags: libc::c_int,
-    output: Option<(OwnedFd, OwnedFd)>,
-    cgroup: Option<&dyn crate::cgroups::Cgroup>,
+    steps: ParentSteps<'_>,
     child_main: F,
 ) -> Result<Child, LaunchError> {
+    let cgroup = steps.cgroup;
     let (parent_sock, child_sock) = sync::pair().map_err(LaunchError::sys("socketpair"))?;
 
     // block the forwarded signals now, so none is lost between clone and the wait loop
@@ -273,11 +325,11 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         restore(&old_mask);
         e
     };
-    match handshake(pid, &parent_sock) {
+    match handshake(pid, &parent_sock, &steps) {
         Ok(pty) => match SignalFd::new(&handled_signals()) {
             Ok(signals) => {
                 debug!(pid = pid.as_raw(), "process started");
-                Ok(Child { pid, pty, output, signals, old_mask })
+                Ok(Child { pid, pty, output: steps.output, signals, old_mask })
             }
             Err(e) => Err(fail(LaunchError::sys("signalfd")(e))),
         },
@@ -290,9 +342,20 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     }
 }
 
-/// The parent's side of the start: let the child go, collect its terminal,
-/// and wait for its exec (EOF) or its error.
-fn handshake(pid: Pid, sock: &OwnedFd) -> Result<Option<OwnedFd>, LaunchError> {
+/// The parent's side of the start: write the id maps, let the child go, run
+/// the runtime's hooks when it asks, collect its terminal, and wait for its
+/// exec (EOF), its "created", or its error.
+fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option<OwnedFd>, LaunchError> {
+    if let Some((uids, gids)) = &steps.id_maps {
+        for (file, map) in [("uid_map", uids), ("gid_map", gids)] {
+            let path = format!("/proc/{}/{file}", pid.as_raw());
+            debug!(path = %path, map = %map.trim(), "user namespace id map");
+            std::fs::write(&path, map).map_err(|e| LaunchError::Container {
+                code: 125,
+                msg: format!("write {path} ({}): {e}", map.trim().replace('\n', ", ")),
+            })?;
+        }
+    }
     debug!(pid = pid.as_raw(), "let the process go on");
     sync::send_go(sock).map_err(LaunchError::sys("signal the container to start"))?;
     let mut pty = None;
@@ -300,6 +363,23 @@ fn handshake(pid: Pid, sock: &OwnedFd) -> Result<Option<OwnedFd>, LaunchError> {
         match sync::recv(sock) {
             Ok(sync::Message::Pty(fd)) => pty = Some(fd),
             Ok(sync::Message::Error { code, msg }) => return Err(LaunchError::Container { code, msg }),
+            Ok(sync::Message::Hooks) => {
+                let state = match steps.state {
+                    Some(f) => f(pid.as_raw()),
+                    None => format!("{{\"ociVersion\":\"1.0.2\",\"pid\":{}}}", pid.as_raw()),
+                };
+                if let Some(h) = steps.hooks {
+                    for (phase, list) in [("prestart", h.prestart()), ("createRuntime", h.create_runtime())] {
+                        hooks::run(list.as_deref().unwrap_or_default(), &state, phase)
+                            .map_err(|msg| LaunchError::Container { code: 125, msg })?;
+                    }
+                }
+                sync::send_hooks_done(sock, &state).map_err(LaunchError::sys("tell the container the hooks ran"))?;
+            }
+            Ok(sync::Message::Created) if steps.until_created => return Ok(pty),
+            Ok(sync::Message::Created) => {
+                return Err(LaunchError::sys("unexpected message from the container")(Errno::EBADMSG))
+            }
             Ok(sync::Message::Eof) => return Ok(pty),
             Err(e) => return Err(LaunchError::sys("read from the container's process")(e)),
         }
@@ -312,6 +392,12 @@ impl Child {
         self.pid.as_raw()
     }
 
+    /// The terminal's master side (`process.terminal`), for an OCI caller
+    /// that hands it to a console socket instead of relaying it.
+    pub fn take_pty(&mut self) -> Option<OwnedFd> {
+        self.pty.take()
+    }
+
     /// Waits for the container to exit, forwarding signals to it and relaying
     /// its terminal (with `forward_stdin`, the user's keystrokes too).
     pub fn wait(self, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
@@ -322,6 +408,13 @@ impl Child {
         };
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
         status
+    }
+
+    /// Leaves the process running on its own (OCI `create`, `exec --detach`):
+    /// rrun's signal mask is restored and the process is no longer watched.
+    pub fn detach(self) -> i32 {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
+        self.pid.as_raw()
     }
 }
 

@@ -40,12 +40,23 @@ fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
     move |e| ChildError::setup(format!("{op}: {e}"))
 }
 
-/// Makes every mount in the new namespace a slave, so nothing mounted in the
-/// container propagates back to the host.
-pub fn make_root_private() -> Result<(), ChildError> {
-    debug!(syscall = "mount", target = "/", flags = "MS_REC|MS_SLAVE", "stop mount propagation to the host");
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
-        .map_err(sys("make / rslave"))
+/// Sets the propagation of every mount in the new namespace: `rslave` by
+/// default, so nothing mounted in the container propagates back to the host,
+/// or the Spec's `rootfsPropagation`.
+pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
+    let flags = match rootfs_propagation {
+        None | Some("") | Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some("slave") => MsFlags::MS_SLAVE,
+        Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        Some("private") => MsFlags::MS_PRIVATE,
+        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        Some("shared") => MsFlags::MS_SHARED,
+        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        Some("unbindable") => MsFlags::MS_UNBINDABLE,
+        Some(other) => return Err(ChildError::setup(format!("invalid rootfsPropagation {other:?}"))),
+    };
+    debug!(syscall = "mount", target = "/", flags = ?flags, "mount propagation of the container's namespace");
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set the propagation of /"))
 }
 
 /// Mounts the rootfs at its target and opens it.
@@ -338,6 +349,17 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
         .map_err(sys("make old root rslave"))?;
     debug!(syscall = "umount2", target = ".", flags = "MNT_DETACH", "detach the host's root");
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
+    nix::unistd::chdir("/").map_err(sys("chdir /"))
+}
+
+/// `--no-pivot`: move the rootfs onto `/` and chroot into it, for roots that
+/// cannot be pivoted (an initramfs). The host's root stays underneath, so
+/// pivot_root is the default.
+pub fn move_root_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+    debug!(syscall = "mount", flags = "MS_MOVE", target = "/", "move the rootfs onto / (no pivot_root)");
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(sys("move rootfs to /"))?;
+    nix::unistd::chroot(".").map_err(sys("chroot"))?;
     nix::unistd::chdir("/").map_err(sys("chdir /"))
 }
 

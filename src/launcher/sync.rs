@@ -14,7 +14,14 @@ pub fn pair() -> nix::Result<(OwnedFd, OwnedFd)> {
 
 pub enum Message {
     Pty(OwnedFd),
-    Error { code: i32, msg: String },
+    Error {
+        code: i32,
+        msg: String,
+    },
+    /// The child's mounts are done: run the runtime's hooks (`createRuntime`), then answer.
+    Hooks,
+    /// Everything is ready; the child now waits on the exec FIFO (`create`).
+    Created,
     Eof,
 }
 
@@ -34,6 +41,31 @@ pub fn send_go(sock: &OwnedFd) -> nix::Result<()> {
     send(sock, b"G", &[])
 }
 
+/// Child → parent: mounts done, run the runtime hooks.
+pub fn send_hooks(sock: &OwnedFd) -> nix::Result<()> {
+    send(sock, b"H", &[])
+}
+
+/// Parent → child: the hooks ran; here is the container's state for its own hooks.
+pub fn send_hooks_done(sock: &OwnedFd, state: &str) -> nix::Result<()> {
+    let mut m = b"h".to_vec();
+    m.extend_from_slice(state.as_bytes());
+    send(sock, &m, &[])
+}
+
+/// Child: waits for [`send_hooks_done`]; returns the state JSON.
+pub fn wait_hooks_done(sock: &OwnedFd) -> Option<String> {
+    match recv_raw(sock) {
+        Ok((b, _)) if b.first() == Some(&b'h') => Some(String::from_utf8_lossy(&b[1..]).into_owned()),
+        _ => None,
+    }
+}
+
+/// Child → parent: created, about to wait on the exec FIFO.
+pub fn send_created(sock: &OwnedFd) -> nix::Result<()> {
+    send(sock, b"C", &[])
+}
+
 pub fn send_pty(sock: &OwnedFd, master: RawFd) -> nix::Result<()> {
     send(sock, b"T", &[master])
 }
@@ -50,7 +82,8 @@ pub fn wait_go(sock: &OwnedFd) -> bool {
 }
 
 fn recv_raw(sock: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
-    let mut buf = vec![0u8; 4096];
+    // room for a state JSON with its annotations
+    let mut buf = vec![0u8; 256 * 1024];
     let mut cmsg = nix::cmsg_space!([RawFd; 1]);
     loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
@@ -81,6 +114,8 @@ pub fn recv(sock: &OwnedFd) -> nix::Result<Message> {
     match bytes.first() {
         None => Ok(Message::Eof),
         Some(b'T') => fd.map(Message::Pty).ok_or(Errno::EBADMSG),
+        Some(b'H') => Ok(Message::Hooks),
+        Some(b'C') => Ok(Message::Created),
         Some(b'E') if bytes.len() >= 2 => {
             Ok(Message::Error { code: bytes[1] as i32, msg: String::from_utf8_lossy(&bytes[2..]).into_owned() })
         }

@@ -110,6 +110,7 @@ impl Rrun {
             process: &process,
             cgroup: cgroup.as_deref(),
             stdio,
+            preserve_fds: 0,
         })?;
         if opts.detach {
             return Ok(0);

@@ -228,6 +228,7 @@ impl Rrun {
                 init: c.record.init,
                 stdio,
                 cgroup: Some(cgroup.as_ref()),
+                oci: None,
             };
             let child = match launcher::spawn(&cfg) {
                 Ok(child) => child,

@@ -1,0 +1,151 @@
+//! Process and kernel attributes a Spec may ask for, each one small step of
+//! the container's init: sysctls, OOM score, personality, I/O priority,
+//! scheduling policy, session keyring.
+
+use super::ChildError;
+use crate::securefs::open_in_root;
+use nix::fcntl::OFlag;
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, Scheduler,
+};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use tracing::debug;
+
+fn os_err(what: String) -> ChildError {
+    ChildError::setup(format!("{what}: {}", std::io::Error::last_os_error()))
+}
+
+/// Writes `linux.sysctl` through the container's own `/proc/sys` (the
+/// container's namespaces decide what it reaches), before it is made read-only.
+pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Result<(), ChildError> {
+    for (key, value) in sysctl {
+        if key.is_empty() || key.contains("..") || key.starts_with('/') {
+            return Err(ChildError::setup(format!("invalid sysctl name {key:?}")));
+        }
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        debug!(sysctl = %key, value = %value, "write sysctl");
+        let fd = open_in_root(root, &path, OFlag::O_WRONLY | OFlag::O_TRUNC)
+            .map_err(|e| ChildError::setup(format!("sysctl {key}: open {}: {e}", path.display())))?;
+        std::fs::File::from(fd)
+            .write_all(value.as_bytes())
+            .map_err(|e| ChildError::setup(format!("sysctl {key}={value}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the host may lack).
+pub fn set_oom_score_adj(adj: i32) -> Result<(), ChildError> {
+    debug!(oom_score_adj = adj, "OOM score adjustment");
+    std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        .map_err(|e| ChildError::setup(format!("write /proc/self/oom_score_adj {adj}: {e}")))
+}
+
+/// `linux.personality`: LINUX or LINUX32 (flags are not defined by the spec yet).
+pub fn set_personality(p: &LinuxPersonality) -> Result<(), ChildError> {
+    const PER_LINUX: libc::c_ulong = 0x0000;
+    const PER_LINUX32: libc::c_ulong = 0x0008;
+    if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(ChildError::setup("linux.personality.flags are not supported"));
+    }
+    let persona = match p.domain() {
+        LinuxPersonalityDomain::PerLinux => PER_LINUX,
+        LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
+    };
+    debug!(syscall = "personality", persona, "execution domain");
+    // SAFETY: personality(2) takes a plain integer.
+    if unsafe { libc::personality(persona) } == -1 {
+        return Err(os_err(format!("personality {:?}", p.domain())));
+    }
+    Ok(())
+}
+
+/// `process.ioPriority`, with ioprio_set(IOPRIO_WHO_PROCESS, 0, …).
+pub fn set_io_priority(p: &LinuxIOPriority) -> Result<(), ChildError> {
+    let class = match p.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    if !(0..=7).contains(&p.priority()) {
+        return Err(ChildError::setup(format!("ioPriority.priority {} is outside 0..7", p.priority())));
+    }
+    let value = (class << 13) | p.priority() as libc::c_int;
+    debug!(syscall = "ioprio_set", class, priority = p.priority(), "I/O priority");
+    // SAFETY: ioprio_set takes three integers.
+    if unsafe {
+        libc::syscall(libc::SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, value)
+    } != 0
+    {
+        return Err(os_err(format!("ioprio_set class {:?} priority {}", p.class(), p.priority())));
+    }
+    Ok(())
+}
+
+/// `struct sched_attr` of sched_setattr(2).
+#[repr(C)]
+#[derive(Default)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// `process.scheduler`, with sched_setattr(2).
+pub fn set_scheduler(s: &Scheduler) -> Result<(), ChildError> {
+    let policy = match s.policy() {
+        LinuxSchedulerPolicy::SchedOther => libc::SCHED_OTHER,
+        LinuxSchedulerPolicy::SchedFifo => libc::SCHED_FIFO,
+        LinuxSchedulerPolicy::SchedRr => libc::SCHED_RR,
+        LinuxSchedulerPolicy::SchedBatch => libc::SCHED_BATCH,
+        LinuxSchedulerPolicy::SchedIdle => libc::SCHED_IDLE,
+        LinuxSchedulerPolicy::SchedDeadline => 6,
+        LinuxSchedulerPolicy::SchedIso => return Err(ChildError::setup("SCHED_ISO is not in the Linux kernel")),
+    };
+    let mut flags = 0u64;
+    for f in s.flags().iter().flatten() {
+        flags |= match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy: policy as u32,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+    };
+    debug!(syscall = "sched_setattr", policy = ?s.policy(), "scheduling policy");
+    // SAFETY: attr is a complete sched_attr of the size it declares; pid 0 is this process.
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } != 0 {
+        return Err(os_err(format!("sched_setattr {:?}", s.policy())));
+    }
+    Ok(())
+}
+
+/// A new session keyring named after the container, so that keys are not
+/// shared with the host's session (runc does the same; `--no-new-keyring` skips it).
+pub fn join_new_keyring(name: &str) {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let Ok(c) = std::ffi::CString::new(name) else { return };
+    debug!(syscall = "keyctl(KEYCTL_JOIN_SESSION_KEYRING)", name, "new session keyring");
+    // SAFETY: keyctl with a valid NUL-terminated name; failure (keys disabled) is harmless.
+    unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };
+}

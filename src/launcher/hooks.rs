@@ -1,0 +1,98 @@
+//! OCI hooks: programs the runtime runs at points of a container's life,
+//! each given the container's state JSON on stdin (runtime-spec
+//! config.md#posix-platform-hooks). Where each kind runs:
+//!
+//! | hook | by | namespaces | when |
+//! | --- | --- | --- | --- |
+//! | `prestart`, `createRuntime` | rrun | the runtime's | mounts done, before pivot_root |
+//! | `createContainer` | the container's init | the container's | just after, still before pivot_root |
+//! | `startContainer` | the container's init | the container's | `start`, just before exec |
+//! | `poststart` | rrun `start` | the runtime's | after the process started |
+//! | `poststop` | rrun `delete` | the runtime's | after the container is gone |
+
+use oci_spec::runtime::Hook;
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tracing::debug;
+
+/// Runs `hooks` in order with `state` on stdin; the first that fails (exit
+/// code, signal, timeout, cannot start) stops the rest and names itself.
+pub fn run(hooks: &[Hook], state: &str, phase: &str) -> Result<(), String> {
+    for (i, hook) in hooks.iter().enumerate() {
+        run_one(hook, state).map_err(|e| format!("{phase} hook #{i} ({}): {e}", hook.path().display()))?;
+    }
+    Ok(())
+}
+
+fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some((arg0, rest)) = args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    // the hook's environment is exactly the one the Spec gives it
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped());
+    debug!(path = %hook.path().display(), "run hook");
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start it: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // a hook that does not read its state is not an error
+        let _ = stdin.write_all(state.as_bytes());
+    }
+    let deadline = hook.timeout().filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => return Err(format!("it failed: {status}")),
+            None => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("it timed out after {} s", hook.timeout().unwrap_or(0)));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::HookBuilder;
+
+    fn hook(script: &str, timeout: Option<i64>) -> Hook {
+        let mut b = HookBuilder::default()
+            .path("/bin/sh")
+            .args(vec!["sh".to_string(), "-c".to_string(), script.to_string()])
+            .env(vec!["HOOKVAR=yes".to_string()]);
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn hooks_get_the_state_and_their_environment_and_fail_clearly() {
+        let dir = std::env::temp_dir().join(format!("rrun-hooks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let h = hook(&format!("cat > {}; echo $HOOKVAR >> {}", out.display(), out.display()), None);
+        run(&[h], "{\"id\":\"x\"}", "createRuntime").unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}yes\n");
+        let err = run(&[hook("exit 3", None)], "{}", "poststop").unwrap_err();
+        assert!(err.contains("poststop hook #0") && err.contains('3'), "{err}");
+        let t = Instant::now();
+        let err = run(&[hook("sleep 5", Some(1))], "{}", "prestart").unwrap_err();
+        assert!(err.contains("timed out") && t.elapsed() < Duration::from_secs(4), "{err}");
+        let missing = HookBuilder::default().path("/no/such/hook").build().unwrap();
+        assert!(run(&[missing], "{}", "poststart").unwrap_err().contains("cannot start"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
