@@ -3,6 +3,10 @@
 # Debian's busybox-static, load it into a demo store, list it, run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# rrun links Debian's libseccomp (seccomp filters are compiled with it)
+if ! dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'ok installed'; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev >/dev/null
+fi
 cargo build --release
 bash rootfs-fixtures/build.sh
 ROOT=${RRUN_DEMO_ROOT:-/tmp/rrun-demo}

@@ -55,6 +55,8 @@ apt_update() { [ $updated = 1 ] || { apt-get update -qq; updated=1; }; }
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
+# the static rrun links libseccomp.a
+dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'ok installed' || need+=(libseccomp-dev)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt_update
@@ -117,6 +119,7 @@ fi
 t=$(date +%s%N)
 say "building rrun (static, target/v2vm)"
 CARGO_TARGET_DIR=$ROOT/target/v2vm RUSTFLAGS='-C target-feature=+crt-static' \
+  LIBSECCOMP_LINK_TYPE=static LIBSECCOMP_LIB_PATH=/usr/lib/x86_64-linux-gnu \
   cargo build --release --quiet --target "$TARGET"
 RRUN=$ROOT/target/v2vm/$TARGET/release/rrun
 file_is_static "$RRUN" || die "$RRUN is not statically linked"

@@ -22,6 +22,7 @@ pub mod image;
 pub mod launcher;
 mod lifecycle;
 pub mod logs;
+pub mod oci;
 pub mod progress;
 pub use lifecycle::{Container, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;

@@ -8,7 +8,11 @@ fn main() {
     // `rrun images | head -1`: a closed stdout ends rrun quietly, as it ends other tools
     // SAFETY: installs the default disposition; no handler runs.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if cli::oci::is_oci_invocation(&args) {
+        std::process::exit(cli::oci::main(args));
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -16,7 +20,13 @@ fn main() {
             std::process::exit(if e.use_stderr() { 125 } else { 0 });
         }
     };
-    let default = match cli.verbose {
+    init_logging(cli.verbose);
+    std::process::exit(cli::main(cli));
+}
+
+/// Logs to stderr: warnings, `-v` each step, `-vv` every syscall; `RRUN_LOG` takes a filter.
+fn init_logging(verbose: u8) {
+    let default = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
@@ -26,5 +36,4 @@ fn main() {
         .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("rrun={default}")));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
-    std::process::exit(cli::main(cli));
 }

@@ -143,15 +143,31 @@ pub trait Cgroup: std::fmt::Debug {
     fn delete(&self) -> Result<(), CgroupError>;
 }
 
-/// Creates the cgroup for container `id` on this host's layout.
+/// Creates the cgroup for container `id` on this host's layout: `rrun/<id>`.
 pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
+    create_at(&format!("rrun/{id}"))
+}
+
+/// Creates a cgroup at an OCI `cgroupsPath`: an absolute path is taken from
+/// each hierarchy's root; a relative one from rrun's own cgroup on v1, and
+/// from the root on v2 (where a cgroup holding rrun cannot have children
+/// with controllers).
+pub fn create_at(path: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
+    let rel = Path::new(path.trim_start_matches('/'));
+    if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+        return Err(CgroupError::Invalid {
+            what: format!("cgroupsPath {path:?}"),
+            reason: "expected a path of plain names".into(),
+        });
+    }
+    let absolute = path.starts_with('/');
     let layout = Layout::detect()?;
-    tracing::debug!(layout = layout.describe(), "cgroup layout");
+    tracing::debug!(layout = layout.describe(), path, "cgroup layout");
     if layout.is_unified() {
         let (root, ctrls) = layout.v2.clone().ok_or(CgroupError::NotMounted)?;
-        Ok(Box::new(v2::V2::create(&root, &ctrls, id)?))
+        Ok(Box::new(v2::V2::create(&root, &ctrls, rel)?))
     } else if !layout.v1.is_empty() {
-        Ok(Box::new(v1::V1::create(&layout, id)?))
+        Ok(Box::new(v1::V1::create(&layout, rel, absolute)?))
     } else {
         Err(CgroupError::NotMounted)
     }

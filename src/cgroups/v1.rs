@@ -27,22 +27,26 @@ fn own_path(controller: &str) -> String {
 }
 
 impl V1 {
-    pub fn create(layout: &Layout, id: &str) -> Result<V1, CgroupError> {
+    /// Creates `rel` in every hierarchy rrun uses, below the hierarchy's root
+    /// (`absolute`) or below rrun's own cgroup there.
+    pub fn create(layout: &Layout, rel: &Path, absolute: bool) -> Result<V1, CgroupError> {
         let mut dirs = Vec::new();
         for (ctrls, mount) in &layout.v1 {
             if !ctrls.iter().any(|c| WANTED.contains(&c.as_str())) {
                 continue;
             }
-            let parent = mount.join(own_path(&ctrls[0]).trim_start_matches('/'));
-            let dir = parent.join("rrun").join(id);
+            let base = if absolute { mount.clone() } else { mount.join(own_path(&ctrls[0]).trim_start_matches('/')) };
+            let dir = base.join(rel);
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
             if ctrls.iter().any(|c| c == "cpuset") {
-                // a v1 cpuset cgroup starts empty: inherit the parent's cpus and mems
-                for d in [parent.join("rrun"), dir.clone()] {
-                    let from = d.parent().map(Path::to_path_buf).unwrap_or_default();
+                // a v1 cpuset cgroup starts empty: each new level inherits its parent's cpus and mems
+                let mut level = base.clone();
+                for comp in rel.components() {
+                    let from = level.clone();
+                    level.push(comp);
                     for f in ["cpuset.cpus", "cpuset.mems"] {
-                        if read(&d, f).unwrap_or_default().is_empty() {
-                            write(&d, f, &read(&from, f).unwrap_or_default())?;
+                        if read(&level, f).unwrap_or_default().is_empty() {
+                            write(&level, f, &read(&from, f).unwrap_or_default())?;
                         }
                     }
                 }

@@ -13,19 +13,21 @@ pub struct V2 {
 }
 
 impl V2 {
-    pub fn create(root: &Path, available: &[String], id: &str) -> Result<V2, CgroupError> {
-        let parent = root.join("rrun");
-        let dir = parent.join(id);
+    /// Creates `root/rel`, enabling the controllers rrun uses on the way down.
+    pub fn create(root: &Path, available: &[String], rel: &Path) -> Result<V2, CgroupError> {
+        let dir = root.join(rel);
         std::fs::create_dir_all(&dir).map_err(super::io(&dir, "mkdir"))?;
         let enable: Vec<String> =
             WANTED.iter().filter(|c| available.iter().any(|a| a == *c)).map(|c| format!("+{c}")).collect();
         if !enable.is_empty() {
             let line = enable.join(" ");
-            for d in [root, parent.as_path()] {
-                let already = read(d, "cgroup.subtree_control").unwrap_or_default();
+            let mut level = root.to_path_buf();
+            for comp in rel.components() {
+                let already = read(&level, "cgroup.subtree_control").unwrap_or_default();
                 if enable.iter().any(|c| !already.split_whitespace().any(|a| a == &c[1..])) {
-                    write(d, "cgroup.subtree_control", &line)?;
+                    write(&level, "cgroup.subtree_control", &line)?;
                 }
+                level.push(comp);
             }
         }
         Ok(V2 { dir })

@@ -4,14 +4,18 @@
 mod container;
 mod format;
 mod images;
+pub mod oci;
 mod registry;
 mod run;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `rrun --version`: rrun's version and the OCI runtime spec it implements (runc prints the same).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2");
+
 #[derive(Parser, Debug)]
-#[command(name = "rrun", version, about = "A daemonless container runtime", max_term_width = 100)]
+#[command(name = "rrun", version = VERSION, about = "A daemonless container runtime", max_term_width = 100)]
 pub struct Cli {
     /// Store directory (default /var/lib/rrun, or $XDG_DATA_HOME/rrun without root)
     #[arg(long, env = "RRUN_ROOT")]

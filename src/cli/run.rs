@@ -27,6 +27,18 @@ pub struct RunArgs {
     /// Log driver option: max-size=SIZE (rotation size of the container's log)
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Add a capability (e.g. NET_ADMIN, or ALL)
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    /// Drop a capability (e.g. CHOWN, or ALL)
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    /// Every capability, no seccomp, no masked paths, every device
+    #[arg(long)]
+    pub privileged: bool,
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,
@@ -160,7 +172,25 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         },
         restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
         log_max_size: log_max_size(&a.log_opt)?,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        privileged: a.privileged,
+        seccomp: seccomp_choice(&a.security_opt)?,
     })
+}
+
+/// `--security-opt`: the seccomp profile; rrun always sets no_new_privs and has no SELinux labels.
+fn seccomp_choice(opts: &[String]) -> Result<spec::SeccompChoice, Error> {
+    let mut choice = spec::SeccompChoice::Default;
+    for o in opts {
+        match o.split_once(['=', ':']) {
+            Some(("seccomp", v)) => choice = v.parse()?,
+            None if o == "no-new-privileges" => {}
+            Some(("no-new-privileges", "true")) | Some(("label", "disable")) => {}
+            _ => return Err(Error::Spec(spec::SpecError::SecurityOpt(o.clone()))),
+        }
+    }
+    Ok(choice)
 }
 
 /// `--log-opt max-size=10m` (other json-file options are refused, not ignored).

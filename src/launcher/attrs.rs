@@ -11,7 +11,7 @@ use oci_spec::runtime::{
 };
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use tracing::debug;
 
@@ -22,13 +22,18 @@ fn os_err(what: String) -> ChildError {
 /// Writes `linux.sysctl` through the container's own `/proc/sys` (the
 /// container's namespaces decide what it reaches), before it is made read-only.
 pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Result<(), ChildError> {
+    let proc_sys = open_in_root(root, std::path::Path::new("/proc/sys"), OFlag::O_PATH | OFlag::O_DIRECTORY)
+        .map_err(|e| ChildError::setup(format!("sysctl: open /proc/sys: {e}")))?;
+    super::mounts::verify_procfs(&proc_sys).map_err(|e| ChildError::setup(format!("sysctl: /proc/sys: {e}")))?;
     for (key, value) in sysctl {
         if key.is_empty() || key.contains("..") || key.starts_with('/') {
             return Err(ChildError::setup(format!("invalid sysctl name {key:?}")));
         }
-        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        let rel = PathBuf::from(key.replace('.', "/"));
+        let path = PathBuf::from("/proc/sys").join(&rel);
         debug!(sysctl = %key, value = %value, "write sysctl");
-        let fd = open_in_root(root, &path, OFlag::O_WRONLY | OFlag::O_TRUNC)
+        // beneath the verified /proc/sys, without following any symlink
+        let fd = crate::securefs::open_beneath(proc_sys.as_fd(), &rel, OFlag::O_WRONLY | OFlag::O_TRUNC)
             .map_err(|e| ChildError::setup(format!("sysctl {key}: open {}: {e}", path.display())))?;
         std::fs::File::from(fd)
             .write_all(value.as_bytes())

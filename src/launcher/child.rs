@@ -32,6 +32,8 @@ pub struct ProcessPlan<'a> {
     pub(super) stdio: Stdio,
     /// Descriptors 3..3+N stay open across exec (`--preserve-fds`, `LISTEN_FDS`).
     pub(super) preserve_fds: u32,
+    /// The container's seccomp filter, compiled before the fork.
+    seccomp: Option<super::seccomp::Filter>,
 }
 
 /// Where the process's standard descriptors come from (without a terminal).
@@ -49,7 +51,11 @@ fn cstring(s: &str, what: &str) -> Result<CString, LaunchError> {
 }
 
 impl<'a> ProcessPlan<'a> {
-    pub fn new(process: &'a Process, stdio: Stdio) -> Result<ProcessPlan<'a>, LaunchError> {
+    pub fn new(
+        process: &'a Process,
+        seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+        stdio: Stdio,
+    ) -> Result<ProcessPlan<'a>, LaunchError> {
         let args: Vec<String> = process.args().clone().unwrap_or_default();
         if args.is_empty() {
             return Err(LaunchError::Spec("process.args is empty".into()));
@@ -71,6 +77,10 @@ impl<'a> ProcessPlan<'a> {
             terminal: process.terminal().unwrap_or(false),
             stdio,
             preserve_fds: 0,
+            seccomp: seccomp
+                .map(super::seccomp::build_filter)
+                .transpose()
+                .map_err(|e| LaunchError::Spec(e.to_string()))?,
         })
     }
 }
@@ -117,7 +127,8 @@ impl<'a> Plan<'a> {
         let spec = cfg.spec;
         let process = spec.process().as_ref().ok_or_else(|| LaunchError::Spec("process is missing".into()))?;
         let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
-        let mut process_plan = ProcessPlan::new(process, stdio)?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        let mut process_plan = ProcessPlan::new(process, seccomp, stdio)?;
         let oci = match &cfg.oci {
             Some(o) => {
                 process_plan.preserve_fds = o.preserve_fds;
@@ -165,6 +176,7 @@ pub(super) fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
 
 fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildError> {
     let spec = plan.spec;
+    set_non_dumpable();
     if plan.oci.is_none() {
         // if rrun dies, so does the container: a foreground container never outlives its parent
         // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
@@ -327,12 +339,29 @@ pub(super) fn become_process(
     if let Some(s) = process.scheduler() {
         attrs::set_scheduler(s)?;
     }
+    // without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while it is held
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    if !no_new_privs {
+        load_seccomp(plan, sock)?;
+    }
     identity::drop_bounding(&plan.caps)?;
     identity::switch_user(process, &plan.caps)?;
-    if process.no_new_privileges().unwrap_or(false) {
+    if no_new_privs {
         identity::set_no_new_privs()?;
+        // as late as possible, so that few syscalls must be allowed after it
+        load_seccomp(plan, sock)?;
     }
     nix::unistd::chdir(&plan.cwd).map_err(sys(format!("chdir to working directory {}", plan.cwd.display())))?;
+    // a cwd through a leaked host descriptor (/proc/self/fd/N, CVE-2024-21626) lies outside the root
+    match nix::unistd::getcwd() {
+        Ok(cwd) if cwd.is_absolute() => {}
+        _ => {
+            return Err(ChildError::setup(format!(
+                "working directory {} is outside the container's root",
+                plan.cwd.display()
+            )))
+        }
+    }
     // no host descriptor may survive the exec (CVE-2024-21626): mark them all close-on-exec,
     // but those the caller asked to pass on
     let first_closed = 3 + plan.preserve_fds;
@@ -360,6 +389,25 @@ pub(super) fn become_process(
     }
     reset_signals()?;
     Err(exec(plan))
+}
+
+/// Until it execs, the process is a copy of rrun inside the container's
+/// namespaces: not dumpable, other processes there cannot open its
+/// `/proc/PID/exe` (the host's rrun binary, CVE-2019-5736), `mem` or `fd/`
+/// without CAP_SYS_PTRACE. execve makes the container's own program dumpable again.
+pub(super) fn set_non_dumpable() {
+    // SAFETY: PR_SET_DUMPABLE takes an integer argument only.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+/// Installs the seccomp filter; a listener's descriptor goes to rrun, which
+/// hands it to the agent (it is outside the container's mount namespace).
+fn load_seccomp(plan: &ProcessPlan<'_>, sock: &OwnedFd) -> Result<(), ChildError> {
+    let Some(filter) = &plan.seccomp else { return Ok(()) };
+    match filter.load_notify().map_err(|e| ChildError::setup(e.to_string()))? {
+        Some(fd) => sync::send_seccomp_fd(sock, &fd).map_err(sys("send the seccomp listener to rrun")),
+        None => Ok(()),
+    }
 }
 
 fn null_stdin() -> Result<(), ChildError> {

@@ -26,6 +26,8 @@ pub struct ExecConfig<'a> {
     pub stdio: StdioMode,
     /// Descriptors 3..3+N passed on to the process.
     pub preserve_fds: u32,
+    /// The container's seccomp profile, which binds exec'd processes too.
+    pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
 }
 
 fn ns_file(t: LinuxNamespaceType) -> &'static str {
@@ -66,7 +68,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         }
     }
     let (stdio, output) = cfg.stdio.prepare()?;
-    let mut plan = ProcessPlan::new(cfg.process, stdio)?;
+    let mut plan = ProcessPlan::new(cfg.process, cfg.seccomp, stdio)?;
     plan.preserve_fds = cfg.preserve_fds;
 
     let restore_pid_ns = match &pid_ns {
@@ -93,6 +95,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         hooks: None,
         state: None,
         until_created: false,
+        seccomp_listener: None,
     };
     let child = start_child(0, steps, move |sock| exec_child(plan, join, sock));
     if let Some(own) = restore_pid_ns {
@@ -102,6 +105,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
 }
 
 fn exec_child(plan: ProcessPlan<'_>, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
+    child::set_non_dumpable();
     let err = (|| {
         for (t, f) in &join {
             debug!(syscall = "setns", ns = ns_file(*t), "join the container's namespace");

@@ -33,6 +33,7 @@ mod tty;
 pub use capture::Stream;
 pub use exec::{spawn_in, ExecConfig};
 pub use mounts::RootfsSource;
+pub use tty::send_to_console_socket;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
@@ -123,6 +124,8 @@ struct ParentSteps<'a> {
     state: Option<&'a dyn Fn(i32) -> String>,
     /// Return once the child says it is created (OCI `create`), not at its exec.
     until_created: bool,
+    /// The seccomp filter's listenerPath and metadata (`SCMP_ACT_NOTIFY`).
+    seccomp_listener: Option<(std::path::PathBuf, Option<String>)>,
 }
 
 /// Where a container process's standard descriptors come from, when it has no terminal.
@@ -256,6 +259,7 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         hooks: spec.hooks().as_ref(),
         state: cfg.oci.as_ref().map(|o| o.state),
         until_created: cfg.oci.is_some(),
+        seccomp_listener: seccomp_listener(spec),
     };
     start_child(clone_flags, steps, move |sock| child::main(plan, sock))
 }
@@ -342,6 +346,13 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     }
 }
 
+/// Where a Spec's seccomp filter hands its notify descriptor, if it does.
+fn seccomp_listener(spec: &Spec) -> Option<(std::path::PathBuf, Option<String>)> {
+    let s = spec.linux().as_ref()?.seccomp().as_ref()?;
+    let path = s.listener_path().clone()?;
+    Some((path, s.listener_metadata().clone()))
+}
+
 /// The parent's side of the start: write the id maps, let the child go, run
 /// the runtime's hooks when it asks, collect its terminal, and wait for its
 /// exec (EOF), its "created", or its error.
@@ -375,6 +386,24 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
                     }
                 }
                 sync::send_hooks_done(sock, &state).map_err(LaunchError::sys("tell the container the hooks ran"))?;
+            }
+            Ok(sync::Message::SeccompFd(fd)) => {
+                let Some((path, metadata)) = &steps.seccomp_listener else {
+                    return Err(LaunchError::sys("unexpected seccomp descriptor from the container")(Errno::EBADMSG));
+                };
+                let state = match steps.state {
+                    Some(f) => f(pid.as_raw()),
+                    None => format!("{{\"ociVersion\":\"1.0.2\",\"pid\":{}}}", pid.as_raw()),
+                };
+                let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+                seccomp::send_to_listener(
+                    path,
+                    metadata.as_deref(),
+                    std::os::fd::AsFd::as_fd(&fd),
+                    pid.as_raw(),
+                    &state,
+                )
+                .map_err(|e| LaunchError::Container { code: 125, msg: e.to_string() })?;
             }
             Ok(sync::Message::Created) if steps.until_created => return Ok(pty),
             Ok(sync::Message::Created) => {

@@ -141,6 +141,9 @@ pub fn parse_mount_options(options: &[String]) -> (MsFlags, MsFlags, String) {
 pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "cgroup" || typ == "cgroup2" {
+        return mount_cgroups(root, m);
+    }
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_mount_options(&options);
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
@@ -151,6 +154,17 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     let source_is_file = is_bind && std::fs::metadata(&source).map(|md| !md.is_dir()).unwrap_or(false);
     if is_bind && !source.exists() {
         return Err(ChildError::setup(ctx("the source does not exist")));
+    }
+    if matches!(typ, "proc" | "sysfs") {
+        // the kernel's own views must sit where they claim to: a symlink planted in the image
+        // could move them and leave a fake /proc to be trusted later (CVE-2019-16884, -19921)
+        let rel = dest.strip_prefix("/").unwrap_or(dest);
+        match crate::securefs::open_beneath(root, rel, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+            Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
+                return Err(ChildError::setup(ctx("the mount point is a symlink in the image, refused")))
+            }
+            _ => {}
+        }
     }
     let target = if source_is_file {
         ensure_file_in_root(root, dest).map_err(sys(ctx("create mount point")))?
@@ -182,11 +196,87 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
             }
             Err(e) => return Err(sys(ctx("mount"))(e)),
         }
+        if typ == "proc" {
+            let mounted = open_in_root(root, dest, OFlag::O_PATH | OFlag::O_DIRECTORY).map_err(sys(ctx("reopen")))?;
+            verify_procfs(&mounted).map_err(|e| ChildError::setup(ctx(&e)))?;
+        }
     }
     if !propagation.is_empty() {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
         mount(None::<&str>, &fd_path(&mounted), None::<&str>, propagation, None::<&str>)
             .map_err(sys(ctx("set propagation")))?;
+    }
+    Ok(())
+}
+
+/// A `cgroup` mount: the host's cgroup filesystems mounted afresh, which in
+/// the container's cgroup namespace shows its own cgroup as the root. On a
+/// v2 host one `cgroup2`; on v1 or hybrid a tmpfs with each hierarchy the
+/// host has (same controllers, same names), as runc lays it out.
+fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
+    let dest = m.destination();
+    let (flags, _, _) = parse_mount_options(&m.options().clone().unwrap_or_default());
+    let flags = flags
+        & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RELATIME);
+    let ctx = |what: &str| format!("mount cgroups on {}: {what}", dest.display());
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| ChildError::setup(ctx(&format!("read mountinfo: {e}"))))?;
+    // (name under /sys/fs/cgroup, fstype, the controllers or name= of a v1 hierarchy)
+    let mut host: Vec<(String, String, String)> = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let mp = left.split(' ').nth(4).unwrap_or("");
+        let mut r = right.split(' ');
+        let (fstype, _, opts) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let sub = match mp.strip_prefix("/sys/fs/cgroup") {
+            Some(rest) => rest.trim_start_matches('/').to_string(),
+            None => continue,
+        };
+        let keep: Vec<&str> = opts
+            .split(',')
+            .filter(|o| !matches!(*o, "rw" | "ro" | "nsdelegate" | "xattr" | "relatime" | "memory_recursiveprot"))
+            .collect();
+        host.push((sub, fstype.to_string(), keep.join(",")));
+    }
+    let target = mkdir_all_in_root(root, dest, 0o755).map_err(sys(ctx("create the mount point")))?;
+    if let Some((_, _, _)) = host.iter().find(|(sub, t, _)| sub.is_empty() && t == "cgroup2") {
+        debug!(syscall = "mount", fstype = "cgroup2", target = %dest.display(), "the container's cgroup2 hierarchy");
+        return mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>)
+            .map_err(sys(ctx("cgroup2")));
+    }
+    mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))
+        .map_err(sys(ctx("tmpfs")))?;
+    for (sub, fstype, opts) in host.iter().filter(|(sub, _, _)| !sub.is_empty() && !sub.contains('/')) {
+        let path = dest.join(sub);
+        let dir = mkdir_all_in_root(root, &path, 0o755).map_err(sys(ctx(&format!("mkdir {sub}"))))?;
+        let data =
+            if fstype == "cgroup" && !opts.contains("name=") && opts.is_empty() { None } else { Some(opts.as_str()) };
+        debug!(syscall = "mount", fstype = %fstype, target = %path.display(), options = %opts, "a cgroup hierarchy");
+        mount(Some(fstype.as_str()), &fd_path(&dir), Some(fstype.as_str()), flags, data.filter(|d| !d.is_empty()))
+            .map_err(sys(ctx(&format!("{fstype} {sub} ({opts})"))))?;
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+        mount(
+            None::<&str>,
+            &fd_path(&mounted),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | (flags & !MsFlags::MS_RDONLY),
+            Some("mode=755"),
+        )
+        .map_err(sys(ctx("remount the tmpfs read-only")))?;
+    }
+    Ok(())
+}
+
+/// True procfs, not something mounted or planted in its place.
+pub fn verify_procfs(fd: &OwnedFd) -> Result<(), String> {
+    let st = nix::sys::statfs::fstatfs(fd).map_err(|e| format!("fstatfs: {e}"))?;
+    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        return Err(format!("not a procfs (filesystem type {:#x})", st.filesystem_type().0));
     }
     Ok(())
 }

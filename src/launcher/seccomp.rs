@@ -58,14 +58,15 @@ pub enum SeccompError {
     NotifyReserved { syscall: String },
     #[error("seccomp: {syscall}: argument index {index} is out of range (a syscall has 6 arguments, 0 to 5)")]
     ArgIndex { syscall: String, index: usize },
-    #[error("seccomp: adding {action} for {syscall}{conditions} (architectures {arches}): {source}")]
-    Rule { syscall: String, action: String, conditions: String, arches: String, source: ScmpError },
+    /// `rule` reads "SCMP_ACT_ERRNO for mkdirat if arg0 SCMP_CMP_EQ 0x1".
+    #[error("seccomp: adding {rule} (architectures {arches}): {source}")]
+    Rule { rule: String, arches: String, source: ScmpError },
     #[error("seccomp: compiling the filter to BPF: {0}")]
     Export(String),
     #[error("seccomp: the filter is {0} BPF instructions long; the kernel accepts at most 4096")]
     TooLong(usize),
     #[error("seccomp(SECCOMP_SET_MODE_FILTER, flags {flags:#x}): {errno}{}", load_hint(*.errno))]
-    Load { flags: u64, errno: Errno },
+    Load { flags: libc::c_ulong, errno: Errno },
     #[error("seccomp: the filter uses SCMP_ACT_NOTIFY with listenerPath {0}: load it with Filter::load_notify and send the descriptor to the listener")]
     ListenerNotHandled(PathBuf),
     #[error("seccomp: the filter has no listenerPath to send a notify descriptor to")]
@@ -308,8 +309,7 @@ pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
             continue;
         }
         let args: &[LinuxSeccompArg] = call.args().as_deref().unwrap_or(&[]);
-        let conditions: Vec<ScmpArgCompare> =
-            args.iter().map(|a| to_condition(a, first)).collect::<Result<_, _>>()?;
+        let conditions: Vec<ScmpArgCompare> = args.iter().map(|a| to_condition(a, first)).collect::<Result<_, _>>()?;
         // libseccomp refuses two conditions on one argument in a rule: one rule per condition then
         let mut per_index = [0usize; 6];
         for a in args {
@@ -332,9 +332,7 @@ pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
             };
             for conds in &groups {
                 ctx.add_rule_conditional(action, syscall, conds).map_err(|source| SeccompError::Rule {
-                    syscall: name.clone(),
-                    action: action_name(call.action()),
-                    conditions: describe(args),
+                    rule: format!("{} for {name}{}", action_name(call.action()), describe(args)),
                     arches: arch_list.clone(),
                     source,
                 })?;
@@ -361,8 +359,7 @@ pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
 
     let mut program = Vec::new();
     if default_denies(default, seccomp.default_errno_ret()) {
-        let known: Vec<(ScmpArch, u32)> =
-            arches.iter().zip(&highest).filter_map(|(a, h)| h.map(|h| (*a, h))).collect();
+        let known: Vec<(ScmpArch, u32)> = arches.iter().zip(&highest).filter_map(|(a, h)| h.map(|h| (*a, h))).collect();
         program = enosys_stub(&known);
     }
     program.extend(export(&ctx)?);
@@ -394,11 +391,10 @@ fn enosys_stub(known: &[(ScmpArch, u32)]) -> Vec<libc::sock_filter> {
     use libc::{BPF_ABS, BPF_JA, BPF_JEQ, BPF_JGT, BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_RET, BPF_W};
     const ARCH_OFFSET: u32 = 4; // offsetof(struct seccomp_data, arch)
     const NR_OFFSET: u32 = 0; // offsetof(struct seccomp_data, nr)
+
     // one block per architecture: [jeq arch] [ld nr] ([jset x32]) [jgt highest]
-    let blocks: Vec<(u32, u32, bool)> = known
-        .iter()
-        .filter_map(|(a, h)| audit_arch(*a).map(|audit| (audit, *h, *a == ScmpArch::X8664)))
-        .collect();
+    let blocks: Vec<(u32, u32, bool)> =
+        known.iter().filter_map(|(a, h)| audit_arch(*a).map(|audit| (audit, *h, *a == ScmpArch::X8664))).collect();
     if blocks.is_empty() {
         return Vec::new();
     }
@@ -501,10 +497,15 @@ impl Filter {
         let prog = libc::sock_fprog { len: self.program.len() as u16, filter: self.program.as_ptr().cast_mut() };
         // SAFETY: prog points into self.program, which outlives the call; the kernel copies the program.
         let rc = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, self.flags, &prog as *const libc::sock_fprog)
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                self.flags,
+                &prog as *const libc::sock_fprog,
+            )
         };
         if rc < 0 {
-            return Err(SeccompError::Load { flags: self.flags as u64, errno: Errno::last() });
+            return Err(SeccompError::Load { flags: self.flags, errno: Errno::last() });
         }
         if self.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
             // SAFETY: with NEW_LISTENER the kernel returns a new descriptor that nothing else owns.
@@ -574,7 +575,12 @@ mod tests {
     use super::*;
     use oci_spec::runtime::{LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscallBuilder};
 
-    fn rule(names: &[&str], action: LinuxSeccompAction, errno: Option<u32>, args: Vec<LinuxSeccompArg>) -> LinuxSyscall {
+    fn rule(
+        names: &[&str],
+        action: LinuxSeccompAction,
+        errno: Option<u32>,
+        args: Vec<LinuxSeccompArg>,
+    ) -> LinuxSyscall {
         let mut b = LinuxSyscallBuilder::default().names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         b = b.action(action);
         if let Some(e) = errno {
@@ -669,7 +675,7 @@ mod tests {
             ],
         );
         let f = build_filter(&p).unwrap();
-        assert!(f.len() > 0 && f.listener_path().is_none());
+        assert!(!f.is_empty() && f.listener_path().is_none());
         let outcome = in_child(&f, || {
             // SAFETY: raw syscalls without arguments.
             let ppid = errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
@@ -687,7 +693,8 @@ mod tests {
 
     #[test]
     fn kill_and_trap_actions_end_the_process() {
-        for (action, sig) in [(ScmpActKillProcess, libc::SIGSYS), (ScmpActTrap, libc::SIGSYS), (ScmpActKill, libc::SIGSYS)]
+        for (action, sig) in
+            [(ScmpActKillProcess, libc::SIGSYS), (ScmpActTrap, libc::SIGSYS), (ScmpActKill, libc::SIGSYS)]
         {
             let f = build_filter(&profile(ScmpActAllow, None, vec![rule(&["getppid"], action, None, vec![])])).unwrap();
             let outcome = in_child(&f, || {
@@ -707,11 +714,21 @@ mod tests {
             None,
             vec![
                 // two conditions on arg0: one rule each, so either matches
-                rule(&["fchdir"], ScmpActErrno, Some(77), vec![arg(0, 1000, None, ScmpCmpEq), arg(0, 1001, None, ScmpCmpEq)]),
+                rule(
+                    &["fchdir"],
+                    ScmpActErrno,
+                    Some(77),
+                    vec![arg(0, 1000, None, ScmpCmpEq), arg(0, 1001, None, ScmpCmpEq)],
+                ),
                 // masked: (arg0 & 0xff00) == 0x1200
                 rule(&["dup"], ScmpActErrno, Some(78), vec![arg(0, 0xff00, Some(0x1200), ScmpCmpMaskedEq)]),
                 // conditions on two arguments: both must hold
-                rule(&["dup2"], ScmpActErrno, Some(79), vec![arg(0, 5000, None, ScmpCmpGe), arg(1, 7000, None, ScmpCmpLt)]),
+                rule(
+                    &["dup2"],
+                    ScmpActErrno,
+                    Some(79),
+                    vec![arg(0, 5000, None, ScmpCmpGe), arg(1, 7000, None, ScmpCmpLt)],
+                ),
             ],
         );
         let f = build_filter(&p).unwrap();
@@ -782,7 +799,8 @@ mod tests {
             match (mount, unshare, clone3, kexec, pid, future, mkdirat_errno()) {
                 (libc::EPERM, libc::EPERM, libc::ENOSYS, libc::EPERM, 0, libc::ENOSYS, libc::EBADF) => 0,
                 (m, u, c, k, p, fu, md) => {
-                    [m, u, c, k, p, fu, md].iter().zip([1, 1, 38, 1, 0, 38, 9]).position(|(a, b)| *a != b).unwrap() as i32
+                    [m, u, c, k, p, fu, md].iter().zip([1, 1, 38, 1, 0, 38, 9]).position(|(a, b)| *a != b).unwrap()
+                        as i32
                         + 10
                 }
             }
@@ -820,8 +838,14 @@ mod tests {
 
     #[test]
     fn architectures_and_flags_are_applied() {
-        let mut p = profile(ScmpActErrno, None, vec![rule(&["read", "write", "exit_group"], ScmpActAllow, None, vec![])]);
-        p.set_architectures(Some(vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32, Arch::ScmpArchAarch64]));
+        let mut p =
+            profile(ScmpActErrno, None, vec![rule(&["read", "write", "exit_group"], ScmpActAllow, None, vec![])]);
+        p.set_architectures(Some(vec![
+            Arch::ScmpArchX86_64,
+            Arch::ScmpArchX86,
+            Arch::ScmpArchX32,
+            Arch::ScmpArchAarch64,
+        ]));
         p.set_flags(Some(vec![
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync,
             LinuxSeccompFilterFlag::SeccompFilterFlagLog,
@@ -871,7 +895,10 @@ mod tests {
         // the child passes its listener descriptor up a socketpair, as the container's init would
         let mut pair = [0; 2];
         // SAFETY: pair is a valid out-array of two ints.
-        assert_eq!(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) }, 0);
+        assert_eq!(
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, pair.as_mut_ptr()) },
+            0
+        );
         // SAFETY: the child only makes raw system calls with stack buffers and leaves with _exit.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
@@ -911,7 +938,8 @@ mod tests {
         let mut one = [0u8; 1];
         let (_, notify) = recv_with_fd(parent_end.as_raw_fd(), &mut one);
         let notify = notify.expect("the child's notify descriptor");
-        let state = serde_json::json!({"ociVersion": "1.2.0", "id": "c1", "status": "creating", "pid": pid, "bundle": "/b"});
+        let state =
+            serde_json::json!({"ociVersion": "1.2.0", "id": "c1", "status": "creating", "pid": pid, "bundle": "/b"});
         use std::os::fd::AsFd;
         f.send_to_listener(notify.as_fd(), pid, &state).unwrap();
         drop(notify);

@@ -22,6 +22,8 @@ pub enum Message {
     Hooks,
     /// Everything is ready; the child now waits on the exec FIFO (`create`).
     Created,
+    /// The seccomp notify descriptor, for the filter's listenerPath.
+    SeccompFd(OwnedFd),
     Eof,
 }
 
@@ -64,6 +66,10 @@ pub fn wait_hooks_done(sock: &OwnedFd) -> Option<String> {
 /// Child → parent: created, about to wait on the exec FIFO.
 pub fn send_created(sock: &OwnedFd) -> nix::Result<()> {
     send(sock, b"C", &[])
+}
+
+pub fn send_seccomp_fd(sock: &OwnedFd, fd: &OwnedFd) -> nix::Result<()> {
+    send(sock, b"S", &[fd.as_raw_fd()])
 }
 
 pub fn send_pty(sock: &OwnedFd, master: RawFd) -> nix::Result<()> {
@@ -115,6 +121,7 @@ pub fn recv(sock: &OwnedFd) -> nix::Result<Message> {
         None => Ok(Message::Eof),
         Some(b'T') => fd.map(Message::Pty).ok_or(Errno::EBADMSG),
         Some(b'H') => Ok(Message::Hooks),
+        Some(b'S') => fd.map(Message::SeccompFd).ok_or(Errno::EBADMSG),
         Some(b'C') => Ok(Message::Created),
         Some(b'E') if bytes.len() >= 2 => {
             Ok(Message::Error { code: bytes[1] as i32, msg: String::from_utf8_lossy(&bytes[2..]).into_owned() })

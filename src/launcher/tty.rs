@@ -138,3 +138,32 @@ fn drain(master: &OwnedFd, out: BorrowedFd<'_>, buf: &mut [u8]) {
         let _ = write_all(out, &buf[..n]);
     }
 }
+
+/// Hands a terminal's master side to the engine listening on `socket`
+/// (runc's `--console-socket`): one message, the terminal's name as data and
+/// the descriptor as SCM_RIGHTS.
+pub fn send_to_console_socket(socket: &std::path::Path, master: &OwnedFd) -> Result<(), LaunchError> {
+    use nix::sys::socket::{
+        connect, sendmsg, socket as mksocket, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, UnixAddr,
+    };
+    let err = |what: &str| {
+        let what = format!("console socket {}: {what}", socket.display());
+        move |e: Errno| LaunchError::Container { code: 125, msg: format!("{what}: {e}") }
+    };
+    let sock = mksocket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(err("socket"))?;
+    let addr = UnixAddr::new(socket).map_err(err("address"))?;
+    connect(sock.as_raw_fd(), &addr).map_err(err("connect"))?;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes the terminal's number into the c_uint we own.
+    let name = if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } == 0 {
+        format!("/dev/pts/{n}")
+    } else {
+        "/dev/ptmx".to_string()
+    };
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    tracing::debug!(socket = %socket.display(), tty = %name, "send the terminal to the console socket");
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+        .map_err(err("send the terminal"))?;
+    Ok(())
+}

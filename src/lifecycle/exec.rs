@@ -111,6 +111,7 @@ impl Rrun {
             cgroup: cgroup.as_deref(),
             stdio,
             preserve_fds: 0,
+            seccomp: c.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
         })?;
         if opts.detach {
             return Ok(0);

@@ -110,6 +110,7 @@ impl Rrun {
             }
         }
         let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
+        let seccomp = seccomp_profile(opts)?;
         let oci = spec::build(&SpecInput {
             image: &run_config,
             options: opts,
@@ -118,6 +119,7 @@ impl Rrun {
             rootfs: &dir.join("rootfs"),
             etc: &etc,
             devices: &devices,
+            seccomp,
         })?;
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
@@ -319,6 +321,24 @@ fn find<'a>(all: &'a [ContainerRecord], name_or_id: &str) -> Result<&'a Containe
         (Some(_), Some(_)) => Err(Error::AmbiguousContainer { name: name_or_id.to_string() }),
         _ => Err(Error::ContainerNotFound(name_or_id.to_string())),
     }
+}
+
+/// The seccomp profile of a container: Docker's default for its capabilities
+/// (the profile opens up what a capability grants), a file's, or none.
+fn seccomp_profile(opts: &RunOptions) -> Result<Option<oci_spec::runtime::LinuxSeccomp>, Error> {
+    use spec::seccomp::{default_profile, host_arch, load_profile_file};
+    let choice = if opts.privileged && opts.seccomp == spec::SeccompChoice::Default {
+        &spec::SeccompChoice::Unconfined
+    } else {
+        &opts.seccomp
+    };
+    let caps = spec::capabilities(opts)?;
+    let bad = |e: spec::seccomp::ProfileError| Error::Spec(spec::SpecError::Build(e.to_string()));
+    Ok(match choice {
+        spec::SeccompChoice::Unconfined => None,
+        spec::SeccompChoice::Default => Some(default_profile(caps.iter(), host_arch()).map_err(bad)?),
+        spec::SeccompChoice::File(p) => Some(load_profile_file(p, caps.iter(), host_arch()).map_err(bad)?),
+    })
 }
 
 /// What the host says about a `--device` node (following symlinks, as Docker does).

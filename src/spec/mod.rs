@@ -4,6 +4,8 @@
 //! `/etc/group` contents in), so every rule is unit-tested without root.
 
 pub mod resources;
+pub mod seccomp;
+mod seccomp_default;
 
 use crate::image::ContainerConfig;
 use oci_spec::runtime::{
@@ -35,6 +37,10 @@ pub enum SpecError {
     Limit { flag: String, value: String, reason: &'static str },
     #[error("{0}")]
     Restart(String),
+    #[error("unknown capability {0:?}")]
+    Capability(String),
+    #[error("invalid --security-opt {0:?}: expected seccomp=unconfined|FILE, no-new-privileges or label=disable")]
+    SecurityOpt(String),
     #[error("building the runtime spec: {0}")]
     Build(String),
 }
@@ -151,6 +157,71 @@ pub struct RunOptions {
     pub restart: crate::container::RestartPolicy,
     /// `--log-opt max-size`: where a detached container's log rotates (None: the default).
     pub log_max_size: Option<u64>,
+    /// `--cap-add` (names with or without `CAP_`, or `ALL`).
+    pub cap_add: Vec<String>,
+    /// `--cap-drop` (names with or without `CAP_`, or `ALL`).
+    pub cap_drop: Vec<String>,
+    /// `--privileged`: every capability, no seccomp, no masked paths, every device.
+    pub privileged: bool,
+    /// `--security-opt seccomp=…`.
+    pub seccomp: SeccompChoice,
+}
+
+/// Which seccomp profile a container gets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SeccompChoice {
+    /// Docker's default profile (see `seccomp`), for the container's capabilities.
+    #[default]
+    Default,
+    /// None (`seccomp=unconfined`).
+    Unconfined,
+    /// A profile file in Docker's format or an OCI `linux.seccomp` object.
+    File(PathBuf),
+}
+
+impl std::str::FromStr for SeccompChoice {
+    type Err = SpecError;
+    /// The value of `--security-opt seccomp=VALUE`.
+    fn from_str(v: &str) -> Result<Self, SpecError> {
+        Ok(match v {
+            "unconfined" => SeccompChoice::Unconfined,
+            "" => return Err(SpecError::SecurityOpt(format!("seccomp={v}"))),
+            path => SeccompChoice::File(path.into()),
+        })
+    }
+}
+
+/// A capability by name: `CAP_NET_ADMIN`, `NET_ADMIN` or `net_admin`.
+pub fn capability(name: &str) -> Result<Capability, SpecError> {
+    let up = name.to_ascii_uppercase();
+    let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+    serde_json::from_value(serde_json::Value::String(full)).map_err(|_| SpecError::Capability(name.to_string()))
+}
+
+/// The container's capability set: Docker's default (or all, privileged),
+/// minus `--cap-drop`, plus `--cap-add` (`ALL` works in both).
+pub fn capabilities(opts: &RunOptions) -> Result<HashSet<Capability>, SpecError> {
+    // "all" is what rrun itself holds: a host may withhold some even from root (CAP_SYS_RESOURCE here)
+    let all = || -> HashSet<Capability> {
+        let held = caps::read(None, caps::CapSet::Permitted).unwrap_or_else(|_| caps::all());
+        held.iter().filter_map(|c| capability(&c.to_string()).ok()).collect()
+    };
+    let mut set: HashSet<Capability> = if opts.privileged { all() } else { DEFAULT_CAPABILITIES.into_iter().collect() };
+    for d in &opts.cap_drop {
+        if d.eq_ignore_ascii_case("all") {
+            set.clear();
+        } else {
+            set.remove(&capability(d)?);
+        }
+    }
+    for a in &opts.cap_add {
+        if a.eq_ignore_ascii_case("all") {
+            set.extend(all());
+        } else {
+            set.insert(capability(a)?);
+        }
+    }
+    Ok(set)
 }
 
 /// A user resolved against the image's `/etc/passwd` and `/etc/group`.
@@ -289,6 +360,8 @@ pub struct SpecInput<'a> {
     pub etc: &'a EtcFiles,
     /// `--device` nodes, resolved on the host.
     pub devices: &'a [resources::HostDevice],
+    /// The seccomp profile, already resolved (`None`: unconfined).
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The process arguments: Entrypoint + Cmd, with Docker's override rules.
@@ -391,7 +464,7 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         return Err(SpecError::RelativeWorkdir(cwd));
     }
     let env = environment(input.image, opts, input.hostname, &input.user.home)?;
-    let caps: HashSet<Capability> = DEFAULT_CAPABILITIES.into_iter().collect();
+    let caps = capabilities(opts)?;
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(caps.clone())
         .effective(caps.clone())
@@ -418,6 +491,11 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .map_err(|e| SpecError::Build(e.to_string()))?;
 
     let mut mounts = default_mounts()?;
+    if opts.privileged {
+        for m in mounts.iter_mut().filter(|m| m.destination() == Path::new("/sys")) {
+            m.set_options(Some(["nosuid", "noexec", "nodev", "rw"].map(String::from).to_vec()));
+        }
+    }
     let bind = |src: &Path, dst: &str, ro: bool| -> Result<Mount, SpecError> {
         let mut o = vec!["rbind", "rprivate"];
         if ro {
@@ -451,14 +529,23 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(|e| SpecError::Build(e.to_string())))
         .collect::<Result<_, _>>()?;
     let nodes = input.devices.iter().map(resources::HostDevice::node).collect::<Result<Vec<_>, _>>()?;
-    let linux = LinuxBuilder::default()
+    let mut resources = resources::resources(&opts.limits, input.devices)?;
+    let (masked, readonly) = if opts.privileged {
+        // every device, and nothing hidden
+        resources.set_devices(Some(vec![resources::parse_device_rule("a *:* rwm", true)?]));
+        (Vec::new(), Vec::new())
+    } else {
+        (MASKED_PATHS.map(String::from).to_vec(), READONLY_PATHS.map(String::from).to_vec())
+    };
+    let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
         .devices(nodes)
-        .resources(resources::resources(&opts.limits, input.devices)?)
-        .masked_paths(MASKED_PATHS.map(String::from).to_vec())
-        .readonly_paths(READONLY_PATHS.map(String::from).to_vec())
+        .resources(resources)
+        .masked_paths(masked)
+        .readonly_paths(readonly)
         .build()
         .map_err(|e| SpecError::Build(e.to_string()))?;
+    linux.set_seccomp(input.seccomp.clone());
     let root = RootBuilder::default()
         .path(input.rootfs)
         .readonly(opts.read_only)
@@ -610,6 +697,7 @@ mod tests {
             rootfs: Path::new("/rootfs"),
             etc: &etc,
             devices: &[],
+            seccomp: None,
         })
         .unwrap();
         let p = spec.process().as_ref().unwrap();

@@ -1,0 +1,136 @@
+//! `exec`: another process in a created or running container, described by
+//! a `process.json` or by arguments laid over the container's own process.
+
+use super::create::write_pid_file;
+use super::{OciError, OciRuntime, Status};
+use crate::launcher::{self, ExecConfig, StdioMode};
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, UserBuilder};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// `exec`'s options.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    /// Return once the process runs.
+    pub detach: bool,
+    pub preserve_fds: u32,
+    /// Exec even into a paused container.
+    pub ignore_paused: bool,
+}
+
+/// What `exec ID ARGS…` changes in the container's process.
+#[derive(Debug, Clone, Default)]
+pub struct ProcessOverrides {
+    pub args: Vec<String>,
+    pub cwd: Option<String>,
+    /// `K=V`, added to (or replacing in) the container's environment.
+    pub env: Vec<String>,
+    /// `uid[:gid]`.
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    /// Capabilities added to every set.
+    pub caps: Vec<String>,
+    pub no_new_privs: bool,
+    pub tty: bool,
+}
+
+impl OciRuntime {
+    /// The container's process with `o` applied (runc's `exec ID ARGS` form).
+    pub fn exec_process(&self, id: &str, o: &ProcessOverrides) -> Result<Process, OciError> {
+        let spec = self.config(id)?;
+        let mut p = spec.process().clone().unwrap_or_default();
+        if o.args.is_empty() {
+            return Err(OciError::Invalid("exec needs a command (or --process FILE)".into()));
+        }
+        p.set_args(Some(o.args.clone()));
+        p.set_terminal(Some(o.tty));
+        if let Some(cwd) = &o.cwd {
+            p.set_cwd(cwd.into());
+        }
+        let mut env = p.env().clone().unwrap_or_default();
+        for kv in &o.env {
+            let key = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
+            env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
+            env.push(kv.clone());
+        }
+        p.set_env(Some(env));
+        if let Some(u) = &o.user {
+            let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
+            let bad = || OciError::Invalid(format!("--user {u:?}: expected UID[:GID] as numbers"));
+            let user = UserBuilder::default()
+                .uid(uid.parse::<u32>().map_err(|_| bad())?)
+                .gid(gid.parse::<u32>().map_err(|_| bad())?)
+                .additional_gids(o.additional_gids.clone())
+                .build()
+                .map_err(|e| OciError::Invalid(e.to_string()))?;
+            p.set_user(user);
+        }
+        if !o.caps.is_empty() {
+            let mut caps = p.capabilities().clone().unwrap_or_default();
+            let mut add = HashSet::new();
+            for c in &o.caps {
+                add.insert(
+                    crate::spec::capability(c).map_err(|_| OciError::Invalid(format!("unknown capability {c}")))?,
+                );
+            }
+            let extend =
+                |s: &Option<HashSet<Capability>>| Some(s.clone().unwrap_or_default().union(&add).cloned().collect());
+            let (b, e, p2) = (extend(caps.bounding()), extend(caps.effective()), extend(caps.permitted()));
+            caps.set_bounding(b).set_effective(e).set_permitted(p2);
+            p.set_capabilities(Some(caps));
+        }
+        if o.no_new_privs {
+            p.set_no_new_privileges(Some(true));
+        }
+        Ok(p)
+    }
+
+    /// Runs a process in the container; returns its exit code (0 at once with `detach`).
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, OciError> {
+        let rec = self.record(id)?;
+        let status = self.status_of(&rec);
+        match status {
+            Status::Created | Status::Running => {}
+            Status::Paused if opts.ignore_paused => {}
+            _ => return Err(OciError::WrongState { id: id.to_string(), action: "exec", status }),
+        }
+        if opts.process.terminal().unwrap_or(false) && opts.detach && opts.console_socket.is_none() {
+            return Err(OciError::Invalid("exec --tty --detach needs --console-socket".into()));
+        }
+        let spec = self.config(id)?;
+        let namespaces: Vec<LinuxNamespaceType> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        let cgroup = OciRuntime::cgroup(&rec);
+        let mut child = launcher::spawn_in(&ExecConfig {
+            pid: rec.pid,
+            namespaces: &namespaces,
+            process: &opts.process,
+            cgroup: cgroup.as_deref(),
+            stdio: StdioMode::Inherit,
+            preserve_fds: opts.preserve_fds,
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+        })?;
+        if let Some(socket) = &opts.console_socket {
+            if let Some(pty) = child.take_pty() {
+                launcher::send_to_console_socket(socket, &pty)?;
+            }
+        }
+        if let Some(pid_file) = &opts.pid_file {
+            write_pid_file(pid_file, child.pid())?;
+        }
+        if opts.detach {
+            child.detach();
+            return Ok(0);
+        }
+        Ok(child.wait(true)?.code())
+    }
+}

@@ -1,0 +1,172 @@
+//! `features` (what this runtime supports, runtime-spec features.md) and
+//! `spec` (a starting config.json, as `runc spec` writes it).
+
+use oci_spec::runtime::{
+    LinuxBuilder, LinuxIdMappingBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, Spec,
+};
+use serde_json::{json, Value};
+
+/// The mount options `mount_one` understands.
+const MOUNT_OPTIONS: &[&str] = &[
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "slave",
+    "strictatime",
+    "suid",
+    "sync",
+    "unbindable",
+];
+
+/// The runtime-spec features document for rrun.
+pub fn features() -> Value {
+    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": super::OCI_VERSION,
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": MOUNT_OPTIONS,
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps,
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
+                    "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP",
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+                    "SCMP_CMP_NE",
+                ],
+                "archs": [
+                    "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32",
+                    "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+                    "SCMP_ARCH_PPC64LE", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_X32",
+                    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
+                ],
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+                "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
+            },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } },
+        },
+        "annotations": {
+            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "io.github.rrun.version": env!("CARGO_PKG_VERSION"),
+        },
+    })
+}
+
+/// A starting `config.json`: runc's default (a shell on a terminal, a
+/// read-only `rootfs`, the usual namespaces and mounts); with `rootless`, a
+/// user namespace mapping root to the caller.
+pub fn default_spec(rootless: bool) -> Spec {
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("rrun".into()));
+    if rootless {
+        let uid = nix::unistd::Uid::current().as_raw();
+        let gid = nix::unistd::Gid::current().as_raw();
+        let map =
+            |host| LinuxIdMappingBuilder::default().container_id(0u32).host_id(host).size(1u32).build().expect("valid");
+        let mut namespaces: Vec<LinuxNamespace> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Network)
+            .collect();
+        namespaces.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().expect("valid"));
+        let linux = LinuxBuilder::default()
+            .namespaces(namespaces)
+            .uid_mappings(vec![map(uid)])
+            .gid_mappings(vec![map(gid)])
+            .masked_paths(spec.linux().as_ref().and_then(|l| l.masked_paths().clone()).unwrap_or_default())
+            .readonly_paths(spec.linux().as_ref().and_then(|l| l.readonly_paths().clone()).unwrap_or_default())
+            .build()
+            .expect("valid");
+        spec.set_linux(Some(linux));
+        // without the network namespace's ownership, sysfs is bound from the host
+        let mounts = spec
+            .mounts()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                if m.destination().to_str() == Some("/sys") {
+                    MountBuilder::default()
+                        .destination("/sys")
+                        .typ("none")
+                        .source("/sys")
+                        .options(["rbind", "nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec())
+                        .build()
+                        .expect("valid")
+                } else {
+                    let mut m = m;
+                    if let Some(o) = m.options().clone() {
+                        m.set_options(Some(o.into_iter().filter(|o| o != "gid=5").collect()));
+                    }
+                    m
+                }
+            })
+            .collect();
+        spec.set_mounts(Some(mounts));
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_name_what_rrun_does() {
+        let f = features();
+        assert_eq!(f["ociVersionMax"], super::super::OCI_VERSION);
+        assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+        assert!(f["linux"]["capabilities"].as_array().unwrap().iter().any(|c| c == "CAP_SYS_ADMIN"));
+        assert!(f["hooks"].as_array().unwrap().len() == 6);
+    }
+
+    #[test]
+    fn default_specs_parse_back() {
+        for rootless in [false, true] {
+            let s = default_spec(rootless);
+            let text = serde_json::to_string(&s).unwrap();
+            let back: Spec = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.process().as_ref().unwrap().args().as_ref().unwrap()[0], "sh");
+            let ns: Vec<_> =
+                back.linux().as_ref().unwrap().namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect();
+            assert_eq!(ns.contains(&LinuxNamespaceType::User), rootless);
+        }
+    }
+}

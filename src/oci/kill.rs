@@ -1,0 +1,87 @@
+//! `kill` and `delete`.
+
+use super::{OciError, OciRuntime, Record, Status};
+use crate::launcher::process::ProcessHandle;
+use nix::sys::signal::Signal;
+use std::time::Duration;
+use tracing::{debug, warn};
+
+impl OciRuntime {
+    /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+    pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), OciError> {
+        let rec = self.record(id)?;
+        let status = self.status_of(&rec);
+        if status == Status::Stopped {
+            return Err(OciError::WrongState { id: id.to_string(), action: "kill", status });
+        }
+        if all {
+            let cg =
+                OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+            for pid in cg.pids() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+            }
+            if status == Status::Paused && signal == Signal::SIGKILL {
+                cg.thaw()?;
+            }
+            return Ok(());
+        }
+        let init = Self::init_handle(&rec).ok_or(OciError::WrongState {
+            id: id.to_string(),
+            action: "kill",
+            status: Status::Stopped,
+        })?;
+        debug!(id, ?signal, "kill");
+        init.signal(signal);
+        Ok(())
+    }
+
+    fn init_handle(rec: &Record) -> Option<ProcessHandle> {
+        ProcessHandle::open(rec.pid, rec.pid_start_time?)
+    }
+
+    /// Deletes a stopped (or created) container: its processes and cgroup,
+    /// then the poststop hooks, then its state. A running one needs `force`.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), OciError> {
+        let rec = match self.record(id) {
+            Ok(r) => r,
+            // runc: deleting what does not exist is fine with --force
+            Err(OciError::NotFound(_)) if force => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let status = self.status_of(&rec);
+        if matches!(status, Status::Running | Status::Paused) && !force {
+            return Err(OciError::NotStopped { id: id.to_string(), status });
+        }
+        if let Some(cg) = OciRuntime::cgroup(&rec) {
+            if rec.cgroup.iter().any(|d| d.exists()) {
+                cg.kill_all()?;
+            }
+        }
+        if let Some(init) = Self::init_handle(&rec) {
+            init.signal(Signal::SIGKILL);
+            if !init.wait_exit(Duration::from_secs(10)) {
+                return Err(OciError::Invalid(format!("container {id}: its init did not die after SIGKILL")));
+            }
+        }
+        if let Some(cg) = OciRuntime::cgroup(&rec) {
+            if rec.cgroup.iter().any(|d| d.exists()) {
+                cg.delete()?;
+            }
+        }
+        let hooks = self
+            .config(id)
+            .ok()
+            .and_then(|s| s.hooks().as_ref().and_then(|h| h.poststop().clone()))
+            .unwrap_or_default();
+        if !hooks.is_empty() {
+            let state = OciRuntime::hook_state(&rec, 0, Status::Stopped);
+            if let Err(e) = crate::launcher::hooks::run(&hooks, &state, "poststop") {
+                warn!(id, error = %e, "poststop hook failed");
+            }
+        }
+        let dir = self.dir(id)?;
+        std::fs::remove_dir_all(&dir).map_err(super::io(&dir))?;
+        debug!(id, "deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! The OCI runtime: containers made from bundles (a `config.json` and a
+//! root filesystem), driven by an engine — Podman, containerd, CRI-O —
+//! through runc's verbs, one file per verb group:
+//!
+//! | file | verbs |
+//! | --- | --- |
+//! | `create.rs` | `create` (the init waits on the exec FIFO), `run` |
+//! | `start.rs` | `start` (opens the FIFO, poststart hooks) |
+//! | `kill.rs` | `kill`, `delete` (poststop hooks) |
+//! | `exec.rs` | `exec` |
+//! | `manage.rs` | `state`, `list`, `ps`, `pause`, `resume`, `update`, `events` |
+//! | `features.rs` | `features`, `spec` |
+//!
+//! Each container has a directory `<root>/<id>/` (root: `--root`, by default
+//! `/run/rrun`, volatile like runc's `/run/runc`): `state.json` (what rrun
+//! keeps), `config.json` (the Spec as created), `exec.fifo` (until `start`).
+//! The status is never stored: it is read from the init process (PID and
+//! start time), the FIFO and the freezer, so a crash cannot make it lie.
+
+mod create;
+mod exec;
+mod features;
+mod kill;
+mod manage;
+mod start;
+
+pub use create::CreateOptions;
+pub use exec::{ExecOptions, ProcessOverrides};
+pub use features::{default_spec, features};
+pub use manage::{ContainerEvent, ContainerStatsData};
+
+use crate::cgroups::{self, Cgroup};
+use crate::container::{now_rfc3339, process_alive};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The OCI version rrun implements.
+pub const OCI_VERSION: &str = "1.0.2";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("invalid container id {0:?}: only [a-zA-Z0-9_.+-] are allowed, and not . or ..")]
+    InvalidId(String),
+    #[error("container with id {0} already exists")]
+    Exists(String),
+    #[error("container {0} does not exist")]
+    NotFound(String),
+    #[error("container {id}: {action} is not possible while it is {status}")]
+    WrongState { id: String, action: &'static str, status: Status },
+    #[error("cannot delete container {id} that is not stopped: {status} (use --force)")]
+    NotStopped { id: String, status: Status },
+    #[error("bundle {bundle}: {reason}")]
+    Bundle { bundle: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Config { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Launch(#[from] crate::launcher::LaunchError),
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl OciError {
+    /// The exit code of a failed command: 1, as runc's (engines read the
+    /// reason from the message: "no such file or directory" is 127 to Podman).
+    pub fn exit_code(&self) -> i32 {
+        1
+    }
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError + '_ {
+    move |source| OciError::Io { path: path.to_path_buf(), source }
+}
+
+/// A container's status, as the runtime spec names them (and runc's `paused`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The state of a container, as `state` prints it (runtime-spec state plus
+/// runc's `rootfs`, `created` and `owner`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+/// What rrun keeps about a container in `<root>/<id>/state.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The init's host PID and start time (0 / None while creating).
+    pub pid: i32,
+    pub pid_start_time: Option<u64>,
+    pub created: String,
+    pub cgroup: Vec<PathBuf>,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+}
+
+/// A handle on an OCI state root.
+#[derive(Debug, Clone)]
+pub struct OciRuntime {
+    root: PathBuf,
+    /// `--systemd-cgroup`: cgroupsPath is `slice:prefix:name`.
+    systemd_cgroup: bool,
+}
+
+/// A container ID as runc accepts it.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.len() <= 1024
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
+}
+
+impl OciRuntime {
+    /// `/run/rrun` for root, `$XDG_RUNTIME_DIR/rrun` otherwise.
+    pub fn default_root() -> PathBuf {
+        if !nix::unistd::Uid::effective().is_root() {
+            if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+                return PathBuf::from(x).join("rrun");
+            }
+        }
+        PathBuf::from("/run/rrun")
+    }
+
+    pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> OciRuntime {
+        OciRuntime { root: root.into(), systemd_cgroup }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, id: &str) -> Result<PathBuf, OciError> {
+        if !valid_id(id) {
+            return Err(OciError::InvalidId(id.to_string()));
+        }
+        Ok(self.root.join(id))
+    }
+
+    /// True when `id` names a container of this root (used to tell runc's
+    /// verbs from rrun's high-level ones of the same name).
+    pub fn exists(&self, id: &str) -> bool {
+        self.dir(id).is_ok_and(|d| d.join("state.json").is_file() || d.join("config.json").is_file())
+    }
+
+    pub(crate) fn record(&self, id: &str) -> Result<Record, OciError> {
+        let path = self.dir(id)?.join("state.json");
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(OciError::NotFound(id.to_string())),
+            Err(e) => return Err(OciError::Io { path, source: e }),
+        };
+        serde_json::from_slice(&bytes).map_err(|e| OciError::Config { path, reason: e.to_string() })
+    }
+
+    pub(crate) fn save(&self, rec: &Record) -> Result<(), OciError> {
+        let path = self.dir(&rec.id)?.join("state.json");
+        let bytes = serde_json::to_vec(rec).expect("record serializes");
+        crate::store::write_file_atomic(&path, &bytes, false).map_err(io(&path))
+    }
+
+    /// The Spec the container was created with.
+    pub fn config(&self, id: &str) -> Result<Spec, OciError> {
+        let path = self.dir(id)?.join("config.json");
+        load_spec(&path)
+    }
+
+    fn cgroup(rec: &Record) -> Option<Box<dyn Cgroup>> {
+        cgroups::open(&rec.cgroup)
+    }
+
+    pub(crate) fn status_of(&self, rec: &Record) -> Status {
+        let Some(start) = rec.pid_start_time else {
+            return Status::Creating;
+        };
+        if !process_alive(rec.pid, start) {
+            return Status::Stopped;
+        }
+        if self.root.join(&rec.id).join("exec.fifo").exists() {
+            return Status::Created;
+        }
+        if Self::cgroup(rec).is_some_and(|c| c.is_frozen()) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    /// The container's state.
+    pub fn state(&self, id: &str) -> Result<State, OciError> {
+        let rec = self.record(id)?;
+        let status = self.status_of(&rec);
+        Ok(State {
+            oci_version: OCI_VERSION.into(),
+            id: rec.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { rec.pid },
+            status,
+            bundle: rec.bundle.clone(),
+            rootfs: rec.rootfs.clone(),
+            created: rec.created.clone(),
+            owner: String::new(),
+            annotations: rec.annotations.clone(),
+        })
+    }
+
+    /// The state JSON given to hooks.
+    pub(crate) fn hook_state(rec: &Record, pid: i32, status: Status) -> String {
+        serde_json::to_string(&serde_json::json!({
+            "ociVersion": OCI_VERSION,
+            "id": rec.id,
+            "status": status,
+            "pid": pid,
+            "bundle": rec.bundle,
+            "annotations": rec.annotations,
+        }))
+        .expect("state serializes")
+    }
+}
+
+/// Loads and checks a `config.json`.
+pub fn load_spec(path: &Path) -> Result<Spec, OciError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let spec: Spec = serde_json::from_slice(&bytes)
+        .map_err(|e| OciError::Config { path: path.into(), reason: format!("invalid config.json: {e}") })?;
+    let version = spec.version();
+    if !version.starts_with("1.") {
+        return Err(OciError::Config {
+            path: path.into(),
+            reason: format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})"),
+        });
+    }
+    Ok(spec)
+}
+
+pub(crate) fn timestamp() -> String {
+    now_rfc3339()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_like_runc() {
+        for ok in ["abc", "a-b_c.d+e", "0123456789abcdef"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "x\n"] {
+            assert!(!valid_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_configs_are_named() {
+        let dir = std::env::temp_dir().join(format!("rrun-oci-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("config.json");
+        std::fs::write(&p, "{ not json").unwrap();
+        let e = load_spec(&p).unwrap_err().to_string();
+        assert!(e.contains("config.json") && e.contains("invalid"), "{e}");
+        std::fs::write(&p, r#"{"ociVersion":"0.9.0"}"#).unwrap();
+        assert!(load_spec(&p).unwrap_err().to_string().contains("ociVersion"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
