@@ -31,9 +31,15 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = std::env::var("RRUN_LOG")
+    // `Targets` (target=level,…) rather than EnvFilter: no regex engine on every start
+    let filter: tracing_subscriber::filter::Targets = std::env::var("RRUN_LOG")
         .ok()
-        .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(format!("rrun={default}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| format!("rrun={default}").parse().expect("a valid filter"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .with(filter)
+        .init();
 }

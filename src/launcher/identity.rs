@@ -100,7 +100,11 @@ pub fn switch_user(process: &Process, caps: &CapSets) -> Result<(), ChildError> 
     set(CapSet::Inheritable, &caps.inheritable, "inheritable")?;
     caps::clear(None, CapSet::Ambient).map_err(|e| ChildError::setup(format!("clear ambient capabilities: {e}")))?;
     for cap in &caps.ambient {
-        caps::raise(None, CapSet::Ambient, *cap).map_err(|e| ChildError::setup(format!("raise ambient {cap}: {e}")))?;
+        // the kernel raises an ambient capability only if it is also inheritable and permitted;
+        // runc's own default spec asks for ambient ones without inheritable: skip them as runc does
+        if let Err(e) = caps::raise(None, CapSet::Ambient, *cap) {
+            debug!(capability = %cap, error = %e, "ambient capability not raised (not inheritable or not permitted)");
+        }
     }
     debug!(syscall = "capset", effective = caps.effective.len(), permitted = caps.permitted.len(), "capabilities");
     Ok(())
