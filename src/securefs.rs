@@ -38,8 +38,19 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> nix::Res
 }
 
 /// `mkdir -p` of `path` inside `root`, every component resolved in root;
-/// returns an `O_PATH` descriptor of the final directory.
+/// returns an `O_PATH` descriptor of the final directory. A dangling symlink
+/// on the way is followed as the kernel would, inside root: its target is made.
 pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, mode: u32) -> nix::Result<OwnedFd> {
+    mkdir_all_depth(root, path, mode, 0)
+}
+
+/// Linux's limit on symlinks followed in one lookup.
+const MAX_SYMLINKS: u32 = 40;
+
+fn mkdir_all_depth(root: BorrowedFd<'_>, path: &Path, mode: u32, depth: u32) -> nix::Result<OwnedFd> {
+    if depth > MAX_SYMLINKS {
+        return Err(Errno::ELOOP);
+    }
     let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
     let mut current = open_in_root(root, Path::new("."), dir_flags)?;
     let mut walked = std::path::PathBuf::new();
@@ -47,12 +58,21 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &Path, mode: u32) -> nix::R
         let Component::Normal(name) = comp else {
             continue;
         };
+        let parent = walked.clone();
         walked.push(name);
         current = match open_in_root(root, &walked, dir_flags) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 match mkdirat(Some(current.as_raw_fd()), name, Mode::from_bits_truncate(mode)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
+                    Ok(()) => {}
+                    Err(Errno::EEXIST) => {
+                        // there, yet not found: a symlink to nothing; make what it points at, in root
+                        if let Ok(target) = nix::fcntl::readlinkat(Some(current.as_raw_fd()), name) {
+                            let target = Path::new(&target);
+                            let inside = if target.is_absolute() { target.to_path_buf() } else { parent.join(target) };
+                            mkdir_all_depth(root, &inside, mode, depth + 1)?;
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
                 open_in_root(root, &walked, dir_flags)?

@@ -6,8 +6,8 @@ use super::ChildError;
 use crate::securefs::open_in_root;
 use nix::fcntl::OFlag;
 use oci_spec::runtime::{
-    IOPriorityClass, LinuxIOPriority, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag,
-    LinuxSchedulerPolicy, Scheduler,
+    IOPriorityClass, LinuxIOPriority, LinuxNamespace, LinuxNamespaceType, LinuxPersonality, LinuxPersonalityDomain,
+    LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler,
 };
 use std::collections::HashMap;
 use std::io::Write;
@@ -40,6 +40,74 @@ pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Re
             .map_err(|e| ChildError::setup(format!("sysctl {key}={value}: {e}")))?;
     }
     Ok(())
+}
+
+/// Which sysctls a container may set, as runc and crun decide it: only those
+/// of a namespace the container has of its own (created, or joined when that
+/// is not the runtime's own). IPC ones (`kernel.msg*`, `kernel.sem`,
+/// `kernel.shm*`, `fs.mqueue.*`) need an IPC namespace, `net.*` a network
+/// namespace, `kernel.domainname` a UTS namespace; anything else would change
+/// the host's kernel. Checked before the container is started.
+pub fn check_sysctls(sysctl: &HashMap<String, String>, namespaces: &[LinuxNamespace]) -> Result<(), String> {
+    const IPC: [&str; 8] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let own = |typ| owns_namespace(namespaces, typ);
+    let mut keys: Vec<&String> = sysctl.keys().collect();
+    keys.sort();
+    for key in keys {
+        let (needs, what) = if IPC.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
+            (own(LinuxNamespaceType::Ipc), "IPC")
+        } else if key.starts_with("net.") {
+            (own(LinuxNamespaceType::Network), "network")
+        } else if key == "kernel.domainname" {
+            (own(LinuxNamespaceType::Uts), "UTS")
+        } else if key == "kernel.hostname" {
+            return Err("sysctl kernel.hostname is not allowed: use the hostname field".into());
+        } else {
+            return Err(format!(
+                "sysctl {key:?} is not in a namespace of the container's own: it would change the host"
+            ));
+        };
+        if !needs {
+            return Err(format!("sysctl {key:?} needs the container's own {what} namespace; it has the host's"));
+        }
+    }
+    Ok(())
+}
+
+/// True when the container has a namespace of type `typ` of its own: a new
+/// one, or one joined by path that is not the runtime's own.
+pub fn owns_namespace(namespaces: &[LinuxNamespace], typ: LinuxNamespaceType) -> bool {
+    let file = match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Time => "time",
+    };
+    namespaces
+        .iter()
+        .any(|n| n.typ() == typ && n.path().as_ref().map_or(true, |p| !same_file(p, &format!("/proc/self/ns/{file}"))))
+}
+
+/// True when both paths name the same file.
+fn same_file(a: &std::path::Path, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the host may lack).
@@ -153,4 +221,39 @@ pub fn join_new_keyring(name: &str) {
     debug!(syscall = "keyctl(KEYCTL_JOIN_SESSION_KEYRING)", name, "new session keyring");
     // SAFETY: keyctl with a valid NUL-terminated name; failure (keys disabled) is harmless.
     unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxNamespaceBuilder;
+
+    fn ns(types: &[LinuxNamespaceType]) -> Vec<LinuxNamespace> {
+        types.iter().map(|t| LinuxNamespaceBuilder::default().typ(*t).build().unwrap()).collect()
+    }
+
+    fn one(key: &str) -> HashMap<String, String> {
+        HashMap::from([(key.to_string(), "1".to_string())])
+    }
+
+    #[test]
+    fn sysctls_need_a_namespace_of_the_containers_own() {
+        use LinuxNamespaceType::*;
+        let all = ns(&[Mount, Pid, Ipc, Network, Uts]);
+        for key in ["net.ipv4.ip_forward", "kernel.msgmax", "fs.mqueue.msg_max", "kernel.domainname"] {
+            assert!(check_sysctls(&one(key), &all).is_ok(), "{key}");
+        }
+        let none = ns(&[Mount, Pid]);
+        for key in ["net.ipv4.ip_forward", "kernel.msgmax", "fs.mqueue.msg_max", "kernel.domainname"] {
+            let e = check_sysctls(&one(key), &none).unwrap_err();
+            assert!(e.contains(key) && e.contains("namespace"), "{e}");
+        }
+        // never namespaced, or set another way
+        for key in ["vm.swappiness", "kernel.hostname", "kernel.panic"] {
+            assert!(check_sysctls(&one(key), &all).is_err(), "{key}");
+        }
+        // joining the runtime's own network namespace is the host's
+        let host_net = LinuxNamespaceBuilder::default().typ(Network).path("/proc/self/ns/net").build().unwrap();
+        assert!(check_sysctls(&one("net.ipv4.ip_forward"), &[host_net]).is_err());
+    }
 }

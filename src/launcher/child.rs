@@ -92,7 +92,8 @@ pub struct Plan<'a> {
     init: bool,
     join: Vec<(LinuxNamespaceType, PathBuf)>,
     new_cgroup_ns: bool,
-    new_uts: bool,
+    /// A UTS namespace of its own (new, or joined): hostname and domainname are set in it.
+    own_uts: bool,
     new_user_ns: bool,
     process: ProcessPlan<'a>,
     /// OCI `create`: what differs from a container run by rrun itself.
@@ -106,6 +107,28 @@ pub struct OciPlan {
     no_pivot: bool,
     /// Name of the new session keyring (None: `--no-new-keyring`).
     keyring: Option<String>,
+}
+
+/// The init opens the exec FIFO for writing once it is the container's
+/// process (its user, its capabilities), as runc's does: the FIFO gets
+/// runc's mode 0622 whatever the umask (a process user other than root
+/// opens it as "others"), and in a new user namespace it belongs to the
+/// container's root, since the kernel refuses writes to an inode whose owner
+/// is not mapped there.
+fn let_the_process_open_fifo(fifo: &Path, user_ns: Option<&oci_spec::runtime::Linux>) -> Result<(), LaunchError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(fifo, std::fs::Permissions::from_mode(0o622))
+        .map_err(|e| LaunchError::Container { code: 125, msg: format!("chmod {}: {e}", fifo.display()) })?;
+    let Some(linux) = user_ns else { return Ok(()) };
+    let host_root = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.iter().flatten().find(|m| m.container_id() == 0 && m.size() > 0).map(|m| m.host_id())
+    };
+    let (uid, gid) = (host_root(linux.uid_mappings()), host_root(linux.gid_mappings()));
+    if uid.is_some() || gid.is_some() {
+        nix::unistd::chown(fifo, uid.map(nix::unistd::Uid::from_raw), gid.map(nix::unistd::Gid::from_raw))
+            .map_err(LaunchError::sys(format!("chown {} to the container's root", fifo.display())))?;
+    }
+    Ok(())
 }
 
 /// The OCI hooks the init itself takes part in.
@@ -127,6 +150,17 @@ impl<'a> Plan<'a> {
         let spec = cfg.spec;
         let process = spec.process().as_ref().ok_or_else(|| LaunchError::Spec("process is missing".into()))?;
         let is_new = |t: LinuxNamespaceType| namespaces.iter().any(|n| n.typ() == t && n.path().is_none());
+        // as runc and crun: names set in the host's UTS namespace would be the host's
+        let own_uts = attrs::owns_namespace(namespaces, LinuxNamespaceType::Uts);
+        let named = |n: &Option<String>| n.as_deref().is_some_and(|n| !n.is_empty());
+        if !own_uts && (named(spec.hostname()) || named(spec.domainname())) {
+            return Err(LaunchError::Spec(
+                "hostname and domainname need the container's own UTS namespace; it has the host's".into(),
+            ));
+        }
+        if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+            attrs::check_sysctls(sysctl, namespaces).map_err(LaunchError::Spec)?;
+        }
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
         let mut process_plan = ProcessPlan::new(process, seccomp, stdio)?;
         let oci = match &cfg.oci {
@@ -135,6 +169,8 @@ impl<'a> Plan<'a> {
                 let fifo =
                     nix::fcntl::open(o.exec_fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
                         .map_err(LaunchError::sys(format!("open {}", o.exec_fifo.display())))?;
+                let user_ns = is_new(LinuxNamespaceType::User).then(|| spec.linux().as_ref()).flatten();
+                let_the_process_open_fifo(o.exec_fifo, user_ns)?;
                 Some(OciPlan {
                     // SAFETY: open returned a new descriptor that nothing else owns.
                     fifo: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fifo) },
@@ -150,7 +186,7 @@ impl<'a> Plan<'a> {
             init: cfg.init,
             join,
             new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
-            new_uts: is_new(LinuxNamespaceType::Uts),
+            own_uts,
             new_user_ns: is_new(LinuxNamespaceType::User),
             process: process_plan,
             oci,
@@ -164,6 +200,11 @@ pub fn main(plan: Plan<'_>, sock: OwnedFd) -> ! {
         Err(e) => e,
         Ok(never) => match never {},
     };
+    if CREATED.load(std::sync::atomic::Ordering::Relaxed) {
+        // OCI: `create` returned when the init said it was created, and nobody reads the
+        // socket any more; the container's stderr is where an engine looks (runc's init too)
+        eprintln!("rrun: container init: {}", err.msg);
+    }
     sync::send_error(&sock, err.code, &err.msg);
     // SAFETY: _exit ends this forked process without running the parent's atexit handlers.
     unsafe { libc::_exit(err.code) }
@@ -224,7 +265,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         mkdir_all_in_root(root.as_fd(), cwd, 0o755)
             .map_err(sys(format!("create working directory {}", cwd.display())))?;
     }
-    if plan.new_uts {
+    if plan.own_uts {
         if let Some(h) = spec.hostname() {
             debug!(syscall = "sethostname", hostname = %h, "container hostname");
             nix::unistd::sethostname(h).map_err(sys(format!("sethostname {h}")))?;
@@ -257,6 +298,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         mounts::pivot_into(root.as_fd())?;
     }
     drop(root);
+    mounts::apply_root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         mounts::make_root_readonly()?;
     }
@@ -271,6 +313,10 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     become_process(&plan.process, sock, plan.init, gate.as_ref())
 }
 
+/// Set once the init told rrun it is created (OCI `create`): rrun no longer
+/// listens for its errors then.
+static CREATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// OCI `create`: the init stops here until `start`, then runs the
 /// startContainer hooks, and only then execs.
 pub(super) struct Gate<'a> {
@@ -283,6 +329,7 @@ impl Gate<'_> {
     /// Tells rrun the container is created, then blocks until `start` opens the FIFO.
     fn wait_for_start(&self, sock: &OwnedFd) -> Result<(), ChildError> {
         sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
+        CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         // reopened through /proc: the O_PATH descriptor was taken before pivot_root
         let path = format!("/proc/self/fd/{}", self.fifo.as_raw_fd());
         debug!(path = %path, "wait for start on the exec FIFO");
@@ -312,6 +359,7 @@ pub(super) fn become_process(
     // a session of its own: terminal signals reach the container only through rrun
     setsid().map_err(sys("setsid"))?;
     let process = plan.process;
+    let env = env_with_home(plan);
     if plan.terminal {
         setup_terminal(sock, process.user().uid(), process.user().gid())?;
     } else {
@@ -375,7 +423,7 @@ pub(super) fn become_process(
         let program = resolve_program(plan)?;
         gate.wait_for_start(sock)?;
         reset_signals()?;
-        return Err(exec_resolved(plan, &program));
+        return Err(exec_resolved(plan, &program, &env));
     }
 
     if init {
@@ -388,7 +436,33 @@ pub(super) fn become_process(
         }
     }
     reset_signals()?;
-    Err(exec(plan))
+    Err(exec(plan, &env))
+}
+
+/// The process's environment, with `HOME` added when it has none, as runc
+/// and crun add it: the home of `process.user.uid` in the container's
+/// `/etc/passwd`, or `/`. Read once the container's root is `/`.
+fn env_with_home(plan: &ProcessPlan<'_>) -> Vec<CString> {
+    let mut env = plan.env.clone();
+    if env.iter().any(|e| e.as_bytes().starts_with(b"HOME=")) {
+        return env;
+    }
+    let uid = plan.process.user().uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let home = home_of(&passwd, uid).unwrap_or("/");
+    if let Ok(c) = CString::new(format!("HOME={home}")) {
+        debug!(home, uid, "HOME from the container's /etc/passwd");
+        env.push(c);
+    }
+    env
+}
+
+/// The home directory of `uid` in an /etc/passwd.
+fn home_of(passwd: &str, uid: u32) -> Option<&str> {
+    passwd.lines().find_map(|line| match line.split(':').collect::<Vec<_>>().as_slice() {
+        [_, _, id, _, _, home, ..] if id.parse::<u32>().ok() == Some(uid) && !home.is_empty() => Some(*home),
+        _ => None,
+    })
 }
 
 /// Until it execs, the process is a copy of rrun inside the container's
@@ -509,9 +583,9 @@ fn resolve_program(plan: &ProcessPlan<'_>) -> Result<CString, ChildError> {
 }
 
 /// Execs a program found by [`resolve_program`].
-fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString) -> ChildError {
+fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString, env: &[CString]) -> ChildError {
     debug!(syscall = "execve", path = %program.to_string_lossy(), "run the container's command");
-    match execve(program, &plan.args, &plan.env) {
+    match execve(program, &plan.args, env) {
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => exec_error(plan, None),
         Err(e) => exec_error(plan, Some(e)),
         Ok(never) => match never {},
@@ -519,11 +593,11 @@ fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString) -> ChildError {
 }
 
 /// Finds the program as execvp would (in the container's PATH) and execs it.
-fn exec(plan: &ProcessPlan<'_>) -> ChildError {
+fn exec(plan: &ProcessPlan<'_>, env: &[CString]) -> ChildError {
     let mut other: Option<Errno> = None;
     for c in &candidates(plan) {
         debug!(syscall = "execve", path = %c.to_string_lossy(), "run the container's command");
-        match execve(c, &plan.args, &plan.env) {
+        match execve(c, &plan.args, env) {
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
             Err(e) => {
                 other.get_or_insert(e);
@@ -545,5 +619,20 @@ fn exec_error(plan: &ProcessPlan<'_>, other: Option<Errno>) -> ChildError {
         None => ChildError { code: 127, msg: format!("exec: {shown:?}: executable file not found in $PATH") },
         Some(Errno::EACCES) => ChildError { code: 126, msg: format!("exec: {shown:?}: permission denied") },
         Some(e) => ChildError { code: 126, msg: format!("exec: {shown:?}: {}", e.desc()) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_of;
+
+    #[test]
+    fn home_comes_from_passwd() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nbad line\nalice:x:1000:1000::/home/alice:/bin/sh\nnohome:x:7:7:::\n";
+        assert_eq!(home_of(passwd, 0), Some("/root"));
+        assert_eq!(home_of(passwd, 1000), Some("/home/alice"));
+        assert_eq!(home_of(passwd, 7), None);
+        assert_eq!(home_of(passwd, 4242), None);
     }
 }

@@ -337,11 +337,7 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
             }
             Err(e) => Err(fail(LaunchError::sys("signalfd")(e))),
         },
-        Err(e @ LaunchError::Container { .. }) => {
-            let _ = waitpid(pid, None);
-            restore(&old_mask);
-            Err(e)
-        }
+        // the child may have failed (it is exiting) or be waiting on us (a hook failed): end it either way
         Err(e) => Err(fail(e)),
     }
 }

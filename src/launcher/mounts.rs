@@ -40,12 +40,11 @@ fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
     move |e| ChildError::setup(format!("{op}: {e}"))
 }
 
-/// Sets the propagation of every mount in the new namespace: `rslave` by
-/// default, so nothing mounted in the container propagates back to the host,
-/// or the Spec's `rootfsPropagation`.
-pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
-    let flags = match rootfs_propagation {
-        None | Some("") | Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+/// The flags a `rootfsPropagation` value names (None: unset or empty).
+fn root_propagation_flags(value: Option<&str>) -> Result<Option<MsFlags>, ChildError> {
+    Ok(Some(match value {
+        None | Some("") => return Ok(None),
+        Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         Some("slave") => MsFlags::MS_SLAVE,
         Some("rprivate") => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
         Some("private") => MsFlags::MS_PRIVATE,
@@ -54,13 +53,95 @@ pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildEr
         Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
         Some("unbindable") => MsFlags::MS_UNBINDABLE,
         Some(other) => return Err(ChildError::setup(format!("invalid rootfsPropagation {other:?}"))),
-    };
+    }))
+}
+
+/// Sets the propagation of every mount in the new namespace: `rslave` by
+/// default, so nothing mounted in the container propagates back to the host,
+/// or the Spec's `rootfsPropagation`.
+pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
+    let flags = root_propagation_flags(rootfs_propagation)?.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     debug!(syscall = "mount", target = "/", flags = ?flags, "mount propagation of the container's namespace");
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set the propagation of /"))
 }
 
+/// `rootfsPropagation`, applied to the container's `/` once it is the root
+/// (as crun and runc 1.2 do): `shared` puts the rootfs in a peer group of its
+/// own (runtime-spec config-linux.md). The rootfs was mounted private so that
+/// pivot_root accepts it; `private` therefore needs nothing more, and leaves
+/// the propagation the Spec's mounts asked for alone.
+pub fn apply_root_propagation(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
+    let Some(flags) = root_propagation_flags(rootfs_propagation)? else { return Ok(()) };
+    if flags.contains(MsFlags::MS_PRIVATE) {
+        return Ok(());
+    }
+    debug!(syscall = "mount", target = "/", flags = ?flags, "rootfsPropagation of the container's root");
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set rootfsPropagation on /"))
+}
+
+/// pivot_root (and MS_MOVE) refuse a new root whose parent mount is shared,
+/// and a rootfs mounted under a shared parent would itself be shared: make
+/// the mount that holds `target` private (and `/`, which pivot_root checks
+/// too) when they are shared, as with `rootfsPropagation: rshared` or a
+/// shared host mount. Only those mounts change, not their children.
+fn make_parent_private(target: &Path) -> Result<(), ChildError> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| ChildError::setup(format!("read /proc/self/mountinfo: {e}")))?;
+    let mut parent: Option<(PathBuf, bool)> = None;
+    let mut root_shared = false;
+    for line in info.lines() {
+        let Some((left, _)) = line.split_once(" - ") else { continue };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let Some(mp) = fields.get(4).map(|m| PathBuf::from(unescape_mountinfo(m))) else { continue };
+        let shared = fields.iter().skip(6).any(|f| f.starts_with("shared:"));
+        if mp == Path::new("/") {
+            root_shared = shared;
+        }
+        // the last of stacked mounts is the one on top
+        if target.starts_with(&mp)
+            && parent.as_ref().map_or(true, |(p, _)| mp.components().count() >= p.components().count())
+        {
+            parent = Some((mp, shared));
+        }
+    }
+    let mut private = Vec::new();
+    if root_shared {
+        private.push(PathBuf::from("/"));
+    }
+    if let Some((mp, true)) = parent {
+        if mp != Path::new("/") {
+            private.push(mp);
+        }
+    }
+    for mp in private {
+        debug!(syscall = "mount", target = %mp.display(), flags = "MS_PRIVATE", "the rootfs's parent mount must not be shared");
+        mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
+            .map_err(sys(format!("make {} private", mp.display())))?;
+    }
+    Ok(())
+}
+
+/// A mount point as mountinfo escapes it (`\040` for a space, …).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let digit = |c: u8| u32::from(c - b'0');
+            out.push((digit(b[i + 1]) * 64 + digit(b[i + 2]) * 8 + digit(b[i + 3])) as u8);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Mounts the rootfs at its target and opens it.
 pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
+    make_parent_private(src.target())?;
     match src {
         RootfsSource::Overlay { layers_dir, lowers, upper, work, target } => {
             // relative lowerdirs keep the option string short: the kernel takes one page
@@ -431,10 +512,17 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
 
 /// Makes the rootfs `/` and detaches the old root, so no host path stays reachable.
 pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+    let old_root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(sys("open the old root"))?;
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    let old_root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(old_root) };
     fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
     debug!(syscall = "pivot_root", new_root = ".", put_old = ".", "make the rootfs the root");
     pivot_root(".", ".").map_err(sys("pivot_root"))?;
-    // the old root is now stacked on "."; make it private so the detach does not propagate
+    // the old root is now stacked on the new one, and "." is still the new root: step
+    // onto the old one, so that making it rslave (the detach must not propagate to the
+    // host) leaves the propagation of the container's own mounts as the Spec set it
+    fchdir(old_root.as_raw_fd()).map_err(sys("fchdir the old root"))?;
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(sys("make old root rslave"))?;
     debug!(syscall = "umount2", target = ".", flags = "MNT_DETACH", "detach the host's root");
@@ -473,5 +561,21 @@ mod tests {
         assert_eq!(data, "mode=755,size=65536k");
         let (flags, _, _) = parse_mount_options(&["rbind".to_string(), "rw".to_string()]);
         assert_eq!(flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+    }
+
+    #[test]
+    fn mountinfo_paths_are_unescaped() {
+        assert_eq!(unescape_mountinfo("/mnt/a\\040b"), "/mnt/a b");
+        assert_eq!(unescape_mountinfo("/x\\011y\\134"), "/x\ty\\");
+        assert_eq!(unescape_mountinfo("/plain\\04"), "/plain\\04");
+    }
+
+    #[test]
+    fn root_propagation_values() {
+        assert_eq!(root_propagation_flags(None).unwrap(), None);
+        assert_eq!(root_propagation_flags(Some("")).unwrap(), None);
+        assert_eq!(root_propagation_flags(Some("rshared")).unwrap(), Some(MsFlags::MS_SHARED | MsFlags::MS_REC));
+        assert_eq!(root_propagation_flags(Some("slave")).unwrap(), Some(MsFlags::MS_SLAVE));
+        assert!(root_propagation_flags(Some("sideways")).is_err());
     }
 }

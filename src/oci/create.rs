@@ -5,7 +5,7 @@
 use super::{io, load_spec, timestamp, OciError, OciRuntime, Record, Status};
 use crate::cgroups;
 use crate::launcher::{self, Child, LaunchConfig, OciLaunch, RootfsSource, StdioMode};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxResources, Spec};
 use std::path::{Path, PathBuf};
 use tracing::{debug, warn};
 
@@ -179,7 +179,7 @@ impl OciRuntime {
         };
         let launched = (|| {
             if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-                cgroup.apply(r)?;
+                cgroup.apply(&with_default_devices(r))?;
             }
             self.save(&rec)?;
             // relative mount sources are relative to the bundle
@@ -226,6 +226,21 @@ impl OciRuntime {
     }
 }
 
+/// The Spec's resources with runc's default device rules appended: the
+/// standard nodes (null, zero, full, random, urandom, tty, console, ptmx,
+/// pts, tun) and mknod of any node stay allowed whatever the engine's rules
+/// say. Podman, for one, sends only "deny all" and counts on the runtime for
+/// the rest (without them `podman run -t` cannot open /dev/ptmx).
+pub(crate) fn with_default_devices(r: &LinuxResources) -> LinuxResources {
+    let mut r = r.clone();
+    if let Some(rules) = r.devices().as_ref().filter(|d| !d.is_empty()) {
+        let mut rules = rules.clone();
+        rules.extend(crate::spec::resources::default_device_rules().into_iter().filter(|d| d.allow()));
+        r.set_devices(Some(rules));
+    }
+    r
+}
+
 /// Writes a PID file atomically (an engine may read it at any moment).
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), OciError> {
     crate::store::write_file_atomic(path, pid.to_string().as_bytes(), false).map_err(io(path))
@@ -243,6 +258,26 @@ mod tests {
             spec.set_linux(Some(linux));
         }
         spec
+    }
+
+    #[test]
+    fn the_standard_devices_stay_allowed_after_an_engines_rules() {
+        use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxResourcesBuilder};
+        // Podman's whole list: deny everything
+        let deny = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
+        let r = LinuxResourcesBuilder::default().devices(vec![deny]).build().unwrap();
+        let rules = with_default_devices(&r).devices().clone().unwrap();
+        assert!(!rules[0].allow(), "the engine's rules come first");
+        let allows = |major: i64, minor: i64| {
+            rules.iter().any(|d| {
+                d.allow() && d.major() == Some(major) && d.minor().is_none_or(|m| m == minor) && d.access().is_some()
+            })
+        };
+        assert!(allows(5, 2), "ptmx");
+        assert!(allows(136, 7), "pts");
+        assert!(allows(1, 3), "null");
+        // no device rules at all: nothing to add (every device is allowed already)
+        assert!(with_default_devices(&LinuxResources::default()).devices().is_none());
     }
 
     #[test]

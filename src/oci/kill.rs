@@ -8,15 +8,19 @@ use tracing::{debug, warn};
 
 impl OciRuntime {
     /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
+    ///
+    /// `--all` works on a stopped container too, as runc's: when the init of a
+    /// container sharing a PID namespace exits, its other processes live on in
+    /// its cgroup, and containerd's shim kills them with `kill --all … 9`.
     pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
-        if status == Status::Stopped {
-            return Err(OciError::WrongState { id: id.to_string(), action: "kill", status });
-        }
         if all {
             let cg =
                 OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+            if !rec.cgroup.iter().any(|d| d.exists()) {
+                return Ok(());
+            }
             for pid in cg.pids() {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
             }
@@ -25,11 +29,10 @@ impl OciRuntime {
             }
             return Ok(());
         }
-        let init = Self::init_handle(&rec).ok_or(OciError::WrongState {
-            id: id.to_string(),
-            action: "kill",
-            status: Status::Stopped,
-        })?;
+        if status == Status::Stopped {
+            return Err(OciError::NotRunning { id: id.to_string(), action: "kill" });
+        }
+        let init = Self::init_handle(&rec).ok_or(OciError::NotRunning { id: id.to_string(), action: "kill" })?;
         debug!(id, ?signal, "kill");
         init.signal(signal);
         Ok(())

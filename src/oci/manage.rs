@@ -54,6 +54,9 @@ impl OciRuntime {
     pub fn pause(&self, id: &str) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
+        if status == Status::Stopped {
+            return Err(OciError::NotRunning { id: id.to_string(), action: "pause" });
+        }
         if !matches!(status, Status::Running | Status::Created) {
             return Err(OciError::WrongState { id: id.to_string(), action: "pause", status });
         }

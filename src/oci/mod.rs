@@ -47,6 +47,9 @@ pub enum OciError {
     Exists(String),
     #[error("container {0} does not exist")]
     NotFound(String),
+    /// runc's words: containerd's shim reads "container not running" as "already exited"
+    #[error("cannot {action} container {id}: container not running")]
+    NotRunning { id: String, action: &'static str },
     #[error("container {id}: {action} is not possible while it is {status}")]
     WrongState { id: String, action: &'static str, status: Status },
     #[error("cannot delete container {id} that is not stopped: {status} (use --force)")]

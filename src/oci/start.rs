@@ -34,17 +34,27 @@ impl OciRuntime {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         debug!(id, "open the exec FIFO: the init goes on");
         let mut byte = [0u8; 1];
+        let read_byte = |byte: &mut [u8; 1]| -> Result<bool, OciError> {
+            match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fd), byte) {
+                Ok(1) => Ok(true),
+                Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => Ok(false),
+                Err(e) => Err(OciError::Io { path: fifo.clone(), source: e.into() }),
+            }
+        };
         loop {
-            match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fd), &mut byte) {
-                Ok(1) => break,
-                Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(OciError::Io { path: fifo.clone(), source: e.into() }),
+            if read_byte(&mut byte)? {
+                break;
+            }
+            // a command as short as `sh -c 'exit 3'` may have written, exec'd and exited
+            // between two reads: its byte is still in the FIFO, and it did start
+            if init.wait_exit(std::time::Duration::ZERO) {
+                if read_byte(&mut byte)? {
+                    break;
+                }
+                return Err(OciError::Invalid(format!("container {id}: its init exited before it could start")));
             }
             let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
             let _ = poll(&mut fds, PollTimeout::from(100u8));
-            if init.wait_exit(std::time::Duration::ZERO) {
-                return Err(OciError::Invalid(format!("container {id}: its init exited before it could start")));
-            }
         }
         std::fs::remove_file(&fifo).map_err(io(&fifo))?;
         rec.started_at = Some(timestamp());

@@ -157,3 +157,222 @@ impl Drop for TestRoot {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// Where `program` is installed: `$PATH`, then the sbin directories (which a
+/// non-login root shell may lack); a path is taken as it is.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Path::new(program).is_file().then(|| PathBuf::from(program));
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let found = path
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .chain(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        .map(|d| Path::new(d).join(program))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    found
+}
+
+/// Makes sure each `(program, Debian package)` is installed, installing the
+/// missing packages with apt-get (as root; one test at a time). Returns false,
+/// having printed why the test is skipped, only when that is impossible.
+pub fn ensure_programs(test: &str, needs: &[(&str, &str)]) -> bool {
+    static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = APT.lock().unwrap_or_else(|e| e.into_inner());
+    let missing = |needs: &[(&str, &str)]| -> Vec<String> {
+        let mut pkgs: Vec<String> =
+            needs.iter().filter(|(prog, _)| find_program(prog).is_none()).map(|(_, pkg)| pkg.to_string()).collect();
+        pkgs.dedup();
+        pkgs
+    };
+    let pkgs = missing(needs);
+    if pkgs.is_empty() {
+        return true;
+    }
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIP {test}: {} not installed, and installing needs root", pkgs.join(" "));
+        return false;
+    }
+    if find_program("apt-get").is_none() {
+        eprintln!("SKIP {test}: {} not installed, and there is no apt-get to install them", pkgs.join(" "));
+        return false;
+    }
+    eprintln!("{test}: installing {}", pkgs.join(" "));
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned()))
+            .unwrap_or_else(|e| (false, e.to_string()))
+    };
+    let (_, update_err) = apt(&["update", "-qq"]);
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(pkgs.iter().map(String::as_str));
+    let (ok, err) = apt(&args);
+    let still = missing(needs);
+    if !ok || !still.is_empty() {
+        eprintln!(
+            "SKIP {test}: could not install {} (apt-get update: {}; install: {})",
+            still.join(" "),
+            update_err.trim(),
+            err.trim()
+        );
+        return false;
+    }
+    true
+}
+
+/// `timeout -k 5 SECS PROGRAM`: a command that cannot hang a test (killed
+/// after `secs`, exit code 124).
+pub fn timed(secs: u32, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new("timeout");
+    c.args(["-k", "5", &secs.to_string()]).arg(program).stdin(Stdio::null());
+    c
+}
+
+/// Runs `cmd`: (exit code, stdout, stderr).
+pub fn output_of(cmd: &mut Command) -> (Option<i32>, String, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` every 50 ms until it is true (true) or `timeout` passed (false).
+pub fn wait_for(timeout: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Mount points at or below `dir` in this mount namespace, deepest first.
+pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let unescape = |s: &str| -> String {
+        // mountinfo writes space, tab, newline and backslash as \ooo
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+                out.push(u8::from_str_radix(&s[i + 1..i + 4], 8).unwrap_or(b'?'));
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let mut v: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(|m| PathBuf::from(unescape(m))))
+        .filter(|m| m.starts_with(dir))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    v.dedup();
+    v
+}
+
+/// Detaches every mount at or below `dir`, deepest first.
+pub fn unmount_under(dir: &Path) {
+    for _ in 0..3 {
+        let mounts = mounts_under(dir);
+        if mounts.is_empty() {
+            return;
+        }
+        for m in mounts {
+            let _ = nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+}
+
+/// PIDs of the processes (other than this one) whose command line contains
+/// `needle`, e.g. a test's scratch directory: what an engine it started left running.
+pub fn pids_mentioning(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+        })
+        .collect()
+}
+
+/// Sends SIGTERM to each of `pids`, waits up to `grace` for them to go, then SIGKILLs the rest.
+pub fn end_processes(pids: &[i32], grace: std::time::Duration) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    for p in pids {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGTERM);
+    }
+    let gone = |p: &i32| {
+        std::fs::read_to_string(format!("/proc/{p}/stat")).map_or(true, |s| s.contains(") Z ") || s.contains(") X "))
+    };
+    wait_for(grace, || pids.iter().all(gone));
+    for p in pids.iter().filter(|p| !gone(p)) {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+    }
+}
+
+/// Directories named `rel` (relative to a hierarchy's root) in every cgroup
+/// hierarchy mounted on this host: what a container's cgroup leaves behind.
+pub fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    info.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let fstype = right.split(' ').next()?;
+            let mountpoint = left.split(' ').nth(4)?;
+            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mountpoint))
+        })
+        .map(|m| m.join(rel.trim_start_matches('/')))
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// A scratch directory under the temp dir: on drop, whatever is mounted
+/// below it is unmounted and it is removed.
+pub struct ScratchDir {
+    pub path: PathBuf,
+}
+
+impl ScratchDir {
+    pub fn new(tag: &str) -> ScratchDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rrun-it-{}-{}-{tag}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        unmount_under(&path);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        ScratchDir { path }
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        unmount_under(&self.path);
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
