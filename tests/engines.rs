@@ -155,6 +155,21 @@ fn podman_runs_containers_with_rrun() {
     // the container's exit code travels through conmon's exit file
     assert_ran("podman run sh -c 'exit 3'", &p.run(&["run", "--rm", &img, "sh", "-c", "exit 3"]), 3);
 
+    // --read-only gives tmpfs mounts with runc's `tmpcopyup`: the image's files show through
+    let out = p.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/etc:size=1m",
+        &img,
+        "sh",
+        "-c",
+        "grep -c root /etc/passwd; touch /etc/new /tmp/new && echo writable; touch /bin/x 2>/dev/null || echo ro-root",
+    ]);
+    assert_ran("podman run --read-only --tmpfs /etc", &out, 0);
+    assert_eq!(out.1, "1\nwritable\nro-root\n", "stderr: {}", out.2);
+
     // a missing command: rrun's create fails with runc's message, which Podman reads from
     // the --log file (json) and turns into 127
     let out = p.run(&["run", "--rm", &img, "nosuchcmd"]);

@@ -401,6 +401,50 @@ fn known_escapes_are_closed() {
 }
 
 #[test]
+fn runc_mount_options_tmpcopyup_and_recursive_read_only() {
+    if !root_or_skip("runc_mount_options_tmpcopyup_and_recursive_read_only") {
+        return;
+    }
+    let host = std::env::temp_dir().join(format!("rrun-oci-rro-{}", std::process::id()));
+    std::fs::create_dir_all(host.join("sub")).unwrap();
+    let b = Bundle::new(
+        "runcopts",
+        &[
+            "sh",
+            "-c",
+            "grep -c root /etc/passwd; touch /etc/x && echo etc-writable; touch /data/sub/x 2>/dev/null || echo rro",
+        ],
+    );
+    // a submount under the bind source: `rro` must reach it too (a plain `ro` would not)
+    let sub_mounted =
+        Command::new("mount").args(["-t", "tmpfs", "tmpfs"]).arg(host.join("sub")).status().unwrap().success();
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(serde_json::json!({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "size=1m"]}));
+        m.push(serde_json::json!({"destination": "/data", "type": "bind", "source": host, "options": ["rbind", "rro"]}));
+    });
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "m1"]);
+    if sub_mounted {
+        let _ = Command::new("umount").arg(host.join("sub")).status();
+    }
+    let _ = std::fs::remove_dir_all(&host);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\netc-writable\nrro\n");
+    assert!(!b.dir.join("rootfs/etc/x").exists(), "the write went to the tmpfs, not the image");
+    // idmapped mounts are refused by name, not passed to the kernel
+    b.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.retain(|m| m["destination"] != "/data");
+        m.push(
+            serde_json::json!({"destination": "/id", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
+        );
+    });
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "m2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("idmapped"), "{out:?}");
+}
+
+#[test]
 fn features_spec_and_bad_input() {
     if !root_or_skip("features_spec_and_bad_input") {
         return;

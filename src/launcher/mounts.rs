@@ -212,10 +212,165 @@ pub fn parse_mount_options(options: &[String]) -> (MsFlags, MsFlags, String) {
             "rslave" => propagation |= MsFlags::MS_SLAVE | MsFlags::MS_REC,
             "unbindable" => propagation |= MsFlags::MS_UNBINDABLE,
             "runbindable" => propagation |= MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+            // runc's options that are not mount(2) flags: see `Extras`
+            o if Extras::known(o) => {}
             other => data.push(other),
         }
     }
     (flags, propagation, data.join(","))
+}
+
+/// runc's mount options beyond mount(2)'s flags: recursive attributes
+/// (`rro`, `rnosuid`, …, set on the whole mount tree with mount_setattr),
+/// `tmpcopyup` (a tmpfs starts with what the image had there), and idmapped
+/// mounts, which rrun refuses clearly (its features say so).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    attr_set: u64,
+    attr_clr: u64,
+    tmpcopyup: bool,
+    idmap: bool,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+const MOUNT_ATTR_ATIME: u64 = 0x70;
+const MOUNT_ATTR_NOATIME: u64 = 0x10;
+const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
+const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
+const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+impl Extras {
+    fn known(o: &str) -> bool {
+        let mut e = Extras::default();
+        e.add(o)
+    }
+
+    /// Takes one option; false when it is not one of these.
+    fn add(&mut self, o: &str) -> bool {
+        let (set, clr) = match o {
+            "rro" => (MOUNT_ATTR_RDONLY, 0),
+            "rrw" => (0, MOUNT_ATTR_RDONLY),
+            "rnosuid" => (MOUNT_ATTR_NOSUID, 0),
+            "rsuid" => (0, MOUNT_ATTR_NOSUID),
+            "rnodev" => (MOUNT_ATTR_NODEV, 0),
+            "rdev" => (0, MOUNT_ATTR_NODEV),
+            "rnoexec" => (MOUNT_ATTR_NOEXEC, 0),
+            "rexec" => (0, MOUNT_ATTR_NOEXEC),
+            "rnodiratime" => (MOUNT_ATTR_NODIRATIME, 0),
+            "rdiratime" => (0, MOUNT_ATTR_NODIRATIME),
+            "rrelatime" => (0, MOUNT_ATTR_ATIME),
+            "rnorelatime" | "ratime" => (0, MOUNT_ATTR_ATIME),
+            "rnoatime" => (MOUNT_ATTR_NOATIME, MOUNT_ATTR_ATIME),
+            "rstrictatime" => (MOUNT_ATTR_STRICTATIME, MOUNT_ATTR_ATIME),
+            "rnostrictatime" => (0, MOUNT_ATTR_ATIME),
+            "nosymfollow" | "rnosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, 0),
+            "rsymfollow" => (0, MOUNT_ATTR_NOSYMFOLLOW),
+            "tmpcopyup" => {
+                self.tmpcopyup = true;
+                return true;
+            }
+            "idmap" | "ridmap" => {
+                self.idmap = true;
+                return true;
+            }
+            _ => return false,
+        };
+        self.attr_set = (self.attr_set & !clr) | set;
+        self.attr_clr |= clr;
+        true
+    }
+
+    pub fn parse(options: &[String]) -> Extras {
+        let mut e = Extras::default();
+        for o in options {
+            e.add(o);
+        }
+        e
+    }
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Applies recursive mount attributes to the mount tree at `target`.
+fn set_recursive_attrs(target: &OwnedFd, set: u64, clr: u64) -> nix::Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    debug!(
+        syscall = "mount_setattr",
+        set = format!("{set:#x}"),
+        clear = format!("{clr:#x}"),
+        "recursive mount attributes"
+    );
+    // SAFETY: mount_setattr on an O_PATH descriptor (AT_EMPTY_PATH) with a mount_attr of the size given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            target.as_raw_fd(),
+            c"".as_ptr(),
+            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Copies a directory tree (files, directories, symlinks; modes and owners).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        let meta = std::fs::symlink_metadata(&src)?;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue; // devices, fifos and sockets are not copied up, as with runc
+        }
+        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
+/// `tmpcopyup`: the tmpfs is mounted aside (in this mount namespace only),
+/// filled with what the image has at the destination, then moved over it.
+fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
+    // a name of its own: in its new PID namespace every container's init is PID 1
+    let aside = std::env::temp_dir().join(format!("rrun-tmpcopyup-{}", &crate::container::new_id()[..16]));
+    std::fs::create_dir_all(&aside).map_err(|e| format!("create {}: {e}", aside.display()))?;
+    let result = (|| {
+        mount(Some("tmpfs"), &aside, Some("tmpfs"), flags, data).map_err(|e| format!("mount tmpfs: {e}"))?;
+        copy_tree(&fd_path(target), &aside).map_err(|e| format!("copy up: {e}"))?;
+        mount(Some(&aside), &fd_path(target), None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+            .map_err(|e| format!("move the tmpfs into place: {e}"))
+    })();
+    if result.is_err() {
+        let _ = umount2(&aside, MntFlags::MNT_DETACH);
+    }
+    let _ = std::fs::remove_dir(&aside);
+    result
 }
 
 /// Performs one Spec mount inside the rootfs.
@@ -227,9 +382,13 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     }
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_mount_options(&options);
+    let extras = Extras::parse(&options);
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let ctx = |what: &str| format!("mount {} on {}: {what}", source.display(), dest.display());
+    if extras.idmap {
+        return Err(ChildError::setup(ctx("idmapped mounts are not supported by rrun")));
+    }
 
     // a bind of a file needs a file to mount on; everything else a directory
     let source_is_file = is_bind && std::fs::metadata(&source).map(|md| !md.is_dir()).unwrap_or(false);
@@ -266,16 +425,20 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     } else {
         debug!(syscall = "mount", fstype = typ, target = %dest.display(), flags = ?flags, data = %data, "mount filesystem");
         let data = (!data.is_empty()).then_some(data.as_str());
-        match mount(Some(&source), &target_path, Some(typ), flags, data) {
-            Ok(()) => {}
-            // sysfs cannot be mounted without owning the network namespace: bind the host's instead
-            Err(Errno::EPERM) if typ == "sysfs" => {
-                mount(Some("/sys"), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                    .map_err(sys(ctx("bind /sys")))?;
-                let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-                remount_bind(&fd_path(&mounted), flags).map_err(sys(ctx("remount")))?;
+        if extras.tmpcopyup && typ == "tmpfs" {
+            mount_tmpfs_copied_up(&target, flags, data).map_err(|e| ChildError::setup(ctx(&e)))?;
+        } else {
+            match mount(Some(&source), &target_path, Some(typ), flags, data) {
+                Ok(()) => {}
+                // sysfs cannot be mounted without owning the network namespace: bind the host's instead
+                Err(Errno::EPERM) if typ == "sysfs" => {
+                    mount(Some("/sys"), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                        .map_err(sys(ctx("bind /sys")))?;
+                    let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+                    remount_bind(&fd_path(&mounted), flags).map_err(sys(ctx("remount")))?;
+                }
+                Err(e) => return Err(sys(ctx("mount"))(e)),
             }
-            Err(e) => return Err(sys(ctx("mount"))(e)),
         }
         if typ == "proc" {
             let mounted = open_in_root(root, dest, OFlag::O_PATH | OFlag::O_DIRECTORY).map_err(sys(ctx("reopen")))?;
@@ -286,6 +449,10 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
         mount(None::<&str>, &fd_path(&mounted), None::<&str>, propagation, None::<&str>)
             .map_err(sys(ctx("set propagation")))?;
+    }
+    if extras.attr_set != 0 || extras.attr_clr != 0 {
+        let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
+        set_recursive_attrs(&mounted, extras.attr_set, extras.attr_clr).map_err(sys(ctx("mount_setattr")))?;
     }
     Ok(())
 }
@@ -560,6 +727,12 @@ mod tests {
         assert_eq!(prop, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         assert_eq!(data, "mode=755,size=65536k");
         let (flags, _, _) = parse_mount_options(&["rbind".to_string(), "rw".to_string()]);
+        let runc: Vec<String> = ["rro", "tmpcopyup", "rnosuid", "size=1m"].map(String::from).to_vec();
+        let (_, _, data) = parse_mount_options(&runc);
+        assert_eq!(data, "size=1m", "runc-only options never reach the kernel as data");
+        let e = Extras::parse(&runc);
+        assert!(e.tmpcopyup && !e.idmap);
+        assert_eq!(e.attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
         assert_eq!(flags, MsFlags::MS_BIND | MsFlags::MS_REC);
     }
 
