@@ -1082,7 +1082,6 @@ fn lifecycle_and_errors() {
 /// `kill` and `start` of an unknown ID are runc's verbs too: the state root
 /// must stay as it was (rrun's own CLI would make a store there).
 #[test]
-#[ignore = "needs src/cli/oci.rs: is_oci_invocation sends `--root R kill|start UNKNOWN` to rrun's own CLI"]
 fn unknown_ids_leave_the_state_root_alone() {
     root_test!(unknown_ids_leave_the_state_root_alone);
     let w = Work::new("unknown");

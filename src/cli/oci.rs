@@ -296,6 +296,13 @@ pub fn is_oci_invocation(args: &[OsString]) -> bool {
     }) {
         return true;
     }
+    // a --root that is not an rrun store is an OCI state root (engines always pass one)
+    if let Some(r) = &root {
+        let r = Path::new(r);
+        if !(r.join("lock").exists() && r.join("blobs").is_dir()) {
+            return true;
+        }
+    }
     let runtime = OciRuntime::new(root.map(PathBuf::from).unwrap_or_else(OciRuntime::default_root), false);
     rest.iter().filter(|a| !a.starts_with('-')).any(|id| runtime.exists(id))
 }

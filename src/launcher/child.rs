@@ -528,7 +528,12 @@ fn setup_terminal(sock: &OwnedFd, uid: u32, gid: u32) -> Result<(), ChildError> 
     if slave > 2 {
         let _ = nix::unistd::close(slave);
     }
-    sync::send_pty(sock, master.as_raw_fd()).map_err(sys("send the terminal to rrun"))
+    sync::send_pty(sock, master.as_raw_fd()).map_err(sys("send the terminal to rrun"))?;
+    // a short command must not run (and exit) before its terminal reached the engine
+    if !sync::wait_pty_ack(sock) {
+        return Err(ChildError::setup("rrun went away before the terminal was handed over"));
+    }
+    Ok(())
 }
 
 /// Default dispositions and an empty mask, as a freshly exec'd program expects

@@ -28,6 +28,8 @@ pub struct ExecConfig<'a> {
     pub preserve_fds: u32,
     /// The container's seccomp profile, which binds exec'd processes too.
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
+    /// Where the terminal's master side goes (`--console-socket`), if there is a terminal.
+    pub console_socket: Option<&'a std::path::Path>,
 }
 
 fn ns_file(t: LinuxNamespaceType) -> &'static str {
@@ -96,6 +98,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         state: None,
         until_created: false,
         seccomp_listener: None,
+        console_socket: cfg.console_socket,
     };
     let child = start_child(0, steps, move |sock| exec_child(plan, join, sock));
     if let Some(own) = restore_pid_ns {

@@ -111,6 +111,8 @@ pub struct OciLaunch<'a> {
     pub keyring: Option<String>,
     /// The state JSON given to hooks, for the process's host PID.
     pub state: &'a dyn Fn(i32) -> String,
+    /// Where the terminal's master side goes (`--console-socket`), if there is a terminal.
+    pub console_socket: Option<&'a std::path::Path>,
 }
 
 /// What the parent does between clone and exec.
@@ -126,6 +128,8 @@ struct ParentSteps<'a> {
     until_created: bool,
     /// The seccomp filter's listenerPath and metadata (`SCMP_ACT_NOTIFY`).
     seccomp_listener: Option<(std::path::PathBuf, Option<String>)>,
+    /// The engine's console socket, which gets the terminal (else rrun keeps it).
+    console_socket: Option<&'a std::path::Path>,
 }
 
 /// Where a container process's standard descriptors come from, when it has no terminal.
@@ -260,6 +264,7 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         state: cfg.oci.as_ref().map(|o| o.state),
         until_created: cfg.oci.is_some(),
         seccomp_listener: seccomp_listener(spec),
+        console_socket: cfg.oci.as_ref().and_then(|o| o.console_socket),
     };
     start_child(clone_flags, steps, move |sock| child::main(plan, sock))
 }
@@ -368,7 +373,13 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
     let mut pty = None;
     loop {
         match sync::recv(sock) {
-            Ok(sync::Message::Pty(fd)) => pty = Some(fd),
+            Ok(sync::Message::Pty(fd)) => {
+                match steps.console_socket {
+                    Some(socket) => send_to_console_socket(socket, &fd)?,
+                    None => pty = Some(fd),
+                }
+                sync::send_pty_ack(sock).map_err(LaunchError::sys("tell the container its terminal is ready"))?;
+            }
             Ok(sync::Message::Error { code, msg }) => return Err(LaunchError::Container { code, msg }),
             Ok(sync::Message::Hooks) => {
                 let state = match steps.state {

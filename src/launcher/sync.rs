@@ -76,6 +76,17 @@ pub fn send_pty(sock: &OwnedFd, master: RawFd) -> nix::Result<()> {
     send(sock, b"T", &[master])
 }
 
+/// Parent → child: the terminal is where it goes (relayed, or at the console
+/// socket), so the process may start writing to it.
+pub fn send_pty_ack(sock: &OwnedFd) -> nix::Result<()> {
+    send(sock, b"A", &[])
+}
+
+/// Child: waits for [`send_pty_ack`]; false if rrun went away.
+pub fn wait_pty_ack(sock: &OwnedFd) -> bool {
+    matches!(recv_raw(sock), Ok((b, _)) if b.first() == Some(&b'A'))
+}
+
 pub fn send_error(sock: &OwnedFd, code: i32, msg: &str) {
     let mut bytes = vec![b'E', code as u8];
     bytes.extend_from_slice(&msg.as_bytes()[..msg.len().min(4000)]);

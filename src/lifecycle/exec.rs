@@ -112,6 +112,7 @@ impl Rrun {
             stdio,
             preserve_fds: 0,
             seccomp: c.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+            console_socket: None,
         })?;
         if opts.detach {
             return Ok(0);

@@ -106,7 +106,11 @@ impl OciRuntime {
         let dir = self.dir(id)?;
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         match std::fs::create_dir(&dir) {
-            Ok(()) => {}
+            // like runc's: others may pass through (to the FIFO) but not list it
+            Ok(()) => {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(OciError::Exists(id.to_string())),
             Err(e) => return Err(OciError::Io { path: dir, source: e }),
         }
@@ -197,15 +201,10 @@ impl OciRuntime {
                     no_pivot: opts.no_pivot,
                     keyring: (!opts.no_new_keyring).then(|| id.to_string()),
                     state: &state,
+                    console_socket: opts.console_socket.as_deref(),
                 }),
             };
-            let mut child = launcher::spawn(&cfg)?;
-            if let Some(socket) = &opts.console_socket {
-                if let Some(pty) = child.take_pty() {
-                    launcher::send_to_console_socket(socket, &pty)?;
-                }
-            }
-            Ok::<_, OciError>(child)
+            Ok::<_, OciError>(launcher::spawn(&cfg)?)
         })();
         let child = match launched {
             Ok(c) => c,

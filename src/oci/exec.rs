@@ -110,7 +110,7 @@ impl OciRuntime {
             .map(|n| n.typ())
             .collect();
         let cgroup = OciRuntime::cgroup(&rec);
-        let mut child = launcher::spawn_in(&ExecConfig {
+        let child = launcher::spawn_in(&ExecConfig {
             pid: rec.pid,
             namespaces: &namespaces,
             process: &opts.process,
@@ -118,12 +118,8 @@ impl OciRuntime {
             stdio: StdioMode::Inherit,
             preserve_fds: opts.preserve_fds,
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+            console_socket: opts.console_socket.as_deref(),
         })?;
-        if let Some(socket) = &opts.console_socket {
-            if let Some(pty) = child.take_pty() {
-                launcher::send_to_console_socket(socket, &pty)?;
-            }
-        }
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, child.pid())?;
         }
