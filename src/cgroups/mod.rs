@@ -70,8 +70,12 @@ impl Layout {
                     layout.v2 = Some((mp, ctrls));
                 }
                 "cgroup" => {
-                    let ctrls: Vec<String> =
-                        options.split(',').filter(|o| KNOWN_V1.contains(o)).map(String::from).collect();
+                    // every hierarchy, named ones (name=systemd) too: a container is put in all, as runc does
+                    let ctrls: Vec<String> = options
+                        .split(',')
+                        .filter(|o| KNOWN_V1.contains(o) || o.starts_with("name=") || EXTRA_V1.contains(o))
+                        .map(String::from)
+                        .collect();
                     if !ctrls.is_empty() {
                         layout.v1.push((ctrls, PathBuf::from(mount_point)));
                     }
@@ -97,6 +101,9 @@ impl Layout {
         }
     }
 }
+
+/// v1 controllers rrun sets no limits with, but puts containers in.
+const EXTRA_V1: [&str; 5] = ["net_prio", "perf_event", "rdma", "misc", "debug"];
 
 const KNOWN_V1: [&str; 10] =
     ["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio", "hugetlb", "net_cls"];
@@ -262,7 +269,7 @@ mod tests {
         let l = Layout::parse(HYBRID, |_| Some("hugetlb".into()));
         assert_eq!(l.describe(), "hybrid");
         assert!(!l.is_unified());
-        assert_eq!(l.v1.len(), 3, "name=systemd is not a controller");
+        assert_eq!(l.v1.len(), 4, "name=systemd is a hierarchy too");
         let l = Layout::parse(HYBRID, |_| Some("memory pids".into()));
         assert!(l.is_unified());
     }

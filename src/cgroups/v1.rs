@@ -1,11 +1,9 @@
-//! cgroup v1: one directory per hierarchy (memory, cpu, cpuacct, cpuset,
+//! cgroup v1: one directory in every hierarchy (memory, cpu, cpuacct, cpuset,
 //! pids, freezer, devices), each below the caller's own cgroup there.
 
 use super::{io, read, read_pids, rmdir, write, Cgroup, CgroupError, Layout, Stats};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
-
-const WANTED: [&str; 7] = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices"];
 
 #[derive(Debug)]
 pub struct V1 {
@@ -32,9 +30,6 @@ impl V1 {
     pub fn create(layout: &Layout, rel: &Path, absolute: bool) -> Result<V1, CgroupError> {
         let mut dirs = Vec::new();
         for (ctrls, mount) in &layout.v1 {
-            if !ctrls.iter().any(|c| WANTED.contains(&c.as_str())) {
-                continue;
-            }
             let base = if absolute { mount.clone() } else { mount.join(own_path(&ctrls[0]).trim_start_matches('/')) };
             let dir = base.join(rel);
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;

@@ -296,10 +296,10 @@ pub fn is_oci_invocation(args: &[OsString]) -> bool {
     }) {
         return true;
     }
-    // a --root that is not an rrun store is an OCI state root (engines always pass one)
-    if let Some(r) = &root {
-        let r = Path::new(r);
-        if !(r.join("lock").exists() && r.join("blobs").is_dir()) {
+    // an existing --root that is not an rrun store is an OCI state root (engines always pass
+    // one); `run` needs --bundle to be runc's, or it would take `rrun --root NEW run IMAGE`
+    if let Some(r) = root.as_deref().map(Path::new).filter(|_| verb != "run") {
+        if r.is_dir() && !(r.join("lock").exists() && r.join("blobs").is_dir()) {
             return true;
         }
     }

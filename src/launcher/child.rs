@@ -251,7 +251,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = mounts::mount_rootfs(&plan.rootfs)?;
     for m in spec.mounts().iter().flatten() {
-        mounts::mount_one(root.as_fd(), m)?;
+        mounts::mount_one(root.as_fd(), m, !plan.new_cgroup_ns || plan.new_user_ns)?;
     }
     mounts::create_devices(root.as_fd(), spec)?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {

@@ -373,12 +373,14 @@ fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -
     result
 }
 
-/// Performs one Spec mount inside the rootfs.
-pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
+/// Performs one Spec mount inside the rootfs. `bind_cgroups`: a `cgroup`
+/// mount shows the container's own cgroups by bind mounts (no cgroup
+/// namespace of its own, or a user namespace that may not mount cgroupfs).
+pub fn mount_one(root: BorrowedFd<'_>, m: &Mount, bind_cgroups: bool) -> Result<(), ChildError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     if typ == "cgroup" || typ == "cgroup2" {
-        return mount_cgroups(root, m);
+        return mount_cgroups(root, m, bind_cgroups);
     }
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_mount_options(&options);
@@ -457,11 +459,26 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     Ok(())
 }
 
-/// A `cgroup` mount: the host's cgroup filesystems mounted afresh, which in
-/// the container's cgroup namespace shows its own cgroup as the root. On a
-/// v2 host one `cgroup2`; on v1 or hybrid a tmpfs with each hierarchy the
-/// host has (same controllers, same names), as runc lays it out.
-fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
+/// The calling process's cgroup in each hierarchy: controllers (as
+/// `/proc/self/cgroup` lists them, `""` for v2) → path.
+fn own_cgroups() -> Vec<(String, String)> {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+            Some((ctrls.to_string(), path.to_string()))
+        })
+        .collect()
+}
+
+/// A `cgroup` mount. With a cgroup namespace of its own, the host's cgroup
+/// filesystems mounted afresh, which show the container's cgroup as their
+/// root; otherwise (`bind`) a bind of the container's own cgroup directory in
+/// each. On a v2 host one `cgroup2`; on v1 or hybrid a tmpfs with each
+/// hierarchy the host has (same controllers, same names), as runc lays it out.
+fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), ChildError> {
     let dest = m.destination();
     let (flags, _, _) = parse_mount_options(&m.options().clone().unwrap_or_default());
     let flags = flags
@@ -490,7 +507,34 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
         host.push((sub, fstype.to_string(), keep.join(",")));
     }
     let target = mkdir_all_in_root(root, dest, 0o755).map_err(sys(ctx("create the mount point")))?;
+    let own = if bind { own_cgroups() } else { Vec::new() };
+    // the container's directory in the hierarchy mounted at /sys/fs/cgroup/<sub> with these options
+    let own_dir = |sub: &str, fstype: &str, opts: &str| -> Option<PathBuf> {
+        let want: std::collections::BTreeSet<&str> =
+            if fstype == "cgroup2" { Default::default() } else { opts.split(',').filter(|o| !o.is_empty()).collect() };
+        let (_, path) = own
+            .iter()
+            .find(|(c, _)| c.split(',').filter(|o| !o.is_empty()).collect::<std::collections::BTreeSet<_>>() == want)?;
+        // the hierarchy's root is the host's, not the container's
+        if path == "/" {
+            return None;
+        }
+        Some(Path::new("/sys/fs/cgroup").join(sub).join(path.trim_start_matches('/')))
+    };
+    let bind_one =
+        |source: &Path, at: &OwnedFd, in_root: &Path, what: &str, extra: MsFlags| -> Result<(), ChildError> {
+            debug!(syscall = "mount", source = %source.display(), flags = "MS_BIND", "the container's own cgroup");
+            mount(Some(source), &fd_path(at), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(ctx(what)))?;
+            // the remount needs the new mount, not the directory it covers
+            let mounted = open_in_root(root, in_root, OFlag::O_PATH).map_err(sys(ctx(what)))?;
+            remount_bind(&fd_path(&mounted), flags | extra).map_err(sys(ctx(what)))
+        };
     if let Some((_, _, _)) = host.iter().find(|(sub, t, _)| sub.is_empty() && t == "cgroup2") {
+        if bind {
+            let source = own_dir("", "cgroup2", "")
+                .ok_or_else(|| ChildError::setup(ctx("no cgroup2 path in /proc/self/cgroup")))?;
+            return bind_one(&source, &target, dest, "bind the cgroup2 directory", MsFlags::empty());
+        }
         debug!(syscall = "mount", fstype = "cgroup2", target = %dest.display(), "the container's cgroup2 hierarchy");
         return mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>)
             .map_err(sys(ctx("cgroup2")));
@@ -500,6 +544,22 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildError> {
     for (sub, fstype, opts) in host.iter().filter(|(sub, _, _)| !sub.is_empty() && !sub.contains('/')) {
         let path = dest.join(sub);
         let dir = mkdir_all_in_root(root, &path, 0o755).map_err(sys(ctx(&format!("mkdir {sub}"))))?;
+        if bind {
+            match own_dir(sub, fstype, opts).filter(|p| p.is_dir()) {
+                Some(source) => {
+                    bind_one(&source, &dir, &path, &format!("bind {}", source.display()), MsFlags::empty())?
+                }
+                // a hierarchy the container has no directory of its own in: its root, read-only
+                None => bind_one(
+                    &Path::new("/sys/fs/cgroup").join(sub),
+                    &dir,
+                    &path,
+                    &format!("bind {sub}"),
+                    MsFlags::MS_RDONLY,
+                )?,
+            }
+            continue;
+        }
         let data =
             if fstype == "cgroup" && !opts.contains("name=") && opts.is_empty() { None } else { Some(opts.as_str()) };
         debug!(syscall = "mount", fstype = %fstype, target = %path.display(), options = %opts, "a cgroup hierarchy");
