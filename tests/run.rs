@@ -385,3 +385,42 @@ fn interactive_terminal() {
     assert!(text.contains("42"), "{text}");
     assert_eq!(status, Some(9));
 }
+
+#[test]
+fn seccomp_and_capability_options() {
+    if !root_or_skip("seccomp_and_capability_options") {
+        return;
+    }
+    let r = TestRoot::with_busybox("secopts");
+    // Docker's default profile: filter on, unshare refused even with CAP_SYS_ADMIN's help absent
+    let (code, out, err) = r.sh(&[], "grep Seccomp: /proc/self/status; unshare -u true 2>/dev/null; echo $?");
+    assert_eq!((code, out.as_str()), (0, "Seccomp:\t2\n1\n"), "{err}");
+    // with CAP_SYS_ADMIN the profile lets unshare through, as Docker's does
+    let (_, out, err) = r.sh(&["--cap-add", "SYS_ADMIN"], "unshare -u true; echo $?");
+    assert_eq!(out, "0\n", "{err}");
+    let (_, out, _) = r.sh(&["--security-opt", "seccomp=unconfined"], "grep Seccomp: /proc/self/status");
+    assert_eq!(out, "Seccomp:\t0\n");
+    // a profile file: Docker's format, refusing mkdir with EACCES
+    let profile = r.path.join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let (_, out, _) = r.sh(&["--security-opt", &opt], "mkdir /tmp/x 2>&1; echo $?");
+    assert!(out.contains("Permission denied") && out.ends_with("1\n"), "{out}");
+    // capabilities: drop, add, all
+    let (_, out, _) = r.sh(&["--cap-drop", "ALL", "--cap-add", "chown"], "grep CapEff /proc/self/status");
+    assert_eq!(out, "CapEff:\t0000000000000001\n");
+    let (_, out, _) = r.sh(&["--cap-drop", "NET_RAW"], "grep CapEff /proc/self/status");
+    assert_eq!(out, "CapEff:\t00000000a80405fb\n", "Docker's set without CAP_NET_RAW (bit 13)");
+    let (_, out, _) = r.sh(&["--privileged"], "grep -E 'Seccomp:' /proc/self/status; cat /proc/kcore >/dev/null 2>&1; ls /dev | grep -c . >/dev/null; echo ok");
+    assert_eq!(out, "Seccomp:\t0\nok\n");
+    let (code, _, err) = r.sh(&["--cap-add", "BOGUS"], "true");
+    assert_eq!(code, 125);
+    assert!(err.contains("BOGUS"), "{err}");
+    let (code, _, err) = r.sh(&["--security-opt", "apparmor=x"], "true");
+    assert_eq!(code, 125);
+    assert!(err.contains("apparmor=x"), "{err}");
+}
