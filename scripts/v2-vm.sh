@@ -64,7 +64,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || die "cargo not found (install Rust, e.g. with rustup)"
 BUSYBOX=/bin/busybox
-file_is_static() { ! LC_ALL=C ldd "$1" 2>/dev/null | grep -q '=>'; }
+# static: no program interpreter (a static-pie counts; a binary asking for ld.so does not)
+file_is_static() { ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; }
 file_is_static "$BUSYBOX" || die "$BUSYBOX is not the static one (busybox-static)"
 
 # --- 2. kernel --------------------------------------------------------------------
