@@ -431,17 +431,52 @@ fn runc_mount_options_tmpcopyup_and_recursive_read_only() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1\netc-writable\nrro\n");
     assert!(!b.dir.join("rootfs/etc/x").exists(), "the write went to the tmpfs, not the image");
-    // idmapped mounts are refused by name, not passed to the kernel
+}
+
+#[test]
+fn idmapped_bind_mounts_show_host_owners_through_the_user_namespace() {
+    if !root_or_skip("idmapped_bind_mounts_show_host_owners_through_the_user_namespace") {
+        return;
+    }
+    use std::os::unix::fs::chown;
+    let host = std::env::temp_dir().join(format!("rrun-oci-idmap-{}", std::process::id()));
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("by-root"), "x").unwrap();
+    std::fs::write(host.join("by-1000"), "x").unwrap();
+    chown(host.join("by-1000"), Some(1000), Some(1000)).unwrap();
+    let b = Bundle::new(
+        "idmap",
+        &[
+            "sh",
+            "-c",
+            "stat -c '%u %n' /plain/by-root /plain/by-1000 /mapped/by-root /mapped/by-1000; touch /mapped/new",
+        ],
+    );
+    // the rootfs belongs to host root, unmapped in the container: its mount points must be there
+    for d in ["plain", "mapped"] {
+        std::fs::create_dir_all(b.dir.join("rootfs").join(d)).unwrap();
+    }
     b.edit(|c| {
+        c["root"]["readonly"] = false.into();
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         let m = c["mounts"].as_array_mut().unwrap();
-        m.retain(|m| m["destination"] != "/data");
-        m.push(
-            serde_json::json!({"destination": "/id", "type": "bind", "source": "/tmp", "options": ["rbind", "idmap"]}),
-        );
+        // a user namespace cannot mount sysfs of a network namespace it does not own
+        m.retain(|m| m["destination"] != "/sys" && m["destination"] != "/sys/fs/cgroup");
+        m.push(serde_json::json!({"destination": "/plain", "type": "bind", "source": host, "options": ["rbind"]}));
+        m.push(serde_json::json!({"destination": "/mapped", "type": "bind", "source": host, "options": ["rbind", "idmap"]}));
     });
-    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "m2"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("idmapped"), "{out:?}");
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "i1"]);
+    let new_owner = std::fs::metadata(host.join("new")).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let _ = std::fs::remove_dir_all(&host);
+    assert!(out.status.success(), "{out:?}");
+    // without idmap, host root is unmapped (overflow uid) and 1000 too; idmapped, they are 0 and 1000
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "65534 /plain/by-root\n65534 /plain/by-1000\n0 /mapped/by-root\n1000 /mapped/by-1000\n"
+    );
+    assert_eq!(new_owner.unwrap(), 0, "the container's root writes as host root through the idmapped mount");
 }
 
 #[test]

@@ -98,6 +98,8 @@ pub struct Plan<'a> {
     process: ProcessPlan<'a>,
     /// OCI `create`: what differs from a container run by rrun itself.
     oci: Option<OciPlan>,
+    /// Idmapped copies of bind sources, by mount index, made before the clone.
+    idmapped: Vec<(usize, OwnedFd)>,
 }
 
 /// The parts of an OCI `create` the child carries out.
@@ -190,6 +192,14 @@ impl<'a> Plan<'a> {
             new_user_ns: is_new(LinuxNamespaceType::User),
             process: process_plan,
             oci,
+            idmapped: {
+                let linux = spec.linux().as_ref();
+                super::idmap::prepare(
+                    spec.mounts().as_deref().unwrap_or_default(),
+                    linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default(),
+                    linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default(),
+                )?
+            },
         })
     }
 }
@@ -250,8 +260,9 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     let linux = spec.linux().as_ref();
     mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = mounts::mount_rootfs(&plan.rootfs)?;
-    for m in spec.mounts().iter().flatten() {
-        mounts::mount_one(root.as_fd(), m, !plan.new_cgroup_ns || plan.new_user_ns)?;
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        let idmapped = plan.idmapped.iter().find(|(j, _)| *j == i).map(|(_, tree)| tree);
+        mounts::mount_one(root.as_fd(), m, !plan.new_cgroup_ns || plan.new_user_ns, idmapped)?;
     }
     mounts::create_devices(root.as_fd(), spec)?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {

@@ -23,6 +23,7 @@ pub mod detach;
 mod exec;
 pub mod hooks;
 mod identity;
+mod idmap;
 mod init;
 mod mounts;
 pub mod process;

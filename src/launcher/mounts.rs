@@ -376,7 +376,13 @@ fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -
 /// Performs one Spec mount inside the rootfs. `bind_cgroups`: a `cgroup`
 /// mount shows the container's own cgroups by bind mounts (no cgroup
 /// namespace of its own, or a user namespace that may not mount cgroupfs).
-pub fn mount_one(root: BorrowedFd<'_>, m: &Mount, bind_cgroups: bool) -> Result<(), ChildError> {
+/// `idmapped`: the source tree, already idmapped by rrun, to move into place.
+pub fn mount_one(
+    root: BorrowedFd<'_>,
+    m: &Mount,
+    bind_cgroups: bool,
+    idmapped: Option<&OwnedFd>,
+) -> Result<(), ChildError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     if typ == "cgroup" || typ == "cgroup2" {
@@ -388,8 +394,8 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount, bind_cgroups: bool) -> Result<
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
     let ctx = |what: &str| format!("mount {} on {}: {what}", source.display(), dest.display());
-    if extras.idmap {
-        return Err(ChildError::setup(ctx("idmapped mounts are not supported by rrun")));
+    if extras.idmap && idmapped.is_none() {
+        return Err(ChildError::setup(ctx("an idmapped mount was not prepared")));
     }
 
     // a bind of a file needs a file to mount on; everything else a directory
@@ -415,9 +421,20 @@ pub fn mount_one(root: BorrowedFd<'_>, m: &Mount, bind_cgroups: bool) -> Result<
     };
     let target_path = fd_path(&target);
     if is_bind {
-        debug!(syscall = "mount", source = %source.display(), target = %dest.display(), flags = ?flags, "bind mount");
-        mount(Some(&source), &target_path, None::<&str>, MsFlags::MS_BIND | (flags & MsFlags::MS_REC), None::<&str>)
-            .map_err(sys(ctx("bind")))?;
+        match idmapped {
+            Some(tree) => super::idmap::attach(tree, &target).map_err(sys(ctx("move the idmapped tree")))?,
+            None => {
+                debug!(syscall = "mount", source = %source.display(), target = %dest.display(), flags = ?flags, "bind mount");
+                mount(
+                    Some(&source),
+                    &target_path,
+                    None::<&str>,
+                    MsFlags::MS_BIND | (flags & MsFlags::MS_REC),
+                    None::<&str>,
+                )
+                .map_err(sys(ctx("bind")))?;
+            }
+        }
         // bind ignores other flags: apply them with a remount of the new mount point
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {

@@ -266,6 +266,20 @@ pub fn load_spec(path: &Path) -> Result<Spec, OciError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     let spec: Spec = serde_json::from_slice(&bytes)
         .map_err(|e| OciError::Config { path: path.into(), reason: format!("invalid config.json: {e}") })?;
+    // fields the Spec type does not keep must not be dropped silently
+    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
+            if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
+                return Err(OciError::Config {
+                    path: path.into(),
+                    reason: format!(
+                        "mounts[{i}] ({}): per-mount uidMappings/gidMappings are not supported; an idmap mount uses the container's user namespace mappings",
+                        m["destination"].as_str().unwrap_or("?")
+                    ),
+                });
+            }
+        }
+    }
     let version = spec.version();
     if !version.starts_with("1.") {
         return Err(OciError::Config {
