@@ -86,16 +86,7 @@ pub fn check_sysctls(sysctl: &HashMap<String, String>, namespaces: &[LinuxNamesp
 /// True when the container has a namespace of type `typ` of its own: a new
 /// one, or one joined by path that is not the runtime's own.
 pub fn owns_namespace(namespaces: &[LinuxNamespace], typ: LinuxNamespaceType) -> bool {
-    let file = match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Time => "time",
-    };
+    let file = super::child::ns_file(typ);
     namespaces
         .iter()
         .any(|n| n.typ() == typ && n.path().as_ref().map_or(true, |p| !same_file(p, &format!("/proc/self/ns/{file}"))))

@@ -78,7 +78,7 @@ impl<'a> ProcessPlan<'a> {
             stdio,
             preserve_fds: 0,
             seccomp: seccomp
-                .map(super::seccomp::build_filter)
+                .map(super::seccomp::build_filter_cached)
                 .transpose()
                 .map_err(|e| LaunchError::Spec(e.to_string()))?,
         })
@@ -501,6 +501,20 @@ fn null_stdin() -> Result<(), ChildError> {
     dup2(null, 0).map_err(sys("dup2 stdin"))?;
     let _ = nix::unistd::close(null);
     Ok(())
+}
+
+/// The name of a namespace type under `/proc/PID/ns/`.
+pub(super) fn ns_file(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Time => "time",
+    }
 }
 
 pub(super) fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {

@@ -7,7 +7,7 @@
 //! the caller's *next* child is born), so rrun joins it itself just around
 //! the clone, and the child joins the others.
 
-use super::child::{self, become_process, ns_flag, ProcessPlan};
+use super::child::{self, become_process, ns_file, ns_flag, ProcessPlan};
 use super::{start_child, sync, Child, LaunchError, StdioMode};
 use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
@@ -30,19 +30,6 @@ pub struct ExecConfig<'a> {
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     /// Where the terminal's master side goes (`--console-socket`), if there is a terminal.
     pub console_socket: Option<&'a std::path::Path>,
-}
-
-fn ns_file(t: LinuxNamespaceType) -> &'static str {
-    match t {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Pid => "pid",
-        LinuxNamespaceType::Uts => "uts",
-        LinuxNamespaceType::Ipc => "ipc",
-        LinuxNamespaceType::Network => "net",
-        LinuxNamespaceType::Cgroup => "cgroup",
-        LinuxNamespaceType::User => "user",
-        LinuxNamespaceType::Time => "time",
-    }
 }
 
 /// Starts `cfg.process` in the container; returns once it was exec'd.

@@ -21,15 +21,6 @@ const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 
-/// `struct mount_attr` of mount_setattr(2).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
 fn fail(what: String) -> impl FnOnce(Errno) -> LaunchError {
     move |e| LaunchError::Container { code: 125, msg: format!("{what}: {e}") }
 }
@@ -108,29 +99,9 @@ fn idmapped_tree(source: &Path, recursive: bool, userns: &OwnedFd) -> Result<Own
     }
     // SAFETY: the kernel just returned this descriptor.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    let attr =
-        MountAttr { attr_set: MOUNT_ATTR_IDMAP, attr_clr: 0, propagation: 0, userns_fd: userns.as_raw_fd() as u64 };
-    let mut at = libc::AT_EMPTY_PATH as libc::c_uint;
-    if recursive {
-        at |= libc::AT_RECURSIVE as libc::c_uint;
-    }
-    debug!(syscall = "mount_setattr", attr = "MOUNT_ATTR_IDMAP", source = %source.display(), "idmap the copy");
-    // SAFETY: mount_setattr on the tree descriptor with a mount_attr of the size given.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            at,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(fail(format!("idmap {} (does its filesystem support idmapped mounts?)", source.display()))(
-            Errno::last(),
-        ));
-    }
+    debug!(attr = "MOUNT_ATTR_IDMAP", source = %source.display(), "idmap the copy");
+    super::mounts::mount_setattr(&tree, recursive, MOUNT_ATTR_IDMAP, 0, Some(userns.as_raw_fd()))
+        .map_err(fail(format!("idmap {} (does its filesystem support idmapped mounts?)", source.display())))?;
     Ok(tree)
 }
 

@@ -301,22 +301,33 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// Applies recursive mount attributes to the mount tree at `target`.
-fn set_recursive_attrs(target: &OwnedFd, set: u64, clr: u64) -> nix::Result<()> {
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+/// mount_setattr(2) on the mount (tree, with `recursive`) a descriptor names.
+pub(super) fn mount_setattr(
+    target: &OwnedFd,
+    recursive: bool,
+    set: u64,
+    clr: u64,
+    userns_fd: Option<i32>,
+) -> nix::Result<()> {
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: userns_fd.unwrap_or(0) as u64 };
+    let mut at = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        at |= libc::AT_RECURSIVE as libc::c_uint;
+    }
     debug!(
         syscall = "mount_setattr",
         set = format!("{set:#x}"),
         clear = format!("{clr:#x}"),
-        "recursive mount attributes"
+        recursive,
+        "mount attributes"
     );
-    // SAFETY: mount_setattr on an O_PATH descriptor (AT_EMPTY_PATH) with a mount_attr of the size given.
+    // SAFETY: mount_setattr on a descriptor (AT_EMPTY_PATH) with a mount_attr of the size given.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             target.as_raw_fd(),
             c"".as_ptr(),
-            (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+            at,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -471,7 +482,7 @@ pub fn mount_one(
     }
     if extras.attr_set != 0 || extras.attr_clr != 0 {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-        set_recursive_attrs(&mounted, extras.attr_set, extras.attr_clr).map_err(sys(ctx("mount_setattr")))?;
+        mount_setattr(&mounted, true, extras.attr_set, extras.attr_clr, None).map_err(sys(ctx("mount_setattr")))?;
     }
     Ok(())
 }

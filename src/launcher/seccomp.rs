@@ -245,6 +245,83 @@ fn default_denies(action: LinuxSeccompAction, errno_ret: Option<u32>) -> bool {
     }
 }
 
+/// Where compiled filters are kept between runs: a directory of rrun's
+/// volatile state that only this user may write (a planted program would be
+/// loaded into containers as it is).
+fn cache_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let dir = crate::oci::OciRuntime::default_root().join(".cache").join("seccomp");
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).ok()?;
+    let euid = nix::unistd::Uid::effective().as_raw();
+    let trusted = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.uid() == euid && m.mode() & 0o022 == 0);
+    (trusted(&dir) && dir.parent().is_some_and(trusted)).then_some(dir)
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"RRUNBPF1";
+
+/// Compiles a Spec's `linux.seccomp` into a [`Filter`], or takes the program
+/// compiled before for the very same profile (Docker's default costs
+/// libseccomp several milliseconds, at every start otherwise). The key is
+/// the profile's JSON with rrun's and libseccomp's versions.
+pub fn build_filter_cached(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
+    let Some(dir) = cache_dir() else { return build_filter(seccomp) };
+    let version =
+        libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
+    let json = serde_json::to_string(seccomp).unwrap_or_default();
+    let key = crate::digest::Digest::of(format!("{}\n{version}\n{json}", env!("CARGO_PKG_VERSION")).as_bytes());
+    let path = dir.join(format!("{}.bpf", key.hex()));
+    if let Some(filter) = std::fs::read(&path).ok().and_then(|b| decode(&b, seccomp)) {
+        debug!(path = %path.display(), instructions = filter.program.len(), "seccomp filter from the cache");
+        return Ok(filter);
+    }
+    let filter = build_filter(seccomp)?;
+    // a cache that cannot be written only costs the next start its compilation
+    let _ = crate::store::write_file_atomic(&path, &encode(&filter), false);
+    Ok(filter)
+}
+
+fn encode(f: &Filter) -> Vec<u8> {
+    let mut out = CACHE_MAGIC.to_vec();
+    #[allow(clippy::useless_conversion)] // c_ulong is u32 on 32-bit targets
+    out.extend_from_slice(&u64::from(f.flags).to_le_bytes());
+    out.push(f.listener.is_some() as u8);
+    out.extend_from_slice(&(f.program.len() as u32).to_le_bytes());
+    for i in &f.program {
+        out.extend_from_slice(&i.code.to_le_bytes());
+        out.push(i.jt);
+        out.push(i.jf);
+        out.extend_from_slice(&i.k.to_le_bytes());
+    }
+    out
+}
+
+/// The filter a cache file holds, if it is whole; the listener comes from the profile (part of the key).
+fn decode(b: &[u8], seccomp: &LinuxSeccomp) -> Option<Filter> {
+    let rest = b.strip_prefix(CACHE_MAGIC.as_slice())?;
+    let flags = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as libc::c_ulong;
+    let has_listener = *rest.get(8)? == 1;
+    let n = u32::from_le_bytes(rest.get(9..13)?.try_into().ok()?) as usize;
+    let body = rest.get(13..)?;
+    if body.len() != n * 8 || n == 0 || n > MAX_INSTRUCTIONS {
+        return None;
+    }
+    let program = body
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_le_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let listener = if has_listener {
+        Some(Listener { path: seccomp.listener_path().clone()?, metadata: seccomp.listener_metadata().clone() })
+    } else {
+        None
+    };
+    Some(Filter { program, flags, listener })
+}
+
 /// Compiles a Spec's `linux.seccomp` into a [`Filter`]. Runs in the parent, before the fork.
 pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     let default = seccomp.default_action();
@@ -573,6 +650,29 @@ pub fn send_to_listener<S: serde::Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_programs_round_trip_and_torn_files_are_refused() {
+        let profile: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write","exit_group"],"action":"SCMP_ACT_ALLOW"}]}"#,
+        )
+        .unwrap();
+        let f = build_filter(&profile).unwrap();
+        let bytes = encode(&f);
+        let back = decode(&bytes, &profile).unwrap();
+        assert_eq!(back.flags, f.flags);
+        assert_eq!(back.program.len(), f.program.len());
+        assert!(back
+            .program
+            .iter()
+            .zip(&f.program)
+            .all(|(a, b)| (a.code, a.jt, a.jf, a.k) == (b.code, b.jt, b.jf, b.k)));
+        assert!(decode(&bytes[..bytes.len() - 1], &profile).is_none(), "a torn file is recompiled, not loaded");
+        assert!(decode(b"junk", &profile).is_none());
+        // the cached path gives the same program
+        let c = build_filter_cached(&profile).unwrap();
+        assert_eq!(c.program.len(), f.program.len());
+    }
     use oci_spec::runtime::{LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscallBuilder};
 
     fn rule(

@@ -63,16 +63,11 @@ impl Rrun {
             reason: "the container's config.json has no process".into(),
         })?;
         let mut env = process.env().clone().unwrap_or_default();
-        let mut set = |kv: &str| {
-            let key = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
-            env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
-            env.push(kv.to_string());
-        };
         for kv in &opts.env {
-            set(kv);
+            spec::set_env(&mut env, kv);
         }
         if opts.tty && !process.env().iter().flatten().chain(&opts.env).any(|e| e.starts_with("TERM=")) {
-            set("TERM=xterm");
+            spec::set_env(&mut env, "TERM=xterm");
         }
         if let Some(u) = &opts.user {
             let passwd = read_in_container(pid, "/etc/passwd").unwrap_or_default();

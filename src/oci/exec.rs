@@ -52,9 +52,7 @@ impl OciRuntime {
         }
         let mut env = p.env().clone().unwrap_or_default();
         for kv in &o.env {
-            let key = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
-            env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
-            env.push(kv.clone());
+            crate::spec::set_env(&mut env, kv);
         }
         p.set_env(Some(env));
         if let Some(u) = &o.user {

@@ -586,6 +586,13 @@ pub fn resolv_conf(host: &str, network: NetworkMode) -> String {
         .collect()
 }
 
+/// Sets `K=V` in a process environment, replacing an earlier `K`.
+pub fn set_env(env: &mut Vec<String>, kv: &str) {
+    let key = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
+    env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
+    env.push(kv.to_string());
+}
+
 /// Parses an `--env-file`: `K=V` lines, `K` alone takes the host's value, `#` comments.
 pub fn parse_env_file(content: &str, host_env: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, SpecError> {
     let mut out = Vec::new();
