@@ -518,3 +518,72 @@ fn features_spec_and_bad_input() {
     assert_eq!(line["level"], "error");
     assert!(line["msg"].as_str().unwrap().contains("ghost"));
 }
+
+#[test]
+fn namespaces_by_path_listen_fds_and_update_from_a_file() {
+    if !root_or_skip("namespaces_by_path_listen_fds_and_update_from_a_file") {
+        return;
+    }
+    // A runs; B joins A's network and UTS namespaces by path (as a pod's containers do)
+    let a = Bundle::new("ns-a", &["sleep", "30"]);
+    a.edit(|c| c["hostname"] = "pod-a".into());
+    a.create("a", &[]);
+    a.ok(&["start", "a"]);
+    let pid = a.state("a")["pid"].as_i64().unwrap();
+    let b = Bundle::new("ns-b", &["sh", "-c", "hostname; readlink /proc/self/ns/net"]);
+    b.edit(|c| {
+        c.as_object_mut().unwrap().remove("hostname");
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            let t = ns["type"].as_str().unwrap().to_string();
+            if t == "network" || t == "uts" {
+                let file = if t == "network" { "net" } else { "uts" };
+                ns["path"] = format!("/proc/{pid}/ns/{file}").into();
+            }
+        }
+    });
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "b"]);
+    assert!(out.status.success(), "{out:?}");
+    let a_net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("pod-a\n{}\n", a_net.display()));
+
+    // update --resources FILE: the new limit reaches the cgroup and the saved config
+    let res = a.dir.join("resources.json");
+    std::fs::write(&res, r#"{"pids":{"limit":42}}"#).unwrap();
+    a.ok(&["update", "--resources", res.to_str().unwrap(), "a"]);
+    let record: Value = serde_json::from_slice(&std::fs::read(a.state.join("a/state.json")).unwrap()).unwrap();
+    let pids_max = record["cgroup"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|d| std::fs::read_to_string(Path::new(d.as_str().unwrap()).join("pids.max")).ok())
+        .expect("a cgroup with pids.max");
+    assert_eq!(pids_max.trim(), "42");
+    std::fs::write(&res, "{not json").unwrap();
+    assert_eq!(a.run(&["update", "--resources", res.to_str().unwrap(), "a"]).status.code(), Some(1));
+    a.ok(&["delete", "--force", "a"]);
+
+    // socket activation: LISTEN_FDS descriptors reach the process, which is told it is their PID 1
+    let l = Bundle::new("listen", &["sh", "-c", "echo $LISTEN_FDS $LISTEN_PID; cat <&3"]);
+    let passed = l.dir.join("passed");
+    std::fs::write(&passed, "fd three\n").unwrap();
+    let file = std::fs::File::open(&passed).unwrap();
+    let mut cmd = l.cmd(&["run", "--bundle", l.dir.to_str().unwrap(), "l1"]);
+    cmd.env("LISTEN_FDS", "1");
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let raw = file.as_raw_fd();
+        // SAFETY: dup2 in the forked child before exec, onto descriptor 3, close-on-exec cleared.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1 1\nfd three\n");
+}
