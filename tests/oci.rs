@@ -98,6 +98,22 @@ impl Drop for Bundle {
     }
 }
 
+/// Gives the command `file` as its descriptor 3 (inherited, not close-on-exec).
+fn pass_as_fd3(cmd: &mut Command, file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let raw = file.as_raw_fd();
+    // SAFETY: dup2 in the forked child before exec; dup2 onto itself keeps close-on-exec, so clear it.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
@@ -323,21 +339,7 @@ fn preserved_descriptors_and_nothing_else_reach_the_container() {
     std::fs::write(&secret, "through fd 3\n").unwrap();
     let file = std::fs::File::open(&secret).unwrap();
     let mut cmd = b.cmd(&["run", "--bundle", b.dir.to_str().unwrap(), "--preserve-fds", "1", "f1"]);
-    {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let raw = file.as_raw_fd();
-        // SAFETY: dup2 in the forked child before exec, onto descriptor 3.
-        unsafe {
-            cmd.pre_exec(move || {
-                // dup2 onto itself keeps close-on-exec: clear it explicitly
-                if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
+    pass_as_fd3(&mut cmd, &file);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     // 0, 1, 2, 3 (preserved) and ls's own directory descriptor: no host descriptor leaked
@@ -569,20 +571,7 @@ fn namespaces_by_path_listen_fds_and_update_from_a_file() {
     let file = std::fs::File::open(&passed).unwrap();
     let mut cmd = l.cmd(&["run", "--bundle", l.dir.to_str().unwrap(), "l1"]);
     cmd.env("LISTEN_FDS", "1");
-    {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::process::CommandExt;
-        let raw = file.as_raw_fd();
-        // SAFETY: dup2 in the forked child before exec, onto descriptor 3, close-on-exec cleared.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::dup2(raw, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
+    pass_as_fd3(&mut cmd, &file);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 1\nfd three\n");

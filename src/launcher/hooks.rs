@@ -26,6 +26,21 @@ pub fn run(hooks: &[Hook], state: &str, phase: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `f` with SIGPIPE ignored (a write to a closed pipe then fails with
+/// EPIPE instead of ending rrun), and puts the disposition back.
+fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: installs SIG_IGN, and later the disposition that was there; no handler code runs.
+    let old = unsafe { sigaction(Signal::SIGPIPE, &ignore) };
+    let out = f();
+    if let Ok(old) = old {
+        // SAFETY: as above.
+        let _ = unsafe { sigaction(Signal::SIGPIPE, &old) };
+    }
+    out
+}
+
 fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
@@ -43,8 +58,8 @@ fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
     debug!(path = %hook.path().display(), "run hook");
     let mut child = cmd.spawn().map_err(|e| format!("cannot start it: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
-        // a hook that does not read its state is not an error
-        let _ = stdin.write_all(state.as_bytes());
+        // a hook that does not read its state is not an error: nor may its closed pipe kill rrun
+        let _ = without_sigpipe(|| stdin.write_all(state.as_bytes()));
     }
     let deadline = hook.timeout().filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
     loop {

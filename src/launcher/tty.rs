@@ -163,7 +163,7 @@ pub fn send_to_console_socket(socket: &std::path::Path, master: &OwnedFd) -> Res
     let fds = [master.as_raw_fd()];
     let iov = [std::io::IoSlice::new(name.as_bytes())];
     tracing::debug!(socket = %socket.display(), tty = %name, "send the terminal to the console socket");
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
         .map_err(err("send the terminal"))?;
     Ok(())
 }
