@@ -344,7 +344,15 @@ fn killed_rrun_leaves_nothing_that_breaks_the_next_run() {
         .unwrap();
     let mut buf = [0u8; 3];
     std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut buf).unwrap();
-    let ps: serde_json::Value = serde_json::from_str(&r.ok(&["ps", "--format", "json"])).unwrap();
+    // the container may print before rrun has recorded its PID
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let ps = loop {
+        let ps: serde_json::Value = serde_json::from_str(&r.ok(&["ps", "--format", "json"])).unwrap();
+        if ps[0]["pid"].is_i64() || Instant::now() > deadline {
+            break ps;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let pid = ps[0]["pid"].as_i64().unwrap() as i32;
     let cgroups: Vec<String> = ps[0]["cgroup"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().into()).collect();
     assert!(!cgroups.is_empty());
