@@ -23,26 +23,9 @@ rm -rf "$WORK"; mkdir -p "$WORK/bundle/rootfs"
 trap 'rm -rf "$WORK"' EXIT
 "$RRUN" --root "$WORK/store" load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
 # the same busybox rootfs as a plain directory for the bundle runtimes
-python3 - rootfs-fixtures/out/busybox-oci "$WORK/bundle/rootfs" <<'PY'
-import json, os, sys, tarfile
-lay, dest = sys.argv[1], sys.argv[2]
-idx = json.load(open(os.path.join(lay, "index.json")))
-man = json.load(open(os.path.join(lay, "blobs", *idx["manifests"][0]["digest"].split(":"))))
-for l in man["layers"]:
-    with tarfile.open(os.path.join(lay, "blobs", *l["digest"].split(":"))) as t:
-        t.extractall(dest, filter="fully_trusted")
-PY
-(cd "$WORK/bundle" && runc spec && python3 - <<'PY'
-import json
-c = json.load(open("config.json"))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["root"] = {"path": "rootfs", "readonly": True}
-json.dump(c, open("config.json", "w"), indent=1)
-PY
-)
+bash benches/true-bundle.sh "$WORK/bundle"
 uname -r
-echo "rrun $("$RRUN" --version | cut -d' ' -f2), $(crun --version | head -1), $(runc --version | head -1)"
+echo "rrun $("$RRUN" --version | head -1 | cut -d' ' -f2), $(crun --version | head -1), $(runc --version | head -1)"
 echo "# $N runs each, alternating; medians; ratio = median / rrun's median"
 python3 benches/timer.py -n "$N" \
   "rrun=exec $RRUN --root $WORK/store run --rm busybox true" \

@@ -429,12 +429,6 @@ impl Child {
         self.pid.as_raw()
     }
 
-    /// The terminal's master side (`process.terminal`), for an OCI caller
-    /// that hands it to a console socket instead of relaying it.
-    pub fn take_pty(&mut self) -> Option<OwnedFd> {
-        self.pty.take()
-    }
-
     /// Waits for the container to exit, forwarding signals to it and relaying
     /// its terminal (with `forward_stdin`, the user's keystrokes too).
     pub fn wait(self, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
