@@ -134,6 +134,24 @@ impl Rrun {
         home.join(".local/share/rrun")
     }
 
+    /// True when the store at `root` (if there is one) has an image called `name`.
+    /// Creates nothing and takes no lock: the command line's routing asks it.
+    pub fn probe_image(root: &Path, name: &str) -> bool {
+        Store::existing(root).and_then(|s| s.read_index().ok()).is_some_and(|i| i.lookup(name).is_some())
+    }
+
+    /// True when the store at `root` (if there is one) has a container whose
+    /// name, ID or ID prefix is `name`. Creates nothing and takes no lock.
+    pub fn probe_container(root: &Path, name: &str) -> bool {
+        let Some(store) = Store::existing(root) else { return false };
+        let Ok(entries) = std::fs::read_dir(store.containers_dir()) else { return false };
+        entries.flatten().any(|e| {
+            let id = e.file_name();
+            let id = id.to_string_lossy();
+            id.starts_with(name) || container::read_record(&e.path()).is_some_and(|r| r.name == name)
+        })
+    }
+
     /// Opens (creating if needed) the store at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Rrun, Error> {
         Ok(Rrun { store: Store::open(root)? })

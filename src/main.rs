@@ -9,7 +9,11 @@ fn main() {
     // SAFETY: installs the default disposition; no handler runs.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if cli::oci::is_oci_invocation(&args) {
+    if let cli::route::Route::Oci { strip } = cli::route::route(&args, &cli::route::Filesystem) {
+        let mut args = args;
+        if let Some(i) = strip {
+            args.remove(i);
+        }
         std::process::exit(cli::oci::main(args));
     }
     let cli = match cli::Cli::try_parse_from(args) {

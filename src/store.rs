@@ -82,6 +82,17 @@ impl Store {
         &self.root
     }
 
+    /// True when `root` holds an rrun store (its lock file and blob directory).
+    pub fn exists_at(root: &Path) -> bool {
+        root.join("lock").is_file() && root.join("blobs").is_dir()
+    }
+
+    /// The store at `root` if one is there, without creating or cleaning anything:
+    /// for read-only probes that must leave a directory as they found it.
+    pub fn existing(root: &Path) -> Option<Store> {
+        Store::exists_at(root).then(|| Store { root: root.to_path_buf() })
+    }
+
     fn lock(&self, arg: nix::fcntl::FlockArg) -> Result<StoreLock, StoreError> {
         let path = self.root.join("lock");
         let file = open_lock_file(&path)?;

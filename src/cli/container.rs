@@ -104,10 +104,10 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short, long)]
     pub workdir: Option<String>,
-    pub container: String,
-    /// Command and arguments
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
-    pub command: Vec<String>,
+    /// The container, then the command and its arguments (everything after the
+    /// container belongs to the command, flags included)
+    #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub container_and_command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -256,12 +256,16 @@ pub fn logs(rrun: &Rrun, a: LogsArgs) -> Result<i32, Error> {
 }
 
 pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
+    let (container, command) = a.container_and_command.split_first().expect("clap requires two values");
+    if let Err(e) = super::run::check_first_positional("container", container) {
+        return Ok(e.report());
+    }
     let host_env = |k: &str| std::env::var(k).ok();
     let env = a.env.iter().map(|e| rrun::spec::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
     rrun.exec(
-        &a.container,
+        container,
         &ExecOptions {
-            command: a.command,
+            command: command.to_vec(),
             env,
             user: a.user,
             workdir: a.workdir,

@@ -6,6 +6,7 @@ mod format;
 mod images;
 pub mod oci;
 mod registry;
+pub mod route;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -74,10 +75,38 @@ pub enum Command {
     Logout(registry::LogoutArgs),
     /// Search a registry's catalog, or Docker Hub
     Search(registry::SearchArgs),
+    /// runc's command line, explicitly: rrun oci create|start|state|kill|delete|exec|ps|update|events|features|spec …
+    #[command(disable_help_flag = true)]
+    Oci {
+        /// runc's verb and its arguments (rrun oci --help lists them)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+/// A command line Docker would refuse; rrun ends with 125 as docker does.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl UsageError {
+    /// Prints the error as clap prints its own; returns the exit code.
+    pub fn report(&self) -> i32 {
+        eprintln!("rrun: {}\nSee 'rrun --help'.", self.0);
+        125
+    }
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
+    if let Command::Oci { args } = cli.command {
+        // reached only when routing did not see the `oci` word (it always does); same meaning
+        let mut argv: Vec<std::ffi::OsString> = vec!["rrun".into()];
+        if let Some(r) = &cli.root {
+            argv.extend(["--root".into(), r.clone().into_os_string()]);
+        }
+        argv.extend(args);
+        return oci::main(argv);
+    }
     let root = cli.root.clone().unwrap_or_else(rrun::Rrun::default_root);
     let rrun = match rrun::Rrun::open(&root) {
         Ok(r) => r,
@@ -106,6 +135,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Login(a) => registry::login(&rrun, a),
         Command::Logout(a) => registry::logout(&rrun, a),
         Command::Search(a) => registry::search(&rrun, a),
+        Command::Oci { .. } => unreachable!("handled before the store is opened"),
     };
     match result {
         Ok(code) => code,

@@ -3,8 +3,9 @@
 //! `--log` in `--log-format` (json lines `{"level","msg","time"}`), which
 //! engines read back.
 //!
-//! rrun's own (Docker-like) commands share some verb names (`run`, `start`,
-//! `kill`, `exec`, `ps`, `pause`); [`is_oci_invocation`] tells them apart.
+//! rrun's own (Docker-like) commands share some verb names (`run`, `create`,
+//! `start`, `kill`, `exec`, `ps`, `pause`, `update`, `events`); [`super::route`]
+//! tells them apart, and `rrun oci VERB` always means runc's verb.
 
 use clap::{Args, Parser, Subcommand};
 use rrun::oci::{CreateOptions, ExecOptions, OciError, OciRuntime};
@@ -226,85 +227,6 @@ pub enum OciCommand {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-}
-
-/// Verbs only runc has.
-const OCI_ONLY: &[&str] =
-    &["create", "state", "delete", "list", "features", "spec", "resume", "update", "events", "checkpoint", "restore"];
-/// Global flags only runc has.
-const OCI_GLOBALS: &[&str] = &["--log", "--log-format", "--debug", "--systemd-cgroup", "--rootless", "--criu"];
-/// Flags that only runc's form of a shared verb has.
-const OCI_VERB_FLAGS: &[&str] = &[
-    "--bundle",
-    "-b",
-    "--console-socket",
-    "--pid-file",
-    "--no-pivot",
-    "--no-new-keyring",
-    "--preserve-fds",
-    "--keep",
-    "--no-subreaper",
-    "--process",
-    "-p",
-    "--cwd",
-    "--cap",
-    "--no-new-privs",
-    "--ignore-paused",
-    "--process-label",
-    "--apparmor",
-    "--all",
-    "-a",
-];
-
-/// True when `args` (argv) is a runc-style invocation: a runc-only global
-/// flag or verb, a runc-only flag of a shared verb, or a shared verb whose
-/// container ID exists in the OCI state root.
-pub fn is_oci_invocation(args: &[OsString]) -> bool {
-    let args: Vec<String> = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-    let mut root = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        let name = a.split('=').next().unwrap_or(a);
-        if OCI_GLOBALS.contains(&name) {
-            return true;
-        }
-        if name == "--root" {
-            root =
-                if a.contains('=') { a.split_once('=').map(|(_, v)| v.to_string()) } else { args.get(i + 1).cloned() };
-            i += if a.contains('=') { 1 } else { 2 };
-            continue;
-        }
-        if a.starts_with('-') {
-            i += 1;
-            continue;
-        }
-        break;
-    }
-    let Some(verb) = args.get(i) else { return false };
-    if OCI_ONLY.contains(&verb.as_str()) {
-        return true;
-    }
-    if !["run", "start", "kill", "exec", "ps", "pause"].contains(&verb.as_str()) {
-        return false;
-    }
-    let rest = &args[i + 1..];
-    // `start -a` is rrun's (attach); elsewhere -a is runc's `kill --all`
-    if rest.iter().any(|a| {
-        let n = a.split('=').next().unwrap_or(a);
-        OCI_VERB_FLAGS.contains(&n) && !(verb == "start" && n == "-a") && !(verb == "ps" && n == "-a")
-    }) {
-        return true;
-    }
-    // an existing --root that is not an rrun store is an OCI state root (engines always pass
-    // one); `run` needs --bundle to be runc's, or it would take `rrun --root NEW run IMAGE`
-    if let Some(r) = root.as_deref().map(Path::new).filter(|_| verb != "run") {
-        if r.is_dir() && !(r.join("lock").exists() && r.join("blobs").is_dir()) {
-            return true;
-        }
-    }
-    let runtime = OciRuntime::new(root.map(PathBuf::from).unwrap_or_else(OciRuntime::default_root), false);
-    rest.iter().filter(|a| !a.starts_with('-')).any(|id| runtime.exists(id))
 }
 
 /// Writes an error where engines look for it: stderr, and `--log`.
@@ -561,38 +483,6 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(s: &str) -> Vec<OsString> {
-        std::iter::once("rrun").chain(s.split_whitespace()).map(OsString::from).collect()
-    }
-
-    #[test]
-    fn runc_invocations_are_told_from_rrun_ones() {
-        for oci in [
-            "create --bundle /b x",
-            "--root /run/x state x",
-            "--log /l --log-format json start x",
-            "delete --force x",
-            "run --bundle /b x",
-            "exec --process /p.json x",
-            "kill --all x KILL",
-            "features",
-            "--systemd-cgroup kill x",
-        ] {
-            assert!(is_oci_invocation(&argv(oci)), "{oci}");
-        }
-        for own in [
-            "run --rm busybox true",
-            "ps -a",
-            "kill web",
-            "exec -it web sh",
-            "start -a web",
-            "images",
-            "--root /tmp/x pull alpine",
-        ] {
-            assert!(!is_oci_invocation(&argv(own)), "{own}");
-        }
-    }
 
     #[test]
     fn intervals() {

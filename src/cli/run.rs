@@ -113,11 +113,31 @@ pub struct RunArgs {
     pub platform: Option<String>,
     #[command(flatten)]
     pub registry: super::registry::RegistryArgs,
-    /// Image name or ID
-    pub image: String,
-    /// Command and arguments (replace the image's Cmd)
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub command: Vec<String>,
+    /// Image name or ID, then the command and its arguments (they replace the image's Cmd).
+    /// Everything after the image belongs to the container, flags included.
+    #[arg(value_name = "IMAGE [COMMAND [ARG...]]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub image_and_command: Vec<String>,
+}
+
+impl RunArgs {
+    /// The image: the first argument that is not one of rrun's flags.
+    pub fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
+    /// The container's command line, as given after the image.
+    pub fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
+}
+
+/// Everything from the first positional argument on is the container's, so an
+/// unknown flag before it arrives here as the "image": name it as docker does.
+pub fn check_first_positional(what: &str, first: &str) -> Result<(), super::UsageError> {
+    if first.starts_with('-') && first.len() > 1 {
+        return Err(super::UsageError(format!("unknown flag: {first} (before the {what})")));
+    }
+    Ok(())
 }
 
 fn options(a: &RunArgs) -> Result<RunOptions, Error> {
@@ -136,7 +156,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     };
     Ok(RunOptions {
         name: a.name.clone(),
-        command: a.command.clone(),
+        command: a.command().to_vec(),
         entrypoint: a.entrypoint.clone(),
         env,
         workdir: a.workdir.clone(),
@@ -208,10 +228,13 @@ fn log_max_size(opts: &[String]) -> Result<Option<u64>, Error> {
 }
 
 pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
+    if let Err(e) = check_first_positional("image", a.image()) {
+        return Ok(e.report());
+    }
     let opts = options(&a)?;
     let pull = match a.pull.as_str() {
         "always" => true,
-        "missing" => rrun.image(&a.image).is_err(),
+        "missing" => rrun.image(a.image()).is_err(),
         "never" => false,
         other => {
             eprintln!("rrun: invalid --pull {other:?}: expected missing, always or never");
@@ -222,18 +245,18 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         let client = a.registry.client_options()?;
         let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        rrun.pull(&a.image, &client, &rrun::registry::PullOptions { platform, quiet })?;
+        rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
     }
     if a.detach {
         if a.interactive && !a.tty {
             eprintln!("rrun: -i with -d has nothing to read from (rrun has no attach): ignored");
         }
-        let c = rrun.run_detached(&a.image, &opts)?;
+        let c = rrun.run_detached(a.image(), &opts)?;
         println!("{}", c.id);
         return Ok(0);
     }
     if a.restart != "no" {
         eprintln!("rrun: --restart applies to detached containers (-d); ignored in the foreground");
     }
-    rrun.run(&a.image, &opts)
+    rrun.run(a.image(), &opts)
 }
