@@ -18,19 +18,21 @@
 pub mod cgroups;
 pub mod container;
 pub mod digest;
+pub mod filter;
 pub mod image;
 pub mod launcher;
 mod lifecycle;
 pub mod logs;
 pub mod oci;
 pub mod progress;
-pub use lifecycle::{Container, ContainerStats, ExecOptions, LogOptions};
+pub use lifecycle::{Container, ContainerSize, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod securefs;
 pub mod spec;
 pub mod store;
+pub mod system;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
@@ -58,7 +60,9 @@ pub enum Error {
     Registry(#[from] registry::RegistryError),
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
-    #[error("image {0} not found in the local store (load it with `rrun load -i FILE`)")]
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
+    #[error("image {0} not found in the local store")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]
     BadImage { image: String, reason: String },

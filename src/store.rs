@@ -280,6 +280,30 @@ fn open_lock_file(path: &Path) -> Result<File, StoreError> {
 }
 
 /// Removes a file or a directory tree, whatever it is; missing is fine.
+/// Bytes of the regular files and symlinks under `path` (apparent sizes, each
+/// hard-linked inode once), without following symlinks: what `du --apparent-size -s` says.
+pub fn tree_size(path: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if meta.is_dir() {
+            for e in fs::read_dir(&p)? {
+                stack.push(e?.path());
+            }
+        } else if (meta.is_file() || meta.file_type().is_symlink()) && (meta.nlink() == 1 || seen.insert(meta.ino())) {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}
+
 pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path).or_else(|e| {

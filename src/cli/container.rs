@@ -16,9 +16,44 @@ pub struct PsArgs {
     /// Only show IDs
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json, a Go template ('{{.ID}} {{.Names}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only containers that match: id=, name=, label=KEY[=VALUE], status=, exited=, ancestor=, before=, since=, health=
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Full IDs and commands
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Show the size of each container's writable layer and of its whole root filesystem
+    #[arg(short, long)]
+    pub size: bool,
+    /// The N most recently created containers, in any state
+    #[arg(short = 'n', long)]
+    pub last: Option<usize>,
+    /// The most recently created container, in any state
+    #[arg(short, long)]
+    pub latest: bool,
+}
+
+/// One row of `ps`, with the field names docker's `--format` templates use.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PsRow {
+    #[serde(rename = "ID")]
+    id: String,
+    image: String,
+    command: String,
+    created_at: String,
+    running_for: String,
+    ports: String,
+    state: String,
+    status: String,
+    size: String,
+    names: String,
+    labels: String,
+    mounts: String,
+    networks: String,
 }
 
 #[derive(Args, Debug)]
@@ -154,34 +189,101 @@ fn status_text(c: &ContainerRecord) -> String {
 }
 
 pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
-    let list: Vec<_> = rrun.containers()?.into_iter().filter(|c| a.all || c.is_running()).collect();
-    if a.format == "json" {
+    let format = match super::format::Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
+    let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::CONTAINER_KEYS)?;
+    filters.validate_container()?;
+    let all_records = rrun.containers()?;
+    let created_of = |n: &str| {
+        all_records.iter().find(|c| c.name == n || (n.len() >= 3 && c.id.starts_with(n))).map(|c| c.created.clone())
+    };
+    let mut list: Vec<&ContainerRecord> = Vec::new();
+    let everything = a.all || a.last.is_some() || a.latest || !filters.is_empty();
+    for c in &all_records {
+        let is_ancestor = |image: &str| {
+            c.image == image
+                || rrun.image(image).is_ok_and(|i| i.manifest == c.image_manifest || i.config == c.image_id)
+        };
+        let facts = rrun::filter::ContainerFacts {
+            labels: &|_| None,
+            health: "none",
+            is_ancestor: &is_ancestor,
+            created_of: &created_of,
+        };
+        if (everything || c.is_running()) && filters.container_matches(c, &facts) {
+            list.push(c);
+        }
+    }
+    // newest first (the store lists them so); -n/-l keep the newest
+    if let Some(n) = a.last.or(a.latest.then_some(1)) {
+        list.truncate(n);
+    }
+    if let super::format::Format::Json = format {
         println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
         return Ok(0);
     }
     if a.quiet {
-        list.iter().for_each(|c| println!("{}", &c.id[..12]));
+        list.iter().for_each(|c| println!("{}", if a.no_trunc { &c.id[..] } else { &c.id[..12] }));
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|c| {
-            let mut cmd = c.command.join(" ");
-            if cmd.chars().count() > 20 {
-                cmd = cmd.chars().take(19).collect::<String>() + "…";
-            }
-            vec![
-                c.id[..12].to_string(),
-                c.image.clone(),
-                format!("\"{cmd}\""),
-                format!("{} ago", format::age(Some(&c.created))),
-                status_text(c),
-                c.name.clone(),
-            ]
-        })
-        .collect();
-    format::table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], &rows);
+    let mut rows = Vec::with_capacity(list.len());
+    for c in list {
+        // docker's ellipsis at 20 characters, then quoted
+        let mut command = c.command.join(" ");
+        if !a.no_trunc && command.chars().count() > 20 {
+            command = command.chars().take(19).collect::<String>() + "…";
+        }
+        let command = format!("\"{command}\"");
+        let size = if a.size {
+            let s = rrun.container_size(c)?;
+            format!("{} (virtual {})", format::size(s.writable), format::size(s.root_fs))
+        } else {
+            String::new()
+        };
+        rows.push(PsRow {
+            id: if a.no_trunc { c.id.clone() } else { c.id[..12].to_string() },
+            image: c.image.clone(),
+            command,
+            created_at: c.created.clone(),
+            running_for: format!("{} ago", format::age(Some(&c.created))),
+            ports: String::new(),
+            state: status_word(c.status).to_string(),
+            status: status_text(c),
+            size,
+            names: c.name.clone(),
+            labels: String::new(),
+            mounts: String::new(),
+            networks: String::new(),
+        });
+    }
+    let mut columns = vec![
+        ("ID", "CONTAINER ID"),
+        ("Image", "IMAGE"),
+        ("Command", "COMMAND"),
+        ("RunningFor", "CREATED"),
+        ("Status", "STATUS"),
+        ("Ports", "PORTS"),
+        ("Names", "NAMES"),
+    ];
+    if a.size {
+        columns.push(("Size", "SIZE"));
+    }
+    if let Err(e) = format::print_rows(&format, &rows, &columns) {
+        return Ok(e.report());
+    }
     Ok(0)
+}
+
+/// Docker's one-word state of a container.
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Created => "created",
+        Status::Running => "running",
+        Status::Paused => "paused",
+        Status::Exited => "exited",
+    }
 }
 
 /// Applies `f` to each named container, printing the name on success and

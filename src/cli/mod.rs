@@ -8,12 +8,19 @@ pub mod oci;
 mod registry;
 pub mod route;
 mod run;
+mod system;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// `rrun --version`: rrun's version and the OCI runtime spec it implements (runc prints the same).
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.0.2");
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("RRUN_COMMIT"),
+    "\nspec: 1.0.2\nrust: ",
+    env!("RRUN_RUSTC_VERSION")
+);
 
 #[derive(Parser, Debug)]
 #[command(name = "rrun", version = VERSION, about = "A daemonless container runtime", max_term_width = 100)]
@@ -75,6 +82,10 @@ pub enum Command {
     Logout(registry::LogoutArgs),
     /// Search a registry's catalog, or Docker Hub
     Search(registry::SearchArgs),
+    /// Show rrun's version, commit, OCI spec version and libseccomp
+    Version(system::FormatArgs),
+    /// Show the host, the store and the runtime
+    Info(system::FormatArgs),
     /// runc's command line, explicitly: rrun oci create|start|state|kill|delete|exec|ps|update|events|features|spec …
     #[command(disable_help_flag = true)]
     Oci {
@@ -107,6 +118,9 @@ pub fn main(cli: Cli) -> i32 {
         argv.extend(args);
         return oci::main(argv);
     }
+    if let Command::Version(a) = cli.command {
+        return system::version(a).unwrap_or_else(|e| fail(&e));
+    }
     let root = cli.root.clone().unwrap_or_else(rrun::Rrun::default_root);
     let rrun = match rrun::Rrun::open(&root) {
         Ok(r) => r,
@@ -135,7 +149,8 @@ pub fn main(cli: Cli) -> i32 {
         Command::Login(a) => registry::login(&rrun, a),
         Command::Logout(a) => registry::logout(&rrun, a),
         Command::Search(a) => registry::search(&rrun, a),
-        Command::Oci { .. } => unreachable!("handled before the store is opened"),
+        Command::Info(a) => system::info(&rrun, a),
+        Command::Oci { .. } | Command::Version(_) => unreachable!("handled before the store is opened"),
     };
     match result {
         Ok(code) => code,
@@ -145,5 +160,26 @@ pub fn main(cli: Cli) -> i32 {
 
 fn fail(e: &rrun::Error) -> i32 {
     eprintln!("rrun: {e}");
+    if let rrun::Error::ImageNotFound(name) = e {
+        if let Some(hint) = image_hint(name) {
+            eprintln!("{hint}");
+        }
+    }
     e.exit_code()
+}
+
+/// What to do about a missing image, for the name the user gave: a name on a
+/// registry is pulled; a bare name may be pulled or loaded from an archive; an ID neither.
+fn image_hint(name: &str) -> Option<String> {
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    if hex.len() >= 3 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        return None;
+    }
+    let first = name.split('/').next().unwrap_or("");
+    let on_registry = name.contains('/') && (first.contains(['.', ':']) || first == "localhost");
+    Some(if on_registry {
+        format!("hint: pull it with `rrun pull {name}`")
+    } else {
+        format!("hint: pull it with `rrun pull {name}`, or load it from an archive with `rrun load -i FILE`")
+    })
 }

@@ -172,7 +172,7 @@ pub fn logout(rrun: &Rrun, a: LogoutArgs) -> Result<i32, Error> {
         Ok(0)
     } else {
         eprintln!("rrun: not logged into {server}");
-        Ok(1)
+        Ok(125)
     }
 }
 

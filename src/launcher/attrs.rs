@@ -89,7 +89,7 @@ pub fn owns_namespace(namespaces: &[LinuxNamespace], typ: LinuxNamespaceType) ->
     let file = super::child::ns_file(typ);
     namespaces
         .iter()
-        .any(|n| n.typ() == typ && n.path().as_ref().map_or(true, |p| !same_file(p, &format!("/proc/self/ns/{file}"))))
+        .any(|n| n.typ() == typ && n.path().as_ref().is_none_or(|p| !same_file(p, &format!("/proc/self/ns/{file}"))))
 }
 
 /// True when both paths name the same file.

@@ -99,7 +99,7 @@ fn make_parent_private(target: &Path) -> Result<(), ChildError> {
         }
         // the last of stacked mounts is the one on top
         if target.starts_with(&mp)
-            && parent.as_ref().map_or(true, |(p, _)| mp.components().count() >= p.components().count())
+            && parent.as_ref().is_none_or(|(p, _)| mp.components().count() >= p.components().count())
         {
             parent = Some((mp, shared));
         }

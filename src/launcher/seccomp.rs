@@ -259,14 +259,18 @@ fn cache_dir() -> Option<PathBuf> {
 
 const CACHE_MAGIC: &[u8; 8] = b"RRUNBPF1";
 
+/// The version of the libseccomp rrun runs with (`2.5.4`).
+pub fn libseccomp_version() -> Option<String> {
+    libseccomp::ScmpVersion::current().ok().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+}
+
 /// Compiles a Spec's `linux.seccomp` into a [`Filter`], or takes the program
 /// compiled before for the very same profile (Docker's default costs
 /// libseccomp several milliseconds, at every start otherwise). The key is
 /// the profile's JSON with rrun's and libseccomp's versions.
 pub fn build_filter_cached(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     let Some(dir) = cache_dir() else { return build_filter(seccomp) };
-    let version =
-        libseccomp::ScmpVersion::current().map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro)).unwrap_or_default();
+    let version = libseccomp_version().unwrap_or_default();
     let json = serde_json::to_string(seccomp).unwrap_or_default();
     let key = crate::digest::Digest::of(format!("{}\n{version}\n{json}", env!("CARGO_PKG_VERSION")).as_bytes());
     let path = dir.join(format!("{}.bpf", key.hex()));

@@ -20,6 +20,15 @@ use tracing::{debug, info};
 /// Created in a container's directory by `stop` and `rm -f`: its monitor must not restart it.
 pub(crate) const STOP_MARKER: &str = "stop-requested";
 
+/// What a container takes on disk (`ps --size`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct ContainerSize {
+    /// Its writable (upper) layer, in bytes.
+    pub writable: u64,
+    /// The image's layers and the writable layer, in bytes.
+    pub root_fs: u64,
+}
+
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
 pub struct Container {
@@ -45,6 +54,15 @@ impl Rrun {
         }
         out.sort_by(|a, b| b.created.cmp(&a.created));
         Ok(out)
+    }
+
+    /// Bytes a container adds to its image (its upper layer), and its whole
+    /// root filesystem (image and upper layer), as `ps --size` shows them.
+    pub fn container_size(&self, c: &ContainerRecord) -> Result<ContainerSize, Error> {
+        let upper = self.store().container_dir(&c.id).join("upper");
+        let writable = crate::store::tree_size(&upper).map_err(io_error(&upper))?;
+        let image = self.image(&c.image_manifest.to_string()).map(|i| i.size).unwrap_or(0);
+        Ok(ContainerSize { writable, root_fs: writable + image })
     }
 
     /// Finds a container by name, full ID or unique ID prefix.

@@ -1,0 +1,164 @@
+//! What rrun is and where it runs: `rrun version` and `rrun info`.
+
+use crate::container::Status;
+use crate::{Error, Rrun};
+use serde::Serialize;
+
+/// The OCI runtime spec version rrun implements.
+pub const OCI_SPEC_VERSION: &str = "1.0.2";
+
+/// `rrun version`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionInfo {
+    pub version: &'static str,
+    /// The git commit built (`unknown` outside a checkout).
+    pub git_commit: &'static str,
+    #[serde(rename = "OCISpecVersion")]
+    pub oci_spec_version: &'static str,
+    pub rust_version: &'static str,
+    pub libseccomp: String,
+    pub os: &'static str,
+    pub arch: &'static str,
+}
+
+/// The version of this build.
+pub fn version() -> VersionInfo {
+    VersionInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        git_commit: env!("RRUN_COMMIT"),
+        oci_spec_version: OCI_SPEC_VERSION,
+        rust_version: env!("RRUN_RUSTC_VERSION"),
+        libseccomp: crate::launcher::seccomp::libseccomp_version().unwrap_or_else(|| "unknown".into()),
+        os: std::env::consts::OS,
+        arch: crate::spec::seccomp::host_arch(),
+    }
+}
+
+/// `rrun info`: the host, the store and the runtime.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Info {
+    pub host: HostInfo,
+    pub store: StoreInfo,
+    pub version: VersionInfo,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostInfo {
+    pub hostname: String,
+    pub kernel: String,
+    /// `PRETTY_NAME` of /etc/os-release.
+    pub operating_system: String,
+    pub arch: &'static str,
+    #[serde(rename = "CPUs")]
+    pub cpus: usize,
+    pub mem_total: u64,
+    /// `v1`, `v2`, `hybrid` or `none`.
+    pub cgroup_version: &'static str,
+    /// The controllers rrun can drive, with where each is mounted.
+    pub cgroup_controllers: Vec<String>,
+    /// `seccomp`, `apparmor`, `selinux`, `rootless` where they apply.
+    pub security_options: Vec<String>,
+    pub rootless: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StoreInfo {
+    /// The store's directory (`--root`).
+    pub root: std::path::PathBuf,
+    /// The OCI state root of runc's verbs.
+    pub oci_root: std::path::PathBuf,
+    pub graph_driver: &'static str,
+    pub images: usize,
+    pub containers: usize,
+    pub containers_running: usize,
+    pub containers_paused: usize,
+    pub containers_stopped: usize,
+}
+
+impl Rrun {
+    /// Everything `rrun info` shows.
+    pub fn info(&self) -> Result<Info, Error> {
+        let containers = self.containers()?;
+        let count = |s: &[Status]| containers.iter().filter(|c| s.contains(&c.status)).count();
+        let images = {
+            let _lock = self.store().lock_shared()?;
+            self.store().read_index()?.images.len()
+        };
+        let uname = nix::sys::utsname::uname().ok();
+        let os = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let layout = crate::cgroups::Layout::detect().unwrap_or_default();
+        let mut controllers: Vec<String> = layout.v1.iter().flat_map(|(c, _)| c.clone()).collect();
+        if let Some((_, v2)) = &layout.v2 {
+            controllers.extend(v2.iter().cloned());
+        }
+        controllers.retain(|c| !c.starts_with("name="));
+        controllers.sort();
+        controllers.dedup();
+        let rootless = !nix::unistd::Uid::effective().is_root();
+        let mut security = vec!["seccomp".to_string()];
+        if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+            security.push("apparmor".into());
+        }
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            security.push("selinux".into());
+        }
+        if rootless {
+            security.push("rootless".into());
+        }
+        Ok(Info {
+            host: HostInfo {
+                hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+                kernel: uname.as_ref().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default(),
+                operating_system: os,
+                arch: crate::spec::seccomp::host_arch(),
+                cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                mem_total: mem_total().unwrap_or(0),
+                cgroup_version: layout.describe(),
+                cgroup_controllers: controllers,
+                security_options: security,
+                rootless,
+            },
+            store: StoreInfo {
+                root: self.store().root().to_path_buf(),
+                oci_root: crate::oci::OciRuntime::default_root(),
+                graph_driver: "overlay",
+                images,
+                containers: containers.len(),
+                containers_running: count(&[Status::Running]),
+                containers_paused: count(&[Status::Paused]),
+                containers_stopped: count(&[Status::Exited, Status::Created]),
+            },
+            version: version(),
+        })
+    }
+}
+
+/// `MemTotal` of /proc/meminfo, in bytes.
+fn mem_total() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 =
+        text.lines().find_map(|l| l.strip_prefix("MemTotal:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_names_this_build() {
+        let v = super::version();
+        assert_eq!(v.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(v.oci_spec_version, "1.0.2");
+        assert!(!v.rust_version.is_empty());
+        assert!(v.libseccomp.split('.').count() == 3 || v.libseccomp == "unknown");
+        assert!(super::mem_total().unwrap() > 0);
+    }
+}
