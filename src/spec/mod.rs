@@ -262,8 +262,9 @@ pub fn resolve_user(user: &str, passwd: &str, group: &str) -> Result<ResolvedUse
                 .ok_or_else(|| SpecError::UnknownGroup(g.to_string()))?,
         };
     }
+    // as runc: an explicit group (`user:group`) means no supplementary groups from /etc/group
     let mut additional_gids = Vec::new();
-    if let Some(name) = &name {
+    if let (Some(name), None) = (&name, g.filter(|g| !g.is_empty())) {
         for e in &groups {
             if e.members.iter().any(|m| m == name) && e.gid != gid && !additional_gids.contains(&e.gid) {
                 additional_gids.push(e.gid);
@@ -446,6 +447,8 @@ pub fn default_mounts() -> Result<Vec<Mount>, SpecError> {
             &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         )?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
+        // as Docker: the container's own cgroups, read-only (each v1 hierarchy, or the v2 tree)
+        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
         mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"])?,
     ])
@@ -632,6 +635,8 @@ mod tests {
         let numeric = resolve_user("1234", PASSWD, GROUP).unwrap();
         assert_eq!((numeric.uid, numeric.gid, numeric.home.as_str()), (1234, 0, "/"));
         assert_eq!(resolve_user("1000:50", PASSWD, GROUP).unwrap().gid, 50);
+        let explicit = resolve_user("1000:1000", PASSWD, GROUP).unwrap();
+        assert!(explicit.additional_gids.is_empty(), "an explicit group brings no supplementary groups");
         assert_eq!(resolve_user("nobody:staff", PASSWD, GROUP).unwrap().gid, 50);
         assert_eq!(resolve_user("bob", PASSWD, GROUP), Err(SpecError::UnknownUser("bob".into())));
         assert_eq!(resolve_user("alice:nope", PASSWD, GROUP), Err(SpecError::UnknownGroup("nope".into())));
