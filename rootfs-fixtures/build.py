@@ -17,6 +17,8 @@ OCI archive OUTDIR/NAME-oci.tar and a docker-archive OUTDIR/NAME.tar:
   evil-symlink a symlink to a host directory, then a file written through it
   evil-hardlink a hardlink to a host path (/etc/passwd)
   big          busybox + a 6 MB layer of incompressible bytes (for interrupted pulls)
+  duplayer     busybox + a layer L + a layer deleting L's file + L again (the
+               manifest lists one layer twice, as images with identical empty layers do)
   multiarch    (OCI layout only) an index with linux/amd64 and linux/arm64
                images; /etc/arch in each says which
 
@@ -148,6 +150,18 @@ def upper_layer_2():
     lay.file("dir-to-file", b"was a directory\n")  # a directory below becomes a file
     lay.file(".wh.gone-dir", b"")
     return lay.bytes()
+
+
+def dup_layers():
+    """L adds /dup/a; M deletes it and adds /dup/b; L again brings /dup/a back."""
+    l = Layer()
+    l.dir("dup")
+    l.file("dup/a", b"from the repeated layer\n")
+    m = Layer()
+    m.dir("dup")
+    m.file("dup/.wh.a", b"")
+    m.file("dup/b", b"from the middle layer\n")
+    return l.bytes(), m.bytes()
 
 
 def evil_layers():
@@ -289,7 +303,8 @@ def make_image(out, name, layers, cmd, history):
                                          "Layers": [sha256(t) + "/layer.tar" for t, _ in layers]}])),
                (cd + ".json", cbytes)]
     for t, _ in layers:
-        members.append((sha256(t) + "/layer.tar", t))
+        if (sha256(t) + "/layer.tar", t) not in members:
+            members.append((sha256(t) + "/layer.tar", t))
     write_tar(os.path.join(out, name + ".tar"), members)
     return "%s manifest sha256:%s config sha256:%s" % (name, md, cd)
 
@@ -338,6 +353,9 @@ def main():
                               ["sh"], ["busybox", "files to delete and replace", "whiteouts and replacements"]))
     summary.append(make_image(out, "big", [(base, "gzip"), (big_layer(), "gzip")], ["sh"], ["busybox", "6 MB of random bytes"]))
     summary.append(make_multiarch(out, base))
+    dup, middle = dup_layers()
+    summary.append(make_image(out, "duplayer", [(base, "gzip"), (dup, "gzip"), (middle, "gzip"), (dup, "gzip")], ["sh"],
+                              ["busybox", "adds /dup/a", "deletes /dup/a, adds /dup/b", "adds /dup/a again"]))
     for name, tar in sorted(evil_layers().items()):
         summary.append(make_image(out, name, [(base, "gzip"), (tar, "gzip")], ["sh"], ["busybox", "malicious"]))
     with open(os.path.join(out, "SUMMARY"), "w") as f:

@@ -12,10 +12,19 @@ use std::path::{Path, PathBuf};
 
 /// The overlay for a container: image layers (top first) as lowerdirs, the
 /// container's own `upper/` and `work/`, mounted on its `rootfs/`.
+/// A layer listed twice (identical empty layers are common) is one lowerdir at
+/// its topmost position: overlayfs refuses a directory twice (ELOOP), and the
+/// upper copy already shows everything the lower one would.
 pub fn overlay(store: &Store, layers_bottom_first: &[Digest], container_dir: &Path) -> RootfsSource {
+    let mut seen = std::collections::HashSet::new();
     RootfsSource::Overlay {
         layers_dir: store.layers_dir(),
-        lowers: layers_bottom_first.iter().rev().map(|d| format!("{}/diff", d.hex())).collect(),
+        lowers: layers_bottom_first
+            .iter()
+            .rev()
+            .filter(|d| seen.insert(*d))
+            .map(|d| format!("{}/diff", d.hex()))
+            .collect(),
         upper: container_dir.join("upper"),
         work: container_dir.join("work"),
         target: container_dir.join("rootfs"),

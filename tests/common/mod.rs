@@ -3,6 +3,7 @@
 //! mounts); without it they say so and skip. CI runs them as root.
 #![allow(dead_code)]
 
+pub mod podman;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
