@@ -11,6 +11,8 @@ use std::str::FromStr;
 /// Registry used when a name has no domain.
 pub const DEFAULT_REGISTRY: &str = "docker.io";
 const DEFAULT_TAG: &str = "latest";
+/// The longest name (registry and repository, as typed) Docker accepts.
+const NAME_MAX: usize = 255;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReferenceError {
@@ -50,6 +52,10 @@ impl ImageRef {
             Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
             None => (name_tag, None),
         };
+        // Docker's limit, checked before any registry is asked
+        if name.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
         if let Some(t) = tag {
             if !valid_tag(t) {
                 return Err(bad("tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"));
@@ -224,6 +230,13 @@ mod tests {
         for bad in ["", "UPPER", "a//b", "-a", "a:", "a:-x", "a@sha256:1234", "host:port/x", "a/b_", "a..b"] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} should be rejected");
         }
+        // 255 characters of name is Docker's limit, tag and digest aside
+        let long = format!("localhost:5000/{}", "a".repeat(240));
+        assert_eq!(long.len(), 255);
+        assert!(ImageRef::parse(&format!("{long}:{}", "t".repeat(128))).is_ok());
+        let err = ImageRef::parse(&format!("{long}a")).unwrap_err();
+        assert!(err.to_string().contains("255 characters"), "{err}");
+        assert!(ImageRef::parse(&"a".repeat(300)).is_err());
     }
 
     #[test]

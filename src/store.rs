@@ -73,6 +73,7 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
+        private_dir(&root)?;
         let store = Store { root };
         store.clear_orphaned_staging();
         Ok(store)
@@ -268,6 +269,19 @@ impl Store {
     }
 }
 
+/// The store's root is the owner's alone (0700): unpacked layers and container
+/// roots hold the images' setuid binaries and device nodes, which no other host
+/// user may reach through it (the CVE-2021-41103 class). A root found more open
+/// (made by an older rrun, or by hand) is closed again.
+fn private_dir(root: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::metadata(root).map_err(io_err(root))?;
+    if meta.mode() & 0o077 != 0 && meta.uid() == nix::unistd::Uid::effective().as_raw() {
+        fs::set_permissions(root, fs::Permissions::from_mode(meta.mode() & 0o7700)).map_err(io_err(root))?;
+    }
+    Ok(())
+}
+
 fn open_lock_file(path: &Path) -> Result<File, StoreError> {
     OpenOptions::new()
         .create(true)
@@ -279,7 +293,6 @@ fn open_lock_file(path: &Path) -> Result<File, StoreError> {
         .map_err(io_err(path))
 }
 
-/// Removes a file or a directory tree, whatever it is; missing is fine.
 /// Bytes of the regular files and symlinks under `path` (apparent sizes, each
 /// hard-linked inode once), without following symlinks: what `du --apparent-size -s` says.
 pub fn tree_size(path: &Path) -> io::Result<u64> {
@@ -304,6 +317,7 @@ pub fn tree_size(path: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
+/// Removes a file or a directory tree, whatever it is; missing is fine.
 pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(path).or_else(|e| {
