@@ -41,7 +41,7 @@ pub const OCI_VERSION: &str = "1.0.2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
-    #[error("invalid container id {0:?}: only [a-zA-Z0-9_.+-] are allowed, and not . or ..")]
+    #[error("invalid container id {}: only [a-zA-Z0-9_.+-] are allowed, at most 255 of them, and not . or ..", short_id(.0))]
     InvalidId(String),
     #[error("container with id {0} already exists")]
     Exists(String),
@@ -147,12 +147,22 @@ pub struct OciRuntime {
     systemd_cgroup: bool,
 }
 
+/// An ID as an error message shows it: quoted, escaped, at most 40 characters.
+fn short_id(id: &str) -> String {
+    let mut s: String = id.chars().take(40).collect();
+    if s.len() < id.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
 /// A container ID as runc accepts it.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id != "."
         && id != ".."
-        && id.len() <= 1024
+        // the state directory is named after it: a file name's limit
+        && id.len() <= 255
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
 }
 
@@ -300,10 +310,14 @@ mod tests {
 
     #[test]
     fn ids_are_checked_like_runc() {
+        assert!(valid_id(&"a".repeat(255)));
+        let msg = OciError::InvalidId("b".repeat(300)).to_string();
+        assert!(msg.len() < 200 && msg.contains("at most 255"), "{msg}");
         for ok in ["abc", "a-b_c.d+e", "0123456789abcdef"] {
             assert!(valid_id(ok), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a b", "x\n"] {
+        let long = "a".repeat(256);
+        for bad in ["", ".", "..", "a/b", "a b", "x\n", &long] {
             assert!(!valid_id(bad), "{bad:?}");
         }
     }
