@@ -31,6 +31,7 @@ pub mod rootfs;
 pub mod securefs;
 pub mod spec;
 pub mod store;
+pub mod volume;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
@@ -58,6 +59,8 @@ pub enum Error {
     Registry(#[from] registry::RegistryError),
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
+    #[error(transparent)]
+    Volume(#[from] volume::VolumeError),
     #[error("image {0} not found in the local store (load it with `rrun load -i FILE`)")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]
@@ -82,6 +85,8 @@ pub enum Error {
     ContainerNotPaused(String),
     #[error("invalid signal {0:?}")]
     InvalidSignal(String),
+    #[error("container ID file found, make sure the other container isn't running or delete {}", .0.display())]
+    CidFileExists(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

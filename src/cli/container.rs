@@ -26,6 +26,9 @@ pub struct RmArgs {
     /// Kill running containers before removing them
     #[arg(short, long)]
     pub force: bool,
+    /// Remove the containers' anonymous volumes too
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -44,9 +47,9 @@ pub struct StartArgs {
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
-    /// Seconds to wait after the stop signal before killing
-    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait after the stop signal before killing (default: the container's --stop-timeout, else 10)
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -201,7 +204,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Error>) -> Resul
 }
 
 pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.remove_container(c, a.force).map(drop))
+    each(&a.containers, |c| rrun.remove_container_with(c, a.force, a.volumes).map(drop))
 }
 
 pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
@@ -216,7 +219,7 @@ pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
 }
 
 pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.stop(c, Duration::from_secs(a.time)).map(drop))
+    each(&a.containers, |c| rrun.stop_with(c, a.time.map(Duration::from_secs)).map(drop))
 }
 
 pub fn kill(rrun: &Rrun, a: KillArgs) -> Result<i32, Error> {

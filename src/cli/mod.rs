@@ -7,6 +7,7 @@ mod images;
 pub mod oci;
 mod registry;
 mod run;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub enum Command {
     Logout(registry::LogoutArgs),
     /// Search a registry's catalog, or Docker Hub
     Search(registry::SearchArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -106,6 +110,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Login(a) => registry::login(&rrun, a),
         Command::Logout(a) => registry::logout(&rrun, a),
         Command::Search(a) => registry::search(&rrun, a),
+        Command::Volume(c) => volume::volume(&rrun, c),
     };
     match result {
         Ok(code) => code,
