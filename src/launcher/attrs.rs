@@ -76,8 +76,8 @@ fn same_file(a: &std::path::Path, b: &str) -> bool {
     }
 }
 
-/// Brings up `lo` in the container's new network namespace, as Docker and
-/// Podman do (a new namespace starts with it down): 127.0.0.1 then works.
+/// Brings up `lo` in the container's new network namespace (a new one
+/// starts with it down), as runc and crun do: 127.0.0.1 then works.
 pub fn bring_loopback_up() -> Result<(), ChildError> {
     // SAFETY: socket(2) with constant arguments; the descriptor is owned below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

@@ -100,7 +100,7 @@ pub struct Plan<'a> {
     oci: Option<OciPlan>,
     /// Idmapped copies of bind sources, by mount index, made before the clone.
     idmapped: Vec<(usize, OwnedFd)>,
-    /// rrun's own engine steps (loopback up, volume copy-up).
+    /// rrun's own engine steps (volume copy-up).
     engine: super::EngineSteps,
     /// A network namespace of its own, new.
     new_net_ns: bool,
@@ -262,7 +262,8 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         debug!(syscall = "unshare", flags = "CLONE_NEWCGROUP", "cgroup namespace rooted at the container's cgroup");
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys("unshare cgroup namespace"))?;
     }
-    if plan.engine.loopback_up && plan.new_net_ns {
+    if plan.new_net_ns {
+        // as runc (a "loopback" network for every new network namespace) and crun do
         attrs::bring_loopback_up()?;
     }
 

@@ -108,8 +108,6 @@ pub struct LaunchConfig<'a> {
 /// run by rrun gets none of them).
 #[derive(Debug, Clone, Default)]
 pub struct EngineSteps {
-    /// Bring up `lo` in the container's new network namespace.
-    pub loopback_up: bool,
     /// Destinations of bind mounts (volumes) to fill with what the image has
     /// there before they are mounted, when their source is still empty.
     pub copy_up: Vec<std::path::PathBuf>,

@@ -335,8 +335,6 @@ impl Rrun {
                 cgroup: Some(cgroup.as_ref()),
                 oci: None,
                 engine: launcher::EngineSteps {
-                    // Docker's and Podman's: a new network namespace has 127.0.0.1
-                    loopback_up: true,
                     copy_up: volumes.iter().filter(|v| v.copy_up).map(|v| v.destination.clone()).collect(),
                 },
             };

@@ -195,7 +195,7 @@ impl OciRuntime {
                 init: false,
                 stdio: StdioMode::Inherit,
                 cgroup: Some(cgroup.as_ref()),
-                // runc brings nothing up and copies nothing: the engine does
+                // volumes are the engine's business
                 engine: Default::default(),
                 oci: Some(OciLaunch {
                     exec_fifo: &fifo,
