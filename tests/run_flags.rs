@@ -566,7 +566,12 @@ fn ipc_pid_and_uts_modes() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(lines(&out), [donor_ns("ipc"), donor_ns("pid"), "donorhost".into(), "donorhost".into(), "1".into()]);
-    r.ok(&["rm", "-f", "donor"]);
+    let donor_id = inspect(&r, "donor")["Id"].as_str().unwrap().to_string();
+    r.ok(&["run", "--name", "joiner", "--ipc", "container:donor", "--pid", "host", "busybox", "true"]);
+    let hc = &inspect(&r, "joiner")["HostConfig"];
+    assert_eq!(hc["IpcMode"].as_str(), Some(format!("container:{donor_id}").as_str()));
+    assert_eq!((hc["PidMode"].as_str(), hc["UTSMode"].as_str()), (Some("host"), Some("private")));
+    r.ok(&["rm", "-f", "donor", "joiner"]);
     for (args, named) in [
         (&["--ipc", "container:donor"][..], "donor"),
         (&["--pid", "container:nobody-here"][..], "nobody-here"),

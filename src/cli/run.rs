@@ -302,3 +302,62 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
     }
     rrun.run(&a.image, &opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["rrun", "run"];
+        argv.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn negative_numbers_are_values_and_flags_reach_the_options() {
+        let a = parse(&[
+            "--oom-score-adj",
+            "-500",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--ulimit",
+            "nofile=10:20",
+            "--mount",
+            "type=tmpfs,target=/t",
+            "-v",
+            "vol:/v",
+            "-l",
+            "a=b",
+            "--sysctl",
+            "kernel.shmmax=1",
+            "--ipc",
+            "container:db",
+            "--security-opt",
+            "no-new-privileges",
+            "--blkio-weight",
+            "0",
+            "busybox",
+            "true",
+        ]);
+        let o = options(&a).unwrap();
+        assert_eq!(o.oom_score_adj, Some(-500));
+        assert_eq!(o.limits.memory_swap, Some(-1));
+        assert_eq!(o.limits.blkio_weight, None, "0 leaves the default");
+        assert_eq!((o.ulimits[0].soft, o.ulimits[0].hard), (10, 20));
+        assert_eq!(o.mounts.len(), 2);
+        assert_eq!(o.mounts[0].volume_name(), Some("vol"), "-v first, then --mount");
+        assert_eq!(o.labels, [("a".to_string(), "b".to_string())]);
+        assert_eq!(o.sysctls.get("kernel.shmmax").map(String::as_str), Some("1"));
+        assert_eq!(o.ipc, NamespaceMode::Container("db".into()));
+        assert!(o.no_new_privileges);
+        assert_eq!(a.command, ["true"]);
+        assert!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).is_err());
+        assert!(options(&parse(&["--mount", "type=bind,target=/x", "busybox"])).is_err());
+    }
+}

@@ -320,11 +320,22 @@ impl Rrun {
             })
             .collect();
         let linux = spec.linux().as_ref();
+        // a namespace joined by path is another container's (/proc/PID/ns/…): named by its ID
+        let others = self.containers().unwrap_or_default();
         let ns_mode = |t: oci_spec::runtime::LinuxNamespaceType| -> String {
             match linux.and_then(|l| l.namespaces().as_ref()).and_then(|n| n.iter().find(|n| n.typ() == t)) {
                 None => "host".into(),
-                Some(n) if n.path().is_some() => "container".into(),
-                Some(_) => "private".into(),
+                Some(n) => match n.path() {
+                    None => "private".into(),
+                    Some(p) => {
+                        let pid =
+                            p.strip_prefix("/proc").ok().and_then(|r| r.iter().next()?.to_str()?.parse::<i32>().ok());
+                        match others.iter().find(|o| pid.is_some() && o.pid == pid) {
+                            Some(o) => format!("container:{}", o.id),
+                            None => format!("path:{}", p.display()),
+                        }
+                    }
+                },
             }
         };
         let shm_size = spec
@@ -396,7 +407,6 @@ impl Rrun {
                 "BlkioWeight": resources.as_ref().and_then(|r| r.block_io().as_ref()).and_then(|b| b.weight()).unwrap_or(0),
                 "ShmSize": shm_size,
                 "Sysctls": linux.and_then(|l| l.sysctl().clone()).unwrap_or_default(),
-                "GroupAdd": process.and_then(|p| p.user().additional_gids().clone()).unwrap_or_default(),
                 "IpcMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Ipc),
                 "PidMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Pid),
                 "UTSMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Uts),
