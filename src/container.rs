@@ -135,6 +135,30 @@ pub struct ContainerRecord {
     /// Why the last start failed, if it did.
     #[serde(default)]
     pub error: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits after the stop signal (None: 10).
+    #[serde(default)]
+    pub stop_timeout: Option<u64>,
+    /// The image's labels with `--label`/`--label-file` over them.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The volumes the container mounts: kept while it exists.
+    #[serde(default)]
+    pub volumes: Vec<VolumeUse>,
+}
+
+/// A volume mounted by a container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeUse {
+    pub name: String,
+    pub destination: std::path::PathBuf,
+    /// Made for this container (`-v /path`, the image's `Volumes`): `run --rm` and `rm -v` remove it.
+    #[serde(default)]
+    pub anonymous: bool,
+    #[serde(default)]
+    pub read_only: bool,
+    /// Fill it with the image's content at `destination` on the first start, if it is empty then.
+    #[serde(default)]
+    pub copy_up: bool,
 }
 
 impl ContainerRecord {

@@ -33,6 +33,7 @@ pub mod securefs;
 pub mod spec;
 pub mod store;
 pub mod system;
+pub mod volume;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
@@ -62,6 +63,8 @@ pub enum Error {
     Cgroup(#[from] cgroups::CgroupError),
     #[error(transparent)]
     Filter(#[from] filter::FilterError),
+    #[error(transparent)]
+    Volume(#[from] volume::VolumeError),
     #[error("image {0} not found in the local store")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]
@@ -86,6 +89,8 @@ pub enum Error {
     ContainerNotPaused(String),
     #[error("invalid signal {0:?}")]
     InvalidSignal(String),
+    #[error("container ID file found, make sure the other container isn't running or delete {}", .0.display())]
+    CidFileExists(PathBuf),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

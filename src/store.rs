@@ -5,6 +5,7 @@
 //! layers/<diff-id hex>/     one unpacked layer: diff/ (overlay form) + meta.json
 //! images/index.json         images by manifest digest, and name:tag → manifest digest
 //! containers/<id>/          container.json, config.json (the Spec), upper/, work/, rootfs/
+//! volumes/<name>/           _data/ and volume.json: named and anonymous volumes (see `volume`)
 //! tmp/                      staging: every write lands here first and is renamed into place
 //! lock                      flock(2): shared to read, exclusive to change the indexes
 //! ```

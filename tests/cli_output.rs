@@ -58,6 +58,15 @@ fn ps_templates_filters_and_sizes() {
     assert_eq!(names(&["--filter", "ancestor=busybox"]).len(), 3);
     assert_eq!(names(&["--filter", &format!("id={}", &id_up[..6])]), ["up"]);
     assert!(names(&["--filter", "label=nosuch"]).is_empty());
+    r.ok(&["run", "--name", "labelled", "--label", "tier=web", "--label", "team=a", "busybox", "true"]);
+    assert_eq!(names(&["--filter", "label=tier=web"]), ["labelled"]);
+    assert_eq!(names(&["--filter", "label=tier", "--filter", "label=team=a"]), ["labelled"]);
+    assert!(names(&["--filter", "label=tier=db"]).is_empty());
+    // the image's labels count too (the fixture is labelled org.rrun.fixture=busybox)
+    assert_eq!(names(&["--filter", "label=org.rrun.fixture=busybox"]).len(), 4);
+    let out = r.ok(&["ps", "-a", "--filter", "name=labelled", "--format", "{{.Labels}}"]);
+    assert_eq!(out.trim(), "org.rrun.fixture=busybox,team=a,tier=web");
+    r.ok(&["rm", "labelled"]);
     let bad = r.run(&["ps", "--filter", "status=sleeping"]);
     assert_eq!(bad.status.code(), Some(125));
     assert!(stderr(&bad).contains("status"), "{}", stderr(&bad));

@@ -111,7 +111,7 @@ fn detached_run_logs_and_exec() {
         "-c",
         "id -u; pwd; grep NoNewPrivs /proc/self/status",
     ]);
-    assert_eq!(who, "65534\n/tmp\nNoNewPrivs:\t1\n");
+    assert_eq!(who, "65534\n/tmp\nNoNewPrivs:\t0\n", "the container's no_new_privs (off by default, as in Docker)");
     assert_eq!(r.run(&["exec", "web", "no-such-command"]).status.code(), Some(127));
     assert_eq!(r.run(&["exec", "nope", "true"]).status.code(), Some(125));
     // an exec'd process is in the container's cgroup

@@ -576,3 +576,62 @@ fn namespaces_by_path_listen_fds_and_update_from_a_file() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1 1\nfd three\n");
 }
+
+#[test]
+fn a_new_network_namespace_has_loopback_up_as_with_runc() {
+    if !root_or_skip("a_new_network_namespace_has_loopback_up_as_with_runc") {
+        return;
+    }
+    let b = Bundle::new(
+        "loopback",
+        &[
+            "sh",
+            "-c",
+            "ip link show lo | head -1; nc -l -p 5555 127.0.0.1 > /dev/shm/got & sleep 0.5; echo reachable | nc 127.0.0.1 5555; wait; cat /dev/shm/got",
+        ],
+    );
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "lo1"]);
+    assert!(out.status.success(), "{out:?}");
+    let ours = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(ours.starts_with("1: lo: <LOOPBACK,UP") && ours.ends_with("reachable\n"), "{ours}");
+    // runc adds a loopback network to every new network namespace: the same view
+    if let Some(runc) = find_program("runc") {
+        let out = std::process::Command::new(runc)
+            .arg("--root")
+            .arg(b.dir.join("runc-state"))
+            .args(["run", "--bundle", b.dir.to_str().unwrap(), "lo2"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "runc: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), ours, "rrun and runc show lo alike");
+    }
+}
+
+#[test]
+fn a_pid_namespace_joined_by_path_holds_the_process() {
+    if !root_or_skip("a_pid_namespace_joined_by_path_holds_the_process") {
+        return;
+    }
+    let a = Bundle::new("pid-a", &["sleep", "30"]);
+    a.create("a", &[]);
+    a.ok(&["start", "a"]);
+    let pid = a.state("a")["pid"].as_i64().unwrap();
+    let b = Bundle::new("pid-b", &["sh", "-c", "readlink /proc/self/ns/pid; echo $$; ps -o comm | grep -c '^sleep'"]);
+    b.edit(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "pid" {
+                ns["path"] = format!("/proc/{pid}/ns/pid").into();
+            }
+        }
+    });
+    let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "b"]);
+    assert!(out.status.success(), "{out:?}");
+    let a_pid_ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], a_pid_ns.display().to_string(), "the init itself is in A's PID namespace: {stdout}");
+    assert_ne!(lines[1], "1", "A's sleep is PID 1 there: {stdout}");
+    assert_eq!(lines[2], "1", "and visible: {stdout}");
+    a.ok(&["delete", "--force", "a"]);
+}

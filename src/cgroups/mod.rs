@@ -30,6 +30,8 @@ pub enum CgroupError {
     Invalid { what: String, reason: String },
     #[error("no cgroup filesystem is mounted")]
     NotMounted,
+    #[error("{what}: this host's {controller} cgroup has no weight file ({files}): {reason}")]
+    MissingFile { what: String, controller: &'static str, files: &'static str, reason: &'static str },
 }
 
 pub(crate) fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> CgroupError {
@@ -192,6 +194,11 @@ pub fn open(dirs: &[PathBuf]) -> Option<Box<dyn Cgroup>> {
     }
 }
 
+/// Docker's `--blkio-weight` (10..1000) on cgroup v2's `io.weight` scale (1..10000), as runc converts it.
+pub fn blkio_to_io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
+}
+
 /// Writes a control file, with the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
@@ -255,6 +262,13 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkio_weights_convert_to_io_weights() {
+        assert_eq!(blkio_to_io_weight(10), 1);
+        assert_eq!(blkio_to_io_weight(500), 4950);
+        assert_eq!(blkio_to_io_weight(1000), 10000);
+    }
 
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

@@ -136,6 +136,19 @@ impl Cgroup for V1 {
                 write(self.need("cpuset", "--cpuset-mems")?, "cpuset.mems", mems)?;
             }
         }
+        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+            let d = self.need("blkio", "--blkio-weight")?;
+            // BFQ's weight where the scheduler is loaded (runc prefers it too), else CFQ's
+            let file = ["blkio.bfq.weight", "blkio.weight"].into_iter().find(|f| d.join(f).exists()).ok_or(
+                CgroupError::MissingFile {
+                    what: "--blkio-weight".into(),
+                    controller: "blkio",
+                    files: "blkio.bfq.weight, blkio.weight",
+                    reason: "neither the BFQ nor the CFQ I/O scheduler is available",
+                },
+            )?;
+            write(d, file, &w.to_string())?;
+        }
         if let Some(p) = r.pids() {
             let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
             write(self.need("pids", "--pids-limit")?, "pids.max", &v)?;

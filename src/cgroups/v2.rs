@@ -97,6 +97,21 @@ impl Cgroup for V2 {
                 self.set("cpuset.mems", mems, "--cpuset-mems", "cpuset")?;
             }
         }
+        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+            // BFQ's weight (1..1000, Docker's scale) where the scheduler is loaded, else io.weight (1..10000)
+            if self.dir.join("io.bfq.weight").exists() {
+                write(&self.dir, "io.bfq.weight", &w.to_string())?;
+            } else if self.dir.join("io.weight").exists() {
+                write(&self.dir, "io.weight", &format!("default {}", super::blkio_to_io_weight(w)))?;
+            } else {
+                return Err(CgroupError::MissingFile {
+                    what: "--blkio-weight".into(),
+                    controller: "io",
+                    files: "io.bfq.weight, io.weight",
+                    reason: "the io controller is not enabled here, or no I/O scheduler supports weights",
+                });
+            }
+        }
         if let Some(p) = r.pids() {
             let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
             self.set("pids.max", &v, "--pids-limit", "pids")?;

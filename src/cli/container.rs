@@ -61,6 +61,9 @@ pub struct RmArgs {
     /// Kill running containers before removing them
     #[arg(short, long)]
     pub force: bool,
+    /// Remove the containers' anonymous volumes too
+    #[arg(short, long)]
+    pub volumes: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -79,9 +82,9 @@ pub struct StartArgs {
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
-    /// Seconds to wait after the stop signal before killing
-    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
-    pub time: u64,
+    /// Seconds to wait after the stop signal before killing (default: the container's --stop-timeout, else 10)
+    #[arg(short = 't', long = "time", alias = "timeout")]
+    pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -206,8 +209,9 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
             c.image == image
                 || rrun.image(image).is_ok_and(|i| i.manifest == c.image_manifest || i.config == c.image_id)
         };
+        let labels = |k: &str| c.labels.get(k).map(String::as_str);
         let facts = rrun::filter::ContainerFacts {
-            labels: &|_| None,
+            labels: &labels,
             health: "none",
             is_ancestor: &is_ancestor,
             created_of: &created_of,
@@ -253,8 +257,8 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
             status: status_text(c),
             size,
             names: c.name.clone(),
-            labels: String::new(),
-            mounts: String::new(),
+            labels: c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            mounts: c.volumes.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(","),
             networks: String::new(),
         });
     }
@@ -303,7 +307,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Error>) -> Resul
 }
 
 pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.remove_container(c, a.force).map(drop))
+    each(&a.containers, |c| rrun.remove_container_with(c, a.force, a.volumes).map(drop))
 }
 
 pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
@@ -318,7 +322,7 @@ pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
 }
 
 pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.stop(c, Duration::from_secs(a.time)).map(drop))
+    each(&a.containers, |c| rrun.stop_with(c, a.time.map(Duration::from_secs)).map(drop))
 }
 
 pub fn kill(rrun: &Rrun, a: KillArgs) -> Result<i32, Error> {

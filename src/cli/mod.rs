@@ -9,6 +9,7 @@ mod registry;
 pub mod route;
 mod run;
 mod system;
+mod volume;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -93,6 +94,9 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCommand),
 }
 
 /// A command line Docker would refuse; rrun ends with 125 as docker does.
@@ -149,6 +153,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Login(a) => registry::login(&rrun, a),
         Command::Logout(a) => registry::logout(&rrun, a),
         Command::Search(a) => registry::search(&rrun, a),
+        Command::Volume(c) => volume::volume(&rrun, c),
         Command::Info(a) => system::info(&rrun, a),
         Command::Oci { .. } | Command::Version(_) => unreachable!("handled before the store is opened"),
     };

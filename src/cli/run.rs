@@ -2,7 +2,7 @@
 
 use clap::Args;
 use rrun::spec::resources::{self, Limits};
-use rrun::spec::{self, NetworkMode, Tmpfs, Volume};
+use rrun::spec::{self, MountRequest, NamespaceMode, NetworkMode, Tmpfs};
 use rrun::{Error, RestartPolicy, Rrun, RunOptions};
 use std::path::PathBuf;
 
@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// Every capability, no seccomp, no masked paths, every device
     #[arg(long)]
     pub privileged: bool,
-    /// seccomp=unconfined|PROFILE.json, no-new-privileges, label=disable
+    /// seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false], label=disable
     #[arg(long = "security-opt")]
     pub security_opt: Vec<String>,
     /// Keep stdin open
@@ -63,9 +63,12 @@ pub struct RunArgs {
     /// Container hostname
     #[arg(short = 'h', long)]
     pub hostname: Option<String>,
-    /// Bind mount HOST-PATH:CONTAINER-PATH[:ro|rw]
+    /// Bind mount or volume: [HOST-PATH|NAME:]CONTAINER-PATH[:ro|rw|nocopy|PROPAGATION]
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly][,bind-propagation=…][,volume-nocopy][,tmpfs-size=…]
+    #[arg(long)]
+    pub mount: Vec<String>,
     /// Mount a tmpfs: PATH[:OPTIONS]
     #[arg(long)]
     pub tmpfs: Vec<String>,
@@ -105,6 +108,51 @@ pub struct RunArgs {
     /// Add a host device: HOST[:CONTAINER][:PERMISSIONS]
     #[arg(long)]
     pub device: Vec<String>,
+    /// Block I/O weight, 10 to 1000 (0: the default)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Process limit NAME=SOFT[:HARD] (nofile, nproc, core, memlock, stack…; -1: unlimited)
+    #[arg(long)]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm (e.g. 128m; default 64m)
+    #[arg(long = "shm-size")]
+    pub shm_size: Option<String>,
+    /// Namespaced kernel parameter K=V (net.* with its own network, kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*)
+    #[arg(long)]
+    pub sysctl: Vec<String>,
+    /// Additional group for the process: a name from the image's /etc/group, or a GID
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
+    /// Signal that `stop` sends (default: the image's StopSignal, else SIGTERM)
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// Seconds `stop` waits for the container before SIGKILL (default 10)
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<u64>,
+    /// IPC namespace: private (default), shareable, none, host or container:NAME
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// PID namespace: private (default), host or container:NAME
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// UTS namespace: private (default), host or container:NAME
+    #[arg(long)]
+    pub uts: Option<String>,
+    /// Write the container's ID to this file (refused if it exists)
+    #[arg(long)]
+    pub cidfile: Option<PathBuf>,
+    /// Set a label: K=V
+    #[arg(short = 'l', long)]
+    pub label: Vec<String>,
+    /// Read labels from a file of K=V lines
+    #[arg(long = "label-file")]
+    pub label_file: Vec<PathBuf>,
+    /// Add an annotation to the runtime spec: K=V
+    #[arg(long)]
+    pub annotation: Vec<String>,
+    /// Adjust the OOM killer's score of the process (-1000 to 1000)
+    #[arg(long = "oom-score-adj", allow_negative_numbers = true)]
+    pub oom_score_adj: Option<i32>,
     /// Pull the image: missing (default), always or never
     #[arg(long, default_value = "missing")]
     pub pull: String,
@@ -154,6 +202,22 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         Some(n) => n.parse::<NetworkMode>()?,
         None => NetworkMode::default(),
     };
+    let security = spec::options::parse_security_opts(&a.security_opt)?;
+    let mut mounts = a.volume.iter().map(|v| MountRequest::from_volume_flag(v)).collect::<Result<Vec<_>, _>>()?;
+    for m in &a.mount {
+        mounts.push(MountRequest::from_mount_flag(m)?);
+    }
+    let mut labels = Vec::new();
+    for f in &a.label_file {
+        let content = std::fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;
+        labels.extend(spec::options::parse_label_file(&content)?);
+    }
+    for l in &a.label {
+        labels.push(spec::options::parse_label(l)?);
+    }
+    let ns_mode = |flag: &str, v: &Option<String>| -> Result<NamespaceMode, Error> {
+        Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
+    };
     Ok(RunOptions {
         name: a.name.clone(),
         command: a.command().to_vec(),
@@ -162,7 +226,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         workdir: a.workdir.clone(),
         user: a.user.clone(),
         hostname: a.hostname.clone(),
-        volumes: a.volume.iter().map(|v| v.parse::<Volume>()).collect::<Result<_, _>>()?,
+        mounts,
         tmpfs: a.tmpfs.iter().map(|t| t.parse::<Tmpfs>()).collect::<Result<_, _>>()?,
         read_only: a.read_only,
         remove: a.rm,
@@ -189,28 +253,29 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
             pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
             devices: a.device.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
+            blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
         },
         restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
         log_max_size: log_max_size(&a.log_opt)?,
         cap_add: a.cap_add.clone(),
         cap_drop: a.cap_drop.clone(),
         privileged: a.privileged,
-        seccomp: seccomp_choice(&a.security_opt)?,
+        seccomp: security.seccomp,
+        no_new_privileges: security.no_new_privileges,
+        ulimits: a.ulimit.iter().map(|u| u.parse()).collect::<Result<_, _>>()?,
+        shm_size: a.shm_size.as_deref().map(|v| resources::parse_bytes("--shm-size", v)).transpose()?,
+        sysctls: a.sysctl.iter().map(|s| spec::options::parse_sysctl(s)).collect::<Result<_, _>>()?,
+        group_add: a.group_add.clone(),
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        ipc: ns_mode("--ipc", &a.ipc)?,
+        pid: ns_mode("--pid", &a.pid)?,
+        uts: ns_mode("--uts", &a.uts)?,
+        cidfile: a.cidfile.clone(),
+        labels,
+        annotations: a.annotation.iter().map(|s| spec::options::parse_annotation(s)).collect::<Result<_, _>>()?,
+        oom_score_adj: a.oom_score_adj.map(spec::options::check_oom_score_adj).transpose()?,
     })
-}
-
-/// `--security-opt`: the seccomp profile; rrun always sets no_new_privs and has no SELinux labels.
-fn seccomp_choice(opts: &[String]) -> Result<spec::SeccompChoice, Error> {
-    let mut choice = spec::SeccompChoice::Default;
-    for o in opts {
-        match o.split_once(['=', ':']) {
-            Some(("seccomp", v)) => choice = v.parse()?,
-            None if o == "no-new-privileges" => {}
-            Some(("no-new-privileges", "true")) | Some(("label", "disable")) => {}
-            _ => return Err(Error::Spec(spec::SpecError::SecurityOpt(o.clone()))),
-        }
-    }
-    Ok(choice)
 }
 
 /// `--log-opt max-size=10m` (other json-file options are refused, not ignored).
@@ -259,4 +324,63 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         eprintln!("rrun: --restart applies to detached containers (-d); ignored in the foreground");
     }
     rrun.run(a.image(), &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["rrun", "run"];
+        argv.extend_from_slice(args);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Run(a) => *a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn negative_numbers_are_values_and_flags_reach_the_options() {
+        let a = parse(&[
+            "--oom-score-adj",
+            "-500",
+            "-m",
+            "64m",
+            "--memory-swap",
+            "-1",
+            "--ulimit",
+            "nofile=10:20",
+            "--mount",
+            "type=tmpfs,target=/t",
+            "-v",
+            "vol:/v",
+            "-l",
+            "a=b",
+            "--sysctl",
+            "kernel.shmmax=1",
+            "--ipc",
+            "container:db",
+            "--security-opt",
+            "no-new-privileges",
+            "--blkio-weight",
+            "0",
+            "busybox",
+            "true",
+        ]);
+        let o = options(&a).unwrap();
+        assert_eq!(o.oom_score_adj, Some(-500));
+        assert_eq!(o.limits.memory_swap, Some(-1));
+        assert_eq!(o.limits.blkio_weight, None, "0 leaves the default");
+        assert_eq!((o.ulimits[0].soft, o.ulimits[0].hard), (10, 20));
+        assert_eq!(o.mounts.len(), 2);
+        assert_eq!(o.mounts[0].volume_name(), Some("vol"), "-v first, then --mount");
+        assert_eq!(o.labels, [("a".to_string(), "b".to_string())]);
+        assert_eq!(o.sysctls.get("kernel.shmmax").map(String::as_str), Some("1"));
+        assert_eq!(o.ipc, NamespaceMode::Container("db".into()));
+        assert!(o.no_new_privileges);
+        assert_eq!(a.command(), ["true"]);
+        assert!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).is_err());
+        assert!(options(&parse(&["--mount", "type=bind,target=/x", "busybox"])).is_err());
+    }
 }

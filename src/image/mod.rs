@@ -265,6 +265,9 @@ pub struct ContainerConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub stop_signal: Option<String>,
+    /// Paths that get an anonymous volume (`{"/data": {}}`).
+    #[serde(default)]
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -44,39 +44,14 @@ pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Re
 
 /// Which sysctls a container may set, as runc and crun decide it: only those
 /// of a namespace the container has of its own (created, or joined when that
-/// is not the runtime's own). IPC ones (`kernel.msg*`, `kernel.sem`,
-/// `kernel.shm*`, `fs.mqueue.*`) need an IPC namespace, `net.*` a network
-/// namespace, `kernel.domainname` a UTS namespace; anything else would change
-/// the host's kernel. Checked before the container is started.
+/// is not the runtime's own); see [`crate::spec::options::sysctl_namespace`].
+/// Checked before the container is started.
 pub fn check_sysctls(sysctl: &HashMap<String, String>, namespaces: &[LinuxNamespace]) -> Result<(), String> {
-    const IPC: [&str; 8] = [
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    let own = |typ| owns_namespace(namespaces, typ);
     let mut keys: Vec<&String> = sysctl.keys().collect();
     keys.sort();
     for key in keys {
-        let (needs, what) = if IPC.contains(&key.as_str()) || key.starts_with("fs.mqueue.") {
-            (own(LinuxNamespaceType::Ipc), "IPC")
-        } else if key.starts_with("net.") {
-            (own(LinuxNamespaceType::Network), "network")
-        } else if key == "kernel.domainname" {
-            (own(LinuxNamespaceType::Uts), "UTS")
-        } else if key == "kernel.hostname" {
-            return Err("sysctl kernel.hostname is not allowed: use the hostname field".into());
-        } else {
-            return Err(format!(
-                "sysctl {key:?} is not in a namespace of the container's own: it would change the host"
-            ));
-        };
-        if !needs {
+        let (typ, what) = crate::spec::options::sysctl_namespace(key)?;
+        if !owns_namespace(namespaces, typ) {
             return Err(format!("sysctl {key:?} needs the container's own {what} namespace; it has the host's"));
         }
     }
@@ -99,6 +74,36 @@ fn same_file(a: &std::path::Path, b: &str) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
+}
+
+/// Brings up `lo` in the container's new network namespace (a new one
+/// starts with it down), as runc and crun do: 127.0.0.1 then works.
+pub fn bring_loopback_up() -> Result<(), ChildError> {
+    // SAFETY: socket(2) with constant arguments; the descriptor is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(os_err("socket for the loopback interface".into()));
+    }
+    // SAFETY: fd is a new descriptor nothing else owns.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCGIFFLAGS fills the flags of the ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } != 0 {
+        return Err(os_err("ioctl(SIOCGIFFLAGS) lo".into()));
+    }
+    // SAFETY: the flags member of the union was just filled by the kernel.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    debug!(syscall = "ioctl(SIOCSIFFLAGS)", interface = "lo", "bring the loopback interface up");
+    // SAFETY: SIOCSIFFLAGS reads the ifreq we own.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
+        return Err(os_err("ioctl(SIOCSIFFLAGS) lo up".into()));
+    }
+    Ok(())
 }
 
 /// `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the host may lack).

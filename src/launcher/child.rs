@@ -100,6 +100,10 @@ pub struct Plan<'a> {
     oci: Option<OciPlan>,
     /// Idmapped copies of bind sources, by mount index, made before the clone.
     idmapped: Vec<(usize, OwnedFd)>,
+    /// rrun's own engine steps (volume copy-up).
+    engine: super::EngineSteps,
+    /// A network namespace of its own, new.
+    new_net_ns: bool,
 }
 
 /// The parts of an OCI `create` the child carries out.
@@ -190,6 +194,8 @@ impl<'a> Plan<'a> {
             new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
             own_uts,
             new_user_ns: is_new(LinuxNamespaceType::User),
+            engine: cfg.engine.clone(),
+            new_net_ns: is_new(LinuxNamespaceType::Network),
             process: process_plan,
             oci,
             idmapped: {
@@ -256,11 +262,18 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         debug!(syscall = "unshare", flags = "CLONE_NEWCGROUP", "cgroup namespace rooted at the container's cgroup");
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys("unshare cgroup namespace"))?;
     }
+    if plan.new_net_ns {
+        // as runc (a "loopback" network for every new network namespace) and crun do
+        attrs::bring_loopback_up()?;
+    }
 
     let linux = spec.linux().as_ref();
     mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
     let root = mounts::mount_rootfs(&plan.rootfs)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if plan.engine.copy_up.iter().any(|d| d == m.destination()) {
+            super::copyup::fill_empty_volume(root.as_fd(), m)?;
+        }
         let idmapped = plan.idmapped.iter().find(|(j, _)| *j == i).map(|(_, tree)| tree);
         mounts::mount_one(root.as_fd(), m, !plan.new_cgroup_ns || plan.new_user_ns, idmapped)?;
     }

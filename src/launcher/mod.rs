@@ -19,6 +19,7 @@
 mod attrs;
 mod capture;
 mod child;
+mod copyup;
 pub mod detach;
 mod exec;
 pub mod hooks;
@@ -98,6 +99,18 @@ pub struct LaunchConfig<'a> {
     pub cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
     /// OCI `create`: the process outlives rrun and waits for `start`.
     pub oci: Option<OciLaunch<'a>>,
+    /// What rrun's own `run` adds that an OCI runtime leaves to its engine.
+    pub engine: EngineSteps,
+}
+
+/// Steps of a container engine rather than of an OCI runtime, which rrun's
+/// own `run` asks for (runc leaves them to Docker or Podman; an OCI bundle
+/// run by rrun gets none of them).
+#[derive(Debug, Clone, Default)]
+pub struct EngineSteps {
+    /// Destinations of bind mounts (volumes) to fill with what the image has
+    /// there before they are mounted, when their source is still empty.
+    pub copy_up: Vec<std::path::PathBuf>,
 }
 
 /// What an OCI `create` adds to a launch.
@@ -250,6 +263,21 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     } else {
         None
     };
+    // setns into a PID namespace only moves the caller's future children: rrun enters it
+    // itself for the clone, so that the init is born there (as runc's bootstrap does)
+    let pid_ns = match join.iter().position(|(t, _)| *t == LinuxNamespaceType::Pid) {
+        Some(i) => {
+            let (_, path) = join.remove(i);
+            let open = |p: &std::path::Path| {
+                std::fs::File::open(p).map_err(|e| LaunchError::Container {
+                    code: 125,
+                    msg: format!("open namespace {}: {e}", p.display()),
+                })
+            };
+            Some((open(&path)?, open(std::path::Path::new("/proc/self/ns/pid_for_children"))?, path))
+        }
+        None => None,
+    };
     let (stdio, output) = cfg.stdio.prepare()?;
     let plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
     debug!(
@@ -267,7 +295,16 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         seccomp_listener: seccomp_listener(spec),
         console_socket: cfg.oci.as_ref().and_then(|o| o.console_socket),
     };
-    start_child(clone_flags, steps, move |sock| child::main(plan, sock))
+    if let Some((target, _, path)) = &pid_ns {
+        debug!(syscall = "setns", path = %path.display(), "the init is born in this PID namespace");
+        nix::sched::setns(std::os::fd::AsFd::as_fd(target), nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(LaunchError::sys(format!("setns {}", path.display())))?;
+    }
+    let child = start_child(clone_flags, steps, move |sock| child::main(plan, sock));
+    if let Some((_, own, _)) = &pid_ns {
+        let _ = nix::sched::setns(std::os::fd::AsFd::as_fd(own), nix::sched::CloneFlags::CLONE_NEWPID);
+    }
+    child
 }
 
 /// Clones a child (with `clone_flags`), runs `child_main` in it, and walks it

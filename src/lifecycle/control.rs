@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
+/// Seconds `stop` waits after the stop signal when neither `-t` nor `--stop-timeout` says.
+pub const DEFAULT_STOP_TIMEOUT: u64 = 10;
+
 /// How long `stop` and `rm -f` wait for a monitor to record the exit.
 const MONITOR_GRACE: Duration = Duration::from_secs(10);
 
@@ -69,6 +72,15 @@ impl Rrun {
     /// does not bring it back. Returns the record once the exit is recorded.
     pub fn stop(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
         let c = self.container(name_or_id)?;
+        self.halt(&c, Some(timeout))?;
+        self.container(&c.id)
+    }
+
+    /// [`Rrun::stop`] with the container's own timeout (`--stop-timeout`,
+    /// else Docker's 10 s) unless `timeout` is given.
+    pub fn stop_with(&self, name_or_id: &str, timeout: Option<Duration>) -> Result<ContainerRecord, Error> {
+        let c = self.container(name_or_id)?;
+        let timeout = timeout.unwrap_or_else(|| Duration::from_secs(c.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)));
         self.halt(&c, Some(timeout))?;
         self.container(&c.id)
     }
@@ -270,18 +282,78 @@ impl Rrun {
             .iter()
             .flatten()
             .filter(|m| {
+                // the user's mounts: binds, volumes and tmpfs, not rrun's own /etc files and /dev
                 let d = m.destination().to_string_lossy();
                 let t = m.typ().as_deref().unwrap_or("");
-                (t == "bind" && !d.starts_with("/etc/")) || (t == "tmpfs" && !d.starts_with("/dev"))
+                matches!(t, "bind" | "tmpfs")
+                    && !["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/dev/shm"].contains(&d.as_ref())
             })
             .map(|m| {
                 let ro = m.options().iter().flatten().any(|o| o == "ro");
-                json!({
-                    "Type": m.typ(),
-                    "Source": m.source(),
-                    "Destination": m.destination(),
-                    "RW": !ro,
-                })
+                let propagation = m
+                    .options()
+                    .iter()
+                    .flatten()
+                    .find(|o| ["private", "rprivate", "shared", "rshared", "slave", "rslave"].contains(&o.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
+                match c.volumes.iter().find(|v| v.destination == *m.destination()) {
+                    Some(v) => json!({
+                        "Type": "volume",
+                        "Name": v.name,
+                        "Source": m.source(),
+                        "Destination": m.destination(),
+                        "Driver": "local",
+                        "Mode": "",
+                        "RW": !ro,
+                        "Propagation": "",
+                    }),
+                    None => json!({
+                        "Type": m.typ(),
+                        "Source": m.source(),
+                        "Destination": m.destination(),
+                        "Mode": "",
+                        "RW": !ro,
+                        "Propagation": if m.typ().as_deref() == Some("bind") { propagation } else { String::new() },
+                    }),
+                }
+            })
+            .collect();
+        let linux = spec.linux().as_ref();
+        // a namespace joined by path is another container's (/proc/PID/ns/…): named by its ID
+        let others = self.containers().unwrap_or_default();
+        let ns_mode = |t: oci_spec::runtime::LinuxNamespaceType| -> String {
+            match linux.and_then(|l| l.namespaces().as_ref()).and_then(|n| n.iter().find(|n| n.typ() == t)) {
+                None => "host".into(),
+                Some(n) => match n.path() {
+                    None => "private".into(),
+                    Some(p) => {
+                        let pid =
+                            p.strip_prefix("/proc").ok().and_then(|r| r.iter().next()?.to_str()?.parse::<i32>().ok());
+                        match others.iter().find(|o| pid.is_some() && o.pid == pid) {
+                            Some(o) => format!("container:{}", o.id),
+                            None => format!("path:{}", p.display()),
+                        }
+                    }
+                },
+            }
+        };
+        let shm_size = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .find(|m| m.destination() == std::path::Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs"))
+            .and_then(|m| m.options().iter().flatten().find_map(|o| o.strip_prefix("size=")).map(String::from))
+            .and_then(|s| crate::spec::resources::parse_bytes("size", &s).ok())
+            .unwrap_or(0);
+        let ulimits: Vec<Value> = process
+            .and_then(|p| p.rlimits().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                let name = crate::spec::options::ULIMITS.iter().find(|(_, t)| *t == r.typ()).map(|(n, _)| *n);
+                let v = |x: u64| if x == u64::MAX { -1 } else { x as i64 };
+                json!({ "Name": name, "Soft": v(r.soft()), "Hard": v(r.hard()) })
             })
             .collect();
         let status = match c.status {
@@ -332,6 +404,20 @@ impl Rrun {
                 "CpusetCpus": cpu.and_then(|c| c.cpus().clone()).unwrap_or_default(),
                 "PidsLimit": resources.as_ref().and_then(|r| r.pids().as_ref()).map(|p| p.limit()),
                 "RestartPolicy": { "Name": policy, "MaximumRetryCount": retries },
+                "BlkioWeight": resources.as_ref().and_then(|r| r.block_io().as_ref()).and_then(|b| b.weight()).unwrap_or(0),
+                "ShmSize": shm_size,
+                "Sysctls": linux.and_then(|l| l.sysctl().clone()).unwrap_or_default(),
+                "IpcMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Ipc),
+                "PidMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Pid),
+                "UTSMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Uts),
+                "OomScoreAdj": process.and_then(|p| p.oom_score_adj()).unwrap_or(0),
+                "Ulimits": ulimits,
+                "Annotations": spec.annotations().clone().unwrap_or_default(),
+                "SecurityOpt": if process.and_then(|p| p.no_new_privileges()).unwrap_or(false) {
+                    vec!["no-new-privileges"]
+                } else {
+                    Vec::new()
+                },
                 "LogConfig": { "Type": "json-file", "Config": { "max-size": c.log_max_size.to_string() } },
             },
             "Mounts": mounts,
@@ -343,8 +429,9 @@ impl Rrun {
                 "Image": c.image,
                 "WorkingDir": process.map(|p| p.cwd().clone()),
                 "Tty": process.and_then(|p| p.terminal()).unwrap_or(false),
-                "Labels": spec.annotations().clone().unwrap_or_default(),
+                "Labels": c.labels,
                 "StopSignal": c.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+                "StopTimeout": c.stop_timeout,
             },
             "GraphDriver": {
                 "Name": "overlay",

@@ -14,6 +14,7 @@ use crate::container::{self, update_record, ContainerRecord, Status};
 use crate::launcher::{self, Child, ExitStatus, LaunchConfig, StdioMode};
 use crate::spec::{self, EtcFiles, NetworkMode, RunOptions, SpecInput};
 use crate::{io_error, rootfs, Error, Rrun};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tracing::{debug, info};
 
@@ -72,8 +73,44 @@ impl Rrun {
     }
 
     /// Creates a container from an image: its record, rootfs directories,
-    /// `/etc` files and runtime Spec. Nothing runs yet.
+    /// `/etc` files, volumes and runtime Spec. Nothing runs yet.
     pub fn create(&self, image_name: &str, opts: &RunOptions) -> Result<Container, Error> {
+        // --cidfile: taken before anything is made (an existing one is refused), written once created
+        let cidfile =
+            match &opts.cidfile {
+                Some(path) => Some(std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(
+                    |e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => Error::CidFileExists(path.clone()),
+                        _ => Error::Io { path: path.clone(), source: e },
+                    },
+                )?),
+                None => None,
+            };
+        let mut new_volumes = Vec::new();
+        let result = self.create_inner(image_name, opts, &mut new_volumes);
+        match (&result, cidfile, &opts.cidfile) {
+            (Ok(c), Some(mut f), Some(path)) => {
+                use std::io::Write;
+                f.write_all(c.record.id.as_bytes()).map_err(io_error(path))?;
+            }
+            (Err(_), _, Some(path)) => {
+                let _ = std::fs::remove_file(path);
+            }
+            _ => {}
+        }
+        if result.is_err() {
+            // anonymous volumes made for a container that does not exist
+            self.remove_anonymous_volumes(&new_volumes);
+        }
+        result
+    }
+
+    fn create_inner(
+        &self,
+        image_name: &str,
+        opts: &RunOptions,
+        new_volumes: &mut Vec<container::VolumeUse>,
+    ) -> Result<Container, Error> {
         let image = self.image(image_name)?;
         if image.layers.is_empty() {
             return Err(Error::BadImage { image: image_name.to_string(), reason: "it has no layers".into() });
@@ -90,15 +127,78 @@ impl Rrun {
             image.layers.iter().rev().map(|l| self.store().layer_dir(&l.diff_id).join("diff")).collect();
         let passwd = rootfs::read_through_layers(&layer_dirs, "etc/passwd", 4 << 20).unwrap_or_default();
         let group = rootfs::read_through_layers(&layer_dirs, "etc/group", 4 << 20).unwrap_or_default();
+        let group = String::from_utf8_lossy(&group);
         let user_str = opts.user.clone().or(run_config.user.clone()).unwrap_or_default();
-        let user = spec::resolve_user(&user_str, &String::from_utf8_lossy(&passwd), &String::from_utf8_lossy(&group))?;
-        let hostname = match (&opts.hostname, opts.network) {
-            (Some(h), _) => h.clone(),
-            (None, NetworkMode::Host) if opts.network_explicit => nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| id[..12].to_string()),
-            (None, _) => id[..12].to_string(),
+        let mut user = spec::resolve_user(&user_str, &String::from_utf8_lossy(&passwd), &group)?;
+        for gid in spec::options::resolve_group_add(&opts.group_add, &group)? {
+            if !user.additional_gids.contains(&gid) {
+                user.additional_gids.push(gid);
+            }
+        }
+        check_ulimits(&opts.ulimits)?;
+        if let Some(adj) = opts.oom_score_adj {
+            check_oom_score_adj(adj)?;
+        }
+        if let Some(s) = &opts.stop_signal {
+            crate::launcher::process::parse_signal(s).ok_or_else(|| Error::InvalidSignal(s.clone()))?;
+        }
+        let (joined, joined_hostname) = self.joined_namespaces(opts)?;
+        let host_name =
+            || nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| id[..12].into());
+        let hostname = match (&opts.hostname, opts.network, &opts.uts) {
+            (Some(h), _, _) => h.clone(),
+            (None, _, spec::NamespaceMode::Host) => host_name(),
+            (None, _, spec::NamespaceMode::Container(_)) => joined_hostname.unwrap_or_else(host_name),
+            (None, NetworkMode::Host, _) if opts.network_explicit => host_name(),
+            (None, _, _) => id[..12].to_string(),
         };
+
+        // -v, --mount and the image's Volumes: volumes are named (anonymous ones randomly) and made
+        let mut opts = opts.clone();
+        for path in run_config.volumes.iter().flat_map(|v| v.keys()) {
+            let taken = opts.mounts.iter().map(|m| &m.destination).chain(opts.tmpfs.iter().map(|t| &t.destination));
+            match spec::MountRequest::from_volume_flag(path) {
+                Ok(m) if !taken.clone().any(|d| *d == m.destination) => opts.mounts.push(m),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(image = image_name, volume = %path, error = %e, "image volume ignored"),
+            }
+        }
+        let mut volume_dirs = BTreeMap::new();
+        let mut volumes = Vec::new();
+        for m in opts.mounts.iter_mut() {
+            match &mut m.source {
+                spec::MountSource::Bind { path, .. } if !path.exists() => {
+                    return Err(Error::Spec(spec::SpecError::Volume {
+                        spec: format!("{}:{}", path.display(), m.destination.display()),
+                        reason: "the host path does not exist".into(),
+                    }));
+                }
+                spec::MountSource::Volume { name, nocopy, labels } => {
+                    let anonymous = name.is_none();
+                    let mut labels = labels.clone();
+                    if anonymous {
+                        labels.insert(crate::volume::ANONYMOUS_LABEL.into(), String::new());
+                    }
+                    let req = crate::volume::CreateVolume { name: name.clone(), labels, ..Default::default() };
+                    let (v, created) = self.ensure_volume(&req)?;
+                    *name = Some(v.name.clone());
+                    let used = container::VolumeUse {
+                        name: v.name.clone(),
+                        destination: m.destination.clone(),
+                        anonymous,
+                        read_only: m.read_only,
+                        copy_up: !*nocopy,
+                    };
+                    if created && anonymous {
+                        new_volumes.push(used.clone());
+                    }
+                    volume_dirs.insert(v.name.clone(), v.source());
+                    volumes.push(used);
+                }
+                _ => {}
+            }
+        }
+        let opts = &opts;
 
         // build everything in staging, then rename into place under the lock
         let staging = self.store().staging("container")?;
@@ -119,14 +219,6 @@ impl Rrun {
         write(&sdir.join("hosts"), hosts.as_bytes())?;
         write(&sdir.join("hostname"), format!("{hostname}\n").as_bytes())?;
         write(&sdir.join("resolv.conf"), spec::resolv_conf(&host_resolv, opts.network).as_bytes())?;
-        for v in &opts.volumes {
-            if !v.source.exists() {
-                return Err(Error::Spec(spec::SpecError::Volume {
-                    spec: format!("{}:{}", v.source.display(), v.destination.display()),
-                    reason: "the host path does not exist",
-                }));
-            }
-        }
         let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
         let seccomp = seccomp_profile(opts)?;
         let oci = spec::build(&SpecInput {
@@ -138,13 +230,18 @@ impl Rrun {
             etc: &etc,
             devices: &devices,
             seccomp,
+            volume_dirs: &volume_dirs,
+            joined: &joined,
         })?;
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
         let record = ContainerRecord {
             restart_policy: opts.restart,
             restart_count: 0,
-            stop_signal: run_config.stop_signal.clone(),
+            stop_signal: opts.stop_signal.clone().or(run_config.stop_signal.clone()),
+            stop_timeout: opts.stop_timeout,
+            labels: spec::options::merge_labels(run_config.labels.as_ref(), &opts.labels),
+            volumes,
             init: opts.init,
             log_max_size: opts.log_max_size.unwrap_or(crate::logs::DEFAULT_MAX_SIZE),
             paused: false,
@@ -182,9 +279,12 @@ impl Rrun {
                 return Err(Error::NameInUse { name, id: other.id.clone() });
             }
         }
-        // the image may have been removed while we prepared
+        // the image, or a volume, may have been removed while we prepared
         if !self.store().read_index()?.images.contains_key(&image.manifest) {
             return Err(Error::ImageNotFound(image_name.to_string()));
+        }
+        if let Some(gone) = record.volumes.iter().find(|v| self.volume_unlocked(&v.name).is_err()) {
+            return Err(crate::volume::VolumeError::NotFound(gone.name.clone()).into());
         }
         self.store().commit(staging, None, &dir)?;
         info!(id = %id, name = %name, image = image_name, "container created");
@@ -197,8 +297,9 @@ impl Rrun {
         let c = self.create(image_name, opts)?;
         let result = self.start_foreground(&c, opts.interactive);
         if opts.remove {
-            debug!(id = %c.record.id, "--rm: removing the container");
+            debug!(id = %c.record.id, "--rm: removing the container and its anonymous volumes");
             self.store().remove_dir(&c.dir)?;
+            self.remove_anonymous_volumes(&c.record.volumes);
         }
         result
     }
@@ -242,6 +343,8 @@ impl Rrun {
             if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
                 cgroup.apply(r)?;
             }
+            // volumes still to fill with the image's content: as the record says now (a restart finds them done)
+            let volumes = container::read_record(&c.dir).map(|r| r.volumes).unwrap_or_default();
             let cfg = LaunchConfig {
                 spec: &c.spec,
                 rootfs: rootfs::overlay(self.store(), &c.record.layers, &c.dir),
@@ -249,6 +352,9 @@ impl Rrun {
                 stdio,
                 cgroup: Some(cgroup.as_ref()),
                 oci: None,
+                engine: launcher::EngineSteps {
+                    copy_up: volumes.iter().filter(|v| v.copy_up).map(|v| v.destination.clone()).collect(),
+                },
             };
             let child = match launcher::spawn(&cfg) {
                 Ok(child) => child,
@@ -271,6 +377,8 @@ impl Rrun {
                 r.started_at = Some(container::now_rfc3339());
                 r.finished_at = None;
                 r.exit_code = None;
+                // copied up (or found full) on this first start: never again
+                r.volumes.iter_mut().for_each(|v| v.copy_up = false);
             })?;
             on_started();
             let status = wait(child);
@@ -294,6 +402,32 @@ impl Rrun {
         result
     }
 
+    /// `--ipc/--pid/--uts container:NAME`: the namespace files of that running
+    /// container's init, and its hostname (for a shared UTS namespace).
+    #[allow(clippy::type_complexity)]
+    fn joined_namespaces(
+        &self,
+        opts: &RunOptions,
+    ) -> Result<(Vec<(oci_spec::runtime::LinuxNamespaceType, PathBuf)>, Option<String>), Error> {
+        use oci_spec::runtime::LinuxNamespaceType as T;
+        let mut out = Vec::new();
+        let mut hostname = None;
+        for (mode, typ, file) in [(&opts.ipc, T::Ipc, "ipc"), (&opts.pid, T::Pid, "pid"), (&opts.uts, T::Uts, "uts")] {
+            let spec::NamespaceMode::Container(name) = mode else { continue };
+            let other = self.open_container(name)?;
+            let pid = other
+                .record
+                .pid
+                .filter(|_| other.record.is_running())
+                .ok_or_else(|| Error::ContainerNotRunning(name.clone()))?;
+            if typ == T::Uts {
+                hostname = other.spec.hostname().clone();
+            }
+            out.push((typ, PathBuf::from(format!("/proc/{pid}/ns/{file}"))));
+        }
+        Ok((out, hostname))
+    }
+
     /// Changes a container's record (see [`container::update_record`]).
     fn update(&self, dir: &Path, change: impl FnOnce(&mut ContainerRecord)) -> Result<Option<ContainerRecord>, Error> {
         update_record(dir, change).map_err(io_error(dir))
@@ -315,6 +449,12 @@ impl Rrun {
     /// Removes a container and its rootfs. A running one is refused unless
     /// `force`, which kills every process in it first.
     pub fn remove_container(&self, name_or_id: &str, force: bool) -> Result<String, Error> {
+        self.remove_container_with(name_or_id, force, false)
+    }
+
+    /// [`Rrun::remove_container`]; with `volumes` (`rm -v`), its anonymous
+    /// volumes go too (named ones stay, as with Docker).
+    pub fn remove_container_with(&self, name_or_id: &str, force: bool, volumes: bool) -> Result<String, Error> {
         let c = self.container(name_or_id)?;
         if c.is_running() {
             if !force {
@@ -323,10 +463,59 @@ impl Rrun {
             self.kill_all_and_wait(&c)?;
         }
         self.cleanup_stale(&c);
-        let _lock = self.store().lock_exclusive()?;
-        self.store().remove_dir(&self.store().container_dir(&c.id))?;
+        {
+            let _lock = self.store().lock_exclusive()?;
+            self.store().remove_dir(&self.store().container_dir(&c.id))?;
+        }
+        if volumes {
+            self.remove_anonymous_volumes(&c.volumes);
+        }
         Ok(c.id.clone())
     }
+}
+
+/// `--ulimit`: a hard limit above rrun's own cannot be set without
+/// CAP_SYS_RESOURCE (the kernel would refuse it at start); refused now, clearly.
+fn check_ulimits(ulimits: &[spec::Ulimit]) -> Result<(), Error> {
+    let can_raise = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false);
+    let show = |v: u64| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { v.to_string() };
+    for u in ulimits {
+        let mut own = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit writes one rlimit into `own`, which lives across the call.
+        if unsafe { libc::getrlimit(u.resource() as _, &mut own) } != 0 {
+            continue;
+        }
+        if u.hard > own.rlim_max && !can_raise {
+            return Err(Error::Spec(spec::SpecError::Invalid {
+                flag: "--ulimit".into(),
+                value: format!("{}={}:{}", u.name, show(u.soft), show(u.hard)),
+                reason: format!(
+                    "the hard limit is above rrun's own hard {} limit ({}), and raising it needs CAP_SYS_RESOURCE",
+                    u.name,
+                    show(own.rlim_max)
+                ),
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// `--oom-score-adj`: below rrun's own score only with CAP_SYS_RESOURCE
+/// (the kernel would refuse the write at start); refused now, clearly.
+fn check_oom_score_adj(adj: i32) -> Result<(), Error> {
+    let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(i32::MIN);
+    let can = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_RESOURCE).unwrap_or(false);
+    if adj < own && !can {
+        return Err(Error::Spec(spec::SpecError::Invalid {
+            flag: "--oom-score-adj".into(),
+            value: adj.to_string(),
+            reason: format!("lowering the OOM score below rrun's own ({own}) needs CAP_SYS_RESOURCE"),
+        }));
+    }
+    Ok(())
 }
 
 fn find<'a>(all: &'a [ContainerRecord], name_or_id: &str) -> Result<&'a ContainerRecord, Error> {

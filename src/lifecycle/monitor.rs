@@ -22,6 +22,7 @@ impl Rrun {
         if let Err(e) = self.start_detached(&c) {
             if opts.remove {
                 let _ = self.store().remove_dir(&c.dir);
+                self.remove_anonymous_volumes(&c.record.volumes);
             }
             return Err(e);
         }
@@ -51,6 +52,7 @@ impl Rrun {
         let code = self.start_foreground(&c, interactive);
         if c.record.auto_remove {
             self.store().remove_dir(&c.dir)?;
+            self.remove_anonymous_volumes(&c.record.volumes);
         }
         code
     }
@@ -132,6 +134,7 @@ impl Rrun {
         }
         if c.record.auto_remove {
             let _ = self.store().remove_dir(&c.dir);
+            self.remove_anonymous_volumes(&c.record.volumes);
         }
         0
     }

@@ -195,6 +195,8 @@ impl OciRuntime {
                 init: false,
                 stdio: StdioMode::Inherit,
                 cgroup: Some(cgroup.as_ref()),
+                // volumes are the engine's business
+                engine: Default::default(),
                 oci: Some(OciLaunch {
                     exec_fifo: &fifo,
                     preserve_fds,

@@ -3,14 +3,19 @@
 //! Pure functions: no file is read here (the caller passes `/etc/passwd` and
 //! `/etc/group` contents in), so every rule is unit-tested without root.
 
+pub mod mounts;
+pub mod options;
 pub mod resources;
 pub mod seccomp;
 mod seccomp_default;
 
+pub use mounts::{MountRequest, MountSource};
+pub use options::{NamespaceMode, Ulimit};
+
 use crate::image::ContainerConfig;
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType,
-    Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Mount, MountBuilder, PosixRlimitBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,7 +31,15 @@ pub enum SpecError {
     #[error("unable to find group {0}: no matching entries in the image's /etc/group")]
     UnknownGroup(String),
     #[error("invalid volume {spec:?}: {reason}")]
-    Volume { spec: String, reason: &'static str },
+    Volume { spec: String, reason: String },
+    #[error("invalid --mount {spec:?}: {reason}")]
+    Mount { spec: String, reason: String },
+    #[error("duplicate mount point: {0}")]
+    DuplicateMount(PathBuf),
+    #[error("invalid {flag} {value:?}: {reason}")]
+    Invalid { flag: String, value: String, reason: String },
+    #[error("conflicting options: {0}")]
+    Conflict(String),
     #[error("invalid tmpfs {spec:?}: {reason}")]
     Tmpfs { spec: String, reason: &'static str },
     #[error("invalid environment variable {0:?}: the name must not be empty or contain '='")]
@@ -67,46 +80,6 @@ impl std::str::FromStr for NetworkMode {
     }
 }
 
-/// A `-v host:container[:ro|rw]` bind mount.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    pub source: PathBuf,
-    pub destination: PathBuf,
-    pub read_only: bool,
-}
-
-impl std::str::FromStr for Volume {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        let bad = |reason| SpecError::Volume { spec: s.to_string(), reason };
-        let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, mode) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, ""),
-            [src, dst, mode] => (*src, *dst, *mode),
-            _ => return Err(bad("expected HOST-PATH:CONTAINER-PATH[:ro|rw]")),
-        };
-        if !src.starts_with('/') {
-            return Err(bad("the host path must be absolute (named volumes are not supported yet)"));
-        }
-        if !dst.starts_with('/') {
-            return Err(bad("the container path must be absolute"));
-        }
-        if dst == "/" {
-            return Err(bad("cannot mount over the container's root"));
-        }
-        let mut read_only = false;
-        for opt in mode.split(',').filter(|o| !o.is_empty()) {
-            match opt {
-                "ro" => read_only = true,
-                "rw" => read_only = false,
-                "z" | "Z" => {} // SELinux relabel: nothing to do without SELinux
-                _ => return Err(bad("unknown option; expected ro or rw")),
-            }
-        }
-        Ok(Volume { source: src.into(), destination: dst.into(), read_only })
-    }
-}
-
 /// A `--tmpfs /path[:options]` mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tmpfs {
@@ -141,7 +114,8 @@ pub struct RunOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub hostname: Option<String>,
-    pub volumes: Vec<Volume>,
+    /// `-v` and `--mount`, in the order given (`-v` first).
+    pub mounts: Vec<MountRequest>,
     pub tmpfs: Vec<Tmpfs>,
     pub read_only: bool,
     pub remove: bool,
@@ -165,6 +139,32 @@ pub struct RunOptions {
     pub privileged: bool,
     /// `--security-opt seccomp=…`.
     pub seccomp: SeccompChoice,
+    /// `--security-opt no-new-privileges`: setuid binaries and file capabilities grant nothing (off, as in Docker).
+    pub no_new_privileges: bool,
+    /// `--ulimit`: rlimits of the process.
+    pub ulimits: Vec<Ulimit>,
+    /// `--shm-size`: bytes of `/dev/shm` (None: 64 MiB).
+    pub shm_size: Option<i64>,
+    /// `--sysctl`: namespaced kernel parameters.
+    pub sysctls: BTreeMap<String, String>,
+    /// `--group-add`: more groups (names from the image's `/etc/group`, or numbers).
+    pub group_add: Vec<String>,
+    /// `--stop-signal` (None: the image's, else SIGTERM).
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout`: seconds `stop` waits before SIGKILL (None: 10).
+    pub stop_timeout: Option<u64>,
+    /// `--ipc`, `--pid`, `--uts`.
+    pub ipc: NamespaceMode,
+    pub pid: NamespaceMode,
+    pub uts: NamespaceMode,
+    /// `--cidfile`: where the container's ID is written (refused if it exists).
+    pub cidfile: Option<PathBuf>,
+    /// `--label` and `--label-file`, merged over the image's labels.
+    pub labels: Vec<(String, String)>,
+    /// `--annotation`: the Spec's annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
 }
 
 /// Which seccomp profile a container gets.
@@ -363,6 +363,10 @@ pub struct SpecInput<'a> {
     pub devices: &'a [resources::HostDevice],
     /// The seccomp profile, already resolved (`None`: unconfined).
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// Host directories of the volumes the mounts name (anonymous ones already named).
+    pub volume_dirs: &'a BTreeMap<String, PathBuf>,
+    /// Namespaces joined by path (`--ipc/--pid/--uts container:NAME`), resolved.
+    pub joined: &'a [(LinuxNamespaceType, PathBuf)],
 }
 
 /// The process arguments: Entrypoint + Cmd, with Docker's override rules.
@@ -482,55 +486,40 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .additional_gids(input.user.additional_gids.clone())
         .build()
         .map_err(|e| SpecError::Build(e.to_string()))?;
-    let process = ProcessBuilder::default()
+    let rlimits = opts
+        .ulimits
+        .iter()
+        .map(|u| {
+            PosixRlimitBuilder::default()
+                .typ(u.rlimit_type())
+                .soft(u.soft)
+                .hard(u.hard)
+                .build()
+                .map_err(|e| SpecError::Build(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut process = ProcessBuilder::default()
         .terminal(opts.tty)
         .user(user)
         .args(args)
         .env(env)
         .cwd(cwd)
         .capabilities(capabilities)
-        .no_new_privileges(true)
+        .no_new_privileges(opts.no_new_privileges)
         .build()
         .map_err(|e| SpecError::Build(e.to_string()))?;
+    if !rlimits.is_empty() {
+        // each --ulimit replaces the default of its resource (runc's nofile 1024), others stay
+        let mut all = process.rlimits().clone().unwrap_or_default();
+        all.retain(|d| !rlimits.iter().any(|r| r.typ() == d.typ()));
+        all.extend(rlimits);
+        process.set_rlimits(Some(all));
+    }
+    process.set_oom_score_adj(opts.oom_score_adj.map(options::check_oom_score_adj).transpose()?);
 
-    let mut mounts = default_mounts()?;
-    if opts.privileged {
-        for m in mounts.iter_mut().filter(|m| m.destination() == Path::new("/sys")) {
-            m.set_options(Some(["nosuid", "noexec", "nodev", "rw"].map(String::from).to_vec()));
-        }
-    }
-    let bind = |src: &Path, dst: &str, ro: bool| -> Result<Mount, SpecError> {
-        let mut o = vec!["rbind", "rprivate"];
-        if ro {
-            o.push("ro");
-        }
-        mount(dst, "bind", &src.to_string_lossy(), &o)
-    };
-    mounts.push(bind(&input.etc.resolv_conf, "/etc/resolv.conf", false)?);
-    mounts.push(bind(&input.etc.hostname, "/etc/hostname", false)?);
-    mounts.push(bind(&input.etc.hosts, "/etc/hosts", false)?);
-    for v in &opts.volumes {
-        mounts.push(bind(&v.source, &v.destination.to_string_lossy(), v.read_only)?);
-    }
-    for t in &opts.tmpfs {
-        let o: Vec<&str> = t.options.iter().map(String::as_str).collect();
-        mounts.push(mount(&t.destination.to_string_lossy(), "tmpfs", "tmpfs", &o)?);
-    }
-
-    let mut ns_types = vec![
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-        LinuxNamespaceType::Cgroup,
-    ];
-    if opts.network == NetworkMode::None {
-        ns_types.push(LinuxNamespaceType::Network);
-    }
-    let namespaces: Vec<LinuxNamespace> = ns_types
-        .into_iter()
-        .map(|t| LinuxNamespaceBuilder::default().typ(t).build().map_err(|e| SpecError::Build(e.to_string())))
-        .collect::<Result<_, _>>()?;
+    let mounts = container_mounts(input)?;
+    let namespaces = namespaces(input)?;
+    check_sysctls(opts)?;
     let nodes = input.devices.iter().map(resources::HostDevice::node).collect::<Result<Vec<_>, _>>()?;
     let mut resources = resources::resources(&opts.limits, input.devices)?;
     let (masked, readonly) = if opts.privileged {
@@ -549,23 +538,196 @@ pub fn build(input: &SpecInput<'_>) -> Result<Spec, SpecError> {
         .build()
         .map_err(|e| SpecError::Build(e.to_string()))?;
     linux.set_seccomp(input.seccomp.clone());
+    if !opts.sysctls.is_empty() {
+        linux.set_sysctl(Some(opts.sysctls.clone().into_iter().collect()));
+    }
     let root = RootBuilder::default()
         .path(input.rootfs)
         .readonly(opts.read_only)
         .build()
         .map_err(|e| SpecError::Build(e.to_string()))?;
-    let annotations: std::collections::HashMap<String, String> =
-        input.image.labels.clone().unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>().into_iter().collect();
-    SpecBuilder::default()
+    let annotations: std::collections::HashMap<String, String> = opts.annotations.clone().into_iter().collect();
+    let mut spec = SpecBuilder::default()
         .version("1.0.2")
         .root(root)
         .process(process)
-        .hostname(input.hostname)
         .mounts(mounts)
         .linux(linux)
         .annotations(annotations)
         .build()
-        .map_err(|e| SpecError::Build(e.to_string()))
+        .map_err(|e| SpecError::Build(e.to_string()))?;
+    // the name is set in a UTS namespace of the container's own; a shared one keeps its owner's
+    spec.set_hostname(opts.uts.is_own().then(|| input.hostname.to_string()));
+    Ok(spec)
+}
+
+/// The container's namespaces: new ones, or those `--ipc/--pid/--uts` name
+/// (the host's: none listed; another container's: joined by path).
+fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>, SpecError> {
+    let opts = input.options;
+    if opts.hostname.is_some() && !opts.uts.is_own() {
+        return Err(SpecError::Conflict(format!("--hostname and --uts {}", opts.uts)));
+    }
+    let ns = |typ: LinuxNamespaceType, path: Option<&PathBuf>| {
+        let mut b = LinuxNamespaceBuilder::default().typ(typ);
+        if let Some(p) = path {
+            b = b.path(p.clone());
+        }
+        b.build().map_err(|e| SpecError::Build(e.to_string()))
+    };
+    let mut out = Vec::new();
+    for (mode, typ) in [
+        (&opts.pid, LinuxNamespaceType::Pid),
+        (&opts.ipc, LinuxNamespaceType::Ipc),
+        (&opts.uts, LinuxNamespaceType::Uts),
+    ] {
+        match mode {
+            NamespaceMode::Host => {}
+            NamespaceMode::Container(name) => {
+                let path = input.joined.iter().find(|(t, _)| *t == typ).map(|(_, p)| p).ok_or_else(|| {
+                    SpecError::Build(format!("the {typ:?} namespace of container {name} was not resolved"))
+                })?;
+                out.push(ns(typ, Some(path))?);
+            }
+            _ => out.push(ns(typ, None)?),
+        }
+    }
+    out.push(ns(LinuxNamespaceType::Mount, None)?);
+    out.push(ns(LinuxNamespaceType::Cgroup, None)?);
+    if opts.network == NetworkMode::None {
+        out.push(ns(LinuxNamespaceType::Network, None)?);
+    }
+    Ok(out)
+}
+
+/// `--sysctl`: each one needs the container's own namespace of its kind
+/// (another container's, joined, will do); the host's would change the host.
+fn check_sysctls(opts: &RunOptions) -> Result<(), SpecError> {
+    for (k, v) in &opts.sysctls {
+        let (typ, what) = options::sysctl_namespace(k).map_err(|reason| SpecError::Invalid {
+            flag: "--sysctl".into(),
+            value: format!("{k}={v}"),
+            reason,
+        })?;
+        let (own, flag) = match typ {
+            LinuxNamespaceType::Ipc => (opts.ipc != NamespaceMode::Host, "--ipc host"),
+            LinuxNamespaceType::Uts => (opts.uts != NamespaceMode::Host, "--uts host"),
+            _ => (opts.network == NetworkMode::None, "--network host"),
+        };
+        if !own {
+            return Err(SpecError::Invalid {
+                flag: "--sysctl".into(),
+                value: format!("{k}={v}"),
+                reason: format!("it needs the container's own {what} namespace, and {flag} shares the host's"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every mount of the container: the standard ones (less those a user mount
+/// replaces), then the `/etc` files, `-v`, `--mount` and `--tmpfs`, parents
+/// before children.
+fn container_mounts(input: &SpecInput<'_>) -> Result<Vec<Mount>, SpecError> {
+    let opts = input.options;
+    let mut user: Vec<Mount> = Vec::new();
+    for m in &opts.mounts {
+        user.push(user_mount(m, input.volume_dirs)?);
+    }
+    for t in &opts.tmpfs {
+        let o: Vec<&str> = t.options.iter().map(String::as_str).collect();
+        user.push(mount(&t.destination.to_string_lossy(), "tmpfs", "tmpfs", &o)?);
+    }
+    let mut seen = HashSet::new();
+    for m in &user {
+        if !seen.insert(m.destination().clone()) {
+            return Err(SpecError::DuplicateMount(m.destination().clone()));
+        }
+    }
+    let taken = |dest: &Path| user.iter().any(|m| m.destination() == dest);
+
+    let mut mounts = Vec::new();
+    for mut m in default_mounts()? {
+        let dest = m.destination().clone();
+        if taken(&dest) {
+            continue;
+        }
+        if opts.privileged && dest == Path::new("/sys") {
+            m.set_options(Some(["nosuid", "noexec", "nodev", "rw"].map(String::from).to_vec()));
+        }
+        if dest == Path::new("/dev/shm") {
+            match opts.ipc {
+                // no /dev/shm at all
+                NamespaceMode::None => continue,
+                NamespaceMode::Host => m = mount("/dev/shm", "bind", "/dev/shm", &["rbind", "rprivate"])?,
+                _ => {
+                    if let Some(size) = opts.shm_size {
+                        if size <= 0 {
+                            return Err(SpecError::Invalid {
+                                flag: "--shm-size".into(),
+                                value: size.to_string(),
+                                reason: "must be greater than 0".into(),
+                            });
+                        }
+                        let size = format!("size={size}");
+                        m = mount("/dev/shm", "tmpfs", "shm", &["nosuid", "noexec", "nodev", "mode=1777", &size])?;
+                    }
+                }
+            }
+        }
+        mounts.push(m);
+    }
+    let bind = |src: &Path, dst: &str| mount(dst, "bind", &src.to_string_lossy(), &["rbind", "rprivate"]);
+    let mut rest = vec![
+        bind(&input.etc.resolv_conf, "/etc/resolv.conf")?,
+        bind(&input.etc.hostname, "/etc/hostname")?,
+        bind(&input.etc.hosts, "/etc/hosts")?,
+    ];
+    rest.retain(|m| !taken(m.destination()));
+    rest.extend(user);
+    // a parent before what is mounted inside it (stable: equal depths keep their order)
+    rest.sort_by_key(|m| m.destination().components().count());
+    mounts.extend(rest);
+    Ok(mounts)
+}
+
+/// One `-v`/`--mount` as a Spec mount; a volume is a bind of its directory.
+fn user_mount(m: &MountRequest, volume_dirs: &BTreeMap<String, PathBuf>) -> Result<Mount, SpecError> {
+    let dest = m.destination.to_string_lossy();
+    let mut o: Vec<String> = Vec::new();
+    let (typ, source) = match &m.source {
+        MountSource::Bind { path, propagation, recursive, recursive_readonly } => {
+            o.push(if *recursive { "rbind" } else { "bind" }.into());
+            o.push(propagation.clone().unwrap_or_else(|| "rprivate".into()));
+            if *recursive_readonly {
+                o.push("rro".into());
+            }
+            ("bind", path.clone())
+        }
+        MountSource::Volume { name, .. } => {
+            let name = name.as_deref().unwrap_or_default();
+            let dir = volume_dirs
+                .get(name)
+                .ok_or_else(|| SpecError::Build(format!("volume {name:?} for {dest} was not resolved")))?;
+            o.extend(["rbind".into(), "rprivate".into()]);
+            ("bind", dir.clone())
+        }
+        MountSource::Tmpfs { size, mode } => {
+            o.extend(["noexec", "nosuid", "nodev"].map(String::from));
+            if let Some(s) = size {
+                o.push(format!("size={s}"));
+            }
+            if let Some(m) = mode {
+                o.push(format!("mode={m:o}"));
+            }
+            ("tmpfs", PathBuf::from("tmpfs"))
+        }
+    };
+    if m.read_only {
+        o.push("ro".into());
+    }
+    let o: Vec<&str> = o.iter().map(String::as_str).collect();
+    mount(&dest, typ, &source.to_string_lossy(), &o)
 }
 
 /// `/etc/hosts` for a container.
@@ -680,49 +842,195 @@ mod tests {
     }
 
     #[test]
-    fn volumes_and_tmpfs_parse() {
-        let v: Volume = "/data:/mnt:ro".parse().unwrap();
-        assert_eq!(v, Volume { source: "/data".into(), destination: "/mnt".into(), read_only: true });
-        assert!(!"/data:/mnt".parse::<Volume>().unwrap().read_only);
-        assert!("data:/mnt".parse::<Volume>().is_err());
-        assert!("/data:mnt".parse::<Volume>().is_err());
-        assert!("/data:/mnt:bogus".parse::<Volume>().is_err());
-        assert!("/data".parse::<Volume>().is_err());
+    fn tmpfs_parse() {
         let t: Tmpfs = "/run:size=1m,exec".parse().unwrap();
         assert_eq!(t.destination, PathBuf::from("/run"));
         assert_eq!(t.options.last().unwrap(), "exec");
         assert!("run".parse::<Tmpfs>().is_err());
     }
 
-    #[test]
-    fn spec_has_docker_defaults() {
+    /// Builds the Spec of `opts` for a `sh` image, with the volumes and joined namespaces given.
+    fn spec_of(
+        opts: &RunOptions,
+        volumes: &[(&str, &str)],
+        joined: &[(LinuxNamespaceType, &str)],
+    ) -> Result<Spec, SpecError> {
         let img =
             ContainerConfig { cmd: Some(vec!["sh".into()]), working_dir: Some("/srv".into()), ..Default::default() };
-        let opts = RunOptions { network: NetworkMode::None, read_only: true, ..Default::default() };
         let user = resolve_user("", PASSWD, GROUP).unwrap();
         let etc = EtcFiles { hosts: "/h".into(), hostname: "/hn".into(), resolv_conf: "/r".into() };
-        let spec = build(&SpecInput {
+        let volume_dirs: BTreeMap<String, PathBuf> = volumes.iter().map(|(n, d)| (n.to_string(), d.into())).collect();
+        let joined: Vec<(LinuxNamespaceType, PathBuf)> = joined.iter().map(|(t, p)| (*t, p.into())).collect();
+        build(&SpecInput {
             image: &img,
-            options: &opts,
+            options: opts,
             user: &user,
             hostname: "abc",
             rootfs: Path::new("/rootfs"),
             etc: &etc,
             devices: &[],
             seccomp: None,
+            volume_dirs: &volume_dirs,
+            joined: &joined,
         })
-        .unwrap();
+    }
+
+    fn mount_at<'a>(spec: &'a Spec, dest: &str) -> Option<&'a Mount> {
+        spec.mounts().as_ref().unwrap().iter().find(|m| m.destination() == Path::new(dest))
+    }
+
+    fn namespaces_of(spec: &Spec) -> Vec<(LinuxNamespaceType, Option<PathBuf>)> {
+        spec.linux()
+            .as_ref()
+            .unwrap()
+            .namespaces()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|n| (n.typ(), n.path().clone()))
+            .collect()
+    }
+
+    #[test]
+    fn spec_has_docker_defaults() {
+        let opts = RunOptions { network: NetworkMode::None, read_only: true, ..Default::default() };
+        let spec = spec_of(&opts, &[], &[]).unwrap();
         let p = spec.process().as_ref().unwrap();
         assert_eq!(p.cwd(), Path::new("/srv"));
         assert_eq!(p.capabilities().as_ref().unwrap().bounding().as_ref().unwrap().len(), 14);
-        assert_eq!(p.no_new_privileges(), Some(true));
+        assert_eq!(p.no_new_privileges(), Some(false), "no_new_privs is off unless asked for, as in Docker");
+        assert_eq!(p.oom_score_adj(), None);
         assert!(spec.root().as_ref().unwrap().readonly().unwrap());
-        let ns: Vec<_> =
-            spec.linux().as_ref().unwrap().namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect();
-        assert!(ns.contains(&LinuxNamespaceType::Network));
-        let dests: Vec<_> = spec.mounts().as_ref().unwrap().iter().map(|m| m.destination().clone()).collect();
-        assert!(dests.contains(&PathBuf::from("/etc/hosts")));
+        let ns: Vec<_> = namespaces_of(&spec).into_iter().map(|(t, _)| t).collect();
+        for t in
+            [LinuxNamespaceType::Network, LinuxNamespaceType::Pid, LinuxNamespaceType::Ipc, LinuxNamespaceType::Uts]
+        {
+            assert!(ns.contains(&t), "{t:?}");
+        }
+        assert!(mount_at(&spec, "/etc/hosts").is_some());
+        let shm = mount_at(&spec, "/dev/shm").unwrap();
+        assert!(shm.options().as_ref().unwrap().contains(&"size=65536k".to_string()));
         assert_eq!(spec.hostname().as_deref(), Some("abc"));
+        assert!(spec.annotations().as_ref().unwrap().is_empty());
+        assert!(spec_of(&RunOptions { no_new_privileges: true, ..Default::default() }, &[], &[])
+            .unwrap()
+            .process()
+            .as_ref()
+            .unwrap()
+            .no_new_privileges()
+            .unwrap());
+    }
+
+    #[test]
+    fn user_mounts_become_binds_tmpfs_and_volumes_in_depth_order() {
+        let opts = RunOptions {
+            mounts: vec![
+                MountRequest::from_volume_flag("/host/sub:/data/sub:ro").unwrap(),
+                MountRequest::from_volume_flag("cache:/data").unwrap(),
+                MountRequest::from_mount_flag("type=tmpfs,target=/t,tmpfs-size=1m,tmpfs-mode=700").unwrap(),
+                MountRequest::from_mount_flag("type=bind,src=/h,dst=/etc,bind-propagation=rslave,bind-nonrecursive")
+                    .unwrap(),
+                MountRequest::from_volume_flag("/tmp/shm:/dev/shm").unwrap(),
+            ],
+            ..Default::default()
+        };
+        let spec = spec_of(&opts, &[("cache", "/store/volumes/cache/_data")], &[]).unwrap();
+        let dests: Vec<String> =
+            spec.mounts().as_ref().unwrap().iter().map(|m| m.destination().display().to_string()).collect();
+        let pos = |d: &str| dests.iter().position(|x| x == d).unwrap_or_else(|| panic!("{d} in {dests:?}"));
+        assert!(pos("/data") < pos("/data/sub"), "a parent first: {dests:?}");
+        assert!(pos("/etc") < pos("/etc/hosts"), "the /etc files go over a mount of /etc: {dests:?}");
+        assert_eq!(dests.iter().filter(|d| *d == "/dev/shm").count(), 1, "a user mount replaces the default");
+        let opts_of = |d: &str| mount_at(&spec, d).unwrap().options().clone().unwrap();
+        let vol = mount_at(&spec, "/data").unwrap();
+        assert_eq!(vol.source().as_deref(), Some(Path::new("/store/volumes/cache/_data")));
+        assert_eq!(vol.typ().as_deref(), Some("bind"));
+        assert_eq!(opts_of("/data/sub"), ["rbind", "rprivate", "ro"]);
+        assert_eq!(opts_of("/etc"), ["bind", "rslave"]);
+        assert_eq!(opts_of("/t"), ["noexec", "nosuid", "nodev", "size=1048576", "mode=700"]);
+        assert_eq!(mount_at(&spec, "/dev/shm").unwrap().source().as_deref(), Some(Path::new("/tmp/shm")));
+        // an unresolved volume, and two mounts on one path, are errors
+        assert!(spec_of(&opts, &[], &[]).is_err());
+        let twice = RunOptions {
+            mounts: vec![
+                MountRequest::from_volume_flag("/a:/x").unwrap(),
+                MountRequest::from_volume_flag("/b:/x").unwrap(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(spec_of(&twice, &[], &[]).unwrap_err(), SpecError::DuplicateMount("/x".into()));
+    }
+
+    #[test]
+    fn shm_size_and_ipc_modes() {
+        let shm_opts = |o: RunOptions| {
+            spec_of(&o, &[], &[])
+                .unwrap()
+                .mounts()
+                .as_ref()
+                .unwrap()
+                .iter()
+                .find(|m| m.destination() == Path::new("/dev/shm"))
+                .cloned()
+        };
+        let m = shm_opts(RunOptions { shm_size: Some(128 << 20), ..Default::default() }).unwrap();
+        assert!(m.options().as_ref().unwrap().contains(&"size=134217728".to_string()));
+        assert!(
+            shm_opts(RunOptions { ipc: NamespaceMode::None, ..Default::default() }).is_none(),
+            "--ipc none: no /dev/shm"
+        );
+        let host = shm_opts(RunOptions { ipc: NamespaceMode::Host, ..Default::default() }).unwrap();
+        assert_eq!((host.typ().as_deref(), host.source().as_deref()), (Some("bind"), Some(Path::new("/dev/shm"))));
+        assert!(spec_of(&RunOptions { shm_size: Some(0), ..Default::default() }, &[], &[]).is_err());
+    }
+
+    #[test]
+    fn namespace_modes_shape_the_spec() {
+        let o = RunOptions {
+            ipc: NamespaceMode::Container("db".into()),
+            pid: NamespaceMode::Host,
+            uts: NamespaceMode::Host,
+            ..Default::default()
+        };
+        let spec = spec_of(&o, &[], &[(LinuxNamespaceType::Ipc, "/proc/42/ns/ipc")]).unwrap();
+        let ns = namespaces_of(&spec);
+        assert!(ns.contains(&(LinuxNamespaceType::Ipc, Some("/proc/42/ns/ipc".into()))));
+        assert!(!ns.iter().any(|(t, _)| *t == LinuxNamespaceType::Pid || *t == LinuxNamespaceType::Uts), "{ns:?}");
+        assert_eq!(spec.hostname(), &None, "the host's UTS namespace keeps the host's name");
+        assert!(spec_of(&o, &[], &[]).is_err(), "the container's namespace must be resolved");
+        let conflict = RunOptions { uts: NamespaceMode::Host, hostname: Some("x".into()), ..Default::default() };
+        assert!(matches!(spec_of(&conflict, &[], &[]), Err(SpecError::Conflict(_))));
+    }
+
+    #[test]
+    fn sysctls_rlimits_scores_and_annotations() {
+        let sysctls = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let o = RunOptions {
+            network: NetworkMode::None,
+            sysctls: sysctls(&[("net.ipv4.ip_forward", "1"), ("kernel.shmmax", "65536")]),
+            ulimits: vec!["nofile=1024:2048".parse().unwrap(), "nproc=50".parse().unwrap()],
+            oom_score_adj: Some(-500),
+            annotations: [("a".to_string(), "b".to_string())].into(),
+            ..Default::default()
+        };
+        let spec = spec_of(&o, &[], &[]).unwrap();
+        let linux = spec.linux().as_ref().unwrap();
+        assert_eq!(linux.sysctl().as_ref().unwrap().get("net.ipv4.ip_forward").map(String::as_str), Some("1"));
+        let p = spec.process().as_ref().unwrap();
+        let rl: Vec<_> = p.rlimits().as_ref().unwrap().iter().map(|r| (r.typ(), r.soft(), r.hard())).collect();
+        use oci_spec::runtime::PosixRlimitType::*;
+        assert_eq!(rl, [(RlimitNofile, 1024, 2048), (RlimitNproc, 50, 50)], "one entry per resource");
+        assert_eq!(p.oom_score_adj(), Some(-500));
+        assert_eq!(spec.annotations().as_ref().unwrap().get("a").map(String::as_str), Some("b"));
+        // net.* needs its own network namespace; IPC ones the container's own IPC namespace
+        let host_net = RunOptions { sysctls: sysctls(&[("net.ipv4.ip_forward", "1")]), ..Default::default() };
+        let e = spec_of(&host_net, &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("--network host") && e.contains("net.ipv4.ip_forward"), "{e}");
+        let host_ipc =
+            RunOptions { ipc: NamespaceMode::Host, sysctls: sysctls(&[("kernel.shmmax", "1")]), ..Default::default() };
+        assert!(spec_of(&host_ipc, &[], &[]).unwrap_err().to_string().contains("--ipc host"));
+        let bad_score = RunOptions { oom_score_adj: Some(2000), ..Default::default() };
+        assert!(spec_of(&bad_score, &[], &[]).is_err());
     }
 
     #[test]

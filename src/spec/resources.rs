@@ -3,8 +3,8 @@
 
 use super::SpecError;
 use oci_spec::runtime::{
-    LinuxCpuBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
-    LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
+    LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxDevice, LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder,
+    LinuxDeviceType, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder,
 };
 use std::path::PathBuf;
 
@@ -23,6 +23,8 @@ pub struct Limits {
     pub device_rules: Vec<String>,
     /// `--device /dev/fuse[:/dev/fuse][:rwm]`.
     pub devices: Vec<DeviceRequest>,
+    /// `--blkio-weight` (10..1000).
+    pub blkio_weight: Option<u16>,
 }
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`: a host device node made in the
@@ -239,6 +241,16 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
         }
         b = b.cpu(c.build().map_err(err)?);
     }
+    if let Some(w) = l.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            return Err(SpecError::Limit {
+                flag: "--blkio-weight".into(),
+                value: w.to_string(),
+                reason: "must be between 10 and 1000",
+            });
+        }
+        b = b.block_io(LinuxBlockIoBuilder::default().weight(w).build().map_err(err)?);
+    }
     if let Some(p) = l.pids_limit {
         b = b.pids(LinuxPidsBuilder::default().limit(if p <= 0 { -1 } else { p }).build().map_err(err)?);
     }
@@ -274,6 +286,9 @@ mod tests {
         assert!(resources(&Limits { memory: Some(1 << 20), ..Default::default() }, &[]).is_err(), "below 6m");
         assert!(resources(&Limits { memory_swap: Some(1 << 30), ..Default::default() }, &[]).is_err());
         assert!(resources(&Limits { cpus: Some(0.0), ..Default::default() }, &[]).is_err());
+        let r = resources(&Limits { blkio_weight: Some(300), ..Default::default() }, &[]).unwrap();
+        assert_eq!(r.block_io().as_ref().unwrap().weight(), Some(300));
+        assert!(resources(&Limits { blkio_weight: Some(5), ..Default::default() }, &[]).is_err());
     }
 
     #[test]

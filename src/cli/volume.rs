@@ -1,0 +1,252 @@
+//! `volume create|ls|inspect|rm|prune`.
+
+use super::format;
+use clap::{Args, Subcommand};
+use rrun::volume::{CreateVolume, Volume};
+use rrun::{Error, Rrun};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Create a volume
+    Create(CreateArgs),
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(LsArgs),
+    /// Show volumes as JSON
+    Inspect(InspectArgs),
+    /// Remove volumes (refused while a container uses them)
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+    /// Remove unused anonymous volumes (all unused ones with -a)
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    /// Volume driver (only local)
+    #[arg(short, long, default_value = "local")]
+    pub driver: String,
+    /// Set a label: K=V
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Driver option K=V: type=none, o=bind, device=DIR binds a host directory
+    #[arg(short = 'o', long = "opt")]
+    pub opt: Vec<String>,
+    /// Name (default: a random 64-hex name)
+    pub name: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only show names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output format: table or json (one object per line)
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Filter: dangling=true|false, name=SUBSTRING, label=KEY[=VALUE], driver=local
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// A missing volume is no error
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove every unused volume, named ones too
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+/// One row of `volume ls`, with Docker's field names (`--format json`).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeRow {
+    pub availability: &'static str,
+    pub driver: String,
+    pub group: &'static str,
+    /// `k=v,k2=v2`, as Docker's template field shows them.
+    pub labels: String,
+    pub links: String,
+    pub mountpoint: String,
+    pub name: String,
+    pub scope: String,
+    pub size: &'static str,
+    pub status: &'static str,
+}
+
+impl VolumeRow {
+    fn of(v: &Volume, users: usize) -> VolumeRow {
+        VolumeRow {
+            availability: "N/A",
+            driver: v.driver.clone(),
+            group: "N/A",
+            labels: v.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            links: users.to_string(),
+            mountpoint: v.mountpoint.display().to_string(),
+            name: v.name.clone(),
+            scope: v.scope.clone(),
+            size: "N/A",
+            status: "N/A",
+        }
+    }
+}
+
+fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, Error> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            None if flag == "--label" && !kv.is_empty() => Ok((kv.clone(), String::new())),
+            _ => Err(Error::Spec(rrun::spec::SpecError::Invalid {
+                flag: flag.into(),
+                value: kv.clone(),
+                reason: "expected KEY=VALUE".into(),
+            })),
+        })
+        .collect()
+}
+
+/// A `volume ls --filter`, checked before anything is listed.
+enum Filter {
+    Dangling(bool),
+    Name(String),
+    Label(String, Option<String>),
+    Driver(String),
+}
+
+fn parse_filter(f: &str) -> Result<Filter, Error> {
+    let bad = |reason: &str| {
+        Error::Spec(rrun::spec::SpecError::Invalid { flag: "--filter".into(), value: f.into(), reason: reason.into() })
+    };
+    let (k, v) = f.split_once('=').ok_or_else(|| bad("expected KEY=VALUE"))?;
+    Ok(match k {
+        "dangling" => Filter::Dangling(match v {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(bad("dangling takes true or false")),
+        }),
+        "name" => Filter::Name(v.into()),
+        "label" => match v.split_once('=') {
+            Some((k, v)) => Filter::Label(k.into(), Some(v.into())),
+            None => Filter::Label(v.into(), None),
+        },
+        "driver" => Filter::Driver(v.into()),
+        _ => return Err(bad("supported: dangling, name, label, driver")),
+    })
+}
+
+impl Filter {
+    fn matches(&self, v: &Volume, users: &[String]) -> bool {
+        match self {
+            Filter::Dangling(d) => users.is_empty() == *d,
+            Filter::Name(n) => v.name.contains(n.as_str()),
+            Filter::Label(k, None) => v.labels.contains_key(k),
+            Filter::Label(k, Some(val)) => v.labels.get(k) == Some(val),
+            Filter::Driver(d) => &v.driver == d,
+        }
+    }
+}
+
+pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
+    match c {
+        VolumeCommand::Create(a) => {
+            let v = rrun.volume_create(&CreateVolume {
+                name: a.name,
+                driver: Some(a.driver),
+                labels: key_values("--label", &a.label)?,
+                options: key_values("--opt", &a.opt)?,
+            })?;
+            println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCommand::Ls(a) => {
+            let filters = a.filter.iter().map(|f| parse_filter(f)).collect::<Result<Vec<_>, _>>()?;
+            let list: Vec<(Volume, Vec<String>)> = rrun
+                .volumes_with_users()?
+                .into_iter()
+                .filter(|(v, users)| filters.iter().all(|f| f.matches(v, users)))
+                .collect();
+            if a.quiet {
+                list.iter().for_each(|(v, _)| println!("{}", v.name));
+            } else if a.format == "json" {
+                for (v, users) in &list {
+                    println!("{}", serde_json::to_string(&VolumeRow::of(v, users.len())).expect("serializes"));
+                }
+            } else if a.format == "table" {
+                let rows: Vec<Vec<String>> = list.iter().map(|(v, _)| vec![v.driver.clone(), v.name.clone()]).collect();
+                format::table(&["DRIVER", "VOLUME NAME"], &rows);
+            } else {
+                eprintln!("rrun: invalid --format {:?}: expected table or json", a.format);
+                return Ok(125);
+            }
+            Ok(0)
+        }
+        VolumeCommand::Inspect(a) => {
+            let mut found = Vec::new();
+            let mut code = 0;
+            for n in &a.names {
+                match rrun.volume(n) {
+                    Ok(v) => found.push(v),
+                    Err(e) => {
+                        eprintln!("rrun: {e}");
+                        code = 1;
+                    }
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&found).expect("serializes"));
+            Ok(code)
+        }
+        VolumeCommand::Rm(a) => {
+            let mut code = 0;
+            for n in &a.names {
+                match rrun.volume_remove(n, a.force) {
+                    Ok(()) => println!("{n}"),
+                    Err(e) => {
+                        eprintln!("rrun: {e}");
+                        code = 1;
+                    }
+                }
+            }
+            Ok(code)
+        }
+        VolumeCommand::Prune(a) => {
+            if !a.force {
+                let what = if a.all { "all local volumes" } else { "anonymous local volumes" };
+                print!("WARNING! This will remove {what} not used by at least one container.\nAre you sure you want to continue? [y/N] ");
+                let _ = std::io::stdout().flush();
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+                    return Ok(0);
+                }
+            }
+            let pruned = rrun.volume_prune(a.all)?;
+            if !pruned.volumes.is_empty() {
+                println!("Deleted Volumes:");
+                pruned.volumes.iter().for_each(|n| println!("{n}"));
+                println!();
+            }
+            println!("Total reclaimed space: {}", format::size(pruned.space));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Volumes: directories rrun keeps in its store and binds into containers
+//! (`-v NAME:/path`, `--mount type=volume`, `rrun volume …`), as Docker's
+//! `local` driver keeps them.
+//!
+//! ```text
+//! volumes/                      0700: copied-up setuid files and device nodes stay out of other users' reach
+//! volumes/<name>/_data/         the content, bound into containers
+//! volumes/<name>/volume.json    {Name, Driver, Mountpoint, CreatedAt, Labels, Options, Scope}
+//! ```
+//! A volume is created whole (staged under `tmp/`, renamed into place under
+//! the store lock). Which containers use it is in their records
+//! ([`crate::container::VolumeUse`]): a volume in use by any container,
+//! running or not, is not removed.
+
+use crate::spec::mounts::{valid_volume_name, volume_name_error};
+use crate::store::Store;
+use crate::{io_error, Error, Rrun};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The label Docker (23+) gives anonymous volumes; `volume prune` without
+/// `--all` removes only volumes that carry it.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("create {name}: {reason}")]
+    Invalid { name: String, reason: String },
+    #[error("get {0}: no such volume")]
+    NotFound(String),
+    #[error("remove {name}: volume is in use - [{containers}]")]
+    InUse { name: String, containers: String },
+    #[error("volume driver {0:?} is not available: rrun has the local driver only")]
+    Driver(String),
+    #[error("volume {name}: {path}: {reason}")]
+    Corrupt { name: String, path: PathBuf, reason: String },
+}
+
+/// A volume, as `volume.json` and `docker volume inspect` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub created_at: String,
+    pub driver: String,
+    pub labels: BTreeMap<String, String>,
+    pub mountpoint: PathBuf,
+    pub name: String,
+    pub options: BTreeMap<String, String>,
+    pub scope: String,
+}
+
+impl Volume {
+    /// Created for a container (`-v /path`, an image's `Volumes`), not by name.
+    pub fn is_anonymous(&self) -> bool {
+        self.labels.contains_key(ANONYMOUS_LABEL)
+    }
+
+    /// The directory bound into containers: the host directory of a
+    /// `type=none,o=bind,device=DIR` volume, else its `_data`.
+    pub fn source(&self) -> PathBuf {
+        match self.options.get("device") {
+            Some(d) if self.options.get("o").is_some_and(|o| o == "bind" || o == "rbind") => PathBuf::from(d),
+            _ => self.mountpoint.clone(),
+        }
+    }
+}
+
+/// What `volume create` (or a container) asks for.
+#[derive(Debug, Clone, Default)]
+pub struct CreateVolume {
+    /// None: a random 64-hex name.
+    pub name: Option<String>,
+    /// Only `local`.
+    pub driver: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// `-o`: the local driver's `type=none`, `o=bind`, `device=DIR` (bind a host directory).
+    pub options: BTreeMap<String, String>,
+}
+
+/// `volumes/` of a store.
+pub fn volumes_dir(store: &Store) -> PathBuf {
+    store.root().join("volumes")
+}
+
+fn volume_dir(store: &Store, name: &str) -> PathBuf {
+    volumes_dir(store).join(name)
+}
+
+/// Reads one volume's record.
+fn read(store: &Store, name: &str) -> Result<Volume, Error> {
+    if !valid_volume_name(name) {
+        return Err(VolumeError::NotFound(name.to_string()).into());
+    }
+    let path = volume_dir(store, name).join("volume.json");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VolumeError::NotFound(name.into()).into()),
+        Err(e) => return Err(Error::Io { path, source: e }),
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|e| VolumeError::Corrupt { name: name.into(), path, reason: e.to_string() }.into())
+}
+
+/// Every volume of the store, by name.
+fn list(store: &Store) -> Result<Vec<Volume>, Error> {
+    let dir = volumes_dir(store);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io { path: dir, source: e }),
+    };
+    let mut out: Vec<Volume> =
+        entries.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| read(store, n).ok())).collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Checks the local driver's options: none, or a bind of a host directory.
+fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<(), VolumeError> {
+    if options.is_empty() {
+        return Ok(());
+    }
+    let bad = |reason: String| VolumeError::Invalid { name: name.to_string(), reason };
+    if let Some(k) = options.keys().find(|k| !matches!(k.as_str(), "type" | "o" | "device")) {
+        return Err(bad(format!("unknown driver option {k:?}: the local driver takes type, o and device")));
+    }
+    let (typ, o, device) = (options.get("type"), options.get("o"), options.get("device"));
+    match (typ.map(String::as_str), o.map(String::as_str), device) {
+        (Some("none"), Some("bind" | "rbind"), Some(d)) => {
+            if !d.starts_with('/') || !Path::new(d).is_dir() {
+                return Err(bad(format!("device {d:?} must be an existing host directory (an absolute path)")));
+            }
+            Ok(())
+        }
+        _ => Err(bad(format!(
+            "the local driver in rrun binds host directories only (-o type=none -o o=bind -o device=DIR); \
+             mounting a filesystem (type={}) is not supported",
+            typ.map(String::as_str).unwrap_or("?")
+        ))),
+    }
+}
+
+/// Creates a volume; the caller holds the store's exclusive lock. An existing
+/// one of that name is returned as it is (`false`), as Docker does.
+fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+    if let Some(d) = req.driver.as_deref().filter(|d| *d != "local") {
+        return Err(VolumeError::Driver(d.to_string()).into());
+    }
+    let name = match &req.name {
+        Some(n) if !valid_volume_name(n) => {
+            return Err(VolumeError::Invalid { name: n.clone(), reason: volume_name_error(n) }.into())
+        }
+        Some(n) => n.clone(),
+        None => crate::container::new_id(),
+    };
+    if let Ok(v) = read(store, &name) {
+        return Ok((v, false));
+    }
+    check_options(&name, &req.options)?;
+    let root = volumes_dir(store);
+    if !root.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root).map_err(io_error(&root))?;
+    }
+    let dir = volume_dir(store, &name);
+    let volume = Volume {
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        driver: "local".into(),
+        labels: req.labels.clone(),
+        mountpoint: dir.join("_data"),
+        name: name.clone(),
+        options: req.options.clone(),
+        scope: "local".into(),
+    };
+    let staging = store.staging("volume")?;
+    let data = staging.path().join("_data");
+    std::fs::create_dir(&data).map_err(io_error(&data))?;
+    let json = staging.path().join("volume.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(&volume).expect("volume serializes")).map_err(io_error(&json))?;
+    if !store.commit(staging, None, &dir)? {
+        return Ok((read(store, &name)?, false));
+    }
+    tracing::info!(volume = %name, "volume created");
+    Ok((volume, true))
+}
+
+/// Bytes of the regular files under `dir` (symlinks not followed).
+fn tree_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => tree_size(&e.path()),
+            Ok(m) if m.is_file() => m.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// What `volume prune` removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pruned {
+    pub volumes: Vec<String>,
+    /// Bytes freed.
+    pub space: u64,
+}
+
+impl Rrun {
+    /// `volume create`: a new volume, or the existing one of that name.
+    pub fn volume_create(&self, req: &CreateVolume) -> Result<Volume, Error> {
+        let _lock = self.store().lock_exclusive()?;
+        Ok(create_locked(self.store(), req)?.0)
+    }
+
+    /// A volume a container mounts: created when missing. True when it was.
+    pub(crate) fn ensure_volume(&self, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+        let _lock = self.store().lock_exclusive()?;
+        create_locked(self.store(), req)
+    }
+
+    /// Every volume, by name.
+    pub fn volumes(&self) -> Result<Vec<Volume>, Error> {
+        let _lock = self.store().lock_shared()?;
+        list(self.store())
+    }
+
+    /// Every volume with the IDs of the containers (any state) that use it.
+    pub fn volumes_with_users(&self) -> Result<Vec<(Volume, Vec<String>)>, Error> {
+        let _lock = self.store().lock_shared()?;
+        let containers = self.containers_unlocked()?;
+        Ok(list(self.store())?
+            .into_iter()
+            .map(|v| {
+                let users = containers
+                    .iter()
+                    .filter(|c| c.volumes.iter().any(|u| u.name == v.name))
+                    .map(|c| c.id.clone())
+                    .collect();
+                (v, users)
+            })
+            .collect())
+    }
+
+    /// One volume by name.
+    pub fn volume(&self, name: &str) -> Result<Volume, Error> {
+        let _lock = self.store().lock_shared()?;
+        read(self.store(), name)
+    }
+
+    /// One volume by name; the caller holds the store lock.
+    pub(crate) fn volume_unlocked(&self, name: &str) -> Result<Volume, Error> {
+        read(self.store(), name)
+    }
+
+    /// IDs of the containers (any state) that use volume `name`.
+    pub fn volume_users(&self, name: &str) -> Result<Vec<String>, Error> {
+        let _lock = self.store().lock_shared()?;
+        self.volume_users_unlocked(name)
+    }
+
+    fn volume_users_unlocked(&self, name: &str) -> Result<Vec<String>, Error> {
+        Ok(self
+            .containers_unlocked()?
+            .into_iter()
+            .filter(|c| c.volumes.iter().any(|v| v.name == name))
+            .map(|c| c.id)
+            .collect())
+    }
+
+    /// `volume rm`: refused while any container, running or not, uses it
+    /// (with `force` too, as Docker refuses); `force` makes a missing volume no error.
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), Error> {
+        let _lock = self.store().lock_exclusive()?;
+        if let Err(e) = read(self.store(), name) {
+            return match e {
+                Error::Volume(VolumeError::NotFound(_)) if force => Ok(()),
+                e => Err(e),
+            };
+        }
+        let users = self.volume_users_unlocked(name)?;
+        if !users.is_empty() {
+            return Err(VolumeError::InUse { name: name.to_string(), containers: users.join(", ") }.into());
+        }
+        self.store().remove_dir(&volume_dir(self.store(), name))?;
+        tracing::info!(volume = %name, "volume removed");
+        Ok(())
+    }
+
+    /// `volume prune`: removes the volumes no container uses — only
+    /// anonymous ones unless `all`.
+    pub fn volume_prune(&self, all: bool) -> Result<Pruned, Error> {
+        let _lock = self.store().lock_exclusive()?;
+        let containers = self.containers_unlocked()?;
+        let mut out = Pruned::default();
+        for v in list(self.store())? {
+            if !(all || v.is_anonymous()) || containers.iter().any(|c| c.volumes.iter().any(|u| u.name == v.name)) {
+                continue;
+            }
+            let dir = volume_dir(self.store(), &v.name);
+            let size = tree_size(&dir.join("_data"));
+            self.store().remove_dir(&dir)?;
+            out.space += size;
+            out.volumes.push(v.name);
+        }
+        Ok(out)
+    }
+
+    /// Removes the anonymous volumes of a removed container that no other container uses.
+    pub(crate) fn remove_anonymous_volumes(&self, used: &[crate::container::VolumeUse]) {
+        for u in used.iter().filter(|u| u.anonymous) {
+            match self.volume_remove(&u.name, true) {
+                Ok(()) | Err(Error::Volume(VolumeError::InUse { .. })) => {}
+                Err(e) => tracing::warn!(volume = %u.name, error = %e, "removing an anonymous volume"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store(tag: &str) -> (Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("rrun-volume-unit-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (Store::open(&dir).unwrap(), dir)
+    }
+
+    #[test]
+    fn create_is_whole_and_idempotent() {
+        let (store, dir) = temp_store("create");
+        let req = CreateVolume {
+            name: Some("data".into()),
+            labels: BTreeMap::from([("a".into(), "b".into())]),
+            ..Default::default()
+        };
+        let (v, created) = create_locked(&store, &req).unwrap();
+        assert!(created);
+        assert_eq!((v.driver.as_str(), v.scope.as_str()), ("local", "local"));
+        assert_eq!(v.mountpoint, dir.join("volumes/data/_data"));
+        assert!(v.mountpoint.is_dir());
+        assert_eq!(read(&store, "data").unwrap(), v);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.join("volumes")).unwrap().permissions().mode() & 0o777, 0o700);
+        let (again, created) =
+            create_locked(&store, &CreateVolume { name: Some("data".into()), ..Default::default() }).unwrap();
+        assert!(!created);
+        assert_eq!(again.labels, v.labels, "an existing volume is returned as it is");
+        let (anon, _) = create_locked(&store, &CreateVolume::default()).unwrap();
+        assert_eq!(anon.name.len(), 64);
+        assert_eq!(list(&store).unwrap().len(), 2);
+        assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none(), "nothing left in staging");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_names_drivers_and_options_are_refused() {
+        let (store, dir) = temp_store("refuse");
+        let named = |n: &str| CreateVolume { name: Some(n.into()), ..Default::default() };
+        let e = create_locked(&store, &named("a/b")).unwrap_err().to_string();
+        assert!(e.contains("invalid characters"), "{e}");
+        let e = create_locked(&store, &CreateVolume { driver: Some("nfs".into()), ..named("ok1") })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"nfs\""), "{e}");
+        let opts = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let tmpfs = CreateVolume { options: opts(&[("type", "tmpfs"), ("device", "tmpfs")]), ..named("ok2") };
+        let e = create_locked(&store, &tmpfs).unwrap_err().to_string();
+        assert!(e.contains("type=tmpfs") && e.contains("not supported"), "{e}");
+        let unknown = CreateVolume { options: opts(&[("size", "1m")]), ..named("ok3") };
+        assert!(create_locked(&store, &unknown).unwrap_err().to_string().contains("\"size\""));
+        let host = dir.join("host");
+        std::fs::create_dir_all(&host).unwrap();
+        let bind = CreateVolume {
+            options: opts(&[("type", "none"), ("o", "bind"), ("device", host.to_str().unwrap())]),
+            ..named("bound")
+        };
+        let (v, _) = create_locked(&store, &bind).unwrap();
+        assert_eq!(v.source(), host, "a bind volume's content is the host directory");
+        let missing = CreateVolume {
+            options: opts(&[("type", "none"), ("o", "bind"), ("device", "/no/such/dir")]),
+            ..named("ok4")
+        };
+        assert!(create_locked(&store, &missing).is_err());
+        assert!(matches!(read(&store, "nope"), Err(Error::Volume(VolumeError::NotFound(_)))));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
