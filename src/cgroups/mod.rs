@@ -152,6 +152,35 @@ pub trait Cgroup: std::fmt::Debug {
     fn delete(&self) -> Result<(), CgroupError>;
 }
 
+/// Checks limits the kernel would refuse with a bare EINVAL, so the error names
+/// the setting and its range instead of a control file (both backends call it first).
+pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
+    let bad = |what: &str, value: &dyn std::fmt::Display, reason: &str| {
+        Err(CgroupError::Invalid { what: format!("{what} {value}"), reason: reason.to_string() })
+    };
+    if let Some(m) = r.memory() {
+        for (what, v) in
+            [("memory.limit", m.limit()), ("memory.swap", m.swap()), ("memory.reservation", m.reservation())]
+        {
+            if let Some(v) = v.filter(|v| *v < -1) {
+                return bad(what, &v, "must be -1 (unlimited) or a number of bytes");
+            }
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(q) = c.quota().filter(|q| *q != -1 && *q < 1000) {
+            return bad("cpu.quota", &q, "must be -1 (unlimited) or at least 1000 microseconds");
+        }
+        if let Some(p) = c.period().filter(|p| !(1000..=1_000_000).contains(p)) {
+            return bad("cpu.period", &p, "must be between 1000 and 1000000 microseconds");
+        }
+    }
+    if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0 && !(10..=1000).contains(w)) {
+        return bad("blockIO.weight", &w, "must be between 10 and 1000 (0: unset)");
+    }
+    Ok(())
+}
+
 /// Creates the cgroup for container `id` on this host's layout: `rrun/<id>`.
 pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
     create_at(&format!("rrun/{id}"))
@@ -262,6 +291,28 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_the_kernel_would_refuse_are_named() {
+        let res = |json: &str| -> LinuxResources { serde_json::from_str(json).unwrap() };
+        for (json, named) in [
+            (r#"{"memory":{"limit":-5}}"#, "memory.limit -5"),
+            (r#"{"memory":{"limit":67108864,"swap":-2}}"#, "memory.swap -2"),
+            (r#"{"cpu":{"quota":10}}"#, "cpu.quota 10"),
+            (r#"{"cpu":{"period":10}}"#, "cpu.period 10"),
+            (r#"{"blockIO":{"weight":5}}"#, "blockIO.weight 5"),
+        ] {
+            let e = validate(&res(json)).unwrap_err().to_string();
+            assert!(e.contains(named), "{json}: {e}");
+        }
+        for json in [
+            r#"{"memory":{"limit":-1,"swap":-1}}"#,
+            r#"{"cpu":{"quota":-1,"period":100000}}"#,
+            r#"{"blockIO":{"weight":0}}"#,
+        ] {
+            assert!(validate(&res(json)).is_ok(), "{json}");
+        }
+    }
 
     #[test]
     fn blkio_weights_convert_to_io_weights() {

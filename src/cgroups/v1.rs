@@ -100,6 +100,7 @@ impl Cgroup for V1 {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        super::validate(r)?;
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
                 let d = self.need("memory", "--memory")?;
@@ -136,7 +137,8 @@ impl Cgroup for V1 {
                 write(self.need("cpuset", "--cpuset-mems")?, "cpuset.mems", mems)?;
             }
         }
-        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+        // 0 is "not set", as runc reads it
+        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0) {
             let d = self.need("blkio", "--blkio-weight")?;
             // BFQ's weight where the scheduler is loaded (runc prefers it too), else CFQ's
             let file = ["blkio.bfq.weight", "blkio.weight"].into_iter().find(|f| d.join(f).exists()).ok_or(

@@ -69,6 +69,7 @@ impl Cgroup for V2 {
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        super::validate(r)?;
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
                 self.set("memory.max", &limit.to_string(), "--memory", "memory")?;
@@ -97,7 +98,8 @@ impl Cgroup for V2 {
                 self.set("cpuset.mems", mems, "--cpuset-mems", "cpuset")?;
             }
         }
-        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+        // 0 is "not set", as runc reads it
+        if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0) {
             // BFQ's weight (1..1000, Docker's scale) where the scheduler is loaded, else io.weight (1..10000)
             if self.dir.join("io.bfq.weight").exists() {
                 write(&self.dir, "io.bfq.weight", &w.to_string())?;

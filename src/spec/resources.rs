@@ -116,7 +116,27 @@ pub fn parse_bytes(flag: &str, s: &str) -> Result<i64, SpecError> {
     if n < 0.0 || !n.is_finite() {
         return Err(bad());
     }
-    Ok((n * mult as f64) as i64)
+    let bytes = n * mult as f64;
+    if bytes >= i64::MAX as f64 {
+        return Err(SpecError::Limit { flag: flag.into(), value: s.to_string(), reason: "too large: at most 8 EiB" });
+    }
+    Ok(bytes as i64)
+}
+
+/// The CPUs the kernel has online (`/sys/devices/system/cpu/online`, `0-1,4`).
+fn online_cpus() -> Option<Vec<std::ops::RangeInclusive<u32>>> {
+    parse_cpu_list(std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?.trim())
+}
+
+/// A CPU list (`0-1,3`) as ranges; `None` when malformed.
+fn parse_cpu_list(s: &str) -> Option<Vec<std::ops::RangeInclusive<u32>>> {
+    s.split(',')
+        .map(|part| {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+            (a <= b).then_some(a..=b)
+        })
+        .collect()
 }
 
 /// `c 1:3 rwm`, `b *:* m`, `a`.
@@ -199,13 +219,13 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
             if v < 6 * 1024 * 1024 {
                 return Err(SpecError::Limit {
                     flag: "--memory".into(),
-                    value: v.to_string(),
+                    value: format!("{v} bytes"),
                     reason: "the minimum is 6m",
                 });
             }
             m = m.limit(v);
             // like Docker: without --memory-swap, the container may swap as much as its memory
-            m = m.swap(l.memory_swap.unwrap_or(v * 2));
+            m = m.swap(l.memory_swap.unwrap_or(v.saturating_mul(2)));
         }
         if let Some(v) = l.memory_reservation {
             m = m.reservation(v);
@@ -216,7 +236,7 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
         let mut c = LinuxCpuBuilder::default();
         if let Some(cpus) = l.cpus {
             let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
-            if cpus <= 0.0 || cpus > online {
+            if !cpus.is_finite() || cpus <= 0.0 || cpus > online {
                 return Err(SpecError::Limit {
                     flag: "--cpus".into(),
                     value: cpus.to_string(),
@@ -230,12 +250,22 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
             c = c.shares(s);
         }
         if let Some(set) = &l.cpuset_cpus {
-            if set.is_empty() || !set.chars().all(|ch| ch.is_ascii_digit() || ch == ',' || ch == '-') {
+            let Some(wanted) = parse_cpu_list(set) else {
                 return Err(SpecError::Limit {
                     flag: "--cpuset-cpus".into(),
                     value: set.clone(),
                     reason: "expected a list like 0-1,3",
                 });
+            };
+            if let Some(online) = online_cpus() {
+                let is_online = |cpu: u32| online.iter().any(|r| r.contains(&cpu));
+                if !wanted.iter().all(|r| r.clone().all(is_online)) {
+                    return Err(SpecError::Limit {
+                        flag: "--cpuset-cpus".into(),
+                        value: set.clone(),
+                        reason: "requests CPUs this host does not have online (see /sys/devices/system/cpu/online)",
+                    });
+                }
             }
             c = c.cpus(set.clone());
         }
@@ -270,6 +300,11 @@ mod tests {
         assert_eq!(parse_bytes("-m", "1.5g").unwrap(), 3 << 29);
         assert!(parse_bytes("-m", "lots").is_err());
         assert!(parse_bytes("-m", "-1m").is_err());
+        let e = parse_bytes("--memory", "99999999999g").unwrap_err();
+        assert!(e.to_string().contains("too large"), "{e}");
+        assert_eq!(parse_cpu_list("0-1,3"), Some(vec![0..=1, 3..=3]));
+        assert_eq!(parse_cpu_list("2-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
     }
 
     #[test]
