@@ -7,6 +7,7 @@ mod images;
 pub mod oci;
 mod registry;
 mod run;
+mod system;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,16 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Remove images
     Rmi(images::RmiArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(images::ImageCommand),
+    /// Show the steps an image was made of
+    History(images::HistoryArgs),
+    /// Write images to an archive (docker-archive or oci-archive)
+    Save(images::SaveArgs),
+    /// Disk usage and pruning
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Run a command in a new container
     Run(Box<run::RunArgs>),
     /// List containers
@@ -57,7 +68,7 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// CPU, memory and process counts of running containers
     Stats(container::StatsArgs),
-    /// Everything known about containers, as JSON
+    /// Everything known about containers or images, as JSON
     Inspect(container::InspectArgs),
     /// Manage containers
     #[command(subcommand)]
@@ -87,6 +98,10 @@ pub fn main(cli: Cli) -> i32 {
         Command::Load(a) => images::load(&rrun, a),
         Command::Images(a) => images::images(&rrun, a),
         Command::Rmi(a) => images::rmi(&rrun, a),
+        Command::Image(c) => images::image(&rrun, c),
+        Command::History(a) => images::history(&rrun, a),
+        Command::Save(a) => images::save(&rrun, a),
+        Command::System(c) => system::system(&rrun, c),
         Command::Run(a) => run::run(&rrun, *a),
         Command::Ps(a) => container::ps(&rrun, a),
         Command::Rm(a) => container::rm(&rrun, a),
