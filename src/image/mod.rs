@@ -3,9 +3,11 @@
 //! unpacking with whiteouts (`unpack`).
 
 pub mod archive;
+pub mod change;
 pub mod history;
 pub mod import;
 pub mod inspect;
+pub mod layer_writer;
 pub mod save;
 pub mod unpack;
 
