@@ -21,6 +21,7 @@ mod capture;
 mod child;
 pub mod detach;
 mod exec;
+pub mod fsns;
 pub mod hooks;
 mod identity;
 mod idmap;
