@@ -25,6 +25,7 @@ mod lifecycle;
 pub mod logs;
 pub mod oci;
 pub mod progress;
+pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
 pub use lifecycle::{Container, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;
 pub mod registry;
@@ -87,6 +88,8 @@ pub enum Error {
     NoSuchObject(String),
     #[error(transparent)]
     Save(#[from] image::save::SaveError),
+    #[error(transparent)]
+    Fs(#[from] lifecycle::FsError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }

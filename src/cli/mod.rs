@@ -3,6 +3,7 @@
 
 mod container;
 mod format;
+mod fs;
 mod images;
 pub mod oci;
 mod registry;
@@ -46,6 +47,14 @@ pub enum Command {
     /// Disk usage and pruning
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Files a container added (A), changed (C) or deleted (D)
+    Diff(fs::DiffArgs),
+    /// Write a container's root filesystem as a tar archive
+    Export(fs::ExportArgs),
+    /// Make a new image from a container's changes
+    Commit(fs::CommitArgs),
+    /// Copy files between a container and the host (or a tar stream: -)
+    Cp(fs::CpArgs),
     /// Run a command in a new container
     Run(Box<run::RunArgs>),
     /// List containers
@@ -102,6 +111,10 @@ pub fn main(cli: Cli) -> i32 {
         Command::History(a) => images::history(&rrun, a),
         Command::Save(a) => images::save(&rrun, a),
         Command::System(c) => system::system(&rrun, c),
+        Command::Diff(a) => fs::diff(&rrun, a),
+        Command::Export(a) => fs::export(&rrun, a),
+        Command::Commit(a) => fs::commit(&rrun, a),
+        Command::Cp(a) => fs::cp(&rrun, a),
         Command::Run(a) => run::run(&rrun, *a),
         Command::Ps(a) => container::ps(&rrun, a),
         Command::Rm(a) => container::rm(&rrun, a),
