@@ -107,6 +107,9 @@ pub struct WalkOptions {
     pub whiteouts: bool,
     /// Entries (paths as written) to leave out, with everything below them.
     pub skip: HashSet<PathBuf>,
+    /// Directories (device, inode) written without what they hold: the
+    /// kernel filesystems mounted in a running container (`/proc`, `/sys`…).
+    pub no_descend: HashSet<(u64, u64)>,
 }
 
 /// Walks trees into a sink, depth first, each directory's entries in byte order.
@@ -157,6 +160,9 @@ impl<'a> Walker<'a> {
                 if self.opts.whiteouts && is_opaque(dir.as_fd()) {
                     let m = EntryMeta::marker(st.st_uid, st.st_gid, meta.mode & 0o777, st.st_mtime);
                     self.sink.entry(&path.join(OPAQUE_MARKER), &m, &mut io::empty())?;
+                }
+                if self.opts.no_descend.contains(&(st.st_dev, st.st_ino)) {
+                    return Ok(());
                 }
                 self.walk_contents(dir.as_fd(), path)
             }
@@ -433,7 +439,7 @@ mod tests {
 
         // one entry under another name, and skipped paths
         let mut sink = TarSink::new(Vec::new());
-        let opts = WalkOptions { whiteouts: false, skip: [PathBuf::from("renamed/deep")].into() };
+        let opts = WalkOptions { skip: [PathBuf::from("renamed/deep")].into(), ..Default::default() };
         Walker::new(opts, &mut sink).walk_entry(root.as_fd(), OsStr::new("b"), Path::new("renamed")).unwrap();
         let got = entries(&sink.into_inner().unwrap());
         let names: Vec<&str> = got.iter().map(|e| e.0.as_str()).collect();

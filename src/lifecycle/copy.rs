@@ -194,9 +194,34 @@ fn plan(src: &Src, root: BorrowedFd<'_>, dest: &Given) -> Result<(PathBuf, Place
     }
 }
 
+/// The kernel filesystems mounted in a running container (its Spec's mounts
+/// other than bind mounts: `/proc`, `/sys`, `/dev`, `--tmpfs`…), by device
+/// and inode: a copy writes these directories without what they hold, as
+/// Docker, whose copy sees the container's root and volumes only.
+fn kernel_mounts(root: BorrowedFd<'_>, spec: &oci_spec::runtime::Spec) -> std::collections::HashSet<(u64, u64)> {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .filter(|m| {
+            let bind =
+                m.typ().as_deref() == Some("bind") || m.options().iter().flatten().any(|o| o == "bind" || o == "rbind");
+            !bind
+        })
+        .filter_map(|m| open_in_root(root, m.destination(), OFlag::O_PATH | OFlag::O_DIRECTORY).ok())
+        .filter_map(|fd| nix::sys::stat::fstat(fd.as_raw_fd()).ok())
+        .map(|st| (st.st_dev, st.st_ino))
+        .collect()
+}
+
 /// Walks the source into `sink` as `placement` says.
-fn send(src: &Src, placement: &Placement, sink: &mut dyn Sink, shown: &str) -> Result<(), String> {
-    let mut walker = Walker::new(WalkOptions::default(), sink);
+fn send(
+    src: &Src,
+    placement: &Placement,
+    sink: &mut dyn Sink,
+    no_descend: std::collections::HashSet<(u64, u64)>,
+    shown: &str,
+) -> Result<(), String> {
+    let mut walker = Walker::new(WalkOptions { no_descend, ..Default::default() }, sink);
     let r = match (placement, &src.item) {
         (Placement::Contents, SrcItem::Root(fd)) => walker.walk_contents(fd.as_fd(), Path::new("")),
         (Placement::Contents, SrcItem::Entry { parent, name }) => {
@@ -525,14 +550,16 @@ impl Rrun {
             CopyHost::Path(p) => Some(host_given(p).map_err(|reason| refused(&c, reason))?),
             CopyHost::Stream(_) => None,
         };
+        let running = c.record.is_running();
         self.with_container_root(&c, |root| {
             let source = source(root, &given, opts.follow_link, &shown)?;
+            let kernel = if running { kernel_mounts(root, &c.spec) } else { Default::default() };
             match &dest {
                 CopyHost::Stream(out) => {
                     let placement =
                         if source.contents { Placement::Contents } else { Placement::As(PathBuf::from(&source.base)) };
                     let mut sink = TarSink::new(io::BufWriter::with_capacity(1 << 20, out));
-                    send(&source, &placement, &mut sink, &shown)?;
+                    send(&source, &placement, &mut sink, kernel, &shown)?;
                     let mut w = sink.into_inner().map_err(|e| format!("write the tar stream: {e}"))?;
                     w.flush().map_err(|e| format!("write the tar stream: {e}"))
                 }
@@ -543,7 +570,7 @@ impl Rrun {
                     let base = open_in_root(host.as_fd(), &dir, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
                         .map_err(sys(&p.display().to_string()))?;
                     let mut sink = DirSink::new(Base::Beneath(base), owner);
-                    let r = send(&source, &placement, &mut sink, &shown);
+                    let r = send(&source, &placement, &mut sink, kernel, &shown);
                     sink.finish();
                     r
                 }
@@ -585,7 +612,7 @@ impl Rrun {
                 let source = source(host.as_fd(), hgiven, opts.follow_link, &p.display().to_string())?;
                 let (dir, placement) = plan(&source, root, &given)?;
                 let mut sink = DirSink::new(Base::InRoot { root, dir }, owner);
-                let r = send(&source, &placement, &mut sink, &p.display().to_string());
+                let r = send(&source, &placement, &mut sink, Default::default(), &p.display().to_string());
                 sink.finish();
                 r
             }
@@ -618,7 +645,7 @@ mod tests {
         let source = source(fd.as_fd(), &Given::parse(src), follow, src)?;
         let (dir, placement) = plan(&source, fd.as_fd(), &Given::parse(dest))?;
         let mut sink = DirSink::new(Base::InRoot { root: fd.as_fd(), dir }, None);
-        send(&source, &placement, &mut sink, src)
+        send(&source, &placement, &mut sink, Default::default(), src)
     }
 
     #[test]

@@ -246,7 +246,7 @@ impl Rrun {
         let staging = self.store().staging("commit")?;
         let blob_path = staging.path().join("layer.tar.gz");
         let file = std::fs::File::create(&blob_path).map_err(crate::io_error(&blob_path))?;
-        let walk = WalkOptions { whiteouts: true, skip: self.runtime_stubs(&c) };
+        let walk = WalkOptions { whiteouts: true, skip: self.runtime_stubs(&c), ..Default::default() };
         let frozen = self.freeze_for_commit(&c.record, opts.pause)?;
         let written = layer_writer::write_layer(&c.dir.join("upper"), walk, file);
         if let Some(cg) = frozen {
