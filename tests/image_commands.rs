@@ -907,6 +907,14 @@ fn cp_copies_both_ways_in_stopped_and_running_containers() {
     r.ok(&["run", "--name", "stopped", "multilayer", "true"]);
     cp_both_ways(&r, "stopped", false);
     no_mounts_left(&r);
+    // a tar stream is not written to a terminal, nor read from one
+    for args in [["cp", "stopped:/data", "-"], ["cp", "-", "stopped:/tmp"]] {
+        let mut cmd = Command::new(RRUN);
+        cmd.arg("--root").arg(&r.path).args(args);
+        let (code, out) = in_pty(cmd, b"", "refusing");
+        assert_eq!(code, Some(125), "{args:?}: {out}");
+        assert!(out.contains("terminal"), "{out}");
+    }
     r.ok(&["run", "-d", "--name", "running", "multilayer", "sleep", "600"]);
     cp_both_ways(&r, "running", true);
     r.ok(&["rm", "-f", "running"]);

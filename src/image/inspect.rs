@@ -30,7 +30,6 @@ pub struct ImageInspect {
     pub graph_driver: GraphDriver,
     #[serde(rename = "RootFS")]
     pub root_fs: InspectRootFs,
-    /// rrun's own additions: the manifest the image is stored under.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }
@@ -82,6 +81,9 @@ pub struct InspectRootFs {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Metadata {
+    /// Docker's; rrun does not record when a name was given: Go's zero time, as Docker shows it then.
+    pub last_tag_time: String,
+    /// rrun's own: the manifest the image is stored under.
     pub manifest_digest: String,
 }
 
@@ -138,7 +140,10 @@ pub fn build(
         size: record.size,
         graph_driver: GraphDriver { name: "overlay".into(), data },
         root_fs: InspectRootFs { kind: "layers".into(), layers: record.diff_ids().map(|d| d.to_string()).collect() },
-        metadata: Some(Metadata { manifest_digest: record.manifest.to_string() }),
+        metadata: Some(Metadata {
+            last_tag_time: "0001-01-01T00:00:00Z".into(),
+            manifest_digest: record.manifest.to_string(),
+        }),
     }
 }
 

@@ -285,6 +285,19 @@ mod tests {
     }
 
     #[test]
+    fn configs_keep_what_rrun_does_not_read() {
+        let json = r#"{"architecture":"amd64","os":"linux","history":null,"rootfs":{"type":"layers","diff_ids":[]},
+                       "container_config":{"Hostname":"x"},"config":{"Cmd":["sh"],"Healthcheck":{"Test":["NONE"]},"Env":null}}"#;
+        let c: ImageConfig = serde_json::from_str(json).unwrap();
+        assert!(c.history.is_empty());
+        let again: serde_json::Value = serde_json::to_value(&c).unwrap();
+        assert_eq!(again["container_config"]["Hostname"], "x");
+        assert_eq!(again["config"]["Healthcheck"]["Test"][0], "NONE");
+        assert_eq!(again["config"]["Cmd"][0], "sh");
+        assert!(again["config"].get("Env").is_none(), "absent fields stay absent");
+    }
+
+    #[test]
     fn a_short_id_shared_by_two_records_of_one_config_is_one_image() {
         let mut idx = ImageIndex::default();
         let a = record('a');
@@ -393,10 +406,19 @@ pub struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
     pub rootfs: RootFs,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub history: Vec<History>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `null` read as the type's default (configs written by some tools have `"history": null`).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The `config` object of an image config: how to run it.
@@ -438,7 +460,7 @@ pub struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// True when the step made no layer (ENV, CMD…).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "null_as_default")]
     pub empty_layer: bool,
 }
 

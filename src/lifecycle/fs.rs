@@ -17,10 +17,9 @@ use crate::reference::ImageRef;
 use crate::{rootfs, Error, Rrun};
 use serde::Serialize;
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +107,8 @@ impl Rrun {
     /// volume's mount point) that the image does not have. Not the
     /// container's doing, so not part of its changes.
     fn runtime_stubs(&self, c: &Container) -> HashSet<PathBuf> {
-        let upper = c.dir.join("upper");
+        use nix::fcntl::OFlag;
+        let Ok(upper) = std::fs::File::open(c.dir.join("upper")) else { return HashSet::new() };
         let lower = self.lower_dirs(&c.record);
         c.spec
             .mounts()
@@ -117,11 +117,15 @@ impl Rrun {
             .map(|m| clean_relative(&m.destination().to_string_lossy()))
             .filter(|rel| !rel.as_os_str().is_empty())
             .filter(|rel| {
-                let Ok(meta) = std::fs::symlink_metadata(upper.join(rel)) else { return false };
-                let empty = if meta.is_dir() {
-                    std::fs::read_dir(upper.join(rel)).map(|mut d| d.next().is_none()).unwrap_or(false)
-                } else {
-                    meta.is_file() && meta.len() == 0
+                // looked up without following a symlink, and not opened: the container made what is in upper/
+                let open = |flags| crate::securefs::open_beneath(upper.as_fd(), rel, flags | OFlag::O_NOFOLLOW);
+                let Ok(fd) = open(OFlag::O_PATH) else { return false };
+                let Ok(st) = nix::sys::stat::fstat(fd.as_raw_fd()) else { return false };
+                let empty = match st.st_mode & libc::S_IFMT {
+                    libc::S_IFDIR => open(OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                        .is_ok_and(|d| layer_writer::sorted_names(d.as_fd(), rel).is_ok_and(|n| n.is_empty())),
+                    libc::S_IFREG => st.st_size == 0,
+                    _ => false,
                 };
                 empty && rootfs::stat_through_layers(&lower, rel).is_none()
             })
@@ -132,10 +136,11 @@ impl Rrun {
     /// it: `A` added, `C` changed, `D` deleted, parents before children.
     pub fn diff(&self, name_or_id: &str) -> Result<Vec<FsChange>, Error> {
         let c = self.open_container(name_or_id)?;
-        let walk =
-            DiffWalk { upper: c.dir.join("upper"), lower: self.lower_dirs(&c.record), skip: self.runtime_stubs(&c) };
+        let walk = DiffWalk { lower: self.lower_dirs(&c.record), skip: self.runtime_stubs(&c) };
         let err = |source| FsError::Tree { container: name_or_id.to_string(), source };
-        Ok(walk.dir(Path::new("")).map_err(err)?)
+        let upper_path = c.dir.join("upper");
+        let upper = std::fs::File::open(&upper_path).map_err(|e| err(TreeError::io(&upper_path, "open")(e)))?;
+        Ok(walk.dir(upper.as_fd(), Path::new("")).map_err(err)?)
     }
 
     /// Runs `work` on the container's root filesystem: a running container's
@@ -402,9 +407,9 @@ fn open_dir_at(fd: BorrowedFd<'_>) -> Result<OwnedFd, String> {
     .map_err(|e| format!("open the container's root: {e}"))
 }
 
-/// Walks a container's upper directory against its image layers.
+/// Walks a container's upper directory against its image layers, through
+/// directory descriptors (what the container made there is never followed).
 struct DiffWalk {
-    upper: PathBuf,
     /// Image layers, top first.
     lower: Vec<PathBuf>,
     /// What the runtime created (mount points), left out.
@@ -416,43 +421,38 @@ impl DiffWalk {
         FsChange { path: format!("/{}", rel.display()), kind }
     }
 
-    /// The changes at and below directory `rel` of the upper directory, in
-    /// Docker's order: each directory's entries by name, parents first.
-    fn dir(&self, rel: &Path) -> Result<Vec<FsChange>, TreeError> {
-        use std::os::unix::fs::{FileTypeExt, MetadataExt};
-        let path = self.upper.join(rel);
-        let mut names: Vec<OsString> = std::fs::read_dir(&path)
-            .map_err(TreeError::io(&path, "read directory"))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()
-            .map_err(TreeError::io(&path, "read directory"))?;
-        names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    /// The changes in directory `dir` (at `rel` in the upper directory) and
+    /// below, in Docker's order: each directory's entries by name, parents first.
+    fn dir(&self, dir: BorrowedFd<'_>, rel: &Path) -> Result<Vec<FsChange>, TreeError> {
+        use nix::fcntl::{AtFlags, OFlag};
         let mut out = Vec::new();
-        for name in names {
+        for name in layer_writer::sorted_names(dir, rel)? {
             let child = rel.join(&name);
             if self.skip.contains(&child) {
                 continue;
             }
-            let full = self.upper.join(&child);
-            let meta = std::fs::symlink_metadata(&full).map_err(TreeError::io(&full, "stat"))?;
-            if meta.file_type().is_char_device() && meta.rdev() == 0 {
+            let st = nix::sys::stat::fstatat(Some(dir.as_raw_fd()), name.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .map_err(TreeError::errno(&child, "stat"))?;
+            let kind = st.st_mode & libc::S_IFMT;
+            if kind == libc::S_IFCHR && st.st_rdev == 0 {
                 out.push(Self::change(&child, ChangeKind::Deleted));
                 continue;
             }
             let lower = rootfs::stat_through_layers(&self.lower, &child);
-            if !meta.is_dir() {
+            if kind != libc::S_IFDIR {
                 let kind = if lower.is_some() { ChangeKind::Modified } else { ChangeKind::Added };
                 out.push(Self::change(&child, kind));
                 continue;
             }
-            let below = self.dir(&child)?;
-            let dir = std::fs::File::open(&full).map_err(TreeError::io(&full, "open directory"))?;
+            let sub = layer_writer::open_child(dir, &name, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                .map_err(TreeError::errno(&child, "open directory"))?;
+            let below = self.dir(sub.as_fd(), &child)?;
             let own = match &lower {
                 None => Some(ChangeKind::Added),
                 // deleted and made again: what the image had there is gone
-                Some(_) if layer_writer::is_opaque(dir.as_fd()) => Some(ChangeKind::Deleted),
+                Some(_) if layer_writer::is_opaque(sub.as_fd()) => Some(ChangeKind::Deleted),
                 Some(l) if !l.is_dir() => Some(ChangeKind::Modified),
-                Some(l) if (l.mode(), l.uid(), l.gid()) != (meta.mode(), meta.uid(), meta.gid()) => {
+                Some(l) if (l.mode(), l.uid(), l.gid()) != (st.st_mode, st.st_uid, st.st_gid) => {
                     Some(ChangeKind::Modified)
                 }
                 // unchanged itself: listed only as the parent of a change
