@@ -116,6 +116,36 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// A writer that hashes (and counts) everything written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    /// The digest and length of everything written, and the writer.
+    pub fn finish(self) -> (Digest, u64, W) {
+        (Digest::from_hasher(self.hasher), self.count, self.inner)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// A reader that copies everything read through it into a writer (a blob being stored).
 pub struct TeeReader<R, W> {
     inner: R,
@@ -158,6 +188,15 @@ mod tests {
         assert!("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse::<Digest>().is_err());
         let upper = format!("sha256:{}", "A".repeat(64));
         assert!(upper.parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn hashing_writer_counts_and_hashes_everything() {
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"hello ").unwrap();
+        w.write_all(b"world").unwrap();
+        let (d, n, inner) = w.finish();
+        assert_eq!((d, n, inner.as_slice()), (Digest::of(b"hello world"), 11, &b"hello world"[..]));
     }
 
     #[test]

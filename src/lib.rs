@@ -20,11 +20,13 @@ pub mod container;
 pub mod digest;
 pub mod filter;
 pub mod image;
+pub mod images;
 pub mod launcher;
 mod lifecycle;
 pub mod logs;
 pub mod oci;
 pub mod progress;
+pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
 pub use lifecycle::{Container, ContainerSize, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;
 pub mod registry;
@@ -91,6 +93,12 @@ pub enum Error {
     InvalidSignal(String),
     #[error("container ID file found, make sure the other container isn't running or delete {}", .0.display())]
     CidFileExists(PathBuf),
+    #[error("no such object: {0}")]
+    NoSuchObject(String),
+    #[error(transparent)]
+    Save(#[from] image::save::SaveError),
+    #[error(transparent)]
+    Fs(#[from] lifecycle::FsError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -122,6 +130,19 @@ pub struct ImageSummary {
     pub created: Option<String>,
     /// Unpacked size in bytes.
     pub size: u64,
+    /// The digest this repository pulled the image by (`docker images --digests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+}
+
+/// What removing an image did: the names and digests it lost, the image
+/// deleted once none was left, and the bytes that freed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImageRemoval {
+    pub untagged: Vec<String>,
+    /// The image ID, when the image itself was deleted.
+    pub deleted: Option<Digest>,
+    pub reclaimed: u64,
 }
 
 /// A handle on an rrun store: images, layers and containers.
@@ -183,8 +204,14 @@ impl Rrun {
         };
         let mut out = Vec::new();
         for rec in index.images.values() {
-            let names = index.names_of(&rec.manifest);
+            let digest_of = |repo: &str| {
+                rec.repo_digests
+                    .iter()
+                    .find(|rd| image::repo_of_digest(rd) == repo)
+                    .and_then(|rd| rd.rsplit_once('@')?.1.parse().ok())
+            };
             let row = |repository: String, tag: String| ImageSummary {
+                digest: digest_of(&repository),
                 repository,
                 tag,
                 id: rec.config.clone(),
@@ -192,12 +219,23 @@ impl Rrun {
                 created: rec.created.clone(),
                 size: rec.size,
             };
-            if names.is_empty() {
-                out.push(row("<none>".into(), "<none>".into()));
-            }
-            for n in names {
+            let names = index.names_of(&rec.manifest);
+            let mut repos: Vec<&str> = Vec::new();
+            for n in &names {
                 let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "<none>"));
+                repos.push(repo);
                 out.push(row(repo.to_string(), tag.to_string()));
+            }
+            // pulled by digest: the repository shows, with no tag (as in Docker)
+            for rd in &rec.repo_digests {
+                let repo = image::repo_of_digest(rd);
+                if !repos.contains(&repo) {
+                    repos.push(repo);
+                    out.push(row(repo.to_string(), "<none>".into()));
+                }
+            }
+            if repos.is_empty() {
+                out.push(row("<none>".into(), "<none>".into()));
             }
         }
         out.sort_by(|a, b| b.created.cmp(&a.created).then(a.repository.cmp(&b.repository)));
@@ -229,40 +267,58 @@ impl Rrun {
     /// an image given by ID loses all its names). Refuses while a container
     /// uses the image, unless `force`. Returns `Untagged: …`/`Deleted: …` lines.
     pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, Error> {
+        let r = self.remove_image_report(name, force)?;
+        let mut out: Vec<String> = r.untagged.iter().map(|n| format!("Untagged: {n}")).collect();
+        out.extend(r.deleted.iter().map(|d| format!("Deleted: {d}")));
+        Ok(out)
+    }
+
+    /// [`Rrun::remove_image`], saying what it untagged, deleted and freed.
+    pub fn remove_image_report(&self, name: &str, force: bool) -> Result<ImageRemoval, Error> {
         let _lock = self.store.lock_exclusive()?;
         let mut index = self.store.read_index()?;
         let manifest = index.lookup_digest(name).ok_or_else(|| Error::ImageNotFound(name.to_string()))?;
-        let tag_key = index.tag_key(name);
         if !force {
             if let Some(c) = self.containers_unlocked()?.into_iter().find(|c| c.image_manifest == manifest) {
                 return Err(Error::ImageInUse { image: name.to_string(), container: c.id[..12].to_string() });
             }
         }
-        let mut out = Vec::new();
         let names: Vec<String> = index.names_of(&manifest).into_iter().map(String::from).collect();
-        let to_untag: Vec<String> = match tag_key {
-            Some(key) => vec![key],
-            None if names.len() > 1 && !force => {
-                return Err(Error::BadImage {
-                    image: name.to_string(),
-                    reason: format!(
-                        "it is referenced by {} names ({}): remove them by name, or use -f",
-                        names.len(),
-                        names.join(", ")
-                    ),
-                })
+        let mut out = ImageRemoval::default();
+        if let Some(key) = index.tag_key(name) {
+            index.tags.remove(&key);
+            out.untagged.push(key);
+        } else if let Some(key) = index.repo_digest_key(name) {
+            if let Some(rec) = index.images.get_mut(&manifest) {
+                rec.repo_digests.retain(|d| d != &key);
             }
-            None => names,
-        };
-        for n in &to_untag {
-            index.tags.remove(n);
-            out.push(format!("Untagged: {n}"));
+            out.untagged.push(key);
+        } else if names.len() > 1 && !force {
+            return Err(Error::BadImage {
+                image: name.to_string(),
+                reason: format!(
+                    "it is referenced by {} names ({}): remove them by name, or use -f",
+                    names.len(),
+                    names.join(", ")
+                ),
+            });
+        } else {
+            for n in names {
+                index.tags.remove(&n);
+                out.untagged.push(n);
+            }
         }
+        // once no tag is left, the digests it was pulled by go too, and the image
         if index.names_of(&manifest).is_empty() {
             if let Some(rec) = index.images.remove(&manifest) {
-                out.push(format!("Deleted: {}", rec.config));
+                for d in &rec.repo_digests {
+                    if !out.untagged.contains(d) {
+                        out.untagged.push(d.clone());
+                    }
+                }
+                out.deleted = Some(rec.config.clone());
                 self.store.write_index(&index)?;
-                self.collect_garbage(&index, &rec)?;
+                out.reclaimed = self.collect_garbage(&index, &rec)?;
                 return Ok(out);
             }
         }
@@ -270,8 +326,10 @@ impl Rrun {
         Ok(out)
     }
 
-    /// Removes the blobs and layers of `removed` that no image and no container still uses.
-    fn collect_garbage(&self, index: &image::ImageIndex, removed: &ImageRecord) -> Result<(), Error> {
+    /// Removes the blobs and layers of `removed` that no image and no container
+    /// still uses; returns the bytes freed (unpacked layers and blob files).
+    /// The caller holds the exclusive lock.
+    pub(crate) fn collect_garbage(&self, index: &image::ImageIndex, removed: &ImageRecord) -> Result<u64, Error> {
         let containers = self.containers_unlocked()?;
         let layer_used = |d: &Digest| {
             index.images.values().any(|i| i.diff_ids().any(|x| x == d))
@@ -280,19 +338,29 @@ impl Rrun {
         let blob_used = |d: &Digest| {
             index.images.values().any(|i| &i.manifest == d || &i.config == d || i.layers.iter().any(|l| &l.blob == d))
         };
+        let mut freed = 0;
+        let mut remove_blob = |d: &Digest| {
+            let path = self.store.blob_path(d);
+            let size = std::fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if std::fs::remove_file(&path).is_ok() {
+                freed += size;
+            }
+        };
+        let mut layers_freed = 0;
         for l in &removed.layers {
-            if !layer_used(&l.diff_id) {
+            if !layer_used(&l.diff_id) && self.store.has_layer(&l.diff_id) {
+                layers_freed += image::layer_size(&self.store, &l.diff_id);
                 self.store.remove_dir(&self.store.layer_dir(&l.diff_id))?;
             }
             if !blob_used(&l.blob) {
-                let _ = std::fs::remove_file(self.store.blob_path(&l.blob));
+                remove_blob(&l.blob);
             }
         }
         for d in [&removed.manifest, &removed.config] {
             if !blob_used(d) {
-                let _ = std::fs::remove_file(self.store.blob_path(d));
+                remove_blob(d);
             }
         }
-        Ok(())
+        Ok(freed + layers_freed)
     }
 }

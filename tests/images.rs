@@ -27,7 +27,7 @@ fn images_lists_table_and_json() {
     let table = r.ok(&["images"]);
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
-    assert_eq!(header, ["NAME", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
+    assert_eq!(header, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]);
     let row = lines.next().unwrap();
     assert!(row.starts_with("docker.io/library/busybox"), "{row}");
     assert!(row.contains("latest") && row.contains("ago") && row.contains("MB"), "{row}");

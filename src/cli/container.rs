@@ -162,6 +162,9 @@ pub struct StatsArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Only this kind of object: container or image (default: a container, else an image)
+    #[arg(long = "type")]
+    pub kind: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -423,12 +426,14 @@ pub fn stats(rrun: &Rrun, a: StatsArgs) -> Result<i32, Error> {
 }
 
 pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
-    let mut out = Vec::new();
-    for n in &a.names {
-        out.push(rrun.inspect(n)?);
-    }
-    println!("{}", serde_json::to_string_pretty(&out).expect("serializes"));
-    Ok(0)
+    let kind = match a.kind.as_deref().map(str::parse::<rrun::images::ObjectType>).transpose() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("rrun: {e}");
+            return Ok(125);
+        }
+    };
+    Ok(super::images::print_objects(&a.names, |n| rrun.inspect_object(n, kind)))
 }
 
 pub fn container(rrun: &Rrun, c: ContainerCommand) -> Result<i32, Error> {

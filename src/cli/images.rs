@@ -1,15 +1,18 @@
-//! `load`, `images`, `rmi`.
+//! `load`, `images`, `rmi`, `history`, `save`, `image prune`, `image inspect`
+//! and the `image …` command group.
 
 use super::format;
-use clap::Args;
+use clap::{Args, Subcommand};
+use rrun::images::ImageDeleteItem;
 use rrun::{Error, Rrun};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Archive to read: OCI layout (dir or tar) or docker-archive tar
+    /// Archive to read: OCI layout (dir or tar) or docker-archive tar; standard input when absent or "-"
     #[arg(short, long)]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// Repository for images whose archive names only a tag
     pub name: Option<String>,
     /// Print only the image names
@@ -25,6 +28,17 @@ pub struct ImagesArgs {
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
+    /// Show all images (rrun keeps no intermediate images: the same list)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Show the digest each repository pulled the image by
+    #[arg(long)]
+    pub digests: bool,
+    /// Show full image IDs
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only images of this repository (and tag)
+    pub reference: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -37,7 +51,17 @@ pub struct RmiArgs {
 }
 
 pub fn load(rrun: &Rrun, a: LoadArgs) -> Result<i32, Error> {
-    let loaded = rrun.load(&a.input, a.name.as_deref())?;
+    let loaded = match a.input.as_deref() {
+        Some(p) if p != std::path::Path::new("-") => rrun.load(p, a.name.as_deref())?,
+        _ => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("rrun: refusing to read an archive from a terminal: use -i FILE, or redirect standard input");
+                return Ok(125);
+            }
+            rrun.load_reader(&mut stdin.lock(), a.name.as_deref())?
+        }
+    };
     for img in loaded {
         if img.names.is_empty() {
             println!("Loaded image: {}", img.record.config);
@@ -54,7 +78,19 @@ pub fn load(rrun: &Rrun, a: LoadArgs) -> Result<i32, Error> {
 }
 
 pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
-    let list = rrun.images()?;
+    let mut list = rrun.images()?;
+    if let Some(r) = &a.reference {
+        // `docker images busybox`: every tag of the repository; `busybox:1` only that one
+        use rrun::reference::ImageRef;
+        let parsed = ImageRef::parse(r)?;
+        let typed_tag = r.rsplit('/').next().is_some_and(|last| last.contains(':'));
+        let tag = parsed.tag.clone().filter(|_| typed_tag);
+        let mut repos = vec![parsed.name()];
+        if ImageRef::is_short_name(r) {
+            repos.extend(ImageRef::parse(&format!("localhost/{r}")).ok().map(|l| l.name()));
+        }
+        list.retain(|i| repos.contains(&i.repository) && tag.as_ref().is_none_or(|t| &i.tag == t));
+    }
     if a.format == "json" {
         println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
         return Ok(0);
@@ -63,9 +99,10 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         eprintln!("rrun: unknown --format {:?}: expected table or json", a.format);
         return Ok(125);
     }
+    let id = |d: &rrun::digest::Digest| if a.no_trunc { d.to_string() } else { d.short().to_string() };
     if a.quiet {
         for i in list {
-            println!("{}", i.id.short());
+            println!("{}", id(&i.id));
         }
         return Ok(0);
     }
@@ -76,10 +113,20 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
                 Some(_) => format!("{} ago", format::age(i.created.as_deref())),
                 None => "N/A".into(),
             };
-            vec![i.repository.clone(), i.tag.clone(), i.id.short().to_string(), created, format::size(i.size)]
+            let mut row = vec![i.repository.clone(), i.tag.clone()];
+            if a.digests {
+                row.push(i.digest.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "<none>".into()));
+            }
+            row.extend([id(&i.id), created, format::size(i.size)]);
+            row
         })
         .collect();
-    format::table(&["NAME", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows);
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if a.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    format::table(&header, &rows);
     Ok(0)
 }
 
@@ -95,4 +142,227 @@ pub fn rmi(rrun: &Rrun, a: RmiArgs) -> Result<i32, Error> {
         }
     }
     Ok(code)
+}
+
+#[derive(Args, Debug)]
+pub struct ImageInspectArgs {
+    /// Output format: json (the only one)
+    #[arg(short, long, default_value = "json")]
+    pub format: String,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// Do not truncate IDs and commands
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Sizes and dates in human-readable form (--human=false: bytes and RFC 3339 times)
+    #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub human: bool,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    pub image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SaveArgs {
+    /// Write to this file instead of standard output
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Archive format: docker-archive or oci-archive
+    #[arg(long, default_value = "docker-archive")]
+    pub format: String,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Remove every image no container uses, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `rrun image …`: the same commands as the top-level ones.
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// List images
+    #[command(visible_alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove images
+    #[command(visible_alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Everything known about images, as JSON
+    Inspect(ImageInspectArgs),
+    /// Show the steps an image was made of
+    History(HistoryArgs),
+    /// Write images to an archive
+    Save(SaveArgs),
+    /// Import images from an archive
+    Load(LoadArgs),
+    /// Pull an image from a registry
+    Pull(super::registry::PullArgs),
+    /// Push an image to a registry
+    Push(super::registry::PushArgs),
+    /// Give an image another name
+    Tag(super::registry::TagArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+}
+
+pub fn image(rrun: &Rrun, c: ImageCommand) -> Result<i32, Error> {
+    match c {
+        ImageCommand::Ls(a) => images(rrun, a),
+        ImageCommand::Rm(a) => rmi(rrun, a),
+        ImageCommand::Inspect(a) => inspect(rrun, a),
+        ImageCommand::History(a) => history(rrun, a),
+        ImageCommand::Save(a) => save(rrun, a),
+        ImageCommand::Load(a) => load(rrun, a),
+        ImageCommand::Pull(a) => super::registry::pull(rrun, a),
+        ImageCommand::Push(a) => super::registry::push(rrun, a),
+        ImageCommand::Tag(a) => super::registry::tag(rrun, a),
+        ImageCommand::Prune(a) => prune(rrun, a),
+    }
+}
+
+/// Prints the objects found as one JSON array; an error for each name not found (exit 125).
+pub fn print_objects<T: serde::Serialize>(names: &[String], mut find: impl FnMut(&str) -> Result<T, Error>) -> i32 {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for n in names {
+        match find(n) {
+            Ok(v) => found.push(v),
+            Err(e) => {
+                eprintln!("rrun: {e}");
+                code = e.exit_code();
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&found).expect("serializes"));
+    code
+}
+
+pub fn inspect(rrun: &Rrun, a: ImageInspectArgs) -> Result<i32, Error> {
+    if a.format != "json" {
+        eprintln!("rrun: unknown --format {:?}: expected json", a.format);
+        return Ok(125);
+    }
+    Ok(print_objects(&a.images, |n| rrun.inspect_image(n)))
+}
+
+/// `…` in place of the rest when `s` has more than `max` characters, as Docker's table cells.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    s.chars().take(max - 1).collect::<String>() + "…"
+}
+
+pub fn history(rrun: &Rrun, a: HistoryArgs) -> Result<i32, Error> {
+    let rows = rrun.history(&a.image)?;
+    if a.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
+        return Ok(0);
+    }
+    if a.format != "table" {
+        eprintln!("rrun: unknown --format {:?}: expected table or json", a.format);
+        return Ok(125);
+    }
+    let id = |s: &str| match s.parse::<rrun::digest::Digest>() {
+        Ok(d) if !a.no_trunc => d.short().to_string(),
+        _ => s.to_string(),
+    };
+    if a.quiet {
+        rows.iter().for_each(|r| println!("{}", id(&r.id)));
+        return Ok(0);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let time = chrono::DateTime::from_timestamp(r.created, 0);
+            let created = match (time, a.human) {
+                (None, _) => "N/A".to_string(),
+                (Some(t), true) => format!("{} ago", format::age(Some(&t.to_rfc3339()))),
+                (Some(t), false) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            };
+            let by = r.created_by.replace('\t', " ");
+            let by = if a.no_trunc { by } else { ellipsis(&by, 45) };
+            let size = if a.human { format::size(r.size) } else { r.size.to_string() };
+            vec![id(&r.id), created, by, size, r.comment.clone()]
+        })
+        .collect();
+    format::table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &table);
+    Ok(0)
+}
+
+pub fn save(rrun: &Rrun, a: SaveArgs) -> Result<i32, Error> {
+    let format: rrun::image::save::ArchiveFormat = a.format.parse()?;
+    match &a.output {
+        Some(path) if path != std::path::Path::new("-") => rrun.save_to_file(&a.images, format, path)?,
+        _ => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                eprintln!("rrun: refusing to write an archive to a terminal: use -o FILE, or redirect standard output");
+                return Ok(125);
+            }
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            rrun.save(&a.images, format, &mut w)?;
+            w.flush().map_err(|source| Error::Io { path: "<stdout>".into(), source })?;
+        }
+    }
+    Ok(0)
+}
+
+/// Asks on stderr, reads the answer from stdin: true only for `y` or `Y`.
+pub fn confirm(warning: &str) -> bool {
+    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y")
+}
+
+/// Docker's prune report: what went, then the space it freed.
+pub fn print_prune_report(r: &rrun::images::PruneReport) {
+    if !r.containers_deleted.is_empty() {
+        println!("Deleted Containers:");
+        r.containers_deleted.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    if !r.images_deleted.is_empty() {
+        println!("Deleted Images:");
+        for item in &r.images_deleted {
+            match item {
+                ImageDeleteItem::Untagged(n) => println!("untagged: {n}"),
+                ImageDeleteItem::Deleted(d) => println!("deleted: {d}"),
+            }
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", format::size(r.space_reclaimed));
+}
+
+pub fn prune(rrun: &Rrun, a: PruneArgs) -> Result<i32, Error> {
+    let warning = if a.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !a.force && !confirm(warning) {
+        return Ok(0);
+    }
+    print_prune_report(&rrun.prune_images(a.all)?);
+    Ok(0)
 }

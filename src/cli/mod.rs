@@ -3,6 +3,7 @@
 
 mod container;
 mod format;
+mod fs;
 mod images;
 pub mod oci;
 mod registry;
@@ -44,6 +45,24 @@ pub enum Command {
     Images(images::ImagesArgs),
     /// Remove images
     Rmi(images::RmiArgs),
+    /// Manage images
+    #[command(subcommand)]
+    Image(images::ImageCommand),
+    /// Show the steps an image was made of
+    History(images::HistoryArgs),
+    /// Write images to an archive (docker-archive or oci-archive)
+    Save(images::SaveArgs),
+    /// Disk usage and pruning
+    #[command(subcommand)]
+    System(system::SystemCommand),
+    /// Files a container added (A), changed (C) or deleted (D)
+    Diff(fs::DiffArgs),
+    /// Write a container's root filesystem as a tar archive
+    Export(fs::ExportArgs),
+    /// Make a new image from a container's changes
+    Commit(fs::CommitArgs),
+    /// Copy files between a container and the host (or a tar stream: -)
+    Cp(fs::CpArgs),
     /// Run a command in a new container
     Run(Box<run::RunArgs>),
     /// List containers
@@ -66,7 +85,7 @@ pub enum Command {
     Exec(container::ExecArgs),
     /// CPU, memory and process counts of running containers
     Stats(container::StatsArgs),
-    /// Everything known about containers, as JSON
+    /// Everything known about containers or images, as JSON
     Inspect(container::InspectArgs),
     /// Manage containers
     #[command(subcommand)]
@@ -134,6 +153,14 @@ pub fn main(cli: Cli) -> i32 {
         Command::Load(a) => images::load(&rrun, a),
         Command::Images(a) => images::images(&rrun, a),
         Command::Rmi(a) => images::rmi(&rrun, a),
+        Command::Image(c) => images::image(&rrun, c),
+        Command::History(a) => images::history(&rrun, a),
+        Command::Save(a) => images::save(&rrun, a),
+        Command::System(c) => system::system(&rrun, c),
+        Command::Diff(a) => fs::diff(&rrun, a),
+        Command::Export(a) => fs::export(&rrun, a),
+        Command::Commit(a) => fs::commit(&rrun, a),
+        Command::Cp(a) => fs::cp(&rrun, a),
         Command::Run(a) => run::run(&rrun, *a),
         Command::Ps(a) => container::ps(&rrun, a),
         Command::Rm(a) => container::rm(&rrun, a),

@@ -1,8 +1,160 @@
-//! `version` and `info`.
+//! `version`, `info`, `system df` and `system prune`.
 
 use super::format::{self, Format};
-use clap::Args;
+use super::images::{confirm, print_prune_report};
+use clap::{Args, Subcommand};
 use rrun::{Error, Rrun};
+
+#[derive(Subcommand, Debug)]
+pub enum SystemCommand {
+    /// Disk space used by images, containers and volumes
+    Df(DfArgs),
+    /// Remove stopped containers and unused images
+    Prune(SystemPruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DfArgs {
+    /// Every image and container, with its size
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Output format: table or json
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SystemPruneArgs {
+    /// Remove every image no container uses, not only dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes too (rrun has no named volumes: nothing more to remove)
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+pub fn system(rrun: &Rrun, c: SystemCommand) -> Result<i32, Error> {
+    match c {
+        SystemCommand::Df(a) => df(rrun, a),
+        SystemCommand::Prune(a) => prune(rrun, a),
+    }
+}
+
+/// `4.26MB (100%)`: a reclaimable size with its share of the total, as Docker prints it.
+fn reclaimable(part: u64, total: u64) -> String {
+    if total == 0 {
+        return format::size(part);
+    }
+    format!("{} ({}%)", format::size(part), part * 100 / total)
+}
+
+pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
+    let usage = rrun.disk_usage()?;
+    match a.format.as_str() {
+        "json" if a.verbose => {
+            println!("{}", serde_json::to_string_pretty(&usage).expect("serializes"));
+            return Ok(0);
+        }
+        "json" => {
+            println!("{}", serde_json::to_string_pretty(&usage.summary()).expect("serializes"));
+            return Ok(0);
+        }
+        "table" => {}
+        other => {
+            eprintln!("rrun: unknown --format {other:?}: expected table or json");
+            return Ok(125);
+        }
+    }
+    if !a.verbose {
+        let rows: Vec<Vec<String>> = usage
+            .summary()
+            .iter()
+            .map(|r| {
+                let rec = if r.kind == "Build Cache" {
+                    format::size(r.reclaimable)
+                } else {
+                    reclaimable(r.reclaimable, r.size)
+                };
+                vec![r.kind.clone(), r.total_count.to_string(), r.active.to_string(), format::size(r.size), rec]
+            })
+            .collect();
+        format::table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows);
+        return Ok(0);
+    }
+    println!("Images space usage:\n");
+    let images: Vec<Vec<String>> = usage
+        .images
+        .iter()
+        .map(|i| {
+            vec![
+                i.repository.clone(),
+                i.tag.clone(),
+                i.id.short().to_string(),
+                i.created.as_deref().map(|c| format!("{} ago", format::age(Some(c)))).unwrap_or_else(|| "N/A".into()),
+                format::size(i.size),
+                format::size(i.shared_size),
+                format::size(i.unique_size),
+                i.containers.to_string(),
+            ]
+        })
+        .collect();
+    format::table(
+        &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
+        &images,
+    );
+    println!("\nContainers space usage:\n");
+    let containers: Vec<Vec<String>> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            let status = match c.status {
+                rrun::Status::Created => "Created",
+                rrun::Status::Running => "Running",
+                rrun::Status::Paused => "Paused",
+                rrun::Status::Exited => "Exited",
+            };
+            vec![
+                c.id[..12].to_string(),
+                c.image.clone(),
+                format!("\"{}\"", c.command.join(" ")),
+                "0".into(),
+                format::size(c.size_rw),
+                format!("{} ago", format::age(Some(&c.created))),
+                status.to_string(),
+                c.name.clone(),
+            ]
+        })
+        .collect();
+    format::table(
+        &["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
+        &containers,
+    );
+    println!("\nLocal Volumes space usage:\n");
+    format::table(&["VOLUME NAME", "LINKS", "SIZE"], &[]);
+    println!("\nBuild cache usage: 0B\n");
+    format::table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], &[]);
+    Ok(0)
+}
+
+pub fn prune(rrun: &Rrun, a: SystemPruneArgs) -> Result<i32, Error> {
+    let mut warning = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+    if a.volumes {
+        warning.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    warning.push_str(if a.all {
+        "  - all images without at least one container associated to them\n"
+    } else {
+        "  - all dangling images\n"
+    });
+    if !a.force && !confirm(&warning) {
+        return Ok(0);
+    }
+    print_prune_report(&rrun.system_prune(a.all)?);
+    Ok(0)
+}
 
 #[derive(Args, Debug)]
 pub struct FormatArgs {

@@ -220,6 +220,7 @@ impl Loader<'_> {
                 .collect();
             plans.push(Plan {
                 names,
+                repo_digests: Vec::new(),
                 manifest: Some((manifest_desc.digest.clone(), bytes)),
                 config_bytes,
                 config,
@@ -296,7 +297,7 @@ impl Loader<'_> {
                     diff_id: diff_id.clone(),
                 })
                 .collect();
-            plans.push(Plan { names, manifest: None, config_bytes, config, layers });
+            plans.push(Plan { names, repo_digests: Vec::new(), manifest: None, config_bytes, config, layers });
         }
         Ok(plans)
     }

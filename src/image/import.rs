@@ -61,6 +61,8 @@ pub(crate) trait Source: Sync {
 /// One image to import: what the archive says, before any layer is read.
 pub(crate) struct Plan {
     pub names: Vec<String>,
+    /// `registry/repository@digest` references the image was pulled by.
+    pub repo_digests: Vec<String>,
     /// Manifest bytes when the archive has one (OCI); built after the layers otherwise.
     pub manifest: Option<(Digest, Vec<u8>)>,
     pub config_bytes: Vec<u8>,
@@ -89,6 +91,9 @@ pub(crate) struct Importer<'a> {
 impl Importer<'_> {
     /// Brings every layer of `plan` into the store (in parallel), then records the image.
     pub fn import(&self, plan: Plan) -> Result<LoadedImage, ImportError> {
+        if let Some(loaded) = self.name_existing(&plan)? {
+            return Ok(loaded);
+        }
         let imported = import_layers_parallel(self, &plan.layers)?;
         let layers: Vec<LayerRecord> = plan
             .layers
@@ -132,12 +137,13 @@ impl Importer<'_> {
                 (Digest::of(&bytes), bytes)
             }
         };
-        let record = ImageRecord {
+        let mut record = ImageRecord {
             manifest: manifest_digest.clone(),
             config: config_digest.clone(),
             layers,
             created: plan.config.created.clone(),
             size,
+            repo_digests: plan.repo_digests.clone(),
         };
         // everything is verified: make it visible, all under one lock
         let _lock = self.store.lock_exclusive()?;
@@ -147,6 +153,12 @@ impl Importer<'_> {
         self.store.put_blob(&config_digest, &plan.config_bytes)?;
         self.store.put_blob(&manifest_digest, &manifest_bytes)?;
         let mut index = self.store.read_index()?;
+        if let Some(old) = index.images.get(&manifest_digest) {
+            // the same image pulled again, by another name or digest: it keeps what it had
+            let mut digests = old.repo_digests.clone();
+            digests.extend(record.repo_digests.iter().filter(|d| !old.repo_digests.contains(d)).cloned());
+            record.repo_digests = digests;
+        }
         index.images.insert(manifest_digest.clone(), record.clone());
         for n in &plan.names {
             index.tags.insert(n.clone(), manifest_digest.clone());
@@ -156,12 +168,38 @@ impl Importer<'_> {
         Ok(LoadedImage { names: plan.names, record })
     }
 
+    /// An image without a manifest of its own (a docker-archive's) whose
+    /// config the store already has, with every layer: the same image, which
+    /// only gains the archive's names (as Docker, whose image ID is the config
+    /// digest), so no second record of it appears.
+    fn name_existing(&self, plan: &Plan) -> Result<Option<LoadedImage>, ImportError> {
+        if plan.manifest.is_some() {
+            return Ok(None);
+        }
+        let config = Digest::of(&plan.config_bytes);
+        let _lock = self.store.lock_exclusive()?;
+        let mut index = self.store.read_index()?;
+        let Some(existing) = index
+            .images
+            .values()
+            .find(|i| i.config == config && i.diff_ids().eq(plan.layers.iter().map(|l| &l.diff_id)))
+        else {
+            return Ok(None);
+        };
+        if !existing.diff_ids().all(|d| self.store.has_layer(d)) || !self.store.has_blob(&existing.manifest) {
+            return Ok(None);
+        }
+        let record = existing.clone();
+        for n in &plan.names {
+            index.tags.insert(n.clone(), record.manifest.clone());
+        }
+        self.store.write_index(&index)?;
+        tracing::info!(manifest = %record.manifest, names = ?plan.names, "image already in the store: named");
+        Ok(Some(LoadedImage { names: plan.names.clone(), record }))
+    }
+
     fn layer_tar_size(&self, diff_id: &Digest) -> u64 {
-        std::fs::read(self.store.layer_dir(diff_id).join("meta.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<LayerMeta>(&b).ok())
-            .map(|m| m.size)
-            .unwrap_or(0)
+        super::layer_size(self.store, diff_id)
     }
 
     /// Brings one layer into the store: its blob (kept as received) and its

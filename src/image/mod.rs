@@ -3,7 +3,12 @@
 //! unpacking with whiteouts (`unpack`).
 
 pub mod archive;
+pub mod change;
+pub mod history;
 pub mod import;
+pub mod inspect;
+pub mod layer_writer;
+pub mod save;
 pub mod unpack;
 
 use crate::digest::Digest;
@@ -42,6 +47,10 @@ pub struct ImageRecord {
     pub created: Option<String>,
     /// Unpacked size in bytes (sum of the layers' tar sizes).
     pub size: u64,
+    /// `registry/repository@sha256:…`: the digests the image was pulled by
+    /// (an index's first, then its manifest's), as Docker's RepoDigests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repo_digests: Vec<String>,
 }
 
 impl ImageRecord {
@@ -75,40 +84,97 @@ pub struct LayerMeta {
 }
 
 impl ImageIndex {
-    /// Finds an image by name (`busybox`, `docker.io/library/busybox:latest`,
-    /// `localhost/busybox`), by full manifest digest or by a unique prefix of its ID.
+    /// Finds an image by any name a user may give: `NAME[:TAG]`, `NAME@DIGEST`
+    /// (manifest digest, or the index digest it was pulled by), a full ID
+    /// (`sha256:<hex>` or bare 64 hex), or a unique prefix (>= 3 hex) of an ID.
     pub fn lookup(&self, name: &str) -> Option<&ImageRecord> {
         self.lookup_digest(name).and_then(|d| self.images.get(&d))
     }
 
     /// The manifest digest `name` resolves to.
     pub fn lookup_digest(&self, name: &str) -> Option<Digest> {
+        let hex = name.strip_prefix("sha256:").unwrap_or(name);
+        let is_hex = hex.len() >= 3 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        // a full ID is an ID even where it could also be a repository name
+        if is_hex && hex.len() == 64 {
+            if let Some(d) = self.by_id_prefix(hex).or_else(|| self.by_manifest_hex(hex)) {
+                return Some(d);
+            }
+        }
         if let Some(d) = self.tag_for(name) {
             return Some(d);
         }
-        let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        if hex.len() >= 3 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut found =
-                self.images.values().filter(|i| i.config.hex().starts_with(hex) || i.manifest.hex().starts_with(hex));
-            if let (Some(one), None) = (found.next(), found.next()) {
-                return Some(one.manifest.clone());
-            }
+        if is_hex {
+            return self.by_id_prefix(hex);
         }
         None
+    }
+
+    /// The image whose ID (config digest) starts with `hex`, if only one does.
+    /// Two records may share a config (the same image under two manifests):
+    /// that is still one ID, and the record with names wins.
+    fn by_id_prefix(&self, hex: &str) -> Option<Digest> {
+        let found: Vec<&ImageRecord> = self.images.values().filter(|i| i.config.hex().starts_with(hex)).collect();
+        let first = found.first()?;
+        if found.iter().any(|i| i.config != first.config) {
+            return None;
+        }
+        let named = found.iter().find(|i| !self.names_of(&i.manifest).is_empty() || !i.repo_digests.is_empty());
+        Some(named.unwrap_or(first).manifest.clone())
+    }
+
+    fn by_manifest_hex(&self, hex: &str) -> Option<Digest> {
+        self.images.values().find(|i| i.manifest.hex() == hex).map(|i| i.manifest.clone())
     }
 
     /// The manifest digest a name (not an ID) points at, trying `localhost/NAME` for short names.
     pub fn tag_for(&self, name: &str) -> Option<Digest> {
         let r = ImageRef::parse(name).ok()?;
         if let Some(d) = &r.digest {
-            return self.images.contains_key(d).then(|| d.clone());
+            return self.digest_ref(name, &r, d);
         }
         self.tag_key(name).and_then(|k| self.tags.get(&k).cloned())
+    }
+
+    /// `NAME@DIGEST`: a recorded repo digest of that repository first, then any
+    /// image with that manifest digest, then one pulled by that digest elsewhere.
+    fn digest_ref(&self, input: &str, r: &ImageRef, d: &Digest) -> Option<Digest> {
+        let mut repos = vec![r.name()];
+        if ImageRef::is_short_name(input) {
+            if let Ok(local) = ImageRef::parse(&format!("localhost/{input}")) {
+                repos.push(local.name());
+            }
+        }
+        let wanted: Vec<String> = repos.iter().map(|repo| format!("{repo}@{d}")).collect();
+        if let Some(i) = self.images.values().find(|i| i.repo_digests.iter().any(|rd| wanted.contains(rd))) {
+            return Some(i.manifest.clone());
+        }
+        if self.images.contains_key(d) {
+            return Some(d.clone());
+        }
+        let suffix = format!("@{d}");
+        self.images.values().find(|i| i.repo_digests.iter().any(|rd| rd.ends_with(&suffix))).map(|i| i.manifest.clone())
+    }
+
+    /// The entry of `repo_digests` that a `NAME@DIGEST` reference names exactly, if any.
+    pub fn repo_digest_key(&self, name: &str) -> Option<String> {
+        let r = ImageRef::parse(name).ok()?;
+        let d = r.digest.as_ref()?;
+        let mut candidates = vec![format!("{}@{d}", r.name())];
+        if ImageRef::is_short_name(name) {
+            if let Ok(local) = ImageRef::parse(&format!("localhost/{name}")) {
+                candidates.push(format!("{}@{d}", local.name()));
+            }
+        }
+        candidates.into_iter().find(|c| self.images.values().any(|i| i.repo_digests.contains(c)))
     }
 
     /// The key in `tags` that `name` matches, if any.
     pub fn tag_key(&self, name: &str) -> Option<String> {
         let r = ImageRef::parse(name).ok()?;
+        if r.digest.is_some() {
+            return None;
+        }
         let full = r.to_string();
         if self.tags.contains_key(&full) {
             return Some(full);
@@ -126,6 +192,26 @@ impl ImageIndex {
     pub fn names_of(&self, manifest: &Digest) -> Vec<&str> {
         self.tags.iter().filter(|(_, d)| *d == manifest).map(|(n, _)| n.as_str()).collect()
     }
+
+    /// True when an image has neither a name nor a digest it was pulled by:
+    /// `<none>:<none>`, what `image prune` removes.
+    pub fn is_dangling(&self, image: &ImageRecord) -> bool {
+        image.repo_digests.is_empty() && self.names_of(&image.manifest).is_empty()
+    }
+}
+
+/// The unpacked (tar) size of a layer in the store, from its `meta.json`; 0 when unknown.
+pub fn layer_size(store: &crate::store::Store, diff_id: &Digest) -> u64 {
+    std::fs::read(store.layer_dir(diff_id).join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LayerMeta>(&b).ok())
+        .map(|m| m.size)
+        .unwrap_or(0)
+}
+
+/// `registry/repository` of a `registry/repository@sha256:…` entry.
+pub fn repo_of_digest(repo_digest: &str) -> &str {
+    repo_digest.rsplit_once('@').map(|(r, _)| r).unwrap_or(repo_digest)
 }
 
 #[cfg(test)]
@@ -134,7 +220,14 @@ mod tests {
 
     fn record(hex_char: char) -> ImageRecord {
         let d = |c: char| Digest::from_hex(&c.to_string().repeat(64)).unwrap();
-        ImageRecord { manifest: d(hex_char), config: d('f'), layers: vec![], created: None, size: 0 }
+        ImageRecord {
+            manifest: d(hex_char),
+            config: d('f'),
+            layers: vec![],
+            created: None,
+            size: 0,
+            repo_digests: vec![],
+        }
     }
 
     #[test]
@@ -151,6 +244,69 @@ mod tests {
         assert_eq!(idx.lookup(&format!("sha256:{}", "a".repeat(64))), Some(&r));
         assert_eq!(idx.lookup("alpine"), None);
         assert_eq!(idx.names_of(&r.manifest).len(), 2);
+    }
+
+    #[test]
+    fn lookup_by_digest_index_digest_and_ids() {
+        let d = |c: char| Digest::from_hex(&c.to_string().repeat(64)).unwrap();
+        let mut idx = ImageIndex::default();
+        // pulled by digest: no tag, the index digest and the manifest digest recorded
+        let mut pulled = record('a');
+        pulled.config = Digest::from_hex(&format!("abce{}", "0".repeat(60))).unwrap();
+        pulled.repo_digests =
+            vec![format!("127.0.0.1:5000/team/tool@{}", d('c')), format!("127.0.0.1:5000/team/tool@{}", d('a'))];
+        idx.images.insert(pulled.manifest.clone(), pulled.clone());
+        let mut other = record('b');
+        other.config = Digest::from_hex(&format!("abcd{}", "0".repeat(60))).unwrap();
+        idx.images.insert(other.manifest.clone(), other.clone());
+        idx.tags.insert("docker.io/library/other:1".into(), other.manifest.clone());
+
+        assert_eq!(idx.lookup(&format!("127.0.0.1:5000/team/tool@{}", d('c'))), Some(&pulled), "index digest");
+        assert_eq!(idx.lookup(&format!("127.0.0.1:5000/team/tool@{}", d('a'))), Some(&pulled), "manifest digest");
+        assert_eq!(idx.lookup(&format!("other@{}", d('b'))), Some(&other), "manifest digest, any repository");
+        assert_eq!(idx.lookup(&format!("127.0.0.1:5000/team/tool@{}", d('9'))), None);
+        assert_eq!(idx.lookup("127.0.0.1:5000/team/tool"), None, "no tag: not found by :latest");
+        assert_eq!(idx.lookup("abce"), Some(&pulled), "short ID");
+        assert_eq!(idx.lookup("abc"), None, "a prefix of two IDs is ambiguous");
+        assert_eq!(idx.lookup("ab"), None, "too short");
+        assert_eq!(idx.lookup("abX"), None);
+        assert_eq!(idx.lookup(pulled.config.hex()), Some(&pulled), "bare 64 hex");
+        assert_eq!(idx.lookup(&pulled.config.to_string()), Some(&pulled), "full ID");
+        assert_eq!(idx.lookup("other"), None, "other has only tag 1");
+        assert_eq!(idx.lookup("other:1"), Some(&other));
+        idx.tags.remove("docker.io/library/other:1");
+        assert_eq!(idx.lookup("abcd"), Some(&other));
+        assert!(idx.is_dangling(&other) && !idx.is_dangling(&pulled));
+        assert_eq!(
+            idx.repo_digest_key(&format!("127.0.0.1:5000/team/tool@{}", d('c'))).as_deref(),
+            Some(pulled.repo_digests[0].as_str())
+        );
+        assert_eq!(repo_of_digest(&pulled.repo_digests[0]), "127.0.0.1:5000/team/tool");
+    }
+
+    #[test]
+    fn configs_keep_what_rrun_does_not_read() {
+        let json = r#"{"architecture":"amd64","os":"linux","history":null,"rootfs":{"type":"layers","diff_ids":[]},
+                       "container_config":{"Hostname":"x"},"config":{"Cmd":["sh"],"Healthcheck":{"Test":["NONE"]},"Env":null}}"#;
+        let c: ImageConfig = serde_json::from_str(json).unwrap();
+        assert!(c.history.is_empty());
+        let again: serde_json::Value = serde_json::to_value(&c).unwrap();
+        assert_eq!(again["container_config"]["Hostname"], "x");
+        assert_eq!(again["config"]["Healthcheck"]["Test"][0], "NONE");
+        assert_eq!(again["config"]["Cmd"][0], "sh");
+        assert!(again["config"].get("Env").is_none(), "absent fields stay absent");
+    }
+
+    #[test]
+    fn a_short_id_shared_by_two_records_of_one_config_is_one_image() {
+        let mut idx = ImageIndex::default();
+        let a = record('a');
+        let mut b = record('b');
+        b.config = a.config.clone();
+        idx.images.insert(a.manifest.clone(), a.clone());
+        idx.images.insert(b.manifest.clone(), b.clone());
+        idx.tags.insert("localhost/b:latest".into(), b.manifest.clone());
+        assert_eq!(idx.lookup("fff"), Some(&b), "the named record wins");
     }
 }
 
@@ -233,41 +389,79 @@ pub struct ManifestJson {
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The parts of an image config rrun reads (the rest is kept verbatim in the blob).
+/// An image config: what rrun reads, typed, and every other field kept as it
+/// came (`extra`), so that a config rrun derives (`commit`) loses nothing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     #[serde(default)]
     pub architecture: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     #[serde(default)]
     pub os: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
     pub rootfs: RootFs,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+    pub history: Vec<History>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// `null` read as the type's default (configs written by some tools have `"history": null`).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The `config` object of an image config: how to run it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
-    #[serde(default)]
-    pub working_dir: Option<String>,
-    #[serde(default)]
-    pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    pub stop_signal: Option<String>,
-    /// Paths that get an anonymous volume (`{"/data": {}}`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// Fields rrun does not interpret (Healthcheck, Shell, OnBuild…), kept as they came.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// One step of how an image was made (`history` in the image config).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// True when the step made no layer (ENV, CMD…).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "null_as_default")]
+    pub empty_layer: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -78,6 +78,16 @@ impl Compression {
     }
 }
 
+/// The tar stream inside a stored layer blob, whatever its compression.
+pub fn decompressed<R: Read + Send + 'static>(blob: R) -> io::Result<Box<dyn Read + Send>> {
+    let mut buffered = BufReader::with_capacity(256 * 1024, blob);
+    Ok(match Compression::sniff(buffered.fill_buf()?) {
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+        Compression::None => Box::new(buffered),
+    })
+}
+
 /// What to check and where to put things.
 pub struct UnpackRequest<'a> {
     /// Name used in errors (the blob digest, or the archive path).
@@ -567,6 +577,20 @@ mod tests {
         assert_eq!(clean_entry_path(b"../etc/passwd"), Err("path contains '..'"));
         assert_eq!(clean_entry_path(b"a/../../b"), Err("path contains '..'"));
         assert_eq!(clean_entry_path(b"/etc/passwd"), Err("absolute path"));
+    }
+
+    #[test]
+    fn blobs_decompress_whatever_their_compression() {
+        let tar = tar_of(|b| file(b, "x", b"data"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::stream::encode_all(&tar[..], 1).unwrap();
+        for blob in [tar.clone(), gz, zst] {
+            let mut out = Vec::new();
+            decompressed(io::Cursor::new(blob)).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, tar);
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod child;
 mod copyup;
 pub mod detach;
 mod exec;
+pub mod fsns;
 pub mod hooks;
 mod identity;
 mod idmap;

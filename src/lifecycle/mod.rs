@@ -4,11 +4,15 @@
 //! `exec` starts more processes in them.
 
 mod control;
+mod copy;
 mod exec;
+mod fs;
 mod monitor;
 
 pub use control::{ContainerStats, LogOptions};
+pub use copy::{CopyHost, CopyOptions};
 pub use exec::ExecOptions;
+pub use fs::{ChangeKind, CommitOptions, FsChange, FsError};
 
 use crate::container::{self, update_record, ContainerRecord, Status};
 use crate::launcher::{self, Child, ExitStatus, LaunchConfig, StdioMode};

@@ -45,6 +45,8 @@ pub struct Resolved {
     pub manifest: Vec<u8>,
     pub digest: Digest,
     pub parsed: ManifestJson,
+    /// The digest of the index (manifest list) the manifest was chosen from, if any.
+    pub index_digest: Option<Digest>,
 }
 
 impl RegistryClient {
@@ -91,6 +93,7 @@ impl RegistryClient {
         platform: &Platform,
     ) -> Result<Resolved, RegistryError> {
         let (mut bytes, mut media, mut digest) = self.get_manifest(ep, reference, name)?;
+        let mut index_digest = None;
         for _ in 0..3 {
             let json: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| RegistryError::Manifest { image: name.into(), reason: format!("not JSON: {e}") })?;
@@ -102,7 +105,7 @@ impl RegistryClient {
             if !is_index {
                 let parsed: ManifestJson = serde_json::from_value(json)
                     .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
-                return Ok(Resolved { endpoint: ep.clone(), manifest: bytes, digest, parsed });
+                return Ok(Resolved { endpoint: ep.clone(), manifest: bytes, digest, parsed, index_digest });
             }
             let index: IndexJson = serde_json::from_value(json)
                 .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
@@ -120,6 +123,8 @@ impl RegistryClient {
                     },
                 )?;
             info!(image = name, platform = %platform, manifest = %chosen.digest, "chose from the index");
+            // the digest a user pulls a multi-arch image by is the outermost index's
+            index_digest.get_or_insert(digest.clone());
             (bytes, media, digest) = self.get_manifest(ep, &chosen.digest.to_string(), name)?;
         }
         Err(RegistryError::Manifest { image: name.into(), reason: "indexes nested too deeply".into() })
@@ -234,8 +239,10 @@ pub fn pull(
         })
         .collect();
     let names = if image.tag.is_some() { vec![image.to_string()] } else { Vec::new() };
+    let repo_digests = repo_digests(image, &resolved);
     let plan = Plan {
         names,
+        repo_digests,
         manifest: Some((resolved.digest.clone(), resolved.manifest.clone())),
         config_bytes,
         config,
@@ -252,6 +259,13 @@ pub fn pull(
         .map_err(|e: ImportError| crate::Error::Import(e))?;
     info!(image = %name, from = %ep.host, manifest = %resolved.digest, "pulled");
     Ok(loaded)
+}
+
+/// `registry/repository@digest` for what a pull resolved: the index it went
+/// through (the digest Docker shows for a multi-arch image) and the manifest.
+fn repo_digests(image: &ImageRef, resolved: &Resolved) -> Vec<String> {
+    let repo = image.name();
+    resolved.index_digest.iter().chain([&resolved.digest]).map(|d| format!("{repo}@{d}")).collect()
 }
 
 #[cfg(test)]

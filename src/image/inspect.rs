@@ -1,0 +1,201 @@
+//! What `rrun image inspect` shows: an image record and its config, in the
+//! shape of Docker's `docker image inspect` (field names included), so that
+//! tools and templates written for Docker read it unchanged.
+
+use super::{ContainerConfig, ImageConfig, ImageRecord};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One image, as `docker image inspect` prints it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    /// The image ID: `sha256:` and the config digest.
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    /// Docker's local parent image; rrun records none.
+    pub parent: String,
+    pub comment: String,
+    pub created: String,
+    pub docker_version: String,
+    pub author: String,
+    pub config: InspectConfig,
+    pub architecture: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    pub os: String,
+    /// Unpacked size in bytes.
+    pub size: u64,
+    pub graph_driver: GraphDriver,
+    #[serde(rename = "RootFS")]
+    pub root_fs: InspectRootFs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+}
+
+/// Docker's `container.Config` as images carry it.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectConfig {
+    pub hostname: String,
+    pub domainname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<serde_json::Value>,
+    pub image: String,
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub on_build: Option<serde_json::Value>,
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    pub name: String,
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectRootFs {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Metadata {
+    /// Docker's; rrun does not record when a name was given: Go's zero time, as Docker shows it then.
+    pub last_tag_time: String,
+    /// rrun's own: the manifest the image is stored under.
+    pub manifest_digest: String,
+}
+
+impl InspectConfig {
+    pub fn from_image(c: &ContainerConfig) -> InspectConfig {
+        InspectConfig {
+            user: c.user.clone().unwrap_or_default(),
+            exposed_ports: c.exposed_ports.clone(),
+            env: c.env.clone(),
+            cmd: c.cmd.clone(),
+            healthcheck: c.extra.get("Healthcheck").cloned(),
+            volumes: c.volumes.clone(),
+            working_dir: c.working_dir.clone().unwrap_or_default(),
+            entrypoint: c.entrypoint.clone(),
+            on_build: c.extra.get("OnBuild").cloned().filter(|v| !v.is_null()),
+            labels: c.labels.clone(),
+            stop_signal: c.stop_signal.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Builds the inspect object of `record`, whose config is `config`, known by
+/// the names `tags`. `layer_dirs` are the unpacked layers' `diff` directories,
+/// bottom first.
+pub fn build(
+    record: &ImageRecord,
+    config: &ImageConfig,
+    tags: Vec<String>,
+    layer_dirs: &[std::path::PathBuf],
+) -> ImageInspect {
+    let string = |k: &str| config.extra.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let mut data = BTreeMap::new();
+    if let Some((top, lower)) = layer_dirs.split_last() {
+        data.insert("UpperDir".to_string(), top.display().to_string());
+        if !lower.is_empty() {
+            let lowers: Vec<String> = lower.iter().rev().map(|d| d.display().to_string()).collect();
+            data.insert("LowerDir".to_string(), lowers.join(":"));
+        }
+    }
+    ImageInspect {
+        id: record.config.to_string(),
+        repo_tags: tags,
+        repo_digests: record.repo_digests.clone(),
+        parent: String::new(),
+        comment: string("comment"),
+        created: config.created.clone().unwrap_or_default(),
+        docker_version: string("docker_version"),
+        author: config.author.clone().unwrap_or_default(),
+        config: config.config.as_ref().map(InspectConfig::from_image).unwrap_or_default(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+        os: config.os.clone(),
+        size: record.size,
+        graph_driver: GraphDriver { name: "overlay".into(), data },
+        root_fs: InspectRootFs { kind: "layers".into(), layers: record.diff_ids().map(|d| d.to_string()).collect() },
+        metadata: Some(Metadata {
+            last_tag_time: "0001-01-01T00:00:00Z".into(),
+            manifest_digest: record.manifest.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+    use crate::image::LayerRecord;
+
+    #[test]
+    fn inspect_has_dockers_shape() {
+        let config: ImageConfig = serde_json::from_str(
+            r#"{"architecture":"amd64","os":"linux","author":"me","comment":"made by hand",
+                "created":"2024-01-01T00:00:00Z",
+                "config":{"Cmd":["sh"],"Env":["A=1"],"ExposedPorts":{"80/tcp":{}},"Labels":{"k":"v"},
+                          "StopSignal":"SIGQUIT","Healthcheck":{"Test":["NONE"]}},
+                "rootfs":{"type":"layers","diff_ids":["sha256:1111111111111111111111111111111111111111111111111111111111111111"]}}"#,
+        )
+        .unwrap();
+        let d = |c: char| Digest::from_hex(&c.to_string().repeat(64)).unwrap();
+        let record = ImageRecord {
+            manifest: d('a'),
+            config: d('c'),
+            layers: vec![LayerRecord { blob: d('b'), media_type: String::new(), size: 1, diff_id: d('1') }],
+            created: config.created.clone(),
+            size: 1234,
+            repo_digests: vec![format!("docker.io/library/x@{}", d('a'))],
+        };
+        let v =
+            serde_json::to_value(build(&record, &config, vec!["docker.io/library/x:1".into()], &["/l/1/diff".into()]))
+                .unwrap();
+        assert_eq!(v["Id"], d('c').to_string());
+        assert_eq!(v["RepoTags"][0], "docker.io/library/x:1");
+        assert_eq!(v["RepoDigests"][0], format!("docker.io/library/x@{}", d('a')));
+        assert_eq!(v["Parent"], "");
+        assert_eq!(v["Comment"], "made by hand");
+        assert_eq!(v["Author"], "me");
+        assert_eq!(v["Created"], "2024-01-01T00:00:00Z");
+        assert_eq!(v["Config"]["Cmd"][0], "sh");
+        assert_eq!(v["Config"]["Env"][0], "A=1");
+        assert_eq!(v["Config"]["ExposedPorts"]["80/tcp"], serde_json::json!({}));
+        assert_eq!(v["Config"]["Labels"]["k"], "v");
+        assert_eq!(v["Config"]["StopSignal"], "SIGQUIT");
+        assert_eq!(v["Config"]["Healthcheck"]["Test"][0], "NONE");
+        assert_eq!(v["Config"]["WorkingDir"], "");
+        assert!(v["Config"]["Entrypoint"].is_null());
+        assert_eq!(v["Architecture"], "amd64");
+        assert!(v.get("Variant").is_none());
+        assert_eq!(v["Os"], "linux");
+        assert_eq!(v["Size"], 1234);
+        assert_eq!(v["RootFS"]["Type"], "layers");
+        assert_eq!(v["RootFS"]["Layers"][0], d('1').to_string());
+        assert_eq!(v["GraphDriver"]["Data"]["UpperDir"], "/l/1/diff");
+    }
+}
