@@ -148,6 +148,86 @@ impl Filters {
     }
 }
 
+/// The keys `images --filter` knows.
+pub const IMAGE_KEYS: &[&str] = &["dangling", "reference", "label", "before", "since"];
+
+/// What an image filter needs beyond the listing's row.
+pub struct ImageFacts<'a> {
+    /// The image's labels (from its config).
+    pub labels: &'a dyn Fn(&str) -> Option<&'a str>,
+    /// Creation time of another image (for `before`/`since`), by name or ID.
+    pub created_of: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Filters {
+    /// Checks the values of the image keys before any listing.
+    pub fn validate_image(&self) -> Result<(), FilterError> {
+        for v in self.get("dangling") {
+            Filters::bool_value("dangling", v)?;
+        }
+        Ok(())
+    }
+
+    /// Does the image row (`repository`, `tag`, `created`) pass every filter?
+    /// `reference` is a glob (`busy*`, `*/tool:1.*`) matched against the name
+    /// as stored and as Docker shows it (`docker.io/library/` left out).
+    pub fn image_matches(&self, repository: &str, tag: &str, created: Option<&str>, facts: &ImageFacts<'_>) -> bool {
+        let dangling = repository == "<none>";
+        let names = || {
+            let mut v = vec![repository.to_string(), format!("{repository}:{tag}")];
+            if let Some(short) = repository.strip_prefix("docker.io/library/").or(repository.strip_prefix("docker.io/"))
+            {
+                v.push(short.to_string());
+                v.push(format!("{short}:{tag}"));
+            }
+            v
+        };
+        let created_before = |other: &str, before: bool| {
+            (facts.created_of)(other).zip(created).is_some_and(|(t, mine)| {
+                if before {
+                    mine < t.as_str()
+                } else {
+                    mine > t.as_str()
+                }
+            })
+        };
+        self.any("dangling", |v| Filters::bool_value("dangling", v).is_ok_and(|d| d == dangling))
+            && self.any("reference", |pat| !dangling && names().iter().any(|n| glob(pat, n)))
+            && self.any("before", |v| created_before(v, true))
+            && self.any("since", |v| created_before(v, false))
+            && self.labels_match(|k| (facts.labels)(k))
+    }
+}
+
+/// Go's `path.Match`: `*` is any run of characters but '/', `?` one of them.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // (pattern index, name index) of the last `*`, to backtrack to
+    let (mut pi, mut ni, mut star) = (0, 0, None::<(usize, usize)>);
+    while ni < n.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == n[ni] || (c == '?' && n[ni] != '/') => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                // the star takes one more character, never a '/'
+                Some((sp, sn)) if n[sn] != '/' => {
+                    star = Some((sp, sn + 1));
+                    pi = sp + 1;
+                    ni = sn + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +246,35 @@ mod tests {
         assert!(parse(&["status=gone"]).unwrap().validate_container().is_err());
         assert!(parse(&["exited=x"]).unwrap().validate_container().is_err());
         assert!(parse(&["exited=0", "health=healthy"]).unwrap().validate_container().is_ok());
+    }
+
+    #[test]
+    fn globs_as_go_matches_paths() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("busybox:*", "busybox:latest"));
+        assert!(glob("*/tool:1.?", "team/tool:1.2"));
+        assert!(!glob("busy*", "library/busybox"), "a star does not cross '/'");
+        assert!(!glob("b?x", "box/"));
+        assert!(glob("*", ""));
+        assert!(!glob("a", "ab"));
+    }
+
+    #[test]
+    fn image_rows_filter_by_name_and_danglingness() {
+        let f = |specs: &[&str]| {
+            Filters::parse(&specs.iter().map(|s| s.to_string()).collect::<Vec<_>>(), IMAGE_KEYS).unwrap()
+        };
+        let facts = ImageFacts { labels: &|_| None, created_of: &|_| Some("2024-06-01T00:00:00Z".into()) };
+        let row = |f: &Filters, repo: &str| f.image_matches(repo, "latest", Some("2024-01-01T00:00:00Z"), &facts);
+        assert!(row(&f(&["reference=busybox"]), "docker.io/library/busybox"));
+        assert!(row(&f(&["reference=busy*:latest"]), "docker.io/library/busybox"));
+        assert!(!row(&f(&["reference=alpine"]), "docker.io/library/busybox"));
+        assert!(row(&f(&["dangling=true"]), "<none>"));
+        assert!(!row(&f(&["dangling=true"]), "docker.io/library/busybox"));
+        assert!(row(&f(&["dangling=false"]), "docker.io/library/busybox"));
+        assert!(row(&f(&["before=other"]), "localhost/x"));
+        assert!(!row(&f(&["since=other"]), "localhost/x"));
+        assert!(f(&["dangling=maybe"]).validate_image().is_err());
     }
 
     #[test]

@@ -165,6 +165,9 @@ pub struct InspectArgs {
     /// Only this kind of object: container or image (default: a container, else an image)
     #[arg(long = "type")]
     pub kind: Option<String>,
+    /// Output: json (the default), or a Go template ('{{.State.Pid}}')
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -433,7 +436,7 @@ pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
             return Ok(125);
         }
     };
-    Ok(super::images::print_objects(&a.names, |n| rrun.inspect_object(n, kind)))
+    Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind)))
 }
 
 pub fn container(rrun: &Rrun, c: ContainerCommand) -> Result<i32, Error> {

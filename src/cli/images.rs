@@ -22,9 +22,12 @@ pub struct LoadArgs {
 
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json, a Go template ('{{.Repository}}:{{.Tag}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Only images that match: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE
+    #[arg(short, long)]
+    pub filter: Vec<String>,
     /// Only show image IDs
     #[arg(short, long)]
     pub quiet: bool,
@@ -39,6 +42,20 @@ pub struct ImagesArgs {
     pub no_trunc: bool,
     /// Only images of this repository (and tag)
     pub reference: Option<String>,
+}
+
+/// One row of `images`, with the field names docker's `--format` templates use.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImageRow {
+    repository: String,
+    tag: String,
+    digest: String,
+    #[serde(rename = "ID")]
+    id: String,
+    created_since: String,
+    created_at: String,
+    size: String,
 }
 
 #[derive(Args, Debug)]
@@ -91,42 +108,65 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         }
         list.retain(|i| repos.contains(&i.repository) && tag.as_ref().is_none_or(|t| &i.tag == t));
     }
-    if a.format == "json" {
+    let format = match format::Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
+    let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::IMAGE_KEYS)?;
+    filters.validate_image()?;
+    if !filters.is_empty() {
+        let created_of = |name: &str| rrun.image(name).ok().and_then(|i| i.created);
+        let mut kept = Vec::with_capacity(list.len());
+        for i in list {
+            // labels live in the image's config: read only when a label filter asks
+            let labels = if filters.get("label").is_empty() {
+                Default::default()
+            } else {
+                let rec = rrun.image(&i.id.to_string())?;
+                rrun.image_config(&rec)?.config.and_then(|c| c.labels).unwrap_or_default()
+            };
+            let label = |k: &str| labels.get(k).map(String::as_str);
+            let facts = rrun::filter::ImageFacts { labels: &label, created_of: &created_of };
+            if filters.image_matches(&i.repository, &i.tag, i.created.as_deref(), &facts) {
+                kept.push(i);
+            }
+        }
+        list = kept;
+    }
+    if let format::Format::Json = format {
         println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
         return Ok(0);
     }
-    if a.format != "table" {
-        eprintln!("rrun: unknown --format {:?}: expected table or json", a.format);
-        return Ok(125);
-    }
     let id = |d: &rrun::digest::Digest| if a.no_trunc { d.to_string() } else { d.short().to_string() };
     if a.quiet {
-        for i in list {
+        for i in &list {
             println!("{}", id(&i.id));
         }
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = list
+    let rows: Vec<ImageRow> = list
         .iter()
-        .map(|i| {
-            let created = match i.created {
+        .map(|i| ImageRow {
+            repository: i.repository.clone(),
+            tag: i.tag.clone(),
+            digest: i.digest.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "<none>".into()),
+            id: id(&i.id),
+            created_since: match i.created {
                 Some(_) => format!("{} ago", format::age(i.created.as_deref())),
                 None => "N/A".into(),
-            };
-            let mut row = vec![i.repository.clone(), i.tag.clone()];
-            if a.digests {
-                row.push(i.digest.as_ref().map(|d| d.to_string()).unwrap_or_else(|| "<none>".into()));
-            }
-            row.extend([id(&i.id), created, format::size(i.size)]);
-            row
+            },
+            created_at: i.created.clone().unwrap_or_default(),
+            size: format::size(i.size),
         })
         .collect();
-    let mut header = vec!["REPOSITORY", "TAG"];
+    let mut columns = vec![("Repository", "REPOSITORY"), ("Tag", "TAG")];
     if a.digests {
-        header.push("DIGEST");
+        columns.push(("Digest", "DIGEST"));
     }
-    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    format::table(&header, &rows);
+    columns.extend([("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]);
+    if let Err(e) = format::print_rows(&format, &rows, &columns) {
+        return Ok(e.report());
+    }
     Ok(0)
 }
 
@@ -146,9 +186,9 @@ pub fn rmi(rrun: &Rrun, a: RmiArgs) -> Result<i32, Error> {
 
 #[derive(Args, Debug)]
 pub struct ImageInspectArgs {
-    /// Output format: json (the only one)
-    #[arg(short, long, default_value = "json")]
-    pub format: String,
+    /// Output: json (the default), or a Go template ('{{.Config.Cmd}}')
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub images: Vec<String>,
 }
@@ -235,8 +275,17 @@ pub fn image(rrun: &Rrun, c: ImageCommand) -> Result<i32, Error> {
     }
 }
 
-/// Prints the objects found as one JSON array; an error for each name not found (exit 125).
-pub fn print_objects<T: serde::Serialize>(names: &[String], mut find: impl FnMut(&str) -> Result<T, Error>) -> i32 {
+/// Prints the objects found, as one JSON array or each through `--format`'s
+/// template; an error for each name not found (exit 125).
+pub fn print_objects<T: serde::Serialize>(
+    names: &[String],
+    format: Option<&str>,
+    mut find: impl FnMut(&str) -> Result<T, Error>,
+) -> i32 {
+    let format = match format::Format::parse(format) {
+        Ok(f) => f,
+        Err(e) => return e.report(),
+    };
     let mut found = Vec::new();
     let mut code = 0;
     for n in names {
@@ -248,16 +297,14 @@ pub fn print_objects<T: serde::Serialize>(names: &[String], mut find: impl FnMut
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&found).expect("serializes"));
-    code
+    match format::print_objects(&format, &found) {
+        Ok(()) => code,
+        Err(e) => e.report(),
+    }
 }
 
 pub fn inspect(rrun: &Rrun, a: ImageInspectArgs) -> Result<i32, Error> {
-    if a.format != "json" {
-        eprintln!("rrun: unknown --format {:?}: expected json", a.format);
-        return Ok(125);
-    }
-    Ok(print_objects(&a.images, |n| rrun.inspect_image(n)))
+    Ok(print_objects(&a.images, a.format.as_deref(), |n| rrun.inspect_image(n)))
 }
 
 /// `…` in place of the rest when `s` has more than `max` characters, as Docker's table cells.
