@@ -18,19 +18,21 @@
 pub mod cgroups;
 pub mod container;
 pub mod digest;
+pub mod events;
 pub mod image;
 pub mod launcher;
 mod lifecycle;
 pub mod logs;
 pub mod oci;
 pub mod progress;
-pub use lifecycle::{Container, ContainerStats, ExecOptions, LogOptions};
+pub use lifecycle::{AttachOptions, Container, ContainerStats, ExecOptions, LogOptions, TopOutput, UpdateOptions};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod securefs;
 pub mod spec;
 pub mod store;
+pub mod timespec;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
@@ -82,6 +84,25 @@ pub enum Error {
     ContainerNotPaused(String),
     #[error("invalid signal {0:?}")]
     InvalidSignal(String),
+    #[error("You cannot attach to a stopped container, start it first")]
+    AttachStopped,
+    #[error("You cannot attach to a paused container, unpause it first")]
+    AttachPaused,
+    #[error("container {0} runs in the foreground of the rrun that started it: only containers started detached (run -d, start) can be attached")]
+    NotAttachable(String),
+    #[error("invalid detach keys {keys:?}: {reason}")]
+    DetachKeys { keys: String, reason: String },
+    #[error("configured logging driver does not support reading")]
+    LogsNotReadable,
+    #[error("container {0} has no health check")]
+    NoHealthcheck(String),
+    #[error("No public port '{port}' published for {container}")]
+    NoPublicPort { port: String, container: String },
+    #[error("top: {0}")]
+    Top(String),
+    /// A request Docker refuses as conflicting, in Docker's words.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -163,7 +184,12 @@ impl Rrun {
 
     /// Imports the images of an OCI layout (directory or tar) or docker-archive tar.
     pub fn load(&self, path: &Path, default_name: Option<&str>) -> Result<Vec<LoadedImage>, Error> {
-        Ok(image::archive::load(&self.store, path, default_name)?)
+        let loaded = image::archive::load(&self.store, path, default_name)?;
+        for l in &loaded {
+            let id = l.record.config.to_string();
+            self.emit_image("load", &id, l.names.first().map(String::as_str).unwrap_or(&id));
+        }
+        Ok(loaded)
     }
 
     /// Every image name in the store (and untagged images once, as `<none>`).
@@ -249,15 +275,19 @@ impl Rrun {
             index.tags.remove(n);
             out.push(format!("Untagged: {n}"));
         }
+        let id = index.images.get(&manifest).map(|i| i.config.to_string()).unwrap_or_default();
         if index.names_of(&manifest).is_empty() {
             if let Some(rec) = index.images.remove(&manifest) {
                 out.push(format!("Deleted: {}", rec.config));
                 self.store.write_index(&index)?;
                 self.collect_garbage(&index, &rec)?;
+                to_untag.iter().for_each(|n| self.emit_image("untag", &id, n));
+                self.emit_image("delete", &id, &id);
                 return Ok(out);
             }
         }
         self.store.write_index(&index)?;
+        to_untag.iter().for_each(|n| self.emit_image("untag", &id, n));
         Ok(out)
     }
 
