@@ -214,6 +214,8 @@ pub(crate) struct Hub {
     listener: OwnedFd,
     path: PathBuf,
     clients: Vec<Client>,
+    /// What clients asked, not yet done.
+    requests: Vec<Request>,
 }
 
 impl Hub {
@@ -236,7 +238,7 @@ impl Hub {
         nix::sys::stat::umask(old);
         bound.map_err(|e| io_error(&path)(e.into()))?;
         socket::listen(&fd, Backlog::new(16).unwrap_or(Backlog::MAXCONN)).map_err(|e| io_error(&path)(e.into()))?;
-        Ok(Hub { listener: fd, path, clients: Vec::new() })
+        Ok(Hub { listener: fd, path, clients: Vec::new(), requests: Vec::new() })
     }
 
     pub fn listener(&self) -> BorrowedFd<'_> {
@@ -257,7 +259,6 @@ impl Hub {
     /// attaches before the container starts, so that none of its output is missed).
     pub fn wait_for_client(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        let mut requests = Vec::new();
         while self.clients.iter().all(|c| c.flags.is_none()) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -277,7 +278,7 @@ impl Hub {
             }
             for (i, r) in ready.iter().enumerate().skip(1) {
                 if *r {
-                    self.read(i - 1, &mut requests, true);
+                    self.read(i - 1);
                 }
             }
             self.clients.retain(|c| !c.gone);
@@ -293,9 +294,15 @@ impl Hub {
         (self.clients[i].fd.as_fd(), !self.clients[i].queued.is_empty())
     }
 
-    /// Reads from client `i`; its requests are added to `requests`
-    /// (input only when `input_wanted`: it is dropped otherwise).
-    pub fn read(&mut self, i: usize, requests: &mut Vec<Request>, input_wanted: bool) {
+    /// What clients asked since the last call (input typed before the
+    /// container started included).
+    pub fn requests(&mut self) -> std::vec::Drain<'_, Request> {
+        self.requests.drain(..)
+    }
+
+    /// Reads from client `i`; what it asks is kept for [`Hub::requests`].
+    pub fn read(&mut self, i: usize) {
+        let requests = &mut self.requests;
         let c = &mut self.clients[i];
         let mut buf = [0u8; 16 * 1024];
         match nix::unistd::read(c.fd.as_raw_fd(), &mut buf) {
@@ -308,7 +315,7 @@ impl Hub {
             match c.frames.next() {
                 Ok(Some((kind::HELLO, p))) => c.flags = Some(p.first().copied().unwrap_or(WANT_STDOUT | WANT_STDERR)),
                 Ok(Some((kind::INPUT, p))) => {
-                    if input_wanted && c.flags.is_some_and(|f| f & WANT_STDIN != 0) {
+                    if c.flags.is_some_and(|f| f & WANT_STDIN != 0) {
                         requests.push(Request::Input(p));
                     }
                 }
@@ -449,9 +456,10 @@ impl Rrun {
 
     fn attached(&self, c: &Container, sock: OwnedFd, opts: &AttachOptions, keys: Vec<u8>) -> Result<i32, Error> {
         let tty = c.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
-        let stdin_on = opts.stdin && c.record.open_stdin;
+        // our stdin is read for the detach keys even when the container takes no input
+        let stdin_on = opts.stdin;
         let mut flags = WANT_STDOUT | WANT_STDERR;
-        if stdin_on {
+        if stdin_on && c.record.open_stdin {
             flags |= WANT_STDIN;
         }
         if opts.close_stdin_at_eof {
@@ -478,7 +486,7 @@ impl Rrun {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old_mask));
         let signals = SignalFd::new(&mask).map_err(|e| Error::Io { path: "signalfd".into(), source: e.into() })?;
         self.emit_container(&c.record, "attach", &[]);
-        let result = self.attach_loop(c, &sock, &signals, stdin_on, keys);
+        let result = self.attach_loop(c, &sock, &signals, stdin_on, c.record.open_stdin, keys);
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
         result
     }
@@ -489,6 +497,7 @@ impl Rrun {
         sock: &OwnedFd,
         signals: &SignalFd,
         stdin_on: bool,
+        forward_input: bool,
         keys: Vec<u8>,
     ) -> Result<i32, Error> {
         let lost = |e: Errno| Error::Io { path: c.dir.join(SOCKET), source: e.into() };
@@ -527,12 +536,14 @@ impl Rrun {
                 match nix::unistd::read(stdin.as_raw_fd(), &mut buf) {
                     Ok(0) | Err(Errno::EIO) => {
                         stdin_open = false;
-                        send(sock, kind::EOF, &[]).map_err(lost)?;
+                        if forward_input {
+                            send(sock, kind::EOF, &[]).map_err(lost)?;
+                        }
                     }
                     Ok(n) => {
                         let mut pass = Vec::with_capacity(n);
                         let detached = scanner.feed(&buf[..n], &mut pass);
-                        if !pass.is_empty() {
+                        if forward_input && !pass.is_empty() {
                             send(sock, kind::INPUT, &pass).map_err(lost)?;
                         }
                         if detached {

@@ -211,7 +211,6 @@ impl Rrun {
         let accepts_input = c.record.open_stdin;
         let mut input: Vec<u8> = Vec::new();
         let mut close_input = false;
-        let mut requests = Vec::new();
         let mut buf = vec![0u8; 16 * 1024];
         #[derive(Clone, Copy)]
         enum Tag {
@@ -226,6 +225,33 @@ impl Rrun {
         let status = loop {
             if let Some(status) = io.try_reap()? {
                 break status;
+            }
+            // what clients asked (before the container started, too)
+            for r in hub.requests() {
+                match r {
+                    // a container without -i takes no input
+                    Request::Input(bytes) if accepts_input => input.extend_from_slice(&bytes),
+                    Request::Input(_) => {}
+                    Request::Eof => close_input = true,
+                    Request::Resize(rows, cols) => {
+                        if let Some(p) = &pty {
+                            launcher::set_window_size(p.as_fd(), rows, cols);
+                        }
+                    }
+                }
+            }
+            if !input.is_empty() {
+                write_some(pty.as_ref().or(stdin_pipe.as_ref()).map(|f| f.as_fd()), &mut input);
+            }
+            if close_input && input.is_empty() {
+                close_input = false;
+                match &pty {
+                    // a terminal's end of input is its EOF character, as typing ^D
+                    Some(p) => {
+                        let _ = nix::unistd::write(p, &[4]);
+                    }
+                    None => stdin_pipe = None,
+                }
             }
             let input_fd: Option<BorrowedFd<'_>> = pty.as_ref().or(stdin_pipe.as_ref()).map(|f| f.as_fd());
             let ready: Vec<(Tag, PollFlags)> = {
@@ -305,7 +331,7 @@ impl Rrun {
                             hub.flush(i);
                         }
                         if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
-                            hub.read(i, &mut requests, accepts_input);
+                            hub.read(i);
                         }
                     }
                     Tag::Check(i) => checks_ready.push(i),
@@ -315,30 +341,6 @@ impl Rrun {
                 outputs.remove(i);
             }
             hub.prune();
-            for r in requests.drain(..) {
-                match r {
-                    Request::Input(bytes) => input.extend_from_slice(&bytes),
-                    Request::Eof => close_input = true,
-                    Request::Resize(rows, cols) => {
-                        if let Some(p) = &pty {
-                            launcher::set_window_size(p.as_fd(), rows, cols);
-                        }
-                    }
-                }
-            }
-            if !input.is_empty() {
-                write_some(pty.as_ref().or(stdin_pipe.as_ref()).map(|f| f.as_fd()), &mut input);
-            }
-            if close_input && input.is_empty() {
-                close_input = false;
-                match &pty {
-                    // a terminal's end of input is its EOF character, as typing ^D
-                    Some(p) => {
-                        let _ = nix::unistd::write(p, &[4]);
-                    }
-                    None => stdin_pipe = None,
-                }
-            }
             if let Some(ch) = checker.as_deref_mut() {
                 for i in checks_ready.into_iter().rev() {
                     ch.read(i);
