@@ -154,6 +154,15 @@ impl Rrun {
 
     /// One run of the container: signal, wait, then SIGKILL to all its processes.
     fn end_run(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
+        self.end_init(c, grace, true)
+    }
+
+    /// Signals the run's init (the stop signal, SIGKILL after `grace`) and
+    /// waits for its exit. With `whole_cgroup`, SIGKILL goes to every process
+    /// of the cgroup; without, only to the init, and the monitor, which kills
+    /// the rest once the init is gone, may start the next run in the same
+    /// cgroup unharmed (`restart`).
+    fn end_init(&self, c: &ContainerRecord, grace: Option<Duration>, whole_cgroup: bool) -> Result<(), Error> {
         let Some(init) = Self::init_handle(c) else { return Ok(()) };
         let cgroup = cgroups::open(&c.cgroup);
         if let Some(timeout) = grace {
@@ -172,7 +181,7 @@ impl Rrun {
             }
             debug!(id = %c.id, "still running after the timeout: SIGKILL to every process");
         }
-        if let Some(cg) = &cgroup {
+        if let Some(cg) = cgroup.as_ref().filter(|_| whole_cgroup) {
             cg.kill_all()?;
         }
         init.signal(Signal::SIGKILL);
@@ -334,7 +343,7 @@ impl Rrun {
         let detached_monitor = c.monitor_alive() && dir.join(super::attach::SOCKET).exists();
         let started = if c.is_running() && detached_monitor {
             super::write(&dir.join(RESTART_MARKER), b"")?;
-            self.end_run(&c, Some(timeout))?;
+            self.end_init(&c, Some(timeout), false)?;
             let deadline = Instant::now() + MONITOR_GRACE;
             loop {
                 let now = self.container(&c.id)?;

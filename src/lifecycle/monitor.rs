@@ -24,6 +24,8 @@ use tracing::info;
 
 /// How long `start -a` lets the container wait for its client.
 const ATTACH_WAIT: Duration = Duration::from_secs(10);
+/// How long after its last activity an idle monitor trims its footprint again.
+const IDLE_TRIM: Duration = Duration::from_secs(5);
 /// Input queued for the container past which clients are no longer read.
 const MAX_INPUT: usize = 64 * 1024;
 
@@ -103,10 +105,6 @@ impl Rrun {
                     if let Some(n) = notifier.take() {
                         n.ready();
                     }
-                    // from here on the monitor only relays output: keep its footprint to what that uses
-                    // SAFETY: malloc_trim only releases free memory of this process's allocator.
-                    unsafe { libc::malloc_trim(0) };
-                    crate::launcher::process::release_clean_mappings();
                 },
                 |child| {
                     let mut checker = check.clone().map(|ch| {
@@ -212,6 +210,8 @@ impl Rrun {
         let mut input: Vec<u8> = Vec::new();
         let mut close_input = false;
         let mut buf = vec![0u8; 16 * 1024];
+        // the footprint is trimmed before the first wait, and again after each busy spell
+        let mut busy_until: Option<Instant> = Some(Instant::now());
         #[derive(Clone, Copy)]
         enum Tag {
             Signal,
@@ -282,15 +282,28 @@ impl Rrun {
                     }
                     add(Tag::Client(i), fd, ev);
                 }
-                let mut timeout = PollTimeout::NONE;
+                let mut wake: Option<Instant> = None;
                 if let Some(ch) = checker.as_deref() {
                     for (i, fd) in ch.fds().into_iter().enumerate() {
                         add(Tag::Check(i), fd, PollFlags::POLLIN);
                     }
-                    let left = ch.deadline().saturating_duration_since(Instant::now());
-                    timeout =
-                        PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX);
+                    wake = Some(ch.deadline());
                 }
+                if let Some(until) = busy_until {
+                    if Instant::now() >= until {
+                        busy_until = None;
+                        trim_footprint();
+                    } else {
+                        wake = Some(wake.map_or(until, |w| w.min(until)));
+                    }
+                }
+                let timeout = match wake {
+                    Some(w) => {
+                        let left = w.saturating_duration_since(Instant::now());
+                        PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX)
+                    }
+                    None => PollTimeout::NONE,
+                };
                 match poll(&mut fds, timeout) {
                     Ok(_) | Err(Errno::EINTR) => {}
                     Err(e) => return Err(LaunchError::Sys { op: "poll".into(), source: e }),
@@ -300,6 +313,9 @@ impl Rrun {
                     .filter(|(_, r)| !r.is_empty())
                     .collect()
             };
+            if !ready.is_empty() && busy_until.is_none() {
+                busy_until = Some(Instant::now() + IDLE_TRIM);
+            }
             let mut checks_ready = Vec::new();
             let mut closed = Vec::new();
             for (tag, revents) in ready {
@@ -362,6 +378,14 @@ impl Rrun {
         }
         Ok(status)
     }
+}
+
+/// Drops what the monitor does not use from its memory: free heap, and the
+/// page-table entries of program code (they fault back in when run again).
+fn trim_footprint() {
+    // SAFETY: malloc_trim only releases free memory of this process's allocator.
+    unsafe { libc::malloc_trim(0) };
+    crate::launcher::process::release_clean_mappings();
 }
 
 /// The container wrote `bytes`: to the log and the attached clients.
