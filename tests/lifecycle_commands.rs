@@ -215,20 +215,20 @@ fn create_then_start_detached_or_attached() {
         return;
     }
     let r = TestRoot::with_busybox("create");
-    let id = r.ok(&["create", "--name", "c", "busybox", "sh", "-c", "echo hi-$0 -a; exit 3"]);
+    let id = r.ok(&["create", "--name", "made", "busybox", "sh", "-c", "echo hi-$0 -a; exit 3"]);
     let id = id.trim();
     assert_eq!(id.len(), 64, "create prints the full ID: {id}");
-    assert_eq!(status(&r, "c"), "created");
+    assert_eq!(status(&r, "made"), "created");
     assert!(r.ok(&["ps", "-a"]).contains("Created"));
-    assert!(!r.ok(&["ps"]).contains(" c\n"), "a created container does not run");
+    assert!(!r.ok(&["ps"]).contains(" made\n"), "a created container does not run");
     // start: detached, under a monitor; the arguments after the image were the container's
-    r.ok(&["start", "c"]);
-    assert_eq!(r.ok(&["wait", "c"]), "3\n");
-    assert_eq!(r.ok(&["logs", "c"]), "hi-sh -a\n");
+    r.ok(&["start", "made"]);
+    assert_eq!(r.ok(&["wait", "made"]), "3\n");
+    assert_eq!(r.ok(&["logs", "made"]), "hi-sh -a\n");
     // start -a: attached to its output, with its exit code; logged too
-    let (code, out, _) = run3(&r, &["start", "-a", "c"]);
+    let (code, out, _) = run3(&r, &["start", "-a", "made"]);
     assert_eq!((code, out.as_str()), (Some(3), "hi-sh -a\n"));
-    assert_eq!(r.ok(&["logs", "c"]), "hi-sh -a\nhi-sh -a\n");
+    assert_eq!(r.ok(&["logs", "made"]), "hi-sh -a\nhi-sh -a\n");
     // create --rm: removed once it exits after a start
     r.ok(&["create", "--rm", "--name", "gone", "busybox", "true"]);
     assert_eq!(status(&r, "gone"), "created", "--rm removes only after a run");
@@ -247,7 +247,7 @@ fn create_then_start_detached_or_attached() {
     assert_eq!(r.run(&["create", "-d", "busybox", "true"]).status.code(), Some(125));
     assert_eq!(r.run(&["create", "--no-such-flag", "busybox"]).status.code(), Some(125));
     assert_eq!(r.run(&["create", "--pull=never", "no-such-image"]).status.code(), Some(125));
-    let mut evs = actions(&events(&r, &["container=c"]));
+    let mut evs = actions(&events(&r, &["container=made"]));
     assert!(evs.contains(&"attach".to_string()), "start -a attached: {evs:?}");
     evs.retain(|a| a != "attach");
     assert_eq!(evs, ["create", "start", "die", "start", "die"], "{evs:?}");

@@ -305,10 +305,16 @@ impl Rrun {
     /// once. A container removed on exit (`--rm`) is found in the journal.
     pub fn wait(&self, name_or_id: &str) -> Result<i32, Error> {
         let c = self.container(name_or_id)?;
+        let dir = self.store().container_dir(&c.id);
         loop {
-            let now = match self.container(&c.id) {
-                Ok(r) => r,
-                Err(Error::ContainerNotFound(_)) => {
+            let now = match crate::container::read_record(&dir) {
+                // its init is gone but its monitor is about to record how: not "killed" yet
+                Some(r) if r.is_running() && r.monitor_alive() && r.is_stale() => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Some(r) => r.resolved(),
+                None => {
                     let code = self.journal().read_all().ok().and_then(|events| {
                         events
                             .iter()
@@ -318,7 +324,6 @@ impl Rrun {
                     });
                     return code.ok_or_else(|| Error::ContainerNotFound(name_or_id.to_string()));
                 }
-                Err(e) => return Err(e),
             };
             match now.status {
                 Status::Exited => return Ok(now.exit_code.unwrap_or(0)),
