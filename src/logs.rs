@@ -174,6 +174,39 @@ fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> 
     }
 }
 
+/// Every complete entry of the log (the last `tail` only when given), and a
+/// follower that goes on exactly after them: a rotation while they are read
+/// neither loses nor repeats an entry.
+pub fn read_and_follow(path: &Path, tail: Option<usize>) -> io::Result<(Vec<LogEntry>, Follower)> {
+    loop {
+        let current = match File::open(path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let inode = match &current {
+            Some(f) => f.metadata()?.ino(),
+            None => 0,
+        };
+        let mut out = Vec::new();
+        match File::open(rotated(path)) {
+            // rotated after we opened it: what we hold is the rotated file now; again
+            Ok(f) if current.is_some() && f.metadata()?.ino() == inode => continue,
+            Ok(f) => {
+                parse_into(&mut BufReader::new(f), &mut out)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut follower = Follower { path: path.to_path_buf(), file: current, inode, offset: 0 };
+        follower.read_new(&mut out)?;
+        if let Some(n) = tail {
+            out.drain(..out.len().saturating_sub(n));
+        }
+        return Ok((out, follower));
+    }
+}
+
 /// Follows a log as it grows (`logs -f`), across rotations.
 pub struct Follower {
     path: PathBuf,
@@ -285,6 +318,27 @@ mod tests {
         assert!(kept.len() < 40, "older lines were rotated away");
         let want: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
         assert_eq!(seen, want, "a follower polling often enough sees every line once");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn reading_then_following_gives_each_entry_once() {
+        let path = tmp("readfollow");
+        let mut w = LogWriter::open(&path, 300).unwrap();
+        for i in 0..8 {
+            w.write(Stream::Stdout, format!("early {i}\n").as_bytes()).unwrap();
+        }
+        assert!(rotated(&path).exists(), "the early lines span a rotation");
+        let (past, mut follower) = read_and_follow(&path, None).unwrap();
+        let (tail, _) = read_and_follow(&path, Some(2)).unwrap();
+        assert_eq!(tail.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(), ["early 6\n", "early 7\n"]);
+        w.write(Stream::Stdout, b"late 0\nlate 1\n").unwrap();
+        let seen: Vec<String> = past.into_iter().chain(follower.poll().unwrap()).map(|e| e.log).collect();
+        let early = seen.iter().filter(|l| l.starts_with("early")).count();
+        assert_eq!(&seen[early..], ["late 0\n", "late 1\n"], "{seen:?}");
+        assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), seen.len(), "none twice: {seen:?}");
+        let (none, _) = read_and_follow(&path.with_file_name("missing.log"), None).unwrap();
+        assert!(none.is_empty());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 

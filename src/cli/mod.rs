@@ -44,7 +44,7 @@ pub enum Command {
     Ps(container::PsArgs),
     /// Remove containers
     Rm(container::RmArgs),
-    /// Start stopped containers (detached, or -a in the foreground)
+    /// Start created or stopped containers, detached (-a: attached to them)
     Start(container::StartArgs),
     /// Stop running containers: stop signal, then SIGKILL after a timeout
     Stop(container::StopArgs),

@@ -282,11 +282,16 @@ impl Rrun {
             return Err(Error::LogsNotReadable);
         }
         let path = self.store().container_dir(&c.id).join("container.log");
-        let mut follower = opts.follow.then(|| logs::Follower::from_end(&path));
-        for e in logs::read(&path, opts.tail).map_err(io_error(&path))? {
-            sink(&e);
+        if !opts.follow {
+            for e in logs::read(&path, opts.tail).map_err(io_error(&path))? {
+                sink(&e);
+            }
+            return Ok(());
         }
-        let Some(follower) = follower.as_mut() else { return Ok(()) };
+        let (past, mut follower) = logs::read_and_follow(&path, opts.tail).map_err(io_error(&path))?;
+        for e in &past {
+            sink(e);
+        }
         loop {
             // read the state before the log: what was written before the exit is then surely read
             let running = self.container(&c.id).map(|r| r.is_running() || r.monitor_alive()).unwrap_or(false);

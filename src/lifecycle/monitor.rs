@@ -263,8 +263,11 @@ impl Rrun {
                 };
                 let want_write = if input.is_empty() { PollFlags::empty() } else { PollFlags::POLLOUT };
                 if let Some(p) = &pty {
-                    let read = if pty_readable { PollFlags::POLLIN } else { PollFlags::empty() };
-                    add(Tag::Pty, p.as_fd(), read | want_write);
+                    // a terminal nobody in the container holds any more hangs up for good: not polled then
+                    if pty_readable || !want_write.is_empty() {
+                        let read = if pty_readable { PollFlags::POLLIN } else { PollFlags::empty() };
+                        add(Tag::Pty, p.as_fd(), read | want_write);
+                    }
                 } else if let Some(s) = &stdin_pipe {
                     if !want_write.is_empty() {
                         add(Tag::Stdin, s.as_fd(), want_write);
