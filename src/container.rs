@@ -77,6 +77,90 @@ impl<'de> Deserialize<'de> for RestartPolicy {
     }
 }
 
+/// `--log-driver`: where a container's output is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LogDriver {
+    /// `containers/<id>/container.log`, Docker's json-file format.
+    #[default]
+    #[serde(rename = "json-file")]
+    JsonFile,
+    /// Nowhere: `rrun logs` has nothing to read.
+    #[serde(rename = "none")]
+    None,
+}
+
+impl std::str::FromStr for LogDriver {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "json-file" => Ok(LogDriver::JsonFile),
+            "none" => Ok(LogDriver::None),
+            other => Err(format!("unsupported log driver {other:?}: expected json-file or none")),
+        }
+    }
+}
+
+impl std::fmt::Display for LogDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogDriver::JsonFile => "json-file",
+            LogDriver::None => "none",
+        })
+    }
+}
+
+/// A published port: the host's address and port that lead to the container's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub container_port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+/// Where a container's health checks stand (Docker's `State.Health.Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// No check has passed yet (and too few have failed to call it unhealthy).
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        })
+    }
+}
+
+/// One health check's result, as `docker inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    /// 0 healthy, 1 unhealthy, -1 when the check could not run or timed out.
+    pub exit_code: i32,
+    pub output: String,
+}
+
+/// A container's health (Docker's `State.Health`): status, failures in a
+/// row, the last results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    pub status: HealthStatus,
+    pub failing_streak: u32,
+    pub log: Vec<HealthResult>,
+}
+
 /// Everything rrun keeps about one container besides its Spec (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerRecord {
@@ -135,6 +219,21 @@ pub struct ContainerRecord {
     /// Why the last start failed, if it did.
     #[serde(default)]
     pub error: Option<String>,
+    /// `--log-driver`.
+    #[serde(default)]
+    pub log_driver: LogDriver,
+    /// `-i`: its stdin stays open (a pipe its monitor writes what attached clients type to).
+    #[serde(default)]
+    pub open_stdin: bool,
+    /// The health check its monitor runs (flags merged over the image's); None: none.
+    #[serde(default)]
+    pub healthcheck: Option<crate::image::Healthcheck>,
+    /// What the health checks found since the container last started.
+    #[serde(default)]
+    pub health: Option<Health>,
+    /// Published ports (filled by networking).
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
     /// `--stop-timeout`: seconds `stop` waits after the stop signal (None: 10).
     #[serde(default)]
     pub stop_timeout: Option<u64>,

@@ -18,6 +18,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod digest;
+pub mod events;
 pub mod filter;
 pub mod image;
 pub mod images;
@@ -26,8 +27,10 @@ mod lifecycle;
 pub mod logs;
 pub mod oci;
 pub mod progress;
+pub use lifecycle::{
+    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, TopOutput, UpdateOptions,
+};
 pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
-pub use lifecycle::{Container, ContainerSize, ContainerStats, ExecOptions, LogOptions};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
@@ -35,6 +38,7 @@ pub mod securefs;
 pub mod spec;
 pub mod store;
 pub mod system;
+pub mod timespec;
 pub mod volume;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
@@ -99,6 +103,25 @@ pub enum Error {
     Save(#[from] image::save::SaveError),
     #[error(transparent)]
     Fs(#[from] lifecycle::FsError),
+    #[error("You cannot attach to a stopped container, start it first")]
+    AttachStopped,
+    #[error("You cannot attach to a paused container, unpause it first")]
+    AttachPaused,
+    #[error("container {0} runs in the foreground of the rrun that started it: only containers started detached (run -d, start) can be attached")]
+    NotAttachable(String),
+    #[error("invalid detach keys {keys:?}: {reason}")]
+    DetachKeys { keys: String, reason: String },
+    #[error("configured logging driver does not support reading")]
+    LogsNotReadable,
+    #[error("container {0} has no health check")]
+    NoHealthcheck(String),
+    #[error("No public port '{port}' published for {container}")]
+    NoPublicPort { port: String, container: String },
+    #[error("top: {0}")]
+    Top(String),
+    /// A request Docker refuses as conflicting, in Docker's words.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 }
@@ -193,7 +216,12 @@ impl Rrun {
 
     /// Imports the images of an OCI layout (directory or tar) or docker-archive tar.
     pub fn load(&self, path: &Path, default_name: Option<&str>) -> Result<Vec<LoadedImage>, Error> {
-        Ok(image::archive::load(&self.store, path, default_name)?)
+        let loaded = image::archive::load(&self.store, path, default_name)?;
+        for l in &loaded {
+            let id = l.record.config.to_string();
+            self.emit_image("load", &id, l.names.first().map(String::as_str).unwrap_or(&id));
+        }
+        Ok(loaded)
     }
 
     /// Every image name in the store (and untagged images once, as `<none>`).
@@ -308,6 +336,7 @@ impl Rrun {
                 out.untagged.push(n);
             }
         }
+        let id = index.images.get(&manifest).map(|i| i.config.to_string()).unwrap_or_default();
         // once no tag is left, the digests it was pulled by go too, and the image
         if index.names_of(&manifest).is_empty() {
             if let Some(rec) = index.images.remove(&manifest) {
@@ -319,10 +348,13 @@ impl Rrun {
                 out.deleted = Some(rec.config.clone());
                 self.store.write_index(&index)?;
                 out.reclaimed = self.collect_garbage(&index, &rec)?;
+                out.untagged.iter().for_each(|n| self.emit_image("untag", &id, n));
+                self.emit_image("delete", &id, &id);
                 return Ok(out);
             }
         }
         self.store.write_index(&index)?;
+        out.untagged.iter().for_each(|n| self.emit_image("untag", &id, n));
         Ok(out)
     }
 

@@ -32,7 +32,8 @@ fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Appends a container's output to its log, a line at a time.
+/// Appends a container's output to its log, a line at a time; the lines
+/// of one chunk of output are written together.
 pub struct LogWriter {
     path: PathBuf,
     file: File,
@@ -40,6 +41,16 @@ pub struct LogWriter {
     max_size: u64,
     /// Unfinished lines of stdout and stderr.
     partial: [Vec<u8>; 2],
+    /// Encoded entries not yet written.
+    pending: Vec<u8>,
+}
+
+/// A [`LogEntry`] as written, borrowing its parts.
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    log: &'a str,
+    stream: Stream,
+    time: &'a str,
 }
 
 impl LogWriter {
@@ -47,48 +58,75 @@ impl LogWriter {
     pub fn open(path: &Path, max_size: u64) -> io::Result<LogWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let size = file.metadata()?.len();
-        Ok(LogWriter { path: path.to_path_buf(), file, size, max_size, partial: [Vec::new(), Vec::new()] })
+        Ok(LogWriter {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            partial: [Vec::new(), Vec::new()],
+            pending: Vec::new(),
+        })
     }
 
-    /// Takes a chunk of output; complete lines are written at once.
+    /// Takes a chunk of output; its complete lines are written at once, with
+    /// the time it was read.
     pub fn write(&mut self, stream: Stream, mut bytes: &[u8]) -> io::Result<()> {
+        let time = crate::container::now_rfc3339();
         let slot = stream as usize;
-        while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
-            let mut line = std::mem::take(&mut self.partial[slot]);
-            line.extend_from_slice(&bytes[..=nl]);
-            bytes = &bytes[nl + 1..];
-            self.emit(stream, &line)?;
-        }
-        self.partial[slot].extend_from_slice(bytes);
-        if self.partial[slot].len() >= MAX_LINE {
-            let line = std::mem::take(&mut self.partial[slot]);
-            self.emit(stream, &line)?;
-        }
-        Ok(())
+        let result = (|| {
+            while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+                if self.partial[slot].is_empty() {
+                    self.emit(stream, &bytes[..=nl], &time)?;
+                } else {
+                    let mut line = std::mem::take(&mut self.partial[slot]);
+                    line.extend_from_slice(&bytes[..=nl]);
+                    self.emit(stream, &line, &time)?;
+                }
+                bytes = &bytes[nl + 1..];
+            }
+            self.partial[slot].extend_from_slice(bytes);
+            if self.partial[slot].len() >= MAX_LINE {
+                let line = std::mem::take(&mut self.partial[slot]);
+                self.emit(stream, &line, &time)?;
+            }
+            Ok(())
+        })();
+        result.and(self.write_pending())
     }
 
     /// Writes what is left of unfinished lines (the container exited).
     pub fn flush_partial(&mut self) -> io::Result<()> {
+        let time = crate::container::now_rfc3339();
         for stream in [Stream::Stdout, Stream::Stderr] {
             let line = std::mem::take(&mut self.partial[stream as usize]);
             if !line.is_empty() {
-                self.emit(stream, &line)?;
+                self.emit(stream, &line, &time)?;
             }
         }
+        self.write_pending()
+    }
+
+    fn emit(&mut self, stream: Stream, line: &[u8], time: &str) -> io::Result<()> {
+        let start = self.pending.len();
+        let entry = EntryRef { log: &String::from_utf8_lossy(line), stream, time };
+        serde_json::to_writer(&mut self.pending, &entry).expect("log entry serializes");
+        self.pending.push(b'\n');
+        let len = (self.pending.len() - start) as u64;
+        if self.max_size > 0 && self.size > 0 && self.size + len > self.max_size {
+            // the entries before this one go to the file being rotated away
+            let this = self.pending.split_off(start);
+            self.write_pending()?;
+            self.rotate()?;
+            self.pending = this;
+        }
+        self.size += len;
         Ok(())
     }
 
-    fn emit(&mut self, stream: Stream, line: &[u8]) -> io::Result<()> {
-        let entry =
-            LogEntry { log: String::from_utf8_lossy(line).into_owned(), stream, time: crate::container::now_rfc3339() };
-        let mut json = serde_json::to_vec(&entry).expect("log entry serializes");
-        json.push(b'\n');
-        if self.max_size > 0 && self.size > 0 && self.size + json.len() as u64 > self.max_size {
-            self.rotate()?;
-        }
-        self.file.write_all(&json)?;
-        self.size += json.len() as u64;
-        Ok(())
+    fn write_pending(&mut self) -> io::Result<()> {
+        let result = self.file.write_all(&self.pending);
+        self.pending.clear();
+        result
     }
 
     /// `container.log` becomes `container.log.1` (replacing the older one).
@@ -133,6 +171,39 @@ fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> 
         if let Ok(e) = serde_json::from_slice::<LogEntry>(&line) {
             out.push(e);
         }
+    }
+}
+
+/// Every complete entry of the log (the last `tail` only when given), and a
+/// follower that goes on exactly after them: a rotation while they are read
+/// neither loses nor repeats an entry.
+pub fn read_and_follow(path: &Path, tail: Option<usize>) -> io::Result<(Vec<LogEntry>, Follower)> {
+    loop {
+        let current = match File::open(path) {
+            Ok(f) => Some(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let inode = match &current {
+            Some(f) => f.metadata()?.ino(),
+            None => 0,
+        };
+        let mut out = Vec::new();
+        match File::open(rotated(path)) {
+            // rotated after we opened it: what we hold is the rotated file now; again
+            Ok(f) if current.is_some() && f.metadata()?.ino() == inode => continue,
+            Ok(f) => {
+                parse_into(&mut BufReader::new(f), &mut out)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut follower = Follower { path: path.to_path_buf(), file: current, inode, offset: 0 };
+        follower.read_new(&mut out)?;
+        if let Some(n) = tail {
+            out.drain(..out.len().saturating_sub(n));
+        }
+        return Ok((out, follower));
     }
 }
 
@@ -247,6 +318,27 @@ mod tests {
         assert!(kept.len() < 40, "older lines were rotated away");
         let want: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
         assert_eq!(seen, want, "a follower polling often enough sees every line once");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn reading_then_following_gives_each_entry_once() {
+        let path = tmp("readfollow");
+        let mut w = LogWriter::open(&path, 300).unwrap();
+        for i in 0..8 {
+            w.write(Stream::Stdout, format!("early {i}\n").as_bytes()).unwrap();
+        }
+        assert!(rotated(&path).exists(), "the early lines span a rotation");
+        let (past, mut follower) = read_and_follow(&path, None).unwrap();
+        let (tail, _) = read_and_follow(&path, Some(2)).unwrap();
+        assert_eq!(tail.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(), ["early 6\n", "early 7\n"]);
+        w.write(Stream::Stdout, b"late 0\nlate 1\n").unwrap();
+        let seen: Vec<String> = past.into_iter().chain(follower.poll().unwrap()).map(|e| e.log).collect();
+        let early = seen.iter().filter(|l| l.starts_with("early")).count();
+        assert_eq!(&seen[early..], ["late 0\n", "late 1\n"], "{seen:?}");
+        assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), seen.len(), "none twice: {seen:?}");
+        let (none, _) = read_and_follow(&path.with_file_name("missing.log"), None).unwrap();
+        assert!(none.is_empty());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 

@@ -365,7 +365,7 @@ fn restart_policies_and_start_again() {
     assert_eq!(pruned.lines().count(), 1 + 4, "{pruned}");
     let left: Vec<String> = ps_json(&r).iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(left, ["alive"]);
-    assert_eq!(r.run(&["rm", "alive"]).status.code(), Some(1), "a running container is not removed without -f");
+    assert_eq!(r.run(&["rm", "alive"]).status.code(), Some(125), "a running container is not removed without -f");
 }
 
 #[test]
@@ -389,7 +389,7 @@ fn detached_rm_and_start_failures() {
     let b = r.cmd(&["run", "-d", "busybox", "sleep", "30"]).output().unwrap();
     assert!(a.status.success() && b.status.success());
     assert_eq!(r.ok(&["ps", "-q"]).lines().count(), 2);
-    assert_eq!(r.run(&["kill", "-s", "NOPE", "broken"]).status.code(), Some(1));
+    assert_eq!(r.run(&["kill", "-s", "NOPE", "broken"]).status.code(), Some(125));
     for id in r.ok(&["ps", "-q"]).lines() {
         r.ok(&["kill", id]);
     }

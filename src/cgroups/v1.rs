@@ -104,11 +104,21 @@ impl Cgroup for V1 {
         if let Some(m) = r.memory() {
             if let Some(limit) = m.limit() {
                 let d = self.need("memory", "--memory")?;
+                let memsw = d.join("memory.memsw.limit_in_bytes").exists();
+                // memsw may never be below the memory limit: raising both (`update`), memsw goes first
+                let current_memsw = read(d, "memory.memsw.limit_in_bytes").and_then(|v| v.parse::<i64>().ok());
+                let memsw_first =
+                    memsw && m.swap().is_some() && current_memsw.is_some_and(|c| c >= 0 && (limit < 0 || limit > c));
+                if memsw_first {
+                    write(d, "memory.memsw.limit_in_bytes", &m.swap().unwrap_or(-1).to_string())?;
+                }
                 write(d, "memory.limit_in_bytes", &limit.to_string())?;
                 if let Some(swap) = m.swap() {
                     // memsw is memory+swap; it exists only with swap accounting
-                    if d.join("memory.memsw.limit_in_bytes").exists() {
-                        write(d, "memory.memsw.limit_in_bytes", &swap.to_string())?;
+                    if memsw {
+                        if !memsw_first {
+                            write(d, "memory.memsw.limit_in_bytes", &swap.to_string())?;
+                        }
                     } else if swap != limit {
                         return Err(CgroupError::NoController {
                             what: "--memory-swap (swap accounting is off)".into(),

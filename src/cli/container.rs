@@ -1,10 +1,13 @@
 //! Container commands: `ps`, `rm`, `start`, `stop`, `kill`, `pause`,
-//! `unpause`, `logs`, `exec`, `stats`, `inspect`, `container prune`.
+//! `unpause`, `logs`, `exec`, `stats`, `inspect`, `container prune`,
+//! `attach`, `wait`, `restart`, `rename`, `top`, `port`, `update`,
+//! `events`, `healthcheck run`.
 
 use super::format;
 use clap::{Args, Subcommand};
+use rrun::container::HealthStatus;
 use rrun::logs::LogEntry;
-use rrun::{ContainerRecord, Error, ExecOptions, LogOptions, Rrun, Status};
+use rrun::{AttachOptions, ContainerRecord, Error, ExecOptions, LogOptions, Rrun, Status};
 use std::io::Write;
 use std::time::Duration;
 
@@ -70,14 +73,120 @@ pub struct RmArgs {
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    /// Run in the foreground, attached to its output
+    /// Attach to its output (and exit with its exit code)
     #[arg(short, long)]
     pub attach: bool,
-    /// Attach stdin too (with -a)
+    /// Attach its stdin too
     #[arg(short, long)]
     pub interactive: bool,
+    /// Keys that detach from the container, leaving it running (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
     #[arg(required = true)]
     pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Keys that detach from the container, leaving it running (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys")]
+    pub detach_keys: Option<String>,
+    /// Do not attach stdin
+    #[arg(long = "no-stdin")]
+    pub no_stdin: bool,
+    /// Pass the signals rrun receives on to the container (without a terminal)
+    #[arg(long = "sig-proxy", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    pub container: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestartArgs {
+    /// Seconds to wait after the stop signal before killing
+    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
+    pub time: u64,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct TopArgs {
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// The container, then `ps` options (default -ef)
+    #[arg(value_name = "CONTAINER [ps OPTIONS]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub container_and_options: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]: only where this port is published
+    pub port: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// Memory limit (e.g. 256m, 1g)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU quota in CPUs (e.g. 0.5)
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-1,3)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. 0)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1: unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Show events since this time (RFC 3339, Unix time, or a duration like 10m before now)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Stop at this time (same forms as --since)
+    #[arg(long)]
+    pub until: Option<String>,
+    /// container=NAME|ID, event=ACTION, image=NAME|ID, type=container|image, label=K[=V]
+    #[arg(short, long)]
+    pub filter: Vec<String>,
+    /// Output format: json (one object per line)
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HealthcheckCommand {
+    /// Run a container's health check now: exit 0 if healthy, 1 if not
+    Run { container: String },
 }
 
 #[derive(Args, Debug)]
@@ -185,9 +294,15 @@ pub enum ContainerCommand {
 }
 
 fn status_text(c: &ContainerRecord) -> String {
+    let health = match c.health.as_ref().map(|h| h.status) {
+        Some(HealthStatus::Starting) => " (health: starting)",
+        Some(HealthStatus::Healthy) => " (healthy)",
+        Some(HealthStatus::Unhealthy) => " (unhealthy)",
+        None => "",
+    };
     match c.status {
         Status::Created => "Created".to_string(),
-        Status::Running => format!("Up {}", format::age(c.started_at.as_deref())),
+        Status::Running => format!("Up {}{health}", format::age(c.started_at.as_deref())),
         Status::Paused => format!("Up {} (Paused)", format::age(c.started_at.as_deref())),
         Status::Exited => format!(
             "Exited ({}) {} ago",
@@ -296,20 +411,26 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// Applies `f` to each named container, printing the name on success and
-/// the error otherwise, as docker does; exit code 1 if any failed.
-fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Error>) -> Result<i32, Error> {
+/// Applies `f` to each named container, printing what it returns on
+/// success (the name, for most commands) and the error otherwise, as docker
+/// does; exit code 125 if any failed.
+fn each_printing(names: &[String], mut f: impl FnMut(&str) -> Result<String, Error>) -> Result<i32, Error> {
     let mut code = 0;
     for n in names {
         match f(n) {
-            Ok(()) => println!("{n}"),
+            Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("rrun: {e}");
-                code = 1;
+                code = 125;
             }
         }
     }
     Ok(code)
+}
+
+/// [`each_printing`] that prints each container's name as given.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<(), Error>) -> Result<i32, Error> {
+    each_printing(names, |n| f(n).map(|()| n.to_string()))
 }
 
 pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
@@ -317,14 +438,203 @@ pub fn rm(rrun: &Rrun, a: RmArgs) -> Result<i32, Error> {
 }
 
 pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
-    if a.attach {
+    if a.attach || a.interactive {
         let [one] = a.containers.as_slice() else {
-            eprintln!("rrun: start -a takes one container");
+            eprintln!("rrun: you cannot start and attach multiple containers at once");
             return Ok(125);
         };
-        return rrun.start_attached(one, a.interactive);
+        let opts = AttachOptions {
+            stdin: a.interactive,
+            detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
+            sig_proxy: true,
+            close_stdin_at_eof: true,
+        };
+        return rrun.start_attached(one, &opts);
     }
     each(&a.containers, |c| rrun.start(c).map(drop))
+}
+
+pub fn attach(rrun: &Rrun, a: AttachArgs) -> Result<i32, Error> {
+    let opts = AttachOptions {
+        stdin: !a.no_stdin,
+        detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
+        sig_proxy: a.sig_proxy,
+        close_stdin_at_eof: false,
+    };
+    rrun.attach(&a.container, &opts)
+}
+
+pub fn wait(rrun: &Rrun, a: NamesArgs) -> Result<i32, Error> {
+    each_printing(&a.containers, |c| rrun.wait(c).map(|code| code.to_string()))
+}
+
+pub fn restart(rrun: &Rrun, a: RestartArgs) -> Result<i32, Error> {
+    each(&a.containers, |c| rrun.restart(c, Duration::from_secs(a.time)).map(drop))
+}
+
+pub fn rename(rrun: &Rrun, a: RenameArgs) -> Result<i32, Error> {
+    rrun.rename(&a.container, &a.new_name)?;
+    Ok(0)
+}
+
+pub fn top(rrun: &Rrun, a: TopArgs) -> Result<i32, Error> {
+    let (container, ps_args) = a.container_and_options.split_first().expect("clap requires the container");
+    if let Err(e) = super::run::check_first_positional("container", container) {
+        return Ok(e.report());
+    }
+    let t = rrun.top(container, ps_args)?;
+    // docker's layout: columns at least 20 wide, 3 spaces apart
+    let widths: Vec<usize> = (0..t.titles.len())
+        .map(|i| {
+            let longest = std::iter::once(&t.titles)
+                .chain(&t.processes)
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max();
+            (longest.unwrap_or(0) + 3).max(20)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(&t.titles).chain(&t.processes) {
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+pub fn port(rrun: &Rrun, a: PortArgs) -> Result<i32, Error> {
+    let ports = rrun.ports(&a.container)?;
+    let host = |p: &rrun::container::PortMapping| {
+        if p.host_ip.contains(':') {
+            format!("[{}]:{}", p.host_ip, p.host_port)
+        } else {
+            format!("{}:{}", p.host_ip, p.host_port)
+        }
+    };
+    let Some(want) = &a.port else {
+        for p in &ports {
+            println!("{}/{} -> {}", p.container_port, p.protocol, host(p));
+        }
+        return Ok(0);
+    };
+    let (num, proto) = want.split_once('/').unwrap_or((want.as_str(), "tcp"));
+    let Ok(num) = num.parse::<u16>() else {
+        return Ok(super::UsageError(format!("invalid port {want:?}: expected PRIVATE_PORT[/PROTO]")).report());
+    };
+    let found: Vec<_> = ports.iter().filter(|p| p.container_port == num && p.protocol == proto).collect();
+    if found.is_empty() {
+        return Err(Error::NoPublicPort { port: format!("{num}/{proto}"), container: a.container });
+    }
+    found.iter().for_each(|p| println!("{}", host(p)));
+    Ok(0)
+}
+
+pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
+    use rrun::spec::resources::parse_bytes;
+    let any = a.memory.is_some()
+        || a.memory_swap.is_some()
+        || a.memory_reservation.is_some()
+        || a.cpus.is_some()
+        || a.cpu_shares.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some()
+        || a.pids_limit.is_some()
+        || a.restart.is_some();
+    if !any {
+        return Ok(super::UsageError("you must provide one or more flags when using this command".into()).report());
+    }
+    let opts = rrun::UpdateOptions {
+        limits: rrun::spec::resources::Limits {
+            memory: a.memory.as_deref().map(|v| parse_bytes("--memory", v)).transpose()?,
+            memory_swap: match a.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                Some(v) => Some(parse_bytes("--memory-swap", v)?),
+                None => None,
+            },
+            memory_reservation: a
+                .memory_reservation
+                .as_deref()
+                .map(|v| parse_bytes("--memory-reservation", v))
+                .transpose()?,
+            cpus: a.cpus,
+            cpu_shares: a.cpu_shares,
+            cpuset_cpus: a.cpuset_cpus.clone(),
+            cpuset_mems: a.cpuset_mems.clone(),
+            pids_limit: a.pids_limit,
+            ..Default::default()
+        },
+        restart: a
+            .restart
+            .as_deref()
+            .map(str::parse::<rrun::RestartPolicy>)
+            .transpose()
+            .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?,
+    };
+    each(&a.containers, |c| rrun.update_container(c, &opts).map(drop))
+}
+
+/// Docker's event line: local time with nanoseconds, type, action, ID, attributes.
+fn event_line(e: &rrun::events::Event) -> String {
+    use chrono::TimeZone;
+    let t = chrono::Local.timestamp_nanos(e.time_nano);
+    let zone = if t.offset().local_minus_utc() == 0 { "Z".to_string() } else { t.format("%:z").to_string() };
+    let mut line = format!("{}{zone} {} {} {}", t.format("%Y-%m-%dT%H:%M:%S%.9f"), e.typ, e.action, e.actor.id);
+    if !e.actor.attributes.is_empty() {
+        let attrs: Vec<String> = e.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        line.push_str(&format!(" ({})", attrs.join(", ")));
+    }
+    line
+}
+
+pub fn events(rrun: &Rrun, a: EventsArgs) -> Result<i32, Error> {
+    let now = rrun::events::now_ns();
+    let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>, super::UsageError> {
+        v.as_deref()
+            .map(|v| rrun::timespec::parse_timestamp(v, now).map_err(|e| super::UsageError(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let (since, until) = match (time("--since", &a.since), time("--until", &a.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return Ok(e.report()),
+    };
+    let filter = match rrun::events::EventFilter::parse(&a.filter) {
+        Ok(f) => f,
+        Err(e) => return Ok(super::UsageError(e).report()),
+    };
+    let json = match a.format.as_deref() {
+        None | Some("") => false,
+        Some("json") | Some("{{json .}}") => true,
+        Some(other) => {
+            return Ok(super::UsageError(format!("unsupported --format {other:?}: rrun events prints json")).report())
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    rrun.events(&rrun::events::EventOptions { since, until, filter }, &mut |e| {
+        let line = if json { serde_json::to_string(e).expect("events serialize") } else { event_line(e) };
+        // a reader that went away ends the stream
+        writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
+    })?;
+    Ok(0)
+}
+
+pub fn healthcheck(rrun: &Rrun, c: HealthcheckCommand) -> Result<i32, Error> {
+    match c {
+        HealthcheckCommand::Run { container } => {
+            if rrun.healthcheck_run(&container)? {
+                Ok(0)
+            } else {
+                println!("unhealthy");
+                Ok(1)
+            }
+        }
+    }
 }
 
 pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {

@@ -65,11 +65,13 @@ pub enum Command {
     Cp(fs::CpArgs),
     /// Run a command in a new container
     Run(Box<run::RunArgs>),
+    /// Create a container (not started: `rrun start` runs it); prints its ID
+    Create(Box<run::RunArgs>),
     /// List containers
     Ps(container::PsArgs),
     /// Remove containers
     Rm(container::RmArgs),
-    /// Start stopped containers (detached, or -a in the foreground)
+    /// Start created or stopped containers, detached (-a: attached to them)
     Start(container::StartArgs),
     /// Stop running containers: stop signal, then SIGKILL after a timeout
     Stop(container::StopArgs),
@@ -87,6 +89,25 @@ pub enum Command {
     Stats(container::StatsArgs),
     /// Everything known about containers or images, as JSON
     Inspect(container::InspectArgs),
+    /// Attach this terminal (or these pipes) to a running detached container
+    Attach(container::AttachArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(container::NamesArgs),
+    /// Stop and start containers again
+    Restart(container::RestartArgs),
+    /// Rename a container
+    Rename(container::RenameArgs),
+    /// The processes of a container (the host's ps, -ef by default)
+    Top(container::TopArgs),
+    /// A container's published ports
+    Port(container::PortArgs),
+    /// Change the resource limits or restart policy of containers
+    Update(container::UpdateArgs),
+    /// What happened to containers and images, as it happens
+    Events(container::EventsArgs),
+    /// Run containers' health checks
+    #[command(subcommand)]
+    Healthcheck(container::HealthcheckCommand),
     /// Manage containers
     #[command(subcommand)]
     Container(container::ContainerCommand),
@@ -162,6 +183,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Commit(a) => fs::commit(&rrun, a),
         Command::Cp(a) => fs::cp(&rrun, a),
         Command::Run(a) => run::run(&rrun, *a),
+        Command::Create(a) => run::create(&rrun, *a),
         Command::Ps(a) => container::ps(&rrun, a),
         Command::Rm(a) => container::rm(&rrun, a),
         Command::Start(a) => container::start(&rrun, a),
@@ -173,6 +195,15 @@ pub fn main(cli: Cli) -> i32 {
         Command::Exec(a) => container::exec(&rrun, a),
         Command::Stats(a) => container::stats(&rrun, a),
         Command::Inspect(a) => container::inspect(&rrun, a),
+        Command::Attach(a) => container::attach(&rrun, a),
+        Command::Wait(a) => container::wait(&rrun, a),
+        Command::Restart(a) => container::restart(&rrun, a),
+        Command::Rename(a) => container::rename(&rrun, a),
+        Command::Top(a) => container::top(&rrun, a),
+        Command::Port(a) => container::port(&rrun, a),
+        Command::Update(a) => container::update(&rrun, a),
+        Command::Events(a) => container::events(&rrun, a),
+        Command::Healthcheck(c) => container::healthcheck(&rrun, c),
         Command::Container(c) => container::container(&rrun, c),
         Command::Pull(a) => registry::pull(&rrun, a),
         Command::Push(a) => registry::push(&rrun, a),

@@ -27,6 +27,30 @@ pub struct RunArgs {
     /// Log driver option: max-size=SIZE (rotation size of the container's log)
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Where the container's output is kept: json-file (default) or none
+    #[arg(long = "log-driver")]
+    pub log_driver: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR (repeatable; default: stdout and stderr)
+    #[arg(short = 'a', long = "attach")]
+    pub attach: Vec<String>,
+    /// Command to run to check health (run by /bin/sh -c)
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (default 30s)
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// Maximum time to allow one check to run (default 30s)
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Consecutive failures needed to report unhealthy (default 3)
+    #[arg(long = "health-retries", allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before failures count (default 0s)
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Disable any container-specified HEALTHCHECK
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     /// Add a capability (e.g. NET_ADMIN, or ALL)
     #[arg(long = "cap-add")]
     pub cap_add: Vec<String>,
@@ -188,6 +212,65 @@ pub fn check_first_positional(what: &str, first: &str) -> Result<(), super::Usag
     Ok(())
 }
 
+/// `-a STDIN|STDOUT|STDERR`, in any case, as docker reads them.
+fn attach_streams(a: &RunArgs) -> Result<Option<spec::Streams>, super::UsageError> {
+    if a.attach.is_empty() {
+        return Ok(None);
+    }
+    let mut s = spec::Streams { stdin: a.interactive, ..Default::default() };
+    for v in &a.attach {
+        match v.to_ascii_lowercase().as_str() {
+            "stdin" => s.stdin = true,
+            "stdout" => s.stdout = true,
+            "stderr" => s.stderr = true,
+            _ => {
+                return Err(super::UsageError(format!(
+                    "invalid argument {v:?} for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR"
+                )))
+            }
+        }
+    }
+    Ok(Some(s))
+}
+
+/// `--health-*` and `--no-healthcheck`, as docker checks them.
+fn healthcheck(a: &RunArgs) -> Result<Option<rrun::image::Healthcheck>, super::UsageError> {
+    let bad = |m: String| super::UsageError(m);
+    let dur = |flag: &str, v: &Option<String>| -> Result<i64, super::UsageError> {
+        let Some(v) = v else { return Ok(0) };
+        let d = rrun::timespec::parse_duration(v).map_err(|e| bad(format!("invalid argument for {flag}: {e}")))?;
+        if !d.is_zero() && d < std::time::Duration::from_millis(1) {
+            return Err(bad(format!("{flag} cannot be less than 1ms")));
+        }
+        Ok(d.as_nanos().min(i64::MAX as u128) as i64)
+    };
+    let any = a.health_cmd.is_some()
+        || a.health_interval.is_some()
+        || a.health_timeout.is_some()
+        || a.health_retries.is_some()
+        || a.health_start_period.is_some();
+    if a.no_healthcheck {
+        if any {
+            return Err(bad("--no-healthcheck conflicts with --health-* options".into()));
+        }
+        return Ok(Some(rrun::image::Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
+    }
+    if !any {
+        return Ok(None);
+    }
+    let retries = a.health_retries.unwrap_or(0);
+    if retries < 0 {
+        return Err(bad("--health-retries cannot be negative".into()));
+    }
+    Ok(Some(rrun::image::Healthcheck {
+        test: a.health_cmd.iter().flat_map(|c| ["CMD-SHELL".to_string(), c.clone()]).collect(),
+        interval: dur("--health-interval", &a.health_interval)?,
+        timeout: dur("--health-timeout", &a.health_timeout)?,
+        start_period: dur("--health-start-period", &a.health_start_period)?,
+        retries,
+    }))
+}
+
 fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     let host_env = |k: &str| std::env::var(k).ok();
     let mut env = Vec::new();
@@ -250,6 +333,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
             cpus: a.cpus,
             cpu_shares: a.cpu_shares,
             cpuset_cpus: a.cpuset_cpus.clone(),
+            cpuset_mems: None,
             pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
             devices: a.device.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
@@ -275,6 +359,10 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         labels,
         annotations: a.annotation.iter().map(|s| spec::options::parse_annotation(s)).collect::<Result<_, _>>()?,
         oom_score_adj: a.oom_score_adj.map(spec::options::check_oom_score_adj).transpose()?,
+        // set by `prepare`, which reports their errors as usage errors
+        healthcheck: None,
+        log_driver: Default::default(),
+        attach: None,
     })
 }
 
@@ -292,18 +380,29 @@ fn log_max_size(opts: &[String]) -> Result<Option<u64>, Error> {
     Ok(size)
 }
 
-pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
+/// The run options of `run` and `create`, or the usage error docker would report.
+fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageError>, Error> {
     if let Err(e) = check_first_positional("image", a.image()) {
-        return Ok(e.report());
+        return Ok(Err(e));
     }
-    let opts = options(&a)?;
+    let (attach, health) = match (attach_streams(a), healthcheck(a)) {
+        (Ok(x), Ok(h)) => (x, h),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let log_driver = match a.log_driver.as_deref().map(str::parse).transpose() {
+        Ok(d) => d.unwrap_or_default(),
+        Err(e) => return Ok(Err(super::UsageError(e))),
+    };
+    let mut opts = options(a)?;
+    opts.attach = attach;
+    opts.healthcheck = health;
+    opts.log_driver = log_driver;
     let pull = match a.pull.as_str() {
         "always" => true,
         "missing" => rrun.image(a.image()).is_err(),
         "never" => false,
         other => {
-            eprintln!("rrun: invalid --pull {other:?}: expected missing, always or never");
-            return Ok(125);
+            return Ok(Err(super::UsageError(format!("invalid --pull {other:?}: expected missing, always or never"))))
         }
     };
     if pull {
@@ -312,10 +411,18 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
     }
+    Ok(Ok(opts))
+}
+
+pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
+    if a.detach && !a.attach.is_empty() {
+        return Ok(super::UsageError("Conflicting options: -a and -d".into()).report());
+    }
+    let opts = match prepare(rrun, &a)? {
+        Ok(o) => o,
+        Err(e) => return Ok(e.report()),
+    };
     if a.detach {
-        if a.interactive && !a.tty {
-            eprintln!("rrun: -i with -d has nothing to read from (rrun has no attach): ignored");
-        }
         let c = rrun.run_detached(a.image(), &opts)?;
         println!("{}", c.id);
         return Ok(0);
@@ -324,6 +431,23 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         eprintln!("rrun: --restart applies to detached containers (-d); ignored in the foreground");
     }
     rrun.run(a.image(), &opts)
+}
+
+/// `create`: the container, not started (`rrun start` runs it); prints its ID.
+pub fn create(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
+    if a.detach {
+        return Ok(super::UsageError(
+            "unknown flag: --detach (create only makes the container: `rrun start` runs it detached)".into(),
+        )
+        .report());
+    }
+    let opts = match prepare(rrun, &a)? {
+        Ok(o) => o,
+        Err(e) => return Ok(e.report()),
+    };
+    let c = rrun.create(a.image(), &opts)?;
+    println!("{}", c.record.id);
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -382,5 +506,40 @@ mod tests {
         assert_eq!(a.command(), ["true"]);
         assert!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).is_err());
         assert!(options(&parse(&["--mount", "type=bind,target=/x", "busybox"])).is_err());
+    }
+
+    #[test]
+    fn attach_flags_read_as_docker_reads_them() {
+        assert_eq!(attach_streams(&parse(&["busybox"])).unwrap(), None);
+        let s = attach_streams(&parse(&["-a", "STDOUT", "--attach", "stderr", "busybox"])).unwrap().unwrap();
+        assert_eq!((s.stdin, s.stdout, s.stderr), (false, true, true));
+        let s = attach_streams(&parse(&["-i", "-a", "stdout", "busybox"])).unwrap().unwrap();
+        assert_eq!((s.stdin, s.stdout, s.stderr), (true, true, false), "-i attaches stdin");
+        assert!(attach_streams(&parse(&["-a", "stdlog", "busybox"])).is_err());
+    }
+
+    #[test]
+    fn health_flags_become_a_healthcheck() {
+        assert_eq!(healthcheck(&parse(&["busybox"])).unwrap(), None);
+        let h = healthcheck(&parse(&[
+            "--health-cmd",
+            "test -e /ok",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "2",
+            "busybox",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.test, ["CMD-SHELL", "test -e /ok"]);
+        assert_eq!((h.interval, h.timeout, h.retries), (1_000_000_000, 0, 2));
+        let only_interval = healthcheck(&parse(&["--health-interval", "5s", "busybox"])).unwrap().unwrap();
+        assert!(only_interval.test.is_empty(), "the image's test is kept");
+        assert_eq!(healthcheck(&parse(&["--no-healthcheck", "busybox"])).unwrap().unwrap().test, ["NONE"]);
+        assert!(healthcheck(&parse(&["--no-healthcheck", "--health-cmd", "true", "busybox"])).is_err());
+        assert!(healthcheck(&parse(&["--health-retries", "-1", "busybox"])).is_err());
+        assert!(healthcheck(&parse(&["--health-interval", "soon", "busybox"])).is_err());
+        assert!(healthcheck(&parse(&["--health-interval", "10us", "busybox"])).is_err());
     }
 }

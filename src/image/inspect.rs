@@ -94,7 +94,7 @@ impl InspectConfig {
             exposed_ports: c.exposed_ports.clone(),
             env: c.env.clone(),
             cmd: c.cmd.clone(),
-            healthcheck: c.extra.get("Healthcheck").cloned(),
+            healthcheck: c.healthcheck.as_ref().and_then(|h| serde_json::to_value(h).ok()),
             volumes: c.volumes.clone(),
             working_dir: c.working_dir.clone().unwrap_or_default(),
             entrypoint: c.entrypoint.clone(),

@@ -446,6 +446,31 @@ pub struct ContainerConfig {
     /// Fields rrun does not interpret (Healthcheck, Shell, OnBuild…), kept as they came.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+    /// How to tell whether a container of the image is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+}
+
+/// A health check, as image configs and `docker inspect` write it: the test
+/// (`["CMD", args…]`, `["CMD-SHELL", "command"]`, `["NONE"]`, or empty to
+/// inherit the image's) and durations in nanoseconds (0: the default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Healthcheck {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 /// One step of how an image was made (`history` in the image config).

@@ -42,8 +42,18 @@ pub enum Stdio {
     Inherit,
     /// Inherited, but stdin is `/dev/null` (no `-i`).
     NullStdin,
-    /// stdin `/dev/null`, stdout and stderr the write ends of these pipes (a monitor logs them).
-    Capture { stdout: OwnedFd, stderr: OwnedFd },
+    /// stdout and stderr the write ends of these pipes (the caller relays and logs them).
+    Capture { stdin: ChildStdin, stdout: OwnedFd, stderr: OwnedFd },
+}
+
+/// The stdin of a process whose output is captured.
+pub enum ChildStdin {
+    /// `/dev/null`.
+    Null,
+    /// rrun's own (`run -i` in the foreground).
+    Inherit,
+    /// The read end of a pipe whose write end the caller keeps (`run -d -i`).
+    Pipe(OwnedFd),
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString, LaunchError> {
@@ -390,8 +400,14 @@ pub(super) fn become_process(
         match &plan.stdio {
             Stdio::Inherit => {}
             Stdio::NullStdin => null_stdin()?,
-            Stdio::Capture { stdout, stderr } => {
-                null_stdin()?;
+            Stdio::Capture { stdin, stdout, stderr } => {
+                match stdin {
+                    ChildStdin::Null => null_stdin()?,
+                    ChildStdin::Inherit => {}
+                    ChildStdin::Pipe(r) => {
+                        dup2(r.as_raw_fd(), 0).map_err(sys("dup2 stdin"))?;
+                    }
+                }
                 dup2(stdout.as_raw_fd(), 1).map_err(sys("dup2 stdout"))?;
                 dup2(stderr.as_raw_fd(), 2).map_err(sys("dup2 stderr"))?;
             }

@@ -56,7 +56,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
             t => join.push((t, open(ns_file(t))?)),
         }
     }
-    let (stdio, output) = cfg.stdio.prepare()?;
+    let (stdio, pipes) = cfg.stdio.prepare()?;
     let mut plan = ProcessPlan::new(cfg.process, cfg.seccomp, stdio)?;
     plan.preserve_fds = cfg.preserve_fds;
 
@@ -78,7 +78,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         None => None,
     };
     let steps = super::ParentSteps {
-        output,
+        pipes,
         cgroup: cfg.cgroup,
         id_maps: None,
         hooks: None,

@@ -33,10 +33,10 @@ pub mod seccomp;
 mod sync;
 mod tty;
 
-pub use capture::Stream;
+pub use capture::{drain, Stream};
 pub use exec::{spawn_in, ExecConfig};
 pub use mounts::RootfsSource;
-pub use tty::send_to_console_socket;
+pub use tty::{send_to_console_socket, set_window_size, window_size, write_all, RawMode};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
@@ -44,7 +44,7 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use tracing::debug;
 
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +132,7 @@ pub struct OciLaunch<'a> {
 
 /// What the parent does between clone and exec.
 struct ParentSteps<'a> {
-    output: Option<(OwnedFd, OwnedFd)>,
+    pipes: ParentPipes,
     cgroup: Option<&'a dyn crate::cgroups::Cgroup>,
     /// uid and gid maps to write for a new user namespace.
     id_maps: Option<(String, String)>,
@@ -154,22 +154,54 @@ pub enum StdioMode {
     Inherit,
     /// rrun's stdout and stderr, `/dev/null` as stdin.
     NullStdin,
-    /// `/dev/null` as stdin; stdout and stderr captured through pipes, read
-    /// with [`Child::wait_capturing`] (a detached container's monitor logs them).
-    Capture,
+    /// stdout and stderr captured through pipes, stdin as said: read with
+    /// [`Child::wait_output`], or taken with [`Child::into_io`] (a detached
+    /// container's monitor logs them and relays them to attached clients).
+    Capture(StdinMode),
+}
+
+/// The stdin of a process whose output is captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdinMode {
+    /// `/dev/null`.
+    Null,
+    /// rrun's own stdin.
+    Inherit,
+    /// A pipe whose write end the caller gets ([`ChildIo::stdin`]).
+    Pipe,
+}
+
+/// The parent's ends of a captured process's pipes.
+#[derive(Default)]
+struct ParentPipes {
+    /// Read ends of stdout and stderr.
+    output: Option<(OwnedFd, OwnedFd)>,
+    /// Write end of stdin.
+    input: Option<OwnedFd>,
 }
 
 impl StdioMode {
-    /// The child's side of the descriptors, and the parent's read ends for `Capture`.
-    fn prepare(self) -> Result<(child::Stdio, Option<(OwnedFd, OwnedFd)>), LaunchError> {
+    /// The child's side of the descriptors, and the parent's ends for `Capture`.
+    fn prepare(self) -> Result<(child::Stdio, ParentPipes), LaunchError> {
         Ok(match self {
-            StdioMode::Inherit => (child::Stdio::Inherit, None),
-            StdioMode::NullStdin => (child::Stdio::NullStdin, None),
-            StdioMode::Capture => {
+            StdioMode::Inherit => (child::Stdio::Inherit, ParentPipes::default()),
+            StdioMode::NullStdin => (child::Stdio::NullStdin, ParentPipes::default()),
+            StdioMode::Capture(stdin) => {
                 let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"));
                 let (out_r, out_w) = pipe()?;
                 let (err_r, err_w) = pipe()?;
-                (child::Stdio::Capture { stdout: out_w, stderr: err_w }, Some((out_r, err_r)))
+                let (child_stdin, input) = match stdin {
+                    StdinMode::Null => (child::ChildStdin::Null, None),
+                    StdinMode::Inherit => (child::ChildStdin::Inherit, None),
+                    StdinMode::Pipe => {
+                        let (in_r, in_w) = pipe()?;
+                        (child::ChildStdin::Pipe(in_r), Some(in_w))
+                    }
+                };
+                (
+                    child::Stdio::Capture { stdin: child_stdin, stdout: out_w, stderr: err_w },
+                    ParentPipes { output: Some((out_r, err_r)), input },
+                )
             }
         })
     }
@@ -220,6 +252,8 @@ pub struct Child {
     pty: Option<OwnedFd>,
     /// Read ends of the stdout and stderr pipes (`StdioMode::Capture`).
     output: Option<(OwnedFd, OwnedFd)>,
+    /// Write end of the stdin pipe (`StdinMode::Pipe`).
+    input: Option<OwnedFd>,
     signals: SignalFd,
     old_mask: SigSet,
 }
@@ -279,7 +313,7 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         }
         None => None,
     };
-    let (stdio, output) = cfg.stdio.prepare()?;
+    let (stdio, pipes) = cfg.stdio.prepare()?;
     let plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
     debug!(
         syscall = "clone",
@@ -287,7 +321,7 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         "create the container's namespaces and init process"
     );
     let steps = ParentSteps {
-        output,
+        pipes,
         cgroup: cfg.cgroup,
         id_maps,
         hooks: spec.hooks().as_ref(),
@@ -377,7 +411,8 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         Ok(pty) => match SignalFd::new(&handled_signals()) {
             Ok(signals) => {
                 debug!(pid = pid.as_raw(), "process started");
-                Ok(Child { pid, pty, output: steps.output, signals, old_mask })
+                let ParentPipes { output, input } = steps.pipes;
+                Ok(Child { pid, pty, output, input, signals, old_mask })
             }
             Err(e) => Err(fail(LaunchError::sys("signalfd")(e))),
         },
@@ -442,14 +477,8 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
                     None => format!("{{\"ociVersion\":\"1.0.2\",\"pid\":{}}}", pid.as_raw()),
                 };
                 let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
-                seccomp::send_to_listener(
-                    path,
-                    metadata.as_deref(),
-                    std::os::fd::AsFd::as_fd(&fd),
-                    pid.as_raw(),
-                    &state,
-                )
-                .map_err(|e| LaunchError::Container { code: 125, msg: e.to_string() })?;
+                seccomp::send_to_listener(path, metadata.as_deref(), fd.as_fd(), pid.as_raw(), &state)
+                    .map_err(|e| LaunchError::Container { code: 125, msg: e.to_string() })?;
             }
             Ok(sync::Message::Created) if steps.until_created => return Ok(pty),
             Ok(sync::Message::Created) => {
@@ -468,15 +497,50 @@ impl Child {
     }
 
     /// Waits for the container to exit, forwarding signals to it and relaying
-    /// its terminal (with `forward_stdin`, the user's keystrokes too).
+    /// its terminal (with `forward_stdin`, the user's keystrokes too) or its
+    /// captured output to rrun's stdout and stderr.
     pub fn wait(self, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
-        let Child { pid, pty, output: _, signals, old_mask } = self;
-        let status = match pty {
-            Some(master) => tty::relay(master, pid, &signals, forward_stdin),
-            None => wait_forwarding(pid, &signals),
+        self.wait_output(forward_stdin, &mut |stream, bytes| {
+            let fd = match stream {
+                Stream::Stdout => libc::STDOUT_FILENO,
+                Stream::Stderr => libc::STDERR_FILENO,
+            };
+            // SAFETY: the process's standard descriptors stay open while it runs.
+            tty::write_all(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes).is_ok()
+        })
+    }
+
+    /// Waits for the container to exit, forwarding signals to it; what it
+    /// writes (its terminal, or its captured stdout and stderr) goes to
+    /// `sink`. A captured stream whose sink returns false is closed: the
+    /// container's next write to it fails (EPIPE), as into a closed pipe.
+    /// With a terminal and `forward_stdin`, the user's keystrokes go to it.
+    pub fn wait_output(
+        self,
+        forward_stdin: bool,
+        sink: &mut dyn FnMut(Stream, &[u8]) -> bool,
+    ) -> Result<ExitStatus, LaunchError> {
+        let Child { pid, pty, output, input: _, signals, old_mask } = self;
+        let status = match (pty, output) {
+            (Some(master), _) => tty::relay(master, pid, &signals, forward_stdin, sink),
+            (None, Some((out, err))) => {
+                capture::relay(pid, &signals, vec![(Stream::Stdout, out), (Stream::Stderr, err)], sink)
+            }
+            (None, None) => wait_forwarding(pid, &signals),
         };
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
         status
+    }
+
+    /// The process's descriptors and signals, for a caller that runs its own
+    /// loop (a monitor relaying to attached clients, a health check).
+    pub fn into_io(self) -> ChildIo {
+        let Child { pid, pty, output, input, signals, old_mask } = self;
+        let (stdout, stderr) = match output {
+            Some((o, e)) => (Some(o), Some(e)),
+            None => (None, None),
+        };
+        ChildIo { pid, pty, stdout, stderr, stdin: input, signals, old_mask }
     }
 
     /// Leaves the process running on its own (OCI `create`, `exec --detach`):
@@ -484,6 +548,61 @@ impl Child {
     pub fn detach(self) -> i32 {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
         self.pid.as_raw()
+    }
+}
+
+/// A started process taken apart ([`Child::into_io`]): its descriptors, and
+/// the signals rrun receives for it (blocked, read from a signalfd). The
+/// signal mask is restored when it is dropped.
+pub struct ChildIo {
+    pid: Pid,
+    /// The terminal's master side (a process with a terminal).
+    pub pty: Option<OwnedFd>,
+    /// Read ends of the captured stdout and stderr.
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+    /// Write end of the stdin pipe (`StdinMode::Pipe`).
+    pub stdin: Option<OwnedFd>,
+    signals: SignalFd,
+    old_mask: SigSet,
+}
+
+impl ChildIo {
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// The signalfd to poll: readable when a forwarded signal or SIGCHLD arrived.
+    pub fn signal_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.signals.as_fd()
+    }
+
+    /// Takes one pending signal: the others than SIGCHLD and SIGWINCH are
+    /// passed on to the process. Returns its number.
+    pub fn handle_signal(&self) -> Option<u32> {
+        match self.signals.read_signal() {
+            Ok(Some(info)) => {
+                forward(self.pid, info.ssi_signo);
+                Some(info.ssi_signo)
+            }
+            _ => None,
+        }
+    }
+
+    /// The exit status, once the process has exited (it is reaped then).
+    pub fn try_reap(&self) -> Result<Option<ExitStatus>, LaunchError> {
+        try_reap(self.pid)
+    }
+
+    /// Sends `signal` to the process (not reaped yet, so its PID is still its own).
+    pub fn kill(&self, signal: Signal) {
+        let _ = kill(self.pid, signal);
+    }
+}
+
+impl Drop for ChildIo {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 }
 

@@ -90,6 +90,15 @@ pub fn release_clean_mappings() {
     tracing::debug!(released_kib = released / 1024, "dropped clean file mappings from the page tables");
 }
 
+/// Ignores SIGPIPE from now on: a write to a pipe whose reader went away
+/// fails with EPIPE instead of ending this process. For a process that
+/// relays a container's output and must outlive its readers; the container
+/// itself resets its signals before exec.
+pub fn ignore_sigpipe() {
+    // SAFETY: installs SIG_IGN; no handler code runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
 /// Parses `SIGTERM`, `TERM`, `term` or `15`.
 pub fn parse_signal(s: &str) -> Option<Signal> {
     if let Ok(n) = s.parse::<i32>() {

@@ -10,12 +10,13 @@ use nix::unistd::{isatty, read, write, Pid};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Puts the user's terminal in raw mode and restores it when dropped.
-struct RawMode {
+pub struct RawMode {
     saved: Option<Termios>,
 }
 
 impl RawMode {
-    fn enter(fd: BorrowedFd<'_>) -> RawMode {
+    /// Raw mode for `fd` if it is a terminal (else nothing happens).
+    pub fn enter(fd: BorrowedFd<'_>) -> RawMode {
         if !isatty(fd.as_raw_fd()).unwrap_or(false) {
             return RawMode { saved: None };
         }
@@ -37,6 +38,21 @@ impl Drop for RawMode {
     }
 }
 
+/// The window size of terminal `fd`: (rows, columns).
+pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes one winsize struct we own.
+    let ok = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) } == 0;
+    (ok && ws.ws_row > 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// Sets the window size of terminal `fd` (its foreground processes get SIGWINCH).
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) {
+    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads one winsize struct we own.
+    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
 fn copy_winsize(from: i32, to: i32) {
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write one winsize struct we own.
@@ -47,7 +63,9 @@ fn copy_winsize(from: i32, to: i32) {
     }
 }
 
-fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
+/// Writes all of `buf`, retrying after interruptions and while a
+/// non-blocking descriptor is full.
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
     while !buf.is_empty() {
         match write(fd, buf) {
             Ok(n) => buf = &buf[n..],
@@ -58,7 +76,15 @@ fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> nix::Result<()> {
     Ok(())
 }
 
-pub fn relay(master: OwnedFd, pid: Pid, signals: &SignalFd, forward_stdin: bool) -> Result<ExitStatus, LaunchError> {
+/// Relays the container's terminal until it exits: its output to `sink`,
+/// with `forward_stdin` the user's keystrokes (stdin in raw mode) to it.
+pub fn relay(
+    master: OwnedFd,
+    pid: Pid,
+    signals: &SignalFd,
+    forward_stdin: bool,
+    sink: &mut dyn FnMut(super::Stream, &[u8]) -> bool,
+) -> Result<ExitStatus, LaunchError> {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let _raw = if forward_stdin { Some(RawMode::enter(stdin.as_fd())) } else { None };
@@ -71,7 +97,8 @@ pub fn relay(master: OwnedFd, pid: Pid, signals: &SignalFd, forward_stdin: bool)
     let mut master_open = true;
     loop {
         if let Some(status) = try_reap(pid)? {
-            drain(&master, stdout.as_fd(), &mut buf);
+            // what the container wrote before it exited
+            super::capture::drain(&master, &mut buf, &mut |b| sink(super::Stream::Stdout, b));
             return Ok(status);
         }
         let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
@@ -103,7 +130,8 @@ pub fn relay(master: OwnedFd, pid: Pid, signals: &SignalFd, forward_stdin: bool)
                 match read(master.as_raw_fd(), &mut buf) {
                     Ok(0) | Err(Errno::EIO) => master_open = false,
                     Ok(n) => {
-                        let _ = write_all(stdout.as_fd(), &buf[..n]);
+                        // a reader that went away does not end the container's terminal
+                        let _ = sink(super::Stream::Stdout, &buf[..n]);
                     }
                     Err(Errno::EINTR) | Err(Errno::EAGAIN) => {}
                     Err(e) => return Err(LaunchError::sys("read terminal")(e)),
@@ -125,17 +153,6 @@ pub fn relay(master: OwnedFd, pid: Pid, signals: &SignalFd, forward_stdin: bool)
                 Err(_) => stdin_open = false,
             }
         }
-    }
-}
-
-/// Copies what the container wrote before it exited.
-fn drain(master: &OwnedFd, out: BorrowedFd<'_>, buf: &mut [u8]) {
-    let _ = nix::fcntl::fcntl(master.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
-    while let Ok(n) = read(master.as_raw_fd(), buf) {
-        if n == 0 {
-            break;
-        }
-        let _ = write_all(out, &buf[..n]);
     }
 }
 

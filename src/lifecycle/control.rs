@@ -33,6 +33,46 @@ pub struct ContainerStats {
     pub pids: u64,
 }
 
+/// What `rrun top` shows: `ps`'s header, and its rows of the container's processes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TopOutput {
+    pub titles: Vec<String>,
+    pub processes: Vec<Vec<String>>,
+}
+
+/// Docker's reading of `ps` output: the header's columns, and the rows
+/// whose PID is one of `pids`, the last column keeping its spaces (CMD).
+fn parse_ps(output: &str, pids: &[i32]) -> Result<TopOutput, Error> {
+    let mut lines = output.lines();
+    let titles: Vec<String> = lines.next().unwrap_or("").split_whitespace().map(String::from).collect();
+    let pid_col = titles
+        .iter()
+        .position(|t| t == "PID")
+        .ok_or_else(|| Error::Top("Couldn't find PID field in ps output".into()))?;
+    let mut processes = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some(pid) = fields.get(pid_col).and_then(|p| p.parse::<i32>().ok()) else {
+            return Err(Error::Top(format!("unexpected pid {:?} in ps output", fields.get(pid_col))));
+        };
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let n = titles.len();
+        let mut row: Vec<String> = fields.iter().take(n.saturating_sub(1)).map(|f| f.to_string()).collect();
+        if fields.len() >= n {
+            row.push(fields[n - 1..].join(" "));
+        }
+        processes.push(row);
+    }
+    Ok(TopOutput { titles, processes })
+}
+
+/// Created by `rrun restart` in a container's directory: its monitor starts
+/// it again at once when it exits, whatever its policy, and keeps it (`--rm`).
+pub(crate) const RESTART_MARKER: &str = "restart-requested";
+
 /// `rrun logs` options.
 #[derive(Debug, Clone, Default)]
 pub struct LogOptions {
@@ -72,7 +112,11 @@ impl Rrun {
     /// does not bring it back. Returns the record once the exit is recorded.
     pub fn stop(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
         let c = self.container(name_or_id)?;
+        let was_running = c.is_running();
         self.halt(&c, Some(timeout))?;
+        if was_running {
+            self.emit_container(&c, "stop", &[]);
+        }
         self.container(&c.id)
     }
 
@@ -122,6 +166,15 @@ impl Rrun {
 
     /// One run of the container: signal, wait, then SIGKILL to all its processes.
     fn end_run(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
+        self.end_init(c, grace, true)
+    }
+
+    /// Signals the run's init (the stop signal, SIGKILL after `grace`) and
+    /// waits for its exit. With `whole_cgroup`, SIGKILL goes to every process
+    /// of the cgroup; without, only to the init, and the monitor, which kills
+    /// the rest once the init is gone, may start the next run in the same
+    /// cgroup unharmed (`restart`).
+    fn end_init(&self, c: &ContainerRecord, grace: Option<Duration>, whole_cgroup: bool) -> Result<(), Error> {
         let Some(init) = Self::init_handle(c) else { return Ok(()) };
         let cgroup = cgroups::open(&c.cgroup);
         if let Some(timeout) = grace {
@@ -140,7 +193,7 @@ impl Rrun {
             }
             debug!(id = %c.id, "still running after the timeout: SIGKILL to every process");
         }
-        if let Some(cg) = &cgroup {
+        if let Some(cg) = cgroup.as_ref().filter(|_| whole_cgroup) {
             cg.kill_all()?;
         }
         init.signal(Signal::SIGKILL);
@@ -186,6 +239,7 @@ impl Rrun {
         let init = Self::init_handle(&c).ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
         info!(id = %c.id, signal = ?sig, "kill");
         init.signal(sig);
+        self.emit_container(&c, "kill", &[("signal", (sig as i32).to_string())]);
         Ok(c)
     }
 
@@ -200,6 +254,7 @@ impl Rrun {
             return Err(Error::ContainerPaused(name_or_id.to_string()));
         }
         Self::cgroup_of(&c)?.freeze()?;
+        self.emit_container(&c, "pause", &[]);
         Ok(self.update(&self.store().container_dir(&c.id), |r| r.paused = true)?.unwrap_or(c).resolved())
     }
 
@@ -209,6 +264,7 @@ impl Rrun {
             return Err(Error::ContainerNotPaused(name_or_id.to_string()));
         }
         Self::cgroup_of(&c)?.thaw()?;
+        self.emit_container(&c, "unpause", &[]);
         Ok(self.update(&self.store().container_dir(&c.id), |r| r.paused = false)?.unwrap_or(c).resolved())
     }
 
@@ -234,12 +290,20 @@ impl Rrun {
     /// going until the container has exited and everything is read.
     pub fn logs(&self, name_or_id: &str, opts: &LogOptions, sink: &mut dyn FnMut(&LogEntry)) -> Result<(), Error> {
         let c = self.container(name_or_id)?;
-        let path = self.store().container_dir(&c.id).join("container.log");
-        let mut follower = opts.follow.then(|| logs::Follower::from_end(&path));
-        for e in logs::read(&path, opts.tail).map_err(io_error(&path))? {
-            sink(&e);
+        if c.log_driver == crate::container::LogDriver::None {
+            return Err(Error::LogsNotReadable);
         }
-        let Some(follower) = follower.as_mut() else { return Ok(()) };
+        let path = self.store().container_dir(&c.id).join("container.log");
+        if !opts.follow {
+            for e in logs::read(&path, opts.tail).map_err(io_error(&path))? {
+                sink(&e);
+            }
+            return Ok(());
+        }
+        let (past, mut follower) = logs::read_and_follow(&path, opts.tail).map_err(io_error(&path))?;
+        for e in &past {
+            sink(e);
+        }
         loop {
             // read the state before the log: what was written before the exit is then surely read
             let running = self.container(&c.id).map(|r| r.is_running() || r.monitor_alive()).unwrap_or(false);
@@ -251,6 +315,119 @@ impl Rrun {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Blocks until the container is not running (a created one: until it
+    /// ran and exited) and returns its exit code; an exited one returns at
+    /// once. A container removed on exit (`--rm`) is found in the journal.
+    pub fn wait(&self, name_or_id: &str) -> Result<i32, Error> {
+        let c = self.container(name_or_id)?;
+        let dir = self.store().container_dir(&c.id);
+        loop {
+            let now = match crate::container::read_record(&dir) {
+                // its init is gone but its monitor is about to record how: not "killed" yet
+                Some(r) if r.is_running() && r.monitor_alive() && r.is_stale() => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                Some(r) => r.resolved(),
+                None => {
+                    let code = self.journal().read_all().ok().and_then(|events| {
+                        events
+                            .iter()
+                            .rev()
+                            .find(|e| e.actor.id == c.id && e.action == "die")
+                            .and_then(|e| e.actor.attributes.get("exitCode").and_then(|v| v.parse::<i32>().ok()))
+                    });
+                    return code.ok_or_else(|| Error::ContainerNotFound(name_or_id.to_string()));
+                }
+            };
+            match now.status {
+                Status::Exited => return Ok(now.exit_code.unwrap_or(0)),
+                Status::Created => std::thread::sleep(Duration::from_millis(100)),
+                Status::Running | Status::Paused => {
+                    match Self::init_handle(&now) {
+                        // its monitor records the exit right after it
+                        Some(init) if !init.wait_exit(Duration::from_secs(1)) => {}
+                        _ => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the container (its stop signal, SIGKILL after `timeout`) and
+    /// starts it again, detached. A running detached container is restarted
+    /// by its own monitor (a `--rm` one is kept); returns once it runs again.
+    pub fn restart(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
+        let c = self.container(name_or_id)?;
+        let dir = self.store().container_dir(&c.id);
+        let detached_monitor = c.monitor_alive() && dir.join(super::attach::SOCKET).exists();
+        let started = if c.is_running() && detached_monitor {
+            super::write(&dir.join(RESTART_MARKER), b"")?;
+            self.end_init(&c, Some(timeout), false)?;
+            let deadline = Instant::now() + MONITOR_GRACE;
+            loop {
+                let now = self.container(&c.id)?;
+                if now.is_running() && now.started_at != c.started_at {
+                    break now;
+                }
+                if !now.monitor_alive() || Instant::now() > deadline {
+                    let _ = std::fs::remove_file(dir.join(RESTART_MARKER));
+                    return Err(Error::ContainerNotRunning(name_or_id.to_string()));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        } else {
+            self.halt(&c, Some(timeout))?;
+            self.start(&c.id)?
+        };
+        self.emit_container(&started, "restart", &[]);
+        Ok(started)
+    }
+
+    /// Gives a container another name (Docker's rules: valid, unused).
+    pub fn rename(&self, name_or_id: &str, new_name: &str) -> Result<ContainerRecord, Error> {
+        if !crate::container::valid_name(new_name) {
+            return Err(Error::InvalidName(new_name.to_string()));
+        }
+        let _lock = self.store().lock_exclusive()?;
+        let all = self.containers_unlocked()?;
+        let c = super::find(&all, name_or_id)?;
+        if c.name == new_name {
+            return Err(Error::Conflict("Renaming a container with the same name as its current name".into()));
+        }
+        if let Some(other) = all.iter().find(|o| o.name == new_name) {
+            return Err(Error::NameInUse { name: new_name.to_string(), id: other.id.clone() });
+        }
+        let old = c.name.clone();
+        let renamed = self
+            .update(&self.store().container_dir(&c.id), |r| r.name = new_name.to_string())?
+            .ok_or_else(|| Error::ContainerNotFound(name_or_id.to_string()))?;
+        self.emit_container(&renamed, "rename", &[("oldName", format!("/{old}"))]);
+        Ok(renamed)
+    }
+
+    /// The container's processes as the host's `ps` shows them (`-ef` by
+    /// default, else `ps_args`), as `docker top` does.
+    pub fn top(&self, name_or_id: &str, ps_args: &[String]) -> Result<TopOutput, Error> {
+        let c = self.running(name_or_id)?;
+        let pids = Self::cgroup_of(&c)?.pids();
+        let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+        let out = std::process::Command::new("ps")
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::Top(format!("running ps: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Top(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids)
+    }
+
+    /// The container's published ports.
+    pub fn ports(&self, name_or_id: &str) -> Result<Vec<crate::container::PortMapping>, Error> {
+        Ok(self.container(name_or_id)?.ports)
     }
 
     /// Removes every container that is not running; returns their IDs.
@@ -366,7 +543,20 @@ impl Rrun {
             crate::RestartPolicy::OnFailure(n) => ("on-failure".to_string(), n),
             p => (p.to_string(), 0),
         };
-        Ok(json!({
+        let mut ports = serde_json::Map::new();
+        for p in &c.ports {
+            let key = format!("{}/{}", p.container_port, p.protocol);
+            let binding = json!({ "HostIp": p.host_ip, "HostPort": p.host_port.to_string() });
+            match ports.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                Value::Array(a) => a.push(binding),
+                _ => unreachable!("inserted as an array"),
+            }
+        }
+        let mut log_config = serde_json::Map::new();
+        if c.log_driver == crate::container::LogDriver::JsonFile {
+            log_config.insert("max-size".into(), c.log_max_size.to_string().into());
+        }
+        let mut v = json!({
             "Id": c.id,
             "Created": c.created,
             "Path": args.first(),
@@ -418,8 +608,9 @@ impl Rrun {
                 } else {
                     Vec::new()
                 },
-                "LogConfig": { "Type": "json-file", "Config": { "max-size": c.log_max_size.to_string() } },
+                "LogConfig": { "Type": c.log_driver.to_string(), "Config": log_config },
             },
+            "NetworkSettings": { "Ports": ports },
             "Mounts": mounts,
             "Config": {
                 "Hostname": spec.hostname(),
@@ -432,6 +623,7 @@ impl Rrun {
                 "Labels": c.labels,
                 "StopSignal": c.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": c.stop_timeout,
+                "OpenStdin": c.open_stdin,
             },
             "GraphDriver": {
                 "Name": "overlay",
@@ -441,6 +633,33 @@ impl Rrun {
                     "MergedDir": dir.join("rootfs"),
                 },
             },
-        }))
+        });
+        // as Docker: only a container with a health check has these
+        if let Some(hc) = &c.healthcheck {
+            v["Config"]["Healthcheck"] = serde_json::to_value(hc).expect("serializes");
+            v["State"]["Health"] = serde_json::to_value(c.health.clone().unwrap_or_default()).expect("serializes");
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ps_output_is_filtered_to_the_container() {
+        let out = "UID          PID    PPID  C STIME TTY          TIME CMD\n\
+                   root           1       0  0 10:00 ?        00:00:01 /sbin/init\n\
+                   root        4242    4200  0 10:01 ?        00:00:00 sleep 100 --long arg\n\
+                   nobody      4243    4242  0 10:01 pts/0    00:00:00 sh\n";
+        let t = parse_ps(out, &[4242, 4243]).unwrap();
+        assert_eq!(t.titles, ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]);
+        assert_eq!(t.processes.len(), 2);
+        assert_eq!(t.processes[0], ["root", "4242", "4200", "0", "10:01", "?", "00:00:00", "sleep 100 --long arg"]);
+        assert_eq!(t.processes[1][0], "nobody");
+        let custom = parse_ps("  PID COMMAND\n 4242 sleep\n    1 init\n", &[4242]).unwrap();
+        assert_eq!(custom.processes, [["4242", "sleep"]]);
+        assert!(matches!(parse_ps("USER COMMAND\nroot init\n", &[1]), Err(Error::Top(_))), "no PID column");
     }
 }

@@ -2,6 +2,7 @@
 //! namespaces, cgroup, capabilities, no_new_privs and environment, as the
 //! container's user unless `-u` says otherwise.
 
+use crate::container::ContainerRecord;
 use crate::container::Status;
 use crate::launcher::{self, ExecConfig, StdioMode};
 use crate::securefs::open_in_root;
@@ -54,12 +55,37 @@ impl Rrun {
             Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
             _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
         }
+        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let stdio = if opts.interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
+        let exec_id = crate::container::new_id();
+        let what = format!(": {}", opts.command.join(" "));
+        self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
+        let child = self.spawn_exec(&c.spec, &c.record, pid, opts, stdio)?;
+        self.emit_container(&c.record, &format!("exec_start{what}"), &[("execID", exec_id.clone())]);
+        if opts.detach {
+            return Ok(0);
+        }
+        let code = child.wait(opts.interactive)?.code();
+        self.emit_container(&c.record, "exec_die", &[("execID", exec_id), ("exitCode", code.to_string())]);
+        Ok(code)
+    }
+
+    /// Starts `opts.command` in the container whose init is `pid`: its
+    /// namespaces, cgroup, seccomp profile, user, environment and working
+    /// directory, with `opts` changing them. Returns once it was exec'd.
+    pub(crate) fn spawn_exec(
+        &self,
+        spec: &oci_spec::runtime::Spec,
+        record: &ContainerRecord,
+        pid: i32,
+        opts: &ExecOptions,
+        stdio: StdioMode,
+    ) -> Result<launcher::Child, Error> {
         if opts.command.is_empty() {
             return Err(Error::Spec(spec::SpecError::NoCommand));
         }
-        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
-        let mut process = c.spec.process().clone().ok_or_else(|| Error::BadImage {
-            image: c.record.image.clone(),
+        let mut process = spec.process().clone().ok_or_else(|| Error::BadImage {
+            image: record.image.clone(),
             reason: "the container's config.json has no process".into(),
         })?;
         let mut env = process.env().clone().unwrap_or_default();
@@ -88,8 +114,7 @@ impl Rrun {
             process.set_cwd(w.into());
         }
         process.set_args(Some(opts.command.clone())).set_env(Some(env)).set_terminal(Some(opts.tty));
-        let namespaces: Vec<LinuxNamespaceType> = c
-            .spec
+        let namespaces: Vec<LinuxNamespaceType> = spec
             .linux()
             .as_ref()
             .and_then(|l| l.namespaces().clone())
@@ -97,21 +122,16 @@ impl Rrun {
             .iter()
             .map(|n| n.typ())
             .collect();
-        let cgroup = cgroups::open(&c.record.cgroup);
-        let stdio = if opts.interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
-        let child = launcher::spawn_in(&ExecConfig {
+        let cgroup = cgroups::open(&record.cgroup);
+        Ok(launcher::spawn_in(&ExecConfig {
             pid,
             namespaces: &namespaces,
             process: &process,
             cgroup: cgroup.as_deref(),
             stdio,
             preserve_fds: 0,
-            seccomp: c.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+            seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
             console_socket: None,
-        })?;
-        if opts.detach {
-            return Ok(0);
-        }
-        Ok(child.wait(opts.interactive)?.code())
+        })?)
     }
 }

@@ -1,22 +1,29 @@
 //! Container lifecycle on top of the store, with no daemon: create (record,
 //! rootfs dirs, Spec), run in the foreground, remove. `monitor` runs
-//! containers detached, `control` stops, kills, pauses and inspects them,
-//! `exec` starts more processes in them.
+//! containers detached, `attach` connects to them, `health` checks them,
+//! `control` stops, kills, pauses, updates and inspects them, `exec`
+//! starts more processes in them. Each operation is recorded in the event
+//! journal (`events`).
 
+mod attach;
 mod control;
 mod copy;
 mod exec;
 mod fs;
+mod health;
 mod monitor;
+mod update;
 
-pub use control::{ContainerStats, LogOptions};
+pub use attach::AttachOptions;
+pub use control::{ContainerStats, LogOptions, TopOutput};
 pub use copy::{CopyHost, CopyOptions};
 pub use exec::ExecOptions;
 pub use fs::{ChangeKind, CommitOptions, FsChange, FsError};
+pub use update::UpdateOptions;
 
 use crate::container::{self, update_record, ContainerRecord, Status};
-use crate::launcher::{self, Child, ExitStatus, LaunchConfig, StdioMode};
-use crate::spec::{self, EtcFiles, NetworkMode, RunOptions, SpecInput};
+use crate::launcher::{self, Child, ExitStatus, LaunchConfig, StdinMode, StdioMode, Stream};
+use crate::spec::{self, EtcFiles, NetworkMode, RunOptions, SpecInput, Streams};
 use crate::{io_error, rootfs, Error, Rrun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -269,6 +276,11 @@ impl Rrun {
             finished_at: None,
             cgroup: Vec::new(),
             oom_killed: false,
+            log_driver: opts.log_driver,
+            open_stdin: opts.interactive,
+            healthcheck: health::resolve(run_config.healthcheck.as_ref(), opts.healthcheck.as_ref()),
+            health: None,
+            ports: Vec::new(),
         };
         write(&sdir.join("container.json"), &serde_json::to_vec_pretty(&record).expect("record serializes"))?;
 
@@ -291,28 +303,72 @@ impl Rrun {
             return Err(crate::volume::VolumeError::NotFound(gone.name.clone()).into());
         }
         self.store().commit(staging, None, &dir)?;
+        drop(_lock);
         info!(id = %id, name = %name, image = image_name, "container created");
+        self.emit_container(&record, "create", &[]);
         Ok(Container { record, dir, spec: oci })
     }
 
     /// Creates and runs a container in the foreground: signals are forwarded,
-    /// the terminal relayed; returns the container's exit code (128+N for signal N).
+    /// the terminal relayed, the output logged; returns the container's exit
+    /// code (128+N for signal N).
     pub fn run(&self, image_name: &str, opts: &RunOptions) -> Result<i32, Error> {
         let c = self.create(image_name, opts)?;
-        let result = self.start_foreground(&c, opts.interactive);
+        let streams = opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true });
+        let result = self.start_foreground(&c, opts.interactive, streams);
         if opts.remove {
             debug!(id = %c.record.id, "--rm: removing the container and its anonymous volumes");
-            self.store().remove_dir(&c.dir)?;
+            self.destroy(&c.record);
             self.remove_anonymous_volumes(&c.record.volumes);
         }
         result
     }
 
-    /// Runs a created (or exited) container with this process as its monitor.
-    fn start_foreground(&self, c: &Container, interactive: bool) -> Result<i32, Error> {
+    /// Removes a container that has ended, and says so in the journal.
+    pub(crate) fn destroy(&self, c: &ContainerRecord) {
+        match self.store().remove_dir(&self.store().container_dir(&c.id)) {
+            Ok(()) => self.emit_container(c, "destroy", &[]),
+            Err(e) => tracing::warn!(id = %c.id, error = %e, "removing the container"),
+        }
+    }
+
+    /// Runs a created (or exited) container with this process as its
+    /// monitor: its output goes to `streams` of this process (and to its
+    /// log), relayed through pipes by this process, which waits anyway.
+    fn start_foreground(&self, c: &Container, interactive: bool, streams: Streams) -> Result<i32, Error> {
         self.claim_monitor(c)?;
-        let stdio = if interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
-        self.run_to_exit(c, stdio, || {}, |child| child.wait(interactive))
+        let mut log = self.open_log(c)?;
+        let relayed = log.is_some() || !streams.stdout || !streams.stderr;
+        let stdio = match (relayed, interactive) {
+            (true, true) => StdioMode::Capture(StdinMode::Inherit),
+            (true, false) => StdioMode::Capture(StdinMode::Null),
+            (false, true) => StdioMode::Inherit,
+            (false, false) => StdioMode::NullStdin,
+        };
+        let result = self.run_to_exit(
+            c,
+            stdio,
+            || {},
+            |child| {
+                // a reader of our output that goes away must not end us, the container's parent
+                launcher::process::ignore_sigpipe();
+                child.wait_output(interactive, &mut |stream, bytes| {
+                    if let Some(l) = log.as_mut() {
+                        let _ = l.write(stream, bytes);
+                    }
+                    let (shown, fd) = match stream {
+                        Stream::Stdout => (streams.stdout, libc::STDOUT_FILENO),
+                        Stream::Stderr => (streams.stderr, libc::STDERR_FILENO),
+                    };
+                    // SAFETY: the process's standard descriptors stay open while it runs.
+                    !shown || launcher::write_all(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes).is_ok()
+                })
+            },
+        );
+        if let Some(l) = log.as_mut() {
+            let _ = l.flush_partial();
+        }
+        result
     }
 
     /// Records the calling process as the one that watches the container.
@@ -374,7 +430,7 @@ impl Rrun {
                 }
             };
             let pid = child.pid();
-            self.update(&c.dir, |r| {
+            let rec = self.update(&c.dir, |r| {
                 r.status = Status::Running;
                 r.pid = Some(pid);
                 r.pid_start_time = container::process_start_time(pid);
@@ -384,10 +440,13 @@ impl Rrun {
                 // copied up (or found full) on this first start: never again
                 r.volumes.iter_mut().for_each(|v| v.copy_up = false);
             })?;
+            if let Some(rec) = &rec {
+                self.emit_container(rec, "start", &[]);
+            }
             on_started();
             let status = wait(child);
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
-            self.update(&c.dir, |r| {
+            let rec = self.update(&c.dir, |r| {
                 r.status = Status::Exited;
                 r.finished_at = Some(container::now_rfc3339());
                 r.exit_code = status.as_ref().ok().map(|s| s.code());
@@ -396,6 +455,13 @@ impl Rrun {
                 r.pid = None;
                 r.pid_start_time = None;
             })?;
+            if let Some(rec) = &rec {
+                if oom {
+                    self.emit_container(rec, "oom", &[]);
+                }
+                let code = rec.exit_code.unwrap_or(-1).to_string();
+                self.emit_container(rec, "die", &[("exitCode", code)]);
+            }
             Ok(status?.code())
         })();
         // no process of the container survives it, and its cgroup goes
@@ -471,6 +537,7 @@ impl Rrun {
             let _lock = self.store().lock_exclusive()?;
             self.store().remove_dir(&self.store().container_dir(&c.id))?;
         }
+        self.emit_container(&c, "destroy", &[]);
         if volumes {
             self.remove_anonymous_volumes(&c.volumes);
         }

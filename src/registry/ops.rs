@@ -33,7 +33,10 @@ impl Rrun {
         let mut last = None;
         for r in &candidates {
             match pull::pull(self.store(), &client_, r, opts) {
-                Ok(l) => return Ok(l),
+                Ok(l) => {
+                    self.emit_image("pull", &r.to_string(), &r.to_string());
+                    return Ok(l);
+                }
                 Err(e) => {
                     tracing::debug!(image = %r, error = %e, "pull failed");
                     last = Some(e);
@@ -52,8 +55,10 @@ impl Rrun {
         let _lock = self.store().lock_exclusive()?;
         let mut index = self.store().read_index()?;
         let manifest = index.lookup_digest(source).ok_or_else(|| Error::ImageNotFound(source.to_string()))?;
+        let id = index.images.get(&manifest).map(|i| i.config.to_string()).unwrap_or_default();
         index.tags.insert(target.to_string(), manifest);
         self.store().write_index(&index)?;
+        self.emit_image("tag", &id, &target.to_string());
         Ok(())
     }
 

@@ -165,6 +165,22 @@ pub struct RunOptions {
     pub annotations: BTreeMap<String, String>,
     /// `--oom-score-adj`.
     pub oom_score_adj: Option<i32>,
+    /// `--health-*`, `--no-healthcheck` (`Test: ["NONE"]`): merged over the
+    /// image's Healthcheck, field by field; None keeps the image's.
+    pub healthcheck: Option<crate::image::Healthcheck>,
+    /// `--log-driver`.
+    pub log_driver: crate::container::LogDriver,
+    /// `-a`: the streams a foreground run relays (None: stdout and stderr;
+    /// the others are still logged).
+    pub attach: Option<Streams>,
+}
+
+/// A choice of standard streams (`run -a STDIN -a STDOUT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streams {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 /// Which seccomp profile a container gets.

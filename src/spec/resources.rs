@@ -18,6 +18,8 @@ pub struct Limits {
     pub cpus: Option<f64>,
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. `0`).
+    pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
     /// `--device-cgroup-rule 'c 1:3 rwm'`.
     pub device_rules: Vec<String>,
@@ -232,7 +234,7 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
         }
         b = b.memory(m.build().map_err(err)?);
     }
-    if l.cpus.is_some() || l.cpu_shares.is_some() || l.cpuset_cpus.is_some() {
+    if l.cpus.is_some() || l.cpu_shares.is_some() || l.cpuset_cpus.is_some() || l.cpuset_mems.is_some() {
         let mut c = LinuxCpuBuilder::default();
         if let Some(cpus) = l.cpus {
             let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
@@ -269,6 +271,16 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
             }
             c = c.cpus(set.clone());
         }
+        if let Some(set) = &l.cpuset_mems {
+            if set.is_empty() || !set.chars().all(|ch| ch.is_ascii_digit() || ch == ',' || ch == '-') {
+                return Err(SpecError::Limit {
+                    flag: "--cpuset-mems".into(),
+                    value: set.clone(),
+                    reason: "expected a list like 0-1,3",
+                });
+            }
+            c = c.mems(set.clone());
+        }
         b = b.cpu(c.build().map_err(err)?);
     }
     if let Some(w) = l.blkio_weight {
@@ -285,6 +297,92 @@ pub fn resources(l: &Limits, host_devices: &[HostDevice]) -> Result<LinuxResourc
         b = b.pids(LinuxPidsBuilder::default().limit(if p <= 0 { -1 } else { p }).build().map_err(err)?);
     }
     b.build().map_err(err)
+}
+
+/// `rrun update`: the limits given, checked as `run` checks them, over a
+/// container's `current` resources. Returns what to apply to its cgroup now
+/// (only what changes) and its resources from now on (kept for its next start).
+/// As with Docker, a new memory limit keeps the swap limit set before, and
+/// must stay below it unless `--memory-swap` changes too.
+pub fn update(current: &LinuxResources, l: &Limits) -> Result<(LinuxResources, LinuxResources), SpecError> {
+    let err = |e: oci_spec::OciSpecError| SpecError::Build(e.to_string());
+    let cur_mem = current.memory().as_ref();
+    let (cur_limit, cur_swap) = (cur_mem.and_then(|m| m.limit()), cur_mem.and_then(|m| m.swap()));
+    let memory = l.memory.or(cur_limit);
+    let memory_swap = match (l.memory_swap, l.memory) {
+        (Some(s), _) => Some(s),
+        (None, Some(m)) => match cur_swap {
+            Some(s) if s > 0 && m > s => {
+                return Err(SpecError::Limit {
+                    flag: "--memory".into(),
+                    value: m.to_string(),
+                    reason: "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+                })
+            }
+            // unlimited swap stays so; none set: as `run`, as much swap as memory
+            Some(s) if s > 0 || s == -1 => Some(s),
+            _ => None,
+        },
+        (None, None) => cur_swap,
+    };
+    let memory_given = l.memory.is_some() || l.memory_swap.is_some() || l.memory_reservation.is_some();
+    let checked = resources(
+        &Limits {
+            memory: if memory_given { memory } else { None },
+            memory_swap: if memory_given { memory_swap } else { None },
+            memory_reservation: l.memory_reservation,
+            cpus: l.cpus,
+            cpu_shares: l.cpu_shares,
+            cpuset_cpus: l.cpuset_cpus.clone(),
+            cpuset_mems: l.cpuset_mems.clone(),
+            pids_limit: l.pids_limit,
+            ..Default::default()
+        },
+        &[],
+    )?;
+    let mut delta = LinuxResourcesBuilder::default().build().map_err(err)?;
+    let mut merged = current.clone();
+    if memory_given {
+        let new = checked.memory().expect("memory limits were given");
+        delta.set_memory(Some(new));
+        let mut m = LinuxMemoryBuilder::default();
+        if let Some(v) = new.limit().or(cur_limit) {
+            m = m.limit(v);
+        }
+        if let Some(v) = new.swap().or(cur_swap) {
+            m = m.swap(v);
+        }
+        if let Some(v) = new.reservation().or(cur_mem.and_then(|m| m.reservation())) {
+            m = m.reservation(v);
+        }
+        merged.set_memory(Some(m.build().map_err(err)?));
+    }
+    if let Some(new) = checked.cpu() {
+        delta.set_cpu(Some(new.clone()));
+        let cur = current.cpu().clone().unwrap_or_default();
+        let mut c = LinuxCpuBuilder::default();
+        if let Some(v) = new.shares().or(cur.shares()) {
+            c = c.shares(v);
+        }
+        if let Some(v) = new.quota().or(cur.quota()) {
+            c = c.quota(v);
+        }
+        if let Some(v) = new.period().or(cur.period()) {
+            c = c.period(v);
+        }
+        if let Some(v) = new.cpus().clone().or(cur.cpus().clone()) {
+            c = c.cpus(v);
+        }
+        if let Some(v) = new.mems().clone().or(cur.mems().clone()) {
+            c = c.mems(v);
+        }
+        merged.set_cpu(Some(c.build().map_err(err)?));
+    }
+    if let Some(p) = checked.pids() {
+        delta.set_pids(Some(*p));
+        merged.set_pids(Some(*p));
+    }
+    Ok((delta, merged))
 }
 
 #[cfg(test)]
@@ -343,6 +441,41 @@ mod tests {
         let r = resources(&Limits::default(), std::slice::from_ref(&hd)).unwrap();
         assert_eq!(r.devices().as_ref().unwrap().last().unwrap().to_string(), "c 10:229 rw");
         assert_eq!(hd.node().unwrap().file_mode(), Some(0o666));
+    }
+
+    #[test]
+    fn updates_keep_what_they_do_not_name() {
+        let run = Limits { memory: Some(64 << 20), cpus: Some(0.5), pids_limit: Some(100), ..Default::default() };
+        let current = resources(&run, &[]).unwrap();
+        // a lower memory limit keeps the swap set at run (twice the memory)
+        let (delta, merged) = update(&current, &Limits { memory: Some(32 << 20), ..Default::default() }).unwrap();
+        let m = delta.memory().unwrap();
+        assert_eq!((m.limit(), m.swap()), (Some(32 << 20), Some(128 << 20)));
+        assert!(delta.cpu().is_none() && delta.pids().is_none() && delta.devices().is_none(), "only what changes");
+        assert_eq!(merged.cpu().as_ref().unwrap().quota(), Some(50_000));
+        assert_eq!(merged.pids().unwrap().limit(), 100);
+        assert_eq!(merged.devices(), current.devices());
+        // above the swap limit without a new one: refused, as Docker does
+        assert!(update(&current, &Limits { memory: Some(256 << 20), ..Default::default() }).is_err());
+        let (_, merged) =
+            update(&current, &Limits { memory: Some(256 << 20), memory_swap: Some(-1), ..Default::default() }).unwrap();
+        assert_eq!(merged.memory().unwrap().swap(), Some(-1));
+        // a container without limits gets run's defaults
+        let (delta, _) =
+            update(&LinuxResources::default(), &Limits { memory: Some(64 << 20), ..Default::default() }).unwrap();
+        assert_eq!(delta.memory().unwrap().swap(), Some(128 << 20));
+        // cpu fields merge one by one, and run's checks apply
+        let (delta, merged) = update(&current, &Limits { cpu_shares: Some(512), ..Default::default() }).unwrap();
+        assert_eq!(delta.cpu().as_ref().unwrap().quota(), None);
+        let c = merged.cpu().as_ref().unwrap();
+        assert_eq!((c.shares(), c.quota()), (Some(512), Some(50_000)));
+        assert!(update(&current, &Limits { memory: Some(1 << 20), memory_swap: Some(2 << 20), ..Default::default() })
+            .is_err());
+        assert!(update(&current, &Limits { cpus: Some(0.0), ..Default::default() }).is_err());
+        assert!(update(&current, &Limits { cpuset_mems: Some("x".into()), ..Default::default() }).is_err());
+        assert!(
+            update(&LinuxResources::default(), &Limits { memory_swap: Some(1 << 30), ..Default::default() }).is_err()
+        );
     }
 
     #[test]
