@@ -6,6 +6,7 @@
 //! (one older file is kept). `rrun events` reads and follows it, `rrun wait`
 //! finds the exit code of a container that removed itself (`--rm`) there.
 
+use crate::filter::{FilterError, Filters};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -221,74 +222,54 @@ impl Follower {
     }
 }
 
+/// The keys `events --filter` knows.
+pub const EVENT_KEYS: &[&str] = &["container", "event", "image", "type", "label"];
+
 /// `--filter` of `rrun events`: `container=`, `event=`, `image=`, `type=`,
-/// `label=`. Values of one key are alternatives; different keys must all match.
+/// `label=`, read by [`Filters`]' rules (values of one key are alternatives;
+/// different keys, and every label, must match).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EventFilter {
-    filters: BTreeMap<String, Vec<String>>,
-}
+pub struct EventFilter(Filters);
 
 impl EventFilter {
     /// Parses `KEY=VALUE` arguments.
-    pub fn parse(args: &[String]) -> Result<EventFilter, String> {
-        let mut filters: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for a in args {
-            let (k, v) =
-                a.split_once('=').ok_or_else(|| format!("bad format of filter {a:?} (expected name=value)"))?;
-            let k = k.trim().to_ascii_lowercase();
-            if !matches!(k.as_str(), "container" | "event" | "image" | "type" | "label") {
-                return Err(format!("invalid filter '{k}'"));
-            }
-            if k == "type" && !matches!(v, "container" | "image") {
-                return Err(format!("invalid filter 'type={v}': rrun has container and image events"));
-            }
-            filters.entry(k).or_default().push(v.to_string());
+    pub fn parse(args: &[String]) -> Result<EventFilter, FilterError> {
+        let f = Filters::parse(args, EVENT_KEYS)?;
+        if let Some(v) = f.get("type").iter().find(|v| !matches!(v.as_str(), "container" | "image")) {
+            return Err(FilterError::Value {
+                key: "type".into(),
+                value: v.clone(),
+                reason: "rrun has container and image events".into(),
+            });
         }
-        Ok(EventFilter { filters })
-    }
-
-    fn values(&self, key: &str) -> Option<&Vec<String>> {
-        self.filters.get(key)
+        Ok(EventFilter(f))
     }
 
     /// Docker's rules: `container` matches the ID or name by prefix, `event`
     /// the action (`health_status` any health status), `image` the image's
     /// ID or name with or without its tag.
     pub fn matches(&self, e: &Event) -> bool {
-        let exact = |key: &str, sources: &[&str]| {
-            self.values(key).is_none_or(|vals| vals.iter().any(|v| sources.iter().any(|s| s == v)))
-        };
-        let fuzzy = |key: &str, sources: &[&str]| {
-            self.values(key).is_none_or(|vals| {
-                vals.iter().any(|v| sources.iter().any(|s| !s.is_empty() && s.starts_with(v.as_str())))
-            })
-        };
+        let f = &self.0;
         let attr = |k: &str| e.actor.attributes.get(k).map(String::as_str).unwrap_or("");
         let name = if e.typ == "container" { attr("name") } else { "" };
-        let container_ok =
-            self.values("container").is_none() || (e.typ == "container" && fuzzy("container", &[&e.actor.id, name]));
-        let event_ok = match self.values("event") {
-            Some(vals) if vals.iter().any(|v| matches!(v.as_str(), "health_status" | "exec_create" | "exec_start")) => {
-                fuzzy("event", &[&e.action])
-            }
-            _ => exact("event", &[&e.action]),
-        };
-        let image_name = if e.typ == "image" { attr("name") } else { attr("image") };
+        let prefix = |v: &str, sources: &[&str]| sources.iter().any(|s| !s.is_empty() && s.starts_with(v));
         let strip = |s: &str| -> String {
             match s.rsplit_once(':') {
                 Some((repo, tag)) if !tag.contains('/') => repo.to_string(),
                 _ => s.to_string(),
             }
         };
+        let image_name = if e.typ == "image" { attr("name") } else { attr("image") };
         let (id_s, name_s) = (strip(&e.actor.id), strip(image_name));
-        let image_ok = exact("image", &[&e.actor.id, image_name, &id_s, &name_s]);
-        let label_ok = self.values("label").is_none_or(|vals| {
-            vals.iter().any(|l| match l.split_once('=') {
-                Some((k, v)) => e.actor.attributes.get(k).is_some_and(|x| x == v),
-                None => e.actor.attributes.contains_key(l),
+        f.any("container", |v| e.typ == "container" && prefix(v, &[&e.actor.id, name]))
+            && f.any("event", |v| match v {
+                // actions that carry a suffix (`health_status: healthy`, `exec_start: sh`)
+                "health_status" | "exec_create" | "exec_start" => e.action.starts_with(v),
+                _ => e.action == v,
             })
-        });
-        container_ok && event_ok && image_ok && label_ok && exact("type", &[&e.typ])
+            && f.any("image", |v| [e.actor.id.as_str(), image_name, &id_s, &name_s].contains(&v))
+            && f.any("type", |v| v == e.typ)
+            && f.labels_match(|k| e.actor.attributes.get(k).map(String::as_str))
     }
 }
 

@@ -160,8 +160,8 @@ pub struct ImageFacts<'a> {
 }
 
 impl Filters {
-    /// Checks the values of the image keys before any listing.
-    pub fn validate_image(&self) -> Result<(), FilterError> {
+    /// Checks `dangling=` values (images, volumes) before any listing.
+    pub fn validate_dangling(&self) -> Result<(), FilterError> {
         for v in self.get("dangling") {
             Filters::bool_value("dangling", v)?;
         }
@@ -196,6 +196,19 @@ impl Filters {
             && self.any("before", |v| created_before(v, true))
             && self.any("since", |v| created_before(v, false))
             && self.labels_match(|k| (facts.labels)(k))
+    }
+}
+
+/// The keys `volume ls --filter` knows.
+pub const VOLUME_KEYS: &[&str] = &["dangling", "name", "label", "driver"];
+
+impl Filters {
+    /// Does the volume pass every filter? `dangling` means no container uses it.
+    pub fn volume_matches(&self, v: &crate::volume::Volume, in_use: bool) -> bool {
+        self.any("dangling", |d| Filters::bool_value("dangling", d).is_ok_and(|d| d != in_use))
+            && self.any("name", |n| v.name.contains(n))
+            && self.any("driver", |d| v.driver == d)
+            && self.labels_match(|k| v.labels.get(k).map(String::as_str))
     }
 }
 
@@ -274,7 +287,7 @@ mod tests {
         assert!(row(&f(&["dangling=false"]), "docker.io/library/busybox"));
         assert!(row(&f(&["before=other"]), "localhost/x"));
         assert!(!row(&f(&["since=other"]), "localhost/x"));
-        assert!(f(&["dangling=maybe"]).validate_image().is_err());
+        assert!(f(&["dangling=maybe"]).validate_dangling().is_err());
     }
 
     #[test]

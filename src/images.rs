@@ -53,6 +53,8 @@ pub enum ImageDeleteItem {
 pub struct PruneReport {
     pub containers_deleted: Vec<String>,
     pub images_deleted: Vec<ImageDeleteItem>,
+    /// Volumes removed (`system prune --volumes`).
+    pub volumes_deleted: Vec<String>,
     /// Bytes freed: container layers, unpacked image layers and blobs.
     pub space_reclaimed: u64,
 }
@@ -88,6 +90,16 @@ pub struct ContainerUsage {
     pub size_rw: u64,
 }
 
+/// One volume in `system df -v`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeUsage {
+    pub name: String,
+    /// Containers that mount it.
+    pub links: usize,
+    pub size: u64,
+}
+
 /// One row of `system df`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -108,6 +120,7 @@ pub struct DiskUsage {
     pub layers_size: u64,
     pub images: Vec<ImageUsage>,
     pub containers: Vec<ContainerUsage>,
+    pub volumes: Vec<VolumeUsage>,
     /// Unpacked size of the layers no container's image needs.
     pub images_reclaimable: u64,
 }
@@ -138,29 +151,16 @@ impl DiskUsage {
                 self.containers.iter().map(|c| c.size_rw).sum(),
                 self.containers.iter().filter(|c| !running(c)).map(|c| c.size_rw).sum(),
             ),
-            row("Local Volumes", 0, 0, 0, 0),
+            row(
+                "Local Volumes",
+                self.volumes.len(),
+                self.volumes.iter().filter(|v| v.links > 0).count(),
+                self.volumes.iter().map(|v| v.size).sum(),
+                self.volumes.iter().filter(|v| v.links == 0).map(|v| v.size).sum(),
+            ),
             row("Build Cache", 0, 0, 0, 0),
         ]
     }
-}
-
-/// Bytes held by the files under `dir` (hardlinks once); symlinks are not followed.
-pub(crate) fn tree_size(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    fn walk(dir: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {
-        let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
-        let mut total = 0;
-        for e in rd.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else { continue };
-            if m.is_dir() {
-                total += walk(&e.path(), seen);
-            } else if m.nlink() < 2 || seen.insert((m.dev(), m.ino())) {
-                total += m.len();
-            }
-        }
-        total
-    }
-    walk(dir, &mut HashSet::new())
 }
 
 impl Rrun {
@@ -284,22 +284,35 @@ impl Rrun {
 
     /// `system prune`: stopped containers, then dangling images (with `all`,
     /// every image no container uses).
-    pub fn system_prune(&self, all: bool) -> Result<PruneReport, Error> {
+    pub fn system_prune(&self, all: bool, volumes: bool) -> Result<PruneReport, Error> {
+        // containers first: the images only they used become unused
+        let containers = self.system_prune_containers()?;
+        let mut report = self.prune_images(all)?;
+        report.containers_deleted = containers.containers_deleted;
+        report.space_reclaimed += containers.space_reclaimed;
+        if volumes {
+            // as docker: the anonymous volumes no container uses
+            let pruned = self.volume_prune(false)?;
+            report.volumes_deleted = pruned.volumes;
+            report.space_reclaimed += pruned.space;
+        }
+        Ok(report)
+    }
+
+    /// Removes every container that is not running: their IDs and the bytes their layers held.
+    pub fn system_prune_containers(&self) -> Result<PruneReport, Error> {
         let sizes: Vec<(String, u64)> = self
             .containers()?
             .into_iter()
             .filter(|c| !c.is_running())
             .map(|c| {
-                let size = tree_size(&self.store().container_dir(&c.id).join("upper"));
+                let size = crate::store::tree_size(&self.store().container_dir(&c.id).join("upper"));
                 (c.id, size)
             })
             .collect();
         let removed = self.prune_containers()?;
         let freed: u64 = sizes.iter().filter(|(id, _)| removed.contains(id)).map(|(_, s)| s).sum();
-        let mut report = self.prune_images(all)?;
-        report.containers_deleted = removed;
-        report.space_reclaimed += freed;
-        Ok(report)
+        Ok(PruneReport { containers_deleted: removed, space_reclaimed: freed, ..Default::default() })
     }
 
     /// What images and containers hold on disk, and what a prune could free.
@@ -353,10 +366,25 @@ impl Rrun {
                 command: c.command.clone(),
                 created: c.created.clone(),
                 status: c.status,
-                size_rw: tree_size(&self.store().container_dir(&c.id).join("upper")),
+                size_rw: crate::store::tree_size(&self.store().container_dir(&c.id).join("upper")),
             })
             .collect();
-        Ok(DiskUsage { layers_size, images, containers, images_reclaimable: layers_size.saturating_sub(needed_size) })
+        let volumes = self
+            .volumes_with_users()?
+            .into_iter()
+            .map(|(v, users)| VolumeUsage {
+                size: crate::store::tree_size(&v.mountpoint),
+                name: v.name,
+                links: users.len(),
+            })
+            .collect();
+        Ok(DiskUsage {
+            layers_size,
+            images,
+            containers,
+            volumes,
+            images_reclaimable: layers_size.saturating_sub(needed_size),
+        })
     }
 }
 
@@ -381,27 +409,18 @@ mod tests {
                 status: Status::Exited,
                 size_rw: 7,
             }],
+            volumes: vec![
+                VolumeUsage { name: "used".into(), links: 1, size: 3 },
+                VolumeUsage { name: "free".into(), links: 0, size: 4 },
+            ],
         };
         let rows = usage.summary();
         let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["Images", "Containers", "Local Volumes", "Build Cache"]);
         assert_eq!((rows[0].size, rows[0].reclaimable), (100, 40));
         assert_eq!((rows[1].total_count, rows[1].active, rows[1].size, rows[1].reclaimable), (1, 0, 7, 7));
+        assert_eq!((rows[2].total_count, rows[2].active, rows[2].size, rows[2].reclaimable), (2, 1, 7, 4));
         let item = serde_json::to_value(ImageDeleteItem::Untagged("x".into())).unwrap();
         assert_eq!(item, serde_json::json!({"Untagged": "x"}));
-    }
-
-    #[test]
-    fn tree_size_counts_hardlinks_once() {
-        let dir = std::env::temp_dir().join(format!("rrun-treesize-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("a"), [0u8; 10]).unwrap();
-        std::fs::hard_link(dir.join("a"), dir.join("sub/b")).unwrap();
-        std::fs::write(dir.join("sub/c"), [0u8; 5]).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
-        let link_len = std::fs::symlink_metadata(dir.join("link")).unwrap().len();
-        assert_eq!(tree_size(&dir), 15 + link_len);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -294,28 +294,26 @@ fn open_lock_file(path: &Path) -> Result<File, StoreError> {
         .map_err(io_err(path))
 }
 
-/// Bytes of the regular files and symlinks under `path` (apparent sizes, each
-/// hard-linked inode once), without following symlinks: what `du --apparent-size -s` says.
-pub fn tree_size(path: &Path) -> io::Result<u64> {
+/// Bytes held by the files under `dir` (apparent sizes, each hard-linked inode
+/// once), symlinks not followed, unreadable entries skipped: what
+/// `du --apparent-size -s` says, for `ps --size` and `system df`.
+pub fn tree_size(dir: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let meta = match fs::symlink_metadata(&p) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        if meta.is_dir() {
-            for e in fs::read_dir(&p)? {
-                stack.push(e?.path());
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.nlink() < 2 || seen.insert((m.dev(), m.ino())) {
+                total += m.len();
             }
-        } else if (meta.is_file() || meta.file_type().is_symlink()) && (meta.nlink() == 1 || seen.insert(meta.ino())) {
-            total += meta.len();
         }
     }
-    Ok(total)
+    total
 }
 
 /// Removes a file or a directory tree, whatever it is; missing is fine.
@@ -372,6 +370,20 @@ pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8], durable: bool) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tree_size_counts_hardlinks_once() {
+        let dir = std::env::temp_dir().join(format!("rrun-treesize-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("a"), [0u8; 10]).unwrap();
+        std::fs::hard_link(dir.join("a"), dir.join("sub/b")).unwrap();
+        std::fs::write(dir.join("sub/c"), [0u8; 5]).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
+        let link_len = std::fs::symlink_metadata(dir.join("link")).unwrap().len();
+        assert_eq!(tree_size(&dir), 15 + link_len);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn tempdir(name: &str) -> PathBuf {
         let p = std::env::temp_dir().join(format!("rrun-store-test-{}-{name}", std::process::id()));

@@ -185,18 +185,6 @@ fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Er
     Ok((volume, true))
 }
 
-/// Bytes of the regular files under `dir` (symlinks not followed).
-fn tree_size(dir: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => tree_size(&e.path()),
-            Ok(m) if m.is_file() => m.len(),
-            _ => 0,
-        })
-        .sum()
-}
-
 /// What `volume prune` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Pruned {
@@ -297,7 +285,7 @@ impl Rrun {
                 continue;
             }
             let dir = volume_dir(self.store(), &v.name);
-            let size = tree_size(&dir.join("_data"));
+            let size = crate::store::tree_size(&dir.join("_data"));
             self.store().remove_dir(&dir)?;
             out.space += size;
             out.volumes.push(v.name);

@@ -149,3 +149,108 @@ fn verbose_logs_carry_no_colour_codes_into_a_pipe() {
     assert!(err.contains("pivot_root"), "-vv logs each step: {err}");
     assert!(!err.contains('\x1b'), "escape codes in a pipe: {err:?}");
 }
+
+#[test]
+fn images_filters_and_templates() {
+    if !root_or_skip("images_filters_and_templates") {
+        return;
+    }
+    let r = TestRoot::with_busybox("images-format");
+    r.ok(&["load", "-i", fixture("multilayer.tar").to_str().unwrap()]);
+    r.ok(&["tag", "busybox", "localhost/team/tool:1.2"]);
+    let list = |args: &[&str]| {
+        let mut full = vec!["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        full.extend_from_slice(args);
+        let mut v: Vec<String> = r.ok(&full).lines().map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list(&[]).len(), 3);
+    assert_eq!(list(&["--filter", "reference=busybox"]), ["docker.io/library/busybox:latest"]);
+    assert_eq!(list(&["--filter", "reference=*/team/tool:1.*"]), ["localhost/team/tool:1.2"]);
+    assert_eq!(list(&["-f", "reference=busy*", "-f", "reference=multi*"]).len(), 2);
+    assert_eq!(list(&["--filter", "label=org.rrun.fixture=multilayer"]), ["docker.io/library/multilayer:latest"]);
+    assert_eq!(list(&["--filter", "dangling=true"]), Vec::<String>::new());
+    assert_eq!(list(&["--filter", "dangling=false"]).len(), 3);
+    let bad = r.run(&["images", "--filter", "dangling=maybe"]);
+    assert_eq!(bad.status.code(), Some(125));
+    // a table template with docker's headers
+    let out = r.ok(&["images", "--filter", "reference=busybox", "--format", "table {{.Repository}}\t{{.Size}}"]);
+    assert!(out.starts_with("REPOSITORY "), "{out}");
+    assert!(out.lines().nth(1).unwrap().starts_with("docker.io/library/busybox "), "{out}");
+    // inspect -f, for images and containers
+    assert_eq!(r.ok(&["image", "inspect", "-f", "{{.Config.Cmd}}", "busybox"]).trim(), "[sh]");
+    assert_eq!(r.ok(&["inspect", "--format", "{{.Os}}/{{.Architecture}}", "busybox"]).trim(), "linux/amd64");
+    r.ok(&["run", "--name", "five", "busybox", "sh", "-c", "exit 0"]);
+    assert_eq!(r.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "five"]).trim(), "exited 0");
+    // history through a template
+    let out = r.ok(&["history", "--format", "{{.CreatedBy}}", "multilayer"]);
+    assert_eq!(out.lines().next(), Some("whiteouts and replacements"), "{out}");
+}
+
+#[test]
+fn the_container_and_system_groups() {
+    if !root_or_skip("the_container_and_system_groups") {
+        return;
+    }
+    let r = TestRoot::with_busybox("groups");
+    // every container verb through `container …`
+    let id = r.ok(&["container", "run", "-d", "--name", "g1", "busybox", "sleep", "30"]).trim().to_string();
+    assert_eq!(r.ok(&["container", "ls", "-q", "--no-trunc"]).trim(), id);
+    assert_eq!(r.ok(&["container", "list", "--format", "{{.Names}}"]).trim(), "g1");
+    assert_eq!(r.ok(&["container", "exec", "g1", "echo", "-n", "in"]), "in");
+    assert_eq!(r.ok(&["container", "inspect", "-f", "{{.State.Status}}", "g1"]).trim(), "running");
+    // `container inspect` is containers only: an image name is not found
+    let out = r.run(&["container", "inspect", "busybox"]);
+    assert_eq!(out.status.code(), Some(125));
+    r.ok(&["container", "pause", "g1"]);
+    r.ok(&["container", "unpause", "g1"]);
+    r.ok(&["container", "rename", "g1", "g2"]);
+    assert!(r.ok(&["container", "top", "g2"]).contains("sleep 30"));
+    r.ok(&["container", "stop", "-t", "1", "g2"]);
+    assert_eq!(r.ok(&["container", "wait", "g2"]).trim(), "137");
+    r.ok(&["container", "create", "--name", "g3", "busybox", "echo", "from-create"]);
+    r.ok(&["container", "start", "-a", "g3"]);
+    assert_eq!(r.ok(&["container", "logs", "g3"]), "from-create\n");
+    assert!(r.ok(&["container", "diff", "g3"]).is_empty() || r.ok(&["container", "diff", "g3"]).contains('/'));
+    // prune asks first: "n" keeps everything
+    let mut ask = r.cmd(&["container", "prune"]);
+    ask.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = ask.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Are you sure you want to continue? [y/N]"));
+    assert_eq!(r.ok(&["ps", "-aq"]).lines().count(), 2, "nothing removed after 'n'");
+    let out = r.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:"), "{out}");
+    assert!(r.ok(&["ps", "-aq"]).is_empty());
+
+    // system info, df, events
+    let v: serde_json::Value = serde_json::from_str(&r.ok(&["system", "info", "--format", "json"])).unwrap();
+    assert_eq!(v["Store"]["Images"], 1);
+    r.ok(&["volume", "create", "vol1"]);
+    let df = r.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]);
+    assert_eq!(df, "Images=1\nContainers=0\nLocal Volumes=1\nBuild Cache=0\n");
+    let out = r.ok(&["system", "df"]);
+    assert!(out.starts_with("TYPE"), "{out}");
+    let ev = r.ok(&[
+        "system",
+        "events",
+        "--since",
+        "1h",
+        "--until",
+        "0s",
+        "--filter",
+        "event=rename",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(ev.trim(), "rename g2");
+    // volumes in templates, and system prune --volumes removes only unused anonymous ones
+    assert_eq!(r.ok(&["volume", "ls", "--format", "{{.Name}} {{.Driver}}"]).trim(), "vol1 local");
+    let out = r.ok(&["system", "prune", "-f", "--volumes"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    assert_eq!(r.ok(&["volume", "ls", "-q"]).trim(), "vol1", "a named volume is kept");
+}

@@ -281,16 +281,115 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
+/// `rrun container VERB`: Docker's container group, the same commands as at the top level.
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
-    /// Remove every stopped container
-    Prune {
-        /// Do not ask for confirmation (rrun never asks)
-        #[arg(short, long)]
-        force: bool,
-    },
+    /// Attach to a running detached container
+    Attach(AttachArgs),
+    /// Make a new image from a container's changes
+    Commit(super::fs::CommitArgs),
+    /// Copy files between a container and the host
+    Cp(super::fs::CpArgs),
+    /// Create a container (not started)
+    Create(Box<super::run::RunArgs>),
+    /// Files a container added, changed or deleted
+    Diff(super::fs::DiffArgs),
+    /// Run a command in a running container
+    Exec(ExecArgs),
+    /// Write a container's root filesystem as a tar archive
+    Export(super::fs::ExportArgs),
+    /// Everything known about containers
+    Inspect(ContainerInspectArgs),
+    /// Send a signal to containers
+    Kill(KillArgs),
+    /// Show a container's output
+    Logs(LogsArgs),
     /// List containers
+    #[command(visible_aliases = ["list", "ps"])]
     Ls(PsArgs),
+    /// Freeze every process of containers
+    Pause(NamesArgs),
+    /// A container's published ports
+    Port(PortArgs),
+    /// Remove every stopped container
+    Prune(PruneArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Stop and start containers again
+    Restart(RestartArgs),
+    /// Remove containers
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+    /// Run a command in a new container
+    Run(Box<super::run::RunArgs>),
+    /// Start created or stopped containers
+    Start(StartArgs),
+    /// CPU, memory and process counts of running containers
+    Stats(StatsArgs),
+    /// Stop running containers
+    Stop(StopArgs),
+    /// The processes of a container
+    Top(TopArgs),
+    /// Thaw paused containers
+    Unpause(NamesArgs),
+    /// Change the resource limits or restart policy of containers
+    Update(UpdateArgs),
+    /// Block until containers stop, then print their exit codes
+    Wait(NamesArgs),
+}
+
+/// `container inspect`: like `inspect --type container`.
+#[derive(Args, Debug)]
+pub struct ContainerInspectArgs {
+    /// Output: json (the default), or a Go template ('{{.State.Pid}}')
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+impl ContainerCommand {
+    /// The top-level command this is (`container ls` is `ps`); `Err` holds the
+    /// group's own verb, `prune`, which has no top-level twin.
+    pub fn into_command(self) -> Result<super::Command, PruneArgs> {
+        use super::Command as C;
+        Ok(match self {
+            ContainerCommand::Attach(a) => C::Attach(a),
+            ContainerCommand::Commit(a) => C::Commit(a),
+            ContainerCommand::Cp(a) => C::Cp(a),
+            ContainerCommand::Create(a) => C::Create(a),
+            ContainerCommand::Diff(a) => C::Diff(a),
+            ContainerCommand::Exec(a) => C::Exec(a),
+            ContainerCommand::Export(a) => C::Export(a),
+            ContainerCommand::Inspect(a) => {
+                C::Inspect(InspectArgs { kind: Some("container".into()), format: a.format, names: a.names })
+            }
+            ContainerCommand::Kill(a) => C::Kill(a),
+            ContainerCommand::Logs(a) => C::Logs(a),
+            ContainerCommand::Ls(a) => C::Ps(a),
+            ContainerCommand::Pause(a) => C::Pause(a),
+            ContainerCommand::Port(a) => C::Port(a),
+            ContainerCommand::Prune(a) => return Err(a),
+            ContainerCommand::Rename(a) => C::Rename(a),
+            ContainerCommand::Restart(a) => C::Restart(a),
+            ContainerCommand::Rm(a) => C::Rm(a),
+            ContainerCommand::Run(a) => C::Run(a),
+            ContainerCommand::Start(a) => C::Start(a),
+            ContainerCommand::Stats(a) => C::Stats(a),
+            ContainerCommand::Stop(a) => C::Stop(a),
+            ContainerCommand::Top(a) => C::Top(a),
+            ContainerCommand::Unpause(a) => C::Unpause(a),
+            ContainerCommand::Update(a) => C::Update(a),
+            ContainerCommand::Wait(a) => C::Wait(a),
+        })
+    }
 }
 
 fn status_text(c: &ContainerRecord) -> String {
@@ -604,24 +703,29 @@ pub fn events(rrun: &Rrun, a: EventsArgs) -> Result<i32, Error> {
         (Ok(s), Ok(u)) => (s, u),
         (Err(e), _) | (_, Err(e)) => return Ok(e.report()),
     };
-    let filter = match rrun::events::EventFilter::parse(&a.filter) {
+    let filter = rrun::events::EventFilter::parse(&a.filter)?;
+    let format = match format::Format::parse(a.format.as_deref()) {
         Ok(f) => f,
-        Err(e) => return Ok(super::UsageError(e).report()),
-    };
-    let json = match a.format.as_deref() {
-        None | Some("") => false,
-        Some("json") | Some("{{json .}}") => true,
-        Some(other) => {
-            return Ok(super::UsageError(format!("unsupported --format {other:?}: rrun events prints json")).report())
-        }
+        Err(e) => return Ok(e.report()),
     };
     let mut out = std::io::stdout().lock();
+    let mut failed = None;
     rrun.events(&rrun::events::EventOptions { since, until, filter }, &mut |e| {
-        let line = if json { serde_json::to_string(e).expect("events serialize") } else { event_line(e) };
+        let line = match &format {
+            format::Format::Default => event_line(e),
+            format::Format::Json => serde_json::to_string(e).expect("events serialize"),
+            format::Format::Template { template, .. } => match format::Format::render(template, e) {
+                Ok(l) => l,
+                Err(err) => {
+                    failed = Some(err);
+                    return false;
+                }
+            },
+        };
         // a reader that went away ends the stream
         writeln!(out, "{line}").and_then(|_| out.flush()).is_ok()
     })?;
-    Ok(0)
+    Ok(failed.map_or(0, |e| e.report()))
 }
 
 pub fn healthcheck(rrun: &Rrun, c: HealthcheckCommand) -> Result<i32, Error> {
@@ -749,14 +853,12 @@ pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
     Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind)))
 }
 
-pub fn container(rrun: &Rrun, c: ContainerCommand) -> Result<i32, Error> {
-    match c {
-        ContainerCommand::Prune { .. } => {
-            let removed = rrun.prune_containers()?;
-            println!("Deleted Containers:");
-            removed.iter().for_each(|id| println!("{id}"));
-            Ok(0)
-        }
-        ContainerCommand::Ls(a) => ps(rrun, a),
+/// `container prune`: every container that is not running, after Docker's question unless `-f`.
+pub fn prune(rrun: &Rrun, a: PruneArgs) -> Result<i32, Error> {
+    if !a.force && !super::images::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
     }
+    let report = rrun.system_prune_containers()?;
+    super::images::print_prune_report(&report);
+    Ok(0)
 }

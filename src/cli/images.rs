@@ -113,7 +113,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         Err(e) => return Ok(e.report()),
     };
     let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::IMAGE_KEYS)?;
-    filters.validate_image()?;
+    filters.validate_dangling()?;
     if !filters.is_empty() {
         let created_of = |name: &str| rrun.image(name).ok().and_then(|i| i.created);
         let mut kept = Vec::with_capacity(list.len());
@@ -205,10 +205,23 @@ pub struct HistoryArgs {
     #[arg(short = 'H', long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", require_equals = true)]
     pub human: bool,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json, a Go template ('{{.CreatedBy}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
     pub image: String,
+}
+
+/// One row of `history`, with the field names docker's `--format` templates use.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HistoryRow {
+    #[serde(rename = "ID")]
+    id: String,
+    created_since: String,
+    created_at: String,
+    created_by: String,
+    size: String,
+    comment: String,
 }
 
 #[derive(Args, Debug)]
@@ -316,14 +329,14 @@ fn ellipsis(s: &str, max: usize) -> String {
 }
 
 pub fn history(rrun: &Rrun, a: HistoryArgs) -> Result<i32, Error> {
+    let output = match format::Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
     let rows = rrun.history(&a.image)?;
-    if a.format == "json" {
+    if let format::Format::Json = output {
         println!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
         return Ok(0);
-    }
-    if a.format != "table" {
-        eprintln!("rrun: unknown --format {:?}: expected table or json", a.format);
-        return Ok(125);
     }
     let id = |s: &str| match s.parse::<rrun::digest::Digest>() {
         Ok(d) if !a.no_trunc => d.short().to_string(),
@@ -333,22 +346,35 @@ pub fn history(rrun: &Rrun, a: HistoryArgs) -> Result<i32, Error> {
         rows.iter().for_each(|r| println!("{}", id(&r.id)));
         return Ok(0);
     }
-    let table: Vec<Vec<String>> = rows
+    let table: Vec<HistoryRow> = rows
         .iter()
         .map(|r| {
             let time = chrono::DateTime::from_timestamp(r.created, 0);
-            let created = match (time, a.human) {
-                (None, _) => "N/A".to_string(),
-                (Some(t), true) => format!("{} ago", format::age(Some(&t.to_rfc3339()))),
-                (Some(t), false) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            };
             let by = r.created_by.replace('\t', " ");
-            let by = if a.no_trunc { by } else { ellipsis(&by, 45) };
-            let size = if a.human { format::size(r.size) } else { r.size.to_string() };
-            vec![id(&r.id), created, by, size, r.comment.clone()]
+            HistoryRow {
+                id: id(&r.id),
+                created_since: match (time, a.human) {
+                    (None, _) => "N/A".to_string(),
+                    (Some(t), true) => format!("{} ago", format::age(Some(&t.to_rfc3339()))),
+                    (Some(t), false) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                },
+                created_at: time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default(),
+                created_by: if a.no_trunc { by } else { ellipsis(&by, 45) },
+                size: if a.human { format::size(r.size) } else { r.size.to_string() },
+                comment: r.comment.clone(),
+            }
         })
         .collect();
-    format::table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &table);
+    let columns = [
+        ("ID", "IMAGE"),
+        ("CreatedSince", "CREATED"),
+        ("CreatedBy", "CREATED BY"),
+        ("Size", "SIZE"),
+        ("Comment", "COMMENT"),
+    ];
+    if let Err(e) = format::print_rows(&output, &table, &columns) {
+        return Ok(e.report());
+    }
     Ok(0)
 }
 
@@ -386,6 +412,11 @@ pub fn print_prune_report(r: &rrun::images::PruneReport) {
     if !r.containers_deleted.is_empty() {
         println!("Deleted Containers:");
         r.containers_deleted.iter().for_each(|id| println!("{id}"));
+        println!();
+    }
+    if !r.volumes_deleted.is_empty() {
+        println!("Deleted Volumes:");
+        r.volumes_deleted.iter().for_each(|v| println!("{v}"));
         println!();
     }
     if !r.images_deleted.is_empty() {

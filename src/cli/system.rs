@@ -11,6 +11,10 @@ pub enum SystemCommand {
     Df(DfArgs),
     /// Remove stopped containers and unused images
     Prune(SystemPruneArgs),
+    /// Show the host, the store and the runtime (as `rrun info`)
+    Info(FormatArgs),
+    /// What happened to containers and images (as `rrun events`)
+    Events(super::container::EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -18,9 +22,21 @@ pub struct DfArgs {
     /// Every image and container, with its size
     #[arg(short, long)]
     pub verbose: bool,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json, a Go template ('{{.Type}} {{.Size}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// One row of `system df`, with the field names docker's templates use.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DfRow {
+    #[serde(rename = "Type")]
+    kind: String,
+    total_count: String,
+    active: String,
+    size: String,
+    reclaimable: String,
 }
 
 #[derive(Args, Debug)]
@@ -31,7 +47,7 @@ pub struct SystemPruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub force: bool,
-    /// Prune volumes too (rrun has no named volumes: nothing more to remove)
+    /// Prune anonymous volumes no container uses too
     #[arg(long)]
     pub volumes: bool,
 }
@@ -40,6 +56,8 @@ pub fn system(rrun: &Rrun, c: SystemCommand) -> Result<i32, Error> {
     match c {
         SystemCommand::Df(a) => df(rrun, a),
         SystemCommand::Prune(a) => prune(rrun, a),
+        SystemCommand::Info(a) => info(rrun, a),
+        SystemCommand::Events(a) => super::container::events(rrun, a),
     }
 }
 
@@ -53,35 +71,45 @@ fn reclaimable(part: u64, total: u64) -> String {
 
 pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
     let usage = rrun.disk_usage()?;
-    match a.format.as_str() {
-        "json" if a.verbose => {
-            println!("{}", serde_json::to_string_pretty(&usage).expect("serializes"));
-            return Ok(0);
-        }
-        "json" => {
-            println!("{}", serde_json::to_string_pretty(&usage.summary()).expect("serializes"));
-            return Ok(0);
-        }
-        "table" => {}
-        other => {
-            eprintln!("rrun: unknown --format {other:?}: expected table or json");
-            return Ok(125);
-        }
+    let output = match Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
+    if let Format::Json = output {
+        let json = if a.verbose {
+            serde_json::to_string_pretty(&usage)
+        } else {
+            serde_json::to_string_pretty(&usage.summary())
+        };
+        println!("{}", json.expect("serializes"));
+        return Ok(0);
     }
     if !a.verbose {
-        let rows: Vec<Vec<String>> = usage
+        let rows: Vec<DfRow> = usage
             .summary()
             .iter()
-            .map(|r| {
-                let rec = if r.kind == "Build Cache" {
+            .map(|r| DfRow {
+                kind: r.kind.clone(),
+                total_count: r.total_count.to_string(),
+                active: r.active.to_string(),
+                size: format::size(r.size),
+                reclaimable: if r.kind == "Build Cache" {
                     format::size(r.reclaimable)
                 } else {
                     reclaimable(r.reclaimable, r.size)
-                };
-                vec![r.kind.clone(), r.total_count.to_string(), r.active.to_string(), format::size(r.size), rec]
+                },
             })
             .collect();
-        format::table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows);
+        let columns = [
+            ("Type", "TYPE"),
+            ("TotalCount", "TOTAL"),
+            ("Active", "ACTIVE"),
+            ("Size", "SIZE"),
+            ("Reclaimable", "RECLAIMABLE"),
+        ];
+        if let Err(e) = format::print_rows(&output, &rows, &columns) {
+            return Ok(e.report());
+        }
         return Ok(0);
     }
     println!("Images space usage:\n");
@@ -133,7 +161,9 @@ pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
         &containers,
     );
     println!("\nLocal Volumes space usage:\n");
-    format::table(&["VOLUME NAME", "LINKS", "SIZE"], &[]);
+    let volumes: Vec<Vec<String>> =
+        usage.volumes.iter().map(|v| vec![v.name.clone(), v.links.to_string(), format::size(v.size)]).collect();
+    format::table(&["VOLUME NAME", "LINKS", "SIZE"], &volumes);
     println!("\nBuild cache usage: 0B\n");
     format::table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], &[]);
     Ok(0)
@@ -152,7 +182,7 @@ pub fn prune(rrun: &Rrun, a: SystemPruneArgs) -> Result<i32, Error> {
     if !a.force && !confirm(&warning) {
         return Ok(0);
     }
-    print_prune_report(&rrun.system_prune(a.all)?);
+    print_prune_report(&rrun.system_prune(a.all, a.volumes)?);
     Ok(0)
 }
 

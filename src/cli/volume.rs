@@ -43,9 +43,9 @@ pub struct LsArgs {
     /// Only show names
     #[arg(short, long)]
     pub quiet: bool,
-    /// Output format: table or json (one object per line)
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json (one object per line), a Go template ('{{.Name}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
     /// Filter: dangling=true|false, name=SUBSTRING, label=KEY[=VALUE], driver=local
     #[arg(short, long)]
     pub filter: Vec<String>,
@@ -125,47 +125,6 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, 
         .collect()
 }
 
-/// A `volume ls --filter`, checked before anything is listed.
-enum Filter {
-    Dangling(bool),
-    Name(String),
-    Label(String, Option<String>),
-    Driver(String),
-}
-
-fn parse_filter(f: &str) -> Result<Filter, Error> {
-    let bad = |reason: &str| {
-        Error::Spec(rrun::spec::SpecError::Invalid { flag: "--filter".into(), value: f.into(), reason: reason.into() })
-    };
-    let (k, v) = f.split_once('=').ok_or_else(|| bad("expected KEY=VALUE"))?;
-    Ok(match k {
-        "dangling" => Filter::Dangling(match v {
-            "true" | "1" => true,
-            "false" | "0" => false,
-            _ => return Err(bad("dangling takes true or false")),
-        }),
-        "name" => Filter::Name(v.into()),
-        "label" => match v.split_once('=') {
-            Some((k, v)) => Filter::Label(k.into(), Some(v.into())),
-            None => Filter::Label(v.into(), None),
-        },
-        "driver" => Filter::Driver(v.into()),
-        _ => return Err(bad("supported: dangling, name, label, driver")),
-    })
-}
-
-impl Filter {
-    fn matches(&self, v: &Volume, users: &[String]) -> bool {
-        match self {
-            Filter::Dangling(d) => users.is_empty() == *d,
-            Filter::Name(n) => v.name.contains(n.as_str()),
-            Filter::Label(k, None) => v.labels.contains_key(k),
-            Filter::Label(k, Some(val)) => v.labels.get(k) == Some(val),
-            Filter::Driver(d) => &v.driver == d,
-        }
-    }
-}
-
 pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
     match c {
         VolumeCommand::Create(a) => {
@@ -179,24 +138,30 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
             Ok(0)
         }
         VolumeCommand::Ls(a) => {
-            let filters = a.filter.iter().map(|f| parse_filter(f)).collect::<Result<Vec<_>, _>>()?;
+            let output = match format::Format::parse(a.format.as_deref()) {
+                Ok(f) => f,
+                Err(e) => return Ok(e.report()),
+            };
+            let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::VOLUME_KEYS)?;
+            filters.validate_dangling()?;
             let list: Vec<(Volume, Vec<String>)> = rrun
                 .volumes_with_users()?
                 .into_iter()
-                .filter(|(v, users)| filters.iter().all(|f| f.matches(v, users)))
+                .filter(|(v, users)| filters.volume_matches(v, !users.is_empty()))
                 .collect();
             if a.quiet {
                 list.iter().for_each(|(v, _)| println!("{}", v.name));
-            } else if a.format == "json" {
+                return Ok(0);
+            }
+            if let format::Format::Json = output {
                 for (v, users) in &list {
                     println!("{}", serde_json::to_string(&VolumeRow::of(v, users.len())).expect("serializes"));
                 }
-            } else if a.format == "table" {
-                let rows: Vec<Vec<String>> = list.iter().map(|(v, _)| vec![v.driver.clone(), v.name.clone()]).collect();
-                format::table(&["DRIVER", "VOLUME NAME"], &rows);
-            } else {
-                eprintln!("rrun: invalid --format {:?}: expected table or json", a.format);
-                return Ok(125);
+                return Ok(0);
+            }
+            let rows: Vec<VolumeRow> = list.iter().map(|(v, users)| VolumeRow::of(v, users.len())).collect();
+            if let Err(e) = format::print_rows(&output, &rows, &[("Driver", "DRIVER"), ("Name", "VOLUME NAME")]) {
+                return Ok(e.report());
             }
             Ok(0)
         }

@@ -72,7 +72,7 @@ impl Rrun {
     /// root filesystem (image and upper layer), as `ps --size` shows them.
     pub fn container_size(&self, c: &ContainerRecord) -> Result<ContainerSize, Error> {
         let upper = self.store().container_dir(&c.id).join("upper");
-        let writable = crate::store::tree_size(&upper).map_err(io_error(&upper))?;
+        let writable = crate::store::tree_size(&upper);
         let image = self.image(&c.image_manifest.to_string()).map(|i| i.size).unwrap_or(0);
         Ok(ContainerSize { writable, root_fs: writable + image })
     }
