@@ -221,7 +221,7 @@ fn the_container_and_system_groups() {
     child.stdin.take().unwrap().write_all(b"n\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Are you sure you want to continue? [y/N]"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Are you sure you want to continue? [y/N]"));
     assert_eq!(r.ok(&["ps", "-aq"]).lines().count(), 2, "nothing removed after 'n'");
     let out = r.ok(&["container", "prune", "-f"]);
     assert!(out.starts_with("Deleted Containers:"), "{out}");

@@ -480,15 +480,18 @@ fn prune_and_system_df_account_for_images_and_containers() {
     for answer in ["", "n\n", "yes\n"] {
         let (code, out, err) = with_stdin(&r, &["image", "prune"], answer.as_bytes());
         assert_eq!(code, Some(0));
-        assert!(err.contains("WARNING! This will remove all dangling images."), "{err}");
-        assert!(err.contains("Are you sure you want to continue? [y/N] "), "{err}");
-        assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.starts_with("WARNING! This will remove all dangling images."), "{out}");
+        assert!(out.ends_with("Are you sure you want to continue? [y/N] "), "{out}: nothing but the question");
+        assert!(err.is_empty(), "{err}");
         assert!(r.ok(&["images"]).contains("<none>"));
     }
     let layers_before = r.entries("layers").len();
     let (code, out, _) = with_stdin(&r, &["image", "prune"], b"y\n");
     assert_eq!(code, Some(0));
     let out = String::from_utf8(out).unwrap();
+    // the report follows the question on its line (the answer's newline went to stdin)
+    let (_, out) = out.split_once("[y/N] ").unwrap();
     assert_eq!(out.lines().next(), Some("Deleted Images:"), "{out}");
     assert!(out.contains(&format!("\ndeleted: {id}\n\nTotal reclaimed space: ")), "{out}");
     assert!(!out.contains("untagged:"), "{out}");
@@ -514,9 +517,10 @@ fn prune_and_system_df_account_for_images_and_containers() {
     // system prune: the stopped container, then (-a) the image it kept
     let (code, out, err) = with_stdin(&r, &["system", "prune", "-a"], b"Y\n");
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.starts_with("WARNING! This will remove:\n  - all stopped containers\n"), "{err}");
-    assert!(err.contains("  - all images without at least one container associated to them\n"), "{err}");
     let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("WARNING! This will remove:\n  - all stopped containers\n"), "{out}");
+    assert!(out.contains("  - all images without at least one container associated to them\n"), "{out}");
+    let (_, out) = out.split_once("[y/N] ").unwrap();
     assert!(out.starts_with("Deleted Containers:\n"), "{out}");
     assert!(out.contains("Deleted Images:\nuntagged: docker.io/library/busybox:latest\n"), "{out}");
     assert!(r.ok(&["ps", "-aq"]).is_empty());

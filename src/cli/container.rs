@@ -262,9 +262,9 @@ pub struct StatsArgs {
     /// Print one sample and exit
     #[arg(long = "no-stream")]
     pub no_stream: bool,
-    /// Output format: table or json
-    #[arg(long, default_value = "table")]
-    pub format: String,
+    /// Output: table, json, a Go template ('{{.Name}} {{.MemUsage}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
     /// Containers (default: every running one)
     pub containers: Vec<String>,
 }
@@ -802,36 +802,67 @@ pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
     )
 }
 
+/// One row of `stats`, with the field names docker's `--format` templates use.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatsRow {
+    container: String,
+    #[serde(rename = "ID")]
+    id: String,
+    name: String,
+    #[serde(rename = "CPUPerc")]
+    cpu_perc: String,
+    mem_usage: String,
+    mem_perc: String,
+    #[serde(rename = "PIDs")]
+    pids: String,
+}
+
 pub fn stats(rrun: &Rrun, a: StatsArgs) -> Result<i32, Error> {
+    let output = match format::Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
     let names: Vec<String> = if a.containers.is_empty() {
         rrun.containers()?.into_iter().filter(|c| c.status == Status::Running).map(|c| c.id).collect()
     } else {
         a.containers.clone()
     };
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let columns = [
+        ("ID", "CONTAINER ID"),
+        ("Name", "NAME"),
+        ("CPUPerc", "CPU %"),
+        ("MemUsage", "MEM USAGE / LIMIT"),
+        ("MemPerc", "MEM %"),
+        ("PIDs", "PIDS"),
+    ];
     loop {
         let mut rows = Vec::new();
         let mut samples = Vec::new();
         for n in &names {
             // docker samples over about a second too
             let s = rrun.stats(n, Duration::from_millis(if a.no_stream { 500 } else { 1000 }))?;
-            rows.push(vec![
-                s.id[..12].to_string(),
-                s.name.clone(),
-                format!("{:.2}%", s.cpu_percent),
-                format!("{} / {}", format::binary_size(s.memory_usage), format::binary_size(s.memory_limit)),
-                format!("{:.2}%", s.memory_usage as f64 * 100.0 / s.memory_limit.max(1) as f64),
-                s.pids.to_string(),
-            ]);
+            rows.push(StatsRow {
+                container: n.clone(),
+                id: s.id[..12].to_string(),
+                name: s.name.clone(),
+                cpu_perc: format!("{:.2}%", s.cpu_percent),
+                mem_usage: format!("{} / {}", format::binary_size(s.memory_usage), format::binary_size(s.memory_limit)),
+                mem_perc: format!("{:.2}%", s.memory_usage as f64 * 100.0 / s.memory_limit.max(1) as f64),
+                pids: s.pids.to_string(),
+            });
             samples.push(s);
         }
-        if a.format == "json" {
+        if let format::Format::Json = output {
             println!("{}", serde_json::to_string_pretty(&samples).expect("serializes"));
         } else {
             if tty && !a.no_stream {
                 print!("\x1b[2J\x1b[H");
             }
-            format::table(&["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], &rows);
+            if let Err(e) = format::print_rows(&output, &rows, &columns) {
+                return Ok(e.report());
+            }
         }
         if a.no_stream {
             return Ok(0);

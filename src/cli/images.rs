@@ -396,10 +396,11 @@ pub fn save(rrun: &Rrun, a: SaveArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// Asks on stderr, reads the answer from stdin: true only for `y` or `Y`.
+/// Asks on stdout, as docker and podman do, and reads the answer from stdin:
+/// true only for `y` or `Y`, as docker reads it.
 pub fn confirm(warning: &str) -> bool {
-    eprint!("{warning}\nAre you sure you want to continue? [y/N] ");
-    let _ = std::io::stderr().flush();
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
     let mut answer = String::new();
     if std::io::stdin().lock().read_line(&mut answer).is_err() {
         return false;

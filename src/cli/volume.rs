@@ -5,7 +5,6 @@ use clap::{Args, Subcommand};
 use rrun::volume::{CreateVolume, Volume};
 use rrun::{Error, Rrun};
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
 
 #[derive(Subcommand, Debug)]
 pub enum VolumeCommand {
@@ -53,6 +52,9 @@ pub struct LsArgs {
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
+    /// Output: json (the default), or a Go template ('{{.Mountpoint}}')
+    #[arg(short, long)]
+    pub format: Option<String>,
     #[arg(required = true)]
     pub names: Vec<String>,
 }
@@ -166,19 +168,7 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
             Ok(0)
         }
         VolumeCommand::Inspect(a) => {
-            let mut found = Vec::new();
-            let mut code = 0;
-            for n in &a.names {
-                match rrun.volume(n) {
-                    Ok(v) => found.push(v),
-                    Err(e) => {
-                        eprintln!("rrun: {e}");
-                        code = 1;
-                    }
-                }
-            }
-            println!("{}", serde_json::to_string_pretty(&found).expect("serializes"));
-            Ok(code)
+            Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.volume(n)))
         }
         VolumeCommand::Rm(a) => {
             let mut code = 0;
@@ -187,22 +177,20 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
                         eprintln!("rrun: {e}");
-                        code = 1;
+                        code = 125;
                     }
                 }
             }
             Ok(code)
         }
         VolumeCommand::Prune(a) => {
-            if !a.force {
-                let what = if a.all { "all local volumes" } else { "anonymous local volumes" };
-                print!("WARNING! This will remove {what} not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let _ = std::io::stdout().flush();
-                let mut answer = String::new();
-                let _ = std::io::stdin().lock().read_line(&mut answer);
-                if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-                    return Ok(0);
-                }
+            let what = if a.all { "all local volumes" } else { "anonymous local volumes" };
+            if !a.force
+                && !super::images::confirm(&format!(
+                    "WARNING! This will remove {what} not used by at least one container."
+                ))
+            {
+                return Ok(0);
             }
             let pruned = rrun.volume_prune(a.all)?;
             if !pruned.volumes.is_empty() {
