@@ -541,8 +541,12 @@ fn docker_style_commands_match_podman() {
                     podman.run(&refs(&substitute(probe, &podman.dir()))),
                     rrun.run(&refs(&substitute(probe, &rrun.dir()))),
                 );
+                let why = match &row.check {
+                    Check::EffectOnly(_, why) => format!(" (its own output is not compared: {why})"),
+                    _ => String::new(),
+                };
                 result = compare(&Row { what: row.what, setup: &[], args: probe, check: Check::Same }, &pe, &re)
-                    .map_err(|e| format!("after it, {probe:?}: {e}"));
+                    .map_err(|e| format!("after it, {probe:?}: {e}{why}"));
             }
             (Ok(()), Check::Files(files)) => {
                 for f in *files {
