@@ -254,3 +254,81 @@ fn dispatch(rrun: &rrun::Rrun, command: Command) -> Result<i32, rrun::Error> {
         Command::Oci { .. } | Command::Version(_) => unreachable!("handled before the store is opened"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The README's command reference: entries that start with `rrun `.
+    fn reference_entries() -> Vec<String> {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme.split_once("## Command reference").expect("README has a command reference").1;
+        let section = section.split_once("\n## ").map(|(s, _)| s).unwrap_or(section);
+        let mut entries: Vec<String> = Vec::new();
+        for line in section.lines() {
+            if line.starts_with("rrun ") {
+                entries.push(line.to_string());
+            } else if line.starts_with(' ') {
+                if let Some(last) = entries.last_mut() {
+                    last.push('\n');
+                    last.push_str(line);
+                }
+            }
+        }
+        entries
+    }
+
+    /// Does the entry's first line name `path` (`rrun a b`, `rrun a x|b|y`, `… ; rrun a b`)?
+    fn names(entry: &str, path: &[&str]) -> bool {
+        let first = entry.lines().next().unwrap_or("");
+        first.split(" ; ").any(|seg| {
+            let words: Vec<&str> = seg.trim_start_matches("rrun ").split_whitespace().collect();
+            words.len() >= path.len() && path.iter().zip(&words).all(|(p, w)| w.split('|').any(|alt| alt == *p))
+        })
+    }
+
+    #[test]
+    fn the_readme_reference_lists_every_command_and_flag() {
+        let entries = reference_entries();
+        let registry_line = entries.iter().flat_map(|e| e.lines()).find(|l| l.contains("REGISTRY OPTIONS:")).unwrap();
+        let mut missing = Vec::new();
+        fn walk<'a>(cmd: &'a clap::Command, path: &mut Vec<&'a str>, out: &mut Vec<(Vec<&'a str>, &'a clap::Command)>) {
+            for sub in cmd.get_subcommands().filter(|s| !matches!(s.get_name(), "help" | "oci")) {
+                path.push(sub.get_name());
+                out.push((path.clone(), sub));
+                walk(sub, path, out);
+                path.pop();
+            }
+        }
+        let cli = super::Cli::command();
+        let mut all = Vec::new();
+        walk(&cli, &mut Vec::new(), &mut all);
+        for (path, cmd) in all {
+            let Some(entry) = entries.iter().find(|e| names(e, &path)) else {
+                missing.push(format!("rrun {}", path.join(" ")));
+                continue;
+            };
+            if entry.contains("the same as the commands here") {
+                continue;
+            }
+            for arg in cmd.get_arguments().filter(|a| !a.is_positional()) {
+                let Some(long) = arg.get_long().filter(|l| *l != "help") else { continue };
+                let flag = format!("--{long}");
+                let listed = entry.split(|c: char| !(c.is_alphanumeric() || c == '-')).any(|w| w == flag)
+                    || (entry.contains("REGISTRY OPTIONS") && registry_line.contains(&flag));
+                if !listed {
+                    missing.push(format!("rrun {} {flag}", path.join(" ")));
+                }
+            }
+        }
+        // runc's verbs, each named in the runc section
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let runc = readme.split_once("runc's verbs (OCI runtime)").expect("a runc section").1;
+        for verb in super::oci::OciCli::command().get_subcommands().map(|s| s.get_name()).filter(|n| *n != "help") {
+            if !runc.split(|c: char| !c.is_alphanumeric()).any(|w| w == verb) {
+                missing.push(format!("rrun oci {verb}"));
+            }
+        }
+        assert!(missing.is_empty(), "README's command reference lacks: {missing:#?}");
+    }
+}
