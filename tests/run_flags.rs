@@ -270,18 +270,18 @@ fn volume_commands_create_list_inspect_remove() {
     );
     for args in [&["volume", "rm", "named"][..], &["volume", "rm", "-f", "named"][..]] {
         let (code, _, err) = code_out_err(r.run(args));
-        assert_eq!(code, 1, "{args:?}");
+        assert_eq!(code, 125, "{args:?}");
         assert!(err.contains("remove named: volume is in use") && err.contains(&id), "{err}");
     }
     r.ok(&["rm", "user"]);
     assert_eq!(r.ok(&["volume", "rm", "named", random]), format!("named\n{random}\n"));
     assert!(r.ok(&["volume", "ls", "-q"]).is_empty());
     let (code, _, err) = code_out_err(r.run(&["volume", "rm", "named"]));
-    assert_eq!(code, 1);
+    assert_eq!(code, 125);
     assert!(err.contains("no such volume"), "{err}");
     assert_eq!(r.run(&["volume", "rm", "-f", "named"]).status.code(), Some(0));
     let (code, out, _) = code_out_err(r.run(&["volume", "inspect", "named"]));
-    assert_eq!((code, out.trim()), (1, "[]"));
+    assert_eq!((code, out.trim()), (125, "[]"));
 
     // the local driver: plain directories, or a bound host directory; nothing else
     let (code, _, err) = code_out_err(r.run(&["volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "tv"]));
