@@ -13,6 +13,7 @@
 //! rrun process finds them again.
 
 pub mod bpf;
+mod devices;
 mod v1;
 mod v2;
 
@@ -192,6 +193,22 @@ pub fn open(dirs: &[PathBuf]) -> Option<Box<dyn Cgroup>> {
     }
 }
 
+/// The controllers of the hierarchy a cgroup directory lies in: a v1
+/// mount's, or for a v2 directory those it may use.
+pub fn hierarchy_controllers(dir: &Path) -> Vec<String> {
+    if let Some(c) = read(dir, "cgroup.controllers") {
+        return c.split_whitespace().map(String::from).collect();
+    }
+    Layout::detect()
+        .unwrap_or_default()
+        .v1
+        .into_iter()
+        .filter(|(_, m)| dir.starts_with(m))
+        .max_by_key(|(_, m)| m.as_os_str().len())
+        .map(|(c, _)| c)
+        .unwrap_or_default()
+}
+
 /// Writes a control file, with the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
@@ -205,6 +222,28 @@ pub(crate) fn read(dir: &Path, file: &str) -> Option<String> {
 
 pub(crate) fn read_pids(file: &Path) -> Vec<i32> {
     std::fs::read_to_string(file).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// The processes of a cgroup and of every cgroup below it.
+pub(crate) fn read_pids_tree(dir: &Path) -> Vec<i32> {
+    let mut pids = read_pids(&dir.join("cgroup.procs"));
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            pids.extend(read_pids_tree(&e.path()));
+        }
+    }
+    pids
+}
+
+/// Removes a cgroup and every cgroup below it (made by `exec --cgroup` users
+/// or the container itself), the deepest first.
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            rmdir_tree(&e.path())?;
+        }
+    }
+    rmdir(dir)
 }
 
 /// Removes a cgroup directory, retrying briefly while the kernel releases it.

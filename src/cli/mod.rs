@@ -4,6 +4,7 @@
 mod container;
 mod format;
 mod images;
+pub mod logrus;
 pub mod oci;
 mod registry;
 pub mod route;

@@ -108,6 +108,7 @@ impl Rrun {
             preserve_fds: 0,
             seccomp: c.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
             console_socket: None,
+            oci: None,
         })?;
         if opts.detach {
             return Ok(0);

@@ -12,7 +12,8 @@ impl OciRuntime {
     /// `--all` works on a stopped container too, as runc's: when the init of a
     /// container sharing a PID namespace exits, its other processes live on in
     /// its cgroup, and containerd's shim kills them with `kill --all … 9`.
-    pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), OciError> {
+    /// `None` is signal 0: only whether the container is alive is checked.
+    pub fn kill(&self, id: &str, signal: Option<Signal>, all: bool) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
         if all {
@@ -24,7 +25,7 @@ impl OciRuntime {
             for pid in cg.pids() {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
             }
-            if status == Status::Paused && signal == Signal::SIGKILL {
+            if status == Status::Paused && signal == Some(Signal::SIGKILL) {
                 cg.thaw()?;
             }
             return Ok(());
@@ -34,7 +35,9 @@ impl OciRuntime {
         }
         let init = Self::init_handle(&rec).ok_or(OciError::NotRunning { id: id.to_string(), action: "kill" })?;
         debug!(id, ?signal, "kill");
-        init.signal(signal);
+        if !init.signal(signal) {
+            return Err(OciError::NotRunning { id: id.to_string(), action: "kill" });
+        }
         Ok(())
     }
 
@@ -61,7 +64,7 @@ impl OciRuntime {
             }
         }
         if let Some(init) = Self::init_handle(&rec) {
-            init.signal(Signal::SIGKILL);
+            init.signal(Some(Signal::SIGKILL));
             if !init.wait_exit(Duration::from_secs(10)) {
                 return Err(OciError::Invalid(format!("container {id}: its init did not die after SIGKILL")));
             }
@@ -78,8 +81,8 @@ impl OciRuntime {
             .unwrap_or_default();
         if !hooks.is_empty() {
             let state = OciRuntime::hook_state(&rec, 0, Status::Stopped);
-            if let Err(e) = crate::launcher::hooks::run(&hooks, &state, "poststop") {
-                warn!(id, error = %e, "poststop hook failed");
+            for e in crate::launcher::hooks::run_all(&hooks, &state, "poststop") {
+                warn!(id, "{e}");
             }
         }
         let dir = self.dir(id)?;

@@ -10,6 +10,7 @@
 //! | `exec.rs` | `exec` |
 //! | `manage.rs` | `state`, `list`, `ps`, `pause`, `resume`, `update`, `events` |
 //! | `features.rs` | `features`, `spec` |
+//! | `checkpoint.rs` | `checkpoint`, `restore` (CRIU) |
 //!
 //! Each container has a directory `<root>/<id>/` (root: `--root`, by default
 //! `/run/rrun`, volatile like runc's `/run/runc`): `state.json` (what rrun
@@ -17,6 +18,7 @@
 //! The status is never stored: it is read from the init process (PID and
 //! start time), the FIFO and the freezer, so a crash cannot make it lie.
 
+mod checkpoint;
 mod create;
 mod exec;
 mod features;
@@ -24,9 +26,10 @@ mod kill;
 mod manage;
 mod start;
 
+pub use checkpoint::{CheckpointOptions, RestoreOptions};
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ProcessOverrides};
-pub use features::{default_spec, features};
+pub use features::{default_spec, default_spec_text, features};
 pub use manage::{ContainerEvent, ContainerStatsData};
 
 use crate::cgroups::{self, Cgroup};
@@ -273,31 +276,65 @@ impl OciRuntime {
 
 /// Loads and checks a `config.json`.
 pub fn load_spec(path: &Path) -> Result<Spec, OciError> {
+    Ok(load_bundle_spec(path)?.0)
+}
+
+/// What a `config.json` holds beyond the Spec type rrun uses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpecExtras {
+    /// `linux.memoryPolicy` (runtime-spec 1.2), checked.
+    pub memory_policy: Option<crate::launcher::mempolicy::Resolved>,
+}
+
+/// Loads and checks a `config.json`, with what the Spec type does not keep:
+/// fields it would drop are taken out first (and applied, or refused), and
+/// `linux.timeOffsets`, which it models as strings, are put in that form
+/// ("SECS NANOSECS") rather than failing to parse.
+pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    let spec: Spec = serde_json::from_slice(&bytes)
-        .map_err(|e| OciError::Config { path: path.into(), reason: format!("invalid config.json: {e}") })?;
+    let bad = |reason: String| OciError::Config { path: path.into(), reason };
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid config.json: {e}")))?;
     // fields the Spec type does not keep must not be dropped silently
-    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
-            if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
-                return Err(OciError::Config {
-                    path: path.into(),
-                    reason: format!(
-                        "mounts[{i}] ({}): per-mount uidMappings/gidMappings are not supported; an idmap mount uses the container's user namespace mappings",
-                        m["destination"].as_str().unwrap_or("?")
-                    ),
-                });
-            }
+    for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
+        if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
+            return Err(bad(format!(
+                "mounts[{i}] ({}): per-mount uidMappings/gidMappings are not supported; an idmap mount uses the container's user namespace mappings",
+                m["destination"].as_str().unwrap_or("?")
+            )));
         }
     }
+    let mut extras = SpecExtras::default();
+    if let Some(linux) = raw.get_mut("linux").and_then(|l| l.as_object_mut()) {
+        if let Some(offsets) = linux.get_mut("timeOffsets").and_then(|o| o.as_object_mut()) {
+            for (clock, v) in offsets.iter_mut() {
+                if v.is_string() {
+                    continue;
+                }
+                let secs = v.get("secs").and_then(|s| s.as_i64());
+                let nanos = v.get("nanosecs").map(|n| n.as_u64()).unwrap_or(Some(0));
+                match (secs, nanos) {
+                    (Some(s), Some(n)) => *v = serde_json::Value::String(format!("{s} {n}")),
+                    _ => {
+                        return Err(bad(format!(
+                            "linux.timeOffsets.{clock}: expected {{\"secs\": N, \"nanosecs\": N}}"
+                        )))
+                    }
+                }
+            }
+        }
+        if let Some(p) = linux.remove("memoryPolicy").filter(|p| !p.is_null()) {
+            let policy: crate::launcher::mempolicy::MemoryPolicy =
+                serde_json::from_value(p).map_err(|e| bad(format!("invalid linux.memoryPolicy: {e}")))?;
+            extras.memory_policy = Some(policy.resolve().map_err(bad)?);
+        }
+    }
+    let spec: Spec = serde_json::from_value(raw).map_err(|e| bad(format!("invalid config.json: {e}")))?;
     let version = spec.version();
     if !version.starts_with("1.") {
-        return Err(OciError::Config {
-            path: path.into(),
-            reason: format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})"),
-        });
+        return Err(bad(format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})")));
     }
-    Ok(spec)
+    Ok((spec, extras))
 }
 
 pub(crate) fn timestamp() -> String {
