@@ -176,11 +176,23 @@ impl Work {
         }
     }
 
-    /// `run --bundle B ID` of `config` with `rt`.
-    fn run(&self, rt: Rt, config: &Value, prelude: Option<&str>) -> Out {
+    /// `run --bundle B ARGS… ID`, the files of `pass` given to the runtime as
+    /// these descriptors (inherited, not close-on-exec).
+    fn run_with(&self, rt: Rt, config: &Value, prelude: Option<&str>, args: &[&str], pass: &[(i32, PathBuf)]) -> Out {
         let b = self.bundle(rt, config);
         let id = self.id(rt, prelude);
-        self.exec(self.command(rt, &["run", "--bundle", b.to_str().unwrap(), &id], prelude))
+        let mut all = vec!["run", "--bundle", b.to_str().unwrap()];
+        all.extend_from_slice(args);
+        all.push(&id);
+        let mut cmd = self.command(rt, &all, prelude);
+        let files: Vec<(i32, std::fs::File)> = pass
+            .iter()
+            .map(|(n, p)| (*n, std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))))
+            .collect();
+        give_fds(&mut cmd, &files);
+        let out = self.exec(cmd);
+        drop(files);
+        out
     }
 
     /// `RUNTIME ARGS…` against this test's state root of `rt`.
@@ -197,6 +209,28 @@ impl Drop for Work {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Gives the command each file as the descriptor number it is paired with.
+/// The files must stay open until the command is spawned.
+fn give_fds(cmd: &mut Command, files: &[(i32, std::fs::File)]) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    if files.is_empty() {
+        return;
+    }
+    let raw: Vec<(i32, i32)> = files.iter().map(|(n, f)| (*n, f.as_raw_fd())).collect();
+    // SAFETY: dup2 and fcntl in the forked child before exec; the files outlive the spawn.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (n, fd) in &raw {
+                if libc::dup2(*fd, *n) < 0 || libc::fcntl(*n, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
 }
 
@@ -287,11 +321,24 @@ struct Row<'a> {
     normalise: fn(&str) -> String,
     /// Host-side shell commands (in a private mount namespace) before each runtime.
     prelude: Option<&'a dyn Fn(&Work) -> String>,
+    /// Arguments of `run` before the ID.
+    args: &'a [&'a str],
+    /// Files given to the runtime as these descriptors.
+    pass: &'a [(i32, &'a str)],
 }
 
 impl Default for Row<'_> {
     fn default() -> Self {
-        Row { name: "", script: "", config: &|_, _| {}, skip: &[], normalise: |s| s.to_string(), prelude: None }
+        Row {
+            name: "",
+            script: "",
+            config: &|_, _| {},
+            skip: &[],
+            normalise: |s| s.to_string(),
+            prelude: None,
+            args: &[],
+            pass: &[],
+        }
     }
 }
 
@@ -310,7 +357,8 @@ fn compare(w: &Work, row: &Row<'_>) -> (Option<i32>, String, String) {
         if !rt.available() {
             continue;
         }
-        let out = w.run(rt, &config, prelude.as_deref());
+        let pass: Vec<(i32, PathBuf)> = row.pass.iter().map(|(n, f)| (*n, w.dir.join(f))).collect();
+        let out = w.run_with(rt, &config, prelude.as_deref(), row.args, &pass);
         if std::env::var_os("RRUN_OCI_COMPAT_VERBOSE").is_some() {
             eprintln!("row {} {} exit {:?}:\n{}{}", row.name, rt.name(), out.code, out.stdout, out.stderr);
         }
@@ -1095,4 +1143,695 @@ fn unknown_ids_leave_the_state_root_alone() {
         let left: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "{verb} left {left:?} in the state root");
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// Conformance (issue 16): what the runtime spec and runc define, where rrun differed.
+// ------------------------------------------------------------------------------------------
+
+/// The seccomp profile's architectures for this machine.
+fn seccomp_arches() -> Value {
+    if cfg!(target_arch = "aarch64") {
+        json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
+    } else {
+        json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+    }
+}
+
+/// A profile that allows everything but `rules`.
+fn seccomp_allow_but(rules: Value) -> Value {
+    json!({ "defaultAction": "SCMP_ACT_ALLOW", "architectures": seccomp_arches(), "syscalls": rules })
+}
+
+// 18. descriptors: with --preserve-fds N only what the caller passed in 3..3+N reaches the
+// process (none of the runtime's own: FIFO, sync socket); where close_range(2) is refused
+// (a seccomp profile), the others are still closed
+#[test]
+fn descriptors_reach_the_process_only_when_passed() {
+    root_test!(descriptors_reach_the_process_only_when_passed);
+    let w = Work::new("fds");
+    std::fs::write(w.dir.join("passed"), "through fd 3\n").unwrap();
+    // fd 4 is a hole: the caller passes fd 3 only; ls's own directory descriptor takes 4
+    let row = Row {
+        name: "preserve-hole",
+        script: "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; cat <&3",
+        args: &["--preserve-fds", "2"],
+        pass: &[(3, "passed")],
+        skip: &[(
+            Rt::Runc,
+            "runc 1.1.5 passes its own descriptors (its state directory, an epoll) in the holes of 3..3+N",
+        )],
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "0 1 2 3 4 \nthrough fd 3\n"));
+    // an inherited descriptor without --preserve-fds, and close_range refused by the profile
+    let row = Row {
+        name: "close-range-refused",
+        script: "ls /proc/self/fd | sort -n | tr '\\n' ' '",
+        pass: &[(5, "passed"), (9, "passed")],
+        config: &|c, _| {
+            set(
+                c,
+                &["linux", "seccomp"],
+                seccomp_allow_but(json!([{ "names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }])),
+            )
+        },
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "0 1 2 3 "));
+}
+
+// 19. the working directory is entered and checked before the seccomp filter: a profile
+// that refuses getcwd (or hands it to an agent) does not fail or hang create; a directory
+// only the process's user may enter is entered as that user
+#[test]
+fn working_directory_before_seccomp_and_as_the_user() {
+    root_test!(working_directory_before_seccomp_and_as_the_user);
+    let out = row_ok(Row {
+        name: "cwd-getcwd-refused",
+        script: "cd /tmp && echo in-tmp; busybox pwd; echo pwd=$?",
+        config: &|c, _| {
+            set(
+                c,
+                &["linux", "seccomp"],
+                seccomp_allow_but(json!([{ "names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }])),
+            );
+            set(c, &["process", "cwd"], json!("/tmp"));
+        },
+        ..Default::default()
+    });
+    assert_eq!(out, "in-tmp\npwd: getcwd: Operation not permitted\npwd=1\n");
+    // a user namespace whose root may not enter the directory (its owner is unmapped, its
+    // group is the process's): runc and crun enter it as the process's user
+    let w = Work::new("cwd-user");
+    let private = w.rootfs.join("home/private");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::write(private.join("file"), "").unwrap();
+    std::os::unix::fs::chown(&private, Some(4242), Some(100_001)).unwrap();
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o070)).unwrap();
+    let row = Row {
+        name: "cwd-user",
+        script: "pwd; ls; id -u",
+        config: &|c, _| {
+            push(c, &["linux", "namespaces"], json!({ "type": "user" }));
+            set(c, &["linux", "uidMappings"], json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]));
+            set(c, &["linux", "gidMappings"], json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]));
+            set(c, &["process", "user"], json!({ "uid": 1, "gid": 1 }));
+            set(c, &["process", "cwd"], json!("/home/private"));
+        },
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "/home/private\nfile\n1\n"));
+}
+
+// 20. AppArmor and SELinux: this host runs neither; a config that asks for a label is refused
+#[test]
+fn security_labels_the_host_lacks_are_refused() {
+    root_test!(security_labels_the_host_lacks_are_refused);
+    let apparmor = std::path::Path::new("/sys/kernel/security/apparmor").exists();
+    let selinux = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+    for (name, path, value, words) in [
+        ("apparmor", ["process", "apparmorProfile"], "docker-default", "AppArmor is not enabled"),
+        ("selinux", ["process", "selinuxLabel"], "system_u:system_r:container_t:s0", "SELinux is not enabled"),
+        ("mountlabel", ["linux", "mountLabel"], "system_u:object_r:container_file_t:s0", "SELinux is not enabled"),
+    ] {
+        if (name == "apparmor" && apparmor) || (name != "apparmor" && selinux) {
+            eprintln!("row {name}: the host runs this module: the refusal is not tested here");
+            continue;
+        }
+        let w = Work::new(name);
+        let row = Row {
+            name,
+            script: "echo ran",
+            config: &|c, _| set(c, &path, json!(value)),
+            skip: if name == "mountlabel" {
+                &[(Rt::Crun, "crun 1.8.1 drops a mountLabel it cannot apply")]
+            } else {
+                &[]
+            },
+            ..Default::default()
+        };
+        let (code, out, err) = compare(&w, &row);
+        assert_eq!(code, Some(1), "{name}: {out}");
+        assert!(err.contains(words) && err.contains(value), "{name}: {err}");
+    }
+}
+
+/// A static C program built once with the host's C compiler, for what
+/// busybox cannot do.
+fn c_helper(name: &'static str, source: &'static str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(&'static str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, p)) = built.iter().find(|(n, _)| *n == name) {
+        return p.clone();
+    }
+    let dir = std::env::temp_dir().join(format!("rrun-oci-compat-helpers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("cc").args(["-static", "-O2", "-o"]).arg(&bin).arg(&src).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        other => panic!("building {name} needs a C compiler with a static libc (cc -static): {other:?}"),
+    }
+    built.push((name, bin.clone()));
+    bin
+}
+
+/// `sc N`: makes system call N and prints the result and errno (`sc 39` → `<pid> 0`).
+fn syscall_helper() -> PathBuf {
+    c_helper(
+        "sc",
+        "#include <errno.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n\
+         int main(int c, char **v) { long r = syscall(atol(v[1]), 0, 0, 0, 0, 0, 0);\n\
+         printf(\"%ld %d\\n\", r, r < 0 ? errno : 0); return 0; }\n",
+    )
+}
+
+/// `below /proc/PID/ns/mnt`: enters that mount namespace, detaches the root the
+/// runtime stacked on the namespace's own (`--no-pivot` moves the rootfs onto
+/// `/`), enters again, and lists with listmount(2)/statmount(2) (Linux 6.8)
+/// the mounts left underneath: `FSTYPE ROOT MOUNTPOINT` a line. Destroys the
+/// container's view: for a container about to be deleted.
+fn mounts_below_helper() -> PathBuf {
+    c_helper("below", include_str!("oci_compat_below.c"))
+}
+
+/// Every syscall name of the native architecture the kernel headers list, but `except`.
+fn all_syscalls_but(except: &[&str]) -> Vec<String> {
+    let header = ["/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .expect("the kernel headers' unistd_64.h (linux-libc-dev)");
+    header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define __NR_"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| !except.contains(n))
+        .map(String::from)
+        .collect()
+}
+
+/// A seccomp agent (the `listenerPath` end of `SCMP_ACT_NOTIFY`) on a thread of the
+/// test: for every notify descriptor it is sent, `mkdir`/`mkdirat` fail with
+/// ENOMEDIUM and every other syscall goes on. It stops at its deadline.
+struct Agent {
+    path: PathBuf,
+    states: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Agent {
+    fn start(path: PathBuf, deadline: Duration) -> Agent {
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let states = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = states.clone();
+        let end = Instant::now() + deadline;
+        std::thread::spawn(move || {
+            while Instant::now() < end {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let seen = seen.clone();
+                        std::thread::spawn(move || Agent::serve(stream, seen, end));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Agent { path, states }
+    }
+
+    fn serve(stream: std::os::unix::net::UnixStream, seen: std::sync::Arc<std::sync::Mutex<Vec<Value>>>, end: Instant) {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        stream.set_nonblocking(false).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let Ok(msg) = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()) else { return };
+        let n = msg.bytes;
+        let fd = msg.cmsgs().ok().and_then(|mut c| {
+            c.find_map(|c| match c {
+                // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                ControlMessageOwned::ScmRights(fds) => fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }),
+                _ => None,
+            })
+        });
+        drop(iov);
+        if let Ok(v) = serde_json::from_slice::<Value>(&buf[..n]) {
+            seen.lock().unwrap().push(v);
+        }
+        let Some(fd) = fd else { return };
+        while Instant::now() < end {
+            let mut pfd = [libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+            // SAFETY: poll on one pollfd we own.
+            let r = unsafe { libc::poll(pfd.as_mut_ptr(), 1, 100) };
+            if r <= 0 {
+                continue;
+            }
+            if pfd[0].revents & libc::POLLHUP != 0 {
+                return; // no process uses the filter any more
+            }
+            // SAFETY: zeroed plain-data structs filled by the kernel through the ioctls.
+            let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+            if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_RECV, &mut req) } != 0 {
+                continue;
+            }
+            let mut resp: libc::seccomp_notif_resp = unsafe { std::mem::zeroed() };
+            resp.id = req.id;
+            if req.data.nr == libc::SYS_mkdir as i32 || req.data.nr == libc::SYS_mkdirat as i32 {
+                resp.error = -libc::ENOMEDIUM;
+            } else {
+                resp.flags = libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32;
+            }
+            // SAFETY: as above.
+            unsafe { libc::ioctl(fd.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+        }
+    }
+}
+
+fn notify_profile(names: &[&str], listener: &Path) -> Value {
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": seccomp_arches(),
+        "listenerPath": listener,
+        "listenerMetadata": "from-the-test",
+        "syscalls": [{ "names": names, "action": "SCMP_ACT_NOTIFY" }]
+    })
+}
+
+// 21. seccomp as runc's filter behaves: a syscall newer than the profile gets ENOSYS (libc
+// then falls back) rather than the default action, defaultErrnoRet is the default's errno,
+// and SCMP_ACT_NOTIFY reaches the agent for the init (also on write) and for exec
+#[test]
+fn seccomp_enosys_default_errno_and_notify() {
+    root_test!(seccomp_enosys_default_errno_and_notify);
+    let helper = syscall_helper();
+    let allow = all_syscalls_but(&["mkdir", "mkdirat"]);
+    for (name, errno, mkdir_says) in [
+        ("seccomp-enosys", None, "Operation not permitted"),
+        ("seccomp-default-errno", Some(95), "Operation not supported"),
+    ] {
+        let w = Work::new(name);
+        std::fs::copy(&helper, w.rootfs.join("sc")).unwrap();
+        let row = Row {
+            name,
+            script: "/sc 999; /sc 102; mkdir /tmp/x; echo mkdir=$?",
+            config: &|c, _| {
+                let mut p = json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "architectures": seccomp_arches(),
+                    "syscalls": [{ "names": allow, "action": "SCMP_ACT_ALLOW" }]
+                });
+                if let Some(e) = errno {
+                    p["defaultErrnoRet"] = json!(e);
+                }
+                set(c, &["linux", "seccomp"], p);
+            },
+            skip: &[(Rt::Crun, "crun 1.8.1 gives a syscall newer than the profile the default action, not ENOSYS")],
+            ..Default::default()
+        };
+        let (code, out, _) = compare(&w, &row);
+        assert_eq!(code, Some(0), "{name}: {out}");
+        assert_eq!(
+            out,
+            format!("-1 38\n0 0\nmkdir: can't create directory '/tmp/x': {mkdir_says}\nmkdir=1\n"),
+            "{name}"
+        );
+    }
+
+    // notify: getcwd (checked by the runtime before the filter could hold it up), write (the
+    // runtime's own writes after the filter, then the process's), mkdir (answered by the agent)
+    let runc_write: &[(Rt, &str)] =
+        &[(Rt::Runc, "runc 1.1.5 refuses SCMP_ACT_NOTIFY on write, which its init uses to sync (runc 1.2 allows it)")];
+    for (name, names, script, expect, skip) in [
+        ("notify-getcwd", vec!["getcwd"], "busybox pwd", "/tmp\n", &[][..]),
+        ("notify-write", vec!["write"], "echo written", "written\n", runc_write),
+        (
+            "notify-mkdir",
+            vec!["mkdir", "mkdirat"],
+            "mkdir /tmp/x; echo mkdir=$?",
+            "mkdir: can't create directory '/tmp/x': No medium found\nmkdir=1\n",
+            &[][..],
+        ),
+    ] {
+        let w = Work::new(name);
+        let agent = Agent::start(w.dir.join("agent.sock"), Duration::from_secs(60));
+        let row = Row {
+            name,
+            script,
+            config: &|c, _| {
+                set(c, &["linux", "seccomp"], notify_profile(&names, &agent.path));
+                set(c, &["process", "cwd"], json!("/tmp"));
+            },
+            skip,
+            ..Default::default()
+        };
+        let (code, out, _) = compare(&w, &row);
+        assert_eq!((code, out.as_str()), (Some(0), expect), "{name}");
+        let states = agent.states.lock().unwrap();
+        assert!(!states.is_empty(), "{name}: the agent got no descriptor");
+        let first = &states[0];
+        assert_eq!(first["fds"], json!(["seccompFd"]), "{first}");
+        assert_eq!(first["metadata"], "from-the-test", "{first}");
+        assert!(first["state"]["id"].as_str().is_some_and(|i| i.ends_with("-rrun")), "{first}");
+    }
+
+    // an exec'd process is bound by the container's filter, agent included
+    let w = Work::new("notify-exec");
+    let agent = Agent::start(w.dir.join("agent.sock"), Duration::from_secs(60));
+    let mut outs = Vec::new();
+    for rt in RUNTIMES.into_iter().filter(|rt| rt.available()) {
+        let mut c = base_config("");
+        c["process"]["args"] = json!(["sleep", "30"]);
+        set(&mut c, &["linux", "seccomp"], notify_profile(&["mkdir", "mkdirat"], &agent.path));
+        let b = w.bundle(rt, &c);
+        let id = w.id(rt, None);
+        let created = w.cli(rt, &["create", "--bundle", b.to_str().unwrap(), &id]);
+        assert_eq!(created.code, Some(0), "{}: {created:?}", rt.name());
+        assert_eq!(w.cli(rt, &["start", &id]).code, Some(0));
+        let out = w.cli(rt, &["exec", &id, "sh", "-c", "mkdir /tmp/y 2>&1; echo mkdir=$?"]);
+        outs.push((rt, out.code, out.stdout));
+        w.cli(rt, &["delete", "--force", &id]);
+    }
+    for (rt, code, out) in &outs {
+        assert_eq!(
+            (*code, out.as_str()),
+            (Some(0), "mkdir: can't create directory '/tmp/y': No medium found\nmkdir=1\n"),
+            "{}",
+            rt.name()
+        );
+    }
+
+    // no agent listening: create fails at once, saying so
+    let w = Work::new("notify-noagent");
+    let row = Row {
+        name: "notify-noagent",
+        script: "echo ran",
+        config: &|c, w| set(c, &["linux", "seccomp"], notify_profile(&["mkdir"], &w.dir.join("nobody.sock"))),
+        ..Default::default()
+    };
+    let (code, _, err) = compare(&w, &row);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("failed to connect with seccomp agent"), "{err}");
+}
+
+/// `create` + `start` of `config` with every runtime, `f` run against each
+/// running container, which is then deleted; returns what `f` returned, by runtime.
+fn with_running<T>(w: &Work, config: &Value, create_args: &[&str], f: impl Fn(Rt, &str) -> T) -> Vec<(Rt, T)> {
+    let mut out = Vec::new();
+    for rt in RUNTIMES.into_iter().filter(|rt| rt.available()) {
+        let b = w.bundle(rt, config);
+        let id = w.id(rt, None);
+        let mut args = vec!["create", "--bundle", b.to_str().unwrap()];
+        args.extend_from_slice(create_args);
+        args.push(&id);
+        let created = w.cli(rt, &args);
+        assert_eq!(created.code, Some(0), "{} create: {created:?}", rt.name());
+        let started = w.cli(rt, &["start", &id]);
+        assert_eq!(started.code, Some(0), "{} start: {started:?}", rt.name());
+        out.push((rt, f(rt, &id)));
+        w.cli(rt, &["delete", "--force", &id]);
+    }
+    out
+}
+
+/// A container's init PID, from `state`.
+fn init_pid(w: &Work, rt: Rt, id: &str) -> i64 {
+    status(w, rt, id).unwrap_or_else(|o| panic!("{} state {id}: {o:?}", rt.name())).1
+}
+
+// 22. namespaces: a PID namespace joined by path holds the process; without a mount
+// namespace the process shares the runtime's and sees the rootfs by chroot (and mounts,
+// which would be made on the host, are refused); a time namespace with clock offsets
+#[test]
+fn namespaces_by_path_inherited_and_time() {
+    root_test!(namespaces_by_path_inherited_and_time);
+    // A holds a PID namespace; B joins it by path under each runtime
+    let w = Work::new("pidns");
+    let mut a = base_config("");
+    a["process"]["args"] = json!(["sleep", "60"]);
+    let ab = w.bundle(Rt::Rrun, &a);
+    let a_id = w.id(Rt::Rrun, None);
+    assert_eq!(w.cli(Rt::Rrun, &["create", "--bundle", ab.to_str().unwrap(), &a_id]).code, Some(0));
+    assert_eq!(w.cli(Rt::Rrun, &["start", &a_id]).code, Some(0));
+    let a_pid = init_pid(&w, Rt::Rrun, &a_id);
+    let a_ns = std::fs::read_link(format!("/proc/{a_pid}/ns/pid")).unwrap().display().to_string();
+    let path = format!("/proc/{a_pid}/ns/pid");
+    let row = Row {
+        name: "pidns-path",
+        script: "readlink /proc/self/ns/pid; tr '\\0' ' ' < /proc/1/cmdline; echo",
+        config: &|c, _| {
+            for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+                if ns["type"] == "pid" {
+                    ns["path"] = json!(path);
+                }
+            }
+        },
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!(
+        (code, out),
+        (Some(0), format!("{a_ns}\nsleep 60 \n")),
+        "the process and its /proc are in A's namespace"
+    );
+
+    // no mount namespace: chroot into the rootfs, nothing mounted
+    let w = Work::new("nomntns");
+    let no_mount_ns = |c: &mut Value| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != "mount");
+    };
+    let row = Row {
+        name: "no-mount-ns",
+        script: "ls /bin/busybox; ls /proc | wc -l",
+        config: &|c, _| {
+            no_mount_ns(c);
+            set(c, &["mounts"], json!([]));
+            set(c, &["linux", "maskedPaths"], json!([]));
+            set(c, &["linux", "readonlyPaths"], json!([]));
+        },
+        skip: &[(
+            Rt::Runc,
+            "runc 1.1.5 needs a /proc in the rootfs to close descriptors, and makes a Spec's mounts in the host's namespace",
+        )],
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "/bin/busybox\n0\n"));
+    // rrun's process shares the runtime's mount namespace, rooted at the rootfs
+    let mut c = base_config("");
+    no_mount_ns(&mut c);
+    c["process"]["args"] = json!(["sleep", "30"]);
+    set(&mut c, &["mounts"], json!([]));
+    set(&mut c, &["linux", "maskedPaths"], json!([]));
+    set(&mut c, &["linux", "readonlyPaths"], json!([]));
+    let b = w.bundle(Rt::Rrun, &c);
+    let id = w.id(Rt::Rrun, None);
+    assert_eq!(w.cli(Rt::Rrun, &["create", "--bundle", b.to_str().unwrap(), &id]).code, Some(0));
+    let pid = init_pid(&w, Rt::Rrun, &id);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap()
+    );
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), w.rootfs.canonicalize().unwrap());
+    w.cli(Rt::Rrun, &["delete", "--force", &id]);
+    // with mounts, refused by name before anything runs
+    let mut c = base_config("echo ran");
+    no_mount_ns(&mut c);
+    let b = w.bundle(Rt::Rrun, &c);
+    let id = w.id(Rt::Rrun, None);
+    let out = w.cli(Rt::Rrun, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("no mount namespace of its own") && out.stderr.contains("/proc"), "{out:?}");
+
+    // a time namespace with offsets: runc 1.1.5 and crun 1.8.1 have no time namespace support
+    let w = Work::new("timens");
+    let row = Row {
+        name: "time-offsets",
+        script: "cat /proc/self/timens_offsets | tr -s ' '; cut -d. -f1 /proc/uptime",
+        config: &|c, _| {
+            push(c, &["linux", "namespaces"], json!({ "type": "time" }));
+            set(
+                c,
+                &["linux", "timeOffsets"],
+                json!({ "monotonic": { "secs": 86400, "nanosecs": 0 }, "boottime": { "secs": 1000000, "nanosecs": 5 } }),
+            );
+        },
+        skip: &[
+            (Rt::Runc, "runc 1.1.5 knows no time namespace (\"namespace time does not exist\")"),
+            (Rt::Crun, "crun 1.8.1 fails a config with linux.timeOffsets"),
+        ],
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!(code, Some(0), "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..2], ["monotonic 86400 0", "boottime 1000000 5"], "{out}");
+    let uptime: u64 = lines[2].parse().unwrap();
+    assert!(uptime >= 1_000_000, "boottime offset in /proc/uptime: {uptime}");
+}
+
+// 23. the process: umask, personality for exec'd processes too, the NUMA memory policy
+// (runtime-spec 1.2), and what is refused (Intel RDT on a host without resctrl)
+#[test]
+fn umask_personality_memory_policy_and_intel_rdt() {
+    root_test!(umask_personality_memory_policy_and_intel_rdt);
+    let out = row_ok(Row {
+        name: "umask",
+        script: "grep Umask /proc/self/status; touch /tmp/f; stat -c %a /tmp/f",
+        config: &|c, _| set(c, &["process", "user", "umask"], json!(0o077)),
+        ..Default::default()
+    });
+    assert_eq!(out, "Umask:\t0077\n600\n");
+
+    let w = Work::new("personality-exec");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "30"]);
+    set(&mut c, &["linux", "personality"], json!({ "domain": "LINUX32" }));
+    let seen = with_running(&w, &c, &[], |rt, id| (rt, w.cli(rt, &["exec", id, "uname", "-m"])));
+    for (rt, (_, out)) in seen {
+        if rt == Rt::Runc {
+            continue; // runc 1.1.5 ignores linux.personality (it came in runc 1.2)
+        }
+        if std::env::consts::ARCH == "x86_64" {
+            assert_eq!((out.code, out.stdout.as_str()), (Some(0), "i686\n"), "{}", rt.name());
+        }
+    }
+
+    let out = row_ok(Row {
+        name: "memory-policy",
+        script: "head -1 /proc/self/numa_maps | cut -d' ' -f2",
+        config: &|c, _| set(c, &["linux", "memoryPolicy"], json!({ "mode": "MPOL_BIND", "nodes": "0" })),
+        skip: &[
+            (Rt::Runc, "runc 1.1.5 ignores linux.memoryPolicy (runtime-spec 1.2)"),
+            (Rt::Crun, "crun 1.8.1 ignores linux.memoryPolicy (runtime-spec 1.2)"),
+        ],
+        ..Default::default()
+    });
+    assert_eq!(out, "bind:0\n");
+    let w = Work::new("memory-policy-bad");
+    let row = Row {
+        name: "memory-policy-bad",
+        script: "echo ran",
+        config: &|c, _| set(c, &["linux", "memoryPolicy"], json!({ "mode": "MPOL_SOMETIMES", "nodes": "0" })),
+        skip: &[(Rt::Runc, "ignores linux.memoryPolicy"), (Rt::Crun, "ignores linux.memoryPolicy")],
+        ..Default::default()
+    };
+    let (code, _, err) = compare(&w, &row);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("memoryPolicy") && err.contains("MPOL_SOMETIMES"), "{err}");
+
+    if !std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
+        let w = Work::new("intel-rdt");
+        let row = Row {
+            name: "intel-rdt",
+            script: "echo ran",
+            config: &|c, _| set(c, &["linux", "intelRdt"], json!({ "closID": "x", "l3CacheSchema": "L3:0=f" })),
+            skip: &[(Rt::Crun, "crun 1.8.1 drops an intelRdt it cannot apply")],
+            ..Default::default()
+        };
+        let (code, _, err) = compare(&w, &row);
+        assert_eq!(code, Some(1));
+        assert!(err.contains("intelRdt") && err.contains("resctrl"), "{err}");
+    }
+}
+
+// 24. the startContainer hook gets the process's environment when it names none
+#[test]
+fn start_container_hook_environment() {
+    root_test!(start_container_hook_environment);
+    let out = row_ok(Row {
+        name: "hook-env",
+        script: "grep -E '^(FOO|TERM)=' /tmp/hook.env",
+        config: &|c, _| {
+            set(c, &["process", "env"], json!(["PATH=/bin:/usr/bin", "FOO=bar", "TERM=xterm"]));
+            set(
+                c,
+                &["hooks"],
+                json!({ "startContainer": [{ "path": "/bin/sh", "args": ["sh", "-c", "env | sort > /tmp/hook.env"] }] }),
+            );
+        },
+        ..Default::default()
+    });
+    assert_eq!(out, "FOO=bar\nTERM=xterm\n");
+}
+
+// 25. mounts: rootfsPropagation runbindable after pivot_root, a read-only /dev with its
+// device nodes, --no-pivot without the host's /proc, and a bind source that only host root
+// may reach in a user-namespaced container
+#[test]
+fn rootfs_propagation_readonly_dev_no_pivot_and_userns_binds() {
+    root_test!(rootfs_propagation_readonly_dev_no_pivot_and_userns_binds);
+    let out = row_ok(Row {
+        name: "runbindable",
+        script: "awk '$5 == \"/\" { print $7 }' /proc/self/mountinfo",
+        config: &|c, _| set(c, &["linux", "rootfsPropagation"], json!("runbindable")),
+        skip: &[
+            (Rt::Runc, "runc 1.1.5 makes / unbindable before it binds the rootfs, which then fails with EINVAL"),
+            (
+                Rt::Crun,
+                "crun 1.8.1 makes the tree unbindable before it masks paths with binds of /dev/null, which then fail",
+            ),
+        ],
+        ..Default::default()
+    });
+    assert_eq!(out, "unbindable\n");
+    let out = row_ok(Row {
+        name: "readonly-dev",
+        script:
+            "grep ' /dev ' /proc/self/mountinfo | cut -d' ' -f6; ls /dev/null /dev/zero; touch /dev/x; echo touch=$?",
+        config: &|c, _| c["mounts"][1]["options"].as_array_mut().unwrap().push(json!("ro")),
+        ..Default::default()
+    });
+    assert_eq!(out, "ro,nosuid\n/dev/null\n/dev/zero\ntouch: /dev/x: Read-only file system\ntouch=1\n");
+
+    // --no-pivot: below the rootfs moved onto /, the host's /proc and /sys are gone
+    let w = Work::new("nopivot");
+    let below = mounts_below_helper();
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "30"]);
+    let left = with_running(&w, &c, &["--no-pivot"], |rt, id| {
+        let pid = init_pid(&w, rt, id);
+        let out = Command::new(&below).arg(format!("/proc/{pid}/ns/mnt")).output().expect("run the helper");
+        assert!(out.status.success(), "{}: {out:?}", rt.name());
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .filter(|l| l.starts_with("proc / ") || l.starts_with("sysfs / "))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    });
+    for (rt, l) in &left {
+        assert!(l.is_empty(), "{}: the host's procfs or sysfs stays in the --no-pivot namespace: {l:?}", rt.name());
+    }
+
+    // a bind source under a directory only host root may search
+    let w = Work::new("userns-bind");
+    let private = w.dir.join("private");
+    std::fs::create_dir_all(private.join("inner")).unwrap();
+    std::fs::write(private.join("inner/f"), "reached\n").unwrap();
+    std::fs::set_permissions(&private, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(w.rootfs.join("mnt/inner")).unwrap();
+    let row = Row {
+        name: "userns-bind",
+        script: "cat /mnt/inner/f",
+        config: &|c, w| {
+            push(c, &["linux", "namespaces"], json!({ "type": "user" }));
+            set(c, &["linux", "uidMappings"], json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]));
+            set(c, &["linux", "gidMappings"], json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]));
+            push(
+                c,
+                &["mounts"],
+                json!({ "destination": "/mnt/inner", "type": "bind", "source": w.dir.join("private/inner"), "options": ["bind", "ro"] }),
+            );
+        },
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "reached\n"));
 }
