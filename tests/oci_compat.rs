@@ -1835,3 +1835,358 @@ fn rootfs_propagation_readonly_dev_no_pivot_and_userns_binds() {
     let (code, out, _) = compare(&w, &row);
     assert_eq!((code, out.as_str()), (Some(0), "reached\n"));
 }
+
+/// Listens on a unix socket for a console: returns the terminal's master side.
+fn console_listener(path: &Path) -> std::thread::JoinHandle<Option<std::os::fd::OwnedFd>> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (stream, _) = listener.accept().ok()?;
+        let mut buf = [0u8; 256];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).ok()?;
+        msg.cmsgs().ok()?.find_map(|c| match c {
+            // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+            ControlMessageOwned::ScmRights(fds) => {
+                fds.first().map(|f| unsafe { std::os::fd::OwnedFd::from_raw_fd(*f) })
+            }
+            _ => None,
+        })
+    })
+}
+
+/// What a terminal shows until its process ends (or 10 s).
+fn read_terminal(master: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    let mut f = std::fs::File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).replace("\r\n", "\n")
+}
+
+// 26. terminals: owned by the process's user (its group stays devpts's tty group), sized
+// as process.consoleSize asks, for the init and for an exec'd process
+#[test]
+fn terminal_owner_and_size() {
+    root_test!(terminal_owner_and_size);
+    let w = Work::new("tty");
+    for rt in RUNTIMES.into_iter().filter(|rt| rt.available()) {
+        let mut c = base_config("");
+        c["process"]["terminal"] = json!(true);
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        c["process"]["consoleSize"] = json!({ "height": 33, "width": 77 });
+        c["process"]["args"] = json!(["sh", "-c", "stat -c '%u %g' $(tty); stty size; sleep 30"]);
+        let b = w.bundle(rt, &c);
+        let id = w.id(rt, None);
+        let sock = w.dir.join(format!("console-{}.sock", rt.name()));
+        let got = console_listener(&sock);
+        let created =
+            w.cli(rt, &["create", "--bundle", b.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+        assert_eq!(created.code, Some(0), "{}: {created:?}", rt.name());
+        let master = got.join().unwrap().expect("a terminal");
+        assert_eq!(w.cli(rt, &["start", &id]).code, Some(0));
+        // an exec'd process with a terminal of its own
+        let process = w.dir.join(format!("process-{}.json", rt.name()));
+        std::fs::write(
+            &process,
+            serde_json::to_vec(&json!({
+                "terminal": true, "user": { "uid": 1000, "gid": 1000 }, "cwd": "/",
+                "consoleSize": { "height": 20, "width": 60 },
+                "env": ["PATH=/bin:/usr/bin"],
+                "args": ["sh", "-c", "stat -c '%u %g' $(tty); stty size"]
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let sock2 = w.dir.join(format!("console2-{}.sock", rt.name()));
+        let got2 = console_listener(&sock2);
+        let out = w.cli(
+            rt,
+            &[
+                "exec",
+                "--detach",
+                "--console-socket",
+                sock2.to_str().unwrap(),
+                "--process",
+                process.to_str().unwrap(),
+                &id,
+            ],
+        );
+        assert_eq!(out.code, Some(0), "{}: {out:?}", rt.name());
+        let exec_text = read_terminal(got2.join().unwrap().expect("a terminal for exec"));
+        w.cli(rt, &["kill", &id, "KILL"]);
+        let init_text = read_terminal(master);
+        assert!(init_text.starts_with("1000 5\n33 77\n"), "{}: init's terminal: {init_text:?}", rt.name());
+        assert_eq!(exec_text, "1000 5\n20 60\n", "{}: exec's terminal", rt.name());
+        w.cli(rt, &["delete", "--force", &id]);
+    }
+}
+
+// 27. runc's command line: `spec` writes runc's config (field by field, but the hostname),
+// `run ID` from inside a bundle with a --root that does not exist yet, -h on every verb,
+// --version, and errors as runc shows them (logrus lines on stderr or in --log, --debug)
+#[test]
+fn command_line_as_runc() {
+    root_test!(command_line_as_runc);
+    let w = Work::new("cli");
+    // spec
+    for rootless in [false, true] {
+        let mut texts = Vec::new();
+        for rt in [Rt::Rrun, Rt::Runc] {
+            if !rt.available() {
+                continue;
+            }
+            let d = w.dir.join(format!("spec-{}-{rootless}", rt.name()));
+            std::fs::create_dir_all(&d).unwrap();
+            let mut args = vec!["spec", "--bundle", d.to_str().unwrap()];
+            if rootless {
+                args.push("--rootless");
+            }
+            let out = w.cli(rt, &args);
+            assert_eq!(out.code, Some(0), "{} spec: {out:?}", rt.name());
+            let mut v: Value = serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+            assert_eq!(v["hostname"], rt.name(), "each runtime names the host after itself");
+            v["hostname"] = json!("");
+            texts.push(v);
+        }
+        if texts.len() == 2 {
+            assert_eq!(texts[0], texts[1], "rrun spec{} and runc's", if rootless { " --rootless" } else { "" });
+        }
+        assert_eq!(texts[0]["process"]["terminal"], true);
+    }
+    // a second spec is refused, and says why
+    let d = w.dir.join("spec-rrun-false");
+    let out = w.cli(Rt::Rrun, &["spec", "--bundle", d.to_str().unwrap()]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("exists"), "{out:?}");
+
+    // `run ID` / `create ID` in the bundle directory, --root not made yet
+    for rt in RUNTIMES.into_iter().filter(|rt| rt.available()) {
+        let b = w.bundle(rt, &base_config("echo from-the-bundle"));
+        let root = w.dir.join(format!("new-root-{}", rt.name()));
+        let id = w.id(rt, None);
+        let mut cmd = w.command_in(rt, &root, &["run", &id], None);
+        cmd.current_dir(&b);
+        let out = w.exec(cmd);
+        assert_eq!((out.code, out.stdout.as_str()), (Some(0), "from-the-bundle\n"), "{}: {out:?}", rt.name());
+        assert!(root.is_dir(), "{}: the state root was made", rt.name());
+        let id = w.id(rt, None);
+        let mut cmd = w.command_in(rt, &root, &["create", &id], None);
+        cmd.current_dir(&b);
+        assert_eq!(w.exec(cmd).code, Some(0), "{} create ID in the bundle", rt.name());
+        let state = w.exec(w.command_in(rt, &root, &["state", &id], None));
+        assert!(state.stdout.contains("\"created\""), "{}: {state:?}", rt.name());
+        w.exec(w.command_in(rt, &root, &["delete", "--force", &id], None));
+    }
+
+    // -h and --help on every verb: the verb's help, exit 0
+    for verb in [
+        "create",
+        "start",
+        "run",
+        "state",
+        "kill",
+        "delete",
+        "exec",
+        "ps",
+        "list",
+        "pause",
+        "resume",
+        "update",
+        "events",
+        "features",
+        "spec",
+        "checkpoint",
+        "restore",
+    ] {
+        for flag in ["-h", "--help"] {
+            let out = w.exec({
+                let mut c = Command::new(RRUN);
+                c.args(["oci", verb, flag]);
+                c
+            });
+            assert_eq!(out.code, Some(0), "{verb} {flag}: {out:?}");
+            assert!(out.stdout.contains("Usage:") && out.stdout.contains(verb), "{verb} {flag}: {}", out.stdout);
+        }
+    }
+    // --version, shaped like runc's
+    let out = w.exec({
+        let mut c = Command::new(RRUN);
+        c.args(["oci", "--version"]);
+        c
+    });
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("rrun version "), "{}", out.stdout);
+    for (i, key) in [(1, "commit: "), (2, "spec: 1."), (4, "libseccomp: ")] {
+        assert!(lines.get(i).is_some_and(|l| l.starts_with(key)), "{}", out.stdout);
+    }
+
+    // errors: a logrus line on stderr; with --log, the line there and the bare message on stderr
+    let errors = |rt: Rt, extra: &[&str]| -> Out {
+        let mut args = extra.to_vec();
+        args.extend_from_slice(&["state", "no-such-container"]);
+        w.cli(rt, &args)
+    };
+    for rt in [Rt::Rrun, Rt::Runc].into_iter().filter(|rt| rt.available()) {
+        let out = errors(rt, &[]);
+        assert_eq!(out.code, Some(1));
+        let line = out.stderr.trim_end();
+        assert!(line.starts_with("time=\"") && line.contains(" level=error msg=\""), "{}: {line}", rt.name());
+        assert!(line.contains("does not exist"), "{}: {line}", rt.name());
+        let out = errors(rt, &["--log-format", "json"]);
+        let j: Value =
+            serde_json::from_str(out.stderr.trim()).unwrap_or_else(|e| panic!("{}: {e}: {out:?}", rt.name()));
+        assert_eq!(j["level"], "error");
+        let log = w.dir.join(format!("{}.log", rt.name()));
+        let out = errors(rt, &["--log", log.to_str().unwrap()]);
+        assert!(!out.stderr.contains("level=") && out.stderr.contains("does not exist"), "{}: {out:?}", rt.name());
+        let logged = std::fs::read_to_string(&log).unwrap();
+        assert!(logged.contains("level=error msg=\"") && logged.contains("does not exist"), "{}: {logged}", rt.name());
+    }
+    // --debug: the launcher's steps in the log, in the log's format
+    let log = w.dir.join("debug.json");
+    let b = w.bundle(Rt::Rrun, &base_config("true"));
+    let id = w.id(Rt::Rrun, None);
+    let out = w.cli(
+        Rt::Rrun,
+        &[
+            "--debug",
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "run",
+            "--bundle",
+            b.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.iter().any(|l| l["level"] == "debug" && l["syscall"] == "pivot_root"), "{lines:?}");
+}
+
+// 28. the verbs as engines and scripts use them: kill 0 (alive?), kill of a detached
+// container, exec's exit codes (the process's; 255 for the runtime's own failures, a paused
+// container included), exec --process without a user, exec --cgroup, a relative --pid-file,
+// ps with ps(1) options and as json
+#[test]
+fn verbs_as_runc_callers_use_them() {
+    root_test!(verbs_as_runc_callers_use_them);
+    let w = Work::new("verbs");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "60"]);
+    let mut seen: Vec<(Rt, Vec<String>)> = Vec::new();
+    for rt in RUNTIMES.into_iter().filter(|rt| rt.available()) {
+        let b = w.bundle(rt, &c);
+        let id = w.id(rt, None);
+        let mut steps = Vec::new();
+        let mut step = |what: &str, out: &Out| steps.push(format!("{what}: {:?}", out.code));
+        // detached, with a PID file relative to the caller's directory
+        let cwd = w.dir.join(format!("cwd-{}", rt.name()));
+        std::fs::create_dir_all(&cwd).unwrap();
+        let mut cmd =
+            w.command(rt, &["run", "--detach", "--bundle", b.to_str().unwrap(), "--pid-file", "init.pid", &id], None);
+        cmd.current_dir(&cwd);
+        let out = w.exec(cmd);
+        step("run -d", &out);
+        let pid = init_pid(&w, rt, &id);
+        if rt != Rt::Crun {
+            // crun 1.8.1 writes a relative --pid-file in the bundle directory
+            let written: i64 =
+                std::fs::read_to_string(cwd.join("init.pid")).unwrap_or_default().trim().parse().unwrap_or(-1);
+            assert_eq!(written, pid, "{}: the PID file is where the caller is", rt.name());
+        }
+        step("kill 0", &w.cli(rt, &["kill", &id, "0"]));
+        step("exec exit 7", &w.cli(rt, &["exec", &id, "sh", "-c", "exit 7"]));
+        step("exec not found", &w.cli(rt, &["exec", &id, "no-such-command"]));
+        step("exec bad cwd", &w.cli(rt, &["exec", "--cwd", "/no/such/dir", &id, "true"]));
+        // a process.json without a user: root
+        let p = w.dir.join(format!("p-{}.json", rt.name()));
+        std::fs::write(&p, r#"{"args": ["sh", "-c", "id -u; exit 3"], "cwd": "/", "env": ["PATH=/bin"]}"#).unwrap();
+        let out = w.cli(rt, &["exec", "--process", p.to_str().unwrap(), &id]);
+        step(&format!("exec --process without user {:?}", out.stdout), &out);
+        // a sub-cgroup made in the container's cgroup (by the host here)
+        let dirs: Vec<PathBuf> = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.splitn(3, ':');
+                let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+                (ctrls == "memory").then(|| PathBuf::from("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')))
+            })
+            .collect();
+        let sub = dirs[0].join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        let out = w.cli(rt, &["exec", "--cgroup", "memory:sub", &id, "sh", "-c", "grep memory /proc/self/cgroup"]);
+        step(&format!("exec --cgroup memory:sub ends in /sub: {}", out.stdout.trim_end().ends_with("/sub")), &out);
+        step("exec --cgroup missing", &w.cli(rt, &["exec", "--cgroup", "memory:nope", &id, "true"]));
+        // ps: ps(1)'s output of the container's processes, or their PIDs
+        let out = w.cli(rt, &["ps", &id, "-o", "pid,comm"]);
+        step(
+            &format!(
+                "ps -o pid,comm {:?}",
+                out.stdout.lines().map(|l| l.split_whitespace().last().unwrap_or("")).collect::<Vec<_>>()
+            ),
+            &out,
+        );
+        let out = w.cli(rt, &["ps", "--format", "json", &id]);
+        let pids: Vec<i64> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        step(&format!("ps json has the init: {}", pids.contains(&pid)), &out);
+        // paused: exec refused unless --ignore-paused
+        step("pause", &w.cli(rt, &["pause", &id]));
+        step("exec paused", &w.cli(rt, &["exec", &id, "true"]));
+        step("resume", &w.cli(rt, &["resume", &id]));
+        step("kill KILL", &w.cli(rt, &["kill", &id, "KILL"]));
+        wait_for(Duration::from_secs(5), || status(&w, rt, &id).is_ok_and(|(s, _)| s == "stopped"));
+        step("kill 0 stopped", &w.cli(rt, &["kill", &id, "0"]));
+        step("delete", &w.cli(rt, &["delete", &id]));
+        let _ = std::fs::remove_dir(&sub);
+        seen.push((rt, steps));
+    }
+    let expect = [
+        "run -d: Some(0)",
+        "kill 0: Some(0)",
+        "exec exit 7: Some(7)",
+        "exec not found: Some(255)",
+        "exec bad cwd: Some(255)",
+        "exec --process without user \"0\\n\": Some(3)",
+        "exec --cgroup memory:sub ends in /sub: true: Some(0)",
+        "exec --cgroup missing: Some(255)",
+        "ps -o pid,comm [\"COMMAND\", \"sleep\"]: Some(0)",
+        "ps json has the init: true: Some(0)",
+        "pause: Some(0)",
+        "exec paused: Some(255)",
+        "resume: Some(0)",
+        "kill KILL: Some(0)",
+        "kill 0 stopped: Some(1)",
+        "delete: Some(0)",
+    ];
+    for (rt, steps) in &seen {
+        let mut want: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
+        if *rt == Rt::Crun {
+            // crun 1.8.1: exec --cgroup is ignored on a v1 host; ps takes no ps(1) options; a
+            // refused exec into a paused container exits 1
+            for (i, s) in [
+                (6, "exec --cgroup memory:sub ends in /sub: false: Some(0)"),
+                (7, "exec --cgroup missing: Some(0)"),
+                (8, "ps -o pid,comm []: Some(1)"),
+                (11, "exec paused: Some(1)"),
+            ] {
+                want[i] = s.to_string();
+            }
+        }
+        assert_eq!(steps, &want, "{}", rt.name());
+    }
+}
