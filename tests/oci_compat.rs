@@ -1372,17 +1372,20 @@ impl Agent {
         stream.set_nonblocking(false).unwrap();
         let mut buf = vec![0u8; 65536];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let Ok(msg) = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()) else { return };
-        let n = msg.bytes;
-        let fd = msg.cmsgs().ok().and_then(|mut c| {
-            c.find_map(|c| match c {
-                // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
-                ControlMessageOwned::ScmRights(fds) => fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }),
-                _ => None,
-            })
-        });
-        drop(iov);
+        let (n, fd) = {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let Ok(msg) = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()) else {
+                return;
+            };
+            let fd = msg.cmsgs().ok().and_then(|mut c| {
+                c.find_map(|c| match c {
+                    // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                    ControlMessageOwned::ScmRights(fds) => fds.first().map(|f| unsafe { OwnedFd::from_raw_fd(*f) }),
+                    _ => None,
+                })
+            });
+            (msg.bytes, fd)
+        };
         if let Ok(v) = serde_json::from_slice::<Value>(&buf[..n]) {
             seen.lock().unwrap().push(v);
         }
@@ -2188,5 +2191,468 @@ fn verbs_as_runc_callers_use_them() {
             }
         }
         assert_eq!(steps, &want, "{}", rt.name());
+    }
+}
+
+// 29. hooks: a failing poststart or poststop hook is a warning, the other hooks and the
+// lifecycle go on (runtime spec); a failing hook's error says "error running hook"
+#[test]
+fn failing_hooks_warn_or_fail_as_the_spec_says() {
+    root_test!(failing_hooks_warn_or_fail_as_the_spec_says);
+    let w = Work::new("hooks");
+    let row = Row {
+        name: "hooks-continue",
+        script: "echo process",
+        config: &|c, w| {
+            let log = w.dir.join("hooks.log");
+            let then = |what: &str| json!({ "path": "/bin/sh", "args": ["sh", "-c", format!("echo {what} >> {}", log.display())] });
+            set(
+                c,
+                &["hooks"],
+                json!({
+                    "poststart": [{ "path": "/bin/false" }, then("poststart-after-failure")],
+                    "poststop": [{ "path": "/bin/false" }, then("poststop-after-failure")]
+                }),
+            );
+        },
+        skip: &[(Rt::Runc, "runc 1.1.5 fails run on a failed poststart hook, against the runtime spec")],
+        ..Default::default()
+    };
+    let log = w.dir.join("hooks.log");
+    let (code, out, err) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "process\n"));
+    assert!(err.contains("level=warning") && err.contains("error running poststart hook #0"), "{err}");
+    let ran = std::fs::read_to_string(&log).unwrap();
+    let per_runtime = ["poststart-after-failure", "poststop-after-failure"];
+    let runs = ran.lines().count() / 2;
+    assert_eq!(ran, per_runtime.map(|l| format!("{l}\n")).concat().repeat(runs), "{ran}");
+    assert!(runs >= 1);
+    // a failing createRuntime hook fails create, in runc's words
+    let row = Row {
+        name: "hooks-fail",
+        script: "echo process",
+        config: &|c, _| set(c, &["hooks"], json!({ "createRuntime": [{ "path": "/bin/false" }] })),
+        skip: &[(Rt::Crun, "crun 1.8.1 exits 255 on a failed hook")],
+        ..Default::default()
+    };
+    let (code, _, err) = compare(&w, &row);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("error running hook"), "{err}");
+}
+
+// 30. events: stats at once and every interval, an "oom" event when the OOM killer strikes in
+// the container; rrun's stream ends with the container
+#[test]
+fn events_stream_and_report_oom() {
+    root_test!(events_stream_and_report_oom);
+    let w = Work::new("events");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sh", "-c", "sleep 1; tail /dev/zero; sleep 2"]);
+    set(&mut c, &["linux", "resources", "memory"], json!({ "limit": 16 << 20, "swap": 16 << 20 }));
+    for rt in [Rt::Rrun, Rt::Runc].into_iter().filter(|rt| rt.available()) {
+        let b = w.bundle(rt, &c);
+        let id = w.id(rt, None);
+        assert_eq!(w.cli(rt, &["create", "--bundle", b.to_str().unwrap(), &id]).code, Some(0));
+        let out_file = w.dir.join(format!("events-{}", rt.name()));
+        let mut events = w
+            .command(rt, &["events", "--interval", "1s", &id], None)
+            .stdout(std::fs::File::create(&out_file).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(w.cli(rt, &["start", &id]).code, Some(0));
+        let got_oom = wait_for(Duration::from_secs(15), || {
+            std::fs::read_to_string(&out_file).unwrap_or_default().lines().any(|l| l.contains("\"oom\""))
+        });
+        // runc's stream goes on; rrun's ends with the container
+        let ended = rt == Rt::Rrun && wait_for(Duration::from_secs(10), || events.try_wait().ok().flatten().is_some());
+        let _ = events.kill();
+        let _ = events.wait();
+        let text = std::fs::read_to_string(&out_file).unwrap();
+        assert!(got_oom, "{}: no oom event: {text}", rt.name());
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert!(lines.iter().any(|l| l["type"] == "stats" && l["id"] == id.as_str()), "{}: {text}", rt.name());
+        assert!(lines.iter().any(|l| l["type"] == "oom" && l["id"] == id.as_str()), "{}: {text}", rt.name());
+        if rt == Rt::Rrun {
+            assert!(ended, "rrun events goes on after the container stopped");
+        }
+        w.cli(rt, &["delete", "--force", &id]);
+    }
+}
+
+/// The (major, minor) of the block device holding `path`.
+fn block_device_of(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path).unwrap().dev();
+    (libc::major(dev) as u64, libc::minor(dev) as u64)
+}
+
+/// This host's v1 hierarchies (mount points) and its v2 mount, if any.
+fn cgroup_mounts() -> (Vec<PathBuf>, Option<PathBuf>) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v1 = Vec::new();
+    let mut v2 = None;
+    for l in info.lines() {
+        let Some((left, right)) = l.split_once(" - ") else { continue };
+        let mp = PathBuf::from(left.split(' ').nth(4).unwrap_or(""));
+        match right.split(' ').next() {
+            Some("cgroup") => v1.push(mp),
+            Some("cgroup2") => v2 = Some(mp),
+            _ => {}
+        }
+    }
+    (v1, v2)
+}
+
+// 31. cgroup v1 resources are applied where their controller is mounted and refused, naming
+// it, where not: memory swappiness and the OOM killer, blkio weight (BFQ's here) and
+// throttles, hugetlb (on the v2 mount of this hybrid host), net_cls and net_prio
+#[test]
+fn cgroup_v1_resources_applied_or_refused() {
+    root_test!(cgroup_v1_resources_applied_or_refused);
+    let (v1, _) = cgroup_mounts();
+    if v1.is_empty() {
+        eprintln!("NOTE: no cgroup v1 hierarchies here: scripts/v2-vm/checks.sh covers cgroup v2");
+        return;
+    }
+    let w = Work::new("v1res");
+    let (major, minor) = block_device_of(&w.rootfs);
+    let dev = format!("{major}:{minor}");
+    let out = {
+        let row = Row {
+            name: "v1-memory-blkio",
+            script: "cat /sys/fs/cgroup/memory/memory.swappiness; grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control; \
+                     cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+            config: &|c, _| {
+                set(c, &["linux", "resources", "memory"], json!({ "swappiness": 10, "disableOOMKiller": true }));
+                set(
+                    c,
+                    &["linux", "resources", "blockIO"],
+                    json!({
+                        "throttleReadBpsDevice": [{ "major": major, "minor": minor, "rate": 1048576 }],
+                        "throttleWriteIOPSDevice": [{ "major": major, "minor": minor, "rate": 100 }]
+                    }),
+                );
+            },
+            ..Default::default()
+        };
+        let (code, out, _) = compare(&w, &row);
+        assert_eq!(code, Some(0), "{out}");
+        out
+    };
+    assert_eq!(out, format!("10\noom_kill_disable 1\n{dev} 1048576\n{dev} 100\n"));
+    // the weight: CFQ's blkio.weight is gone from this kernel; BFQ's takes it (as with runc)
+    let bfq =
+        v1.iter().any(|m| m.join("rrun").join("blkio.bfq.weight").exists() || m.join("blkio.bfq.weight").exists());
+    let w = Work::new("v1-blkio-weight");
+    let row = Row {
+        name: "v1-blkio-weight",
+        script: "cat /sys/fs/cgroup/blkio/blkio.bfq.weight 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.weight",
+        config: &|c, _| set(c, &["linux", "resources", "blockIO"], json!({ "weight": 500 })),
+        skip: &[(Rt::Crun, "crun 1.8.1 writes blkio.weight only, which this kernel does not have")],
+        ..Default::default()
+    };
+    let (code, out, err) = compare(&w, &row);
+    if bfq || code == Some(0) {
+        assert_eq!((code, out.as_str()), (Some(0), "500\n"), "{err}");
+    } else {
+        assert!(err.contains("blkio"), "{err}");
+    }
+    // hugetlb: where it is mounted (v1, or v2 on this hybrid host)
+    let w = Work::new("hugetlb");
+    let row = Row {
+        name: "hugetlb",
+        script: "cat /sys/fs/cgroup/unified/hugetlb.2MB.max 2>/dev/null || cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes",
+        config: &|c, _| set(c, &["linux", "resources", "hugepageLimits"], json!([{ "pageSize": "2MB", "limit": 4194304 }])),
+        skip: &[
+            (Rt::Runc, "runc 1.1.5 cannot set hugetlb on the v2 mount of a hybrid host (\"could not join or create cgroup\")"),
+            (Rt::Crun, "crun 1.8.1 refuses hybrid hosts; without the v2 mount there is no hugetlb hierarchy"),
+        ],
+        ..Default::default()
+    };
+    let (code, out, err) = compare(&w, &row);
+    if std::path::Path::new("/sys/fs/cgroup/hugetlb").exists()
+        || std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers").is_ok_and(|c| c.contains("hugetlb"))
+    {
+        assert_eq!((code, out.as_str()), (Some(0), "4194304\n"), "{err}");
+    } else {
+        assert_eq!(code, Some(1));
+        assert!(err.contains("hugetlb"), "{err}");
+    }
+    // net_cls and net_prio, not mounted here: refused by name
+    for (name, what, controller) in [
+        ("net-cls", json!({ "classID": 1048577 }), "net_cls"),
+        ("net-prio", json!({ "priorities": [{ "name": "lo", "priority": 5 }] }), "net_prio"),
+    ] {
+        if v1.iter().any(|m| m.to_string_lossy().contains(controller)) {
+            eprintln!("row {name}: {controller} is mounted here: the refusal is not tested");
+            continue;
+        }
+        let w = Work::new(name);
+        let row = Row {
+            name,
+            script: "echo ran",
+            config: &|c, _| set(c, &["linux", "resources", "network"], what.clone()),
+            ..Default::default()
+        };
+        let (code, _, err) = compare(&w, &row);
+        assert_eq!(code, Some(1), "{name}");
+        assert!(err.contains(controller), "{name}: {err}");
+    }
+}
+
+/// Makes `rel` in every cgroup hierarchy (cpuset's filled in); returns the directories.
+fn make_cgroup(rel: &str) -> Vec<PathBuf> {
+    let (v1, v2) = cgroup_mounts();
+    let mut dirs = Vec::new();
+    for m in v1.iter().chain(v2.iter()) {
+        let d = m.join(rel);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if d.join(f).exists() && std::fs::read_to_string(d.join(f)).unwrap_or_default().trim().is_empty() {
+                std::fs::write(d.join(f), std::fs::read_to_string(m.join(f)).unwrap().trim()).unwrap();
+            }
+        }
+        dirs.push(d);
+    }
+    dirs
+}
+
+fn remove_cgroup(dirs: &[PathBuf]) {
+    for d in dirs {
+        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+// 32. a cgroup that exists already: a frozen one is refused (its init would hang); one with
+// processes is used, with a warning, and its processes are not the container's to kill;
+// `delete --force` takes sub-cgroups (and their processes) along
+#[test]
+fn existing_cgroups_and_sub_cgroups() {
+    root_test!(existing_cgroups_and_sub_cgroups);
+    let (v1, _) = cgroup_mounts();
+    let Some(freezer) = v1.iter().find(|m| m.ends_with("freezer")).cloned() else {
+        eprintln!("NOTE: no v1 freezer here: scripts/v2-vm/checks.sh covers cgroup v2");
+        return;
+    };
+    let w = Work::new("cgexisting");
+    let rel = format!("rrun-test-frozen-{}", std::process::id());
+    let dirs = make_cgroup(&rel);
+    std::fs::write(freezer.join(&rel).join("freezer.state"), "FROZEN").unwrap();
+    let row = Row {
+        name: "frozen-cgroup",
+        script: "echo ran",
+        config: &|c, _| set(c, &["linux", "cgroupsPath"], json!(format!("/{rel}"))),
+        skip: &[(Rt::Crun, "crun 1.8.1 starts the container in the frozen cgroup, where it hangs")],
+        ..Default::default()
+    };
+    let (code, _, err) = compare(&w, &row);
+    std::fs::write(freezer.join(&rel).join("freezer.state"), "THAWED").unwrap();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("container's cgroup unexpectedly frozen"), "{err}");
+    // busy: a process of the host's in it
+    let mut sleeper = Command::new("sleep").arg("60").spawn().unwrap();
+    for d in &dirs {
+        std::fs::write(d.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    }
+    let b = w.bundle(Rt::Rrun, &{
+        let mut c = base_config("echo ran");
+        set(&mut c, &["linux", "cgroupsPath"], json!(format!("/{rel}")));
+        c
+    });
+    let id = w.id(Rt::Rrun, None);
+    let out = w.cli(Rt::Rrun, &["run", "--bundle", b.to_str().unwrap(), &id]);
+    let alive = sleeper.try_wait().unwrap().is_none();
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    remove_cgroup(&dirs);
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "ran\n"), "{out:?}");
+    assert!(out.stderr.contains("container's cgroup is not empty: 1 process(es) found"), "{out:?}");
+    assert!(alive, "the host's process in the cgroup was killed with the container");
+
+    // delete --force with a sub-cgroup holding an exec'd process
+    let w = Work::new("subcg");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "60"]);
+    let left = with_running(&w, &c, &[], |rt, id| {
+        let pid = init_pid(&w, rt, id);
+        let own: Vec<PathBuf> = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| {
+                let mut p = l.splitn(3, ':');
+                let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+                let ctrl = ctrls.split(',').find(|c| ["memory", "pids", "cpu", "freezer"].contains(c))?;
+                let mount = v1
+                    .iter()
+                    .find(|m| m.file_name().is_some_and(|n| n.to_string_lossy().split(',').any(|x| x == ctrl)))?;
+                Some(mount.join(path.trim_start_matches('/')))
+            })
+            .collect();
+        let pidfile = w.dir.join(format!("exec-{}.pid", rt.name()));
+        let out = w.cli(rt, &["exec", "--detach", "--pid-file", pidfile.to_str().unwrap(), id, "sleep", "60"]);
+        assert_eq!(out.code, Some(0), "{}: {out:?}", rt.name());
+        let exec_pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+        for d in &own {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+            std::fs::write(d.join("sub/cgroup.procs"), &exec_pid).unwrap();
+        }
+        let out = w.cli(rt, &["delete", "--force", id]);
+        let gone = wait_for(Duration::from_secs(5), || {
+            std::fs::read_to_string(format!("/proc/{exec_pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true)
+        });
+        (out.code, own.iter().filter(|d| d.exists()).cloned().collect::<Vec<_>>(), gone)
+    });
+    for (rt, (code, dirs, gone)) in left {
+        assert_eq!(code, Some(0), "{}: delete --force", rt.name());
+        assert!(dirs.is_empty(), "{}: cgroups left: {dirs:?}", rt.name());
+        assert!(gone, "{}: the process in the sub-cgroup lives on", rt.name());
+    }
+}
+
+/// A process's cgroup directory in the v1 hierarchy holding `controller`.
+fn v1_dir_of(pid: i64, controller: &str) -> Option<PathBuf> {
+    let (v1, _) = cgroup_mounts();
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?.lines().find_map(|l| {
+        let mut p = l.splitn(3, ':');
+        let (_, ctrls, path) = (p.next()?, p.next()?, p.next()?);
+        ctrls.split(',').any(|c| c == controller).then_some(())?;
+        let mount = v1
+            .iter()
+            .find(|m| m.file_name().is_some_and(|n| n.to_string_lossy().split(',').any(|x| x == controller)))?;
+        Some(mount.join(path.trim_start_matches('/')))
+    })
+}
+
+// 33. update: memory (-1 is unlimited; swap after memory in the order the kernel accepts),
+// the CPU period alone, an invalid period refused, quota -1, real-time period and runtime,
+// pids -1, the blkio weight; and device rules changed by minimal transitions, so that a
+// process using /dev/null never sees it denied
+#[test]
+fn update_limits_as_runc() {
+    root_test!(update_limits_as_runc);
+    let (v1, _) = cgroup_mounts();
+    if v1.is_empty() {
+        eprintln!("NOTE: no cgroup v1 hierarchies here: scripts/v2-vm/checks.sh covers cgroup v2");
+        return;
+    }
+    let w = Work::new("update");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "60"]);
+    let steps: Vec<(&str, Vec<&str>, &str, &[&str])> = vec![
+        ("memory -1", vec!["--memory", "-1"], "memory", &["memory.limit_in_bytes"]),
+        (
+            "memory+swap",
+            vec!["--memory", "67108864", "--memory-swap", "134217728"],
+            "memory",
+            &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+        ),
+        (
+            "memory up past swap",
+            vec!["--memory", "268435456", "--memory-swap", "536870912"],
+            "memory",
+            &["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"],
+        ),
+        ("reservation", vec!["--memory-reservation", "33554432"], "memory", &["memory.soft_limit_in_bytes"]),
+        ("period alone", vec!["--cpu-period", "50000"], "cpu", &["cpu.cfs_period_us", "cpu.cfs_quota_us"]),
+        ("invalid period", vec!["--cpu-period", "500"], "cpu", &["cpu.cfs_period_us"]),
+        ("quota", vec!["--cpu-quota", "20000"], "cpu", &["cpu.cfs_quota_us"]),
+        ("quota -1", vec!["--cpu-quota", "-1"], "cpu", &["cpu.cfs_quota_us"]),
+        ("shares", vec!["--cpu-share", "512"], "cpu", &["cpu.shares"]),
+        (
+            "rt",
+            vec!["--cpu-rt-period", "900000", "--cpu-rt-runtime", "500"],
+            "cpu",
+            &["cpu.rt_period_us", "cpu.rt_runtime_us"],
+        ),
+        ("cpuset", vec!["--cpuset-cpus", "0"], "cpuset", &["cpuset.cpus"]),
+        ("pids", vec!["--pids-limit", "77"], "pids", &["pids.max"]),
+        ("pids -1", vec!["--pids-limit", "-1"], "pids", &["pids.max"]),
+    ];
+    let seen = with_running(&w, &c, &[], |rt, id| {
+        let pid = init_pid(&w, rt, id);
+        let mut out = Vec::new();
+        for (name, args, controller, files) in &steps {
+            let mut a = vec!["update"];
+            a.extend_from_slice(args);
+            a.push(id);
+            let r = w.cli(rt, &a);
+            let dir = v1_dir_of(pid, controller).unwrap();
+            let values: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    std::fs::read_to_string(dir.join(f)).map(|v| v.trim().to_string()).unwrap_or_else(|e| e.to_string())
+                })
+                .collect();
+            out.push(format!("{name}: exit {:?} {}", r.code, values.join(" ")));
+        }
+        out
+    });
+    let rrun = &seen[0].1;
+    let g = 1 << 30;
+    assert_eq!(rrun[0], "memory -1: exit Some(0) 9223372036854771712", "{rrun:#?}");
+    assert_eq!(rrun[2], format!("memory up past swap: exit Some(0) {} {}", g / 4, g / 2));
+    assert_eq!(rrun[5], "invalid period: exit Some(1) 50000");
+    assert_eq!(rrun[9], "rt: exit Some(0) 900000 500");
+    assert_eq!(rrun[12], "pids -1: exit Some(0) max");
+    for (rt, s) in &seen[1..] {
+        let mut want = rrun.clone();
+        if *rt == Rt::Crun {
+            // crun 1.8.1 takes no negative numbers on its command line
+            want[7] = "quota -1: exit Some(1) 20000".into();
+            want[12] = "pids -1: exit Some(1) 77".into();
+        }
+        assert_eq!(s, &want, "{} and rrun", rt.name());
+    }
+
+    // device rules: the same rules again (and one more) while a process writes /dev/null
+    let w = Work::new("update-devices");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "60"]);
+    let rules = json!({ "devices": [
+        { "allow": false, "access": "rwm" },
+        { "allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm" },
+        { "allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm" }
+    ]});
+    set(&mut c, &["linux", "resources"], rules.clone());
+    let res = w.dir.join("devices.json");
+    let mut more = rules.clone();
+    more["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw" }));
+    let seen = with_running(&w, &c, &[], |rt, id| {
+        let log = format!("/tmp/loop-{}", rt.name());
+        let out = w.cli(
+            rt,
+            &["exec", "--detach", id, "sh", "-c", &format!("while echo > /dev/null; do :; done; echo denied > {log}")],
+        );
+        assert_eq!(out.code, Some(0), "{}: {out:?}", rt.name());
+        for i in 0..40 {
+            std::fs::write(&res, serde_json::to_vec(if i == 39 { &more } else { &rules }).unwrap()).unwrap();
+            let u = w.cli(rt, &["update", "--resources", res.to_str().unwrap(), id]);
+            assert_eq!(u.code, Some(0), "{}: {u:?}", rt.name());
+        }
+        let denied = w.cli(rt, &["exec", id, "cat", &log]).stdout;
+        let list = v1_dir_of(init_pid(&w, rt, id), "devices")
+            .map(|d| std::fs::read_to_string(d.join("devices.list")).unwrap_or_default())
+            .unwrap_or_default();
+        (denied, list)
+    });
+    for (rt, (denied, list)) in seen {
+        if rt == Rt::Crun {
+            // crun 1.8.1 writes "deny all" and then each rule: /dev/null is denied in between
+            continue;
+        }
+        assert_eq!(denied, "", "{}: /dev/null was denied during an update", rt.name());
+        if rt == Rt::Rrun {
+            assert!(list.lines().any(|l| l == "c 10:229 rw") && list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        }
     }
 }

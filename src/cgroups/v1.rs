@@ -201,10 +201,14 @@ impl V1 {
                 let mut chain: Vec<&Path> =
                     d.ancestors().skip(1).take_while(|a| Some(*a) != mount.as_deref()).collect();
                 chain.reverse();
+                // the share of each period the container asks for, in each ancestor's period
+                let own_period: i64 = read(d, "cpu.rt_period_us").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
                 for a in chain {
                     let cur: i64 = read(a, "cpu.rt_runtime_us").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    if cur >= 0 && cur < rt {
-                        write(a, "cpu.rt_runtime_us", &(cur + rt).to_string())?;
+                    let period: i64 = read(a, "cpu.rt_period_us").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+                    let share = (rt * period + own_period - 1) / own_period.max(1);
+                    if cur >= 0 {
+                        write(a, "cpu.rt_runtime_us", &(cur + share).to_string())?;
                     }
                 }
                 write(d, "cpu.rt_runtime_us", &rt.to_string())?;

@@ -668,8 +668,13 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
             } else {
                 std::fs::read(p).map_err(|source| OciError::Io { path: p.clone(), source })?
             };
-            serde_json::from_slice(&bytes)
-                .map_err(|e| OciError::Config { path: p.clone(), reason: format!("invalid resources: {e}") })?
+            let bad =
+                |e: serde_json::Error| OciError::Config { path: p.clone(), reason: format!("invalid resources: {e}") };
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+            if let Some(b) = v.get_mut("blockIO") {
+                rrun::oci::normalise_block_io(b);
+            }
+            serde_json::from_value(v).map_err(bad)?
         }
         None => LinuxResources::default(),
     };

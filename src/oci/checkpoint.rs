@@ -274,6 +274,7 @@ impl OciRuntime {
             cgroup: cgroup.dirs(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             started_at: Some(timestamp()),
+            shared_cgroup: false,
         };
         let restored = (|| {
             if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {

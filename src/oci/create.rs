@@ -196,6 +196,7 @@ impl OciRuntime {
             cgroup: cgroup.dirs(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             started_at: None,
+            shared_cgroup: foreign > 0,
         };
         let launched = (|| {
             if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {

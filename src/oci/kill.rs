@@ -58,21 +58,29 @@ impl OciRuntime {
         if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(OciError::NotStopped { id: id.to_string(), status });
         }
-        if let Some(cg) = OciRuntime::cgroup(&rec) {
-            if rec.cgroup.iter().any(|d| d.exists()) {
-                cg.kill_all()?;
-            }
+        let cg = OciRuntime::cgroup(&rec).filter(|_| rec.cgroup.iter().any(|d| d.exists()));
+        if let (Some(cg), false) = (&cg, rec.shared_cgroup) {
+            cg.kill_all()?;
         }
         if let Some(init) = Self::init_handle(&rec) {
             init.signal(Some(Signal::SIGKILL));
+            if let Some(cg) = cg.as_ref().filter(|c| c.is_frozen()) {
+                // a paused container's processes die once thawed
+                cg.thaw()?;
+            }
             if !init.wait_exit(Duration::from_secs(10)) {
                 return Err(OciError::Invalid(format!("container {id}: its init did not die after SIGKILL")));
             }
         }
-        if let Some(cg) = OciRuntime::cgroup(&rec) {
-            if rec.cgroup.iter().any(|d| d.exists()) {
-                cg.delete()?;
+        match &cg {
+            Some(cg) if rec.shared_cgroup => {
+                // the other processes stay, and so does their cgroup
+                if let Err(e) = cg.delete() {
+                    warn!(id, error = %e, "the container's cgroup, shared with other processes, stays");
+                }
             }
+            Some(cg) => cg.delete()?,
+            None => {}
         }
         let hooks = self
             .config(id)

@@ -140,6 +140,10 @@ pub(crate) struct Record {
     pub annotations: HashMap<String, String>,
     #[serde(default)]
     pub started_at: Option<String>,
+    /// The cgroup held other processes when the container was made: they are
+    /// not the container's to kill, and the cgroup is not removed under them.
+    #[serde(default)]
+    pub shared_cgroup: bool,
 }
 
 /// A handle on an OCI state root.
@@ -329,12 +333,64 @@ pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciErr
             extras.memory_policy = Some(policy.resolve().map_err(bad)?);
         }
     }
-    let spec: Spec = serde_json::from_value(raw).map_err(|e| bad(format!("invalid config.json: {e}")))?;
+    if let Some(b) = raw.pointer_mut("/linux/resources/blockIO") {
+        normalise_block_io(b);
+    }
+    let spec: Spec = serde_json::from_value(raw.clone()).map_err(|e| bad(format!("invalid config.json: {e}")))?;
+    // what the Spec type did not keep is named, never dropped without a word
+    let kept = serde_json::to_value(&spec).unwrap_or_default();
+    for field in dropped_fields(&raw, &kept, "") {
+        tracing::warn!(config = %path.display(), field = %field, "config.json: {field} is not supported by rrun and is ignored");
+    }
     let version = spec.version();
     if !version.starts_with("1.") {
         return Err(bad(format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})")));
     }
     Ok((spec, extras))
+}
+
+/// The runtime spec spells `throttleReadIOPSDevice` and `throttleWriteIOPSDevice`;
+/// the Spec type reads them as `…IopsDevice` (and would drop them): both are taken.
+pub fn normalise_block_io(b: &mut serde_json::Value) {
+    if let Some(o) = b.as_object_mut() {
+        for (spec, ours) in [
+            ("throttleReadIOPSDevice", "throttleReadIopsDevice"),
+            ("throttleWriteIOPSDevice", "throttleWriteIopsDevice"),
+        ] {
+            if let Some(v) = o.remove(spec) {
+                o.insert(ours.to_string(), v);
+            }
+        }
+    }
+}
+
+/// Fields of `raw` (a config as given) that `kept` (the same parsed and
+/// written back) lacks: what the Spec type does not know. Nulls, and the
+/// free-form annotations, are not fields.
+fn dropped_fields(raw: &serde_json::Value, kept: &serde_json::Value, at: &str) -> Vec<String> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    match (raw, kept) {
+        (Value::Object(r), Value::Object(k)) => {
+            for (key, v) in r {
+                if v.is_null() || key == "annotations" {
+                    continue;
+                }
+                let here = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                match k.get(key) {
+                    None => out.push(here),
+                    Some(kv) => out.extend(dropped_fields(v, kv, &here)),
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(k)) => {
+            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
+                out.extend(dropped_fields(rv, kv, &format!("{at}[{i}]")));
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 pub(crate) fn timestamp() -> String {
@@ -357,6 +413,31 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "x\n", &long] {
             assert!(!valid_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn fields_the_spec_type_drops_are_found_and_iops_throttles_kept() {
+        let dir = std::env::temp_dir().join(format!("rrun-oci-fields-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("config.json");
+        std::fs::write(
+            &p,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"resources":{"blockIO":{
+                "throttleReadIOPSDevice":[{"major":8,"minor":0,"rate":10}],
+                "throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":20}]}},
+                "timeOffsets":{"monotonic":{"secs":5,"nanosecs":1}}}}"#,
+        )
+        .unwrap();
+        let (spec, _) = load_bundle_spec(&p).unwrap();
+        let b = spec.linux().as_ref().unwrap().resources().as_ref().unwrap().block_io().clone().unwrap();
+        assert_eq!(b.throttle_read_iops_device().as_ref().unwrap()[0].rate(), 10);
+        assert_eq!(b.throttle_write_iops_device().as_ref().unwrap()[0].rate(), 20);
+        assert_eq!(spec.linux().as_ref().unwrap().time_offsets().as_ref().unwrap()["monotonic"], "5 1");
+        let raw =
+            serde_json::json!({"process": {"args": ["x"], "futureField": 1}, "annotations": {"a": "b"}, "n": null});
+        let kept = serde_json::json!({"process": {"args": ["x"]}});
+        assert_eq!(dropped_fields(&raw, &kept, ""), vec!["process.futureField".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
