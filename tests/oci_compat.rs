@@ -2656,3 +2656,121 @@ fn update_limits_as_runc() {
         }
     }
 }
+
+// 34. checkpoint and restore with CRIU: runc's verbs and flags. Where CRIU can work (`criu
+// check`), a round trip; where it cannot (this VM's kernel: "vdso: Failed to fill self vdso
+// symtable"), the options, the image and work directories, and the error as runc reports it
+#[test]
+fn checkpoint_and_restore_with_criu() {
+    root_test!(checkpoint_and_restore_with_criu);
+    if find_program("criu").is_none() {
+        eprintln!("NOTE: criu is not installed (apt-get install criu): only option errors are tested");
+    }
+    let criu_works = Command::new("criu").arg("check").output().is_ok_and(|o| o.status.success());
+    let w = Work::new("criu");
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done"]);
+    for rt in [Rt::Rrun, Rt::Runc].into_iter().filter(|rt| rt.available()) {
+        let b = w.bundle(rt, &c);
+        let id = w.id(rt, None);
+        // not running yet: nothing to checkpoint
+        assert_eq!(w.cli(rt, &["create", "--bundle", b.to_str().unwrap(), &id]).code, Some(0));
+        let out = w.cli(rt, &["checkpoint", "--image-path", w.dir.join("never").to_str().unwrap(), &id]);
+        assert_eq!(out.code, Some(1), "{}: checkpoint of a created container: {out:?}", rt.name());
+        assert_eq!(w.cli(rt, &["start", &id]).code, Some(0));
+        if rt == Rt::Rrun {
+            let out = w.cli(rt, &["checkpoint", "--manage-cgroups-mode", "loose", &id]);
+            assert_eq!(out.code, Some(1));
+            assert!(out.stderr.contains("manage-cgroups-mode") && out.stderr.contains("soft"), "{out:?}");
+            let out = w.cli(rt, &["checkpoint", "--page-server", "nowhere", &id]);
+            assert!(out.code == Some(1) && out.stderr.contains("ADDRESS:PORT"), "{out:?}");
+        }
+        let image = w.dir.join(format!("image-{}", rt.name()));
+        let work = w.dir.join(format!("work-{}", rt.name()));
+        let out = w.cli(
+            rt,
+            &[
+                "checkpoint",
+                "--image-path",
+                image.to_str().unwrap(),
+                "--work-path",
+                work.to_str().unwrap(),
+                "--file-locks",
+                &id,
+            ],
+        );
+        assert!(image.is_dir() && work.is_dir(), "{}: the image and work directories", rt.name());
+        assert!(image.join("descriptors.json").is_file(), "{}: descriptors.json", rt.name());
+        if criu_works {
+            assert_eq!(out.code, Some(0), "{}: {out:?}", rt.name());
+            assert!(status(&w, rt, &id).is_err(), "{}: checkpointed and gone", rt.name());
+            let out = w.cli(
+                rt,
+                &[
+                    "restore",
+                    "--detach",
+                    "--image-path",
+                    image.to_str().unwrap(),
+                    "--work-path",
+                    work.to_str().unwrap(),
+                    "--bundle",
+                    b.to_str().unwrap(),
+                    &id,
+                ],
+            );
+            assert_eq!(out.code, Some(0), "{}: restore: {out:?}", rt.name());
+            assert_eq!(status(&w, rt, &id).unwrap().0, "running", "{}", rt.name());
+        } else {
+            // CRIU fails: the error is runc's, the log is named, and the container runs on
+            assert_eq!(out.code, Some(1), "{}: {out:?}", rt.name());
+            assert!(out.stderr.contains("criu failed: type DUMP"), "{}: {}", rt.name(), out.stderr);
+            assert!(out.stderr.contains(&work.join("dump.log").display().to_string()), "{}: {}", rt.name(), out.stderr);
+            assert!(work.join("dump.log").is_file());
+            assert_eq!(status(&w, rt, &id).unwrap().0, "running", "{}: a failed dump leaves it running", rt.name());
+            if rt == Rt::Rrun {
+                let log = std::fs::read_to_string(work.join("dump.log")).unwrap();
+                let first = log.lines().find(|l| l.contains("Error (")).unwrap_or_default();
+                assert!(out.stderr.contains(first.trim()), "the first CRIU error is quoted: {}", out.stderr);
+                // restore: images that are not there, then CRIU's own failure; nothing stays behind
+                let id2 = w.id(rt, None);
+                let empty = w.dir.join("no-images");
+                let out = w.cli(
+                    rt,
+                    &["restore", "--image-path", empty.to_str().unwrap(), "--bundle", b.to_str().unwrap(), &id2],
+                );
+                assert!(out.code == Some(1) && out.stderr.contains("no checkpoint images"), "{out:?}");
+                std::fs::write(image.join("inventory.img"), b"").unwrap();
+                let out = w.cli(
+                    rt,
+                    &[
+                        "restore",
+                        "--image-path",
+                        image.to_str().unwrap(),
+                        "--work-path",
+                        work.to_str().unwrap(),
+                        "--bundle",
+                        b.to_str().unwrap(),
+                        &id2,
+                    ],
+                );
+                assert!(out.code == Some(1) && out.stderr.contains("criu failed: type RESTORE"), "{out:?}");
+                assert!(status(&w, rt, &id2).is_err(), "a failed restore leaves no container");
+                assert!(cgroup_dirs(&format!("rrun/{id2}")).is_empty(), "a failed restore leaves no cgroup");
+            }
+        }
+        w.cli(rt, &["delete", "--force", &id]);
+    }
+    // the default image path is ./checkpoint
+    let b = w.bundle(Rt::Rrun, &c);
+    let id = w.id(Rt::Rrun, None);
+    assert_eq!(w.cli(Rt::Rrun, &["run", "--detach", "--bundle", b.to_str().unwrap(), &id]).code, Some(0));
+    let cwd = w.dir.join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut cmd = w.command(Rt::Rrun, &["checkpoint", "--leave-running", &id], None);
+    cmd.current_dir(&cwd);
+    let out = w.exec(cmd);
+    assert!(cwd.join("checkpoint/descriptors.json").is_file(), "{out:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(cwd.join("checkpoint")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(status(&w, Rt::Rrun, &id).unwrap().0, "running", "--leave-running");
+}

@@ -106,6 +106,7 @@ fn run_criu(criu: &Path, kind: &str, args: &[String]) -> Result<std::process::Ch
     for a in args {
         cmd.args(a.split('\0'));
     }
+    cmd.stdout(std::process::Stdio::null());
     cmd.spawn().map_err(|e| {
         OciError::Invalid(format!("criu failed: type {kind}: cannot run {}: {e} (is CRIU installed?)", criu.display()))
     })
@@ -164,8 +165,7 @@ impl OciRuntime {
             format!("--log-file\0{}", log.display()),
             "-v4".into(),
             format!("--root\0{}", rec.rootfs.display()),
-            "--manage-cgroups".into(),
-            format!("--manage-cgroups-mode\0{mode}"),
+            format!("--manage-cgroups={mode}"),
         ];
         let flag = |on: bool, f: &str, args: &mut Vec<String>| {
             if on {
@@ -294,8 +294,7 @@ impl OciRuntime {
                 // detached, CRIU lets go of it; else it is rrun's child, to wait for
                 if o.detach { "--restore-detached" } else { "--restore-sibling" }.into(),
                 format!("--pidfile\0{}", pidfile.display()),
-                "--manage-cgroups".into(),
-                format!("--manage-cgroups-mode\0{mode}"),
+                format!("--manage-cgroups={mode}"),
             ];
             for (on, f) in [
                 (o.tcp_established, "--tcp-established"),
