@@ -1245,6 +1245,20 @@ fn working_directory_before_seccomp_and_as_the_user() {
     };
     let (code, out, _) = compare(&w, &row);
     assert_eq!((code, out.as_str()), (Some(0), "/home/private\nfile\n1\n"));
+    // exec --user into a working directory the user may not enter: entered before the switch
+    let w = Work::new("exec-user-cwd");
+    std::fs::create_dir_all(w.rootfs.join("root")).unwrap();
+    std::fs::set_permissions(w.rootfs.join("root"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let mut c = base_config("");
+    c["process"]["args"] = json!(["sleep", "30"]);
+    c["process"]["cwd"] = json!("/root");
+    let seen =
+        with_running(&w, &c, &[], |rt, id| w.cli(rt, &["exec", "--user", "1000:1000", id, "sh", "-c", "id -u; pwd"]));
+    for (rt, out) in seen {
+        // crun 1.8.1 falls back to / where the user may not enter the directory
+        let want = if rt == Rt::Crun { "1000\n/\n" } else { "1000\n/root\n" };
+        assert_eq!((out.code, out.stdout.as_str()), (Some(0), want), "{}: {out:?}", rt.name());
+    }
 }
 
 // 20. AppArmor and SELinux: this host runs neither; a config that asks for a label is refused

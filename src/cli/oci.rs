@@ -656,7 +656,7 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
     };
     let invalid = |e: oci_spec::OciSpecError| OciError::Invalid(e.to_string());
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(OciError::Invalid(rrun::launcher::intel_rdt_refusal_text()));
+        return Err(OciError::Invalid(rrun::launcher::intel_rdt_refusal()));
     }
     let mut res: LinuxResources = match &a.resources {
         Some(p) => {

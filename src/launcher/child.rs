@@ -497,7 +497,7 @@ pub(super) fn become_process(
         load_seccomp(plan, sock)?;
     }
     // no host descriptor may survive the exec (CVE-2024-21626): every one rrun opened is
-    // close-on-exec already; those from the caller too, but 3..3+N with --preserve-fds
+    // close-on-exec already (and stays so, in 3..3+N too); the caller's from 3+N on become so
     super::finalize::close_on_exec_from(3 + plan.preserve_fds)?;
     if let Some(gate) = gate {
         // a missing command is a create-time error, as with runc

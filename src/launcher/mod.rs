@@ -15,6 +15,13 @@
 //! waitpid → exit code
 //! ```
 //! No threads exist when `spawn` forks, so the child may allocate freely.
+//!
+//! Around that: a PID namespace joined by path, and a new time namespace
+//! with clock offsets, are entered by rrun itself just around the clone, so
+//! that the init is born in them (`for_children`); a user-namespaced
+//! container's bind sources are opened by rrun inside its new mount namespace
+//! and handed over before "go" (`mount_sources`); the working directory is
+//! checked and every descriptor closed on exec in `finalize`.
 
 mod attrs;
 mod capture;
@@ -124,11 +131,7 @@ pub struct OciLaunch<'a> {
 }
 
 /// Why `linux.intelRdt` (or `update --l3-cache-schema`) is refused here.
-pub fn intel_rdt_refusal_text() -> String {
-    intel_rdt_refusal()
-}
-
-pub(crate) fn intel_rdt_refusal() -> String {
+pub fn intel_rdt_refusal() -> String {
     if std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
         "linux.intelRdt: rrun does not set up Intel RDT (resctrl) groups; remove it from the config".into()
     } else {
