@@ -207,6 +207,10 @@ impl Drop for Work {
             if self.state_root(*rt).join(id).exists() {
                 let _ = self.exec(self.command(*rt, &["delete", "--force", id], prelude.as_deref()));
             }
+            // a reference runtime's create that failed may leave its (empty) cgroups behind
+            for d in cgroup_dirs(id) {
+                let _ = std::fs::remove_dir(d);
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

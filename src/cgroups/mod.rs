@@ -224,13 +224,28 @@ pub(crate) fn read_pids(file: &Path) -> Vec<i32> {
     std::fs::read_to_string(file).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
+/// The cgroups directly below `dir`. A cgroup filesystem counts them in the
+/// directory's link count (2 + subdirectories): one stat spares listing
+/// every control file when there are none, the usual case.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(dir).is_ok_and(|m| m.nlink() <= 2) {
+        return Vec::new();
+    }
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
 /// The processes of a cgroup and of every cgroup below it.
 pub(crate) fn read_pids_tree(dir: &Path) -> Vec<i32> {
     let mut pids = read_pids(&dir.join("cgroup.procs"));
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            pids.extend(read_pids_tree(&e.path()));
-        }
+    for sub in sub_cgroups(dir) {
+        pids.extend(read_pids_tree(&sub));
     }
     pids
 }
@@ -238,10 +253,8 @@ pub(crate) fn read_pids_tree(dir: &Path) -> Vec<i32> {
 /// Removes a cgroup and every cgroup below it (made by `exec --cgroup` users
 /// or the container itself), the deepest first.
 pub(crate) fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            rmdir_tree(&e.path())?;
-        }
+    for sub in sub_cgroups(dir) {
+        rmdir_tree(&sub)?;
     }
     rmdir(dir)
 }
