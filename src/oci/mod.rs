@@ -336,7 +336,7 @@ pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciErr
     if let Some(b) = raw.pointer_mut("/linux/resources/blockIO") {
         normalise_block_io(b);
     }
-    let spec: Spec = serde_json::from_value(raw.clone()).map_err(|e| bad(format!("invalid config.json: {e}")))?;
+    let spec = <Spec as Deserialize>::deserialize(&raw).map_err(|e| bad(format!("invalid config.json: {e}")))?;
     // what the Spec type did not keep is named, never dropped without a word
     let kept = serde_json::to_value(&spec).unwrap_or_default();
     for field in dropped_fields(&raw, &kept, "") {
