@@ -204,19 +204,26 @@ EOF
 }
 check_oci() {
   oci_bundle /tmp/ob '{}'
-  out=$($O create --bundle /tmp/ob c1 2>&1 && $O start c1 2>&1) || { fail oci "create/start: $out"; return; }
+  # the container's init keeps its stdio: a file, not the pipe of a command substitution
+  $O create --bundle /tmp/ob c1 >/tmp/c1.out 2>&1 && $O start c1 >>/tmp/c1.out 2>&1 || {
+    fail oci "create/start: $(cat /tmp/c1.out)"
+    return
+  }
+  sleep 1
+  st=$($O state c1 2>&1)
+  case "$st" in *'"running"'*) ;; *) fail oci "c1 is not running: $st $(cat /tmp/c1.out)"; $O delete -f c1; return ;; esac
   dir=/sys/fs/cgroup/rrun/c1
   [ -d "$dir" ] || { fail oci "no cgroup $dir"; $O delete -f c1; return; }
-  $O update --cpu-period 50000 c1 >/dev/null 2>&1 || { fail oci "update --cpu-period alone failed"; $O delete -f c1; return; }
+  out=$($O update --cpu-period 50000 c1 2>&1) || { fail oci "update --cpu-period alone failed: $out"; $O delete -f c1; return; }
   [ "$(cat $dir/cpu.max)" = "max 50000" ] || { fail oci "cpu.max after a period alone: $(cat $dir/cpu.max)"; $O delete -f c1; return; }
-  $O update --cpu-quota 20000 c1 >/dev/null 2>&1
+  out=$($O update --cpu-quota 20000 c1 2>&1) || { fail oci "update --cpu-quota: $out"; $O delete -f c1; return; }
   [ "$(cat $dir/cpu.max)" = "20000 50000" ] || { fail oci "cpu.max after the quota: $(cat $dir/cpu.max)"; $O delete -f c1; return; }
-  $O update --memory 33554432 c1 >/dev/null 2>&1 && $O update --memory -1 c1 >/dev/null 2>&1
+  out=$($O update --memory 33554432 c1 2>&1 && $O update --memory -1 c1 2>&1) || { fail oci "update --memory: $out"; $O delete -f c1; return; }
   [ "$(cat $dir/memory.max)" = max ] || { fail oci "memory.max after --memory -1: $(cat $dir/memory.max)"; $O delete -f c1; return; }
   mkdir "$dir/sub"
   out=$($O exec --cgroup sub c1 cat /proc/self/cgroup 2>&1)
   [ "$out" = "0::/rrun/c1/sub" ] || { fail oci "exec --cgroup sub: $out"; $O delete -f c1; return; }
-  $O exec --detach --cgroup sub c1 sleep 300 >/dev/null 2>&1
+  $O exec --detach --cgroup sub c1 sleep 300 >/dev/null 2>&1 </dev/null
   [ -n "$(cat $dir/sub/cgroup.procs)" ] || { fail oci "no process in the sub-cgroup"; $O delete -f c1; return; }
   out=$($O delete --force c1 2>&1) || { fail oci "delete --force with a sub-cgroup: $out"; return; }
   [ ! -e "$dir" ] || { fail oci "cgroup $dir left after delete --force"; return; }
@@ -230,7 +237,7 @@ check_oci() {
   # hugetlb and io, where the kernel has them (and io a block device)
   if grep -qw hugetlb /sys/fs/cgroup/cgroup.controllers; then
     oci_bundle /tmp/ob4 '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}'
-    out=$($O create --bundle /tmp/ob4 c4 2>&1) || { fail oci "hugepageLimits: $out"; return; }
+    $O create --bundle /tmp/ob4 c4 >/tmp/c4.out 2>&1 || { fail oci "hugepageLimits: $(cat /tmp/c4.out)"; return; }
     v=$(cat /sys/fs/cgroup/rrun/c4/hugetlb.2MB.max 2>&1)
     $O delete -f c4 >/dev/null 2>&1
     [ "$v" = 4194304 ] || { fail oci "hugetlb.2MB.max is $v"; return; }
@@ -239,7 +246,7 @@ check_oci() {
   if grep -qw io /sys/fs/cgroup/cgroup.controllers && [ -n "$blk" ]; then
     mm=$(cat "/sys/block/$blk/dev")
     oci_bundle /tmp/ob5 "{\"blockIO\": {\"throttleReadBpsDevice\": [{\"major\": ${mm%:*}, \"minor\": ${mm#*:}, \"rate\": 1048576}]}}"
-    out=$($O create --bundle /tmp/ob5 c5 2>&1) || { fail oci "blockIO throttle on io.max ($blk $mm): $out"; return; }
+    $O create --bundle /tmp/ob5 c5 >/tmp/c5.out 2>&1 || { fail oci "blockIO throttle on io.max ($blk $mm): $(cat /tmp/c5.out)"; return; }
     v=$(cat /sys/fs/cgroup/rrun/c5/io.max 2>&1)
     $O delete -f c5 >/dev/null 2>&1
     case "$v" in *"$mm rbps=1048576"*) ;; *) fail oci "io.max is '$v' ($blk $mm)"; return ;; esac

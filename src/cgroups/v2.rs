@@ -304,3 +304,39 @@ impl Cgroup for V2 {
         super::rmdir_tree(&self.dir)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder};
+
+    /// A directory of plain files standing in for a v2 cgroup's control files.
+    fn fake(files: &[(&str, &str)]) -> (PathBuf, V2) {
+        let dir = std::env::temp_dir().join(format!("rrun-v2-fake-{}-{}", std::process::id(), files.len()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (f, v) in files {
+            std::fs::write(dir.join(f), v).unwrap();
+        }
+        (dir.clone(), V2::open(&dir))
+    }
+
+    #[test]
+    fn cpu_max_keeps_what_an_update_does_not_name() {
+        let (dir, cg) =
+            fake(&[("cpu.max", "max 100000\n"), ("memory.max", "max\n"), ("cgroup.controllers", "cpu memory")]);
+        let period = LinuxCpuBuilder::default().period(50000u64).build().unwrap();
+        cg.apply(&LinuxResourcesBuilder::default().cpu(period).build().unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("cpu.max")).unwrap(), "max 50000");
+        let quota = LinuxCpuBuilder::default().quota(20000i64).build().unwrap();
+        cg.apply(&LinuxResourcesBuilder::default().cpu(quota).build().unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("cpu.max")).unwrap(), "20000 50000");
+        let unlimited = LinuxMemoryBuilder::default().limit(-1i64).build().unwrap();
+        cg.apply(&LinuxResourcesBuilder::default().memory(unlimited).build().unwrap()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.join("memory.max")).unwrap(), "max");
+        let swappy = LinuxMemoryBuilder::default().swappiness(10u64).build().unwrap();
+        let e = cg.apply(&LinuxResourcesBuilder::default().memory(swappy).build().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("swappiness"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
