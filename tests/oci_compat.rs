@@ -1298,35 +1298,40 @@ fn security_labels_the_host_lacks_are_refused() {
     }
 }
 
-/// A static C program built once with the host's C compiler, for what
-/// busybox cannot do.
-fn c_helper(name: &'static str, source: &'static str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<(&'static str, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+/// A static C program built once (per test process) with the host's C
+/// compiler, for what busybox cannot do, written into `dir` as `name`.
+fn c_helper(name: &'static str, source: &'static str, dir: &Path) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(&'static str, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap();
-    if let Some((_, p)) = built.iter().find(|(n, _)| *n == name) {
-        return p.clone();
+    if !built.iter().any(|(n, _)| *n == name) {
+        let tmp = std::env::temp_dir().join(format!("rrun-oci-compat-cc-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("src.c"), source).unwrap();
+        let out =
+            Command::new("cc").args(["-static", "-O2", "-o"]).arg(tmp.join("bin")).arg(tmp.join("src.c")).output();
+        let bytes = std::fs::read(tmp.join("bin"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        match (out, bytes) {
+            (Ok(o), Ok(b)) if o.status.success() => built.push((name, b)),
+            (other, _) => panic!("building {name} needs a C compiler with a static libc (cc -static): {other:?}"),
+        }
     }
-    let dir = std::env::temp_dir().join(format!("rrun-oci-compat-helpers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let bin = dir.join(name);
-    let out = Command::new("cc").args(["-static", "-O2", "-o"]).arg(&bin).arg(&src).output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        other => panic!("building {name} needs a C compiler with a static libc (cc -static): {other:?}"),
-    }
-    built.push((name, bin.clone()));
-    bin
+    let bytes = &built.iter().find(|(n, _)| *n == name).expect("built").1;
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
 }
 
-/// `sc N`: makes system call N and prints the result and errno (`sc 39` → `<pid> 0`).
-fn syscall_helper() -> PathBuf {
+/// `sc N`: makes system call N and prints the result and errno (`sc 39` → `<pid> 0`),
+/// written into `dir`.
+fn syscall_helper(dir: &Path) -> PathBuf {
     c_helper(
         "sc",
         "#include <errno.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <unistd.h>\n\
          int main(int c, char **v) { long r = syscall(atol(v[1]), 0, 0, 0, 0, 0, 0);\n\
          printf(\"%ld %d\\n\", r, r < 0 ? errno : 0); return 0; }\n",
+        dir,
     )
 }
 
@@ -1335,8 +1340,8 @@ fn syscall_helper() -> PathBuf {
 /// `/`), enters again, and lists with listmount(2)/statmount(2) (Linux 6.8)
 /// the mounts left underneath: `FSTYPE ROOT MOUNTPOINT` a line. Destroys the
 /// container's view: for a container about to be deleted.
-fn mounts_below_helper() -> PathBuf {
-    c_helper("below", include_str!("oci_compat_below.c"))
+fn mounts_below_helper(dir: &Path) -> PathBuf {
+    c_helper("below", include_str!("oci_compat_below.c"), dir)
 }
 
 /// Every syscall name of the native architecture the kernel headers list, but `except`.
@@ -1452,14 +1457,13 @@ fn notify_profile(names: &[&str], listener: &Path) -> Value {
 #[test]
 fn seccomp_enosys_default_errno_and_notify() {
     root_test!(seccomp_enosys_default_errno_and_notify);
-    let helper = syscall_helper();
     let allow = all_syscalls_but(&["mkdir", "mkdirat"]);
     for (name, errno, mkdir_says) in [
         ("seccomp-enosys", None, "Operation not permitted"),
         ("seccomp-default-errno", Some(95), "Operation not supported"),
     ] {
         let w = Work::new(name);
-        std::fs::copy(&helper, w.rootfs.join("sc")).unwrap();
+        syscall_helper(&w.rootfs);
         let row = Row {
             name,
             script: "/sc 999; /sc 102; mkdir /tmp/x; echo mkdir=$?",
@@ -1814,7 +1818,7 @@ fn rootfs_propagation_readonly_dev_no_pivot_and_userns_binds() {
 
     // --no-pivot: below the rootfs moved onto /, the host's /proc and /sys are gone
     let w = Work::new("nopivot");
-    let below = mounts_below_helper();
+    let below = mounts_below_helper(&w.dir);
     let mut c = base_config("");
     c["process"]["args"] = json!(["sleep", "30"]);
     let left = with_running(&w, &c, &["--no-pivot"], |rt, id| {
