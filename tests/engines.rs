@@ -175,6 +175,14 @@ fn podman_runs_containers_with_rrun() {
     let out = p.run(&["run", "--rm", &img, "nosuchcmd"]);
     assert_ran("podman run nosuchcmd", &out, 127);
     assert!(out.2.contains("nosuchcmd") && out.2.contains("not found"), "{}", out.2);
+    // one prefix, Podman's (the runtime's path), before the message as runc words it
+    assert_eq!(
+        out.2.trim_end(),
+        format!(
+            "Error: {RRUN}: exec: \"nosuchcmd\": executable file not found in $PATH: \
+             OCI runtime attempted to invoke a command that was not found"
+        )
+    );
     // … and the json line rrun wrote is where Podman looks for it
     let out = p.run(&["create", "--name", "broken", &img, "nosuchcmd"]);
     assert_ran("podman create", &out, 0);
@@ -203,7 +211,14 @@ fn podman_runs_containers_with_rrun() {
     let out = p.run(&["exec", "-e", "K=V", "-u", "1000", "-w", "/tmp", "web", "sh", "-c", "echo $K $(id -u) $(pwd)"]);
     assert_ran("podman exec -e -u -w", &out, 0);
     assert_eq!(out.1, "V 1000 /tmp\n");
-    assert_ran("podman exec nosuchcmd", &p.run(&["exec", "web", "nosuchcmd"]), 127);
+    let out = p.run(&["exec", "web", "nosuchcmd"]);
+    assert_ran("podman exec nosuchcmd", &out, 127);
+    // runc's words for a failed exec ("exec failed: …"), after Podman's one prefix
+    assert!(
+        out.2.starts_with(&format!("Error: {RRUN}: exec failed: exec: \"nosuchcmd\"")) && !out.2.contains("rrun: rrun"),
+        "{}",
+        out.2
+    );
     assert_ran("podman pause", &p.run(&["pause", "web"]), 0);
     assert_eq!(p.inspect("web", "{{.State.Status}}"), "paused");
     assert_ran("podman unpause", &p.run(&["unpause", "web"]), 0);

@@ -185,12 +185,82 @@ check_stats_and_stop() {
   ok "stop (exit 137 after $(((t1 - t0) / 100)).$(((t1 - t0) % 100 / 10)) s, cgroup removed)"
 }
 
+# --- 8. the OCI runtime on v2 (issue 16): update merges cpu.max, -1 is "max", exec
+# --cgroup joins a sub-cgroup that delete --force then removes, hugetlb, io, and the
+# v1-only settings are refused by name
+O="rrun oci --root /tmp/ocistate"
+# oci_bundle DIR RESOURCES_JSON: a busybox bundle running `sleep 300`
+oci_bundle() {
+  mkdir -p "$1/rootfs/bin" "$1/rootfs/proc" "$1/rootfs/dev" "$1/rootfs/tmp"
+  cp /bin/busybox "$1/rootfs/bin/busybox"
+  for a in sh sleep cat echo true; do ln -sf busybox "$1/rootfs/bin/$a"; done
+  cat >"$1/config.json" <<EOF
+{"ociVersion": "1.0.2",
+ "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sleep", "300"], "env": ["PATH=/bin"], "cwd": "/"},
+ "root": {"path": "rootfs"},
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}], "resources": $2}}
+EOF
+}
+check_oci() {
+  oci_bundle /tmp/ob '{}'
+  # the container's init keeps its stdio: a file, not the pipe of a command substitution
+  $O create --bundle /tmp/ob c1 >/tmp/c1.out 2>&1 && $O start c1 >>/tmp/c1.out 2>&1 || {
+    fail oci "create/start: $(cat /tmp/c1.out)"
+    return
+  }
+  sleep 1
+  st=$($O state c1 2>&1)
+  case "$st" in *'"running"'*) ;; *) fail oci "c1 is not running: $st $(cat /tmp/c1.out)"; $O delete -f c1; return ;; esac
+  dir=/sys/fs/cgroup/rrun/c1
+  [ -d "$dir" ] || { fail oci "no cgroup $dir"; $O delete -f c1; return; }
+  out=$($O update --cpu-period 50000 c1 2>&1) || { fail oci "update --cpu-period alone failed: $out"; $O delete -f c1; return; }
+  [ "$(cat $dir/cpu.max)" = "max 50000" ] || { fail oci "cpu.max after a period alone: $(cat $dir/cpu.max)"; $O delete -f c1; return; }
+  out=$($O update --cpu-quota 20000 c1 2>&1) || { fail oci "update --cpu-quota: $out"; $O delete -f c1; return; }
+  [ "$(cat $dir/cpu.max)" = "20000 50000" ] || { fail oci "cpu.max after the quota: $(cat $dir/cpu.max)"; $O delete -f c1; return; }
+  out=$($O update --memory 33554432 c1 2>&1 && $O update --memory -1 c1 2>&1) || { fail oci "update --memory: $out"; $O delete -f c1; return; }
+  [ "$(cat $dir/memory.max)" = max ] || { fail oci "memory.max after --memory -1: $(cat $dir/memory.max)"; $O delete -f c1; return; }
+  mkdir "$dir/sub"
+  out=$($O exec --cgroup sub c1 cat /proc/self/cgroup 2>&1)
+  [ "$out" = "0::/rrun/c1/sub" ] || { fail oci "exec --cgroup sub: $out"; $O delete -f c1; return; }
+  $O exec --detach --cgroup sub c1 sleep 300 >/dev/null 2>&1 </dev/null
+  [ -n "$(cat $dir/sub/cgroup.procs)" ] || { fail oci "no process in the sub-cgroup"; $O delete -f c1; return; }
+  out=$($O delete --force c1 2>&1) || { fail oci "delete --force with a sub-cgroup: $out"; return; }
+  [ ! -e "$dir" ] || { fail oci "cgroup $dir left after delete --force"; return; }
+  # v1-only settings: refused, naming them
+  oci_bundle /tmp/ob2 '{"memory": {"swappiness": 10}}'
+  out=$($O run --bundle /tmp/ob2 c2 2>&1) && { fail oci "swappiness accepted on v2"; $O delete -f c2; return; }
+  case "$out" in *swappiness*) ;; *) fail oci "the swappiness refusal does not name it: $out"; return ;; esac
+  oci_bundle /tmp/ob3 '{"network": {"classID": 1048577}}'
+  out=$($O run --bundle /tmp/ob3 c3 2>&1) && { fail oci "network.classID accepted on v2"; $O delete -f c3; return; }
+  case "$out" in *net_cls*) ;; *) fail oci "the classID refusal does not name net_cls: $out"; return ;; esac
+  # hugetlb and io, where the kernel has them (and io a block device)
+  if grep -qw hugetlb /sys/fs/cgroup/cgroup.controllers; then
+    oci_bundle /tmp/ob4 '{"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}'
+    $O create --bundle /tmp/ob4 c4 >/tmp/c4.out 2>&1 || { fail oci "hugepageLimits: $(cat /tmp/c4.out)"; return; }
+    v=$(cat /sys/fs/cgroup/rrun/c4/hugetlb.2MB.max 2>&1)
+    $O delete -f c4 >/dev/null 2>&1
+    [ "$v" = 4194304 ] || { fail oci "hugetlb.2MB.max is $v"; return; }
+  fi
+  blk=$(ls /sys/block 2>/dev/null | head -1)
+  if grep -qw io /sys/fs/cgroup/cgroup.controllers && [ -n "$blk" ]; then
+    mm=$(cat "/sys/block/$blk/dev")
+    oci_bundle /tmp/ob5 "{\"blockIO\": {\"throttleReadBpsDevice\": [{\"major\": ${mm%:*}, \"minor\": ${mm#*:}, \"rate\": 1048576}]}}"
+    $O create --bundle /tmp/ob5 c5 >/tmp/c5.out 2>&1 || { fail oci "blockIO throttle on io.max ($blk $mm): $(cat /tmp/c5.out)"; return; }
+    v=$(cat /sys/fs/cgroup/rrun/c5/io.max 2>&1)
+    $O delete -f c5 >/dev/null 2>&1
+    case "$v" in *"$mm rbps=1048576"*) ;; *) fail oci "io.max is '$v' ($blk $mm)"; return ;; esac
+  fi
+  ok "oci (update cpu.max and -1, exec --cgroup, delete with sub-cgroups, v1-only refused, hugetlb, io)"
+}
+
 check_oom
 check_pids
 check_cpus
 check_devices
 check_pause
 check_stats_and_stop
+check_oci
 
 # every container's cgroup is gone (rrun/ itself stays, holding the enabled controllers)
 leftover=$(find /sys/fs/cgroup/rrun -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')

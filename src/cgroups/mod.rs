@@ -13,6 +13,7 @@
 //! rrun process finds them again.
 
 pub mod bpf;
+mod devices;
 mod v1;
 mod v2;
 
@@ -228,6 +229,22 @@ pub fn blkio_to_io_weight(w: u16) -> u64 {
     1 + (u64::from(w).saturating_sub(10)) * 9999 / 990
 }
 
+/// The controllers of the hierarchy a cgroup directory lies in: a v1
+/// mount's, or for a v2 directory those it may use.
+pub fn hierarchy_controllers(dir: &Path) -> Vec<String> {
+    if let Some(c) = read(dir, "cgroup.controllers") {
+        return c.split_whitespace().map(String::from).collect();
+    }
+    Layout::detect()
+        .unwrap_or_default()
+        .v1
+        .into_iter()
+        .filter(|(_, m)| dir.starts_with(m))
+        .max_by_key(|(_, m)| m.as_os_str().len())
+        .map(|(c, _)| c)
+        .unwrap_or_default()
+}
+
 /// Writes a control file, with the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
@@ -241,6 +258,41 @@ pub(crate) fn read(dir: &Path, file: &str) -> Option<String> {
 
 pub(crate) fn read_pids(file: &Path) -> Vec<i32> {
     std::fs::read_to_string(file).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
+}
+
+/// The cgroups directly below `dir`. A cgroup filesystem counts them in the
+/// directory's link count (2 + subdirectories): one stat spares listing
+/// every control file when there are none, the usual case.
+fn sub_cgroups(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata(dir).is_ok_and(|m| m.nlink() <= 2) {
+        return Vec::new();
+    }
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The processes of a cgroup and of every cgroup below it.
+pub(crate) fn read_pids_tree(dir: &Path) -> Vec<i32> {
+    let mut pids = read_pids(&dir.join("cgroup.procs"));
+    for sub in sub_cgroups(dir) {
+        pids.extend(read_pids_tree(&sub));
+    }
+    pids
+}
+
+/// Removes a cgroup and every cgroup below it (made by `exec --cgroup` users
+/// or the container itself), the deepest first.
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
+    for sub in sub_cgroups(dir) {
+        rmdir_tree(&sub)?;
+    }
+    rmdir(dir)
 }
 
 /// Removes a cgroup directory, retrying briefly while the kernel releases it.

@@ -1,7 +1,7 @@
 //! cgroup v1: one directory in every hierarchy (memory, cpu, cpuacct, cpuset,
 //! pids, freezer, devices), each below the caller's own cgroup there.
 
-use super::{io, read, read_pids, rmdir, write, Cgroup, CgroupError, Layout, Stats};
+use super::{devices, io, read, write, Cgroup, CgroupError, Layout, Stats};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
@@ -9,15 +9,18 @@ use std::path::{Path, PathBuf};
 pub struct V1 {
     /// (controllers of the hierarchy, this cgroup's directory in it)
     dirs: Vec<(Vec<String>, PathBuf)>,
+    /// On a hybrid host, the cgroup's directory in the v2 hierarchy.
+    unified: Option<PathBuf>,
 }
 
 /// The caller's cgroup path in the hierarchy holding `controller` (from /proc/self/cgroup).
+/// `""` names the v2 hierarchy (`0::PATH`).
 fn own_path(controller: &str) -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-        if ctrls.split(',').any(|c| c == controller) {
+        if (controller.is_empty() && ctrls.is_empty()) || ctrls.split(',').any(|c| c == controller) {
             return path.to_string();
         }
     }
@@ -26,7 +29,8 @@ fn own_path(controller: &str) -> String {
 
 impl V1 {
     /// Creates `rel` in every hierarchy rrun uses, below the hierarchy's root
-    /// (`absolute`) or below rrun's own cgroup there.
+    /// (`absolute`) or below rrun's own cgroup there; on a hybrid host also
+    /// in the v2 hierarchy, for the controllers it owns (hugetlb here), as runc does.
     pub fn create(layout: &Layout, rel: &Path, absolute: bool) -> Result<V1, CgroupError> {
         let mut dirs = Vec::new();
         for (ctrls, mount) in &layout.v1 {
@@ -48,15 +52,24 @@ impl V1 {
             }
             dirs.push((ctrls.clone(), dir));
         }
-        Ok(V1 { dirs })
+        let mut unified = None;
+        if let Some((mount, ctrls)) = &layout.v2 {
+            let base = if absolute { mount.clone() } else { mount.join(own_path("").trim_start_matches('/')) };
+            // only the controllers this backend drives there: hugetlb
+            let v2 = super::v2::V2::create_below(&base, ctrls, rel, &["hugetlb"])?;
+            unified = Some(v2.dir().to_path_buf());
+        }
+        Ok(V1 { dirs, unified })
     }
 
     /// Re-opens recorded directories; each one's controllers are those of the mount it lies in.
     pub fn open(dirs: &[PathBuf]) -> V1 {
         let layout = Layout::detect().unwrap_or_default();
+        let unified = dirs.iter().find(|d| d.join("cgroup.controllers").exists()).cloned();
         V1 {
             dirs: dirs
                 .iter()
+                .filter(|d| Some(*d) != unified.as_ref())
                 .map(|d| {
                     let ctrls = layout
                         .v1
@@ -68,6 +81,7 @@ impl V1 {
                     (ctrls, d.clone())
                 })
                 .collect(),
+            unified,
         }
     }
 
@@ -78,16 +92,221 @@ impl V1 {
     fn need(&self, controller: &'static str, what: &str) -> Result<&Path, CgroupError> {
         self.dir(controller).ok_or_else(|| CgroupError::NoController { what: what.to_string(), controller })
     }
+
+    /// A control file of `controller` that must exist (a kernel or layout may lack it).
+    fn need_file(&self, controller: &'static str, file: &str, what: &str) -> Result<&Path, CgroupError> {
+        let d = self.need(controller, what)?;
+        if d.join(file).exists() {
+            Ok(d)
+        } else {
+            Err(CgroupError::NoController { what: format!("{what} ({file} does not exist here)"), controller })
+        }
+    }
+
+    fn apply_memory(&self, m: &oci_spec::runtime::LinuxMemory) -> Result<(), CgroupError> {
+        const MEM: &str = "memory.limit_in_bytes";
+        const SWAP: &str = "memory.memsw.limit_in_bytes";
+        let (limit, mut swap) = (m.limit(), m.swap());
+        if limit.is_some() || swap.is_some() {
+            let d = self.need("memory", "memory limits")?;
+            let has_swap = d.join(SWAP).exists();
+            // unlimited memory with no word on swap: swap unlimited too (runc)
+            if limit == Some(-1) && swap.is_none() && has_swap {
+                swap = Some(-1);
+            }
+            if swap.is_some_and(|s| s != 0) && !has_swap && swap != limit {
+                return Err(CgroupError::NoController {
+                    what: "memory.swap (swap accounting is off)".into(),
+                    controller: "memory",
+                });
+            }
+            let set_swap = |v: i64| if has_swap { write(d, SWAP, &v.to_string()) } else { Ok(()) };
+            match (limit, swap) {
+                (Some(l), Some(s)) => {
+                    // memsw may never be below memory: write in the order the kernel accepts
+                    let cur: i64 = read(d, MEM)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(|v| v.min(i64::MAX as u64) as i64)
+                        .unwrap_or(i64::MAX);
+                    if s == -1 || cur < s {
+                        set_swap(s)?;
+                        write(d, MEM, &l.to_string())?;
+                    } else {
+                        write(d, MEM, &l.to_string())?;
+                        set_swap(s)?;
+                    }
+                }
+                (Some(l), None) => write(d, MEM, &l.to_string())?,
+                (None, Some(s)) => set_swap(s)?,
+                (None, None) => {}
+            }
+        }
+        if let Some(res) = m.reservation() {
+            write(self.need("memory", "memory.reservation")?, "memory.soft_limit_in_bytes", &res.to_string())?;
+        }
+        if let Some(k) = m.kernel() {
+            let d = self.need_file("memory", "memory.kmem.limit_in_bytes", "memory.kernel")?;
+            write(d, "memory.kmem.limit_in_bytes", &k.to_string())?;
+        }
+        if let Some(k) = m.kernel_tcp() {
+            let d = self.need_file("memory", "memory.kmem.tcp.limit_in_bytes", "memory.kernelTCP")?;
+            write(d, "memory.kmem.tcp.limit_in_bytes", &k.to_string())?;
+        }
+        if let Some(s) = m.swappiness() {
+            if s > 100 {
+                return Err(CgroupError::Invalid {
+                    what: "memory.swappiness".into(),
+                    reason: format!("{s} is above 100"),
+                });
+            }
+            let d = self.need_file("memory", "memory.swappiness", "memory.swappiness")?;
+            write(d, "memory.swappiness", &s.to_string())?;
+        }
+        if m.disable_oom_killer() == Some(true) {
+            let d = self.need_file("memory", "memory.oom_control", "memory.disableOOMKiller")?;
+            write(d, "memory.oom_control", "1")?;
+        }
+        Ok(())
+    }
+
+    fn apply_cpu(&self, c: &oci_spec::runtime::LinuxCpu) -> Result<(), CgroupError> {
+        if let Some(shares) = c.shares() {
+            write(self.need("cpu", "cpu.shares")?, "cpu.shares", &shares.to_string())?;
+        }
+        if let Some(period) = c.period() {
+            write(self.need("cpu", "cpu.period")?, "cpu.cfs_period_us", &period.to_string())?;
+        }
+        if let Some(quota) = c.quota() {
+            let d = self.need("cpu", "cpu.quota")?;
+            if c.period().is_none() && quota > 0 && read(d, "cpu.cfs_period_us").is_none() {
+                write(d, "cpu.cfs_period_us", "100000")?;
+            }
+            write(d, "cpu.cfs_quota_us", &quota.to_string())?;
+        }
+        if let Some(b) = c.burst() {
+            write(self.need_file("cpu", "cpu.cfs_burst_us", "cpu.burst")?, "cpu.cfs_burst_us", &b.to_string())?;
+        }
+        if let Some(i) = c.idle() {
+            write(self.need_file("cpu", "cpu.idle", "cpu.idle")?, "cpu.idle", &i.to_string())?;
+        }
+        if let Some(p) = c.realtime_period() {
+            let d = self.need_file("cpu", "cpu.rt_period_us", "cpu.realtimePeriod")?;
+            write(d, "cpu.rt_period_us", &p.to_string())?;
+        }
+        if let Some(rt) = c.realtime_runtime() {
+            let d = self.need_file("cpu", "cpu.rt_runtime_us", "cpu.realtimeRuntime")?;
+            if write(d, "cpu.rt_runtime_us", &rt.to_string()).is_err() && rt > 0 {
+                // the kernel wants the budget in every ancestor first: give it to those below the root
+                let mount = self.mount_of(d);
+                let mut chain: Vec<&Path> =
+                    d.ancestors().skip(1).take_while(|a| Some(*a) != mount.as_deref()).collect();
+                chain.reverse();
+                // the share of each period the container asks for, in each ancestor's period
+                let own_period: i64 = read(d, "cpu.rt_period_us").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+                for a in chain {
+                    let cur: i64 = read(a, "cpu.rt_runtime_us").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let period: i64 = read(a, "cpu.rt_period_us").and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+                    let share = (rt * period + own_period - 1) / own_period.max(1);
+                    if cur >= 0 {
+                        write(a, "cpu.rt_runtime_us", &(cur + share).to_string())?;
+                    }
+                }
+                write(d, "cpu.rt_runtime_us", &rt.to_string())?;
+            }
+        }
+        if let Some(cpus) = c.cpus() {
+            write(self.need("cpuset", "cpu.cpus")?, "cpuset.cpus", cpus)?;
+        }
+        if let Some(mems) = c.mems() {
+            write(self.need("cpuset", "cpu.mems")?, "cpuset.mems", mems)?;
+        }
+        Ok(())
+    }
+
+    fn mount_of(&self, dir: &Path) -> Option<PathBuf> {
+        Layout::detect()
+            .ok()?
+            .v1
+            .into_iter()
+            .filter(|(_, m)| dir.starts_with(m))
+            .max_by_key(|(_, m)| m.as_os_str().len())
+            .map(|(_, m)| m)
+    }
+
+    fn apply_blkio(&self, b: &oci_spec::runtime::LinuxBlockIo) -> Result<(), CgroupError> {
+        // CFQ's files, or BFQ's where CFQ is gone (runc's order)
+        let weight_file = |d: &Path, cfq: &'static str, bfq: &'static str| -> Option<&'static str> {
+            [cfq, bfq].into_iter().find(|f| d.join(f).exists())
+        };
+        if let Some(w) = b.weight() {
+            let d = self.need("blkio", "blockIO.weight")?;
+            let f = weight_file(d, "blkio.weight", "blkio.bfq.weight").ok_or(CgroupError::NoController {
+                what: "blockIO.weight (no blkio.weight or blkio.bfq.weight here: no CFQ or BFQ I/O scheduler)".into(),
+                controller: "blkio",
+            })?;
+            write(d, f, &w.to_string())?;
+        }
+        if let Some(w) = b.leaf_weight() {
+            write(
+                self.need_file("blkio", "blkio.leaf_weight", "blockIO.leafWeight")?,
+                "blkio.leaf_weight",
+                &w.to_string(),
+            )?;
+        }
+        for wd in b.weight_device().iter().flatten() {
+            let d = self.need("blkio", "blockIO.weightDevice")?;
+            if let Some(w) = wd.weight() {
+                let f = weight_file(d, "blkio.weight_device", "blkio.bfq.weight_device").ok_or(
+                    CgroupError::NoController {
+                        what: "blockIO.weightDevice (no blkio.weight_device or blkio.bfq.weight_device here)".into(),
+                        controller: "blkio",
+                    },
+                )?;
+                write(d, f, &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            }
+            if let Some(w) = wd.leaf_weight() {
+                let d = self.need_file("blkio", "blkio.leaf_weight_device", "blockIO.weightDevice.leafWeight")?;
+                write(d, "blkio.leaf_weight_device", &format!("{}:{} {w}", wd.major(), wd.minor()))?;
+            }
+        }
+        for (list, file, what) in [
+            (b.throttle_read_bps_device(), "blkio.throttle.read_bps_device", "blockIO.throttleReadBpsDevice"),
+            (b.throttle_write_bps_device(), "blkio.throttle.write_bps_device", "blockIO.throttleWriteBpsDevice"),
+            (b.throttle_read_iops_device(), "blkio.throttle.read_iops_device", "blockIO.throttleReadIOPSDevice"),
+            (b.throttle_write_iops_device(), "blkio.throttle.write_iops_device", "blockIO.throttleWriteIOPSDevice"),
+        ] {
+            for t in list.iter().flatten() {
+                let d = self.need_file("blkio", file, what)?;
+                write(d, file, &format!("{}:{} {}", t.major(), t.minor(), t.rate()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_devices(&self, rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<(), CgroupError> {
+        let d = self.need("devices", "device rules")?;
+        let current = devices::Emulator::from_list(&read(d, "devices.list").unwrap_or_default());
+        // the rules describe the whole list, as for a new cgroup (below one that allows everything)
+        let mut target = devices::Emulator::allow_all();
+        target.apply(rules);
+        for (file, line) in current.transition(&target) {
+            write(d, file, &line)?;
+        }
+        Ok(())
+    }
 }
 
 impl Cgroup for V1 {
     fn dirs(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|(_, d)| d.clone()).collect()
+        self.dirs.iter().map(|(_, d)| d.clone()).chain(self.unified.clone()).collect()
     }
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         for (_, d) in &self.dirs {
             write(d, "cgroup.procs", &pid.to_string())?;
+        }
+        if let Some(u) = &self.unified {
+            write(u, "cgroup.procs", &pid.to_string())?;
         }
         Ok(())
     }
@@ -96,56 +315,19 @@ impl Cgroup for V1 {
         for (_, d) in &self.dirs {
             write(d, "tasks", "0")?;
         }
+        if let Some(u) = &self.unified {
+            write(u, "cgroup.procs", "0")?;
+        }
         Ok(())
     }
 
     fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         super::validate(r)?;
         if let Some(m) = r.memory() {
-            if let Some(limit) = m.limit() {
-                let d = self.need("memory", "--memory")?;
-                let memsw = d.join("memory.memsw.limit_in_bytes").exists();
-                // memsw may never be below the memory limit: raising both (`update`), memsw goes first
-                let current_memsw = read(d, "memory.memsw.limit_in_bytes").and_then(|v| v.parse::<i64>().ok());
-                let memsw_first =
-                    memsw && m.swap().is_some() && current_memsw.is_some_and(|c| c >= 0 && (limit < 0 || limit > c));
-                if memsw_first {
-                    write(d, "memory.memsw.limit_in_bytes", &m.swap().unwrap_or(-1).to_string())?;
-                }
-                write(d, "memory.limit_in_bytes", &limit.to_string())?;
-                if let Some(swap) = m.swap() {
-                    // memsw is memory+swap; it exists only with swap accounting
-                    if memsw {
-                        if !memsw_first {
-                            write(d, "memory.memsw.limit_in_bytes", &swap.to_string())?;
-                        }
-                    } else if swap != limit {
-                        return Err(CgroupError::NoController {
-                            what: "--memory-swap (swap accounting is off)".into(),
-                            controller: "memory",
-                        });
-                    }
-                }
-            }
-            if let Some(res) = m.reservation() {
-                write(self.need("memory", "--memory-reservation")?, "memory.soft_limit_in_bytes", &res.to_string())?;
-            }
+            self.apply_memory(m)?;
         }
         if let Some(c) = r.cpu() {
-            if let Some(shares) = c.shares() {
-                write(self.need("cpu", "--cpu-shares")?, "cpu.shares", &shares.to_string())?;
-            }
-            if let Some(quota) = c.quota() {
-                let d = self.need("cpu", "--cpus")?;
-                write(d, "cpu.cfs_period_us", &c.period().unwrap_or(100_000).to_string())?;
-                write(d, "cpu.cfs_quota_us", &quota.to_string())?;
-            }
-            if let Some(cpus) = c.cpus() {
-                write(self.need("cpuset", "--cpuset-cpus")?, "cpuset.cpus", cpus)?;
-            }
-            if let Some(mems) = c.mems() {
-                write(self.need("cpuset", "--cpuset-mems")?, "cpuset.mems", mems)?;
-            }
+            self.apply_cpu(c)?;
         }
         // 0 is "not set", as runc reads it
         if let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()).filter(|w| *w != 0) {
@@ -163,14 +345,54 @@ impl Cgroup for V1 {
         }
         if let Some(p) = r.pids() {
             let v = if p.limit() > 0 { p.limit().to_string() } else { "max".into() };
-            write(self.need("pids", "--pids-limit")?, "pids.max", &v)?;
+            write(self.need("pids", "pids.limit")?, "pids.max", &v)?;
+        }
+        if let Some(b) = r.block_io() {
+            self.apply_blkio(b)?;
         }
         if let Some(rules) = r.devices() {
-            let d = self.need("devices", "device rules")?;
-            for rule in rules {
-                let file = if rule.allow() { "devices.allow" } else { "devices.deny" };
-                write(d, file, &rule.to_string())?;
+            self.apply_devices(rules)?;
+        }
+        for h in r.hugepage_limits().iter().flatten() {
+            let what = format!("hugepageLimits ({})", h.page_size());
+            if let Some(d) = self.dir("hugetlb") {
+                write(d, &format!("hugetlb.{}.limit_in_bytes", h.page_size()), &h.limit().to_string())?;
+            } else if let Some(u) =
+                self.unified.as_ref().filter(|u| u.join(format!("hugetlb.{}.max", h.page_size())).exists())
+            {
+                super::v2::set_hugetlb(u, h)?;
+            } else {
+                return Err(CgroupError::NoController { what, controller: "hugetlb" });
             }
+        }
+        if let Some(n) = r.network() {
+            if let Some(id) = n.class_id() {
+                write(self.need("net_cls", "network.classID")?, "net_cls.classid", &id.to_string())?;
+            }
+            for p in n.priorities().iter().flatten() {
+                let d = self.need("net_prio", "network.priorities")?;
+                write(d, "net_prio.ifpriomap", &format!("{} {}", p.name(), p.priority()))?;
+            }
+        }
+        if let Some(rdma) = r.rdma().as_ref().filter(|m| !m.is_empty()) {
+            let d = self.need("rdma", "rdma limits")?;
+            for (dev, l) in rdma {
+                let mut v = dev.clone();
+                if let Some(h) = l.hca_handles() {
+                    v.push_str(&format!(" hca_handle={h}"));
+                }
+                if let Some(o) = l.hca_objects() {
+                    v.push_str(&format!(" hca_object={o}"));
+                }
+                write(d, "rdma.max", &v)?;
+            }
+        }
+        if let Some(u) = r.unified().as_ref().filter(|m| !m.is_empty()) {
+            let key = u.keys().next().cloned().unwrap_or_default();
+            return Err(CgroupError::Invalid {
+                what: format!("unified ({key} …)"),
+                reason: "cgroup v2 files cannot be set on this host's cgroup v1 layout".into(),
+            });
         }
         Ok(())
     }
@@ -197,7 +419,8 @@ impl Cgroup for V1 {
 
     fn pids(&self) -> Vec<i32> {
         let d = self.dir("pids").or_else(|| self.dir("memory")).or_else(|| self.dirs.first().map(|(_, d)| d.as_path()));
-        d.map(|d| read_pids(&d.join("cgroup.procs"))).unwrap_or_default()
+        // with the processes of sub-cgroups (`exec --cgroup`)
+        d.map(super::read_pids_tree).unwrap_or_default()
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
@@ -234,8 +457,8 @@ impl Cgroup for V1 {
     }
 
     fn delete(&self) -> Result<(), CgroupError> {
-        for (_, d) in &self.dirs {
-            rmdir(d)?;
+        for d in self.dirs() {
+            super::rmdir_tree(&d)?;
         }
         Ok(())
     }

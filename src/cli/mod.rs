@@ -5,6 +5,7 @@ mod container;
 mod format;
 mod fs;
 mod images;
+pub mod logrus;
 pub mod oci;
 mod registry;
 pub mod route;

@@ -1,29 +1,48 @@
 //! The runc-compatible command line: what Podman, containerd and CRI-O run.
-//! Same verbs, flags, output and exit codes as runc; errors also go to
-//! `--log` in `--log-format` (json lines `{"level","msg","time"}`), which
+//! Same verbs, flags, output and exit codes as runc; errors are logrus lines
+//! (`time="…" level=error msg="…"`, or json with `--log-format json`) on
+//! stderr, or in `--log` with the bare message on stderr, as runc's, which
 //! engines read back.
 //!
 //! rrun's own (Docker-like) commands share some verb names (`run`, `create`,
 //! `start`, `kill`, `exec`, `ps`, `pause`, `update`, `events`); [`super::route`]
 //! tells them apart, and `rrun oci VERB` always means runc's verb.
 
-use clap::{Args, Parser, Subcommand};
-use rrun::oci::{CreateOptions, ExecOptions, OciError, OciRuntime};
+use super::logrus::LogConfig;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use rrun::oci::{CheckpointOptions, CreateOptions, ExecOptions, OciError, OciRuntime, RestoreOptions};
 use std::ffi::OsString;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// `rrun oci --version`, shaped like runc's.
+pub fn version_text() -> String {
+    format!(
+        "rrun version {}\ncommit: {}\nspec: {}\nrust: {}\nlibseccomp: {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("RRUN_COMMIT"),
+        rrun::oci::OCI_VERSION,
+        env!("RRUN_RUSTC_VERSION"),
+        rrun::launcher::seccomp::libseccomp_version().unwrap_or_else(|| "unknown".into())
+    )
+}
+
 #[derive(Parser, Debug)]
-#[command(name = "rrun", version = crate::cli::VERSION, about = "rrun as an OCI runtime (runc-compatible)", max_term_width = 100)]
+#[command(
+    name = "rrun",
+    about = "rrun as an OCI runtime (runc-compatible)",
+    max_term_width = 100,
+    disable_version_flag = true,
+    subcommand_required = false
+)]
 pub struct OciCli {
     /// State directory of the containers
     #[arg(long, global = true)]
     pub root: Option<PathBuf>,
-    /// Log file (errors, and everything with --debug)
+    /// Log file (errors, and everything with --debug); stderr without it
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, default_value = "text")]
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
     /// Debug logging
     #[arg(long, global = true)]
@@ -34,11 +53,14 @@ pub struct OciCli {
     /// Accepted for compatibility (true, false or auto)
     #[arg(long)]
     pub rootless: Option<String>,
-    /// Accepted for compatibility; checkpointing is not supported
-    #[arg(long, hide = true)]
-    pub criu: Option<String>,
+    /// The CRIU program for checkpoint and restore
+    #[arg(long, global = true, default_value = "criu")]
+    pub criu: PathBuf,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
     #[command(subcommand)]
-    pub command: OciCommand,
+    pub command: Option<OciCommand>,
 }
 
 #[derive(Args, Debug)]
@@ -84,12 +106,16 @@ pub struct ExecArgs {
     /// process.json with the whole process to run
     #[arg(short, long)]
     pub process: Option<PathBuf>,
+    /// Allocate a terminal
     #[arg(short, long)]
     pub tty: bool,
+    /// Return once the process runs
     #[arg(short, long)]
     pub detach: bool,
+    /// File to write the process's PID to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the terminal's master side
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
     /// Working directory
@@ -107,20 +133,24 @@ pub struct ExecArgs {
     /// Add a capability
     #[arg(short, long)]
     pub cap: Vec<String>,
+    /// Set no_new_privs
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
+    /// Pass descriptors 3..3+N to the process
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
+    /// Exec even into a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
-    /// Accepted for compatibility (no SELinux/AppArmor here)
+    /// SELinux label of the process (refused where SELinux is off)
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
+    /// AppArmor profile of the process (refused where AppArmor is off)
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// Accepted for compatibility: the container's cgroup is always used
+    /// Run in a sub-cgroup of the container's: SUB, or CTRL[,CTRL]:SUB (repeatable)
     #[arg(long)]
-    pub cgroup: Option<String>,
+    pub cgroup: Vec<String>,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -131,24 +161,155 @@ pub struct UpdateArgs {
     /// JSON LinuxResources ("-" for stdin)
     #[arg(short, long)]
     pub resources: Option<PathBuf>,
-    #[arg(long)]
+    /// Memory limit (bytes, or with k/m/g); -1: unlimited
+    #[arg(long, allow_negative_numbers = true)]
     pub memory: Option<String>,
-    #[arg(long = "memory-swap")]
+    /// Memory plus swap limit; -1: unlimited
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "memory-reservation")]
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    /// (obsolete in the kernel) kernel memory limit
+    #[arg(long = "kernel-memory", allow_negative_numbers = true)]
+    pub kernel_memory: Option<String>,
+    /// (obsolete in the kernel) kernel TCP buffer limit
+    #[arg(long = "kernel-memory-tcp", allow_negative_numbers = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// CPU CFS quota (µs per period); -1: none
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
+    /// CPU CFS period (µs)
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
+    /// CPU real-time period (µs)
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime (µs per period)
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// CPU shares
     #[arg(long = "cpu-share")]
     pub cpu_share: Option<u64>,
+    /// CPUs to use
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    /// Block I/O weight (10 to 1000)
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Maximum number of processes; -1 or 0: unlimited
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (refused: no Intel RDT)
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (refused: no Intel RDT)
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    /// Where the images go (default ./checkpoint)
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Where CRIU's work files and logs go (default: the image path)
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    /// The images of a previous pre-dump
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Allow open TCP connections
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    /// Allow external unix sockets
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    /// Allow shell jobs
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    /// Restore memory pages lazily (userfaultfd)
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// CRIU writes \0 to this descriptor once lazy pages are ready
+    #[arg(long = "status-fd")]
+    pub status_fd: Option<i32>,
+    /// ADDRESS:PORT of a page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Handle file locks
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// Dump the memory only, and leave the container running
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
+    /// cgroups mode: soft (default), full, strict or ignore
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Create a namespace without restoring its properties (network)
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    /// Deduplicate memory images
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// Unix socket that receives the terminal's master side
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Where the images are (default ./checkpoint)
+    #[arg(long = "image-path")]
+    pub image_path: Option<PathBuf>,
+    /// Where CRIU's work files and logs go (default: the image path)
+    #[arg(long = "work-path")]
+    pub work_path: Option<PathBuf>,
+    #[arg(long = "tcp-established")]
+    pub tcp_established: bool,
+    #[arg(long = "ext-unix-sk")]
+    pub ext_unix_sk: bool,
+    #[arg(long = "shell-job")]
+    pub shell_job: bool,
+    #[arg(long = "file-locks")]
+    pub file_locks: bool,
+    /// cgroups mode: soft (default), full, strict or ignore
+    #[arg(long = "manage-cgroups-mode")]
+    pub manage_cgroups_mode: Option<String>,
+    /// Bundle directory
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Return once the container runs
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the container's PID to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Accepted for compatibility
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    #[arg(long = "empty-ns")]
+    pub empty_ns: Vec<String>,
+    #[arg(long = "auto-dedup")]
+    pub auto_dedup: bool,
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+    /// LSM profile of the restored process (apparmor:NAME or selinux:LABEL)
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// SELinux mount context
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
     pub id: String,
 }
 
@@ -162,7 +323,7 @@ pub enum OciCommand {
     Run(RunArgs),
     /// The container's state as JSON
     State { id: String },
-    /// Send a signal (default SIGTERM) to the container's process
+    /// Send a signal (default SIGTERM; 0 checks that it lives) to the container's process
     Kill {
         /// Every process of the container
         #[arg(short, long)]
@@ -178,18 +339,19 @@ pub enum OciCommand {
     },
     /// Run a process in a container
     Exec(Box<ExecArgs>),
-    /// The container's processes
+    /// The container's processes, as ps(1) shows them (ps options after the ID)
     Ps {
-        #[arg(short, long, default_value = "table")]
+        /// table or json (the PIDs)
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
         id: String,
-        /// Accepted for compatibility
+        /// Options for ps(1) (default -ef)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         ps_args: Vec<String>,
     },
     /// List containers
     List {
-        #[arg(short, long, default_value = "table")]
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
         #[arg(short, long)]
         quiet: bool,
@@ -199,8 +361,8 @@ pub enum OciCommand {
     /// Thaw a paused container
     Resume { id: String },
     /// Change a running container's resource limits
-    Update(UpdateArgs),
-    /// Stats of a container, once (--stats) or every --interval
+    Update(Box<UpdateArgs>),
+    /// Stream a container's events: stats every --interval, and OOM kills (--stats: one stats event)
     Events {
         #[arg(long)]
         stats: bool,
@@ -210,43 +372,28 @@ pub enum OciCommand {
     },
     /// What this runtime supports, as JSON
     Features,
-    /// Write a starting config.json
+    /// Write a starting config.json (what `runc spec` writes)
     Spec {
         #[arg(short, long, default_value = ".")]
         bundle: PathBuf,
         #[arg(long)]
         rootless: bool,
     },
-    /// Not supported by rrun (no CRIU)
-    Checkpoint {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Not supported by rrun (no CRIU)
-    Restore {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Checkpoint a running container with CRIU
+    Checkpoint(Box<CheckpointArgs>),
+    /// Restore a container from a CRIU checkpoint
+    Restore(Box<RestoreArgs>),
+    /// The version (as --version)
+    #[command(hide = true)]
+    Version,
 }
 
-/// Writes an error where engines look for it: stderr, and `--log`.
-fn report(cli_log: Option<&Path>, format: &str, level: &str, msg: &str) {
-    eprintln!("rrun: {msg}");
-    let Some(path) = cli_log else { return };
-    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    let line = if format == "json" {
-        serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
-    } else {
-        format!("time=\"{time}\" level={level} msg={msg:?}")
-    };
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(f, "{line}");
-    }
-}
-
-fn parse_signal(s: Option<&str>) -> Result<nix::sys::signal::Signal, OciError> {
+fn parse_signal(s: Option<&str>) -> Result<Option<nix::sys::signal::Signal>, OciError> {
     let s = s.unwrap_or("SIGTERM");
-    rrun::launcher::process::parse_signal(s).ok_or_else(|| OciError::Invalid(format!("invalid signal {s:?}")))
+    if s.trim() == "0" {
+        return Ok(None);
+    }
+    rrun::launcher::process::parse_signal(s).map(Some).ok_or_else(|| OciError::Invalid(format!("unknown signal {s:?}")))
 }
 
 /// Parses and runs a runc-style command line; returns the exit code.
@@ -258,13 +405,31 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return if e.use_stderr() { 1 } else { 0 };
         }
     };
-    crate::init_logging(if cli.debug { 2 } else { 0 });
+    let log = LogConfig { file: cli.log.clone(), json: cli.log_format == "json" };
+    crate::cli::logrus::init(log.clone(), cli.debug);
+    if cli.version {
+        println!("{}", version_text());
+        return 0;
+    }
+    let Some(command) = cli.command else {
+        let _ = OciCli::command().print_help();
+        return 0;
+    };
     let runtime = OciRuntime::new(cli.root.clone().unwrap_or_else(OciRuntime::default_root), cli.systemd_cgroup);
-    match run(&runtime, cli.command) {
+    // runc's exec reports its own failures with 255 (the process's code is 0..255 otherwise)
+    let (prefix, failed) = match &command {
+        OciCommand::Exec(_) => ("exec failed: ", 255),
+        _ => ("", 1),
+    };
+    match run(&runtime, command, &cli.criu) {
         Ok(code) => code,
         Err(e) => {
-            report(cli.log.as_deref(), &cli.log_format, "error", &e.to_string());
-            e.exit_code()
+            log.error(&format!("{prefix}{e}"));
+            if failed == 1 {
+                e.exit_code()
+            } else {
+                failed
+            }
         }
     }
 }
@@ -283,7 +448,7 @@ fn create_options(a: CreateArgs) -> (String, CreateOptions) {
     )
 }
 
-fn run(rt: &OciRuntime, cmd: OciCommand) -> Result<i32, OciError> {
+fn run(rt: &OciRuntime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
     match cmd {
         OciCommand::Create(a) => {
             let (id, opts) = create_options(a);
@@ -301,17 +466,11 @@ fn run(rt: &OciRuntime, cmd: OciCommand) -> Result<i32, OciError> {
         OciCommand::Kill { all, id, signal } => rt.kill(&id, parse_signal(signal.as_deref())?, all)?,
         OciCommand::Delete { force, id } => rt.delete(&id, force)?,
         OciCommand::Exec(a) => return exec(rt, *a),
-        OciCommand::Ps { format, id, .. } => {
-            let pids = rt.pids(&id)?;
+        OciCommand::Ps { format, id, ps_args } => {
             if format == "json" {
-                println!("{}", serde_json::to_string(&pids).expect("serializes"));
+                println!("{}", serde_json::to_string(&rt.pids(&id)?).expect("serializes"));
             } else {
-                println!("{:>8} CMD", "PID");
-                for p in pids {
-                    let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-                    let cmd: String = String::from_utf8_lossy(&cmd).replace('\0', " ");
-                    println!("{p:>8} {}", cmd.trim_end());
-                }
+                print!("{}", rt.ps_table(&id, &ps_args)?);
             }
         }
         OciCommand::List { format, quiet } => {
@@ -337,15 +496,15 @@ fn run(rt: &OciRuntime, cmd: OciCommand) -> Result<i32, OciError> {
         }
         OciCommand::Pause { id } => rt.pause(&id)?,
         OciCommand::Resume { id } => rt.resume(&id)?,
-        OciCommand::Update(a) => update(rt, a)?,
+        OciCommand::Update(a) => update(rt, *a)?,
         OciCommand::Events { stats, interval, id } => {
             let every = parse_interval(&interval)?;
-            loop {
+            if stats {
                 println!("{}", serde_json::to_string(&rt.stats(&id)?).expect("serializes"));
-                if stats {
-                    break;
-                }
-                std::thread::sleep(every);
+            } else {
+                rt.events(&id, every, &mut |ev| {
+                    println!("{}", serde_json::to_string(ev).expect("serializes"));
+                })?;
             }
         }
         OciCommand::Features => {
@@ -354,14 +513,62 @@ fn run(rt: &OciRuntime, cmd: OciCommand) -> Result<i32, OciError> {
         OciCommand::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
-                return Err(OciError::Invalid(format!("{} already exists: remove it first", path.display())));
+                return Err(OciError::Invalid(format!("File {} exists. Remove it first", path.display())));
             }
-            let text = serde_json::to_string_pretty(&rrun::oci::default_spec(rootless)).expect("serializes");
-            std::fs::write(&path, text + "\n").map_err(|source| OciError::Io { path, source })?;
+            let text = rrun::oci::default_spec_text(rootless);
+            std::fs::write(&path, text).map_err(|source| OciError::Io { path, source })?;
         }
-        OciCommand::Checkpoint { .. } | OciCommand::Restore { .. } => {
-            return Err(OciError::Invalid("checkpoint and restore are not supported by rrun (no CRIU)".into()));
+        OciCommand::Checkpoint(a) => {
+            let a = *a;
+            rt.checkpoint(
+                &a.id,
+                criu,
+                &CheckpointOptions {
+                    image_path: a.image_path,
+                    work_path: a.work_path,
+                    parent_path: a.parent_path,
+                    leave_running: a.leave_running,
+                    tcp_established: a.tcp_established,
+                    ext_unix_sk: a.ext_unix_sk,
+                    shell_job: a.shell_job,
+                    lazy_pages: a.lazy_pages,
+                    status_fd: a.status_fd,
+                    page_server: a.page_server,
+                    file_locks: a.file_locks,
+                    pre_dump: a.pre_dump,
+                    manage_cgroups_mode: a.manage_cgroups_mode,
+                    empty_ns: a.empty_ns,
+                    auto_dedup: a.auto_dedup,
+                },
+            )?;
         }
+        OciCommand::Restore(a) => {
+            let a = *a;
+            return rt.restore(
+                &a.id,
+                criu,
+                &RestoreOptions {
+                    image_path: a.image_path,
+                    work_path: a.work_path,
+                    bundle: a.bundle,
+                    pid_file: a.pid_file,
+                    console_socket: a.console_socket,
+                    detach: a.detach,
+                    tcp_established: a.tcp_established,
+                    ext_unix_sk: a.ext_unix_sk,
+                    shell_job: a.shell_job,
+                    file_locks: a.file_locks,
+                    manage_cgroups_mode: a.manage_cgroups_mode,
+                    empty_ns: a.empty_ns,
+                    auto_dedup: a.auto_dedup,
+                    lazy_pages: a.lazy_pages,
+                    no_pivot: a.no_pivot,
+                    lsm_profile: a.lsm_profile,
+                    lsm_mount_context: a.lsm_mount_context,
+                },
+            );
+        }
+        OciCommand::Version => println!("{}", version_text()),
     }
     Ok(0)
 }
@@ -370,21 +577,36 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, OciError> {
     let bad = || OciError::Invalid(format!("invalid --interval {s:?}: expected e.g. 5s or 500ms"));
     let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map(|i| s.split_at(i)).unwrap_or((s, "s"));
     let n: u64 = num.parse().map_err(|_| bad())?;
-    match unit {
-        "ms" => Ok(std::time::Duration::from_millis(n)),
-        "s" => Ok(std::time::Duration::from_secs(n)),
-        "m" => Ok(std::time::Duration::from_secs(n * 60)),
-        _ => Err(bad()),
+    let d = match unit {
+        "ms" => std::time::Duration::from_millis(n),
+        "s" => std::time::Duration::from_secs(n),
+        "m" => std::time::Duration::from_secs(n * 60),
+        _ => return Err(bad()),
+    };
+    if d.is_zero() {
+        return Err(OciError::Invalid(format!("invalid --interval {s:?}: must be above zero")));
     }
+    Ok(d)
+}
+
+/// A process.json: runc's defaults for what it leaves out (the user: root).
+fn read_process(path: &Path) -> Result<oci_spec::runtime::Process, OciError> {
+    let bytes = std::fs::read(path).map_err(|source| OciError::Io { path: path.to_path_buf(), source })?;
+    let bad = |e: serde_json::Error| OciError::Config {
+        path: path.to_path_buf(),
+        reason: format!("invalid process.json: {e}"),
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+    if let Some(o) = v.as_object_mut() {
+        o.entry("user").or_insert_with(|| serde_json::json!({ "uid": 0, "gid": 0 }));
+        o.entry("cwd").or_insert_with(|| serde_json::json!("/"));
+    }
+    serde_json::from_value(v).map_err(bad)
 }
 
 fn exec(rt: &OciRuntime, a: ExecArgs) -> Result<i32, OciError> {
-    let process = match &a.process {
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| OciError::Io { path: path.clone(), source })?;
-            serde_json::from_slice(&bytes)
-                .map_err(|e| OciError::Config { path: path.clone(), reason: format!("invalid process.json: {e}") })?
-        }
+    let mut process = match &a.process {
+        Some(path) => read_process(path)?,
         None => rt.exec_process(
             &a.id,
             &rrun::oci::ProcessOverrides {
@@ -399,6 +621,12 @@ fn exec(rt: &OciRuntime, a: ExecArgs) -> Result<i32, OciError> {
             },
         )?,
     };
+    if let Some(p) = a.apparmor {
+        process.set_apparmor_profile(Some(p));
+    }
+    if let Some(l) = a.process_label {
+        process.set_selinux_label(Some(l));
+    }
     rt.exec(
         &a.id,
         &ExecOptions {
@@ -408,13 +636,28 @@ fn exec(rt: &OciRuntime, a: ExecArgs) -> Result<i32, OciError> {
             detach: a.detach,
             preserve_fds: a.preserve_fds,
             ignore_paused: a.ignore_paused,
+            cgroup: a.cgroup,
         },
     )
 }
 
+/// A size flag of `update`: bytes with an optional suffix, or -1 (unlimited).
+fn size(flag: &str, v: &Option<String>) -> Result<Option<i64>, OciError> {
+    match v.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("-1") => Ok(Some(-1)),
+        Some(v) => Ok(Some(rrun::spec::resources::parse_bytes(flag, v)?)),
+    }
+}
+
 fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
-    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources};
+    use oci_spec::runtime::{
+        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
+    };
     let invalid = |e: oci_spec::OciSpecError| OciError::Invalid(e.to_string());
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err(OciError::Invalid(rrun::launcher::intel_rdt_refusal()));
+    }
     let mut res: LinuxResources = match &a.resources {
         Some(p) => {
             let bytes = if p.as_os_str() == "-" {
@@ -425,19 +668,24 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
             } else {
                 std::fs::read(p).map_err(|source| OciError::Io { path: p.clone(), source })?
             };
-            serde_json::from_slice(&bytes)
-                .map_err(|e| OciError::Config { path: p.clone(), reason: format!("invalid resources: {e}") })?
+            let bad =
+                |e: serde_json::Error| OciError::Config { path: p.clone(), reason: format!("invalid resources: {e}") };
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
+            if let Some(b) = v.get_mut("blockIO") {
+                rrun::oci::normalise_block_io(b);
+            }
+            serde_json::from_value(v).map_err(bad)?
         }
         None => LinuxResources::default(),
     };
-    let size =
-        |flag: &str, v: &Option<String>| v.as_deref().map(|v| rrun::spec::resources::parse_bytes(flag, v)).transpose();
-    let (memory, swap, reservation) = (
+    let (memory, swap, reservation, kernel, kernel_tcp) = (
         size("--memory", &a.memory)?,
         size("--memory-swap", &a.memory_swap)?,
         size("--memory-reservation", &a.memory_reservation)?,
+        size("--kernel-memory", &a.kernel_memory)?,
+        size("--kernel-memory-tcp", &a.kernel_memory_tcp)?,
     );
-    if memory.is_some() || swap.is_some() || reservation.is_some() {
+    if memory.is_some() || swap.is_some() || reservation.is_some() || kernel.is_some() || kernel_tcp.is_some() {
         let mut m = LinuxMemoryBuilder::default();
         if let Some(v) = memory {
             m = m.limit(v);
@@ -448,6 +696,12 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
         if let Some(v) = reservation {
             m = m.reservation(v);
         }
+        if let Some(v) = kernel {
+            m = m.kernel(v);
+        }
+        if let Some(v) = kernel_tcp {
+            m = m.kernel_tcp(v);
+        }
         res.set_memory(Some(m.build().map_err(invalid)?));
     }
     if a.cpu_quota.is_some()
@@ -455,6 +709,8 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
         || a.cpu_share.is_some()
         || a.cpuset_cpus.is_some()
         || a.cpuset_mems.is_some()
+        || a.cpu_rt_period.is_some()
+        || a.cpu_rt_runtime.is_some()
     {
         let mut c = LinuxCpuBuilder::default();
         if let Some(v) = a.cpu_quota {
@@ -472,10 +728,22 @@ fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
         if let Some(v) = &a.cpuset_mems {
             c = c.mems(v.clone());
         }
+        if let Some(v) = a.cpu_rt_period {
+            c = c.realtime_period(v);
+        }
+        if let Some(v) = a.cpu_rt_runtime {
+            c = c.realtime_runtime(v);
+        }
         res.set_cpu(Some(c.build().map_err(invalid)?));
     }
     if let Some(p) = a.pids_limit {
         res.set_pids(Some(LinuxPidsBuilder::default().limit(p).build().map_err(invalid)?));
+    }
+    if let Some(w) = a.blkio_weight {
+        if !(10..=1000).contains(&w) {
+            return Err(OciError::Invalid(format!("--blkio-weight {w}: the weight is 10 to 1000")));
+        }
+        res.set_block_io(Some(LinuxBlockIoBuilder::default().weight(w).build().map_err(invalid)?));
     }
     rt.update(&a.id, &res)
 }

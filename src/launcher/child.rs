@@ -34,6 +34,8 @@ pub struct ProcessPlan<'a> {
     pub(super) preserve_fds: u32,
     /// The container's seccomp filter, compiled before the fork.
     seccomp: Option<super::seccomp::Filter>,
+    /// The container's `linux.personality`, for a process `exec`'d into it.
+    pub(super) personality: Option<oci_spec::runtime::LinuxPersonality>,
 }
 
 /// Where the process's standard descriptors come from (without a terminal).
@@ -77,6 +79,7 @@ impl<'a> ProcessPlan<'a> {
             return Err(LaunchError::Spec(format!("process.cwd {} is not absolute", cwd.display())));
         }
         let caps = CapSets::from_spec(process.capabilities().as_ref()).map_err(|e| LaunchError::Spec(e.msg))?;
+        super::lsm::check(process)?;
         Ok(ProcessPlan {
             process,
             caps,
@@ -91,6 +94,7 @@ impl<'a> ProcessPlan<'a> {
                 .map(super::seccomp::build_filter_cached)
                 .transpose()
                 .map_err(|e| LaunchError::Spec(e.to_string()))?,
+            personality: None,
         })
     }
 }
@@ -105,6 +109,11 @@ pub struct Plan<'a> {
     /// A UTS namespace of its own (new, or joined): hostname and domainname are set in it.
     own_uts: bool,
     new_user_ns: bool,
+    /// A mount namespace of its own (new, or joined): without one, the host's, nothing is
+    /// mounted and the process is chrooted into the rootfs, as runc and crun do.
+    own_mount_ns: bool,
+    /// How many bind sources rrun opens and sends before "go" (`mount_sources`).
+    pub(super) mount_sources: usize,
     process: ProcessPlan<'a>,
     /// OCI `create`: what differs from a container run by rrun itself.
     oci: Option<OciPlan>,
@@ -123,6 +132,8 @@ pub struct OciPlan {
     no_pivot: bool,
     /// Name of the new session keyring (None: `--no-new-keyring`).
     keyring: Option<String>,
+    /// `linux.memoryPolicy`, checked.
+    memory_policy: Option<super::mempolicy::Resolved>,
 }
 
 /// The init opens the exec FIFO for writing once it is the container's
@@ -177,6 +188,14 @@ impl<'a> Plan<'a> {
         if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
             attrs::check_sysctls(sysctl, namespaces).map_err(LaunchError::Spec)?;
         }
+        let own_mount_ns = namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::Mount);
+        if !own_mount_ns {
+            mounts::check_without_mount_ns(spec).map_err(LaunchError::Spec)?;
+        }
+        super::lsm::check_mount_label(spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()))?;
+        if spec.linux().as_ref().is_some_and(|l| l.intel_rdt().is_some()) {
+            return Err(LaunchError::Spec(super::intel_rdt_refusal()));
+        }
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
         let mut process_plan = ProcessPlan::new(process, seccomp, stdio)?;
         let oci = match &cfg.oci {
@@ -192,6 +211,7 @@ impl<'a> Plan<'a> {
                     fifo: unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fifo) },
                     no_pivot: o.no_pivot,
                     keyring: o.keyring.clone(),
+                    memory_policy: o.memory_policy.clone(),
                 })
             }
             None => None,
@@ -206,6 +226,8 @@ impl<'a> Plan<'a> {
             new_user_ns: is_new(LinuxNamespaceType::User),
             engine: cfg.engine.clone(),
             new_net_ns: is_new(LinuxNamespaceType::Network),
+            own_mount_ns,
+            mount_sources: 0,
             process: process_plan,
             oci,
             idmapped: {
@@ -259,6 +281,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         debug!(syscall = "setns", path = %path.display(), "join namespace");
         setns(f.as_fd(), flag).map_err(sys(format!("setns {}", path.display())))?;
     }
+    let sources = super::mount_sources::receive(sock, plan.mount_sources).map_err(ChildError::setup)?;
     if !sync::wait_go(sock) {
         return Err(ChildError::setup("the parent went away before the container started"));
     }
@@ -278,22 +301,34 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     }
 
     let linux = spec.linux().as_ref();
-    mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    let root = mounts::mount_rootfs(&plan.rootfs)?;
-    for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        if plan.engine.copy_up.iter().any(|d| d == m.destination()) {
-            super::copyup::fill_empty_volume(root.as_fd(), m)?;
+    let root = if plan.own_mount_ns {
+        mounts::make_root_private(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+        let root = mounts::mount_rootfs(&plan.rootfs)?;
+        let mount_label = linux.and_then(|l| l.mount_label().as_deref());
+        // a read-only /dev gets its device nodes first: it is made read-only at the end
+        let mut readonly_later = Vec::new();
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            if plan.engine.copy_up.iter().any(|d| d == m.destination()) {
+                super::copyup::fill_empty_volume(root.as_fd(), m)?;
+            }
+            let idmapped = plan.idmapped.iter().find(|(j, _)| *j == i).map(|(_, tree)| tree);
+            let opened = sources.iter().find(|(j, _)| *j == i).map(|(_, fd)| fd);
+            let m = mounts::writable_until_the_end(m, &mut readonly_later);
+            let bind_cgroups = !plan.new_cgroup_ns || plan.new_user_ns;
+            mounts::mount_one(root.as_fd(), &m, bind_cgroups, idmapped, opened, mount_label)?;
         }
-        let idmapped = plan.idmapped.iter().find(|(j, _)| *j == i).map(|(_, tree)| tree);
-        mounts::mount_one(root.as_fd(), m, !plan.new_cgroup_ns || plan.new_user_ns, idmapped)?;
-    }
-    mounts::create_devices(root.as_fd(), spec)?;
-    if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
-        attrs::set_sysctls(root.as_fd(), sysctl)?;
-    }
-    let masked = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
-    let readonly = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
-    mounts::mask_and_protect(root.as_fd(), &masked, &readonly)?;
+        mounts::create_devices(root.as_fd(), spec)?;
+        if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
+            attrs::set_sysctls(root.as_fd(), sysctl)?;
+        }
+        let masked = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
+        let readonly = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
+        mounts::mask_and_protect(root.as_fd(), &masked, &readonly)?;
+        mounts::remount_readonly(root.as_fd(), &readonly_later)?;
+        root
+    } else {
+        mounts::open_rootfs(&plan.rootfs)?
+    };
     let cwd = &plan.process.cwd;
     if open_in_root(root.as_fd(), cwd, OFlag::O_PATH).is_err() {
         mkdir_all_in_root(root.as_fd(), cwd, 0o755)
@@ -326,25 +361,51 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     if let Some(name) = plan.oci.as_ref().and_then(|o| o.keyring.as_deref()) {
         attrs::join_new_keyring(name);
     }
-    if plan.oci.as_ref().is_some_and(|o| o.no_pivot) {
-        mounts::move_root_into(root.as_fd())?;
+    // the host's /proc of this process, for the exec FIFO once the root has changed
+    let mut fd_dir = match &plan.oci {
+        Some(_) => Some(mounts::open_own_fd_dir()?),
+        None => None,
+    };
+    if !plan.own_mount_ns {
+        mounts::chroot_into(root.as_fd())?;
+    } else if plan.oci.as_ref().is_some_and(|o| o.no_pivot) {
+        mounts::move_root_into(root.as_fd(), plan.rootfs.target())?;
     } else {
         mounts::pivot_into(root.as_fd())?;
     }
     drop(root);
-    mounts::apply_root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
-        mounts::make_root_readonly()?;
+    if plan.own_mount_ns {
+        mounts::apply_root_propagation(linux.and_then(|l| l.rootfs_propagation().as_deref()))?;
+        if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+            mounts::make_root_readonly()?;
+        }
     }
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
         attrs::set_personality(p)?;
     }
+    if let Some(p) = plan.oci.as_ref().and_then(|o| o.memory_policy.as_ref()) {
+        super::mempolicy::apply(p)?;
+    }
     let gate = plan.oci.as_ref().map(|o| Gate {
         fifo: &o.fifo,
-        start_hooks: spec.hooks().as_ref().and_then(|h| h.start_container().clone()).unwrap_or_default(),
+        fd_dir: fd_dir.take(),
+        start_hooks: start_hooks_with_env(spec, plan.process.process),
         state: state.clone().unwrap_or_default(),
     });
     become_process(&plan.process, sock, plan.init, gate.as_ref())
+}
+
+/// The startContainer hooks; one without an `env` of its own runs with the
+/// container process's environment, as runc's (which run them from its init,
+/// once it has taken on that environment).
+fn start_hooks_with_env(spec: &Spec, process: &Process) -> Vec<oci_spec::runtime::Hook> {
+    let mut hooks = spec.hooks().as_ref().and_then(|h| h.start_container().clone()).unwrap_or_default();
+    for h in &mut hooks {
+        if h.env().is_none() {
+            h.set_env(process.env().clone());
+        }
+    }
+    hooks
 }
 
 /// Set once the init told rrun it is created (OCI `create`): rrun no longer
@@ -355,6 +416,9 @@ static CREATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 /// startContainer hooks, and only then execs.
 pub(super) struct Gate<'a> {
     fifo: &'a OwnedFd,
+    /// The host's `/proc/self/fd` of the init, opened before pivot_root: the
+    /// FIFO is reopened through it, whether the container mounts a /proc or not.
+    fd_dir: Option<OwnedFd>,
     start_hooks: Vec<oci_spec::runtime::Hook>,
     state: String,
 }
@@ -365,10 +429,18 @@ impl Gate<'_> {
         sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
         CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         // reopened through /proc: the O_PATH descriptor was taken before pivot_root
-        let path = format!("/proc/self/fd/{}", self.fifo.as_raw_fd());
+        let name = self.fifo.as_raw_fd().to_string();
+        let path = format!("/proc/self/fd/{name}");
         debug!(path = %path, "wait for start on the exec FIFO");
         let fd = loop {
-            match nix::fcntl::open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+            let opened = match &self.fd_dir {
+                Some(dir) => {
+                    nix::fcntl::openat(Some(dir.as_raw_fd()), name.as_str(), flags, nix::sys::stat::Mode::empty())
+                }
+                None => nix::fcntl::open(path.as_str(), flags, nix::sys::stat::Mode::empty()),
+            };
+            match opened {
                 Err(Errno::EINTR) => continue,
                 r => break r.map_err(sys("open the exec FIFO"))?,
             }
@@ -395,7 +467,7 @@ pub(super) fn become_process(
     let process = plan.process;
     let env = env_with_home(plan);
     if plan.terminal {
-        setup_terminal(sock, process.user().uid(), process.user().gid())?;
+        setup_terminal(sock, process)?;
     } else {
         match &plan.stdio {
             Stdio::Inherit => {}
@@ -427,37 +499,35 @@ pub(super) fn become_process(
     if let Some(s) = process.scheduler() {
         attrs::set_scheduler(s)?;
     }
+    if let Some(p) = &plan.personality {
+        attrs::set_personality(p)?;
+    }
+    identity::set_umask(process.user().umask());
+    super::lsm::apply(process)?;
+    // the working directory first, checked to be inside the root (CVE-2024-21626) while no
+    // seccomp filter can refuse or hold up the check; as the process's user if rrun may not
+    let cwd_entered = super::finalize::enter_cwd(&plan.cwd)?;
     // without no_new_privs, installing a filter needs CAP_SYS_ADMIN: load it while it is held
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     if !no_new_privs {
         load_seccomp(plan, sock)?;
     }
     identity::drop_bounding(&plan.caps)?;
-    identity::switch_user(process, &plan.caps)?;
+    identity::switch_user(process, &plan.caps, || {
+        if cwd_entered {
+            Ok(())
+        } else {
+            super::finalize::enter_cwd_as_user(&plan.cwd)
+        }
+    })?;
     if no_new_privs {
         identity::set_no_new_privs()?;
         // as late as possible, so that few syscalls must be allowed after it
         load_seccomp(plan, sock)?;
     }
-    nix::unistd::chdir(&plan.cwd).map_err(sys(format!("chdir to working directory {}", plan.cwd.display())))?;
-    // a cwd through a leaked host descriptor (/proc/self/fd/N, CVE-2024-21626) lies outside the root
-    match nix::unistd::getcwd() {
-        Ok(cwd) if cwd.is_absolute() => {}
-        _ => {
-            return Err(ChildError::setup(format!(
-                "working directory {} is outside the container's root",
-                plan.cwd.display()
-            )))
-        }
-    }
-    // no host descriptor may survive the exec (CVE-2024-21626): mark them all close-on-exec,
-    // but those the caller asked to pass on
-    let first_closed = 3 + plan.preserve_fds;
-    for fd in 3..first_closed {
-        let _ = nix::fcntl::fcntl(fd as i32, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
-    }
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= first_closed.
-    unsafe { libc::syscall(libc::SYS_close_range, first_closed, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    // no host descriptor may survive the exec (CVE-2024-21626): every one rrun opened is
+    // close-on-exec already (and stays so, in 3..3+N too); the caller's from 3+N on become so
+    super::finalize::close_on_exec_from(3 + plan.preserve_fds)?;
     if let Some(gate) = gate {
         // a missing command is a create-time error, as with runc
         let program = resolve_program(plan)?;
@@ -561,7 +631,7 @@ pub(super) fn ns_flag(t: LinuxNamespaceType) -> CloneFlags {
 
 /// Opens a pseudo-terminal in the container's own devpts, makes it the
 /// controlling terminal and stdio, and hands the master to the parent.
-fn setup_terminal(sock: &OwnedFd, uid: u32, gid: u32) -> Result<(), ChildError> {
+fn setup_terminal(sock: &OwnedFd, process: &Process) -> Result<(), ChildError> {
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(sys("open /dev/ptmx"))?;
     grantpt(&master).map_err(sys("grantpt"))?;
@@ -569,8 +639,18 @@ fn setup_terminal(sock: &OwnedFd, uid: u32, gid: u32) -> Result<(), ChildError> 
     let name = ptsname_r(&master).map_err(sys("ptsname"))?;
     let slave = nix::fcntl::open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY, nix::sys::stat::Mode::empty())
         .map_err(sys(format!("open {name}")))?;
-    nix::unistd::fchown(slave, Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)))
-        .map_err(sys(format!("chown {name}")))?;
+    // the process's user owns it; its group stays devpts's (gid=5, tty), as with runc and crun
+    let uid = process.user().uid();
+    nix::unistd::fchown(slave, Some(nix::unistd::Uid::from_raw(uid)), None).map_err(sys(format!("chown {name}")))?;
+    if let Some(size) = process.console_size() {
+        let ws =
+            libc::winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
+        debug!(syscall = "ioctl(TIOCSWINSZ)", rows = ws.ws_row, columns = ws.ws_col, "console size");
+        // SAFETY: TIOCSWINSZ reads one winsize struct we own; slave is an open terminal.
+        if unsafe { libc::ioctl(slave, libc::TIOCSWINSZ, &ws) } != 0 {
+            return Err(ChildError::setup(format!("TIOCSWINSZ {name}: {}", std::io::Error::last_os_error())));
+        }
+    }
     debug!(syscall = "ioctl(TIOCSCTTY)", tty = %name, "controlling terminal");
     // SAFETY: TIOCSCTTY takes an integer argument; slave is an open terminal.
     if unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) } != 0 {

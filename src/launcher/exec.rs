@@ -30,6 +30,16 @@ pub struct ExecConfig<'a> {
     pub seccomp: Option<&'a oci_spec::runtime::LinuxSeccomp>,
     /// Where the terminal's master side goes (`--console-socket`), if there is a terminal.
     pub console_socket: Option<&'a std::path::Path>,
+    /// What an OCI runtime's `exec` adds.
+    pub oci: Option<OciExec<'a>>,
+}
+
+/// The container's settings an OCI `exec`'d process takes on too.
+pub struct OciExec<'a> {
+    /// The container's state, for the seccomp agent (`SCMP_ACT_NOTIFY`).
+    pub state: &'a dyn Fn(i32) -> String,
+    /// The container's `linux.personality`.
+    pub personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
 }
 
 /// Starts `cfg.process` in the container; returns once it was exec'd.
@@ -59,6 +69,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
     let (stdio, pipes) = cfg.stdio.prepare()?;
     let mut plan = ProcessPlan::new(cfg.process, cfg.seccomp, stdio)?;
     plan.preserve_fds = cfg.preserve_fds;
+    plan.personality = cfg.oci.as_ref().and_then(|o| o.personality.cloned());
 
     let restore_pid_ns = match &pid_ns {
         Some(target) => {
@@ -82,10 +93,11 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         cgroup: cfg.cgroup,
         id_maps: None,
         hooks: None,
-        state: None,
+        state: cfg.oci.as_ref().map(|o| o.state),
         until_created: false,
-        seccomp_listener: None,
+        seccomp_listener: cfg.seccomp.and_then(|s| Some((s.listener_path().clone()?, s.listener_metadata().clone()))),
         console_socket: cfg.console_socket,
+        mount_sources: Vec::new(),
     };
     let child = start_child(0, steps, move |sock| exec_child(plan, join, sock));
     if let Some(own) = restore_pid_ns {

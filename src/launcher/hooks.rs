@@ -18,12 +18,28 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 /// Runs `hooks` in order with `state` on stdin; the first that fails (exit
-/// code, signal, timeout, cannot start) stops the rest and names itself.
+/// code, signal, timeout, cannot start) stops the rest and names itself, in
+/// runc's words ("error running createRuntime hook #0: error running hook: …").
 pub fn run(hooks: &[Hook], state: &str, phase: &str) -> Result<(), String> {
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, state).map_err(|e| format!("{phase} hook #{i} ({}): {e}", hook.path().display()))?;
+        run_one(hook, state).map_err(|e| failed(phase, i, hook, &e))?;
     }
     Ok(())
+}
+
+fn failed(phase: &str, i: usize, hook: &Hook, e: &str) -> String {
+    format!("error running {phase} hook #{i}: error running hook: {}: {e}", hook.path().display())
+}
+
+/// Runs every hook of `hooks`, a failing one included: the runtime spec asks
+/// `poststart` and `poststop` failures to be logged as warnings while the
+/// rest of the hooks and the lifecycle go on. Returns the failures.
+pub fn run_all(hooks: &[Hook], state: &str, phase: &str) -> Vec<String> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, hook)| run_one(hook, state).err().map(|e| failed(phase, i, hook, &e)))
+        .collect()
 }
 
 /// Runs `f` with SIGPIPE ignored (a write to a closed pipe then fails with
@@ -102,7 +118,14 @@ mod tests {
         run(&[h], "{\"id\":\"x\"}", "createRuntime").unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}yes\n");
         let err = run(&[hook("exit 3", None)], "{}", "poststop").unwrap_err();
-        assert!(err.contains("poststop hook #0") && err.contains('3'), "{err}");
+        assert!(err.contains("poststop hook #0") && err.contains("error running hook") && err.contains('3'), "{err}");
+        // run_all goes on after a failure
+        let both = dir.join("both");
+        let touch = hook(&format!("echo ran >> {}", both.display()), None);
+        let errs = run_all(&[hook("exit 1", None), touch.clone(), hook("exit 2", None), touch], "{}", "poststart");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[1].starts_with("error running poststart hook #2"), "{errs:?}");
+        assert_eq!(std::fs::read_to_string(&both).unwrap(), "ran\nran\n");
         let t = Instant::now();
         let err = run(&[hook("sleep 5", Some(1))], "{}", "prestart").unwrap_err();
         assert!(err.contains("timed out") && t.elapsed() < Duration::from_secs(4), "{err}");

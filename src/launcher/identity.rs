@@ -68,7 +68,13 @@ pub fn drop_bounding(caps: &CapSets) -> Result<(), ChildError> {
 
 /// Switches to the process's user and groups, keeping capabilities across
 /// the uid change, then sets the effective, permitted, inheritable and ambient sets.
-pub fn switch_user(process: &Process, caps: &CapSets) -> Result<(), ChildError> {
+/// `as_user` runs in between, with the user's ids (for a user other than
+/// root, with no effective capability: what it may do, the user may do).
+pub fn switch_user(
+    process: &Process,
+    caps: &CapSets,
+    as_user: impl FnOnce() -> Result<(), ChildError>,
+) -> Result<(), ChildError> {
     let user = process.user();
     let keep = |on: libc::c_ulong| {
         // SAFETY: PR_SET_KEEPCAPS takes one integer argument and touches no memory.
@@ -90,6 +96,8 @@ pub fn switch_user(process: &Process, caps: &CapSets) -> Result<(), ChildError> 
     debug!(syscall = "setresuid", uid = user.uid(), "user");
     setresuid(uid, uid, uid).map_err(|e| ChildError::setup(format!("setresuid {uid}: {e}")))?;
     keep(0)?;
+    // a non-root uid kept its permitted set (KEEPCAPS) but not its effective one
+    as_user()?;
     // effective must stay within permitted at every step: shrink effective first
     let set = |which: CapSet, v: &CapsHashSet, name: &str| {
         caps::set(None, which, v).map_err(|e| ChildError::setup(format!("capset {name}: {e}")))
@@ -108,6 +116,13 @@ pub fn switch_user(process: &Process, caps: &CapSets) -> Result<(), ChildError> 
     }
     debug!(syscall = "capset", effective = caps.effective.len(), permitted = caps.permitted.len(), "capabilities");
     Ok(())
+}
+
+/// `process.user.umask` (runc's default, 0022, where the Spec names none).
+pub fn set_umask(umask: Option<u32>) {
+    let mask = umask.unwrap_or(0o022) & 0o777;
+    debug!(syscall = "umask", mask = format!("{mask:04o}"), "file mode creation mask");
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
 }
 
 /// `no_new_privs`: setuid binaries and file capabilities no longer grant anything.

@@ -15,6 +15,13 @@
 //! waitpid → exit code
 //! ```
 //! No threads exist when `spawn` forks, so the child may allocate freely.
+//!
+//! Around that: a PID namespace joined by path, and a new time namespace
+//! with clock offsets, are entered by rrun itself just around the clone, so
+//! that the init is born in them (`for_children`); a user-namespaced
+//! container's bind sources are opened by rrun inside its new mount namespace
+//! and handed over before "go" (`mount_sources`); the working directory is
+//! checked and every descriptor closed on exec in `finalize`.
 
 mod attrs;
 mod capture;
@@ -22,11 +29,16 @@ mod child;
 mod copyup;
 pub mod detach;
 mod exec;
+mod finalize;
+mod for_children;
 pub mod fsns;
 pub mod hooks;
 mod identity;
 mod idmap;
 mod init;
+pub mod lsm;
+pub mod mempolicy;
+mod mount_sources;
 mod mounts;
 pub mod process;
 pub mod seccomp;
@@ -34,7 +46,7 @@ mod sync;
 mod tty;
 
 pub use capture::{drain, Stream};
-pub use exec::{spawn_in, ExecConfig};
+pub use exec::{spawn_in, ExecConfig, OciExec};
 pub use mounts::RootfsSource;
 pub use tty::{send_to_console_socket, set_window_size, window_size, write_all, RawMode};
 
@@ -128,6 +140,17 @@ pub struct OciLaunch<'a> {
     pub state: &'a dyn Fn(i32) -> String,
     /// Where the terminal's master side goes (`--console-socket`), if there is a terminal.
     pub console_socket: Option<&'a std::path::Path>,
+    /// `linux.memoryPolicy` (which the Spec type does not keep), checked.
+    pub memory_policy: Option<mempolicy::Resolved>,
+}
+
+/// Why `linux.intelRdt` (or `update --l3-cache-schema`) is refused here.
+pub fn intel_rdt_refusal() -> String {
+    if std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
+        "linux.intelRdt: rrun does not set up Intel RDT (resctrl) groups; remove it from the config".into()
+    } else {
+        "linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl (Intel RDT is not available)".into()
+    }
 }
 
 /// What the parent does between clone and exec.
@@ -145,6 +168,8 @@ struct ParentSteps<'a> {
     seccomp_listener: Option<(std::path::PathBuf, Option<String>)>,
     /// The engine's console socket, which gets the terminal (else rrun keeps it).
     console_socket: Option<&'a std::path::Path>,
+    /// Bind sources rrun opens for the child (a new user namespace): mount index, path.
+    mount_sources: Vec<(usize, std::path::PathBuf)>,
 }
 
 /// Where a container process's standard descriptors come from, when it has no terminal.
@@ -265,6 +290,10 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     let mut clone_flags: libc::c_int = 0;
     let mut join = Vec::new();
+    // namespaces the init must be born in: rrun enters them itself around the clone
+    let mut pid_path = None;
+    let time_offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()).filter(|o| !o.is_empty());
+    let mut new_time = false;
     for ns in &namespaces {
         let flag = match ns.typ() {
             LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
@@ -277,12 +306,14 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
             LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
         };
         match ns.path() {
+            Some(p) if ns.typ() == LinuxNamespaceType::Pid => pid_path = Some(p.clone()),
             Some(p) => join.push((ns.typ(), p.clone())),
+            None if ns.typ() == LinuxNamespaceType::Time && time_offsets.is_some() => new_time = true,
             None => clone_flags |= flag,
         }
     }
-    if clone_flags & libc::CLONE_NEWNS == 0 && !join.iter().any(|(t, _)| *t == LinuxNamespaceType::Mount) {
-        return Err(LaunchError::Spec("a mount namespace is required".into()));
+    if time_offsets.is_some() && !new_time {
+        return Err(LaunchError::Spec("linux.timeOffsets needs a new time namespace (linux.namespaces: time)".into()));
     }
     let id_maps = if clone_flags & libc::CLONE_NEWUSER != 0 {
         let linux = spec.linux().as_ref();
@@ -298,23 +329,11 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     } else {
         None
     };
-    // setns into a PID namespace only moves the caller's future children: rrun enters it
-    // itself for the clone, so that the init is born there (as runc's bootstrap does)
-    let pid_ns = match join.iter().position(|(t, _)| *t == LinuxNamespaceType::Pid) {
-        Some(i) => {
-            let (_, path) = join.remove(i);
-            let open = |p: &std::path::Path| {
-                std::fs::File::open(p).map_err(|e| LaunchError::Container {
-                    code: 125,
-                    msg: format!("open namespace {}: {e}", p.display()),
-                })
-            };
-            Some((open(&path)?, open(std::path::Path::new("/proc/self/ns/pid_for_children"))?, path))
-        }
-        None => None,
-    };
     let (stdio, pipes) = cfg.stdio.prepare()?;
-    let plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
+    let mut plan = child::Plan::new(cfg, &namespaces, join, stdio)?;
+    let sources =
+        mount_sources::wanted(spec, clone_flags & libc::CLONE_NEWUSER != 0, clone_flags & libc::CLONE_NEWNS != 0);
+    plan.mount_sources = sources.len();
     debug!(
         syscall = "clone",
         flags = format!("{clone_flags:#x}"),
@@ -329,16 +348,17 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         until_created: cfg.oci.is_some(),
         seccomp_listener: seccomp_listener(spec),
         console_socket: cfg.oci.as_ref().and_then(|o| o.console_socket),
+        mount_sources: sources,
     };
-    if let Some((target, _, path)) = &pid_ns {
-        debug!(syscall = "setns", path = %path.display(), "the init is born in this PID namespace");
-        nix::sched::setns(std::os::fd::AsFd::as_fd(target), nix::sched::CloneFlags::CLONE_NEWPID)
-            .map_err(LaunchError::sys(format!("setns {}", path.display())))?;
+    let mut for_children = for_children::ForChildren::default();
+    if let Some(p) = &pid_path {
+        for_children.join_pid(p)?;
+    }
+    if let Some(offsets) = time_offsets.as_ref().filter(|_| new_time) {
+        for_children.new_time(offsets)?;
     }
     let child = start_child(clone_flags, steps, move |sock| child::main(plan, sock));
-    if let Some((_, own, _)) = &pid_ns {
-        let _ = nix::sched::setns(std::os::fd::AsFd::as_fd(own), nix::sched::CloneFlags::CLONE_NEWPID);
-    }
+    drop(for_children);
     child
 }
 
@@ -442,6 +462,7 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
             })?;
         }
     }
+    mount_sources::send(pid, &steps.mount_sources, sock)?;
     debug!(pid = pid.as_raw(), "let the process go on");
     sync::send_go(sock).map_err(LaunchError::sys("signal the container to start"))?;
     let mut pty = None;

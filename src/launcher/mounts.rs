@@ -60,7 +60,12 @@ fn root_propagation_flags(value: Option<&str>) -> Result<Option<MsFlags>, ChildE
 /// default, so nothing mounted in the container propagates back to the host,
 /// or the Spec's `rootfsPropagation`.
 pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
-    let flags = root_propagation_flags(rootfs_propagation)?.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    let flags = match root_propagation_flags(rootfs_propagation)? {
+        // an unbindable / could not be bound as the rootfs: that comes after pivot_root
+        Some(f) if f.contains(MsFlags::MS_UNBINDABLE) => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some(f) => f,
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
     debug!(syscall = "mount", target = "/", flags = ?flags, "mount propagation of the container's namespace");
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set the propagation of /"))
 }
@@ -137,6 +142,92 @@ fn unescape_mountinfo(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Opens the rootfs as it is, for a container without a mount namespace of
+/// its own (nothing is mounted: it would be mounted on the host).
+pub fn open_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
+    let target = src.target();
+    nix::fcntl::open(target, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map(|fd| {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .map_err(sys(format!("open rootfs {}", target.display())))
+}
+
+/// What a container without a mount namespace of its own cannot have: each
+/// would be a mount in the runtime's (the host's) mount namespace, or a
+/// change to the bundle's files. runc and crun make them on the host; rrun
+/// refuses them by name.
+pub fn check_without_mount_ns(spec: &Spec) -> Result<(), String> {
+    let why = "the container has no mount namespace of its own (linux.namespaces has no \"mount\"): \
+               it would be done in the runtime's, the host's";
+    if let Some(m) = spec.mounts().as_ref().and_then(|m| m.first()) {
+        return Err(format!("mounts ({} and the rest): {why}", m.destination().display()));
+    }
+    let linux = spec.linux().as_ref();
+    let non_empty = |v: Option<&Vec<String>>| v.is_some_and(|v| !v.is_empty());
+    if non_empty(linux.and_then(|l| l.masked_paths().as_ref())) {
+        return Err(format!("linux.maskedPaths: {why}"));
+    }
+    if non_empty(linux.and_then(|l| l.readonly_paths().as_ref())) {
+        return Err(format!("linux.readonlyPaths: {why}"));
+    }
+    if linux.and_then(|l| l.devices().as_ref()).is_some_and(|d| !d.is_empty()) {
+        return Err(format!("linux.devices: {why}"));
+    }
+    if linux.and_then(|l| l.rootfs_propagation().as_deref()).is_some_and(|p| !p.is_empty()) {
+        return Err(format!("linux.rootfsPropagation: {why}"));
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        return Err(format!("root.readonly: {why}"));
+    }
+    Ok(())
+}
+
+/// The host's `/proc/self/fd` directory of the calling process, opened
+/// `O_PATH`: its entries stay reachable after the root changes.
+pub fn open_own_fd_dir() -> Result<OwnedFd, ChildError> {
+    nix::fcntl::open("/proc/self/fd", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map(|fd| {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        })
+        .map_err(sys("open /proc/self/fd"))
+}
+
+/// `chroot` into the rootfs: the root of a container without a mount
+/// namespace of its own (pivot_root would change the host's).
+pub fn chroot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+    debug!(syscall = "chroot", "the rootfs is the root (no mount namespace of its own)");
+    nix::unistd::chroot(".").map_err(sys("chroot"))?;
+    nix::unistd::chdir("/").map_err(sys("chdir /"))
+}
+
+/// A tmpfs mounted read-only (a read-only `/dev`) must take the device nodes
+/// and mount points made in it first: it is mounted writable, and remembered
+/// in `later` to be made read-only once everything is in place, as runc does.
+pub fn writable_until_the_end(m: &Mount, later: &mut Vec<PathBuf>) -> Mount {
+    let opts = m.options().clone().unwrap_or_default();
+    if m.typ().as_deref() != Some("tmpfs") || !opts.iter().any(|o| o == "ro") {
+        return m.clone();
+    }
+    later.push(m.destination().clone());
+    let mut m = m.clone();
+    m.set_options(Some(opts.into_iter().filter(|o| o != "ro").collect()));
+    m
+}
+
+/// Makes the mounts [`writable_until_the_end`] kept writable read-only.
+pub fn remount_readonly(root: BorrowedFd<'_>, dests: &[PathBuf]) -> Result<(), ChildError> {
+    for d in dests {
+        let fd = open_in_root(root, d, OFlag::O_PATH).map_err(sys(format!("reopen {}", d.display())))?;
+        debug!(syscall = "mount", target = %d.display(), flags = "MS_REMOUNT|MS_RDONLY", "read-only tmpfs");
+        remount_bind(&fd_path(&fd), MsFlags::MS_RDONLY).map_err(sys(format!("remount {} read-only", d.display())))?;
+    }
+    Ok(())
 }
 
 /// Mounts the rootfs at its target and opens it.
@@ -393,6 +484,8 @@ pub fn mount_one(
     m: &Mount,
     bind_cgroups: bool,
     idmapped: Option<&OwnedFd>,
+    opened_source: Option<&OwnedFd>,
+    mount_label: Option<&str>,
 ) -> Result<(), ChildError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
@@ -401,6 +494,7 @@ pub fn mount_one(
     }
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_mount_options(&options);
+    let data = super::lsm::mount_data(&data, typ, mount_label);
     let extras = Extras::parse(&options);
     let is_bind = typ == "bind" || flags.contains(MsFlags::MS_BIND);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
@@ -409,9 +503,11 @@ pub fn mount_one(
         return Err(ChildError::setup(ctx("an idmapped mount was not prepared")));
     }
 
+    // the source as rrun opened it for a user namespace's init, else as named
+    let from = super::mount_sources::source_path(&source, opened_source);
     // a bind of a file needs a file to mount on; everything else a directory
-    let source_is_file = is_bind && std::fs::metadata(&source).map(|md| !md.is_dir()).unwrap_or(false);
-    if is_bind && !source.exists() {
+    let source_is_file = is_bind && std::fs::metadata(&from).map(|md| !md.is_dir()).unwrap_or(false);
+    if is_bind && !from.exists() {
         return Err(ChildError::setup(ctx("the source does not exist")));
     }
     if matches!(typ, "proc" | "sysfs") {
@@ -437,7 +533,7 @@ pub fn mount_one(
             None => {
                 debug!(syscall = "mount", source = %source.display(), target = %dest.display(), flags = ?flags, "bind mount");
                 mount(
-                    Some(&source),
+                    Some(&from),
                     &target_path,
                     None::<&str>,
                     MsFlags::MS_BIND | (flags & MsFlags::MS_REC),
@@ -787,13 +883,56 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
 
 /// `--no-pivot`: move the rootfs onto `/` and chroot into it, for roots that
 /// cannot be pivoted (an initramfs). The host's root stays underneath, so
-/// pivot_root is the default.
-pub fn move_root_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+/// pivot_root is the default. Its full procfs and sysfs mounts go first (or
+/// are covered where they cannot be unmounted): while the mount namespace
+/// holds one, the kernel would let the container mount a procfs of its own
+/// that shows what its masked paths hide, and a process that escapes the
+/// chroot would find the host's /proc there.
+pub fn move_root_into(root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), ChildError> {
+    hide_host_proc_and_sys(rootfs)?;
     fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
     debug!(syscall = "mount", flags = "MS_MOVE", target = "/", "move the rootfs onto / (no pivot_root)");
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(sys("move rootfs to /"))?;
     nix::unistd::chroot(".").map_err(sys("chroot"))?;
     nix::unistd::chdir("/").map_err(sys("chdir /"))
+}
+
+/// The host's procfs and sysfs mounts of this (the container's) mount
+/// namespace outside the rootfs: unmounted, or covered by an empty tmpfs.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| ChildError::setup(format!("read /proc/self/mountinfo: {e}")))?;
+    let mut hide: Vec<PathBuf> = Vec::new();
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let f: Vec<&str> = left.split(' ').collect();
+        let fstype = right.split(' ').next().unwrap_or("");
+        if f.len() < 5 || f[3] != "/" || !matches!(fstype, "proc" | "sysfs") {
+            continue;
+        }
+        let mp = PathBuf::from(unescape_mountinfo(f[4]));
+        if !mp.starts_with(rootfs) {
+            hide.push(mp);
+        }
+    }
+    // the deepest first: unmounting a parent takes its children along
+    hide.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for mp in hide {
+        let _ = mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>);
+        debug!(syscall = "umount2", target = %mp.display(), flags = "MNT_DETACH", "no host /proc or /sys under a --no-pivot root");
+        match umount2(&mp, MntFlags::MNT_DETACH) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            // locked (a user namespace) or gone with its parent: cover what is still there
+            Err(Errno::EINVAL) | Err(Errno::EPERM) => {
+                if mp.exists() {
+                    mount(Some("tmpfs"), &mp, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+                        .map_err(sys(format!("cover {}", mp.display())))?;
+                }
+            }
+            Err(e) => return Err(sys(format!("unmount {}", mp.display()))(e)),
+        }
+    }
+    Ok(())
 }
 
 /// `readonlyRootfs`: remount `/` read-only after every other mount is in place.

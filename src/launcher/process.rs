@@ -27,12 +27,14 @@ impl ProcessHandle {
         crate::container::process_alive(pid, start_time).then_some(ProcessHandle { fd })
     }
 
-    /// Sends `sig`; false if the process is gone.
-    pub fn signal(&self, sig: Signal) -> bool {
+    /// Sends `sig` (`None`: signal 0, a check that it lives); false if the process is gone.
+    pub fn signal(&self, sig: impl Into<Option<Signal>>) -> bool {
+        let sig = sig.into();
         tracing::debug!(syscall = "pidfd_send_signal", signal = ?sig, "signal the process");
+        let signo = sig.map_or(0, |s| s as i32);
         // SAFETY: pidfd_send_signal with a NULL siginfo and no flags.
         let rc = unsafe {
-            libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), sig as i32, std::ptr::null::<u8>(), 0)
+            libc::syscall(libc::SYS_pidfd_send_signal, self.fd.as_raw_fd(), signo, std::ptr::null::<u8>(), 0)
         };
         rc == 0
     }

@@ -73,6 +73,9 @@ pub enum SeccompError {
     NoListener,
     #[error("seccomp listener {path}: {op}: {reason}")]
     Listener { path: PathBuf, op: &'static str, reason: String },
+    /// runc's words, which engines and tests look for
+    #[error("failed to connect with seccomp agent specified in the seccomp profile: {path}: {reason}")]
+    AgentUnreachable { path: PathBuf, reason: String },
 }
 
 fn load_hint(errno: Errno) -> &'static str {
@@ -634,7 +637,8 @@ pub fn send_to_listener<S: serde::Serialize>(
     }
     let bytes = serde_json::to_vec(&msg).map_err(|e| fail("serialize the message", e.to_string()))?;
     debug!(syscall = "connect", path = %path.display(), "hand the seccomp notify descriptor to the agent");
-    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| fail("connect", e.to_string()))?;
+    let mut stream = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| SeccompError::AgentUnreachable { path: path.to_path_buf(), reason: e.to_string() })?;
     let fds = [notify_fd.as_raw_fd()];
     let sent = loop {
         match sendmsg::<()>(

@@ -72,6 +72,23 @@ pub fn send_seccomp_fd(sock: &OwnedFd, fd: &OwnedFd) -> nix::Result<()> {
     send(sock, b"S", &[fd.as_raw_fd()])
 }
 
+/// Parent → child, before "go": a bind mount's source, opened by rrun (see `mount_sources`).
+pub fn send_mount_source(sock: &OwnedFd, index: usize, fd: &OwnedFd) -> nix::Result<()> {
+    let mut m = b"M".to_vec();
+    m.extend_from_slice(&(index as u32).to_le_bytes());
+    send(sock, &m, &[fd.as_raw_fd()])
+}
+
+/// Child: one [`send_mount_source`]; None if rrun went away or sent something else.
+pub fn recv_mount_source(sock: &OwnedFd) -> Option<(usize, OwnedFd)> {
+    match recv_raw(sock) {
+        Ok((b, Some(fd))) if b.len() == 5 && b[0] == b'M' => {
+            Some((u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize, fd))
+        }
+        _ => None,
+    }
+}
+
 pub fn send_pty(sock: &OwnedFd, master: RawFd) -> nix::Result<()> {
     send(sock, b"T", &[master])
 }

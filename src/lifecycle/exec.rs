@@ -132,6 +132,7 @@ impl Rrun {
             preserve_fds: 0,
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
             console_socket: None,
+            oci: None,
         })?)
     }
 }

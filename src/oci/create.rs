@@ -2,7 +2,7 @@
 //! namespaces and cgroup and left waiting on the exec FIFO until `start`;
 //! and `run`, which is create + start + wait + delete.
 
-use super::{io, load_spec, timestamp, OciError, OciRuntime, Record, Status};
+use super::{io, load_bundle_spec, timestamp, OciError, OciRuntime, Record, Status};
 use crate::cgroups;
 use crate::launcher::{self, Child, LaunchConfig, OciLaunch, RootfsSource, StdioMode};
 use oci_spec::runtime::{LinuxResources, Spec};
@@ -123,11 +123,18 @@ impl OciRuntime {
     }
 
     fn create_in(&self, id: &str, dir: &Path, opts: &CreateOptions, foreground: bool) -> Result<Child, OciError> {
+        // paths the caller gave are relative to its working directory, which is left for the bundle
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let opts = &CreateOptions {
+            pid_file: opts.pid_file.as_deref().map(absolute),
+            console_socket: opts.console_socket.as_deref().map(absolute),
+            ..opts.clone()
+        };
         let bundle = opts
             .bundle
             .canonicalize()
             .map_err(|e| OciError::Bundle { bundle: opts.bundle.clone(), reason: format!("cannot open it: {e}") })?;
-        let mut spec = load_spec(&bundle.join("config.json"))?;
+        let (mut spec, extras) = load_bundle_spec(&bundle.join("config.json"))?;
         let root_path = spec.root().as_ref().map(|r| r.path().clone()).ok_or_else(|| OciError::Bundle {
             bundle: bundle.clone(),
             reason: "config.json has no root.path".into(),
@@ -170,6 +177,15 @@ impl OciRuntime {
             .map_err(|e| OciError::Io { path: fifo.clone(), source: e.into() })?;
 
         let cgroup = cgroups::create_at(&cgroup_path(&spec, id, self.systemd_cgroup)?)?;
+        // a cgroup that exists already: never one that is frozen (the init would hang in it);
+        // one with processes is used, but theirs are not rrun's to kill if create fails
+        if cgroup.is_frozen() {
+            return Err(OciError::Invalid("container's cgroup unexpectedly frozen".into()));
+        }
+        let foreign = cgroup.pids().len();
+        if foreign > 0 {
+            warn!(id, "container's cgroup is not empty: {foreign} process(es) found");
+        }
         let mut rec = Record {
             id: id.to_string(),
             bundle: bundle.clone(),
@@ -180,6 +196,7 @@ impl OciRuntime {
             cgroup: cgroup.dirs(),
             annotations: spec.annotations().clone().unwrap_or_default(),
             started_at: None,
+            shared_cgroup: foreign > 0,
         };
         let launched = (|| {
             if let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
@@ -204,6 +221,7 @@ impl OciRuntime {
                     keyring: (!opts.no_new_keyring).then(|| id.to_string()),
                     state: &state,
                     console_socket: opts.console_socket.as_deref(),
+                    memory_policy: extras.memory_policy.clone(),
                 }),
             };
             Ok::<_, OciError>(launcher::spawn(&cfg)?)
@@ -211,8 +229,10 @@ impl OciRuntime {
         let child = match launched {
             Ok(c) => c,
             Err(e) => {
-                let _ = cgroup.kill_all();
-                let _ = cgroup.delete();
+                if foreign == 0 {
+                    let _ = cgroup.kill_all();
+                    let _ = cgroup.delete();
+                }
                 return Err(e);
             }
         };

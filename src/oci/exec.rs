@@ -3,7 +3,7 @@
 
 use super::create::write_pid_file;
 use super::{OciError, OciRuntime, Status};
-use crate::launcher::{self, ExecConfig, StdioMode};
+use crate::launcher::{self, ExecConfig, OciExec, StdioMode};
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, UserBuilder};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -19,6 +19,9 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Exec even into a paused container.
     pub ignore_paused: bool,
+    /// `--cgroup`: a sub-cgroup of the container's to run in, `SUB` (every
+    /// hierarchy) or `CTRL[,CTRL]:SUB` (v1 hierarchies of those controllers).
+    pub cgroup: Vec<String>,
 }
 
 /// What `exec ID ARGS…` changes in the container's process.
@@ -40,6 +43,7 @@ pub struct ProcessOverrides {
 impl OciRuntime {
     /// The container's process with `o` applied (runc's `exec ID ARGS` form).
     pub fn exec_process(&self, id: &str, o: &ProcessOverrides) -> Result<Process, OciError> {
+        self.record(id)?;
         let spec = self.config(id)?;
         let mut p = spec.process().clone().unwrap_or_default();
         if o.args.is_empty() {
@@ -93,7 +97,13 @@ impl OciRuntime {
         match status {
             Status::Created | Status::Running => {}
             Status::Paused if opts.ignore_paused => {}
-            _ => return Err(OciError::WrongState { id: id.to_string(), action: "exec", status }),
+            // runc's words
+            Status::Paused => {
+                return Err(OciError::Invalid(
+                    "cannot exec in a paused container (use --ignore-paused to override)".into(),
+                ))
+            }
+            _ => return Err(OciError::Invalid(format!("cannot exec in a {status} state"))),
         }
         if opts.process.terminal().unwrap_or(false) && opts.detach && opts.console_socket.is_none() {
             return Err(OciError::Invalid("exec --tty --detach needs --console-socket".into()));
@@ -107,7 +117,15 @@ impl OciRuntime {
             .iter()
             .map(|n| n.typ())
             .collect();
-        let cgroup = OciRuntime::cgroup(&rec);
+        let dirs = sub_cgroup(&rec.cgroup, &opts.cgroup)?;
+        let cgroup = crate::cgroups::open(&dirs);
+        let state = |pid: i32| {
+            let mut s = serde_json::to_value(self.state(id).ok()).unwrap_or_default();
+            if s.is_object() {
+                s["pid"] = pid.into();
+            }
+            s.to_string()
+        };
         let child = launcher::spawn_in(&ExecConfig {
             pid: rec.pid,
             namespaces: &namespaces,
@@ -117,6 +135,10 @@ impl OciRuntime {
             preserve_fds: opts.preserve_fds,
             seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
             console_socket: opts.console_socket.as_deref(),
+            oci: Some(OciExec {
+                state: &state,
+                personality: spec.linux().as_ref().and_then(|l| l.personality().as_ref()),
+            }),
         })?;
         if let Some(pid_file) = &opts.pid_file {
             write_pid_file(pid_file, child.pid())?;
@@ -127,4 +149,44 @@ impl OciRuntime {
         }
         Ok(child.wait(true)?.code())
     }
+}
+
+/// The container's cgroup directories with `exec --cgroup` applied: `SUB`
+/// goes below each of them; `CTRL[,CTRL]:SUB` below those of the v1
+/// hierarchies holding one of these controllers. The sub-cgroup must exist
+/// (runc does not make it either) and stay inside the container's.
+fn sub_cgroup(dirs: &[PathBuf], specs: &[String]) -> Result<Vec<PathBuf>, OciError> {
+    let mut out = dirs.to_vec();
+    for spec in specs {
+        let (ctrls, sub) = match spec.split_once(':') {
+            Some((c, s)) => (c.split(',').filter(|c| !c.is_empty()).collect::<Vec<_>>(), s),
+            None => (Vec::new(), spec.as_str()),
+        };
+        let rel = std::path::Path::new(sub.trim_start_matches('/'));
+        if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(OciError::Invalid(format!("--cgroup {spec:?}: expected a sub-cgroup path of plain names")));
+        }
+        let mut matched = false;
+        for (d, orig) in out.iter_mut().zip(dirs) {
+            // a v1 directory's hierarchy is named after its controllers (/sys/fs/cgroup/cpu,cpuacct/…)
+            let hierarchy = crate::cgroups::hierarchy_controllers(orig);
+            if !ctrls.is_empty() && !ctrls.iter().any(|c| hierarchy.iter().any(|h| h == c)) {
+                continue;
+            }
+            matched = true;
+            *d = orig.join(rel);
+            if !d.is_dir() {
+                return Err(OciError::Invalid(format!(
+                    "--cgroup {spec:?}: {} does not exist in the container's cgroup",
+                    d.display()
+                )));
+            }
+        }
+        if !matched {
+            return Err(OciError::Invalid(format!(
+                "--cgroup {spec:?}: the container has no cgroup of those controllers"
+            )));
+        }
+    }
+    Ok(out)
 }

@@ -1,9 +1,7 @@
 //! `features` (what this runtime supports, runtime-spec features.md) and
 //! `spec` (a starting config.json, as `runc spec` writes it).
 
-use oci_spec::runtime::{
-    LinuxBuilder, LinuxIdMappingBuilder, LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, Spec,
-};
+use oci_spec::runtime::Spec;
 use serde_json::{json, Value};
 
 /// The mount options `mount_one` understands.
@@ -74,74 +72,43 @@ pub fn features() -> Value {
                 "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
                 "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_LOG"],
             },
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
+            "apparmor": { "enabled": crate::launcher::lsm::apparmor_enabled() },
+            "selinux": { "enabled": crate::launcher::lsm::selinux_enabled() },
             "intelRdt": { "enabled": false },
+            "memoryPolicy": {
+                "modes": [
+                    "MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
+                    "MPOL_PREFERRED_MANY", "MPOL_LOCAL",
+                ],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"],
+            },
             "mountExtensions": { "idmap": { "enabled": true } },
         },
         "annotations": {
-            "org.opencontainers.runc.checkpoint.enabled": "false",
+            "org.opencontainers.runc.checkpoint.enabled": "true",
             "io.github.rrun.version": env!("CARGO_PKG_VERSION"),
         },
     })
 }
 
-/// A starting `config.json`: runc's default (a shell on a terminal, a
-/// read-only `rootfs`, the usual namespaces and mounts); with `rootless`, a
-/// user namespace mapping root to the caller.
-pub fn default_spec(rootless: bool) -> Spec {
-    let mut spec = Spec::default();
-    spec.set_hostname(Some("rrun".into()));
-    if rootless {
-        let uid = nix::unistd::Uid::current().as_raw();
-        let gid = nix::unistd::Gid::current().as_raw();
-        let map =
-            |host| LinuxIdMappingBuilder::default().container_id(0u32).host_id(host).size(1u32).build().expect("valid");
-        let mut namespaces: Vec<LinuxNamespace> = spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().clone())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| n.typ() != LinuxNamespaceType::Network)
-            .collect();
-        namespaces.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().expect("valid"));
-        let linux = LinuxBuilder::default()
-            .namespaces(namespaces)
-            .uid_mappings(vec![map(uid)])
-            .gid_mappings(vec![map(gid)])
-            .masked_paths(spec.linux().as_ref().and_then(|l| l.masked_paths().clone()).unwrap_or_default())
-            .readonly_paths(spec.linux().as_ref().and_then(|l| l.readonly_paths().clone()).unwrap_or_default())
-            .build()
-            .expect("valid");
-        spec.set_linux(Some(linux));
-        // without the network namespace's ownership, sysfs is bound from the host
-        let mounts = spec
-            .mounts()
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                if m.destination().to_str() == Some("/sys") {
-                    MountBuilder::default()
-                        .destination("/sys")
-                        .typ("none")
-                        .source("/sys")
-                        .options(["rbind", "nosuid", "noexec", "nodev", "ro"].map(String::from).to_vec())
-                        .build()
-                        .expect("valid")
-                } else {
-                    let mut m = m;
-                    if let Some(o) = m.options().clone() {
-                        m.set_options(Some(o.into_iter().filter(|o| o != "gid=5").collect()));
-                    }
-                    m
-                }
-            })
-            .collect();
-        spec.set_mounts(Some(mounts));
+/// A starting `config.json`, exactly as `runc spec` writes it (a shell on a
+/// terminal, a read-only `rootfs`, the usual namespaces and mounts), but for
+/// the hostname; with `rootless`, as `runc spec --rootless`: a user namespace
+/// mapping root to the caller, no network namespace, /sys bound from the host.
+pub fn default_spec_text(rootless: bool) -> String {
+    if !rootless {
+        return include_str!("spec.json").to_string();
     }
-    spec
+    let uid = nix::unistd::Uid::current().as_raw();
+    let gid = nix::unistd::Gid::current().as_raw();
+    include_str!("spec-rootless.json")
+        .replace("\"hostID\": 4294967294", &format!("\"hostID\": {uid}"))
+        .replace("\"hostID\": 4294967295", &format!("\"hostID\": {gid}"))
+}
+
+/// [`default_spec_text`] as a Spec.
+pub fn default_spec(rootless: bool) -> Spec {
+    serde_json::from_str(&default_spec_text(rootless)).expect("the built-in spec parses")
 }
 
 #[cfg(test)]
@@ -166,7 +133,13 @@ mod tests {
             assert_eq!(back.process().as_ref().unwrap().args().as_ref().unwrap()[0], "sh");
             let ns: Vec<_> =
                 back.linux().as_ref().unwrap().namespaces().as_ref().unwrap().iter().map(|n| n.typ()).collect();
-            assert_eq!(ns.contains(&LinuxNamespaceType::User), rootless);
+            assert_eq!(ns.contains(&oci_spec::runtime::LinuxNamespaceType::User), rootless);
+            assert_eq!(back.process().as_ref().unwrap().terminal(), Some(true), "runc's spec asks for a terminal");
+            let uid = nix::unistd::Uid::current().as_raw();
+            if rootless {
+                let maps = back.linux().as_ref().unwrap().uid_mappings().clone().unwrap();
+                assert_eq!(maps[0].host_id(), uid);
+            }
         }
     }
 }

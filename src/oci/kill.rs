@@ -12,7 +12,8 @@ impl OciRuntime {
     /// `--all` works on a stopped container too, as runc's: when the init of a
     /// container sharing a PID namespace exits, its other processes live on in
     /// its cgroup, and containerd's shim kills them with `kill --all … 9`.
-    pub fn kill(&self, id: &str, signal: Signal, all: bool) -> Result<(), OciError> {
+    /// `None` is signal 0: only whether the container is alive is checked.
+    pub fn kill(&self, id: &str, signal: Option<Signal>, all: bool) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
         if all {
@@ -24,7 +25,7 @@ impl OciRuntime {
             for pid in cg.pids() {
                 let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
             }
-            if status == Status::Paused && signal == Signal::SIGKILL {
+            if status == Status::Paused && signal == Some(Signal::SIGKILL) {
                 cg.thaw()?;
             }
             return Ok(());
@@ -34,7 +35,9 @@ impl OciRuntime {
         }
         let init = Self::init_handle(&rec).ok_or(OciError::NotRunning { id: id.to_string(), action: "kill" })?;
         debug!(id, ?signal, "kill");
-        init.signal(signal);
+        if !init.signal(signal) {
+            return Err(OciError::NotRunning { id: id.to_string(), action: "kill" });
+        }
         Ok(())
     }
 
@@ -55,21 +58,29 @@ impl OciRuntime {
         if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(OciError::NotStopped { id: id.to_string(), status });
         }
-        if let Some(cg) = OciRuntime::cgroup(&rec) {
-            if rec.cgroup.iter().any(|d| d.exists()) {
-                cg.kill_all()?;
-            }
+        let cg = OciRuntime::cgroup(&rec).filter(|_| rec.cgroup.iter().any(|d| d.exists()));
+        if let (Some(cg), false) = (&cg, rec.shared_cgroup) {
+            cg.kill_all()?;
         }
         if let Some(init) = Self::init_handle(&rec) {
-            init.signal(Signal::SIGKILL);
+            init.signal(Some(Signal::SIGKILL));
+            if let Some(cg) = cg.as_ref().filter(|c| c.is_frozen()) {
+                // a paused container's processes die once thawed
+                cg.thaw()?;
+            }
             if !init.wait_exit(Duration::from_secs(10)) {
                 return Err(OciError::Invalid(format!("container {id}: its init did not die after SIGKILL")));
             }
         }
-        if let Some(cg) = OciRuntime::cgroup(&rec) {
-            if rec.cgroup.iter().any(|d| d.exists()) {
-                cg.delete()?;
+        match &cg {
+            Some(cg) if rec.shared_cgroup => {
+                // the other processes stay, and so does their cgroup
+                if let Err(e) = cg.delete() {
+                    warn!(id, error = %e, "the container's cgroup, shared with other processes, stays");
+                }
             }
+            Some(cg) => cg.delete()?,
+            None => {}
         }
         let hooks = self
             .config(id)
@@ -78,8 +89,8 @@ impl OciRuntime {
             .unwrap_or_default();
         if !hooks.is_empty() {
             let state = OciRuntime::hook_state(&rec, 0, Status::Stopped);
-            if let Err(e) = crate::launcher::hooks::run(&hooks, &state, "poststop") {
-                warn!(id, error = %e, "poststop hook failed");
+            for e in crate::launcher::hooks::run_all(&hooks, &state, "poststop") {
+                warn!(id, "{e}");
             }
         }
         let dir = self.dir(id)?;

@@ -10,6 +10,7 @@
 //! | `exec.rs` | `exec` |
 //! | `manage.rs` | `state`, `list`, `ps`, `pause`, `resume`, `update`, `events` |
 //! | `features.rs` | `features`, `spec` |
+//! | `checkpoint.rs` | `checkpoint`, `restore` (CRIU) |
 //!
 //! Each container has a directory `<root>/<id>/` (root: `--root`, by default
 //! `/run/rrun`, volatile like runc's `/run/runc`): `state.json` (what rrun
@@ -17,6 +18,7 @@
 //! The status is never stored: it is read from the init process (PID and
 //! start time), the FIFO and the freezer, so a crash cannot make it lie.
 
+mod checkpoint;
 mod create;
 mod exec;
 mod features;
@@ -24,9 +26,10 @@ mod kill;
 mod manage;
 mod start;
 
+pub use checkpoint::{CheckpointOptions, RestoreOptions};
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ProcessOverrides};
-pub use features::{default_spec, features};
+pub use features::{default_spec, default_spec_text, features};
 pub use manage::{ContainerEvent, ContainerStatsData};
 
 use crate::cgroups::{self, Cgroup};
@@ -137,6 +140,10 @@ pub(crate) struct Record {
     pub annotations: HashMap<String, String>,
     #[serde(default)]
     pub started_at: Option<String>,
+    /// The cgroup held other processes when the container was made: they are
+    /// not the container's to kill, and the cgroup is not removed under them.
+    #[serde(default)]
+    pub shared_cgroup: bool,
 }
 
 /// A handle on an OCI state root.
@@ -273,31 +280,117 @@ impl OciRuntime {
 
 /// Loads and checks a `config.json`.
 pub fn load_spec(path: &Path) -> Result<Spec, OciError> {
+    Ok(load_bundle_spec(path)?.0)
+}
+
+/// What a `config.json` holds beyond the Spec type rrun uses.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SpecExtras {
+    /// `linux.memoryPolicy` (runtime-spec 1.2), checked.
+    pub memory_policy: Option<crate::launcher::mempolicy::Resolved>,
+}
+
+/// Loads and checks a `config.json`, with what the Spec type does not keep:
+/// fields it would drop are taken out first (and applied, or refused), and
+/// `linux.timeOffsets`, which it models as strings, are put in that form
+/// ("SECS NANOSECS") rather than failing to parse.
+pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
-    let spec: Spec = serde_json::from_slice(&bytes)
-        .map_err(|e| OciError::Config { path: path.into(), reason: format!("invalid config.json: {e}") })?;
+    let bad = |reason: String| OciError::Config { path: path.into(), reason };
+    let mut raw: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid config.json: {e}")))?;
     // fields the Spec type does not keep must not be dropped silently
-    if let Ok(raw) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
-            if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
-                return Err(OciError::Config {
-                    path: path.into(),
-                    reason: format!(
-                        "mounts[{i}] ({}): per-mount uidMappings/gidMappings are not supported; an idmap mount uses the container's user namespace mappings",
-                        m["destination"].as_str().unwrap_or("?")
-                    ),
-                });
+    for (i, m) in raw["mounts"].as_array().into_iter().flatten().enumerate() {
+        if m.get("uidMappings").is_some() || m.get("gidMappings").is_some() {
+            return Err(bad(format!(
+                "mounts[{i}] ({}): per-mount uidMappings/gidMappings are not supported; an idmap mount uses the container's user namespace mappings",
+                m["destination"].as_str().unwrap_or("?")
+            )));
+        }
+    }
+    let mut extras = SpecExtras::default();
+    if let Some(linux) = raw.get_mut("linux").and_then(|l| l.as_object_mut()) {
+        if let Some(offsets) = linux.get_mut("timeOffsets").and_then(|o| o.as_object_mut()) {
+            for (clock, v) in offsets.iter_mut() {
+                if v.is_string() {
+                    continue;
+                }
+                let secs = v.get("secs").and_then(|s| s.as_i64());
+                let nanos = v.get("nanosecs").map(|n| n.as_u64()).unwrap_or(Some(0));
+                match (secs, nanos) {
+                    (Some(s), Some(n)) => *v = serde_json::Value::String(format!("{s} {n}")),
+                    _ => {
+                        return Err(bad(format!(
+                            "linux.timeOffsets.{clock}: expected {{\"secs\": N, \"nanosecs\": N}}"
+                        )))
+                    }
+                }
             }
         }
+        if let Some(p) = linux.remove("memoryPolicy").filter(|p| !p.is_null()) {
+            let policy: crate::launcher::mempolicy::MemoryPolicy =
+                serde_json::from_value(p).map_err(|e| bad(format!("invalid linux.memoryPolicy: {e}")))?;
+            extras.memory_policy = Some(policy.resolve().map_err(bad)?);
+        }
+    }
+    if let Some(b) = raw.pointer_mut("/linux/resources/blockIO") {
+        normalise_block_io(b);
+    }
+    let spec = <Spec as Deserialize>::deserialize(&raw).map_err(|e| bad(format!("invalid config.json: {e}")))?;
+    // what the Spec type did not keep is named, never dropped without a word
+    let kept = serde_json::to_value(&spec).unwrap_or_default();
+    for field in dropped_fields(&raw, &kept, "") {
+        tracing::warn!(config = %path.display(), field = %field, "config.json: {field} is not supported by rrun and is ignored");
     }
     let version = spec.version();
     if !version.starts_with("1.") {
-        return Err(OciError::Config {
-            path: path.into(),
-            reason: format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})"),
-        });
+        return Err(bad(format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})")));
     }
-    Ok(spec)
+    Ok((spec, extras))
+}
+
+/// The runtime spec spells `throttleReadIOPSDevice` and `throttleWriteIOPSDevice`;
+/// the Spec type reads them as `…IopsDevice` (and would drop them): both are taken.
+pub fn normalise_block_io(b: &mut serde_json::Value) {
+    if let Some(o) = b.as_object_mut() {
+        for (spec, ours) in [
+            ("throttleReadIOPSDevice", "throttleReadIopsDevice"),
+            ("throttleWriteIOPSDevice", "throttleWriteIopsDevice"),
+        ] {
+            if let Some(v) = o.remove(spec) {
+                o.insert(ours.to_string(), v);
+            }
+        }
+    }
+}
+
+/// Fields of `raw` (a config as given) that `kept` (the same parsed and
+/// written back) lacks: what the Spec type does not know. Nulls, and the
+/// free-form annotations, are not fields.
+fn dropped_fields(raw: &serde_json::Value, kept: &serde_json::Value, at: &str) -> Vec<String> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    match (raw, kept) {
+        (Value::Object(r), Value::Object(k)) => {
+            for (key, v) in r {
+                if v.is_null() || key == "annotations" {
+                    continue;
+                }
+                let here = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                match k.get(key) {
+                    None => out.push(here),
+                    Some(kv) => out.extend(dropped_fields(v, kv, &here)),
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(k)) => {
+            for (i, (rv, kv)) in r.iter().zip(k).enumerate() {
+                out.extend(dropped_fields(rv, kv, &format!("{at}[{i}]")));
+            }
+        }
+        _ => {}
+    }
+    out
 }
 
 pub(crate) fn timestamp() -> String {
@@ -320,6 +413,31 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "a b", "x\n", &long] {
             assert!(!valid_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn fields_the_spec_type_drops_are_found_and_iops_throttles_kept() {
+        let dir = std::env::temp_dir().join(format!("rrun-oci-fields-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("config.json");
+        std::fs::write(
+            &p,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"resources":{"blockIO":{
+                "throttleReadIOPSDevice":[{"major":8,"minor":0,"rate":10}],
+                "throttleWriteIOPSDevice":[{"major":8,"minor":0,"rate":20}]}},
+                "timeOffsets":{"monotonic":{"secs":5,"nanosecs":1}}}}"#,
+        )
+        .unwrap();
+        let (spec, _) = load_bundle_spec(&p).unwrap();
+        let b = spec.linux().as_ref().unwrap().resources().as_ref().unwrap().block_io().clone().unwrap();
+        assert_eq!(b.throttle_read_iops_device().as_ref().unwrap()[0].rate(), 10);
+        assert_eq!(b.throttle_write_iops_device().as_ref().unwrap()[0].rate(), 20);
+        assert_eq!(spec.linux().as_ref().unwrap().time_offsets().as_ref().unwrap()["monotonic"], "5 1");
+        let raw =
+            serde_json::json!({"process": {"args": ["x"], "futureField": 1}, "annotations": {"a": "b"}, "n": null});
+        let kept = serde_json::json!({"process": {"args": ["x"]}});
+        assert_eq!(dropped_fields(&raw, &kept, ""), vec!["process.futureField".to_string()]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

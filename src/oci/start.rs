@@ -62,9 +62,9 @@ impl OciRuntime {
         let hooks = self.config(id)?.hooks().as_ref().and_then(|h| h.poststart().clone()).unwrap_or_default();
         if !hooks.is_empty() {
             let state = OciRuntime::hook_state(&rec, rec.pid, Status::Running);
-            // the spec: a failed poststart hook is a warning, the container runs on
-            if let Err(e) = crate::launcher::hooks::run(&hooks, &state, "poststart") {
-                warn!(id, error = %e, "poststart hook failed");
+            // the spec: a failed poststart hook is a warning, the other hooks and the container go on
+            for e in crate::launcher::hooks::run_all(&hooks, &state, "poststart") {
+                warn!(id, "{e}");
             }
         }
         Ok(())
