@@ -15,6 +15,7 @@
 //! # Ok::<(), rrun::Error>(())
 //! ```
 
+pub mod cdi;
 pub mod cgroups;
 pub mod container;
 pub mod digest;
@@ -71,6 +72,8 @@ pub enum Error {
     Filter(#[from] filter::FilterError),
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),
+    #[error(transparent)]
+    Cdi(#[from] cdi::CdiError),
     #[error("image {0} not found in the local store")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]

@@ -14,6 +14,7 @@
 
 pub mod bpf;
 mod devices;
+pub mod resctrl;
 mod v1;
 mod v2;
 

@@ -1,6 +1,7 @@
 //! Command-line parsing and output formatting. Every command calls the
 //! library; nothing here touches the store or the kernel directly.
 
+mod cdi;
 mod container;
 mod format;
 mod fs;
@@ -138,6 +139,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Devices of the Container Device Interface (GPUs and others): cdi list
+    #[command(subcommand)]
+    Cdi(cdi::CdiCommand),
 }
 
 /// A command line Docker would refuse; rrun ends with 125 as docker does.
@@ -165,6 +169,10 @@ pub fn main(cli: Cli) -> i32 {
     }
     if let Command::Version(a) = cli.command {
         return system::version(a).unwrap_or_else(|e| fail(&e));
+    }
+    // the spec directories only: no store is opened
+    if let Command::Cdi(c) = cli.command {
+        return cdi::cdi(c);
     }
     let root = cli.root.clone().unwrap_or_else(rrun::Rrun::default_root);
     let rrun = match rrun::Rrun::open(&root) {
@@ -252,7 +260,9 @@ fn dispatch(rrun: &rrun::Rrun, command: Command) -> Result<i32, rrun::Error> {
         Command::Search(a) => registry::search(rrun, a),
         Command::Volume(c) => volume::volume(rrun, c),
         Command::Info(a) => system::info(rrun, a),
-        Command::Oci { .. } | Command::Version(_) => unreachable!("handled before the store is opened"),
+        Command::Oci { .. } | Command::Version(_) | Command::Cdi(_) => {
+            unreachable!("handled before the store is opened")
+        }
     }
 }
 

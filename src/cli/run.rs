@@ -129,9 +129,15 @@ pub struct RunArgs {
     /// Allow a device in the device cgroup: 'c 1:3 rwm'
     #[arg(long = "device-cgroup-rule")]
     pub device_cgroup_rule: Vec<String>,
-    /// Add a host device: HOST[:CONTAINER][:PERMISSIONS]
+    /// Add a host device HOST[:CONTAINER][:PERMISSIONS], or a CDI device VENDOR/CLASS=NAME (e.g. nvidia.com/gpu=all)
     #[arg(long)]
     pub device: Vec<String>,
+    /// Add NVIDIA GPUs through CDI: all, a count, or '"device=0,1"' (Docker's syntax)
+    #[arg(long)]
+    pub gpus: Vec<String>,
+    /// Directory of CDI specs, replacing /etc/cdi and /var/run/cdi (repeatable; later ones win)
+    #[arg(long = "cdi-spec-dir")]
+    pub cdi_spec_dir: Vec<PathBuf>,
     /// Block I/O weight, 10 to 1000 (0: the default)
     #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
@@ -298,6 +304,9 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     for l in &a.label {
         labels.push(spec::options::parse_label(l)?);
     }
+    // `--device VENDOR/CLASS=NAME` names a CDI device; anything else is a host path
+    let (cdi_devices, host_devices): (Vec<&String>, Vec<&String>) =
+        a.device.iter().partition(|d| rrun::cdi::is_cdi_name(d));
     let ns_mode = |flag: &str, v: &Option<String>| -> Result<NamespaceMode, Error> {
         Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
     };
@@ -336,7 +345,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
             cpuset_mems: None,
             pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
-            devices: a.device.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
+            devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
             blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
         },
         restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
@@ -363,6 +372,9 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         healthcheck: None,
         log_driver: Default::default(),
         attach: None,
+        cdi_devices: cdi_devices.into_iter().cloned().collect(),
+        gpus: a.gpus.iter().map(|g| g.parse()).collect::<Result<_, _>>()?,
+        cdi_spec_dirs: a.cdi_spec_dir.clone(),
     })
 }
 

@@ -123,6 +123,8 @@ pub struct Plan<'a> {
     engine: super::EngineSteps,
     /// A network namespace of its own, new.
     new_net_ns: bool,
+    /// `linux.intelRdt`: the `tasks` file of the resctrl class of service the init joins.
+    rdt_tasks: Option<OwnedFd>,
 }
 
 /// The parts of an OCI `create` the child carries out.
@@ -193,9 +195,6 @@ impl<'a> Plan<'a> {
             mounts::check_without_mount_ns(spec).map_err(LaunchError::Spec)?;
         }
         super::lsm::check_mount_label(spec.linux().as_ref().and_then(|l| l.mount_label().as_deref()))?;
-        if spec.linux().as_ref().is_some_and(|l| l.intel_rdt().is_some()) {
-            return Err(LaunchError::Spec(super::intel_rdt_refusal()));
-        }
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
         let mut process_plan = ProcessPlan::new(process, seccomp, stdio)?;
         let oci = match &cfg.oci {
@@ -216,7 +215,16 @@ impl<'a> Plan<'a> {
             }
             None => None,
         };
+        // checked (and its schemata written) here in rrun, joined by the init before it runs anything
+        let rdt_tasks = match spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) {
+            Some(rdt) => Some(
+                crate::cgroups::resctrl::prepare(rdt, crate::cgroups::resctrl::mount_point().as_deref())
+                    .map_err(|e| LaunchError::Spec(format!("intelRdt: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Plan {
+            rdt_tasks,
             spec,
             rootfs: cfg.rootfs.clone(),
             init: cfg.init,
@@ -284,6 +292,11 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     let sources = super::mount_sources::receive(sock, plan.mount_sources).map_err(ChildError::setup)?;
     if !sync::wait_go(sock) {
         return Err(ChildError::setup("the parent went away before the container started"));
+    }
+    if let Some(tasks) = &plan.rdt_tasks {
+        // 0: the writer itself (resctrl reads PIDs in the writer's PID namespace)
+        debug!(file = "tasks", "join the Intel RDT class of service (resctrl)");
+        nix::unistd::write(tasks, b"0").map_err(sys("join the intelRdt class of service (resctrl tasks)"))?;
     }
     if plan.new_user_ns {
         // the parent wrote the id maps: become the namespace's root (where it is mapped)
@@ -386,12 +399,20 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     if let Some(p) = plan.oci.as_ref().and_then(|o| o.memory_policy.as_ref()) {
         super::mempolicy::apply(p)?;
     }
-    let gate = plan.oci.as_ref().map(|o| Gate {
-        fifo: &o.fifo,
-        fd_dir: fd_dir.take(),
-        start_hooks: start_hooks_with_env(spec, plan.process.process),
-        state: state.clone().unwrap_or_default(),
-    });
+    let start_hooks = start_hooks_with_env(spec, plan.process.process);
+    let gate = match &plan.oci {
+        Some(o) => Some(Gate {
+            fifo: Some(&o.fifo),
+            fd_dir: fd_dir.take(),
+            start_hooks,
+            state: state.clone().unwrap_or_default(),
+        }),
+        // rrun's own run has no `start` to wait for: only its startContainer hooks, just before exec
+        None if !start_hooks.is_empty() => {
+            Some(Gate { fifo: None, fd_dir: None, start_hooks, state: state.clone().unwrap_or_default() })
+        }
+        None => None,
+    };
     become_process(&plan.process, sock, plan.init, gate.as_ref())
 }
 
@@ -413,9 +434,11 @@ fn start_hooks_with_env(spec: &Spec, process: &Process) -> Vec<oci_spec::runtime
 static CREATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// OCI `create`: the init stops here until `start`, then runs the
-/// startContainer hooks, and only then execs.
+/// startContainer hooks, and only then execs. Without a FIFO (rrun's own
+/// run), only the hooks run.
 pub(super) struct Gate<'a> {
-    fifo: &'a OwnedFd,
+    /// The exec FIFO (None: rrun's own run, which has no `start` to wait for).
+    fifo: Option<&'a OwnedFd>,
     /// The host's `/proc/self/fd` of the init, opened before pivot_root: the
     /// FIFO is reopened through it, whether the container mounts a /proc or not.
     fd_dir: Option<OwnedFd>,
@@ -426,10 +449,11 @@ pub(super) struct Gate<'a> {
 impl Gate<'_> {
     /// Tells rrun the container is created, then blocks until `start` opens the FIFO.
     fn wait_for_start(&self, sock: &OwnedFd) -> Result<(), ChildError> {
+        let Some(fifo) = self.fifo else { return self.run_start_hooks() };
         sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
         CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         // reopened through /proc: the O_PATH descriptor was taken before pivot_root
-        let name = self.fifo.as_raw_fd().to_string();
+        let name = fifo.as_raw_fd().to_string();
         let path = format!("/proc/self/fd/{name}");
         debug!(path = %path, "wait for start on the exec FIFO");
         let fd = loop {
@@ -449,6 +473,10 @@ impl Gate<'_> {
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         nix::unistd::write(&fd, b"0").map_err(sys("write the exec FIFO"))?;
         drop(fd);
+        self.run_start_hooks()
+    }
+
+    fn run_start_hooks(&self) -> Result<(), ChildError> {
         super::hooks::run(&self.start_hooks, &self.state, "startContainer").map_err(ChildError::setup)
     }
 }
@@ -528,7 +556,10 @@ pub(super) fn become_process(
     // no host descriptor may survive the exec (CVE-2024-21626): every one rrun opened is
     // close-on-exec already (and stays so, in 3..3+N too); the caller's from 3+N on become so
     super::finalize::close_on_exec_from(3 + plan.preserve_fds)?;
-    if let Some(gate) = gate {
+    if let Some(gate) = gate.filter(|g| g.fifo.is_none()) {
+        gate.run_start_hooks()?;
+    }
+    if let Some(gate) = gate.filter(|g| g.fifo.is_some()) {
         // a missing command is a create-time error, as with runc
         let program = resolve_program(plan)?;
         gate.wait_for_start(sock)?;

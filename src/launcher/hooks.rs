@@ -11,11 +11,39 @@
 //! | `poststop` | rrun `delete` | the runtime's | after the container is gone |
 
 use oci_spec::runtime::Hook;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tracing::debug;
+
+/// Who a container is, for the state its hooks read on stdin (runtime-spec
+/// runtime.md#state). rrun's own containers are bundles too: their directory
+/// holds the `config.json` that hooks such as `nvidia-ctk hook …` read.
+#[derive(Debug, Clone, Default)]
+pub struct HookIdentity {
+    pub id: String,
+    pub bundle: std::path::PathBuf,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl HookIdentity {
+    /// The state JSON: `pid` while the container has a process, `status` as the runtime spec names it.
+    pub fn state(&self, pid: Option<i32>, status: &str) -> String {
+        let mut v = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "id": self.id,
+            "status": status,
+            "bundle": self.bundle,
+            "annotations": self.annotations,
+        });
+        if let Some(pid) = pid {
+            v["pid"] = pid.into();
+        }
+        v.to_string()
+    }
+}
 
 /// Runs `hooks` in order with `state` on stdin; the first that fails (exit
 /// code, signal, timeout, cannot start) stops the rest and names itself, in

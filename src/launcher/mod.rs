@@ -124,6 +124,9 @@ pub struct EngineSteps {
     /// Destinations of bind mounts (volumes) to fill with what the image has
     /// there before they are mounted, when their source is still empty.
     pub copy_up: Vec<std::path::PathBuf>,
+    /// The container's identity in the state its hooks read (an OCI `create`
+    /// passes its own state instead).
+    pub hook_identity: Option<hooks::HookIdentity>,
 }
 
 /// What an OCI `create` adds to a launch.
@@ -339,12 +342,13 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
         flags = format!("{clone_flags:#x}"),
         "create the container's namespaces and init process"
     );
+    let own_state = cfg.engine.hook_identity.as_ref().map(|h| move |pid: i32| h.state(Some(pid), "creating"));
     let steps = ParentSteps {
         pipes,
         cgroup: cfg.cgroup,
         id_maps,
         hooks: spec.hooks().as_ref(),
-        state: cfg.oci.as_ref().map(|o| o.state),
+        state: cfg.oci.as_ref().map(|o| o.state).or(own_state.as_ref().map(|f| f as &dyn Fn(i32) -> String)),
         until_created: cfg.oci.is_some(),
         seccomp_listener: seccomp_listener(spec),
         console_socket: cfg.oci.as_ref().and_then(|o| o.console_socket),

@@ -232,7 +232,7 @@ impl Rrun {
         write(&sdir.join("resolv.conf"), spec::resolv_conf(&host_resolv, opts.network).as_bytes())?;
         let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
         let seccomp = seccomp_profile(opts)?;
-        let oci = spec::build(&SpecInput {
+        let mut oci = spec::build(&SpecInput {
             image: &run_config,
             options: opts,
             user: &user,
@@ -244,6 +244,10 @@ impl Rrun {
             volume_dirs: &volume_dirs,
             joined: &joined,
         })?;
+        // CDI devices (--device VENDOR/CLASS=NAME, --gpus): their specs' edits
+        for problem in crate::cdi::inject(&mut oci, &opts.cdi_devices, &opts.gpus, &opts.cdi_spec_dirs)? {
+            tracing::warn!("{problem}");
+        }
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
         let record = ContainerRecord {
@@ -399,6 +403,13 @@ impl Rrun {
             r.oom_killed = false;
             r.error = None;
         })?;
+        // the state hooks read: rrun's container directory is its bundle (config.json)
+        let identity = launcher::hooks::HookIdentity {
+            id: c.record.id.clone(),
+            bundle: c.dir.clone(),
+            annotations: c.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
+        };
+        let hooks = c.spec.hooks().clone().unwrap_or_default();
         let result = (|| {
             if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
                 cgroup.apply(r)?;
@@ -414,6 +425,7 @@ impl Rrun {
                 oci: None,
                 engine: launcher::EngineSteps {
                     copy_up: volumes.iter().filter(|v| v.copy_up).map(|v| v.destination.clone()).collect(),
+                    hook_identity: Some(identity.clone()),
                 },
             };
             let child = match launcher::spawn(&cfg) {
@@ -443,6 +455,11 @@ impl Rrun {
             if let Some(rec) = &rec {
                 self.emit_container(rec, "start", &[]);
             }
+            // as the runtime spec says: a failing poststart hook is a warning, the container runs on
+            let poststart = hooks.poststart().clone().unwrap_or_default();
+            if let Err(e) = launcher::hooks::run(&poststart, &identity.state(Some(pid), "running"), "poststart") {
+                tracing::warn!("{e}");
+            }
             on_started();
             let status = wait(child);
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
@@ -468,6 +485,11 @@ impl Rrun {
         let _ = cgroup.kill_all();
         if let Err(e) = cgroup.delete() {
             tracing::warn!(error = %e, "removing the container's cgroup");
+        }
+        // the container is gone: its poststop hooks (a failure is a warning)
+        let poststop = hooks.poststop().clone().unwrap_or_default();
+        if let Err(e) = launcher::hooks::run(&poststop, &identity.state(None, "stopped"), "poststop") {
+            tracing::warn!("{e}");
         }
         result
     }

@@ -173,6 +173,13 @@ pub struct RunOptions {
     /// `-a`: the streams a foreground run relays (None: stdout and stderr;
     /// the others are still logged).
     pub attach: Option<Streams>,
+    /// `--device VENDOR/CLASS=NAME`: CDI devices, whose spec files say what
+    /// they add to the container (nodes, mounts, env, hooks, groups).
+    pub cdi_devices: Vec<String>,
+    /// `--gpus`: NVIDIA GPUs, as CDI devices `nvidia.com/gpu=…`.
+    pub gpus: Vec<crate::cdi::GpuRequest>,
+    /// `--cdi-spec-dir`: where CDI specs are read (empty: /etc/cdi, then /var/run/cdi).
+    pub cdi_spec_dirs: Vec<PathBuf>,
 }
 
 /// A choice of standard streams (`run -a STDIN -a STDOUT`).

@@ -1,0 +1,60 @@
+//! `cdi list`: the CDI devices the spec directories define.
+
+use super::format;
+use clap::{Args, Subcommand};
+use rrun::cdi::Registry;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum CdiCommand {
+    /// List the CDI devices of the spec directories (name, spec file)
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Only show the device names
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Output: table, json (one object per line), a Go template ('{{.Name}}'), or 'table TEMPLATE'
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Directory of CDI specs, replacing /etc/cdi and /var/run/cdi (repeatable; later ones win)
+    #[arg(long = "cdi-spec-dir")]
+    pub cdi_spec_dir: Vec<PathBuf>,
+}
+
+pub fn cdi(c: CdiCommand) -> i32 {
+    match c {
+        CdiCommand::List(a) => list(a),
+    }
+}
+
+fn list(a: ListArgs) -> i32 {
+    let output = match format::Format::parse(a.format.as_deref()) {
+        Ok(f) => f,
+        Err(e) => return e.report(),
+    };
+    let dirs = if a.cdi_spec_dir.is_empty() { Registry::default_dirs() } else { a.cdi_spec_dir };
+    let reg = Registry::load(&dirs);
+    // a broken spec file leaves its devices out: say which and why
+    for e in reg.errors() {
+        eprintln!("rrun: warning: {e}");
+    }
+    let devices = reg.devices();
+    if a.quiet {
+        devices.iter().for_each(|d| println!("{}", d.name));
+        return 0;
+    }
+    if let format::Format::Json = output {
+        for d in &devices {
+            println!("{}", serde_json::to_string(d).expect("serializes"));
+        }
+        return 0;
+    }
+    match format::print_rows(&output, &devices, &[("Name", "NAME"), ("SpecFile", "SPEC FILE")]) {
+        Ok(()) => 0,
+        Err(e) => e.report(),
+    }
+}
