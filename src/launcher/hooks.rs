@@ -6,9 +6,9 @@
 //! | --- | --- | --- | --- |
 //! | `prestart`, `createRuntime` | rrun | the runtime's | mounts done, before pivot_root |
 //! | `createContainer` | the container's init | the container's | just after, still before pivot_root |
-//! | `startContainer` | the container's init | the container's | `start`, just before exec |
-//! | `poststart` | rrun `start` | the runtime's | after the process started |
-//! | `poststop` | rrun `delete` | the runtime's | after the container is gone |
+//! | `startContainer` | the container's init | the container's | `start` (own run: its start), just before exec |
+//! | `poststart` | rrun `start` (own run: rrun) | the runtime's | after the process started |
+//! | `poststop` | rrun `delete` (own run: rrun) | the runtime's | after the container is gone |
 
 use oci_spec::runtime::Hook;
 use std::collections::BTreeMap;

@@ -455,9 +455,9 @@ impl Rrun {
             if let Some(rec) = &rec {
                 self.emit_container(rec, "start", &[]);
             }
-            // as the runtime spec says: a failing poststart hook is a warning, the container runs on
+            // as the runtime spec says: a failing poststart hook is a warning, the others and the container go on
             let poststart = hooks.poststart().clone().unwrap_or_default();
-            if let Err(e) = launcher::hooks::run(&poststart, &identity.state(Some(pid), "running"), "poststart") {
+            for e in launcher::hooks::run_all(&poststart, &identity.state(Some(pid), "running"), "poststart") {
                 tracing::warn!("{e}");
             }
             on_started();
@@ -488,7 +488,7 @@ impl Rrun {
         }
         // the container is gone: its poststop hooks (a failure is a warning)
         let poststop = hooks.poststop().clone().unwrap_or_default();
-        if let Err(e) = launcher::hooks::run(&poststop, &identity.state(None, "stopped"), "poststop") {
+        for e in launcher::hooks::run_all(&poststop, &identity.state(None, "stopped"), "poststop") {
             tracing::warn!("{e}");
         }
         result

@@ -74,7 +74,8 @@ pub fn features() -> Value {
             },
             "apparmor": { "enabled": crate::launcher::lsm::apparmor_enabled() },
             "selinux": { "enabled": crate::launcher::lsm::selinux_enabled() },
-            "intelRdt": { "enabled": false },
+            // an existing class of service (closID) is joined where the host mounts resctrl
+            "intelRdt": { "enabled": crate::cgroups::resctrl::mount_point().is_some() },
             "memoryPolicy": {
                 "modes": [
                     "MPOL_DEFAULT", "MPOL_BIND", "MPOL_INTERLEAVE", "MPOL_WEIGHTED_INTERLEAVE", "MPOL_PREFERRED",
