@@ -11,9 +11,8 @@ pub struct V1 {
     dirs: Vec<(Vec<String>, PathBuf)>,
 }
 
-/// The caller's cgroup path in the hierarchy holding `controller` (from /proc/self/cgroup).
-fn own_path(controller: &str) -> String {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+/// The caller's cgroup path in the hierarchy holding `controller`, from the text of /proc/self/cgroup.
+fn own_path_in(text: &str, controller: &str) -> String {
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
@@ -29,9 +28,8 @@ impl V1 {
     /// (`absolute`) or below rrun's own cgroup there.
     pub fn create(layout: &Layout, rel: &Path, absolute: bool) -> Result<V1, CgroupError> {
         let mut dirs = Vec::new();
-        for (ctrls, mount) in &layout.v1 {
-            let base = if absolute { mount.clone() } else { mount.join(own_path(&ctrls[0]).trim_start_matches('/')) };
-            let dir = base.join(rel);
+        for (ctrls, dir) in Self::dirs_for(layout, rel, absolute) {
+            let base = dir.ancestors().nth(rel.components().count()).unwrap_or(&dir).to_path_buf();
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
             if ctrls.iter().any(|c| c == "cpuset") {
                 // a v1 cpuset cgroup starts empty: each new level inherits its parent's cpus and mems
@@ -49,6 +47,23 @@ impl V1 {
             dirs.push((ctrls.clone(), dir));
         }
         Ok(V1 { dirs })
+    }
+
+    /// The directory `create` makes in each hierarchy, with its controllers.
+    pub fn dirs_for(layout: &Layout, rel: &Path, absolute: bool) -> Vec<(Vec<String>, PathBuf)> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        layout
+            .v1
+            .iter()
+            .map(|(ctrls, mount)| {
+                let base = if absolute {
+                    mount.clone()
+                } else {
+                    mount.join(own_path_in(&own, &ctrls[0]).trim_start_matches('/'))
+                };
+                (ctrls.clone(), base.join(rel))
+            })
+            .collect()
     }
 
     /// Re-opens recorded directories; each one's controllers are those of the mount it lies in.
@@ -234,7 +249,8 @@ impl Cgroup for V1 {
     }
 
     fn delete(&self) -> Result<(), CgroupError> {
-        for (_, d) in &self.dirs {
+        // the reverse of creation: a removal cut short leaves the first directory, which says there is more
+        for (_, d) in self.dirs.iter().rev() {
             rmdir(d)?;
         }
         Ok(())

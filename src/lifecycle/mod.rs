@@ -41,12 +41,25 @@ pub struct ContainerSize {
     pub root_fs: u64,
 }
 
+/// How a foreground container ended (`run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The container's exit code (128+N for signal N).
+    pub code: i32,
+    /// The kernel's OOM killer killed a process of it.
+    pub oom_killed: bool,
+    /// Its memory limit in bytes, if it had one.
+    pub memory_limit: Option<u64>,
+}
+
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
 pub struct Container {
     pub record: ContainerRecord,
     pub dir: PathBuf,
     pub spec: oci_spec::runtime::Spec,
+    /// The cgroup its record already names, when this process created it to run it.
+    pub(crate) planned: Option<crate::cgroups::Planned>,
 }
 
 impl Rrun {
@@ -86,6 +99,14 @@ impl Rrun {
     /// Creates a container from an image: its record, rootfs directories,
     /// `/etc` files, volumes and runtime Spec. Nothing runs yet.
     pub fn create(&self, image_name: &str, opts: &RunOptions) -> Result<Container, Error> {
+        self.create_as(image_name, opts, false)
+    }
+
+    /// [`Rrun::create`]; with `owned`, the calling process goes on to run the
+    /// container: the record names it as the container's owner and names the
+    /// cgroup it will make, before anything exists, so that if this process
+    /// is killed, the next command finds what to clean up (see `reconcile`).
+    pub(crate) fn create_as(&self, image_name: &str, opts: &RunOptions, owned: bool) -> Result<Container, Error> {
         // --cidfile: taken before anything is made (an existing one is refused), written once created
         let cidfile =
             match &opts.cidfile {
@@ -98,7 +119,7 @@ impl Rrun {
                 None => None,
             };
         let mut new_volumes = Vec::new();
-        let result = self.create_inner(image_name, opts, &mut new_volumes);
+        let result = self.create_inner(image_name, opts, &mut new_volumes, owned);
         match (&result, cidfile, &opts.cidfile) {
             (Ok(c), Some(mut f), Some(path)) => {
                 use std::io::Write;
@@ -121,6 +142,7 @@ impl Rrun {
         image_name: &str,
         opts: &RunOptions,
         new_volumes: &mut Vec<container::VolumeUse>,
+        owned: bool,
     ) -> Result<Container, Error> {
         let image = self.image(image_name)?;
         if image.layers.is_empty() {
@@ -246,6 +268,8 @@ impl Rrun {
         })?;
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
+        let me = std::process::id() as i32;
+        let planned = if owned { Some(crate::cgroups::plan(&id)?) } else { None };
         let record = ContainerRecord {
             restart_policy: opts.restart,
             restart_count: 0,
@@ -257,8 +281,8 @@ impl Rrun {
             log_max_size: opts.log_max_size.unwrap_or(crate::logs::DEFAULT_MAX_SIZE),
             paused: false,
             error: None,
-            monitor_pid: None,
-            monitor_start_time: None,
+            monitor_pid: owned.then_some(me),
+            monitor_start_time: if owned { container::process_start_time(me) } else { None },
             id: id.clone(),
             name: name.clone(),
             image: image_name.to_string(),
@@ -274,7 +298,7 @@ impl Rrun {
             exit_code: None,
             started_at: None,
             finished_at: None,
-            cgroup: Vec::new(),
+            cgroup: planned.as_ref().map(|p| p.dirs().to_vec()).unwrap_or_default(),
             oom_killed: false,
             log_driver: opts.log_driver,
             open_stdin: opts.interactive,
@@ -306,28 +330,47 @@ impl Rrun {
         drop(_lock);
         info!(id = %id, name = %name, image = image_name, "container created");
         self.emit_container(&record, "create", &[]);
-        Ok(Container { record, dir, spec: oci })
+        Ok(Container { record, dir, spec: oci, planned })
     }
 
     /// Creates and runs a container in the foreground: signals are forwarded,
     /// the terminal relayed, the output logged; returns the container's exit
     /// code (128+N for signal N).
     pub fn run(&self, image_name: &str, opts: &RunOptions) -> Result<i32, Error> {
-        let c = self.create(image_name, opts)?;
+        self.run_outcome(image_name, opts).map(|o| o.code)
+    }
+
+    /// [`Rrun::run`], saying also whether the kernel's OOM killer ended the
+    /// container, and its memory limit (the CLI tells the user why it died).
+    pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
+        let c = self.create_as(image_name, opts, true)?;
         let streams = opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true });
         let result = self.start_foreground(&c, opts.interactive, streams);
+        let oom_killed = result.is_ok() && container::read_record(&c.dir).is_some_and(|r| r.oom_killed);
         if opts.remove {
             debug!(id = %c.record.id, "--rm: removing the container and its anonymous volumes");
             self.destroy(&c.record);
             self.remove_anonymous_volumes(&c.record.volumes);
         }
-        result
+        let memory_limit = c
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+            .filter(|l| *l > 0)
+            .map(|l| l as u64);
+        result.map(|code| RunOutcome { code, oom_killed, memory_limit })
     }
 
     /// Removes a container that has ended, and says so in the journal.
     pub(crate) fn destroy(&self, c: &ContainerRecord) {
         match self.store().remove_dir(&self.store().container_dir(&c.id)) {
-            Ok(()) => self.emit_container(c, "destroy", &[]),
+            Ok(()) => {
+                self.emit_container(c, "destroy", &[]);
+                self.collect_orphaned_layers(c);
+            }
             Err(e) => tracing::warn!(id = %c.id, error = %e, "removing the container"),
         }
     }
@@ -336,7 +379,10 @@ impl Rrun {
     /// monitor: its output goes to `streams` of this process (and to its
     /// log), relayed through pipes by this process, which waits anyway.
     fn start_foreground(&self, c: &Container, interactive: bool, streams: Streams) -> Result<i32, Error> {
-        self.claim_monitor(c)?;
+        // a container this process created to run already names it as its owner
+        if c.record.monitor_pid != Some(std::process::id() as i32) {
+            self.claim_monitor(c)?;
+        }
         let mut log = self.open_log(c)?;
         let relayed = log.is_some() || !streams.stdout || !streams.stderr;
         let stdio = match (relayed, interactive) {
@@ -371,13 +417,16 @@ impl Rrun {
         result
     }
 
-    /// Records the calling process as the one that watches the container.
+    /// Records the calling process as the one that watches the container;
+    /// fails when the container is gone (the next command removed a `--rm`
+    /// container whose creator was killed before this monitor took over).
     fn claim_monitor(&self, c: &Container) -> Result<(), Error> {
         let me = std::process::id() as i32;
         self.update(&c.dir, |r| {
             r.monitor_pid = Some(me);
             r.monitor_start_time = container::process_start_time(me);
-        })?;
+        })?
+        .ok_or_else(|| Error::ContainerNotFound(c.record.id.clone()))?;
         Ok(())
     }
 
@@ -391,14 +440,34 @@ impl Rrun {
         on_started: impl FnOnce(),
         wait: impl FnOnce(Child) -> Result<ExitStatus, launcher::LaunchError>,
     ) -> Result<i32, Error> {
-        let cgroup = crate::cgroups::create(&c.record.id)?;
-        let dirs = cgroup.dirs();
-        self.update(&c.dir, |r| {
-            r.cgroup = dirs;
-            r.paused = false;
-            r.oom_killed = false;
-            r.error = None;
-        })?;
+        // the record names the cgroup before it exists: a crash from here on leaves it named
+        let planned = match &c.planned {
+            // this process created the container to run it, and its record says so already
+            Some(p) if c.record.monitor_pid == Some(std::process::id() as i32) => p.clone(),
+            _ => {
+                let p = crate::cgroups::plan(&c.record.id)?;
+                let dirs = p.dirs().to_vec();
+                self.update(&c.dir, |r| {
+                    r.cgroup = dirs;
+                    r.paused = false;
+                    r.oom_killed = false;
+                    r.error = None;
+                })?
+                .ok_or_else(|| Error::ContainerNotFound(c.record.id.clone()))?;
+                p
+            }
+        };
+        let dirs = planned.dirs().to_vec();
+        let cgroup = match planned.create() {
+            Ok(cg) => cg,
+            Err(e) => {
+                // what was made of it goes again
+                if let Some(cg) = crate::cgroups::open(&dirs) {
+                    let _ = cg.delete();
+                }
+                return Err(e.into());
+            }
+        };
         let result = (|| {
             if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
                 cgroup.apply(r)?;
@@ -513,7 +582,7 @@ impl Rrun {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        Ok(Container { record, dir, spec })
+        Ok(Container { record, dir, spec, planned: None })
     }
 
     /// Removes a container and its rootfs. A running one is refused unless
@@ -541,6 +610,7 @@ impl Rrun {
         if volumes {
             self.remove_anonymous_volumes(&c.volumes);
         }
+        self.collect_orphaned_layers(&c);
         Ok(c.id.clone())
     }
 }
