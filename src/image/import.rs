@@ -344,7 +344,7 @@ impl Importer<'_> {
         };
         // never more than the descriptor says: a hostile source cannot fill the disk
         let reader: Box<dyn Read + Send + '_> = match layer.size {
-            Some(declared) => Box::new(Bounded { inner: reader, left: declared, declared }),
+            Some(declared) => Box::new(Bounded { inner: reader, left: declared, declared, over: false }),
             None => reader,
         };
         let label = layer.blob.as_ref().map(|b| b.to_string()).unwrap_or_else(|| layer.member.clone());
@@ -436,6 +436,7 @@ struct Bounded<R> {
     inner: R,
     left: u64,
     declared: u64,
+    over: bool,
 }
 
 /// The error a [`Bounded`] read ends with when the blob goes on past its size.
@@ -446,7 +447,7 @@ struct Oversize {
 
 impl std::fmt::Display for Oversize {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the blob goes on past the {} bytes its descriptor says: reading stopped there", self.declared)
+        write!(f, "its descriptor says {} bytes, the blob goes on past them: reading stopped there", self.declared)
     }
 }
 
@@ -457,11 +458,19 @@ impl<R: Read> Read for Bounded<R> {
         if buf.is_empty() {
             return Ok(0);
         }
+        let oversize = || io::Error::new(io::ErrorKind::InvalidData, Oversize { declared: self.declared });
+        if self.over {
+            // sticky: a reader that retries (a digest check reading "the rest") must not see an end
+            return Err(oversize());
+        }
         if self.left == 0 {
             let mut probe = [0u8; 1];
             return match self.inner.read(&mut probe)? {
                 0 => Ok(0),
-                _ => Err(io::Error::new(io::ErrorKind::InvalidData, Oversize { declared: self.declared })),
+                _ => {
+                    self.over = true;
+                    Err(oversize())
+                }
             };
         }
         let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
@@ -543,4 +552,41 @@ fn import_layers_parallel(loader: &Importer<'_>, layers: &[PlannedLayer]) -> Res
     }
     debug_assert!(!skipped, "layers are skipped only after a failure");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(declared: u64, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Bounded { inner: data, left: declared, declared, over: false }.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn bounded_reads_stop_at_the_declared_size() {
+        assert_eq!(read_all(5, b"hello").unwrap(), b"hello");
+        assert_eq!(read_all(9, b"hello").unwrap(), b"hello", "a short blob is for the size check to see");
+        let e = read_all(4, b"hello").unwrap_err();
+        assert!(find_in_chain::<Oversize>(&e).is_some(), "{e}");
+        // the error stays: a second read of "the rest" does not find an end
+        let mut b = Bounded { inner: &b"hello"[..], left: 0, declared: 0, over: false };
+        let mut buf = [0u8; 8];
+        assert!(b.read(&mut buf).is_err());
+        assert!(b.read(&mut buf).is_err());
+    }
+
+    #[test]
+    fn a_full_disk_is_found_however_deep() {
+        let enospc = io::Error::from_raw_os_error(libc::ENOSPC);
+        let wrapped = io::Error::other(enospc);
+        let e = ImportError::Unpack {
+            origin: "x".into(),
+            source: UnpackError::Read { layer: "l".into(), source: wrapped },
+        };
+        assert!(e.is_no_space());
+        let other = ImportError::Io { origin: "x".into(), source: io::Error::from_raw_os_error(libc::EIO) };
+        assert!(!other.is_no_space());
+    }
 }
