@@ -144,9 +144,11 @@ impl Store {
         }
     }
 
-    /// True when nobody downloads into `partial/<hex>` now.
+    /// True when nobody downloads into `partial/<hex>` now (a download
+    /// holds its lock file; without one, there is none).
     pub(crate) fn partial_idle(&self, hex: &str) -> bool {
-        matches!(self.try_lock_partial(hex), Ok(Some(_)))
+        !self.root.join("partial").join(format!("{hex}.lock")).exists()
+            || matches!(self.try_lock_partial(hex), Ok(Some(_)))
     }
 
     /// Removes `partial/<hex>` and its lock file while holding that lock;

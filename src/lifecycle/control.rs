@@ -538,8 +538,12 @@ impl Rrun {
         let mut removed = Vec::new();
         for c in self.containers()? {
             if !c.is_running() && !c.monitor_alive() {
-                self.remove_container(&c.id, false)?;
-                removed.push(c.id);
+                match self.remove_container(&c.id, false) {
+                    Ok(_) => removed.push(c.id),
+                    // started (or removed) meanwhile: not this prune's
+                    Err(Error::ContainerRunning(_) | Error::ContainerNotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         self.remove_orphaned_cgroups();

@@ -509,9 +509,11 @@ impl Rrun {
                 // copied up (or found full) on this first start: never again
                 r.volumes.iter_mut().for_each(|v| v.copy_up = false);
             })?;
-            if let Some(rec) = &rec {
-                self.emit_container(rec, "start", &[]);
-            }
+            let Some(rec) = rec else {
+                // removed while it started: it does not run without a record (killed below, with its cgroup)
+                return Err(Error::ContainerNotFound(c.record.id.clone()));
+            };
+            self.emit_container(&rec, "start", &[]);
             on_started();
             let status = wait(child);
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
@@ -595,16 +597,35 @@ impl Rrun {
     /// volumes go too (named ones stay, as with Docker).
     pub fn remove_container_with(&self, name_or_id: &str, force: bool, volumes: bool) -> Result<String, Error> {
         let c = self.container(name_or_id)?;
-        if c.is_running() {
-            if !force {
-                return Err(Error::ContainerRunning(name_or_id.to_string()));
+        let dir = self.store().container_dir(&c.id);
+        // a monitor may be starting it (its record still says created): with -f, it is stopped too
+        let mut attempts = 0;
+        loop {
+            let now = crate::container::read_record(&dir).map(ContainerRecord::resolved);
+            let Some(now) = now else { return Err(Error::ContainerNotFound(name_or_id.to_string())) };
+            if starting_or_running(&now) {
+                if !force {
+                    return Err(Error::ContainerRunning(name_or_id.to_string()));
+                }
+                self.kill_all_and_wait(&now)?;
             }
-            self.kill_all_and_wait(&c)?;
-        }
-        self.cleanup_stale(&c);
-        {
+            self.cleanup_stale(&now);
+            // removed under the record's lock, which a monitor takes to claim the container and to
+            // record its start: no monitor can start it once this looked
             let _lock = self.store().lock_exclusive()?;
-            self.store().remove_dir(&self.store().container_dir(&c.id))?;
+            let Some((held, rec)) = crate::container::lock_record(&dir).map_err(io_error(&dir))? else {
+                return Err(Error::ContainerNotFound(name_or_id.to_string()));
+            };
+            if starting_or_running(&rec.clone().resolved()) {
+                attempts += 1;
+                if !force || attempts > 3 {
+                    return Err(Error::ContainerRunning(name_or_id.to_string()));
+                }
+                continue;
+            }
+            self.store().remove_dir(&dir)?;
+            drop(held);
+            break;
         }
         self.emit_container(&c, "destroy", &[]);
         if volumes {
@@ -613,6 +634,12 @@ impl Rrun {
         self.collect_orphaned_layers(&c);
         Ok(c.id.clone())
     }
+}
+
+/// True while a container runs, or its live monitor is about to start it.
+fn starting_or_running(c: &ContainerRecord) -> bool {
+    c.is_running()
+        || (c.status == Status::Created && c.monitor_alive() && c.monitor_pid != Some(std::process::id() as i32))
 }
 
 /// `--ulimit`: a hard limit above rrun's own cannot be set without

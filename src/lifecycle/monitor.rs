@@ -100,6 +100,11 @@ impl Rrun {
         let stdin = if c.record.open_stdin { StdinMode::Pipe } else { StdinMode::Null };
         let mut restarts = 0u32;
         loop {
+            if c.dir.join(STOP_MARKER).exists() || !c.dir.exists() {
+                // stopped or removed (`rm -f`) before it started
+                fail(&mut notifier, &format!("container {} was stopped before it started", c.record.id));
+                break;
+            }
             let result = self.run_to_exit(
                 c,
                 StdioMode::Capture(stdin),
