@@ -304,6 +304,25 @@ impl ContainerRecord {
     pub fn monitor_alive(&self) -> bool {
         matches!((self.monitor_pid, self.monitor_start_time), (Some(p), Some(t)) if process_alive(p, t))
     }
+
+    /// True when the process that was responsible for this container (the
+    /// `rrun` that created or ran it, or its monitor) died and left work
+    /// undone: a "running" record (its init dies with its parent, the
+    /// monitor; one that outlived it, having missed that signal, is orphaned),
+    /// a cgroup still there, or a `--rm` container not removed.
+    pub fn needs_cleanup(&self) -> bool {
+        if self.monitor_alive() {
+            return false;
+        }
+        if self.monitor_pid.is_none() && self.is_running() && !self.is_stale() {
+            // no monitor was ever recorded (an older rrun): the running init is left alone
+            return false;
+        }
+        self.is_running()
+            || (self.auto_remove && self.monitor_pid.is_some())
+            // cgroups are made first to last and removed last to first: the first one tells
+            || self.cgroup.first().is_some_and(|d| d.exists())
+    }
 }
 
 /// A new 64-hex container ID from the kernel's random source.
@@ -369,13 +388,15 @@ pub fn read_record(dir: &Path) -> Option<ContainerRecord> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Changes a container's record under an exclusive `flock` on its directory,
-/// so that the monitor and commands like `pause` never lose each other's
-/// updates. Returns the record as written; `None` when the container is gone.
-pub fn update_record(
-    dir: &Path,
-    change: impl FnOnce(&mut ContainerRecord),
-) -> std::io::Result<Option<ContainerRecord>> {
+/// An exclusive `flock` on a container's directory: held while its record
+/// is read and changed, and while a dead owner's leftovers are cleaned up.
+pub struct RecordLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// Locks a container's directory and reads its record; `None` when the
+/// container (or its record) is gone.
+pub fn lock_record(dir: &Path) -> std::io::Result<Option<(RecordLock, ContainerRecord)>> {
     let handle = match std::fs::File::open(dir) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -383,14 +404,28 @@ pub fn update_record(
     };
     let lock = nix::fcntl::Flock::lock(handle, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| std::io::Error::from(e))?;
-    let Some(mut record) = read_record(dir) else {
+    Ok(read_record(dir).map(|r| (RecordLock { _lock: lock }, r)))
+}
+
+/// Replaces a record; the caller holds its [`RecordLock`].
+pub fn write_record(dir: &Path, record: &ContainerRecord, _held: &RecordLock) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(record).expect("record serializes");
+    // state re-derived after a crash anyway (see `needs_cleanup`): no fsync on this path
+    crate::store::write_file_atomic(&dir.join("container.json"), &bytes, false)
+}
+
+/// Changes a container's record under an exclusive `flock` on its directory,
+/// so that the monitor and commands like `pause` never lose each other's
+/// updates. Returns the record as written; `None` when the container is gone.
+pub fn update_record(
+    dir: &Path,
+    change: impl FnOnce(&mut ContainerRecord),
+) -> std::io::Result<Option<ContainerRecord>> {
+    let Some((lock, mut record)) = lock_record(dir)? else {
         return Ok(None);
     };
     change(&mut record);
-    let bytes = serde_json::to_vec_pretty(&record).expect("record serializes");
-    // state re-derived after a crash anyway: no fsync on this path
-    crate::store::write_file_atomic(&dir.join("container.json"), &bytes, false)?;
-    drop(lock);
+    write_record(dir, &record, &lock)?;
     Ok(Some(record))
 }
 

@@ -123,6 +123,9 @@ pub struct DiskUsage {
     pub volumes: Vec<VolumeUsage>,
     /// Unpacked size of the layers no container's image needs.
     pub images_reclaimable: u64,
+    /// What no image and no container references (layers, blobs, leftovers
+    /// of killed commands): counted in the Images row, removed by a prune.
+    pub unreferenced: crate::gc::GarbageUsage,
 }
 
 impl DiskUsage {
@@ -141,8 +144,8 @@ impl DiskUsage {
                 "Images",
                 self.images.iter().map(|i| &i.id).collect::<HashSet<_>>().len(),
                 self.images.iter().filter(|i| i.containers > 0).map(|i| &i.id).collect::<HashSet<_>>().len(),
-                self.layers_size,
-                self.images_reclaimable,
+                self.layers_size + self.unreferenced.size,
+                self.images_reclaimable + self.unreferenced.size,
             ),
             row(
                 "Containers",
@@ -164,6 +167,29 @@ impl DiskUsage {
 }
 
 impl Rrun {
+    /// The platform an image is for, from its config (`os/architecture[/variant]`).
+    pub fn image_platform(&self, name: &str) -> Result<image::Platform, Error> {
+        let record = self.image(name)?;
+        let config = self.image_config(&record)?;
+        Ok(image::Platform { os: config.os, architecture: config.architecture, variant: config.variant })
+    }
+
+    /// `--platform` with `--pull=never`: the local image must be for that
+    /// platform, or the error says what it is for.
+    pub fn check_image_platform(&self, name: &str, wanted: &image::Platform) -> Result<(), Error> {
+        let actual = self.image_platform(name)?;
+        if wanted.matches(&actual) {
+            return Ok(());
+        }
+        Err(Error::BadImage {
+            image: name.to_string(),
+            reason: format!(
+                "it was found but does not match the specified platform: wanted {wanted}, actual: {actual} \
+                 (pull that platform's image with --pull=missing or --pull=always)"
+            ),
+        })
+    }
+
     /// An image as `docker image inspect` shows it.
     pub fn inspect_image(&self, name: &str) -> Result<ImageInspect, Error> {
         let (record, index) = self.image_and_index(name)?;
@@ -266,19 +292,22 @@ impl Rrun {
             .map(|i| i.manifest.clone())
             .collect();
         let mut report = PruneReport::default();
-        for m in victims {
-            for n in index.names_of(&m).into_iter().map(String::from).collect::<Vec<_>>() {
+        for m in &victims {
+            for n in index.names_of(m).into_iter().map(String::from).collect::<Vec<_>>() {
                 index.tags.remove(&n);
                 report.images_deleted.push(ImageDeleteItem::Untagged(n));
             }
-            let Some(rec) = index.images.remove(&m) else { continue };
+            let Some(rec) = index.images.remove(m) else { continue };
             for d in &rec.repo_digests {
                 report.images_deleted.push(ImageDeleteItem::Untagged(d.clone()));
             }
             report.images_deleted.push(ImageDeleteItem::Deleted(rec.config.to_string()));
-            self.store().write_index(&index)?;
-            report.space_reclaimed += self.collect_garbage(&index, &rec)?;
         }
+        if !victims.is_empty() {
+            self.store().write_index(&index)?;
+        }
+        // then a sweep of the whole store: the images' layers and blobs, and what killed commands left
+        report.space_reclaimed += self.collect_garbage()?;
         Ok(report)
     }
 
@@ -384,6 +413,7 @@ impl Rrun {
             containers,
             volumes,
             images_reclaimable: layers_size.saturating_sub(needed_size),
+            unreferenced: self.garbage()?.usage(),
         })
     }
 }
@@ -413,11 +443,17 @@ mod tests {
                 VolumeUsage { name: "used".into(), links: 1, size: 3 },
                 VolumeUsage { name: "free".into(), links: 0, size: 4 },
             ],
+            unreferenced: Default::default(),
         };
         let rows = usage.summary();
         let kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(kinds, ["Images", "Containers", "Local Volumes", "Build Cache"]);
         assert_eq!((rows[0].size, rows[0].reclaimable), (100, 40));
+        let with_garbage = DiskUsage {
+            unreferenced: crate::gc::GarbageUsage { layers: 1, blobs: 2, stray: 0, size: 60 },
+            ..usage.clone()
+        };
+        assert_eq!((with_garbage.summary()[0].size, with_garbage.summary()[0].reclaimable), (160, 100));
         assert_eq!((rows[1].total_count, rows[1].active, rows[1].size, rows[1].reclaimable), (1, 0, 7, 7));
         assert_eq!((rows[2].total_count, rows[2].active, rows[2].size, rows[2].reclaimable), (2, 1, 7, 4));
         let item = serde_json::to_value(ImageDeleteItem::Untagged("x".into())).unwrap();

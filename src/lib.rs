@@ -21,6 +21,7 @@ pub mod container;
 pub mod digest;
 pub mod events;
 pub mod filter;
+pub mod gc;
 pub mod image;
 pub mod images;
 pub mod launcher;
@@ -29,7 +30,8 @@ pub mod logs;
 pub mod oci;
 pub mod progress;
 pub use lifecycle::{
-    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, TopOutput, UpdateOptions,
+    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,
+    UpdateOptions,
 };
 pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
 pub mod reference;
@@ -39,6 +41,7 @@ pub mod securefs;
 pub mod spec;
 pub mod store;
 pub mod system;
+pub mod text;
 pub mod timespec;
 pub mod volume;
 
@@ -208,9 +211,14 @@ impl Rrun {
         })
     }
 
-    /// Opens (creating if needed) the store at `root`.
+    /// Opens (creating if needed) the store at `root`, and finishes what
+    /// killed rrun processes left undone (see [`Rrun::reconcile`]).
     pub fn open(root: impl Into<PathBuf>) -> Result<Rrun, Error> {
-        Ok(Rrun { store: Store::open(root)? })
+        let rrun = Rrun { store: Store::open(root)? };
+        if let Err(e) = rrun.reconcile() {
+            tracing::warn!(error = %e, "cleaning up after killed rrun processes");
+        }
+        Ok(rrun)
     }
 
     pub fn store(&self) -> &Store {
@@ -350,52 +358,16 @@ impl Rrun {
                 }
                 out.deleted = Some(rec.config.clone());
                 self.store.write_index(&index)?;
-                out.reclaimed = self.collect_garbage(&index, &rec)?;
+                // what no image and no container uses any more goes (and what a killed run left)
+                out.reclaimed = self.collect_garbage()?;
                 out.untagged.iter().for_each(|n| self.emit_image("untag", &id, n));
                 self.emit_image("delete", &id, &id);
                 return Ok(out);
             }
         }
         self.store.write_index(&index)?;
+        out.reclaimed = self.collect_garbage()?;
         out.untagged.iter().for_each(|n| self.emit_image("untag", &id, n));
         Ok(out)
-    }
-
-    /// Removes the blobs and layers of `removed` that no image and no container
-    /// still uses; returns the bytes freed (unpacked layers and blob files).
-    /// The caller holds the exclusive lock.
-    pub(crate) fn collect_garbage(&self, index: &image::ImageIndex, removed: &ImageRecord) -> Result<u64, Error> {
-        let containers = self.containers_unlocked()?;
-        let layer_used = |d: &Digest| {
-            index.images.values().any(|i| i.diff_ids().any(|x| x == d))
-                || containers.iter().any(|c| c.layers.contains(d))
-        };
-        let blob_used = |d: &Digest| {
-            index.images.values().any(|i| &i.manifest == d || &i.config == d || i.layers.iter().any(|l| &l.blob == d))
-        };
-        let mut freed = 0;
-        let mut remove_blob = |d: &Digest| {
-            let path = self.store.blob_path(d);
-            let size = std::fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if std::fs::remove_file(&path).is_ok() {
-                freed += size;
-            }
-        };
-        let mut layers_freed = 0;
-        for l in &removed.layers {
-            if !layer_used(&l.diff_id) && self.store.has_layer(&l.diff_id) {
-                layers_freed += image::layer_size(&self.store, &l.diff_id);
-                self.store.remove_dir(&self.store.layer_dir(&l.diff_id))?;
-            }
-            if !blob_used(&l.blob) {
-                remove_blob(&l.blob);
-            }
-        }
-        for d in [&removed.manifest, &removed.config] {
-            if !blob_used(d) {
-                remove_blob(d);
-            }
-        }
-        Ok(freed + layers_freed)
     }
 }

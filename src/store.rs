@@ -118,12 +118,64 @@ impl Store {
     pub fn lock_partial(&self, digest: &Digest) -> Result<Option<(PathBuf, StoreLock)>, StoreError> {
         let dir = self.root.join("partial");
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let lock_path = dir.join(format!("{}.lock", digest.hex()));
-        let file = open_lock_file(&lock_path)?;
-        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(Some((dir.join(digest.hex()), StoreLock { _lock: lock }))),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-            Err((_, e)) => Err(StoreError::Io { path: lock_path, source: e.into() }),
+        match self.try_lock_partial(digest.hex())? {
+            Some(lock) => Ok(Some((dir.join(digest.hex()), lock))),
+            None => Ok(None),
+        }
+    }
+
+    /// The lock of `partial/<hex>`, if nobody holds it. The sweep removes an
+    /// idle lock file while holding it: a lock taken on a file that was
+    /// removed meanwhile is dropped and taken again on the new one.
+    fn try_lock_partial(&self, hex: &str) -> Result<Option<StoreLock>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let lock_path = self.root.join("partial").join(format!("{hex}.lock"));
+        loop {
+            let file = open_lock_file(&lock_path)?;
+            let lock = match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => lock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, e)) => return Err(StoreError::Io { path: lock_path, source: e.into() }),
+            };
+            let held = lock.metadata().map(|m| m.ino()).ok();
+            if fs::metadata(&lock_path).map(|m| m.ino()).ok() == held {
+                return Ok(Some(StoreLock { _lock: lock }));
+            }
+        }
+    }
+
+    /// True when nobody downloads into `partial/<hex>` now (a download
+    /// holds its lock file; without one, there is none).
+    pub(crate) fn partial_idle(&self, hex: &str) -> bool {
+        !self.root.join("partial").join(format!("{hex}.lock")).exists()
+            || matches!(self.try_lock_partial(hex), Ok(Some(_)))
+    }
+
+    /// Removes `partial/<hex>` and its lock file while holding that lock;
+    /// false (nothing removed) when a download holds it.
+    pub(crate) fn remove_partial(&self, hex: &str) -> Result<bool, StoreError> {
+        let dir = self.root.join("partial");
+        let Some(lock) = self.try_lock_partial(hex)? else { return Ok(false) };
+        for path in [dir.join(hex), dir.join(format!("{hex}.lock"))] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::Io { path, source: e }),
+            }
+        }
+        drop(lock);
+        Ok(true)
+    }
+
+    /// True when the process that made the staging entry `path` (under
+    /// `tmp/`, named `PID.START.N-label`) still runs.
+    pub(crate) fn staging_owner_alive(&self, path: &Path) -> bool {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut parts = name.splitn(3, '.');
+        match (parts.next().map(str::parse::<i32>), parts.next().map(str::parse::<u64>)) {
+            (Some(Ok(pid)), Some(Ok(start))) => crate::container::process_alive(pid, start),
+            // not named by an owner: nobody's
+            _ => false,
         }
     }
 
@@ -254,15 +306,11 @@ impl Store {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let mut parts = name.splitn(3, '.');
-            let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
-                continue;
-            };
-            if !crate::container::process_alive(pid, start) {
+            let mut parts = name.to_str().unwrap_or_default().splitn(3, '.');
+            let named = parts.next().is_some_and(|p| p.parse::<i32>().is_ok())
+                && parts.next().is_some_and(|s| s.parse::<u64>().is_ok());
+            // entries named otherwise are the sweep's (`gc`), which may judge them
+            if named && !self.staging_owner_alive(&entry.path()) {
                 tracing::debug!(path = %entry.path().display(), "removing orphaned staging directory");
                 let _ = remove_tree(&entry.path());
             }

@@ -81,3 +81,137 @@ fn oci_limits_and_ids_are_named_in_runc_errors() {
     assert_eq!(code, Some(1));
     assert!(err.contains("at most 255") && !err.contains("os error"), "{err}");
 }
+
+#[test]
+fn negative_numbers_are_values_with_their_range_said() {
+    if !root_or_skip("negative_numbers_are_values_with_their_range_said") {
+        return;
+    }
+    let r = TestRoot::with_busybox("errs-negative");
+    for (args, says) in [
+        (&["stop", "-t", "-1", "nothing"][..], "-1 is out of range: expected 0 or more seconds"),
+        (&["restart", "--time", "-5", "nothing"], "-5 is out of range: expected 0 or more seconds"),
+        (&["run", "--rm", "--stop-timeout", "-1", "busybox", "true"], "-1 is out of range"),
+        (&["run", "--rm", "--memory", "-1", "busybox", "true"], "a size cannot be negative"),
+        (&["run", "--rm", "--cpus", "-1", "busybox", "true"], "--cpus \"-1\""),
+    ] {
+        let (code, err) = failed(&r.run(args));
+        assert_eq!(code, Some(125), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} should say {says:?}: {err}");
+        assert!(!err.contains("unexpected argument"), "{args:?}: taken for a flag: {err}");
+    }
+}
+
+#[test]
+fn archives_that_are_not_tar_or_cut_short_say_so() {
+    if !root_or_skip("archives_that_are_not_tar_or_cut_short_say_so") {
+        return;
+    }
+    let r = TestRoot::new("errs-archives");
+    // bytes of every value, escape sequences and invalid UTF-8 among them
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let random = r.path.join("random.bin");
+    std::fs::write(&random, &noise).unwrap();
+    let (code, err) = failed(&r.run(&["load", "-i", random.to_str().unwrap()]));
+    assert_eq!(code, Some(125));
+    assert!(err.contains("not an image archive: it is not a tar file"), "{err}");
+    assert!(!err.chars().any(|c| c.is_control() && c != '\n' || c == '\u{fffd}'), "raw bytes shown: {err:?}");
+
+    let whole = std::fs::read(fixture("busybox.tar")).unwrap();
+    // cut inside the layer's data, and at a header boundary (no end-of-archive blocks)
+    for cut in [100_000, 1024] {
+        let short = r.path.join(format!("cut-{cut}.tar"));
+        std::fs::write(&short, &whole[..cut]).unwrap();
+        let (code, err) = failed(&r.run(&["load", "-i", short.to_str().unwrap()]));
+        assert_eq!(code, Some(125));
+        assert!(err.contains("the archive is truncated"), "{cut}: {err}");
+        assert!(!err.contains("EOF"), "{cut}: {err}");
+    }
+    assert!(r.entries("layers").is_empty() && r.entries("blobs/sha256").is_empty(), "nothing was kept");
+}
+
+#[test]
+fn a_full_disk_is_named_as_such_with_the_store() {
+    if !root_or_skip("a_full_disk_is_named_as_such_with_the_store") {
+        return;
+    }
+    let dir = ScratchDir::new("errs-enospc");
+    let root = dir.path.join("store");
+    std::fs::create_dir_all(&root).unwrap();
+    // room for the store's files, not for the 2 MB layer and its copy
+    let status = Command::new("mount").args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"]).arg(&root).status().unwrap();
+    assert!(status.success());
+    let out = Command::new(RRUN)
+        .arg("--root")
+        .arg(&root)
+        .args(["load", "-i", fixture("busybox.tar").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (code, err) = failed(&out);
+    assert_eq!(code, Some(125));
+    assert!(err.contains(&format!("no space left on device in the store {}", root.display())), "{err}");
+    assert!(err.contains("unpacking"), "{err}");
+    assert!(!err.contains("reading the layer archive"), "{err}");
+    // what the failed load staged is gone: the store is as it was
+    let used: Vec<String> = std::fs::read_dir(root.join("layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(used.is_empty(), "{used:?}");
+}
+
+#[test]
+fn a_container_the_oom_killer_ends_says_so() {
+    if !root_or_skip("a_container_the_oom_killer_ends_says_so") {
+        return;
+    }
+    let r = TestRoot::with_busybox("errs-oom");
+    let out = r.run(&[
+        "run",
+        "--rm",
+        "--memory",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+    ]);
+    let (code, err) = failed(&out);
+    assert_eq!(code, Some(137), "{err}");
+    assert_eq!(err.trim(), "rrun: container killed by the kernel OOM killer: memory limit 32m");
+}
+
+#[test]
+fn platforms_are_checked_against_the_local_image() {
+    if !root_or_skip("platforms_are_checked_against_the_local_image") {
+        return;
+    }
+    let r = TestRoot::with_busybox("errs-platform");
+    for flags in [&["--platform", "bogus"][..], &["--platform", "linux/ARM64"], &["--platform", "linux/arm64/v8/x"]] {
+        let mut args = vec!["run", "--rm", "--pull=never"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let (code, err) = failed(&r.run(&args));
+        assert_eq!(code, Some(125), "{flags:?}");
+        assert!(err.contains("invalid platform"), "{flags:?}: {err}");
+    }
+    // the fixture is the host's busybox: the other of amd64 and arm64 is not it
+    let own = rrun::image::Platform::host().architecture;
+    let other = if own == "amd64" { "arm64" } else { "amd64" };
+    let (wanted, own) = (format!("linux/{other}"), format!("linux/{own}"));
+    let (code, err) = failed(&r.run(&["run", "--rm", "--pull=never", "--platform", &wanted, "busybox", "true"]));
+    assert_eq!(code, Some(125));
+    let says = format!("does not match the specified platform: wanted {wanted}, actual: {own}");
+    assert!(err.contains(&says), "{err}");
+    // the image's own platform runs
+    r.ok(&["run", "--rm", "--pull=never", "--platform", &own, "busybox", "true"]);
+}

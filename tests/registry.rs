@@ -128,6 +128,38 @@ fn multi_arch_index_resolves_to_the_requested_platform() {
 }
 
 #[test]
+fn run_platform_is_checked_against_the_local_image_and_pulled_when_it_differs() {
+    let Some((r, reg)) = setup("run_platform", Flavour::Open) else { return };
+    reg.seed(&fixture("multiarch-oci"), "latest", "library/multi:latest");
+    let c = client_args(&r, &reg);
+    let image = format!("{}/library/multi", reg.host());
+    ok_args(&r, &with("pull", &c, &["-q", &image]));
+    // --pull=missing (the default): the local image is for another platform, so that platform's is pulled
+    let arch = ok_args(&r, &with("run", &c, &["--rm", "--platform", "linux/arm64", &image, "cat", "/etc/arch"]));
+    assert_eq!(arch, "arm64\n");
+    assert_eq!(
+        ok_args(
+            &r,
+            &with("run", &c, &["--rm", "--pull=never", "--platform", "linux/arm64", &image, "cat", "/etc/arch"])
+        ),
+        "arm64\n"
+    );
+    // --pull=never with the other platform: refused, saying what the local image is
+    let out = run_args(&r, &with("run", &c, &["--rm", "--pull=never", "--platform", "linux/amd64", &image, "true"]));
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wanted linux/amd64, actual: linux/arm64"), "{err}");
+    // --pull=always pulls whatever is local
+    assert_eq!(
+        ok_args(
+            &r,
+            &with("run", &c, &["--rm", "--pull=always", "--platform", "linux/amd64", &image, "cat", "/etc/arch"])
+        ),
+        "amd64\n"
+    );
+}
+
+#[test]
 fn corrupted_blob_fails_clearly_and_stores_nothing() {
     let Some((r, reg)) = setup("corrupt_blob", Flavour::Open) else { return };
     reg.seed(&fixture("big-oci"), "docker.io/library/big:latest", "library/big:latest");

@@ -183,9 +183,12 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// The parent of every container cgroup `create` makes: `rrun`.
+pub const PARENT: &str = "rrun";
+
 /// Creates the cgroup for container `id` on this host's layout: `rrun/<id>`.
 pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
-    create_at(&format!("rrun/{id}"))
+    plan(id)?.create()
 }
 
 /// Creates a cgroup at an OCI `cgroupsPath`: an absolute path is taken from
@@ -193,6 +196,43 @@ pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
 /// from the root on v2 (where a cgroup holding rrun cannot have children
 /// with controllers).
 pub fn create_at(path: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
+    plan_at(path)?.create()
+}
+
+/// A cgroup decided but not made yet: its directories can be recorded first
+/// (a record names them before they exist, so a crash never leaves one unnamed).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    layout: Layout,
+    rel: PathBuf,
+    absolute: bool,
+    dirs: Vec<PathBuf>,
+}
+
+impl Planned {
+    /// The directories [`Planned::create`] makes.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Makes the cgroup.
+    pub fn create(self) -> Result<Box<dyn Cgroup>, CgroupError> {
+        if self.layout.is_unified() {
+            let (root, ctrls) = self.layout.v2.clone().ok_or(CgroupError::NotMounted)?;
+            Ok(Box::new(v2::V2::create(&root, &ctrls, &self.rel)?))
+        } else {
+            Ok(Box::new(v1::V1::create(&self.layout, &self.rel, self.absolute)?))
+        }
+    }
+}
+
+/// Where `create(id)` would make container `id`'s cgroup, without making it.
+pub fn plan(id: &str) -> Result<Planned, CgroupError> {
+    plan_at(&format!("{PARENT}/{id}"))
+}
+
+/// Where `create_at(path)` would make a cgroup, without making it.
+pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     let rel = Path::new(path.trim_start_matches('/'));
     if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
         return Err(CgroupError::Invalid {
@@ -203,14 +243,43 @@ pub fn create_at(path: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
     let absolute = path.starts_with('/');
     let layout = Layout::detect()?;
     tracing::debug!(layout = layout.describe(), path, "cgroup layout");
-    if layout.is_unified() {
-        let (root, ctrls) = layout.v2.clone().ok_or(CgroupError::NotMounted)?;
-        Ok(Box::new(v2::V2::create(&root, &ctrls, rel)?))
+    let dirs = if layout.is_unified() {
+        let (root, _) = layout.v2.as_ref().ok_or(CgroupError::NotMounted)?;
+        vec![root.join(rel)]
     } else if !layout.v1.is_empty() {
-        Ok(Box::new(v1::V1::create(&layout, rel, absolute)?))
+        // every v1 hierarchy, and on a hybrid host the v2 one too (as `create` makes them)
+        let mut dirs: Vec<PathBuf> = v1::V1::dirs_for(&layout, rel, absolute).into_iter().map(|(_, d)| d).collect();
+        dirs.extend(v1::V1::unified_dir_for(&layout, rel, absolute));
+        dirs
     } else {
-        Err(CgroupError::NotMounted)
+        return Err(CgroupError::NotMounted);
+    };
+    Ok(Planned { layout, rel: rel.to_path_buf(), absolute, dirs })
+}
+
+/// The cgroups below rrun's parent cgroup (`rrun/`, where `create` makes
+/// containers' cgroups for this process) in every hierarchy, by name: each
+/// name with its directories. Used to find cgroups that no record names.
+pub fn children_of_parent() -> Vec<(String, Vec<PathBuf>)> {
+    let Ok(layout) = Layout::detect() else { return Vec::new() };
+    let parents: Vec<PathBuf> = if layout.is_unified() {
+        layout.v2.iter().map(|(root, _)| root.join(PARENT)).collect()
+    } else {
+        let parent = Path::new(PARENT);
+        let mut dirs: Vec<PathBuf> = v1::V1::dirs_for(&layout, parent, false).into_iter().map(|(_, d)| d).collect();
+        dirs.extend(v1::V1::unified_dir_for(&layout, parent, false));
+        dirs
+    };
+    let mut out: std::collections::BTreeMap<String, Vec<PathBuf>> = Default::default();
+    for parent in parents {
+        let Ok(entries) = std::fs::read_dir(&parent) else { continue };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.entry(e.file_name().to_string_lossy().into_owned()).or_default().push(e.path());
+            }
+        }
     }
+    out.into_iter().collect()
 }
 
 /// Re-opens a container's cgroup from the directories recorded at creation.

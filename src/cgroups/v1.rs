@@ -16,7 +16,11 @@ pub struct V1 {
 /// The caller's cgroup path in the hierarchy holding `controller` (from /proc/self/cgroup).
 /// `""` names the v2 hierarchy (`0::PATH`).
 fn own_path(controller: &str) -> String {
-    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    own_path_in(&std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(), controller)
+}
+
+/// The caller's cgroup path in the hierarchy holding `controller`, from the text of /proc/self/cgroup.
+fn own_path_in(text: &str, controller: &str) -> String {
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
@@ -33,9 +37,8 @@ impl V1 {
     /// in the v2 hierarchy, for the controllers it owns (hugetlb here), as runc does.
     pub fn create(layout: &Layout, rel: &Path, absolute: bool) -> Result<V1, CgroupError> {
         let mut dirs = Vec::new();
-        for (ctrls, mount) in &layout.v1 {
-            let base = if absolute { mount.clone() } else { mount.join(own_path(&ctrls[0]).trim_start_matches('/')) };
-            let dir = base.join(rel);
+        for (ctrls, dir) in Self::dirs_for(layout, rel, absolute) {
+            let base = dir.ancestors().nth(rel.components().count()).unwrap_or(&dir).to_path_buf();
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
             if ctrls.iter().any(|c| c == "cpuset") {
                 // a v1 cpuset cgroup starts empty: each new level inherits its parent's cpus and mems
@@ -53,13 +56,39 @@ impl V1 {
             dirs.push((ctrls.clone(), dir));
         }
         let mut unified = None;
-        if let Some((mount, ctrls)) = &layout.v2 {
-            let base = if absolute { mount.clone() } else { mount.join(own_path("").trim_start_matches('/')) };
+        if let (Some((_, ctrls)), Some(base)) = (&layout.v2, Self::unified_base(layout, absolute)) {
             // only the controllers this backend drives there: hugetlb
             let v2 = super::v2::V2::create_below(&base, ctrls, rel, &["hugetlb"])?;
             unified = Some(v2.dir().to_path_buf());
         }
         Ok(V1 { dirs, unified })
+    }
+
+    /// On a hybrid host, where `create` makes the cgroup's directory in the v2 hierarchy.
+    pub fn unified_dir_for(layout: &Layout, rel: &Path, absolute: bool) -> Option<PathBuf> {
+        Self::unified_base(layout, absolute).map(|b| b.join(rel))
+    }
+
+    fn unified_base(layout: &Layout, absolute: bool) -> Option<PathBuf> {
+        let (mount, _) = layout.v2.as_ref()?;
+        Some(if absolute { mount.clone() } else { mount.join(own_path("").trim_start_matches('/')) })
+    }
+
+    /// The directory `create` makes in each hierarchy, with its controllers.
+    pub fn dirs_for(layout: &Layout, rel: &Path, absolute: bool) -> Vec<(Vec<String>, PathBuf)> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        layout
+            .v1
+            .iter()
+            .map(|(ctrls, mount)| {
+                let base = if absolute {
+                    mount.clone()
+                } else {
+                    mount.join(own_path_in(&own, &ctrls[0]).trim_start_matches('/'))
+                };
+                (ctrls.clone(), base.join(rel))
+            })
+            .collect()
     }
 
     /// Re-opens recorded directories; each one's controllers are those of the mount it lies in.
@@ -457,8 +486,9 @@ impl Cgroup for V1 {
     }
 
     fn delete(&self) -> Result<(), CgroupError> {
-        for d in self.dirs() {
-            super::rmdir_tree(&d)?;
+        // the reverse of creation: a removal cut short leaves the first directory, which says there is more
+        for d in self.dirs().iter().rev() {
+            super::rmdir_tree(d)?;
         }
         Ok(())
     }

@@ -101,10 +101,20 @@ pub struct AttachArgs {
     pub container: String,
 }
 
+/// A number of seconds (`stop -t`, `restart -t`): a negative one is a value, and out of range.
+pub(crate) fn seconds(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n < 0 => Err(format!("{n} is out of range: expected 0 or more seconds")),
+        Ok(n) => Ok(n as u64),
+        Err(_) => Err(format!("{s:?} is not a number of seconds")),
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct RestartArgs {
     /// Seconds to wait after the stop signal before killing
-    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10)]
+    #[arg(short = 't', long = "time", alias = "timeout", default_value_t = 10, allow_negative_numbers = true,
+          value_parser = seconds)]
     pub time: u64,
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -192,7 +202,7 @@ pub enum HealthcheckCommand {
 #[derive(Args, Debug)]
 pub struct StopArgs {
     /// Seconds to wait after the stop signal before killing (default: the container's --stop-timeout, else 10)
-    #[arg(short = 't', long = "time", alias = "timeout")]
+    #[arg(short = 't', long = "time", alias = "timeout", allow_negative_numbers = true, value_parser = seconds)]
     pub time: Option<u64>,
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -219,7 +229,7 @@ pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
     /// Only the last N lines ("all" for every line)
-    #[arg(short = 'n', long, default_value = "all")]
+    #[arg(short = 'n', long, default_value = "all", allow_negative_numbers = true)]
     pub tail: String,
     /// Show timestamps
     #[arg(short, long)]

@@ -187,7 +187,18 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn fail(e: &rrun::Error) -> i32 {
-    eprintln!("rrun: {e}");
+    // bytes from outside (a file, a registry, a tar header) never reach the terminal raw
+    let shown: String = e
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            '\u{fffd}' => "\\u{fffd}".to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    eprintln!("rrun: {shown}");
     if let rrun::Error::ImageNotFound(name) = e {
         if let Some(hint) = image_hint(name) {
             eprintln!("{hint}");

@@ -115,10 +115,10 @@ pub struct RunArgs {
     #[arg(long = "memory-reservation")]
     pub memory_reservation: Option<String>,
     /// CPU quota in CPUs (e.g. 0.5)
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cpus: Option<f64>,
     /// Relative CPU weight (default 1024)
-    #[arg(short = 'c', long = "cpu-shares")]
+    #[arg(short = 'c', long = "cpu-shares", allow_negative_numbers = true)]
     pub cpu_shares: Option<u64>,
     /// CPUs the container may run on (e.g. 0-1,3)
     #[arg(long = "cpuset-cpus")]
@@ -157,7 +157,7 @@ pub struct RunArgs {
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
     /// Seconds `stop` waits for the container before SIGKILL (default 10)
-    #[arg(long = "stop-timeout")]
+    #[arg(long = "stop-timeout", allow_negative_numbers = true, value_parser = super::container::seconds)]
     pub stop_timeout: Option<u64>,
     /// IPC namespace: private (default), shareable, none, host or container:NAME
     #[arg(long)]
@@ -409,17 +409,24 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     opts.attach = attach;
     opts.healthcheck = health;
     opts.log_driver = log_driver;
+    // --platform is checked whatever --pull says, and against the image found locally
+    let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
+    let other_platform = |p: &rrun::image::Platform| rrun.image_platform(a.image()).is_ok_and(|have| !p.matches(&have));
     let pull = match a.pull.as_str() {
         "always" => true,
-        "missing" => rrun.image(a.image()).is_err(),
-        "never" => false,
+        "missing" => rrun.image(a.image()).is_err() || platform.as_ref().is_some_and(other_platform),
+        "never" => {
+            if let Some(p) = &platform {
+                rrun.check_image_platform(a.image(), p)?;
+            }
+            false
+        }
         other => {
             return Ok(Err(super::UsageError(format!("invalid --pull {other:?}: expected missing, always or never"))))
         }
     };
     if pull {
         let client = a.registry.client_options()?;
-        let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
     }
@@ -442,7 +449,34 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
     if a.restart != "no" {
         eprintln!("rrun: --restart applies to detached containers (-d); ignored in the foreground");
     }
-    rrun.run(a.image(), &opts)
+    let outcome = rrun.run_outcome(a.image(), &opts)?;
+    if outcome.oom_killed {
+        eprintln!("rrun: {}", oom_message(&outcome));
+    }
+    Ok(outcome.code)
+}
+
+/// Why a foreground container died, when the OOM killer did it.
+fn oom_message(o: &rrun::RunOutcome) -> String {
+    let limit = match o.memory_limit {
+        Some(l) => format!("memory limit {}", short_size(l)),
+        None => "no memory limit (the host ran out of memory)".into(),
+    };
+    if o.code == 137 {
+        format!("container killed by the kernel OOM killer: {limit}")
+    } else {
+        format!("a process of the container was killed by the kernel OOM killer: {limit}")
+    }
+}
+
+/// Bytes as `--memory` takes them: `32m`, `1g`, `1536k`, or bytes (`100b`).
+fn short_size(bytes: u64) -> String {
+    for (unit, size) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    format!("{bytes}b")
 }
 
 /// `create`: the container, not started (`rrun start` runs it); prints its ID.
@@ -474,6 +508,17 @@ mod tests {
             crate::cli::Command::Run(a) => *a,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn oom_kills_are_explained_with_the_limit() {
+        let o = rrun::RunOutcome { code: 137, oom_killed: true, memory_limit: Some(32 << 20) };
+        assert_eq!(oom_message(&o), "container killed by the kernel OOM killer: memory limit 32m");
+        assert_eq!(short_size(3 << 30), "3g");
+        assert_eq!(short_size(1536 << 10), "1536k");
+        assert_eq!(short_size(1000), "1000b");
+        let o = rrun::RunOutcome { code: 0, oom_killed: true, memory_limit: None };
+        assert!(oom_message(&o).starts_with("a process of the container"), "{}", oom_message(&o));
     }
 
     #[test]

@@ -164,6 +164,14 @@ pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
     let volumes: Vec<Vec<String>> =
         usage.volumes.iter().map(|v| vec![v.name.clone(), v.links.to_string(), format::size(v.size)]).collect();
     format::table(&["VOLUME NAME", "LINKS", "SIZE"], &volumes);
+    let u = usage.unreferenced;
+    println!(
+        "\nUnreferenced store data (removed by rrun image prune, rrun system prune): {} ({} layers, {} blobs, {} leftovers of killed commands)",
+        format::size(u.size),
+        u.layers,
+        u.blobs,
+        u.stray
+    );
     println!("\nBuild cache usage: 0B\n");
     format::table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], &[]);
     Ok(0)

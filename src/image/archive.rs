@@ -36,13 +36,51 @@ struct TarSource {
 }
 
 impl TarSource {
-    fn index(path: &Path) -> io::Result<TarSource> {
-        let mut archive = tar::Archive::new(File::open(path)?);
+    /// Reads the archive's headers. An archive that is not a tar at all, one
+    /// cut short and one corrupt further in are told apart, in one short line.
+    fn index(path: &Path, origin: &str) -> Result<TarSource, ImportError> {
+        let io_err = |source| ImportError::Io { origin: origin.to_string(), source };
+        let file = File::open(path).map_err(io_err)?;
+        let len = file.metadata().map_err(io_err)?.len();
+        let mut archive = tar::Archive::new(file);
         let mut members = HashMap::new();
         let mut links = Vec::new();
-        for entry in archive.entries()? {
-            let entry = entry?;
+        let mut seen = 0usize;
+        let mut last_end = 0u64;
+        let truncated = |detail: String| ImportError::Truncated { origin: origin.to_string(), detail };
+        for entry in archive.entries().map_err(io_err)? {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) if seen == 0 => {
+                    return Err(ImportError::NotArchive {
+                        origin: origin.to_string(),
+                        reason: format!(
+                            "it is not a tar file ({}) nor a directory",
+                            crate::text::printable(&e.to_string(), 60)
+                        ),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof || e.to_string().contains("EOF") => {
+                    return Err(truncated(format!("it ends at byte {len}, after {seen} members, within the next one")))
+                }
+                Err(e) => {
+                    return Err(ImportError::Invalid {
+                        origin: origin.to_string(),
+                        what: format!("the tar data after {seen} members"),
+                        reason: crate::text::printable(&e.to_string(), 80),
+                    })
+                }
+            };
+            seen += 1;
             let name = normalize_member(&String::from_utf8_lossy(&entry.path_bytes()));
+            let end = entry.raw_file_position() + entry.size();
+            last_end = end;
+            if end > len {
+                return Err(truncated(format!(
+                    "member {} needs {end} bytes, the file has {len}",
+                    crate::text::printable(&name, 80)
+                )));
+            }
             match entry.header().entry_type() {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     members.insert(name, (entry.raw_file_position(), entry.size()));
@@ -56,6 +94,12 @@ impl TarSource {
                 }
                 _ => {}
             }
+        }
+        // a tar ends with zero blocks; one cut at a header boundary has none, and reads as shorter
+        if seen > 0 && len < last_end.div_ceil(512) * 512 + 512 {
+            return Err(truncated(format!(
+                "it ends at byte {len}, after {seen} members, without the end-of-archive blocks"
+            )));
         }
         // docker save deduplicates layers with links between member names
         for (name, target, is_sym) in links {
@@ -113,7 +157,7 @@ pub fn load(store: &Store, path: &Path, default_name: Option<&str>) -> Result<Ve
     let source: Box<dyn Source> = if meta.is_dir() {
         Box::new(DirSource(path.to_path_buf()))
     } else {
-        Box::new(TarSource::index(path).map_err(io_err)?)
+        Box::new(TarSource::index(path, &origin)?)
     };
     let stem = path
         .file_name()
@@ -169,9 +213,23 @@ impl Loader<'_> {
         ImportError::Invalid { origin: self.origin.clone(), what: what.to_string(), reason: reason.into() }
     }
 
-    /// Reads a blob of the layout and checks it against its digest.
+    /// Reads a blob of the layout and checks it against its descriptor: its
+    /// size (never reading past it) and its digest.
     fn read_verified_blob(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>, ImportError> {
-        let bytes = self.read_json_member(&format!("blobs/sha256/{}", d.digest.hex()), what)?;
+        if d.size > MAX_JSON_SIZE {
+            return Err(self.invalid(what, format!("its descriptor says {} bytes, more than {MAX_JSON_SIZE}", d.size)));
+        }
+        let name = format!("blobs/sha256/{}", d.digest.hex());
+        let mut r = self.source.open(&name).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImportError::Missing { origin: self.origin.clone(), what: what.to_string() },
+            _ => ImportError::Io { origin: self.origin.clone(), source: e },
+        })?;
+        let mut bytes = Vec::new();
+        (&mut r)
+            .take(d.size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| ImportError::Io { origin: self.origin.clone(), source })?;
+        super::check_size(d, bytes.len() as u64).map_err(|reason| self.invalid(what, reason))?;
         let actual = Digest::of(&bytes);
         if actual != d.digest {
             return Err(ImportError::Digest {
@@ -185,14 +243,15 @@ impl Loader<'_> {
     }
 
     fn plan_oci(&self, default_name: &str) -> Result<Vec<Plan>, ImportError> {
-        let index: IndexJson = self.parse(&self.read_json_member("index.json", "index.json")?, "index.json")?;
+        let index: IndexJson = super::parse_index(&self.read_json_member("index.json", "index.json")?)
+            .map_err(|reason| self.invalid("index.json", reason))?;
         let mut plans = Vec::new();
         for desc in &index.manifests {
-            let names = oci_names(desc, default_name);
+            let names = oci_names(desc, default_name).map_err(|reason| self.invalid("index.json", reason))?;
             let manifest_desc = self.choose_manifest(desc)?;
             let what = format!("manifest {}", manifest_desc.digest);
             let bytes = self.read_verified_blob(&manifest_desc, &what)?;
-            let manifest: ManifestJson = self.parse(&bytes, &what)?;
+            let manifest: ManifestJson = super::parse_manifest(&bytes).map_err(|reason| self.invalid(&what, reason))?;
             let what_cfg = format!("config {}", manifest.config.digest);
             let config_bytes = self.read_verified_blob(&manifest.config, &what_cfg)?;
             let config: ImageConfig = self.parse(&config_bytes, &what_cfg)?;
@@ -234,12 +293,18 @@ impl Loader<'_> {
     fn choose_manifest(&self, desc: &Descriptor) -> Result<Descriptor, ImportError> {
         let mut desc = desc.clone();
         for _ in 0..4 {
-            let is_index = desc.media_type == super::MEDIA_OCI_INDEX || desc.media_type == super::MEDIA_DOCKER_LIST;
-            if !is_index {
+            if !super::is_index_type(&desc.media_type) {
+                if !desc.media_type.is_empty() && !super::is_manifest_type(&desc.media_type) {
+                    return Err(self.invalid(
+                        &format!("descriptor of {}", desc.digest),
+                        format!("media type {:?} is neither an image manifest nor an index", desc.media_type),
+                    ));
+                }
                 return Ok(desc);
             }
             let what = format!("index {}", desc.digest);
-            let index: IndexJson = self.parse(&self.read_verified_blob(&desc, &what)?, &what)?;
+            let index: IndexJson = super::parse_index(&self.read_verified_blob(&desc, &what)?)
+                .map_err(|reason| self.invalid(&what, reason))?;
             let host = Platform::host();
             let chosen = index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| host.matches(p)));
             desc = match chosen {
@@ -303,19 +368,23 @@ impl Loader<'_> {
     }
 }
 
-fn oci_names(desc: &Descriptor, default_name: &str) -> Vec<String> {
+/// The names an index.json entry gives its image; an invalid
+/// `org.opencontainers.image.ref.name` is refused (the reason says which).
+fn oci_names(desc: &Descriptor, default_name: &str) -> Result<Vec<String>, String> {
     if let Some(full) = desc.annotations.get("io.containerd.image.name") {
         if let Ok(r) = ImageRef::parse(full) {
-            return vec![r.to_string()];
+            return Ok(vec![r.to_string()]);
         }
     }
-    match desc.annotations.get("org.opencontainers.image.ref.name") {
-        Some(name) if name.contains('/') || name.contains(':') => {
-            ImageRef::parse(name).map(|r| vec![r.to_string()]).unwrap_or_default()
-        }
-        Some(tag) => ImageRef::parse(&format!("{default_name}:{tag}")).map(|r| vec![r.to_string()]).unwrap_or_default(),
-        None => Vec::new(),
+    let Some(name) = desc.annotations.get("org.opencontainers.image.ref.name") else { return Ok(Vec::new()) };
+    let bad = |why: String| {
+        format!("org.opencontainers.image.ref.name {:?} is not a valid name: {why}", crate::text::printable(name, 80))
+    };
+    if !super::valid_ref_name(name) {
+        return Err(bad("expected letters and digits joined by - . _ : @ + or --, in /-separated parts".into()));
     }
+    let full = if name.contains('/') || name.contains(':') { name.clone() } else { format!("{default_name}:{name}") };
+    ImageRef::parse(&full).map(|r| vec![r.to_string()]).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
@@ -338,10 +407,15 @@ mod tests {
             platform: None,
         };
         d.annotations.insert("org.opencontainers.image.ref.name".into(), "latest".into());
-        assert_eq!(oci_names(&d, "localhost/busybox-oci"), vec!["localhost/busybox-oci:latest"]);
+        assert_eq!(oci_names(&d, "localhost/busybox-oci").unwrap(), vec!["localhost/busybox-oci:latest"]);
         d.annotations.insert("org.opencontainers.image.ref.name".into(), "docker.io/library/busybox:1.36".into());
-        assert_eq!(oci_names(&d, "x"), vec!["docker.io/library/busybox:1.36"]);
+        assert_eq!(oci_names(&d, "x").unwrap(), vec!["docker.io/library/busybox:1.36"]);
+        for bad in ["no spaces", "UPPER/Case:x", "x;y"] {
+            d.annotations.insert("org.opencontainers.image.ref.name".into(), bad.into());
+            let e = oci_names(&d, "x").unwrap_err();
+            assert!(e.contains("is not a valid name"), "{bad}: {e}");
+        }
         d.annotations.insert("io.containerd.image.name".into(), "quay.io/a/b:c".into());
-        assert_eq!(oci_names(&d, "x"), vec!["quay.io/a/b:c"]);
+        assert_eq!(oci_names(&d, "x").unwrap(), vec!["quay.io/a/b:c"]);
     }
 }

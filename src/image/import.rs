@@ -33,6 +33,39 @@ pub enum ImportError {
     Unpack { origin: String, source: UnpackError },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{origin}: not an image archive: {reason}")]
+    NotArchive { origin: String, reason: String },
+    #[error("{origin}: the archive is truncated: {detail}")]
+    Truncated { origin: String, detail: String },
+    #[error("{origin}: no space left on device in the store {} ({what})", store.display())]
+    NoSpace { origin: String, store: std::path::PathBuf, what: String },
+}
+
+impl ImportError {
+    /// True when, somewhere down its causes, the error is ENOSPC or EDQUOT.
+    pub fn is_no_space(&self) -> bool {
+        no_space_in(self)
+    }
+}
+
+/// True when `e` or one of its causes is an I/O error "no space left on
+/// device" (or "disk quota exceeded"), however deep a reader wrapped it.
+pub(crate) fn no_space_in(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if matches!(io.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) {
+                return true;
+            }
+            if let Some(inner) = io.get_ref() {
+                if no_space_in(inner) {
+                    return true;
+                }
+            }
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// One image imported from an archive, with the names it came with.
@@ -89,12 +122,47 @@ pub(crate) struct Importer<'a> {
 }
 
 impl Importer<'_> {
-    /// Brings every layer of `plan` into the store (in parallel), then records the image.
+    /// Brings every layer of `plan` into the store (in parallel), then records
+    /// the image. A full disk is said as such, naming the store.
     pub fn import(&self, plan: Plan) -> Result<LoadedImage, ImportError> {
+        let name = plan.names.first().cloned().unwrap_or_else(|| "the image".into());
+        self.import_plan(plan).map_err(|e| {
+            if e.is_no_space() && !matches!(e, ImportError::NoSpace { .. }) {
+                let what = match &e {
+                    ImportError::Unpack { source, .. } => format!("unpacking {}", source.layer()),
+                    _ => format!("storing {name}"),
+                };
+                ImportError::NoSpace { origin: self.origin.clone(), store: self.store.root().to_path_buf(), what }
+            } else {
+                e
+            }
+        })
+    }
+
+    fn import_plan(&self, plan: Plan) -> Result<LoadedImage, ImportError> {
         if let Some(loaded) = self.name_existing(&plan)? {
             return Ok(loaded);
         }
-        let imported = import_layers_parallel(self, &plan.layers)?;
+        // layers found in the store are not staged: a sweep may remove one before the lock is
+        // taken, so under the lock each is checked again, and brought in again if it went
+        let mut attempts = 0;
+        let (imported, _lock) = loop {
+            let imported = import_layers_parallel(self, &plan.layers)?;
+            let lock = self.store.lock_exclusive()?;
+            let gone = plan.layers.iter().zip(&imported).find(|(p, l)| !self.still_there(p, l));
+            match gone {
+                None => break (imported, lock),
+                Some((p, _)) if attempts >= 2 => {
+                    return Err(ImportError::Invalid {
+                        origin: self.origin.clone(),
+                        what: format!("layer {}", p.diff_id),
+                        reason: "it was removed from the store while it was imported (a concurrent prune); try again"
+                            .into(),
+                    });
+                }
+                Some(_) => attempts += 1,
+            }
+        };
         let layers: Vec<LayerRecord> = plan
             .layers
             .iter()
@@ -145,8 +213,7 @@ impl Importer<'_> {
             size,
             repo_digests: plan.repo_digests.clone(),
         };
-        // everything is verified: make it visible, all under one lock
-        let _lock = self.store.lock_exclusive()?;
+        // everything is verified: make it visible, all under one lock (held since the check above)
         for (p, l) in plan.layers.iter().zip(imported) {
             self.commit_layer(&p.diff_id, l)?;
         }
@@ -196,6 +263,13 @@ impl Importer<'_> {
         self.store.write_index(&index)?;
         tracing::info!(manifest = %record.manifest, names = ?plan.names, "image already in the store: named");
         Ok(Some(LoadedImage { names: plan.names.clone(), record }))
+    }
+
+    /// True when what `import_layer` found or staged for a layer is all still there.
+    fn still_there(&self, p: &PlannedLayer, l: &ImportedLayer) -> bool {
+        let staged = l.staged.as_ref();
+        (self.store.has_layer(&p.diff_id) || staged.is_some_and(|s| s.new_layer))
+            && (self.store.has_blob(&l.blob) || staged.is_some_and(|s| s.blob_file.is_some()))
     }
 
     fn layer_tar_size(&self, diff_id: &Digest) -> u64 {
@@ -268,6 +342,11 @@ impl Importer<'_> {
         } else {
             self.source.open(&layer.member).map_err(open_err)?
         };
+        // never more than the descriptor says: a hostile source cannot fill the disk
+        let reader: Box<dyn Read + Send + '_> = match layer.size {
+            Some(declared) => Box::new(Bounded { inner: reader, left: declared, declared, over: false }),
+            None => reader,
+        };
         let label = layer.blob.as_ref().map(|b| b.to_string()).unwrap_or_else(|| layer.member.clone());
         let item = self.progress.map(|p| p.add(layer.blob.as_ref().map(|b| b.short()).unwrap_or("layer"), layer.size));
         let reader: Box<dyn Read + Send + '_> = match &item {
@@ -287,16 +366,36 @@ impl Importer<'_> {
         if let Some(item) = &item {
             item.finish();
         }
+        let what = || format!("layer {label}");
         let out = match result {
             Ok(out) => out,
             Err(e) => {
+                let oversize = find_in_chain::<Oversize>(&e).copied();
                 // a blob that arrived whole but wrong is worthless; a cut-off one may resume
-                if matches!(e, UnpackError::BlobDigest { .. } | UnpackError::DiffId { .. }) || partial_lock.is_none() {
+                if matches!(e, UnpackError::BlobDigest { .. } | UnpackError::DiffId { .. })
+                    || oversize.is_some()
+                    || partial_lock.is_none()
+                {
                     let _ = std::fs::remove_file(&blob_path);
+                }
+                if let Some(o) = oversize {
+                    return Err(ImportError::Invalid {
+                        origin: self.origin.clone(),
+                        what: what(),
+                        reason: o.to_string(),
+                    });
                 }
                 return Err(ImportError::Unpack { origin: self.origin.clone(), source: e });
             }
         };
+        if let Some(declared) = layer.size.filter(|d| *d != out.blob_size) {
+            let _ = std::fs::remove_file(&blob_path);
+            return Err(ImportError::Invalid {
+                origin: self.origin.clone(),
+                what: what(),
+                reason: format!("its descriptor says {declared} bytes, the blob is {} bytes", out.blob_size),
+            });
+        }
         if !have_layer {
             let meta = LayerMeta { diff_id: out.diff_id.clone(), size: out.tar_size };
             let meta_path = layer_dir.join("meta.json");
@@ -330,6 +429,72 @@ impl Importer<'_> {
         }
         Ok(())
     }
+}
+
+/// A blob read stopped at the size its descriptor declares: one byte more is an error.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    declared: u64,
+    over: bool,
+}
+
+/// The error a [`Bounded`] read ends with when the blob goes on past its size.
+#[derive(Debug, Clone, Copy)]
+struct Oversize {
+    declared: u64,
+}
+
+impl std::fmt::Display for Oversize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "its descriptor says {} bytes, the blob goes on past them: reading stopped there", self.declared)
+    }
+}
+
+impl std::error::Error for Oversize {}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let oversize = || io::Error::new(io::ErrorKind::InvalidData, Oversize { declared: self.declared });
+        if self.over {
+            // sticky: a reader that retries (a digest check reading "the rest") must not see an end
+            return Err(oversize());
+        }
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => {
+                    self.over = true;
+                    Err(oversize())
+                }
+            };
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The first error of type `T` among `e` and its causes (through I/O errors' inner errors too).
+fn find_in_chain<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        if let Some(inner) = err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            if let Some(t) = find_in_chain::<T>(inner) {
+                return Some(t);
+            }
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// A layer brought in by `import_layer`, staged but not yet visible in the store.
@@ -387,4 +552,41 @@ fn import_layers_parallel(loader: &Importer<'_>, layers: &[PlannedLayer]) -> Res
     }
     debug_assert!(!skipped, "layers are skipped only after a failure");
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(declared: u64, data: &[u8]) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        Bounded { inner: data, left: declared, declared, over: false }.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn bounded_reads_stop_at_the_declared_size() {
+        assert_eq!(read_all(5, b"hello").unwrap(), b"hello");
+        assert_eq!(read_all(9, b"hello").unwrap(), b"hello", "a short blob is for the size check to see");
+        let e = read_all(4, b"hello").unwrap_err();
+        assert!(find_in_chain::<Oversize>(&e).is_some(), "{e}");
+        // the error stays: a second read of "the rest" does not find an end
+        let mut b = Bounded { inner: &b"hello"[..], left: 0, declared: 0, over: false };
+        let mut buf = [0u8; 8];
+        assert!(b.read(&mut buf).is_err());
+        assert!(b.read(&mut buf).is_err());
+    }
+
+    #[test]
+    fn a_full_disk_is_found_however_deep() {
+        let enospc = io::Error::from_raw_os_error(libc::ENOSPC);
+        let wrapped = io::Error::other(enospc);
+        let e = ImportError::Unpack {
+            origin: "x".into(),
+            source: UnpackError::Read { layer: "l".into(), source: wrapped },
+        };
+        assert!(e.is_no_space());
+        let other = ImportError::Io { origin: "x".into(), source: io::Error::from_raw_os_error(libc::EIO) };
+        assert!(!other.is_no_space());
+    }
 }

@@ -22,8 +22,135 @@ pub const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
+pub const MEDIA_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+
+/// The layer media types rrun unpacks (OCI and Docker, plain, gzip, zstd,
+/// and the non-distributable and foreign kinds, which are layers all the same).
+pub const LAYER_TYPES: [&str; 11] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+];
+
 /// Largest manifest or config accepted, so a hostile file cannot exhaust memory.
 pub const MAX_JSON_SIZE: u64 = 8 * 1024 * 1024;
+
+pub fn is_index_type(media: &str) -> bool {
+    media == MEDIA_OCI_INDEX || media == MEDIA_DOCKER_LIST
+}
+
+pub fn is_manifest_type(media: &str) -> bool {
+    media == MEDIA_OCI_MANIFEST || media == MEDIA_DOCKER_MANIFEST
+}
+
+/// A manifest's bytes, checked for what they claim to be: schema version 2
+/// (Docker's schema 1 is refused by name), an image manifest and not an
+/// index, a config and layers of media types rrun reads. Errors are one
+/// readable reason.
+pub fn parse_manifest(bytes: &[u8]) -> Result<ManifestJson, String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) || media.contains("distribution.manifest.v1") {
+        return Err("a Docker schema 1 manifest (deprecated since 2017), which rrun does not read".into());
+    }
+    if is_index_type(media) || (v.get("manifests").is_some() && v.get("layers").is_none()) {
+        let media = if media.is_empty() { "no mediaType" } else { media };
+        return Err(format!("an image index ({media}) where an image manifest was expected"));
+    }
+    if !media.is_empty() && !is_manifest_type(media) {
+        return Err(format!("media type {media:?} is not an image manifest"));
+    }
+    match v.get("schemaVersion").and_then(|s| s.as_u64()) {
+        Some(2) => {}
+        Some(n) => return Err(format!("schemaVersion {n}: only 2 is supported")),
+        None => return Err("no schemaVersion".into()),
+    }
+    let m: ManifestJson = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    let config_media = m.config.media_type.as_str();
+    if !config_media.is_empty() && config_media != MEDIA_OCI_CONFIG && config_media != MEDIA_DOCKER_CONFIG {
+        return Err(format!(
+            "config {} has media type {config_media:?}, which is not an image config",
+            m.config.digest
+        ));
+    }
+    if m.config.size > MAX_JSON_SIZE {
+        return Err(format!("config {} claims {} bytes, more than {MAX_JSON_SIZE}", m.config.digest, m.config.size));
+    }
+    for l in &m.layers {
+        if !l.media_type.is_empty() && !LAYER_TYPES.contains(&l.media_type.as_str()) {
+            return Err(format!(
+                "layer {} has media type {:?}, which is not a layer rrun unpacks",
+                l.digest, l.media_type
+            ));
+        }
+    }
+    Ok(m)
+}
+
+/// An index's bytes (OCI image index or Docker manifest list), checked as
+/// [`parse_manifest`] checks a manifest.
+pub fn parse_index(bytes: &[u8]) -> Result<IndexJson, String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    if is_manifest_type(media) || (v.get("layers").is_some() && v.get("manifests").is_none()) {
+        return Err(format!("an image manifest ({media}) where an image index was expected"));
+    }
+    if !media.is_empty() && !is_index_type(media) {
+        return Err(format!("media type {media:?} is not an image index"));
+    }
+    match v.get("schemaVersion").and_then(|s| s.as_u64()) {
+        Some(2) => {}
+        Some(n) => return Err(format!("schemaVersion {n}: only 2 is supported")),
+        None => return Err("no schemaVersion".into()),
+    }
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// `actual` bytes were found where `desc` said `desc.size`: a mismatch is an error.
+pub fn check_size(desc: &Descriptor, actual: u64) -> Result<(), String> {
+    if desc.size == actual {
+        Ok(())
+    } else {
+        Err(format!("its descriptor says {} bytes, the content is {actual} bytes", desc.size))
+    }
+}
+
+/// An OCI `org.opencontainers.image.ref.name`, as the image layout
+/// specification writes its grammar: components of alphanumerics joined by
+/// `-._:@+` or `--`, separated by `/`.
+pub fn valid_ref_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 4096
+        && name.split('/').all(|component| {
+            let b = component.as_bytes();
+            let sep = |c: u8| matches!(c, b'-' | b'.' | b'_' | b':' | b'@' | b'+');
+            let mut i = 0;
+            let mut need_alnum = true;
+            while i < b.len() {
+                if b[i].is_ascii_alphanumeric() {
+                    need_alnum = false;
+                    i += 1;
+                } else if !need_alnum && b[i] == b'-' && b.get(i + 1) == Some(&b'-') {
+                    need_alnum = true;
+                    i += 2;
+                } else if !need_alnum && sep(b[i]) {
+                    need_alnum = true;
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+            !need_alnum
+        })
+}
 
 /// `images/index.json`: every image by manifest digest, and the names that point at them.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -282,6 +409,38 @@ mod tests {
             Some(pulled.repo_digests[0].as_str())
         );
         assert_eq!(repo_of_digest(&pulled.repo_digests[0]), "127.0.0.1:5000/team/tool");
+    }
+
+    #[test]
+    fn manifests_and_indexes_are_what_they_claim() {
+        let cfg = format!(r#"{{"mediaType":"{MEDIA_OCI_CONFIG}","digest":"{}","size":2}}"#, Digest::of(b"{}"));
+        let good = format!(r#"{{"schemaVersion":2,"mediaType":"{MEDIA_OCI_MANIFEST}","config":{cfg},"layers":[]}}"#);
+        assert!(parse_manifest(good.as_bytes()).is_ok());
+        let v1 = r#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#;
+        assert!(parse_manifest(v1.as_bytes()).unwrap_err().contains("schema 1"));
+        let index = format!(r#"{{"schemaVersion":2,"mediaType":"{MEDIA_OCI_INDEX}","manifests":[]}}"#);
+        assert!(parse_manifest(index.as_bytes()).unwrap_err().contains("an image index"));
+        assert!(parse_index(index.as_bytes()).is_ok());
+        assert!(parse_index(good.as_bytes()).unwrap_err().contains("an image manifest"));
+        let v3 = good.replace(r#""schemaVersion":2"#, r#""schemaVersion":3"#);
+        assert!(parse_manifest(v3.as_bytes()).unwrap_err().contains("schemaVersion 3"));
+        let odd_layer = good.replace(
+            r#""layers":[]"#,
+            &format!(r#""layers":[{{"mediaType":"text/plain","digest":"{}","size":1}}]"#, Digest::of(b"x")),
+        );
+        assert!(parse_manifest(odd_layer.as_bytes()).unwrap_err().contains("text/plain"));
+        let odd_config = good.replace(MEDIA_OCI_CONFIG, "application/vnd.example+json");
+        assert!(parse_manifest(odd_config.as_bytes()).unwrap_err().contains("not an image config"));
+    }
+
+    #[test]
+    fn ref_names_follow_the_layout_grammar() {
+        for ok in ["latest", "v1.2", "docker.io/library/busybox:1.36", "a--b", "x@sha256:abc", "1.0+build"] {
+            assert!(valid_ref_name(ok), "{ok}");
+        }
+        for bad in ["", "bad name", "-x", "x-", "a//b", "a/", "x;rm", "tag\n", "ü"] {
+            assert!(!valid_ref_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,20 @@ pub enum UnpackError {
     Dest { layer: String, path: PathBuf, source: io::Error },
 }
 
+impl UnpackError {
+    /// The layer the error is about.
+    pub fn layer(&self) -> &str {
+        match self {
+            UnpackError::Rejected { layer, .. }
+            | UnpackError::Entry { layer, .. }
+            | UnpackError::Read { layer, .. }
+            | UnpackError::BlobDigest { layer, .. }
+            | UnpackError::DiffId { layer, .. }
+            | UnpackError::Dest { layer, .. } => layer,
+        }
+    }
+}
+
 /// What the stream turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnpackedLayer {

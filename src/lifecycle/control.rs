@@ -204,29 +204,130 @@ impl Rrun {
     /// Finishes for a dead monitor what it could not: the container's
     /// leftover processes and cgroup go, and the record says exited.
     pub(crate) fn cleanup_stale(&self, c: &ContainerRecord) {
-        let dir = self.store().container_dir(&c.id);
-        let Some(rec) = crate::container::read_record(&dir) else { return };
-        if rec.monitor_alive() || c.cgroup.is_empty() && !rec.is_stale() {
-            return;
+        if let Err(e) = self.finish_for_dead_owner(&self.store().container_dir(&c.id), false) {
+            tracing::warn!(id = %c.id, error = %e, "cleaning up after the container's monitor");
         }
-        if let Some(cg) = cgroups::open(&rec.cgroup) {
-            if rec.cgroup.iter().any(|d| d.exists()) {
-                let _ = cg.kill_all();
-                if let Err(e) = cg.delete() {
-                    tracing::warn!(id = %c.id, error = %e, "removing a stale cgroup");
+    }
+
+    /// Finishes, under the record's lock, what the dead owner of the
+    /// container in `dir` left undone (see [`ContainerRecord::needs_cleanup`]):
+    /// every process left in its cgroup is killed and the cgroup removed; a
+    /// stale record says exited (137: killed with its monitor). With
+    /// `remove_auto`, a `--rm` container goes too (the caller holds the
+    /// store's exclusive lock): its record is returned.
+    fn finish_for_dead_owner(
+        &self,
+        dir: &std::path::Path,
+        remove_auto: bool,
+    ) -> Result<Option<ContainerRecord>, Error> {
+        let Some((lock, rec)) = crate::container::lock_record(dir).map_err(crate::io_error(dir))? else {
+            return Ok(None);
+        };
+        if !rec.needs_cleanup() {
+            return Ok(None);
+        }
+        info!(id = %rec.id, status = ?rec.status, "cleaning up after a killed rrun");
+        if rec.cgroup.iter().any(|d| d.exists()) {
+            if let Some(cg) = cgroups::open(&rec.cgroup) {
+                cg.kill_all()?;
+                cg.delete()?;
+            }
+        }
+        if remove_auto && rec.auto_remove && rec.monitor_pid.is_some() {
+            self.store().remove_dir(dir)?;
+            drop(lock);
+            return Ok(Some(rec));
+        }
+        if rec.is_running() {
+            let resolved = rec.clone().resolved();
+            let mut rec = rec;
+            rec.status = Status::Exited;
+            rec.exit_code = resolved.exit_code;
+            rec.finished_at = rec.finished_at.or_else(|| Some(crate::container::now_rfc3339()));
+            rec.pid = None;
+            rec.pid_start_time = None;
+            rec.paused = false;
+            crate::container::write_record(dir, &rec, &lock).map_err(crate::io_error(dir))?;
+        }
+        Ok(None)
+    }
+
+    /// What every command does first: finds the containers whose `rrun` (or
+    /// monitor) was killed and finishes for it — their processes killed,
+    /// their cgroups removed, stale records marked exited, `--rm` containers
+    /// removed with their anonymous volumes. Cheap when there is nothing to
+    /// do: each record is read, and a dead owner's first cgroup directory stat'ed.
+    pub fn reconcile(&self) -> Result<(), Error> {
+        let dir = self.store().containers_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+        let pending: Vec<std::path::PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| crate::container::read_record(p).is_some_and(|r| r.needs_cleanup()))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut removed = Vec::new();
+        let mut first_error = None;
+        {
+            let _lock = self.store().lock_exclusive()?;
+            for p in &pending {
+                match self.finish_for_dead_owner(p, true) {
+                    Ok(Some(rec)) => removed.push(rec),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(dir = %p.display(), error = %e, "cleaning up after a killed rrun");
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
         }
-        if rec.is_stale() {
-            let resolved = rec.resolved();
-            let _ = self.update(&dir, |r| {
-                r.status = Status::Exited;
-                r.exit_code = resolved.exit_code;
-                r.pid = None;
-                r.pid_start_time = None;
-                r.paused = false;
-            });
+        for rec in &removed {
+            self.emit_container(rec, "destroy", &[]);
+            self.remove_anonymous_volumes(&rec.volumes);
+            self.collect_orphaned_layers(rec);
         }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Removes the cgroups below rrun's parent cgroup that no container of
+    /// this store names and that no process is in, once a minute old: what a
+    /// container's cgroup becomes when its record went without it (an older
+    /// rrun, a removal that could not finish). Other stores share the parent:
+    /// a cgroup of theirs has a process in it while it is used, and the age
+    /// keeps one that is being set up. Returns how many went.
+    pub fn remove_orphaned_cgroups(&self) -> usize {
+        const MIN_AGE: Duration = Duration::from_secs(60);
+        let named: std::collections::HashSet<std::path::PathBuf> =
+            self.containers().unwrap_or_default().into_iter().flat_map(|c| c.cgroup).collect();
+        let mut removed = 0;
+        for (name, dirs) in cgroups::children_of_parent() {
+            let is_id = name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit());
+            if !is_id || self.store().container_dir(&name).exists() || dirs.iter().any(|d| named.contains(d)) {
+                continue;
+            }
+            let idle = dirs.iter().all(|d| {
+                crate::cgroups::read_pids(&d.join("cgroup.procs")).is_empty()
+                    && std::fs::metadata(d)
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= MIN_AGE))
+                    && std::fs::read_dir(d).is_ok_and(|rd| rd.flatten().all(|e| !e.path().is_dir()))
+            });
+            if !idle {
+                continue;
+            }
+            if let Some(cg) = cgroups::open(&dirs) {
+                match cg.delete() {
+                    Ok(()) => {
+                        info!(cgroup = %name, "removed a cgroup no container names");
+                        removed += 1;
+                    }
+                    Err(e) => tracing::warn!(cgroup = %name, error = %e, "removing a cgroup no container names"),
+                }
+            }
+        }
+        removed
     }
 
     /// Sends a signal (SIGKILL by default) to the container's main process.
@@ -430,21 +531,28 @@ impl Rrun {
         Ok(self.container(name_or_id)?.ports)
     }
 
-    /// Removes every container that is not running; returns their IDs.
+    /// Removes every container that is not running, with its cgroup, and
+    /// the cgroups no container names (see [`Rrun::remove_orphaned_cgroups`]);
+    /// returns the containers' IDs.
     pub fn prune_containers(&self) -> Result<Vec<String>, Error> {
         let mut removed = Vec::new();
         for c in self.containers()? {
             if !c.is_running() && !c.monitor_alive() {
-                self.remove_container(&c.id, false)?;
-                removed.push(c.id);
+                match self.remove_container(&c.id, false) {
+                    Ok(_) => removed.push(c.id),
+                    // started (or removed) meanwhile: not this prune's
+                    Err(Error::ContainerRunning(_) | Error::ContainerNotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
+        self.remove_orphaned_cgroups();
         Ok(removed)
     }
 
     /// Everything known about a container, shaped like `docker inspect`.
     pub fn inspect(&self, name_or_id: &str) -> Result<Value, Error> {
-        let Container { record: c, dir, spec } = self.open_container(name_or_id)?;
+        let Container { record: c, dir, spec, .. } = self.open_container(name_or_id)?;
         let process = spec.process().as_ref();
         let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
         let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());

@@ -41,12 +41,25 @@ pub struct ContainerSize {
     pub root_fs: u64,
 }
 
+/// How a foreground container ended (`run`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// The container's exit code (128+N for signal N).
+    pub code: i32,
+    /// The kernel's OOM killer killed a process of it.
+    pub oom_killed: bool,
+    /// Its memory limit in bytes, if it had one.
+    pub memory_limit: Option<u64>,
+}
+
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
 pub struct Container {
     pub record: ContainerRecord,
     pub dir: PathBuf,
     pub spec: oci_spec::runtime::Spec,
+    /// The cgroup its record already names, when this process created it to run it.
+    pub(crate) planned: Option<crate::cgroups::Planned>,
 }
 
 impl Rrun {
@@ -86,6 +99,14 @@ impl Rrun {
     /// Creates a container from an image: its record, rootfs directories,
     /// `/etc` files, volumes and runtime Spec. Nothing runs yet.
     pub fn create(&self, image_name: &str, opts: &RunOptions) -> Result<Container, Error> {
+        self.create_as(image_name, opts, false)
+    }
+
+    /// [`Rrun::create`]; with `owned`, the calling process goes on to run the
+    /// container: the record names it as the container's owner and names the
+    /// cgroup it will make, before anything exists, so that if this process
+    /// is killed, the next command finds what to clean up (see `reconcile`).
+    pub(crate) fn create_as(&self, image_name: &str, opts: &RunOptions, owned: bool) -> Result<Container, Error> {
         // --cidfile: taken before anything is made (an existing one is refused), written once created
         let cidfile =
             match &opts.cidfile {
@@ -98,7 +119,7 @@ impl Rrun {
                 None => None,
             };
         let mut new_volumes = Vec::new();
-        let result = self.create_inner(image_name, opts, &mut new_volumes);
+        let result = self.create_inner(image_name, opts, &mut new_volumes, owned);
         match (&result, cidfile, &opts.cidfile) {
             (Ok(c), Some(mut f), Some(path)) => {
                 use std::io::Write;
@@ -121,6 +142,7 @@ impl Rrun {
         image_name: &str,
         opts: &RunOptions,
         new_volumes: &mut Vec<container::VolumeUse>,
+        owned: bool,
     ) -> Result<Container, Error> {
         let image = self.image(image_name)?;
         if image.layers.is_empty() {
@@ -250,6 +272,8 @@ impl Rrun {
         }
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
+        let me = std::process::id() as i32;
+        let planned = if owned { Some(crate::cgroups::plan(&id)?) } else { None };
         let record = ContainerRecord {
             restart_policy: opts.restart,
             restart_count: 0,
@@ -261,8 +285,8 @@ impl Rrun {
             log_max_size: opts.log_max_size.unwrap_or(crate::logs::DEFAULT_MAX_SIZE),
             paused: false,
             error: None,
-            monitor_pid: None,
-            monitor_start_time: None,
+            monitor_pid: owned.then_some(me),
+            monitor_start_time: if owned { container::process_start_time(me) } else { None },
             id: id.clone(),
             name: name.clone(),
             image: image_name.to_string(),
@@ -278,7 +302,7 @@ impl Rrun {
             exit_code: None,
             started_at: None,
             finished_at: None,
-            cgroup: Vec::new(),
+            cgroup: planned.as_ref().map(|p| p.dirs().to_vec()).unwrap_or_default(),
             oom_killed: false,
             log_driver: opts.log_driver,
             open_stdin: opts.interactive,
@@ -310,28 +334,47 @@ impl Rrun {
         drop(_lock);
         info!(id = %id, name = %name, image = image_name, "container created");
         self.emit_container(&record, "create", &[]);
-        Ok(Container { record, dir, spec: oci })
+        Ok(Container { record, dir, spec: oci, planned })
     }
 
     /// Creates and runs a container in the foreground: signals are forwarded,
     /// the terminal relayed, the output logged; returns the container's exit
     /// code (128+N for signal N).
     pub fn run(&self, image_name: &str, opts: &RunOptions) -> Result<i32, Error> {
-        let c = self.create(image_name, opts)?;
+        self.run_outcome(image_name, opts).map(|o| o.code)
+    }
+
+    /// [`Rrun::run`], saying also whether the kernel's OOM killer ended the
+    /// container, and its memory limit (the CLI tells the user why it died).
+    pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
+        let c = self.create_as(image_name, opts, true)?;
         let streams = opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true });
         let result = self.start_foreground(&c, opts.interactive, streams);
+        let oom_killed = result.is_ok() && container::read_record(&c.dir).is_some_and(|r| r.oom_killed);
         if opts.remove {
             debug!(id = %c.record.id, "--rm: removing the container and its anonymous volumes");
             self.destroy(&c.record);
             self.remove_anonymous_volumes(&c.record.volumes);
         }
-        result
+        let memory_limit = c
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+            .filter(|l| *l > 0)
+            .map(|l| l as u64);
+        result.map(|code| RunOutcome { code, oom_killed, memory_limit })
     }
 
     /// Removes a container that has ended, and says so in the journal.
     pub(crate) fn destroy(&self, c: &ContainerRecord) {
         match self.store().remove_dir(&self.store().container_dir(&c.id)) {
-            Ok(()) => self.emit_container(c, "destroy", &[]),
+            Ok(()) => {
+                self.emit_container(c, "destroy", &[]);
+                self.collect_orphaned_layers(c);
+            }
             Err(e) => tracing::warn!(id = %c.id, error = %e, "removing the container"),
         }
     }
@@ -340,7 +383,10 @@ impl Rrun {
     /// monitor: its output goes to `streams` of this process (and to its
     /// log), relayed through pipes by this process, which waits anyway.
     fn start_foreground(&self, c: &Container, interactive: bool, streams: Streams) -> Result<i32, Error> {
-        self.claim_monitor(c)?;
+        // a container this process created to run already names it as its owner
+        if c.record.monitor_pid != Some(std::process::id() as i32) {
+            self.claim_monitor(c)?;
+        }
         let mut log = self.open_log(c)?;
         let relayed = log.is_some() || !streams.stdout || !streams.stderr;
         let stdio = match (relayed, interactive) {
@@ -375,13 +421,16 @@ impl Rrun {
         result
     }
 
-    /// Records the calling process as the one that watches the container.
+    /// Records the calling process as the one that watches the container;
+    /// fails when the container is gone (the next command removed a `--rm`
+    /// container whose creator was killed before this monitor took over).
     fn claim_monitor(&self, c: &Container) -> Result<(), Error> {
         let me = std::process::id() as i32;
         self.update(&c.dir, |r| {
             r.monitor_pid = Some(me);
             r.monitor_start_time = container::process_start_time(me);
-        })?;
+        })?
+        .ok_or_else(|| Error::ContainerNotFound(c.record.id.clone()))?;
         Ok(())
     }
 
@@ -395,14 +444,34 @@ impl Rrun {
         on_started: impl FnOnce(),
         wait: impl FnOnce(Child) -> Result<ExitStatus, launcher::LaunchError>,
     ) -> Result<i32, Error> {
-        let cgroup = crate::cgroups::create(&c.record.id)?;
-        let dirs = cgroup.dirs();
-        self.update(&c.dir, |r| {
-            r.cgroup = dirs;
-            r.paused = false;
-            r.oom_killed = false;
-            r.error = None;
-        })?;
+        // the record names the cgroup before it exists: a crash from here on leaves it named
+        let planned = match &c.planned {
+            // this process created the container to run it, and its record says so already
+            Some(p) if c.record.monitor_pid == Some(std::process::id() as i32) => p.clone(),
+            _ => {
+                let p = crate::cgroups::plan(&c.record.id)?;
+                let dirs = p.dirs().to_vec();
+                self.update(&c.dir, |r| {
+                    r.cgroup = dirs;
+                    r.paused = false;
+                    r.oom_killed = false;
+                    r.error = None;
+                })?
+                .ok_or_else(|| Error::ContainerNotFound(c.record.id.clone()))?;
+                p
+            }
+        };
+        let dirs = planned.dirs().to_vec();
+        let cgroup = match planned.create() {
+            Ok(cg) => cg,
+            Err(e) => {
+                // what was made of it goes again
+                if let Some(cg) = crate::cgroups::open(&dirs) {
+                    let _ = cg.delete();
+                }
+                return Err(e.into());
+            }
+        };
         // the state hooks read: rrun's container directory is its bundle (config.json)
         let identity = launcher::hooks::HookIdentity {
             id: c.record.id.clone(),
@@ -452,9 +521,11 @@ impl Rrun {
                 // copied up (or found full) on this first start: never again
                 r.volumes.iter_mut().for_each(|v| v.copy_up = false);
             })?;
-            if let Some(rec) = &rec {
-                self.emit_container(rec, "start", &[]);
-            }
+            let Some(rec) = rec else {
+                // removed while it started: it does not run without a record (killed below, with its cgroup)
+                return Err(Error::ContainerNotFound(c.record.id.clone()));
+            };
+            self.emit_container(&rec, "start", &[]);
             // as the runtime spec says: a failing poststart hook is a warning, the others and the container go on
             let poststart = hooks.poststart().clone().unwrap_or_default();
             for e in launcher::hooks::run_all(&poststart, &identity.state(Some(pid), "running"), "poststart") {
@@ -535,7 +606,7 @@ impl Rrun {
             path: path.clone(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        Ok(Container { record, dir, spec })
+        Ok(Container { record, dir, spec, planned: None })
     }
 
     /// Removes a container and its rootfs. A running one is refused unless
@@ -548,23 +619,49 @@ impl Rrun {
     /// volumes go too (named ones stay, as with Docker).
     pub fn remove_container_with(&self, name_or_id: &str, force: bool, volumes: bool) -> Result<String, Error> {
         let c = self.container(name_or_id)?;
-        if c.is_running() {
-            if !force {
-                return Err(Error::ContainerRunning(name_or_id.to_string()));
+        let dir = self.store().container_dir(&c.id);
+        // a monitor may be starting it (its record still says created): with -f, it is stopped too
+        let mut attempts = 0;
+        loop {
+            let now = crate::container::read_record(&dir).map(ContainerRecord::resolved);
+            let Some(now) = now else { return Err(Error::ContainerNotFound(name_or_id.to_string())) };
+            if starting_or_running(&now) {
+                if !force {
+                    return Err(Error::ContainerRunning(name_or_id.to_string()));
+                }
+                self.kill_all_and_wait(&now)?;
             }
-            self.kill_all_and_wait(&c)?;
-        }
-        self.cleanup_stale(&c);
-        {
+            self.cleanup_stale(&now);
+            // removed under the record's lock, which a monitor takes to claim the container and to
+            // record its start: no monitor can start it once this looked
             let _lock = self.store().lock_exclusive()?;
-            self.store().remove_dir(&self.store().container_dir(&c.id))?;
+            let Some((held, rec)) = crate::container::lock_record(&dir).map_err(io_error(&dir))? else {
+                return Err(Error::ContainerNotFound(name_or_id.to_string()));
+            };
+            if starting_or_running(&rec.clone().resolved()) {
+                attempts += 1;
+                if !force || attempts > 3 {
+                    return Err(Error::ContainerRunning(name_or_id.to_string()));
+                }
+                continue;
+            }
+            self.store().remove_dir(&dir)?;
+            drop(held);
+            break;
         }
         self.emit_container(&c, "destroy", &[]);
         if volumes {
             self.remove_anonymous_volumes(&c.volumes);
         }
+        self.collect_orphaned_layers(&c);
         Ok(c.id.clone())
     }
+}
+
+/// True while a container runs, or its live monitor is about to start it.
+fn starting_or_running(c: &ContainerRecord) -> bool {
+    c.is_running()
+        || (c.status == Status::Created && c.monitor_alive() && c.monitor_pid != Some(std::process::id() as i32))
 }
 
 /// `--ulimit`: a hard limit above rrun's own cannot be set without

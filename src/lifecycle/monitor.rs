@@ -33,7 +33,8 @@ impl Rrun {
     /// `run -d`: creates the container and starts it under a monitor; returns
     /// once it runs (or with the reason it could not start).
     pub fn run_detached(&self, image_name: &str, opts: &RunOptions) -> Result<ContainerRecord, Error> {
-        let c = self.create(image_name, opts)?;
+        // this process owns the record until the monitor takes it over
+        let c = self.create_as(image_name, opts, true)?;
         if let Err(e) = self.start_detached(&c, false) {
             if opts.remove {
                 self.destroy(&c.record);
@@ -99,6 +100,11 @@ impl Rrun {
         let stdin = if c.record.open_stdin { StdinMode::Pipe } else { StdinMode::Null };
         let mut restarts = 0u32;
         loop {
+            if c.dir.join(STOP_MARKER).exists() || !c.dir.exists() {
+                // stopped or removed (`rm -f`) before it started
+                fail(&mut notifier, &format!("container {} was stopped before it started", c.record.id));
+                break;
+            }
             let result = self.run_to_exit(
                 c,
                 StdioMode::Capture(stdin),

@@ -527,18 +527,24 @@ fn parse_next_link(h: &str) -> Option<String> {
     Some(url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
 }
 
-/// Parses `--platform os/arch[/variant]`.
+/// Parses `--platform os/arch[/variant]` (each part lowercase letters,
+/// digits and `_`; `x86_64` and `aarch64` read as OCI's `amd64` and `arm64`).
 pub fn parse_platform(s: &str) -> Result<Platform, RegistryError> {
+    let word = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     let parts: Vec<&str> = s.split('/').collect();
-    match parts.as_slice() {
-        [os, arch] if !os.is_empty() && !arch.is_empty() => {
-            Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: None })
-        }
-        [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => {
-            Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: Some(v.to_string()) })
-        }
-        _ => Err(RegistryError::Platform(s.to_string())),
+    if !(2..=3).contains(&parts.len()) || !parts.iter().all(word) {
+        return Err(RegistryError::Platform(crate::text::printable(s, 80)));
     }
+    let architecture = match parts[1] {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    };
+    Ok(Platform {
+        os: parts[0].to_string(),
+        architecture: architecture.to_string(),
+        variant: parts.get(2).map(|v| v.to_string()),
+    })
 }
 
 /// A blob download that survives broken connections: on an error or an early
@@ -623,6 +629,10 @@ mod tests {
         assert_eq!(parse_platform("linux/arm/v7").unwrap().variant.as_deref(), Some("v7"));
         assert!(parse_platform("arm64").is_err());
         assert!(parse_platform("linux/").is_err());
+        assert!(parse_platform("bogus").is_err());
+        assert!(parse_platform("linux/ARM64").is_err());
+        assert!(parse_platform("linux/amd64/v2/x").is_err());
+        assert_eq!(parse_platform("linux/x86_64").unwrap().architecture, "amd64");
     }
 
     #[test]

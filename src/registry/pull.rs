@@ -6,7 +6,7 @@
 use super::{Endpoint, RegistryClient, RegistryError};
 use crate::digest::Digest;
 use crate::image::import::{ImportError, Importer, LoadedImage, Plan, PlannedLayer, Source};
-use crate::image::{ImageConfig, IndexJson, ManifestJson, Platform, MAX_JSON_SIZE};
+use crate::image::{Descriptor, ImageConfig, IndexJson, ManifestJson, Platform, MAX_JSON_SIZE};
 use crate::reference::ImageRef;
 use crate::store::Store;
 use std::io::{self, Read, Write};
@@ -20,15 +20,6 @@ pub struct PullOptions {
     /// No progress display.
     pub quiet: bool,
 }
-
-const LAYER_TYPES: [&str; 6] = [
-    "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    "application/vnd.docker.image.rootfs.diff.tar",
-    "application/vnd.docker.image.rootfs.diff.tar.zstd",
-];
 
 /// The API host of a registry (Docker Hub's API is not at docker.io).
 pub(crate) fn api_host(host: &str) -> String {
@@ -94,21 +85,26 @@ impl RegistryClient {
     ) -> Result<Resolved, RegistryError> {
         let (mut bytes, mut media, mut digest) = self.get_manifest(ep, reference, name)?;
         let mut index_digest = None;
+        let bad = |reason: String| RegistryError::Manifest { image: name.into(), reason };
         for _ in 0..3 {
-            let json: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| RegistryError::Manifest { image: name.into(), reason: format!("not JSON: {e}") })?;
+            let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
             if is_schema1(&json, &media) {
                 return Err(RegistryError::Schema1 { image: name.into() });
             }
-            let is_index =
-                json.get("manifests").is_some() || media.ends_with("index.v1+json") || media.ends_with("list.v2+json");
+            // what the registry says it sent, and what the content says it is, must agree
+            let inner = json.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+            let known = |m: &str| crate::image::is_index_type(m) || crate::image::is_manifest_type(m);
+            if known(&media) && known(inner) && media != inner {
+                return Err(bad(format!("the registry sent it as {media}, its content says {inner}")));
+            }
+            let is_index = crate::image::is_index_type(&media)
+                || crate::image::is_index_type(inner)
+                || (json.get("manifests").is_some() && !crate::image::is_manifest_type(&media));
             if !is_index {
-                let parsed: ManifestJson = serde_json::from_value(json)
-                    .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
+                let parsed: ManifestJson = crate::image::parse_manifest(&bytes).map_err(bad)?;
                 return Ok(Resolved { endpoint: ep.clone(), manifest: bytes, digest, parsed, index_digest });
             }
-            let index: IndexJson = serde_json::from_value(json)
-                .map_err(|e| RegistryError::Manifest { image: name.into(), reason: e.to_string() })?;
+            let index: IndexJson = crate::image::parse_index(&bytes).map_err(bad)?;
             let chosen =
                 index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| platform.matches(p))).ok_or_else(
                     || RegistryError::NoPlatform {
@@ -123,26 +119,41 @@ impl RegistryClient {
                     },
                 )?;
             info!(image = name, platform = %platform, manifest = %chosen.digest, "chose from the index");
+            if !chosen.media_type.is_empty() && !known(&chosen.media_type) {
+                return Err(bad(format!(
+                    "the index lists {} as {:?}, neither an image manifest nor an index",
+                    chosen.digest, chosen.media_type
+                )));
+            }
             // the digest a user pulls a multi-arch image by is the outermost index's
             index_digest.get_or_insert(digest.clone());
             (bytes, media, digest) = self.get_manifest(ep, &chosen.digest.to_string(), name)?;
+            crate::image::check_size(chosen, bytes.len() as u64)
+                .map_err(|r| bad(format!("manifest {}: {r}", chosen.digest)))?;
+            if media.is_empty() {
+                media = chosen.media_type.clone();
+            }
         }
         Err(RegistryError::Manifest { image: name.into(), reason: "indexes nested too deeply".into() })
     }
 
-    /// Reads a small blob (a config) and checks its digest.
-    pub fn get_small_blob(&self, ep: &Endpoint, digest: &Digest, image: &str) -> Result<Vec<u8>, RegistryError> {
-        let mut bytes = Vec::new();
-        self.open_blob(ep, digest, None, 0)
-            .take(MAX_JSON_SIZE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| RegistryError::Other(format!("{image}: blob {digest}: {e}")))?;
-        if bytes.len() as u64 > MAX_JSON_SIZE {
+    /// Reads a small blob (a config), never past the size its descriptor
+    /// says, and checks its size and digest.
+    pub fn get_small_blob(&self, ep: &Endpoint, desc: &Descriptor, image: &str) -> Result<Vec<u8>, RegistryError> {
+        let digest = &desc.digest;
+        if desc.size > MAX_JSON_SIZE {
             return Err(RegistryError::Manifest {
                 image: image.into(),
-                reason: format!("config {digest} is too large"),
+                reason: format!("config {digest} is too large: its descriptor says {} bytes", desc.size),
             });
         }
+        let mut bytes = Vec::new();
+        self.open_blob(ep, digest, Some(desc.size), 0)
+            .take(desc.size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| RegistryError::Other(format!("{image}: blob {digest}: {e}")))?;
+        crate::image::check_size(desc, bytes.len() as u64)
+            .map_err(|r| RegistryError::Manifest { image: image.into(), reason: format!("config {digest}: {r}") })?;
         let actual = Digest::of(&bytes);
         if &actual != digest {
             return Err(RegistryError::Digest {
@@ -183,8 +194,9 @@ impl Source for RegistrySource<'_> {
             return Ok(true);
         }
         let mut f = std::fs::OpenOptions::new().append(true).open(partial)?;
-        let mut r = self.client.open_blob(&self.ep, &digest, size, have);
-        io::copy(&mut r, &mut f)?;
+        let r = self.client.open_blob(&self.ep, &digest, size, have);
+        // the rest, and never more than the descriptor says (one byte over is caught by the importer)
+        io::copy(&mut r.take(size.map_or(u64::MAX, |s| s - have + 1)), &mut f)?;
         f.flush()?;
         Ok(true)
     }
@@ -205,7 +217,7 @@ pub fn pull(
     let resolved = client.resolve(image, &platform)?;
     let ep = resolved.endpoint.clone();
     let m = &resolved.parsed;
-    let config_bytes = client.get_small_blob(&ep, &m.config.digest, &name)?;
+    let config_bytes = client.get_small_blob(&ep, &m.config, &name)?;
     let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::Manifest {
         image: name.clone(),
         reason: format!("config {}: {e}", m.config.digest),
@@ -216,15 +228,6 @@ pub fn pull(
             reason: format!("{} layers but the config lists {} diff-ids", m.layers.len(), config.rootfs.diff_ids.len()),
         }
         .into());
-    }
-    for l in &m.layers {
-        if !l.media_type.is_empty() && !LAYER_TYPES.contains(&l.media_type.as_str()) {
-            return Err(RegistryError::Manifest {
-                image: name,
-                reason: format!("layer {} has unsupported media type {}", l.digest, l.media_type),
-            }
-            .into());
-        }
     }
     let layers = m
         .layers

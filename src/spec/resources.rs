@@ -115,7 +115,14 @@ pub fn parse_bytes(flag: &str, s: &str) -> Result<i64, SpecError> {
         _ => (t, 1),
     };
     let n: f64 = num.parse().map_err(|_| bad())?;
-    if n < 0.0 || !n.is_finite() {
+    if n < 0.0 {
+        return Err(SpecError::Limit {
+            flag: flag.into(),
+            value: s.to_string(),
+            reason: "a size cannot be negative: expected 0 or more bytes, with an optional b, k, m or g suffix",
+        });
+    }
+    if !n.is_finite() {
         return Err(bad());
     }
     let bytes = n * mult as f64;
