@@ -10,7 +10,7 @@ use crate::filter::{FilterError, Filters};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -124,103 +124,23 @@ impl Journal {
 
     /// Every event still kept, oldest first (the rotated file first).
     pub fn read_all(&self) -> io::Result<Vec<Event>> {
-        let mut out = Vec::new();
-        for p in [rotated(&self.path), self.path.clone()] {
-            match File::open(&p) {
-                Ok(f) => {
-                    parse_lines(&mut BufReader::new(f), &mut out)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
+        crate::logs::read(&self.path, None)
     }
 
     /// Every event kept, and a follower that goes on exactly after the last
     /// one read: nothing appended in between is lost or seen twice.
     pub fn read_and_follow(&self) -> io::Result<(Vec<Event>, Follower)> {
-        let mut out = Vec::new();
-        match File::open(rotated(&self.path)) {
-            Ok(f) => {
-                parse_lines(&mut BufReader::new(f), &mut out)?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        let mut f = Follower { path: self.path.clone(), file: None, inode: 0, offset: 0 };
-        if let Ok(file) = File::open(&self.path) {
-            f.inode = file.metadata()?.ino();
-            f.file = Some(file);
-            f.read_new(&mut out)?;
-        }
-        Ok((out, f))
+        crate::logs::read_and_follow(&self.path, None)
     }
 
     /// A reader of the events appended from now on.
     pub fn follow(&self) -> Follower {
-        let mut f = Follower { path: self.path.clone(), file: None, inode: 0, offset: 0 };
-        if let Ok(file) = File::open(&self.path) {
-            if let Ok(meta) = file.metadata() {
-                f.inode = meta.ino();
-                f.offset = meta.len();
-            }
-            f.file = Some(file);
-        }
-        f
-    }
-}
-
-/// Parses complete lines; a line still being written (no newline yet) is left unread.
-fn parse_lines(r: &mut impl BufRead, out: &mut Vec<Event>) -> io::Result<u64> {
-    let mut consumed = 0;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line)?;
-        if n == 0 || line.last() != Some(&b'\n') {
-            return Ok(consumed);
-        }
-        consumed += n as u64;
-        if let Ok(e) = serde_json::from_slice::<Event>(&line) {
-            out.push(e);
-        }
+        Follower::from_end(&self.path)
     }
 }
 
 /// Follows the journal as it grows, across rotations.
-pub struct Follower {
-    path: PathBuf,
-    file: Option<File>,
-    inode: u64,
-    offset: u64,
-}
-
-impl Follower {
-    /// The events appended since the last call.
-    pub fn poll(&mut self) -> io::Result<Vec<Event>> {
-        let mut out = Vec::new();
-        self.read_new(&mut out)?;
-        let current = std::fs::metadata(&self.path).map(|m| m.ino()).unwrap_or(self.inode);
-        if current != self.inode || self.file.is_none() {
-            if let Ok(file) = File::open(&self.path) {
-                self.inode = file.metadata()?.ino();
-                self.file = Some(file);
-                self.offset = 0;
-                self.read_new(&mut out)?;
-            }
-        }
-        Ok(out)
-    }
-
-    fn read_new(&mut self, out: &mut Vec<Event>) -> io::Result<()> {
-        if let Some(file) = &mut self.file {
-            file.seek(SeekFrom::Start(self.offset))?;
-            self.offset += parse_lines(&mut BufReader::new(file), out)?;
-        }
-        Ok(())
-    }
-}
+pub type Follower = crate::logs::Follower<Event>;
 
 /// The keys `events --filter` knows.
 pub const EVENT_KEYS: &[&str] = &["container", "event", "image", "type", "label"];

@@ -7,6 +7,7 @@ use crate::launcher::Stream;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -138,9 +139,9 @@ impl LogWriter {
     }
 }
 
-/// Every complete entry of the log at `path` (its rotated part first), the
-/// last `tail` only when given.
-pub fn read(path: &Path, tail: Option<usize>) -> io::Result<Vec<LogEntry>> {
+/// Every complete entry of the json-lines file at `path` (its rotated part
+/// first), the last `tail` only when given: a container's log, the event journal.
+pub fn read<T: serde::de::DeserializeOwned>(path: &Path, tail: Option<usize>) -> io::Result<Vec<T>> {
     let mut out = Vec::new();
     for p in [rotated(path), path.to_path_buf()] {
         match File::open(&p) {
@@ -157,7 +158,7 @@ pub fn read(path: &Path, tail: Option<usize>) -> io::Result<Vec<LogEntry>> {
     Ok(out)
 }
 
-fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> {
+fn parse_into<T: serde::de::DeserializeOwned>(r: &mut impl BufRead, out: &mut Vec<T>) -> io::Result<u64> {
     let mut consumed = 0;
     let mut line = Vec::new();
     loop {
@@ -168,7 +169,7 @@ fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> 
             return Ok(consumed);
         }
         consumed += n as u64;
-        if let Ok(e) = serde_json::from_slice::<LogEntry>(&line) {
+        if let Ok(e) = serde_json::from_slice::<T>(&line) {
             out.push(e);
         }
     }
@@ -177,7 +178,10 @@ fn parse_into(r: &mut impl BufRead, out: &mut Vec<LogEntry>) -> io::Result<u64> 
 /// Every complete entry of the log (the last `tail` only when given), and a
 /// follower that goes on exactly after them: a rotation while they are read
 /// neither loses nor repeats an entry.
-pub fn read_and_follow(path: &Path, tail: Option<usize>) -> io::Result<(Vec<LogEntry>, Follower)> {
+pub fn read_and_follow<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    tail: Option<usize>,
+) -> io::Result<(Vec<T>, Follower<T>)> {
     loop {
         let current = match File::open(path) {
             Ok(f) => Some(f),
@@ -198,7 +202,8 @@ pub fn read_and_follow(path: &Path, tail: Option<usize>) -> io::Result<(Vec<LogE
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let mut follower = Follower { path: path.to_path_buf(), file: current, inode, offset: 0 };
+        let mut follower =
+            Follower { path: path.to_path_buf(), file: current, inode, offset: 0, _entries: PhantomData };
         follower.read_new(&mut out)?;
         if let Some(n) = tail {
             out.drain(..out.len().saturating_sub(n));
@@ -207,18 +212,19 @@ pub fn read_and_follow(path: &Path, tail: Option<usize>) -> io::Result<(Vec<LogE
     }
 }
 
-/// Follows a log as it grows (`logs -f`), across rotations.
-pub struct Follower {
+/// Follows a json-lines file as it grows (`logs -f`, `events`), across rotations.
+pub struct Follower<T = LogEntry> {
     path: PathBuf,
     file: Option<File>,
     inode: u64,
     offset: u64,
+    _entries: PhantomData<fn() -> T>,
 }
 
-impl Follower {
-    /// Starts at the current end of the log: [`read`] gave what came before.
-    pub fn from_end(path: &Path) -> Follower {
-        let mut f = Follower { path: path.to_path_buf(), file: None, inode: 0, offset: 0 };
+impl<T: serde::de::DeserializeOwned> Follower<T> {
+    /// Starts at the current end of the file: [`read`] gave what came before.
+    pub fn from_end(path: &Path) -> Follower<T> {
+        let mut f = Follower { path: path.to_path_buf(), file: None, inode: 0, offset: 0, _entries: PhantomData };
         if let Ok(file) = File::open(path) {
             let meta = file.metadata().ok();
             f.inode = meta.as_ref().map(|m| m.ino()).unwrap_or(0);
@@ -230,7 +236,7 @@ impl Follower {
     }
 
     /// The entries written since the last call.
-    pub fn poll(&mut self) -> io::Result<Vec<LogEntry>> {
+    pub fn poll(&mut self) -> io::Result<Vec<T>> {
         let mut out = Vec::new();
         self.read_new(&mut out)?;
         // rotated: the old file is finished (read its rest above); go on with the new one
@@ -246,7 +252,7 @@ impl Follower {
         Ok(out)
     }
 
-    fn read_new(&mut self, out: &mut Vec<LogEntry>) -> io::Result<()> {
+    fn read_new(&mut self, out: &mut Vec<T>) -> io::Result<()> {
         if let Some(file) = &mut self.file {
             file.seek(SeekFrom::Start(self.offset))?;
             self.offset += parse_into(&mut BufReader::new(file), out)?;
@@ -284,7 +290,8 @@ mod tests {
         w.write(Stream::Stderr, b"oops\n").unwrap();
         w.write(Stream::Stdout, b"lo\nworld\nno newline").unwrap();
         w.flush_partial().unwrap();
-        let got: Vec<(String, Stream)> = read(&path, None).unwrap().into_iter().map(|e| (e.log, e.stream)).collect();
+        let got: Vec<(String, Stream)> =
+            read::<LogEntry>(&path, None).unwrap().into_iter().map(|e| (e.log, e.stream)).collect();
         assert_eq!(
             got,
             vec![
@@ -294,7 +301,7 @@ mod tests {
                 ("no newline".into(), Stream::Stdout)
             ]
         );
-        assert_eq!(read(&path, Some(2)).unwrap().len(), 2);
+        assert_eq!(read::<LogEntry>(&path, Some(2)).unwrap().len(), 2);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
@@ -302,7 +309,7 @@ mod tests {
     fn rotation_keeps_one_old_file_and_following_crosses_it() {
         let path = tmp("rotate");
         let mut w = LogWriter::open(&path, 400).unwrap();
-        let mut follow = Follower::from_end(&path);
+        let mut follow = Follower::<LogEntry>::from_end(&path);
         let mut seen = Vec::new();
         for i in 0..40 {
             w.write(Stream::Stdout, format!("line {i}\n").as_bytes()).unwrap();
@@ -313,7 +320,7 @@ mod tests {
         seen.extend(follow.poll().unwrap().into_iter().map(|e| e.log));
         assert!(std::fs::metadata(&path).unwrap().len() <= 400);
         assert!(rotated(&path).exists());
-        let kept = read(&path, None).unwrap();
+        let kept = read::<LogEntry>(&path, None).unwrap();
         assert_eq!(kept.last().unwrap().log, "line 39\n");
         assert!(kept.len() < 40, "older lines were rotated away");
         let want: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
@@ -329,15 +336,15 @@ mod tests {
             w.write(Stream::Stdout, format!("early {i}\n").as_bytes()).unwrap();
         }
         assert!(rotated(&path).exists(), "the early lines span a rotation");
-        let (past, mut follower) = read_and_follow(&path, None).unwrap();
-        let (tail, _) = read_and_follow(&path, Some(2)).unwrap();
+        let (past, mut follower) = read_and_follow::<LogEntry>(&path, None).unwrap();
+        let (tail, _) = read_and_follow::<LogEntry>(&path, Some(2)).unwrap();
         assert_eq!(tail.iter().map(|e| e.log.as_str()).collect::<Vec<_>>(), ["early 6\n", "early 7\n"]);
         w.write(Stream::Stdout, b"late 0\nlate 1\n").unwrap();
         let seen: Vec<String> = past.into_iter().chain(follower.poll().unwrap()).map(|e| e.log).collect();
         let early = seen.iter().filter(|l| l.starts_with("early")).count();
         assert_eq!(&seen[early..], ["late 0\n", "late 1\n"], "{seen:?}");
         assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), seen.len(), "none twice: {seen:?}");
-        let (none, _) = read_and_follow(&path.with_file_name("missing.log"), None).unwrap();
+        let (none, _) = read_and_follow::<LogEntry>(&path.with_file_name("missing.log"), None).unwrap();
         assert!(none.is_empty());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
@@ -348,7 +355,7 @@ mod tests {
         let mut w = LogWriter::open(&path, 0).unwrap();
         w.write(Stream::Stdout, &vec![b'x'; MAX_LINE + 10]).unwrap();
         w.write(Stream::Stdout, b"\n").unwrap();
-        let e = read(&path, None).unwrap();
+        let e = read::<LogEntry>(&path, None).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!((e[0].log.len(), e[1].log.as_str()), (MAX_LINE + 10, "\n"), "the long line ends an entry by itself");
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
