@@ -717,4 +717,10 @@ fn resource_flags_reach_the_cgroup_files() {
     let (code, _, err) = r.sh(&["--blkio-weight", "5"], "true");
     assert_eq!(code, 125);
     assert!(err.contains("between 10 and 1000"), "{err}");
+    // --cpuset-mems, as update takes it too
+    let (code, out, err) = r.sh(
+        &["--cpuset-mems", "0"],
+        "cat /sys/fs/cgroup/cpuset/cpuset.mems 2>/dev/null || cat /sys/fs/cgroup/cpuset.mems",
+    );
+    assert_eq!((code, out.trim()), (0, "0"), "{err}");
 }

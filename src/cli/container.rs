@@ -146,30 +146,8 @@ pub struct PortArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// Memory limit (e.g. 256m, 1g)
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap)
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// CPU quota in CPUs (e.g. 0.5)
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// Relative CPU weight
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<u64>,
-    /// CPUs the container may run on (e.g. 0-1,3)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Memory nodes the container may use (e.g. 0)
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Maximum number of processes (-1: unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: super::run::ResourceFlags,
     /// Restart policy: no, on-failure[:N], always, unless-stopped
     #[arg(long)]
     pub restart: Option<String>,
@@ -646,39 +624,11 @@ pub fn port(rrun: &Rrun, a: PortArgs) -> Result<i32, Error> {
 }
 
 pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
-    use rrun::spec::resources::parse_bytes;
-    let any = a.memory.is_some()
-        || a.memory_swap.is_some()
-        || a.memory_reservation.is_some()
-        || a.cpus.is_some()
-        || a.cpu_shares.is_some()
-        || a.cpuset_cpus.is_some()
-        || a.cpuset_mems.is_some()
-        || a.pids_limit.is_some()
-        || a.restart.is_some();
-    if !any {
+    if !a.resources.any() && a.restart.is_none() {
         return Ok(super::UsageError("you must provide one or more flags when using this command".into()).report());
     }
     let opts = rrun::UpdateOptions {
-        limits: rrun::spec::resources::Limits {
-            memory: a.memory.as_deref().map(|v| parse_bytes("--memory", v)).transpose()?,
-            memory_swap: match a.memory_swap.as_deref() {
-                Some("-1") => Some(-1),
-                Some(v) => Some(parse_bytes("--memory-swap", v)?),
-                None => None,
-            },
-            memory_reservation: a
-                .memory_reservation
-                .as_deref()
-                .map(|v| parse_bytes("--memory-reservation", v))
-                .transpose()?,
-            cpus: a.cpus,
-            cpu_shares: a.cpu_shares,
-            cpuset_cpus: a.cpuset_cpus.clone(),
-            cpuset_mems: a.cpuset_mems.clone(),
-            pids_limit: a.pids_limit,
-            ..Default::default()
-        },
+        limits: a.resources.limits()?,
         restart: a
             .restart
             .as_deref()

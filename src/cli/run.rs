@@ -105,27 +105,8 @@ pub struct RunArgs {
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     pub init: bool,
-    /// Memory limit (e.g. 256m, 1g)
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Memory plus swap limit (-1: unlimited swap)
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// CPU quota in CPUs (e.g. 0.5)
-    #[arg(long, allow_negative_numbers = true)]
-    pub cpus: Option<f64>,
-    /// Relative CPU weight (default 1024)
-    #[arg(short = 'c', long = "cpu-shares", allow_negative_numbers = true)]
-    pub cpu_shares: Option<u64>,
-    /// CPUs the container may run on (e.g. 0-1,3)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// Maximum number of processes (-1: unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub resources: ResourceFlags,
     /// Allow a device in the device cgroup: 'c 1:3 rwm'
     #[arg(long = "device-cgroup-rule")]
     pub device_cgroup_rule: Vec<String>,
@@ -206,6 +187,68 @@ impl RunArgs {
     /// The container's command line, as given after the image.
     pub fn command(&self) -> &[String] {
         &self.image_and_command[1..]
+    }
+}
+
+/// The resource flags `run`, `create` and `update` share.
+#[derive(Args, Debug, Default)]
+pub struct ResourceFlags {
+    /// Memory limit (e.g. 256m, 1g)
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited swap)
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// CPU quota in CPUs (e.g. 0.5)
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight (default 1024)
+    #[arg(short = 'c', long = "cpu-shares", allow_negative_numbers = true)]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the container may run on (e.g. 0-1,3)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (e.g. 0)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1: unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+}
+
+impl ResourceFlags {
+    /// True when any flag was given.
+    pub fn any(&self) -> bool {
+        self.memory.is_some()
+            || self.memory_swap.is_some()
+            || self.memory_reservation.is_some()
+            || self.cpus.is_some()
+            || self.cpu_shares.is_some()
+            || self.cpuset_cpus.is_some()
+            || self.cpuset_mems.is_some()
+            || self.pids_limit.is_some()
+    }
+
+    /// The limits the flags ask for, sizes parsed.
+    pub fn limits(&self) -> Result<Limits, Error> {
+        let size = |flag: &str, v: &Option<String>| v.as_deref().map(|v| resources::parse_bytes(flag, v)).transpose();
+        Ok(Limits {
+            memory: size("--memory", &self.memory)?,
+            memory_swap: match self.memory_swap.as_deref() {
+                Some("-1") => Some(-1),
+                _ => size("--memory-swap", &self.memory_swap)?,
+            },
+            memory_reservation: size("--memory-reservation", &self.memory_reservation)?,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+            cpuset_mems: self.cpuset_mems.clone(),
+            pids_limit: self.pids_limit,
+            ..Default::default()
+        })
     }
 }
 
@@ -328,25 +371,10 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         network_explicit: a.network.is_some(),
         init: a.init,
         limits: Limits {
-            memory: a.memory.as_deref().map(|v| resources::parse_bytes("--memory", v)).transpose()?,
-            memory_swap: match a.memory_swap.as_deref() {
-                Some("-1") => Some(-1),
-                Some(v) => Some(resources::parse_bytes("--memory-swap", v)?),
-                None => None,
-            },
-            memory_reservation: a
-                .memory_reservation
-                .as_deref()
-                .map(|v| resources::parse_bytes("--memory-reservation", v))
-                .transpose()?,
-            cpus: a.cpus,
-            cpu_shares: a.cpu_shares,
-            cpuset_cpus: a.cpuset_cpus.clone(),
-            cpuset_mems: None,
-            pids_limit: a.pids_limit,
             device_rules: a.device_cgroup_rule.clone(),
             devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
             blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
+            ..a.resources.limits()?
         },
         restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
         log_max_size: log_max_size(&a.log_opt)?,
