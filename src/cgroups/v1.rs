@@ -36,6 +36,7 @@ impl V1 {
         for (ctrls, mount) in &layout.v1 {
             let base = if absolute { mount.clone() } else { mount.join(own_path(&ctrls[0]).trim_start_matches('/')) };
             let dir = base.join(rel);
+            crate::step!(super::CGROUP_CREATE, path = %dir.display(), controllers = %ctrls.join(","));
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
             if ctrls.iter().any(|c| c == "cpuset") {
                 // a v1 cpuset cgroup starts empty: each new level inherits its parent's cpus and mems
@@ -313,10 +314,10 @@ impl Cgroup for V1 {
 
     fn join_self(&self) -> Result<(), CgroupError> {
         for (_, d) in &self.dirs {
-            write(d, "tasks", "0")?;
+            super::write_as(&super::CGROUP_JOIN, d, "tasks", "0")?;
         }
         if let Some(u) = &self.unified {
-            write(u, "cgroup.procs", "0")?;
+            super::write_as(&super::CGROUP_JOIN, u, "cgroup.procs", "0")?;
         }
         Ok(())
     }
@@ -424,6 +425,7 @@ impl Cgroup for V1 {
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
+        crate::step!(super::CGROUP_KILL, left = self.pids().len(), signal = "SIGKILL");
         if self.pids().is_empty() {
             return Ok(());
         }
@@ -458,6 +460,7 @@ impl Cgroup for V1 {
 
     fn delete(&self) -> Result<(), CgroupError> {
         for d in self.dirs() {
+            crate::step!(super::CGROUP_DELETE, path = %d.display());
             super::rmdir_tree(&d)?;
         }
         Ok(())

@@ -122,7 +122,7 @@ impl RegistryClient {
                             .join(", "),
                     },
                 )?;
-            info!(image = name, platform = %platform, manifest = %chosen.digest, "chose from the index");
+            crate::step!(super::INDEX_CHOOSE, image = name, platform = %platform, manifest = %chosen.digest);
             // the digest a user pulls a multi-arch image by is the outermost index's
             index_digest.get_or_insert(digest.clone());
             (bytes, media, digest) = self.get_manifest(ep, &chosen.digest.to_string(), name)?;
@@ -206,6 +206,11 @@ pub fn pull(
     let ep = resolved.endpoint.clone();
     let m = &resolved.parsed;
     let config_bytes = client.get_small_blob(&ep, &m.config.digest, &name)?;
+    crate::step!(
+        super::CONFIG_FETCH,
+        url = %format!("{}/v2/{}/blobs/{}", ep.host, ep.repository, m.config.digest),
+        bytes = config_bytes.len()
+    );
     let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::Manifest {
         image: name.clone(),
         reason: format!("config {}: {e}", m.config.digest),
