@@ -440,9 +440,11 @@ fn oci_verbs_are_explained_without_touching_runcs_command_line() {
     let (code, _, err) =
         oci(None, &["--explain=json", "--root", root, "create", "--bundle", b.to_str().unwrap(), "explain-c"]);
     assert_eq!(code, Some(0), "{err}");
-    let steps = step_names(&narration(&err));
+    let records = narration(&err);
+    let steps = step_names(&records);
     assert!(steps.contains("oci_bundle") && steps.contains("created") && steps.contains("pivot_root"), "{steps:?}");
     assert!(!steps.contains("execve"), "create returns before the exec: {steps:?}");
+    assert_eq!(records.last().unwrap()["step"], "wait_start", "the init waits for start last");
     let (code, _, err) = oci(Some("json"), &["--root", root, "start", "explain-c"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(step_names(&narration(&err)), BTreeSet::from(["oci_start".to_string()]));

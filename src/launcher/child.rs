@@ -428,13 +428,14 @@ pub(super) struct Gate<'a> {
 impl Gate<'_> {
     /// Tells rrun the container is created, then blocks until `start` opens the FIFO.
     fn wait_for_start(&self, sock: &OwnedFd) -> Result<(), ChildError> {
-        crate::step!(steps::CREATED);
-        sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
-        CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         // reopened through /proc: the O_PATH descriptor was taken before pivot_root
         let name = self.fifo.as_raw_fd().to_string();
         let path = format!("/proc/self/fd/{name}");
+        // both steps told before rrun hears "created": a narrating `create` ends when it does
+        crate::step!(steps::CREATED);
         crate::step!(steps::WAIT_START, path = %path);
+        sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
+        CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         let fd = loop {
             let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
             let opened = match &self.fd_dir {
