@@ -20,6 +20,7 @@ pub mod cgroups;
 pub mod container;
 pub mod digest;
 pub mod events;
+pub mod explain;
 pub mod filter;
 pub mod gc;
 pub mod image;
@@ -39,6 +40,7 @@ pub mod registry;
 pub mod rootfs;
 pub mod securefs;
 pub mod spec;
+pub mod steps;
 pub mod store;
 pub mod system;
 pub mod text;
@@ -47,6 +49,7 @@ pub mod volume;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
+pub use lifecycle::{DryRun, PlannedVolume};
 pub use spec::RunOptions;
 
 use digest::Digest;

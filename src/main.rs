@@ -14,7 +14,18 @@ fn main() {
         if let Some(i) = strip {
             args.remove(i);
         }
-        std::process::exit(cli::oci::main(args));
+        // `rrun --explain oci create …`: rrun's flag, taken out before runc's parser reads the line
+        match cli::explain::take_global(&mut args).and_then(|g| Ok(g.or(cli::explain::from_env()?))) {
+            Ok(Some(format)) => cli::explain::start(format),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("rrun: {e}");
+                std::process::exit(1);
+            }
+        }
+        let code = cli::oci::main(args);
+        cli::explain::finish();
+        std::process::exit(code);
     }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(c) => c,
@@ -24,8 +35,18 @@ fn main() {
             std::process::exit(if e.use_stderr() { 125 } else { 0 });
         }
     };
+    match cli::explain::requested(&cli) {
+        Ok(Some(format)) => cli::explain::start(format),
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("rrun: {e}");
+            std::process::exit(125);
+        }
+    }
     init_logging(cli.verbose);
-    std::process::exit(cli::main(cli));
+    let code = cli::main(cli);
+    cli::explain::finish();
+    std::process::exit(code);
 }
 
 /// Logs to stderr: warnings, `-v` each step, `-vv` every syscall; `RRUN_LOG` takes a filter.
@@ -42,14 +63,17 @@ fn init_logging(verbose: u8) {
         .unwrap_or_else(|| format!("rrun={default}").parse().expect("a valid filter"));
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(false)
-                // colour codes only for a person at a terminal, never into a log file or pipe
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .with(filter)
-        .init();
+    use tracing_subscriber::Layer;
+    let log = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        // colour codes only for a person at a terminal, never into a log file or pipe
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if cli::explain::active().is_none() {
+        // the usual start: one global filter, whose level skips every step event at its call site
+        tracing_subscriber::registry().with(log).with(filter).init();
+        return;
+    }
+    // narrating: the log keeps its filter, the narration collects the step events
+    tracing_subscriber::registry().with(log.with_filter(filter)).with(rrun::explain::layer()).init();
 }

@@ -185,6 +185,36 @@ fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Er
     Ok((volume, true))
 }
 
+/// The volume a container would use (`--dry-run`): the existing one of that
+/// name (`false`), or the one [`create_locked`] would make, checked the same
+/// way and not made (`true`). An anonymous one gets a name it will not keep.
+pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+    if let Some(d) = req.driver.as_deref().filter(|d| *d != "local") {
+        return Err(VolumeError::Driver(d.to_string()).into());
+    }
+    let name = match &req.name {
+        Some(n) if !valid_volume_name(n) => {
+            return Err(VolumeError::Invalid { name: n.clone(), reason: volume_name_error(n) }.into())
+        }
+        Some(n) => n.clone(),
+        None => crate::container::new_id(),
+    };
+    if let Ok(v) = read(store, &name) {
+        return Ok((v, false));
+    }
+    check_options(&name, &req.options)?;
+    let volume = Volume {
+        created_at: String::new(),
+        driver: "local".into(),
+        labels: req.labels.clone(),
+        mountpoint: volume_dir(store, &name).join("_data"),
+        name,
+        options: req.options.clone(),
+        scope: "local".into(),
+    };
+    Ok((volume, true))
+}
+
 /// What `volume prune` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Pruned {

@@ -5,9 +5,10 @@
 //! (through a registries.conf mirror), seeded with the fixtures the lines pull.
 
 mod common;
-use common::registry::{tools_or_skip, Flavour, Registry};
+use common::reader::Reader;
+use common::registry::tools_or_skip;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The lines of the README block marked `name`.
@@ -19,50 +20,29 @@ fn block(name: &str) -> Vec<String> {
     body.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect()
 }
 
-struct Reader {
-    root: TestRoot,
-    bin: PathBuf,
-    conf: PathBuf,
-    registry: String,
-}
-
-impl Reader {
-    /// `sh -c LINE` from the repository's top directory, as a reader types it.
-    fn command(&self, line: &str) -> Command {
-        let line = line.replace("localhost:5000", &self.registry);
-        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default());
-        let mut c = Command::new("timeout");
-        c.args(["-k", "5", "120", "sh", "-c", &line])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("PATH", path)
-            .env("RRUN_ROOT", &self.root.path)
-            .env("RRUN_REGISTRIES_CONF", &self.conf)
-            .stdin(std::process::Stdio::null());
-        c
-    }
-
-    /// Runs each line; an interactive one (`-it`) on a pseudo-terminal, answered with `exit`.
-    fn run_block(&self, name: &str) -> Vec<(String, String)> {
-        let mut outputs = Vec::new();
-        for line in block(name) {
-            if line.contains(" -it ") {
-                let (code, out) = in_pty(self.command(&line), b"echo in-a-tty; exit\n", "in-a-tty");
-                assert_eq!(code, Some(0), "README line {line:?} on a terminal: {out}");
-                outputs.push((line, out));
-                continue;
-            }
-            let out = self.command(&line).output().unwrap();
-            assert!(
-                out.status.success(),
-                "README line {line:?} failed with {:?}\nstdout: {}\nstderr: {}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            outputs.push((line, String::from_utf8_lossy(&out.stdout).into_owned()));
+/// Runs each line of the block `name`; an interactive one (`-it`) on a
+/// pseudo-terminal, answered with `exit`.
+fn run_block(reader: &Reader, name: &str) -> Vec<(String, String)> {
+    let command = |line: &str| reader.command(line, 120);
+    let mut outputs = Vec::new();
+    for line in block(name) {
+        if line.contains(" -it ") {
+            let (code, out) = in_pty(command(&line), b"echo in-a-tty; exit\n", "in-a-tty");
+            assert_eq!(code, Some(0), "README line {line:?} on a terminal: {out}");
+            outputs.push((line, out));
+            continue;
         }
-        outputs
+        let out = command(&line).output().unwrap();
+        assert!(
+            out.status.success(),
+            "README line {line:?} failed with {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        outputs.push((line, String::from_utf8_lossy(&out.stdout).into_owned()));
     }
+    outputs
 }
 
 /// What a line printed.
@@ -76,27 +56,10 @@ fn every_readme_example_runs() {
         return;
     }
     let scratch = ScratchDir::new("readme");
-    let registry = Registry::start(&scratch.path.join("registry"), Flavour::Open);
-    // docker.io's alpine and the multi-arch tool the examples pull
-    registry.seed(&fixture("busybox-oci"), "docker.io/library/busybox:latest", "library/alpine:latest");
-    registry.seed(&fixture("multiarch-oci"), "latest", "team/tool:1.0");
-    let conf = scratch.path.join("registries.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "unqualified-search-registries = [\"docker.io\"]\n\n[[registry]]\nprefix = \"docker.io\"\n\
-             location = \"docker.io\"\n\n[[registry.mirror]]\nlocation = \"{}\"\ninsecure = true\n",
-            registry.host()
-        ),
-    )
-    .unwrap();
-    let bin = scratch.path.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::os::unix::fs::symlink(RRUN, bin.join("rrun")).unwrap();
-    let reader = Reader { root: TestRoot::new("readme-store"), bin, conf, registry: registry.host() };
+    let reader = Reader::new(&scratch.path, "readme-store");
     let _cleanup = Cleanup;
 
-    let out = reader.run_block("usage");
+    let out = run_block(&reader, "usage");
     assert!(printed(&out, "rrun run --rm busybox echo hello").starts_with("hello"));
     assert!(printed(&out, "rrun run --rm busybox ls -a /").lines().any(|l| l == ".."));
     assert!(printed(&out, "rrun run --rm -it busybox sh").contains("in-a-tty"));
@@ -107,7 +70,7 @@ fn every_readme_example_runs() {
     assert!(printed(&out, "rrun create --name later").lines().any(|l| l == "started later"));
     assert!(printed(&out, "rrun events --since 10m").lines().any(|l| l == "job"));
 
-    let out = reader.run_block("oci");
+    let out = run_block(&reader, "oci");
     assert_eq!(printed(&out, "rrun oci run --bundle"), "hello from a bundle\n");
     let state = printed(&out, "rrun oci create --bundle");
     assert!(state.contains("\"id\": \"demo\""), "{state}");

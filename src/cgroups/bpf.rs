@@ -170,7 +170,13 @@ pub fn apply_device_rules(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<(),
     attr[8..12].copy_from_slice(&BPF_CGROUP_DEVICE.to_ne_bytes());
     attr[12..16].copy_from_slice(&BPF_F_ALLOW_MULTI.to_ne_bytes());
     bpf(BPF_PROG_ATTACH, &mut attr).map_err(super::io(dir, "attach the device BPF program"))?;
-    tracing::debug!(dir = %dir.display(), rules = rules.len(), insns = prog.len(), "device program attached");
+    crate::step!(
+        super::DEVICE_PROGRAM,
+        cgroup = %dir.display(),
+        rules = rules.len(),
+        instructions = prog.len(),
+        attach = "BPF_CGROUP_DEVICE"
+    );
     Ok(())
 }
 

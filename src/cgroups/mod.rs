@@ -22,6 +22,30 @@ use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+crate::steps! {
+    CGROUP_CREATE: "cgroup_create" in Cgroups, syscall "mkdir", source "src/cgroups/v1.rs, src/cgroups/v2.rs",
+        what "Create the container's cgroup",
+        why "A cgroup is a directory in a cgroup filesystem: the processes listed in it share its limits and its accounting, and every child they fork stays in it. On cgroup v1 each controller (memory, cpu, pids, devices…) is a hierarchy of its own, so the container gets one directory in each; on v2 one directory holds them all.";
+    CGROUP_CONTROLLERS: "cgroup_controllers" in Cgroups, syscall "write cgroup.subtree_control", source "src/cgroups/v2.rs",
+        what "Enable controllers for the cgroups below",
+        why "On cgroup v2 a controller works in a cgroup only if its parent enabled it for its children (+memory +cpu +pids…), level by level from the root.";
+    CGROUP_WRITE: "cgroup_write" in Cgroups, syscall "write", source "src/cgroups/mod.rs, src/cgroups/v1.rs, src/cgroups/v2.rs",
+        what "Write a cgroup control file",
+        why "Limits are plain writes of control files (memory.limit_in_bytes or memory.max, cpu.cfs_quota_us or cpu.max, pids.max, devices.deny…): the kernel enforces them on every process of the cgroup, and nothing inside can raise them.";
+    DEVICE_PROGRAM: "device_program" in Cgroups, syscall "bpf(BPF_PROG_LOAD) + bpf(BPF_PROG_ATTACH)", source "src/cgroups/bpf.rs",
+        what "Attach the device access program",
+        why "cgroup v2 has no devices.allow file: which device nodes may be opened is decided by a small BPF program, compiled from the device rules (deny everything, allow the standard nodes) and attached to the cgroup.";
+    CGROUP_JOIN: "cgroup_join" in Cgroups, syscall "write tasks, cgroup.procs", source "src/cgroups/v1.rs, src/cgroups/v2.rs",
+        what "Move the new process into the container's cgroup",
+        why "\"0\" means the writing process itself: the process moves itself before it runs anything, so everything it forks is counted and limited. Done from inside, the move skips the global lock a move from outside waits on (an RCU grace period, 5–20 ms on cgroup v1).";
+    CGROUP_KILL: "cgroup_kill" in Cleanup, syscall "kill(SIGKILL) / write cgroup.kill", source "src/cgroups/v1.rs, src/cgroups/v2.rs",
+        what "Kill every process left in the cgroup",
+        why "The cgroup is the reliable list of everything the container started, double-forked daemons included: whatever is left when its init ends is killed (frozen first on v1, so nothing can fork meanwhile).";
+    CGROUP_DELETE: "cgroup_delete" in Cleanup, syscall "rmdir", source "src/cgroups/v1.rs, src/cgroups/v2.rs, src/cgroups/mod.rs",
+        what "Remove the container's cgroup",
+        why "An empty cgroup is removed with rmdir(2), its control files with it; one that still held a process could not be.";
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     #[error("cgroup {path}: {op}: {source}")]
@@ -317,8 +341,13 @@ pub fn hierarchy_controllers(dir: &Path) -> Vec<String> {
 
 /// Writes a control file, with the path and value in the error.
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    write_as(&CGROUP_WRITE, dir, file, value)
+}
+
+/// [`write`], narrated as `step`.
+pub(crate) fn write_as(step: &crate::steps::Step, dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
-    tracing::debug!(path = %path.display(), value, "cgroup write");
+    crate::step!(step, path = %path.display(), value);
     std::fs::write(&path, value).map_err(|source| CgroupError::Io { path, op: "write", source })
 }
 

@@ -39,6 +39,7 @@ impl V1 {
         let mut dirs = Vec::new();
         for (ctrls, dir) in Self::dirs_for(layout, rel, absolute) {
             let base = dir.ancestors().nth(rel.components().count()).unwrap_or(&dir).to_path_buf();
+            crate::step!(super::CGROUP_CREATE, path = %dir.display(), controllers = %ctrls.join(","));
             std::fs::create_dir_all(&dir).map_err(io(&dir, "mkdir"))?;
             if ctrls.iter().any(|c| c == "cpuset") {
                 // a v1 cpuset cgroup starts empty: each new level inherits its parent's cpus and mems
@@ -342,10 +343,10 @@ impl Cgroup for V1 {
 
     fn join_self(&self) -> Result<(), CgroupError> {
         for (_, d) in &self.dirs {
-            write(d, "tasks", "0")?;
+            super::write_as(&super::CGROUP_JOIN, d, "tasks", "0")?;
         }
         if let Some(u) = &self.unified {
-            write(u, "cgroup.procs", "0")?;
+            super::write_as(&super::CGROUP_JOIN, u, "cgroup.procs", "0")?;
         }
         Ok(())
     }
@@ -453,6 +454,7 @@ impl Cgroup for V1 {
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
+        crate::step!(super::CGROUP_KILL, left = self.pids().len(), signal = "SIGKILL");
         if self.pids().is_empty() {
             return Ok(());
         }
@@ -488,6 +490,7 @@ impl Cgroup for V1 {
     fn delete(&self) -> Result<(), CgroupError> {
         // the reverse of creation: a removal cut short leaves the first directory, which says there is more
         for d in self.dirs().iter().rev() {
+            crate::step!(super::CGROUP_DELETE, path = %d.display());
             super::rmdir_tree(d)?;
         }
         Ok(())

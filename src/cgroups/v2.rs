@@ -33,6 +33,7 @@ impl V2 {
     pub fn create_below(base: &Path, available: &[String], rel: &Path, wanted: &[&str]) -> Result<V2, CgroupError> {
         let root = base;
         let dir = root.join(rel);
+        crate::step!(super::CGROUP_CREATE, path = %dir.display(), controllers = %wanted.join(","));
         std::fs::create_dir_all(&dir).map_err(super::io(&dir, "mkdir"))?;
         let enable: Vec<String> =
             wanted.iter().filter(|c| available.iter().any(|a| a == *c)).map(|c| format!("+{c}")).collect();
@@ -42,7 +43,7 @@ impl V2 {
             for comp in rel.components() {
                 let already = read(&level, "cgroup.subtree_control").unwrap_or_default();
                 if enable.iter().any(|c| !already.split_whitespace().any(|a| a == &c[1..])) {
-                    write(&level, "cgroup.subtree_control", &line)?;
+                    super::write_as(&super::CGROUP_CONTROLLERS, &level, "cgroup.subtree_control", &line)?;
                 }
                 level.push(comp);
             }
@@ -120,7 +121,7 @@ impl Cgroup for V2 {
     }
 
     fn join_self(&self) -> Result<(), CgroupError> {
-        write(&self.dir, "cgroup.procs", "0")
+        super::write_as(&super::CGROUP_JOIN, &self.dir, "cgroup.procs", "0")
     }
 
     fn clone_into(&self) -> Option<std::os::fd::OwnedFd> {
@@ -292,6 +293,7 @@ impl Cgroup for V2 {
     }
 
     fn kill_all(&self) -> Result<(), CgroupError> {
+        crate::step!(super::CGROUP_KILL, left = self.pids().len(), signal = "SIGKILL");
         if self.pids().is_empty() {
             return Ok(());
         }
@@ -318,6 +320,7 @@ impl Cgroup for V2 {
     }
 
     fn delete(&self) -> Result<(), CgroupError> {
+        crate::step!(super::CGROUP_DELETE, path = %self.dir.display());
         super::rmdir_tree(&self.dir)
     }
 }

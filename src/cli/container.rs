@@ -239,6 +239,8 @@ pub struct ExecArgs {
     /// Working directory inside the container
     #[arg(short, long)]
     pub workdir: Option<String>,
+    #[command(flatten)]
+    pub explain: super::explain::ExplainArg,
     /// The container, then the command and its arguments (everything after the
     /// container belongs to the command, flags included)
     #[arg(value_name = "CONTAINER COMMAND [ARG...]", required = true, num_args = 2.., trailing_var_arg = true, allow_hyphen_values = true)]
@@ -344,6 +346,15 @@ pub struct PruneArgs {
 }
 
 impl ContainerCommand {
+    /// The `--explain` of `container run|create|exec`.
+    pub fn explain(&self) -> Option<&str> {
+        match self {
+            ContainerCommand::Run(a) | ContainerCommand::Create(a) => a.explain.explain.as_deref(),
+            ContainerCommand::Exec(a) => a.explain.explain.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The top-level command this is (`container ls` is `ps`); `Err` holds the
     /// group's own verb, `prune`, which has no top-level twin.
     pub fn into_command(self) -> Result<super::Command, PruneArgs> {

@@ -18,6 +18,8 @@ pub struct LoadArgs {
     /// Print only the image names
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub explain: super::explain::ExplainArg,
 }
 
 #[derive(Args, Debug)]
@@ -244,6 +246,17 @@ pub struct PruneArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub force: bool,
+}
+
+impl ImageCommand {
+    /// The `--explain` of `image load|pull`.
+    pub fn explain(&self) -> Option<&str> {
+        match self {
+            ImageCommand::Load(a) => a.explain.explain.as_deref(),
+            ImageCommand::Pull(a) => a.explain.explain.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// `rrun image …`: the same commands as the top-level ones.

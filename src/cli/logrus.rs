@@ -129,7 +129,14 @@ pub fn init(cfg: LogConfig, debug: bool) {
         .ok()
         .and_then(|f| f.parse().ok())
         .unwrap_or_else(|| default.parse().expect("a valid filter"));
-    let _ = tracing_subscriber::registry().with(Logrus::new(cfg)).with(filter).try_init();
+    if crate::cli::explain::active().is_none() {
+        let _ = tracing_subscriber::registry().with(Logrus::new(cfg)).with(filter).try_init();
+        return;
+    }
+    let _ = tracing_subscriber::registry()
+        .with(Logrus::new(cfg).with_filter(filter))
+        .with(rrun::explain::layer())
+        .try_init();
 }
 
 #[cfg(test)]

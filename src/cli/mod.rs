@@ -3,6 +3,7 @@
 
 mod cdi;
 mod container;
+pub mod explain;
 mod format;
 mod fs;
 mod images;
@@ -35,6 +36,8 @@ pub struct Cli {
     /// Show each step (-vv for every syscall); RRUN_LOG takes a tracing filter
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    #[command(flatten)]
+    pub explain: explain::ExplainArg,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -51,6 +51,8 @@ pub struct PullArgs {
     /// No progress output
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub explain: super::explain::ExplainArg,
     pub image: String,
 }
 

@@ -172,6 +172,11 @@ pub struct RunArgs {
     pub platform: Option<String>,
     #[command(flatten)]
     pub registry: super::registry::RegistryArgs,
+    #[command(flatten)]
+    pub explain: super::explain::ExplainArg,
+    /// Print the OCI runtime spec, the overlay and the mounts rrun would use; run and create nothing
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Image name or ID, then the command and its arguments (they replace the image's Cmd).
     /// Everything after the image belongs to the container, flags included.
     #[arg(value_name = "IMAGE [COMMAND [ARG...]]", required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
@@ -453,7 +458,8 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
             return Ok(Err(super::UsageError(format!("invalid --pull {other:?}: expected missing, always or never"))))
         }
     };
-    if pull {
+    // a dry run changes nothing, the store included
+    if pull && !a.dry_run {
         let client = a.registry.client_options()?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
         rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
@@ -469,6 +475,9 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         Ok(o) => o,
         Err(e) => return Ok(e.report()),
     };
+    if a.dry_run {
+        return dry_run(rrun, &a, &opts);
+    }
     if a.detach {
         let c = rrun.run_detached(a.image(), &opts)?;
         println!("{}", c.id);
@@ -519,8 +528,18 @@ pub fn create(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         Ok(o) => o,
         Err(e) => return Ok(e.report()),
     };
+    if a.dry_run {
+        return dry_run(rrun, &a, &opts);
+    }
     let c = rrun.create(a.image(), &opts)?;
     println!("{}", c.record.id);
+    Ok(0)
+}
+
+/// `--dry-run`: what `run` would do, printed; nothing is made.
+fn dry_run(rrun: &Rrun, a: &RunArgs, opts: &RunOptions) -> Result<i32, Error> {
+    let plan = rrun.dry_run(a.image(), opts)?;
+    print!("{}", super::explain::dry_run_text(&plan));
     Ok(0)
 }
 

@@ -165,13 +165,20 @@ pub fn load(store: &Store, path: &Path, default_name: Option<&str>) -> Result<Ve
         .unwrap_or_else(|| "image".into());
     let default_name = default_name.map(str::to_string).unwrap_or_else(|| format!("localhost/{stem}"));
     let loader = Loader { origin: origin.clone(), source: source.as_ref() };
-    let plans = if source.exists("oci-layout") && source.exists("index.json") {
-        loader.plan_oci(&default_name)?
+    let (format, plans) = if source.exists("oci-layout") && source.exists("index.json") {
+        ("OCI layout (index.json)", loader.plan_oci(&default_name)?)
     } else if source.exists("manifest.json") {
-        loader.plan_docker()?
+        ("docker-archive (manifest.json)", loader.plan_docker()?)
     } else {
         return Err(ImportError::UnknownFormat { origin });
     };
+    crate::step!(
+        super::ARCHIVE_READ,
+        path = %path.display(),
+        format,
+        images = plans.len(),
+        layers = plans.iter().map(|p| p.layers.len()).sum::<usize>()
+    );
     let mut loaded = Vec::new();
     for plan in plans {
         loaded.push(Importer { store, progress: None, origin: origin.clone(), source: source.as_ref() }.import(plan)?);

@@ -231,7 +231,13 @@ impl Importer<'_> {
             index.tags.insert(n.clone(), manifest_digest.clone());
         }
         self.store.write_index(&index)?;
-        tracing::info!(manifest = %manifest_digest, names = ?plan.names, "image loaded");
+        crate::step!(
+            super::IMAGE_COMMIT,
+            manifest = %manifest_digest,
+            config = %config_digest,
+            names = %plan.names.join(" "),
+            index = %self.store.root().join("images/index.json").display()
+        );
         Ok(LoadedImage { names: plan.names, record })
     }
 
@@ -289,7 +295,7 @@ impl Importer<'_> {
             let mut f = File::open(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
             let n = f.read(&mut head).unwrap_or(0);
             let blob_size = f.metadata().map(|m| m.len()).unwrap_or(0);
-            tracing::debug!(diff_id = %layer.diff_id, "layer already present");
+            crate::step!(super::LAYER_PRESENT, diff_id = %layer.diff_id, path = %store.layer_dir(&layer.diff_id).display());
             return Ok(ImportedLayer {
                 blob,
                 blob_size,
@@ -401,7 +407,17 @@ impl Importer<'_> {
             let meta_path = layer_dir.join("meta.json");
             std::fs::write(&meta_path, serde_json::to_vec(&meta).expect("meta serializes"))
                 .map_err(io_err(&meta_path))?;
-            tracing::info!(diff_id = %layer.diff_id, bytes = out.tar_size, "layer unpacked");
+            crate::step!(
+                super::LAYER_UNPACK,
+                blob = %out.blob,
+                compression = ?out.compression,
+                diff_id = %out.diff_id,
+                bytes = out.tar_size,
+                entries = out.entries,
+                whiteouts = out.whiteouts,
+                opaque_dirs = out.opaque_dirs,
+                into = %store.layer_dir(&layer.diff_id).join("diff").display()
+            );
         }
         Ok(ImportedLayer {
             blob: out.blob,

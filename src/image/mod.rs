@@ -40,6 +40,27 @@ pub const LAYER_TYPES: [&str; 11] = [
     "application/vnd.docker.image.rootfs.foreign.diff.tar",
 ];
 
+crate::steps! {
+    IMAGE_LOOKUP: "image_lookup" in Image, syscall "read images/index.json", source "src/lifecycle/mod.rs",
+        what "Find the image in the store",
+        why "An image is content-addressed files: its name points (in images/index.json) to a manifest digest, and the manifest lists the config and the layers by digest. Nothing is downloaded here: the layers were unpacked once, when the image was pulled or loaded, and every container of the image shares them.";
+    IMAGE_CONFIG: "image_config" in Image, syscall "read blobs/sha256/…", source "src/lifecycle/mod.rs",
+        what "Read the image's config",
+        why "The config is the image's recipe for a process: Entrypoint and Cmd become the process's arguments, Env its environment, WorkingDir and User where and as whom it runs. Its sha256 is checked against the digest the manifest names, so a tampered file is refused.";
+    ARCHIVE_READ: "archive_read" in Image, syscall "open + read", source "src/image/archive.rs",
+        what "Read the archive's index",
+        why "An OCI layout (oci-layout, index.json, blobs/sha256/…) or a docker-archive (manifest.json and one tar per layer) says which manifests, configs and layers make each image; nothing is trusted before its digest is checked.";
+    LAYER_UNPACK: "layer_unpack" in Image, syscall "read + openat2(RESOLVE_BENEATH) + write", source "src/image/unpack.rs, src/image/import.rs",
+        what "Verify and unpack a layer",
+        why "A layer is a tar of what one build step changed. As it streams, rrun hashes the compressed blob (its digest) and the uncompressed tar (its diff-id) and checks both, and creates each entry through a descriptor opened with openat2(RESOLVE_BENEATH), so `../` or a symlink cannot write outside the layer. A deleted file arrives as a `.wh.NAME` whiteout and becomes a 0:0 character device, the form overlayfs hides a lower file with; `.wh..wh..opq` marks a directory opaque (trusted.overlay.opaque=y).";
+    LAYER_PRESENT: "layer_present" in Image, syscall "stat layers/…", source "src/image/import.rs",
+        what "Find a layer already unpacked",
+        why "Layers are stored by diff-id: one that another image already brought is not unpacked again. Images built on the same base share its layers on disk.";
+    IMAGE_COMMIT: "image_commit" in Image, syscall "rename + write images/index.json", source "src/image/import.rs",
+        what "Record the image in the store",
+        why "Every layer was unpacked under tmp/ and verified first; renames make them visible at once, under the store's lock, and the names are written last: a crash never leaves half an image.";
+}
+
 /// Largest manifest or config accepted, so a hostile file cannot exhaust memory.
 pub const MAX_JSON_SIZE: u64 = 8 * 1024 * 1024;
 

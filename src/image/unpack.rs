@@ -61,6 +61,10 @@ pub struct UnpackedLayer {
     pub diff_id: Digest,
     pub tar_size: u64,
     pub compression: Compression,
+    /// Entries extracted, whiteouts turned into overlayfs's form, opaque directories.
+    pub entries: u64,
+    pub whiteouts: u64,
+    pub opaque_dirs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -127,6 +131,7 @@ pub fn unpack_layer(blob: impl Read, req: UnpackRequest<'_>) -> Result<UnpackedL
     };
     let mut buffered = BufReader::with_capacity(256 * 1024, TeeReader::new(blob_hasher, copy));
     let compression = Compression::sniff(buffered.fill_buf().map_err(read_err)?);
+    let mut counts = (0, 0, 0);
     let tar_result = (|| {
         let decoder: Box<dyn Read + '_> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut buffered)),
@@ -137,6 +142,7 @@ pub fn unpack_layer(blob: impl Read, req: UnpackRequest<'_>) -> Result<UnpackedL
         if let Some(dest) = req.dest {
             let mut ex = Extractor::new(dest, &layer)?;
             ex.extract_all(&mut tar_hasher)?;
+            counts = (ex.entries, ex.whiteouts, ex.opaque_dirs);
         }
         let (d, n, _) = tar_hasher.finish().map_err(read_err)?;
         Ok::<_, UnpackError>((d, n))
@@ -173,7 +179,17 @@ pub fn unpack_layer(blob: impl Read, req: UnpackRequest<'_>) -> Result<UnpackedL
             return Err(UnpackError::DiffId { layer, expected: expected.clone(), actual: tar_digest });
         }
     }
-    Ok(UnpackedLayer { blob: blob_digest, blob_size, diff_id: tar_digest, tar_size, compression })
+    let (entries, whiteouts, opaque_dirs) = counts;
+    Ok(UnpackedLayer {
+        blob: blob_digest,
+        blob_size,
+        diff_id: tar_digest,
+        tar_size,
+        compression,
+        entries,
+        whiteouts,
+        opaque_dirs,
+    })
 }
 
 /// Normalizes a tar entry path to its components. `Ok(None)` is the layer root itself.
@@ -205,6 +221,9 @@ struct Extractor<'a> {
     dir_times: Vec<(PathBuf, i64)>,
     is_root: bool,
     buf: Vec<u8>,
+    entries: u64,
+    whiteouts: u64,
+    opaque_dirs: u64,
 }
 
 struct Meta {
@@ -228,6 +247,9 @@ impl<'a> Extractor<'a> {
             dir_times: Vec::new(),
             is_root: Uid::effective().is_root(),
             buf: vec![0; 128 * 1024],
+            entries: 0,
+            whiteouts: 0,
+            opaque_dirs: 0,
         })
     }
 
@@ -251,6 +273,7 @@ impl<'a> Extractor<'a> {
         for entry in entries {
             let mut entry = entry.map_err(|source| UnpackError::Read { layer: self.layer.to_string(), source })?;
             self.extract_one(&mut entry)?;
+            self.entries += 1;
         }
         self.apply_dir_times();
         Ok(())
@@ -476,6 +499,7 @@ impl<'a> Extractor<'a> {
             let parent_fd = parent;
             set_xattr_fd(parent_fd, "trusted.overlay.opaque", b"y")
                 .map_err(self.entry_err(rel, "mark directory opaque"))?;
+            self.opaque_dirs += 1;
             return Ok(());
         }
         if name_bytes.starts_with(b".wh..wh.") {
@@ -487,6 +511,7 @@ impl<'a> Extractor<'a> {
         }
         let hidden_rel = rel.with_file_name(hidden);
         self.remove_existing(parent, &hidden_rel, hidden, true)?;
+        self.whiteouts += 1;
         mknodat(Some(parent), hidden, SFlag::S_IFCHR, Mode::empty(), 0)
             .map_err(self.entry_err(&hidden_rel, "create whiteout"))
     }

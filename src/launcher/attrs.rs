@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
-use tracing::debug;
 
 fn os_err(what: String) -> ChildError {
     ChildError::setup(format!("{what}: {}", std::io::Error::last_os_error()))
@@ -31,7 +30,7 @@ pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Re
         }
         let rel = PathBuf::from(key.replace('.', "/"));
         let path = PathBuf::from("/proc/sys").join(&rel);
-        debug!(sysctl = %key, value = %value, "write sysctl");
+        crate::step!(super::steps::SYSCTL, path = %path.display(), value = %value);
         // beneath the verified /proc/sys, without following any symlink
         let fd = crate::securefs::open_beneath(proc_sys.as_fd(), &rel, OFlag::O_WRONLY | OFlag::O_TRUNC)
             .map_err(|e| ChildError::setup(format!("sysctl {key}: open {}: {e}", path.display())))?;
@@ -98,7 +97,7 @@ pub fn bring_loopback_up() -> Result<(), ChildError> {
     }
     // SAFETY: the flags member of the union was just filled by the kernel.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    debug!(syscall = "ioctl(SIOCSIFFLAGS)", interface = "lo", "bring the loopback interface up");
+    crate::step!(super::steps::LOOPBACK, interface = "lo", flags = "IFF_UP");
     // SAFETY: SIOCSIFFLAGS reads the ifreq we own.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } != 0 {
         return Err(os_err("ioctl(SIOCSIFFLAGS) lo up".into()));
@@ -108,7 +107,7 @@ pub fn bring_loopback_up() -> Result<(), ChildError> {
 
 /// `process.oomScoreAdj` (lowering it needs CAP_SYS_RESOURCE, which the host may lack).
 pub fn set_oom_score_adj(adj: i32) -> Result<(), ChildError> {
-    debug!(oom_score_adj = adj, "OOM score adjustment");
+    crate::step!(super::steps::OOM_SCORE_ADJ, value = adj);
     std::fs::write("/proc/self/oom_score_adj", adj.to_string())
         .map_err(|e| ChildError::setup(format!("write /proc/self/oom_score_adj {adj}: {e}")))
 }
@@ -124,7 +123,7 @@ pub fn set_personality(p: &LinuxPersonality) -> Result<(), ChildError> {
         LinuxPersonalityDomain::PerLinux => PER_LINUX,
         LinuxPersonalityDomain::PerLinux32 => PER_LINUX32,
     };
-    debug!(syscall = "personality", persona, "execution domain");
+    crate::step!(super::steps::PERSONALITY, domain = ?p.domain(), persona);
     // SAFETY: personality(2) takes a plain integer.
     if unsafe { libc::personality(persona) } == -1 {
         return Err(os_err(format!("personality {:?}", p.domain())));
@@ -143,7 +142,7 @@ pub fn set_io_priority(p: &LinuxIOPriority) -> Result<(), ChildError> {
         return Err(ChildError::setup(format!("ioPriority.priority {} is outside 0..7", p.priority())));
     }
     let value = (class << 13) | p.priority() as libc::c_int;
-    debug!(syscall = "ioprio_set", class, priority = p.priority(), "I/O priority");
+    crate::step!(super::steps::IO_PRIORITY, class = ?p.class(), priority = p.priority());
     // SAFETY: ioprio_set takes three integers.
     if unsafe {
         libc::syscall(libc::SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, value)
@@ -201,7 +200,7 @@ pub fn set_scheduler(s: &Scheduler) -> Result<(), ChildError> {
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
     };
-    debug!(syscall = "sched_setattr", policy = ?s.policy(), "scheduling policy");
+    crate::step!(super::steps::SCHEDULER, policy = ?s.policy(), nice = attr.nice, priority = attr.priority);
     // SAFETY: attr is a complete sched_attr of the size it declares; pid 0 is this process.
     if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) } != 0 {
         return Err(os_err(format!("sched_setattr {:?}", s.policy())));
@@ -214,7 +213,7 @@ pub fn set_scheduler(s: &Scheduler) -> Result<(), ChildError> {
 pub fn join_new_keyring(name: &str) {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     let Ok(c) = std::ffi::CString::new(name) else { return };
-    debug!(syscall = "keyctl(KEYCTL_JOIN_SESSION_KEYRING)", name, "new session keyring");
+    crate::step!(super::steps::KEYRING, name);
     // SAFETY: keyctl with a valid NUL-terminated name; failure (keys disabled) is harmless.
     unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) };
 }

@@ -4,7 +4,7 @@
 use super::attrs;
 use super::identity::{self, CapSets};
 use super::mounts::{self, RootfsSource};
-use super::{sync, ChildError, LaunchConfig, LaunchError};
+use super::{steps, sync, ChildError, LaunchConfig, LaunchError};
 use crate::securefs::{mkdir_all_in_root, open_in_root};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -17,7 +17,6 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use tracing::debug;
 
 /// The process to become, resolved from a Spec's `process` before the fork:
 /// shared by a container's init and by `exec` into a running container.
@@ -276,6 +275,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     set_non_dumpable();
     if plan.oci.is_none() {
         // if rrun dies, so does the container: a foreground container never outlives its parent
+        crate::step!(steps::PARENT_DEATH_SIGNAL, signal = "SIGKILL");
         // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     }
@@ -286,7 +286,7 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
         let flag = ns_flag(*typ);
         let f = std::fs::File::open(path)
             .map_err(|e| ChildError::setup(format!("open namespace {}: {e}", path.display())))?;
-        debug!(syscall = "setns", path = %path.display(), "join namespace");
+        crate::step!(steps::SETNS, path = %path.display(), nstype = ns_file(*typ));
         setns(f.as_fd(), flag).map_err(sys(format!("setns {}", path.display())))?;
     }
     let sources = super::mount_sources::receive(sock, plan.mount_sources).map_err(ChildError::setup)?;
@@ -295,17 +295,17 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     }
     if let Some(tasks) = &plan.rdt_tasks {
         // 0: the writer itself (resctrl reads PIDs in the writer's PID namespace)
-        debug!(file = "tasks", "join the Intel RDT class of service (resctrl)");
+        crate::step!(steps::RDT_JOIN, file = "tasks");
         nix::unistd::write(tasks, b"0").map_err(sys("join the intelRdt class of service (resctrl tasks)"))?;
     }
     if plan.new_user_ns {
         // the parent wrote the id maps: become the namespace's root (where it is mapped)
-        debug!(syscall = "setresuid", uid = 0, "root of the new user namespace");
+        crate::step!(steps::USERNS_ROOT, uid = 0, gid = 0);
         let _ = nix::unistd::setresgid(0.into(), 0.into(), 0.into());
         let _ = nix::unistd::setresuid(0.into(), 0.into(), 0.into());
     }
     if plan.new_cgroup_ns {
-        debug!(syscall = "unshare", flags = "CLONE_NEWCGROUP", "cgroup namespace rooted at the container's cgroup");
+        crate::step!(steps::CGROUP_NAMESPACE, flags = "CLONE_NEWCGROUP");
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys("unshare cgroup namespace"))?;
     }
     if plan.new_net_ns {
@@ -344,16 +344,18 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     };
     let cwd = &plan.process.cwd;
     if open_in_root(root.as_fd(), cwd, OFlag::O_PATH).is_err() {
+        crate::step!(steps::MKDIR_CWD, path = %cwd.display(), mode = "0755");
         mkdir_all_in_root(root.as_fd(), cwd, 0o755)
             .map_err(sys(format!("create working directory {}", cwd.display())))?;
     }
     if plan.own_uts {
         if let Some(h) = spec.hostname() {
-            debug!(syscall = "sethostname", hostname = %h, "container hostname");
+            crate::step!(steps::SETHOSTNAME, hostname = %h);
             nix::unistd::sethostname(h).map_err(sys(format!("sethostname {h}")))?;
         }
         if let Some(d) = spec.domainname() {
             let c = CString::new(d.as_str()).map_err(|_| ChildError::setup("domainname contains NUL"))?;
+            crate::step!(steps::SETDOMAINNAME, domainname = %d);
             // SAFETY: c is a valid NUL-terminated buffer of the given length.
             if unsafe { libc::setdomainname(c.as_ptr(), d.len()) } != 0 {
                 return Err(ChildError::setup(format!("setdomainname {d}: {}", std::io::Error::last_os_error())));
@@ -450,12 +452,14 @@ impl Gate<'_> {
     /// Tells rrun the container is created, then blocks until `start` opens the FIFO.
     fn wait_for_start(&self, sock: &OwnedFd) -> Result<(), ChildError> {
         let Some(fifo) = self.fifo else { return self.run_start_hooks() };
-        sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
-        CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         // reopened through /proc: the O_PATH descriptor was taken before pivot_root
         let name = fifo.as_raw_fd().to_string();
         let path = format!("/proc/self/fd/{name}");
-        debug!(path = %path, "wait for start on the exec FIFO");
+        // both steps told before rrun hears "created": a narrating `create` ends when it does
+        crate::step!(steps::CREATED);
+        crate::step!(steps::WAIT_START, path = %path);
+        sync::send_created(sock).map_err(sys("tell rrun the container is created"))?;
+        CREATED.store(true, std::sync::atomic::Ordering::Relaxed);
         let fd = loop {
             let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
             let opened = match &self.fd_dir {
@@ -491,6 +495,7 @@ pub(super) fn become_process(
     gate: Option<&Gate<'_>>,
 ) -> Result<Infallible, ChildError> {
     // a session of its own: terminal signals reach the container only through rrun
+    crate::step!(steps::SETSID);
     setsid().map_err(sys("setsid"))?;
     let process = plan.process;
     let env = env_with_home(plan);
@@ -498,9 +503,18 @@ pub(super) fn become_process(
         setup_terminal(sock, process)?;
     } else {
         match &plan.stdio {
-            Stdio::Inherit => {}
-            Stdio::NullStdin => null_stdin()?,
+            Stdio::Inherit => crate::step!(steps::STDIO, stdin = "rrun's", stdout = "rrun's", stderr = "rrun's"),
+            Stdio::NullStdin => {
+                crate::step!(steps::STDIO, stdin = "/dev/null", stdout = "rrun's", stderr = "rrun's");
+                null_stdin()?
+            }
             Stdio::Capture { stdin, stdout, stderr } => {
+                let from = match stdin {
+                    ChildStdin::Null => "/dev/null",
+                    ChildStdin::Inherit => "rrun's",
+                    ChildStdin::Pipe(_) => "a pipe from rrun",
+                };
+                crate::step!(steps::STDIO, stdin = from, stdout = "a pipe to rrun", stderr = "a pipe to rrun");
                 match stdin {
                     ChildStdin::Null => null_stdin()?,
                     ChildStdin::Inherit => {}
@@ -570,6 +584,7 @@ pub(super) fn become_process(
     if init {
         let all = SigSet::all();
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&all), None).map_err(sys("block signals"))?;
+        crate::step!(steps::INIT_FORK);
         // SAFETY: single-threaded process; both sides continue with their own copy.
         match unsafe { nix::unistd::fork() }.map_err(sys("fork the command under init"))? {
             nix::unistd::ForkResult::Parent { child } => super::init::run(child, sock),
@@ -592,7 +607,7 @@ fn env_with_home(plan: &ProcessPlan<'_>) -> Vec<CString> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let home = home_of(&passwd, uid).unwrap_or("/");
     if let Ok(c) = CString::new(format!("HOME={home}")) {
-        debug!(home, uid, "HOME from the container's /etc/passwd");
+        crate::step!(steps::HOME, home, uid);
         env.push(c);
     }
     env
@@ -611,6 +626,7 @@ fn home_of(passwd: &str, uid: u32) -> Option<&str> {
 /// `/proc/PID/exe` (the host's rrun binary, CVE-2019-5736), `mem` or `fd/`
 /// without CAP_SYS_PTRACE. execve makes the container's own program dumpable again.
 pub(super) fn set_non_dumpable() {
+    crate::step!(steps::NON_DUMPABLE);
     // SAFETY: PR_SET_DUMPABLE takes an integer argument only.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
 }
@@ -676,13 +692,13 @@ fn setup_terminal(sock: &OwnedFd, process: &Process) -> Result<(), ChildError> {
     if let Some(size) = process.console_size() {
         let ws =
             libc::winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
-        debug!(syscall = "ioctl(TIOCSWINSZ)", rows = ws.ws_row, columns = ws.ws_col, "console size");
+        crate::step!(steps::CONSOLE_SIZE, rows = ws.ws_row, columns = ws.ws_col);
         // SAFETY: TIOCSWINSZ reads one winsize struct we own; slave is an open terminal.
         if unsafe { libc::ioctl(slave, libc::TIOCSWINSZ, &ws) } != 0 {
             return Err(ChildError::setup(format!("TIOCSWINSZ {name}: {}", std::io::Error::last_os_error())));
         }
     }
-    debug!(syscall = "ioctl(TIOCSCTTY)", tty = %name, "controlling terminal");
+    crate::step!(steps::TERMINAL, tty = %name, uid);
     // SAFETY: TIOCSCTTY takes an integer argument; slave is an open terminal.
     if unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) } != 0 {
         return Err(ChildError::setup(format!("TIOCSCTTY {name}: {}", std::io::Error::last_os_error())));
@@ -704,6 +720,7 @@ fn setup_terminal(sock: &OwnedFd, process: &Process) -> Result<(), ChildError> {
 /// Default dispositions and an empty mask, as a freshly exec'd program expects
 /// (Rust ignores SIGPIPE, and ignored signals survive exec).
 pub(super) fn reset_signals() -> Result<(), ChildError> {
+    crate::step!(steps::RESET_SIGNALS);
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     for sig in Signal::iterator() {
         if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
@@ -754,7 +771,7 @@ fn resolve_program(plan: &ProcessPlan<'_>) -> Result<CString, ChildError> {
 
 /// Execs a program found by [`resolve_program`].
 fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString, env: &[CString]) -> ChildError {
-    debug!(syscall = "execve", path = %program.to_string_lossy(), "run the container's command");
+    crate::step!(steps::EXECVE, path = %program.to_string_lossy(), argv = %argv_json(&plan.args));
     match execve(program, &plan.args, env) {
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => exec_error(plan, None),
         Err(e) => exec_error(plan, Some(e)),
@@ -766,7 +783,7 @@ fn exec_resolved(plan: &ProcessPlan<'_>, program: &CString, env: &[CString]) -> 
 fn exec(plan: &ProcessPlan<'_>, env: &[CString]) -> ChildError {
     let mut other: Option<Errno> = None;
     for c in &candidates(plan) {
-        debug!(syscall = "execve", path = %c.to_string_lossy(), "run the container's command");
+        crate::step!(steps::EXECVE, path = %c.to_string_lossy(), argv = %argv_json(&plan.args));
         match execve(c, &plan.args, env) {
             Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => continue,
             Err(e) => {
@@ -776,6 +793,11 @@ fn exec(plan: &ProcessPlan<'_>, env: &[CString]) -> ChildError {
         }
     }
     exec_error(plan, other)
+}
+
+/// The arguments as a JSON list, as a narration shows them.
+fn argv_json(args: &[CString]) -> String {
+    serde_json::to_string(&args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>()).unwrap_or_default()
 }
 
 /// 127 when the program is not there, 126 when it cannot be run.

@@ -40,7 +40,7 @@ pub fn fill_empty_volume(root: BorrowedFd<'_>, m: &Mount) -> Result<(), ChildErr
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => return Ok(()),
         Err(e) => return Err(fail(format!("open in the image: {e}"))),
     };
-    debug!(from = %dest.display(), to = %source.display(), "copy the image's content into the empty volume");
+    crate::step!(super::steps::VOLUME_COPY_UP, from = %dest.display(), to = %source.display());
     let mut copier = Copier { to_root: to.as_raw_fd(), links: HashMap::new() };
     copier.dir(&from, &to, Path::new("")).map_err(&fail)?;
     // the volume takes the owner and mode of the image's directory, as Docker's does

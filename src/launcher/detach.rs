@@ -16,7 +16,6 @@ use nix::fcntl::OFlag;
 use nix::sys::wait::waitpid;
 use nix::unistd::{dup2, fork, pipe2, read, setsid, write, ForkResult};
 use std::os::fd::{AsRawFd, OwnedFd};
-use tracing::debug;
 
 /// The monitor's end of the pipe: says once whether the container started.
 pub struct Notifier(OwnedFd);
@@ -39,7 +38,9 @@ impl Notifier {
 /// process's exit status. The caller must be single-threaded.
 pub fn spawn_detached<F: FnOnce(Notifier) -> i32>(monitor: F) -> Result<(), LaunchError> {
     let (rd, wr) = pipe2(OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"))?;
-    debug!(syscall = "fork", "start the container's monitor (double fork, new session)");
+    crate::step!(super::steps::MONITOR);
+    // the monitor's steps (and its container's) come back to a narrating caller
+    let mut relay = crate::steps::relay::open();
     // SAFETY: rrun is single-threaded here; the child only forks again or exits.
     match unsafe { fork() }.map_err(LaunchError::sys("fork the monitor"))? {
         ForkResult::Child => {
@@ -48,6 +49,7 @@ pub fn spawn_detached<F: FnOnce(Notifier) -> i32>(monitor: F) -> Result<(), Laun
             // SAFETY: as above, in the single-threaded intermediate child.
             match unsafe { fork() } {
                 Ok(ForkResult::Child) => {
+                    crate::steps::relay::adopt(relay.take(), "monitor");
                     // the caller may be gone when the monitor reports: that must not kill the monitor
                     // SAFETY: installs SIG_IGN; no handler runs.
                     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
@@ -62,6 +64,7 @@ pub fn spawn_detached<F: FnOnce(Notifier) -> i32>(monitor: F) -> Result<(), Laun
         }
         ForkResult::Parent { child } => {
             drop(wr);
+            drop(relay);
             let _ = waitpid(child, None);
             let mut msg = Vec::new();
             let mut buf = [0u8; 4096];

@@ -13,7 +13,6 @@ use nix::sched::{setns, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
-use tracing::debug;
 
 /// What to run, and where.
 pub struct ExecConfig<'a> {
@@ -77,12 +76,7 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
                 code: 125,
                 msg: format!("open /proc/self/ns/pid_for_children: {e}"),
             })?;
-            debug!(
-                syscall = "setns",
-                ns = "pid",
-                pid = cfg.pid,
-                "children of rrun are born in the container's PID namespace"
-            );
+            crate::step!(super::steps::PID_NAMESPACE_JOIN, path = %format!("/proc/{}/ns/pid", cfg.pid));
             setns(target.as_fd(), CloneFlags::CLONE_NEWPID).map_err(LaunchError::sys("setns pid namespace"))?;
             Some(own)
         }
@@ -99,18 +93,18 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
         console_socket: cfg.console_socket,
         mount_sources: Vec::new(),
     };
-    let child = start_child(0, steps, move |sock| exec_child(plan, join, sock));
+    let child = start_child(0, steps, move |sock| exec_child(plan, cfg.pid, join, sock));
     if let Some(own) = restore_pid_ns {
         let _ = setns(own.as_fd(), CloneFlags::CLONE_NEWPID);
     }
     child
 }
 
-fn exec_child(plan: ProcessPlan<'_>, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
+fn exec_child(plan: ProcessPlan<'_>, pid: i32, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
     child::set_non_dumpable();
     let err = (|| {
         for (t, f) in &join {
-            debug!(syscall = "setns", ns = ns_file(*t), "join the container's namespace");
+            crate::step!(super::steps::SETNS, path = %format!("/proc/{pid}/ns/{}", ns_file(*t)), nstype = ns_file(*t));
             setns(f.as_fd(), ns_flag(*t)).map_err(child::sys(format!("setns {} namespace", ns_file(*t))))?;
         }
         drop(join);

@@ -13,7 +13,7 @@ use tracing::debug;
 /// Returns false when access was denied: the caller tries again as the
 /// process's user ([`enter_cwd_as_user`]), for a directory only that user may enter.
 pub fn enter_cwd(cwd: &Path) -> Result<bool, ChildError> {
-    debug!(syscall = "chdir", path = %cwd.display(), "working directory");
+    crate::step!(super::steps::CHDIR, path = %cwd.display());
     match nix::unistd::chdir(cwd) {
         Ok(()) => verify_cwd(cwd).map(|()| true),
         Err(Errno::EACCES) | Err(Errno::EPERM) => {
@@ -26,7 +26,7 @@ pub fn enter_cwd(cwd: &Path) -> Result<bool, ChildError> {
 
 /// The second try of [`enter_cwd`], as the process's user.
 pub fn enter_cwd_as_user(cwd: &Path) -> Result<(), ChildError> {
-    debug!(syscall = "chdir", path = %cwd.display(), "working directory, as the process's user");
+    crate::step!(super::steps::CHDIR, path = %cwd.display(), as_user = true);
     nix::unistd::chdir(cwd).map_err(|e| cwd_error(cwd, e))?;
     verify_cwd(cwd)
 }
@@ -62,6 +62,7 @@ pub fn verify_cwd(cwd: &Path) -> Result<(), ChildError> {
 /// it) each descriptor `/proc/self/fd` lists, or, without a /proc, every
 /// number up to the descriptor limit.
 pub fn close_on_exec_from(first: u32) -> Result<(), ChildError> {
+    crate::step!(super::steps::CLOSE_FDS, first, last = "~0U", flags = "CLOSE_RANGE_CLOEXEC");
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= first.
     let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     if rc == 0 {

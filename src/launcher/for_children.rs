@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::Path;
-use tracing::debug;
 
 /// rrun's own namespaces for children, given back when dropped.
 #[derive(Default)]
@@ -43,7 +42,7 @@ impl ForChildren {
             code: 125,
             msg: format!("open namespace {}: {e}", path.display()),
         })?;
-        debug!(syscall = "setns", path = %path.display(), "the init is born in this PID namespace");
+        crate::step!(super::steps::PID_NAMESPACE_JOIN, path = %path.display());
         setns(target.as_fd(), CloneFlags::CLONE_NEWPID)
             .map_err(LaunchError::sys(format!("setns {} (PID namespace)", path.display())))?;
         self.restore.push((own, CloneFlags::CLONE_NEWPID));
@@ -54,14 +53,14 @@ impl ForChildren {
     pub fn new_time(&mut self, offsets: &HashMap<String, String>) -> Result<(), LaunchError> {
         let text = offsets_file(offsets).map_err(LaunchError::Spec)?;
         let own = open("/proc/self/ns/time_for_children")?;
-        debug!(syscall = "unshare", flags = "CLONE_NEWTIME", "a time namespace for the init");
+        crate::step!(super::steps::TIME_NAMESPACE, flags = "CLONE_NEWTIME");
         // SAFETY: unshare takes flags only; rrun is single-threaded here.
         if unsafe { libc::unshare(libc::CLONE_NEWTIME) } != 0 {
             return Err(LaunchError::sys("unshare time namespace")(nix::errno::Errno::last()));
         }
         // from here on, what goes wrong must put rrun's own namespace back
         self.restore.push((own, CloneFlags::empty()));
-        debug!(path = "/proc/self/timens_offsets", offsets = %text.trim(), "clock offsets of the time namespace");
+        crate::step!(super::steps::TIME_OFFSETS, path = "/proc/self/timens_offsets", offsets = %text.trim().replace('\n', ", "));
         std::fs::write("/proc/self/timens_offsets", &text).map_err(|e| LaunchError::Container {
             code: 125,
             msg: format!("write /proc/self/timens_offsets ({}): {e}", text.trim().replace('\n', ", ")),

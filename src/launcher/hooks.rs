@@ -16,7 +16,6 @@ use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tracing::debug;
 
 /// Who a container is, for the state its hooks read on stdin (runtime-spec
 /// runtime.md#state). rrun's own containers are bundles too: their directory
@@ -50,7 +49,7 @@ impl HookIdentity {
 /// runc's words ("error running createRuntime hook #0: error running hook: …").
 pub fn run(hooks: &[Hook], state: &str, phase: &str) -> Result<(), String> {
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, state).map_err(|e| failed(phase, i, hook, &e))?;
+        run_one(hook, state, phase).map_err(|e| failed(phase, i, hook, &e))?;
     }
     Ok(())
 }
@@ -66,7 +65,7 @@ pub fn run_all(hooks: &[Hook], state: &str, phase: &str) -> Vec<String> {
     hooks
         .iter()
         .enumerate()
-        .filter_map(|(i, hook)| run_one(hook, state).err().map(|e| failed(phase, i, hook, &e)))
+        .filter_map(|(i, hook)| run_one(hook, state, phase).err().map(|e| failed(phase, i, hook, &e)))
         .collect()
 }
 
@@ -85,7 +84,7 @@ fn without_sigpipe<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
+fn run_one(hook: &Hook, state: &str, phase: &str) -> Result<(), String> {
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some((arg0, rest)) = args.split_first() {
@@ -99,7 +98,12 @@ fn run_one(hook: &Hook, state: &str) -> Result<(), String> {
         }
     }
     cmd.stdin(Stdio::piped());
-    debug!(path = %hook.path().display(), "run hook");
+    crate::step!(
+        super::steps::HOOK,
+        hook = phase,
+        path = %hook.path().display(),
+        args = %serde_json::to_string(&args).unwrap_or_default()
+    );
     let mut child = cmd.spawn().map_err(|e| format!("cannot start it: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // a hook that does not read its state is not an error: nor may its closed pipe kill rrun

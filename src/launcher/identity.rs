@@ -56,13 +56,13 @@ impl CapSets {
 
 /// Drops every capability outside the bounding set from the bounding set. Needs CAP_SETPCAP, so runs first.
 pub fn drop_bounding(caps: &CapSets) -> Result<(), ChildError> {
+    crate::step!(super::steps::BOUNDING_SET, kept = %cap_names(&caps.bounding));
     for cap in caps::all() {
         if !caps.bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
             caps::drop(None, CapSet::Bounding, cap)
                 .map_err(|e| ChildError::setup(format!("drop {cap} from the bounding set: {e}")))?;
         }
     }
-    debug!(syscall = "prctl(PR_CAPBSET_DROP)", kept = caps.bounding.len(), "limit the bounding capability set");
     Ok(())
 }
 
@@ -87,13 +87,16 @@ pub fn switch_user(
     };
     keep(1)?;
     let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
-    debug!(syscall = "setgroups", groups = ?groups, "supplementary groups");
+    crate::step!(
+        super::steps::SETGROUPS,
+        groups = %groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")
+    );
     setgroups(&groups).map_err(|e| ChildError::setup(format!("setgroups {groups:?}: {e}")))?;
     let gid = Gid::from_raw(user.gid());
     let uid = Uid::from_raw(user.uid());
-    debug!(syscall = "setresgid", gid = user.gid(), "group");
+    crate::step!(super::steps::SETRESGID, rgid = user.gid(), egid = user.gid(), sgid = user.gid());
     setresgid(gid, gid, gid).map_err(|e| ChildError::setup(format!("setresgid {gid}: {e}")))?;
-    debug!(syscall = "setresuid", uid = user.uid(), "user");
+    crate::step!(super::steps::SETRESUID, ruid = user.uid(), euid = user.uid(), suid = user.uid());
     setresuid(uid, uid, uid).map_err(|e| ChildError::setup(format!("setresuid {uid}: {e}")))?;
     keep(0)?;
     // a non-root uid kept its permitted set (KEEPCAPS) but not its effective one
@@ -114,20 +117,26 @@ pub fn switch_user(
             debug!(capability = %cap, error = %e, "ambient capability not raised (not inheritable or not permitted)");
         }
     }
-    debug!(syscall = "capset", effective = caps.effective.len(), permitted = caps.permitted.len(), "capabilities");
+    crate::step!(
+        super::steps::CAPABILITIES,
+        effective = %cap_names(&caps.effective),
+        permitted = %cap_names(&caps.permitted),
+        inheritable = %cap_names(&caps.inheritable),
+        ambient = %cap_names(&caps.ambient)
+    );
     Ok(())
 }
 
 /// `process.user.umask` (runc's default, 0022, where the Spec names none).
 pub fn set_umask(umask: Option<u32>) {
     let mask = umask.unwrap_or(0o022) & 0o777;
-    debug!(syscall = "umask", mask = format!("{mask:04o}"), "file mode creation mask");
+    crate::step!(super::steps::UMASK, mask = %format!("{mask:04o}"));
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
 }
 
 /// `no_new_privs`: setuid binaries and file capabilities no longer grant anything.
 pub fn set_no_new_privs() -> Result<(), ChildError> {
-    debug!(syscall = "prctl(PR_SET_NO_NEW_PRIVS)", "no new privileges");
+    crate::step!(super::steps::NO_NEW_PRIVS, value = 1);
     // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     if rc != 0 {
@@ -159,6 +168,12 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<(), ChildError> {
             PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
         };
         let lim = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
+        crate::step!(
+            super::steps::RLIMIT,
+            resource = %format!("{:?}", r.typ()).replacen("Rlimit", "RLIMIT_", 1).to_uppercase(),
+            soft = r.soft(),
+            hard = r.hard()
+        );
         // SAFETY: `lim` is a valid rlimit for the duration of the call.
         if unsafe { libc::setrlimit(resource, &lim) } != 0 {
             return Err(ChildError::setup(format!(
@@ -171,4 +186,14 @@ pub fn set_rlimits(rlimits: &[PosixRlimit]) -> Result<(), ChildError> {
         }
     }
     Ok(())
+}
+
+/// A capability set as the kernel's names, sorted (`none` when empty).
+fn cap_names(set: &CapsHashSet) -> String {
+    let mut v: Vec<String> = set.iter().map(|c| c.to_string()).collect();
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.sort();
+    v.join(",")
 }

@@ -14,7 +14,6 @@ use nix::errno::Errno;
 use oci_spec::runtime::{LinuxIdMapping, Mount};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
-use tracing::debug;
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
@@ -91,7 +90,7 @@ fn idmapped_tree(source: &Path, recursive: bool, userns: &OwnedFd) -> Result<Own
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
     }
-    debug!(syscall = "open_tree", source = %source.display(), recursive, "a detached copy of the bind source");
+    crate::step!(super::steps::IDMAP_TREE, source = %source.display(), recursive, flags = "OPEN_TREE_CLONE", attr = "MOUNT_ATTR_IDMAP");
     // SAFETY: open_tree with a NUL-terminated path; returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) };
     if fd < 0 {
@@ -99,7 +98,6 @@ fn idmapped_tree(source: &Path, recursive: bool, userns: &OwnedFd) -> Result<Own
     }
     // SAFETY: the kernel just returned this descriptor.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-    debug!(attr = "MOUNT_ATTR_IDMAP", source = %source.display(), "idmap the copy");
     super::mounts::mount_setattr(&tree, recursive, MOUNT_ATTR_IDMAP, 0, Some(userns.as_raw_fd()))
         .map_err(fail(format!("idmap {} (does its filesystem support idmapped mounts?)", source.display())))?;
     Ok(tree)
@@ -141,7 +139,7 @@ pub fn prepare(
 
 /// In the container's init: puts a prepared tree on the directory `target`.
 pub fn attach(tree: &OwnedFd, target: &OwnedFd) -> nix::Result<()> {
-    debug!(syscall = "move_mount", "the idmapped tree into place");
+    crate::step!(super::steps::IDMAP_ATTACH, flags = "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH");
     // SAFETY: move_mount between two descriptors (empty paths on both).
     let rc = unsafe {
         libc::syscall(

@@ -9,7 +9,6 @@
 use super::{ChildError, LaunchError};
 use oci_spec::runtime::Process;
 use std::path::Path;
-use tracing::debug;
 
 /// AppArmor is enabled (runc's test: the module says so and securityfs shows it).
 pub fn apparmor_enabled() -> bool {
@@ -84,7 +83,7 @@ fn write_attr(paths: &[&str], value: &str, what: &str) -> Result<(), ChildError>
     for p in paths {
         match std::fs::write(p, value) {
             Ok(()) => {
-                debug!(path = p, value, "{what}");
+                crate::step!(super::steps::LSM_LABEL, path = p, value, label = what);
                 return Ok(());
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some(e),

@@ -4,7 +4,6 @@
 
 use super::ChildError;
 use serde::Deserialize;
-use tracing::debug;
 
 /// The Spec's `linux.memoryPolicy`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -76,7 +75,7 @@ impl MemoryPolicy {
 pub(crate) fn apply(p: &Resolved) -> Result<(), ChildError> {
     let maxnode = if p.mask.is_empty() { 0 } else { p.mask.len() * BITS + 1 };
     let ptr = if p.mask.is_empty() { std::ptr::null() } else { p.mask.as_ptr() };
-    debug!(syscall = "set_mempolicy", mode = format!("{:#x}", p.mode), "NUMA memory policy");
+    crate::step!(super::steps::MEMORY_POLICY, mode = %format!("{:#x}", p.mode));
     // SAFETY: the mask holds maxnode-1 bits (or is NULL with maxnode 0), as set_mempolicy reads it.
     let rc = unsafe { libc::syscall(libc::SYS_set_mempolicy, p.mode, ptr, maxnode) };
     if rc != 0 {

@@ -42,8 +42,11 @@ mod mount_sources;
 mod mounts;
 pub mod process;
 pub mod seccomp;
+mod steps;
 mod sync;
 mod tty;
+
+pub use steps::STEPS;
 
 pub use capture::{drain, Stream};
 pub use exec::{spawn_in, ExecConfig, OciExec};
@@ -337,11 +340,6 @@ pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
     let sources =
         mount_sources::wanted(spec, clone_flags & libc::CLONE_NEWUSER != 0, clone_flags & libc::CLONE_NEWNS != 0);
     plan.mount_sources = sources.len();
-    debug!(
-        syscall = "clone",
-        flags = format!("{clone_flags:#x}"),
-        "create the container's namespaces and init process"
-    );
     let own_state = cfg.engine.hook_identity.as_ref().map(|h| move |pid: i32| h.state(Some(pid), "creating"));
     let steps = ParentSteps {
         pipes,
@@ -385,21 +383,20 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(old), None);
     };
 
+    // the child's steps come back to a narrating rrun over a relay (only when one narrates)
+    let mut relay = crate::steps::relay::open();
     // v2 starts the child right in its cgroup; otherwise the child moves itself there first
     let mut into = cgroup.and_then(|c| c.clone_into());
     let mut ret = -1;
-    if let Some(fd) = &into {
-        debug!(
-            syscall = "clone3",
-            flags = format!("{clone_flags:#x}|CLONE_INTO_CGROUP"),
-            "start the process in its cgroup"
-        );
+    if let (Some(fd), Some(cg)) = (&into, cgroup) {
+        crate::step!(steps::CLONE_INTO_CGROUP, flags = %clone_flag_names(clone_flags), cgroup = ?cg.dirs());
         ret = clone3_into_cgroup(clone_flags, fd.as_raw_fd());
         if ret < 0 && matches!(Errno::last(), Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) {
             into = None; // an older kernel: the child joins by itself
         }
     }
     if into.is_none() {
+        crate::step!(steps::CLONE, flags = %clone_flag_names(clone_flags));
         ret = fork_like_clone(clone_flags);
     }
     if ret < 0 {
@@ -409,8 +406,8 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     }
     if ret == 0 {
         drop(parent_sock);
+        crate::steps::relay::adopt(relay.take(), "container");
         if let (None, Some(cg)) = (&into, cgroup) {
-            debug!(cgroup = ?cg.dirs(), "join the container's cgroup");
             if let Err(e) = cg.join_self() {
                 sync::send_error(&child_sock, 125, &e.to_string());
                 // SAFETY: _exit ends this forked child without running the parent's atexit handlers.
@@ -422,6 +419,7 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
         match child_main(child_sock) {}
     }
     let pid = Pid::from_raw(ret as i32);
+    drop(relay);
     drop(child_sock);
     // the parent's copies of the pipes' write ends go with the closure: EOF must come when the container's close
     drop(child_main);
@@ -434,7 +432,9 @@ fn start_child<F: FnOnce(OwnedFd) -> std::convert::Infallible>(
     match handshake(pid, &parent_sock, &steps) {
         Ok(pty) => match SignalFd::new(&handled_signals()) {
             Ok(signals) => {
-                debug!(pid = pid.as_raw(), "process started");
+                if !steps.until_created {
+                    crate::step!(steps::STARTED, pid = pid.as_raw());
+                }
                 let ParentPipes { output, input } = steps.pipes;
                 Ok(Child { pid, pty, output, input, signals, old_mask })
             }
@@ -459,7 +459,7 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
     if let Some((uids, gids)) = &steps.id_maps {
         for (file, map) in [("uid_map", uids), ("gid_map", gids)] {
             let path = format!("/proc/{}/{file}", pid.as_raw());
-            debug!(path = %path, map = %map.trim(), "user namespace id map");
+            crate::step!(steps::ID_MAPS, path = %path, map = %map.trim());
             std::fs::write(&path, map).map_err(|e| LaunchError::Container {
                 code: 125,
                 msg: format!("write {path} ({}): {e}", map.trim().replace('\n', ", ")),
@@ -467,7 +467,7 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
         }
     }
     mount_sources::send(pid, &steps.mount_sources, sock)?;
-    debug!(pid = pid.as_raw(), "let the process go on");
+    crate::step!(steps::GO, pid = pid.as_raw());
     sync::send_go(sock).map_err(LaunchError::sys("signal the container to start"))?;
     let mut pty = None;
     loop {
@@ -670,12 +670,39 @@ fn clone3_into_cgroup(flags: libc::c_int, cgroup_fd: RawFd) -> libc::c_long {
     unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) }
 }
 
+/// The names of a clone's CLONE_NEW* flags (`none`: a plain fork).
+fn clone_flag_names(flags: libc::c_int) -> String {
+    let names: Vec<&str> = [
+        (libc::CLONE_NEWNS, "CLONE_NEWNS"),
+        (libc::CLONE_NEWPID, "CLONE_NEWPID"),
+        (libc::CLONE_NEWUTS, "CLONE_NEWUTS"),
+        (libc::CLONE_NEWIPC, "CLONE_NEWIPC"),
+        (libc::CLONE_NEWNET, "CLONE_NEWNET"),
+        (libc::CLONE_NEWUSER, "CLONE_NEWUSER"),
+        (libc::CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
+        (libc::CLONE_NEWTIME, "CLONE_NEWTIME"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| flags & f != 0)
+    .map(|(_, n)| n)
+    .collect();
+    if names.is_empty() {
+        "none (a plain fork)".into()
+    } else {
+        names.join("|")
+    }
+}
+
 /// Checks for the child's exit without blocking.
 fn try_reap(pid: Pid) -> Result<Option<ExitStatus>, LaunchError> {
+    let reaped = |status: ExitStatus| {
+        crate::step!(steps::WAIT, pid = pid.as_raw(), status = ?status, exit_code = status.code());
+        Ok(Some(status))
+    };
     loop {
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(Some(ExitStatus::Exited(code))),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(Some(ExitStatus::Signaled(sig as i32))),
+            Ok(WaitStatus::Exited(_, code)) => return reaped(ExitStatus::Exited(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return reaped(ExitStatus::Signaled(sig as i32)),
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(Errno::EINTR) => continue,

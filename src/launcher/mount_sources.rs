@@ -15,7 +15,6 @@ use oci_spec::runtime::Spec;
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use tracing::debug;
 
 /// The bind mounts (index, absolute source) whose sources rrun opens: all of
 /// them when the container gets a new user namespace and a new mount
@@ -54,7 +53,11 @@ pub fn send(pid: Pid, sources: &[(usize, PathBuf)], sock: &OwnedFd) -> Result<()
     let cwd = File::open(".").map_err(io("open the working directory".into()))?;
     let theirs = format!("/proc/{}/ns/mnt", pid.as_raw());
     let target = File::open(&theirs).map_err(io(format!("open {theirs}")))?;
-    debug!(syscall = "setns", path = %theirs, "open the bind sources in the container's mount namespace");
+    crate::step!(
+        super::steps::MOUNT_SOURCES,
+        path = %theirs,
+        sources = %sources.iter().map(|(_, p)| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
     setns(target.as_fd(), CloneFlags::CLONE_NEWNS).map_err(fail(format!("setns {theirs}")))?;
     let opened: Result<Vec<(usize, OwnedFd)>, LaunchError> = sources
         .iter()

@@ -5,7 +5,7 @@
 //! and mounted through its `/proc/self/fd/N` path, so a symlink planted in an
 //! image cannot redirect a mount onto the host.
 
-use super::ChildError;
+use super::{steps, ChildError};
 use crate::securefs::{ensure_file_in_root, fd_path, mkdir_all_in_root, open_in_root};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -15,7 +15,6 @@ use nix::unistd::{fchdir, pivot_root, symlinkat};
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use tracing::debug;
 
 /// How the rootfs is provided.
 #[derive(Debug, Clone)]
@@ -66,7 +65,7 @@ pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildEr
         Some(f) => f,
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
-    debug!(syscall = "mount", target = "/", flags = ?flags, "mount propagation of the container's namespace");
+    crate::step!(steps::MOUNT_PROPAGATION, target = "/", flags = %names(flags));
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set the propagation of /"))
 }
 
@@ -80,7 +79,7 @@ pub fn apply_root_propagation(rootfs_propagation: Option<&str>) -> Result<(), Ch
     if flags.contains(MsFlags::MS_PRIVATE) {
         return Ok(());
     }
-    debug!(syscall = "mount", target = "/", flags = ?flags, "rootfsPropagation of the container's root");
+    crate::step!(steps::ROOT_PROPAGATION, target = "/", flags = %names(flags));
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set rootfsPropagation on /"))
 }
 
@@ -119,11 +118,21 @@ fn make_parent_private(target: &Path) -> Result<(), ChildError> {
         }
     }
     for mp in private {
-        debug!(syscall = "mount", target = %mp.display(), flags = "MS_PRIVATE", "the rootfs's parent mount must not be shared");
+        crate::step!(steps::PARENT_PRIVATE, target = %mp.display(), flags = "MS_PRIVATE");
         mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
             .map_err(sys(format!("make {} private", mp.display())))?;
     }
     Ok(())
+}
+
+/// Mount flags as their names (`MS_NOSUID|MS_NODEV`), as a narration shows them.
+fn names(flags: MsFlags) -> String {
+    let v: Vec<&str> = flags.iter_names().map(|(n, _)| n).collect();
+    if v.is_empty() {
+        "0".into()
+    } else {
+        v.join("|")
+    }
 }
 
 /// A mount point as mountinfo escapes it (`\040` for a space, …).
@@ -201,7 +210,7 @@ pub fn open_own_fd_dir() -> Result<OwnedFd, ChildError> {
 /// namespace of its own (pivot_root would change the host's).
 pub fn chroot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
     fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
-    debug!(syscall = "chroot", "the rootfs is the root (no mount namespace of its own)");
+    crate::step!(steps::CHROOT, path = ".");
     nix::unistd::chroot(".").map_err(sys("chroot"))?;
     nix::unistd::chdir("/").map_err(sys("chdir /"))
 }
@@ -224,7 +233,7 @@ pub fn writable_until_the_end(m: &Mount, later: &mut Vec<PathBuf>) -> Mount {
 pub fn remount_readonly(root: BorrowedFd<'_>, dests: &[PathBuf]) -> Result<(), ChildError> {
     for d in dests {
         let fd = open_in_root(root, d, OFlag::O_PATH).map_err(sys(format!("reopen {}", d.display())))?;
-        debug!(syscall = "mount", target = %d.display(), flags = "MS_REMOUNT|MS_RDONLY", "read-only tmpfs");
+        crate::step!(steps::REMOUNT_READONLY, target = %d.display(), flags = "MS_REMOUNT|MS_BIND|MS_RDONLY");
         remount_bind(&fd_path(&fd), MsFlags::MS_RDONLY).map_err(sys(format!("remount {} read-only", d.display())))?;
     }
     Ok(())
@@ -245,12 +254,19 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
                     data.len()
                 )));
             }
-            debug!(syscall = "mount", fstype = "overlay", target = %target.display(), layers = lowers.len(), "stack the image layers");
+            crate::step!(
+                steps::MOUNT_OVERLAY,
+                fstype = "overlay",
+                target = %target.display(),
+                layers = lowers.len(),
+                cwd = %layers_dir.display(),
+                data = %data
+            );
             mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
                 .map_err(sys(format!("mount overlay on {}", target.display())))?;
         }
         RootfsSource::Directory(dir) => {
-            debug!(syscall = "mount", target = %dir.display(), flags = "MS_BIND|MS_REC", "bind the rootfs onto itself so it is a mount point");
+            crate::step!(steps::BIND_ROOTFS, source = %dir.display(), target = %dir.display(), flags = "MS_BIND|MS_REC");
             mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                 .map_err(sys(format!("bind rootfs {}", dir.display())))?;
         }
@@ -405,13 +421,10 @@ pub(super) fn mount_setattr(
     if recursive {
         at |= libc::AT_RECURSIVE as libc::c_uint;
     }
-    debug!(
-        syscall = "mount_setattr",
-        set = format!("{set:#x}"),
-        clear = format!("{clr:#x}"),
-        recursive,
-        "mount attributes"
-    );
+    if userns_fd.is_none() {
+        // (an idmapped tree is narrated by idmap.rs, which asks for it)
+        crate::step!(steps::MOUNT_SETATTR, set = %format!("{set:#x}"), clear = %format!("{clr:#x}"), recursive);
+    }
     // SAFETY: mount_setattr on a descriptor (AT_EMPTY_PATH) with a mount_attr of the size given.
     let rc = unsafe {
         libc::syscall(
@@ -531,7 +544,7 @@ pub fn mount_one(
         match idmapped {
             Some(tree) => super::idmap::attach(tree, &target).map_err(sys(ctx("move the idmapped tree")))?,
             None => {
-                debug!(syscall = "mount", source = %source.display(), target = %dest.display(), flags = ?flags, "bind mount");
+                crate::step!(steps::BIND_MOUNT, source = %source.display(), target = %dest.display(), flags = %names(flags & MsFlags::MS_REC | MsFlags::MS_BIND));
                 mount(
                     Some(&from),
                     &target_path,
@@ -545,19 +558,29 @@ pub fn mount_one(
         // bind ignores other flags: apply them with a remount of the new mount point
         let extra = flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
+            crate::step!(steps::REMOUNT, target = %dest.display(), flags = %names(extra | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
             let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
             remount_bind(&fd_path(&mounted), extra).map_err(sys(ctx("remount with options")))?;
         }
     } else {
-        debug!(syscall = "mount", fstype = typ, target = %dest.display(), flags = ?flags, data = %data, "mount filesystem");
         let data = (!data.is_empty()).then_some(data.as_str());
         if extras.tmpcopyup && typ == "tmpfs" {
+            crate::step!(steps::TMPCOPYUP, target = %dest.display(), flags = %names(flags), data = data.unwrap_or(""));
             mount_tmpfs_copied_up(&target, flags, data).map_err(|e| ChildError::setup(ctx(&e)))?;
         } else {
+            crate::step!(
+                steps::MOUNT,
+                source = %source.display(),
+                target = %dest.display(),
+                fstype = typ,
+                flags = %names(flags),
+                data = data.unwrap_or("")
+            );
             match mount(Some(&source), &target_path, Some(typ), flags, data) {
                 Ok(()) => {}
                 // sysfs cannot be mounted without owning the network namespace: bind the host's instead
                 Err(Errno::EPERM) if typ == "sysfs" => {
+                    crate::step!(steps::BIND_MOUNT, source = "/sys", target = %dest.display(), flags = "MS_BIND|MS_REC");
                     mount(Some("/sys"), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
                         .map_err(sys(ctx("bind /sys")))?;
                     let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
@@ -645,24 +668,36 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
         }
         Some(Path::new("/sys/fs/cgroup").join(sub).join(path.trim_start_matches('/')))
     };
-    let bind_one =
-        |source: &Path, at: &OwnedFd, in_root: &Path, what: &str, extra: MsFlags| -> Result<(), ChildError> {
-            debug!(syscall = "mount", source = %source.display(), flags = "MS_BIND", "the container's own cgroup");
-            mount(Some(source), &fd_path(at), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(ctx(what)))?;
-            // the remount needs the new mount, not the directory it covers
-            let mounted = open_in_root(root, in_root, OFlag::O_PATH).map_err(sys(ctx(what)))?;
-            remount_bind(&fd_path(&mounted), flags | extra).map_err(sys(ctx(what)))
-        };
+    let bind_one = |source: &Path,
+                    at: &OwnedFd,
+                    in_root: &Path,
+                    what: &str,
+                    extra: MsFlags|
+     -> Result<(), ChildError> {
+        crate::step!(steps::MOUNT_CGROUPS, source = %source.display(), target = %in_root.display(), flags = "MS_BIND");
+        mount(Some(source), &fd_path(at), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(ctx(what)))?;
+        // the remount needs the new mount, not the directory it covers
+        let mounted = open_in_root(root, in_root, OFlag::O_PATH).map_err(sys(ctx(what)))?;
+        remount_bind(&fd_path(&mounted), flags | extra).map_err(sys(ctx(what)))
+    };
     if let Some((_, _, _)) = host.iter().find(|(sub, t, _)| sub.is_empty() && t == "cgroup2") {
         if bind {
             let source = own_dir("", "cgroup2", "")
                 .ok_or_else(|| ChildError::setup(ctx("no cgroup2 path in /proc/self/cgroup")))?;
             return bind_one(&source, &target, dest, "bind the cgroup2 directory", MsFlags::empty());
         }
-        debug!(syscall = "mount", fstype = "cgroup2", target = %dest.display(), "the container's cgroup2 hierarchy");
+        crate::step!(steps::MOUNT_CGROUPS, source = "cgroup2", target = %dest.display(), fstype = "cgroup2", flags = %names(flags));
         return mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>)
             .map_err(sys(ctx("cgroup2")));
     }
+    crate::step!(
+        steps::MOUNT_CGROUPS,
+        source = "tmpfs",
+        target = %dest.display(),
+        fstype = "tmpfs",
+        flags = %names(flags & !MsFlags::MS_RDONLY),
+        data = "mode=755"
+    );
     mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))
         .map_err(sys(ctx("tmpfs")))?;
     for (sub, fstype, opts) in host.iter().filter(|(sub, _, _)| !sub.is_empty() && !sub.contains('/')) {
@@ -686,7 +721,7 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
         }
         let data =
             if fstype == "cgroup" && !opts.contains("name=") && opts.is_empty() { None } else { Some(opts.as_str()) };
-        debug!(syscall = "mount", fstype = %fstype, target = %path.display(), options = %opts, "a cgroup hierarchy");
+        crate::step!(steps::MOUNT_CGROUPS, source = %fstype, target = %path.display(), fstype = %fstype, data = %opts);
         mount(Some(fstype.as_str()), &fd_path(&dir), Some(fstype.as_str()), flags, data.filter(|d| !d.is_empty()))
             .map_err(sys(ctx(&format!("{fstype} {sub} ({opts})"))))?;
     }
@@ -771,7 +806,14 @@ pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildErro
             path.file_name().ok_or_else(|| ChildError::setup(format!("device path {} has no name", path.display())))?;
         let dir = mkdir_all_in_root(root, parent, 0o755).map_err(sys(format!("create {}", parent.display())))?;
         let _ = nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, nix::unistd::UnlinkatFlags::NoRemoveDir);
-        debug!(syscall = "mknod", path = %path.display(), major, minor, "create device node");
+        crate::step!(
+            steps::MKNOD,
+            path = %path.display(),
+            kind = if kind == SFlag::S_IFBLK { "b" } else if kind == SFlag::S_IFIFO { "p" } else { "c" },
+            major,
+            minor,
+            mode = %format!("{mode:o}")
+        );
         match mknodat(
             Some(dir.as_raw_fd()),
             name,
@@ -798,12 +840,17 @@ pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildErro
             // without CAP_MKNOD (a user namespace): bind the host's node instead
             Err(Errno::EPERM) => {
                 let target = ensure_file_in_root(root, &path).map_err(sys(format!("create {}", path.display())))?;
+                crate::step!(steps::BIND_MOUNT, source = %path.display(), target = %path.display(), flags = "MS_BIND");
                 mount(Some(&path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
                     .map_err(sys(format!("bind {}", path.display())))?;
             }
             Err(e) => return Err(sys(format!("mknod {}", path.display()))(e)),
         }
     }
+    crate::step!(
+        steps::DEV_SYMLINKS,
+        links = "fd→/proc/self/fd stdin→/proc/self/fd/0 stdout→/proc/self/fd/1 stderr→/proc/self/fd/2 core→/proc/kcore ptmx→pts/ptmx"
+    );
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -834,7 +881,7 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
         };
         let is_dir =
             nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
-        debug!(syscall = "mount", path = %p, "mask path");
+        crate::step!(steps::MASK_PATH, path = %p, with = if is_dir { "an empty read-only tmpfs" } else { "/dev/null" });
         let r = if is_dir {
             mount(Some("tmpfs"), &fd_path(&fd), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
         } else {
@@ -848,7 +895,7 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
             Err(Errno::ENOENT) => continue,
             Err(e) => return Err(sys(format!("open read-only path {p}"))(e)),
         };
-        debug!(syscall = "mount", path = %p, flags = "MS_BIND|MS_REMOUNT|MS_RDONLY", "make path read-only");
+        crate::step!(steps::READONLY_PATH, path = %p, flags = "MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC");
         mount(Some(&fd_path(&fd)), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
             .map_err(sys(format!("bind read-only path {p}")))?;
         let mounted = open_in_root(root, Path::new(p), OFlag::O_PATH).map_err(sys(format!("reopen {p}")))?;
@@ -868,7 +915,7 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
     // SAFETY: open returned a new descriptor that nothing else owns.
     let old_root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(old_root) };
     fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
-    debug!(syscall = "pivot_root", new_root = ".", put_old = ".", "make the rootfs the root");
+    crate::step!(steps::PIVOT_ROOT, new_root = ".", put_old = ".");
     pivot_root(".", ".").map_err(sys("pivot_root"))?;
     // the old root is now stacked on the new one, and "." is still the new root: step
     // onto the old one, so that making it rslave (the detach must not propagate to the
@@ -876,7 +923,7 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
     fchdir(old_root.as_raw_fd()).map_err(sys("fchdir the old root"))?;
     mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
         .map_err(sys("make old root rslave"))?;
-    debug!(syscall = "umount2", target = ".", flags = "MNT_DETACH", "detach the host's root");
+    crate::step!(steps::DETACH_OLD_ROOT, target = "the old root", flags = "MNT_DETACH");
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
     nix::unistd::chdir("/").map_err(sys("chdir /"))
 }
@@ -891,7 +938,7 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
 pub fn move_root_into(root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), ChildError> {
     hide_host_proc_and_sys(rootfs)?;
     fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
-    debug!(syscall = "mount", flags = "MS_MOVE", target = "/", "move the rootfs onto / (no pivot_root)");
+    crate::step!(steps::MOVE_ROOT, source = %rootfs.display(), target = "/", flags = "MS_MOVE");
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(sys("move rootfs to /"))?;
     nix::unistd::chroot(".").map_err(sys("chroot"))?;
     nix::unistd::chdir("/").map_err(sys("chdir /"))
@@ -919,7 +966,7 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
     hide.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for mp in hide {
         let _ = mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>);
-        debug!(syscall = "umount2", target = %mp.display(), flags = "MNT_DETACH", "no host /proc or /sys under a --no-pivot root");
+        crate::step!(steps::HIDE_HOST_PROC, target = %mp.display(), flags = "MNT_DETACH");
         match umount2(&mp, MntFlags::MNT_DETACH) {
             Ok(()) | Err(Errno::ENOENT) => {}
             // locked (a user namespace) or gone with its parent: cover what is still there
@@ -937,7 +984,7 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
 
 /// `readonlyRootfs`: remount `/` read-only after every other mount is in place.
 pub fn make_root_readonly() -> Result<(), ChildError> {
-    debug!(syscall = "mount", target = "/", flags = "MS_BIND|MS_REMOUNT|MS_RDONLY", "read-only rootfs");
+    crate::step!(steps::READONLY_ROOT, target = "/", flags = "MS_REMOUNT|MS_BIND|MS_RDONLY");
     remount_bind(Path::new("/"), MsFlags::MS_RDONLY).map_err(sys("remount / read-only"))
 }
 

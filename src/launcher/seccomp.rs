@@ -278,7 +278,7 @@ pub fn build_filter_cached(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompErro
     let key = crate::digest::Digest::of(format!("{}\n{version}\n{json}", env!("CARGO_PKG_VERSION")).as_bytes());
     let path = dir.join(format!("{}.bpf", key.hex()));
     if let Some(filter) = std::fs::read(&path).ok().and_then(|b| decode(&b, seccomp)) {
-        debug!(path = %path.display(), instructions = filter.program.len(), "seccomp filter from the cache");
+        crate::step!(super::steps::SECCOMP_COMPILE, from = "the cache", path = %path.display(), instructions = filter.program.len());
         return Ok(filter);
     }
     let filter = build_filter(seccomp)?;
@@ -450,12 +450,13 @@ pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
     if program.len() > MAX_INSTRUCTIONS {
         return Err(SeccompError::TooLong(program.len()));
     }
-    debug!(
+    crate::step!(
+        super::steps::SECCOMP_COMPILE,
+        from = "libseccomp",
         rules,
         skipped = unknown.len(),
         instructions = program.len(),
-        architectures = %arch_list,
-        "seccomp filter compiled"
+        architectures = %arch_list
     );
     Ok(Filter { program, flags: kernel_flags, listener })
 }
@@ -571,12 +572,11 @@ impl Filter {
     }
 
     fn install(&self) -> Result<Option<OwnedFd>, SeccompError> {
-        debug!(
-            syscall = "seccomp",
+        crate::step!(
+            super::steps::SECCOMP,
             op = "SECCOMP_SET_MODE_FILTER",
             flags = self.flags,
-            instructions = self.program.len(),
-            "confine the container's system calls to its seccomp profile"
+            instructions = self.program.len()
         );
         let prog = libc::sock_fprog { len: self.program.len() as u16, filter: self.program.as_ptr().cast_mut() };
         // SAFETY: prog points into self.program, which outlives the call; the kernel copies the program.
@@ -636,7 +636,7 @@ pub fn send_to_listener<S: serde::Serialize>(
         msg["metadata"] = serde_json::Value::String(m.to_string());
     }
     let bytes = serde_json::to_vec(&msg).map_err(|e| fail("serialize the message", e.to_string()))?;
-    debug!(syscall = "connect", path = %path.display(), "hand the seccomp notify descriptor to the agent");
+    crate::step!(super::steps::SECCOMP_LISTENER, path = %path.display());
     let mut stream = std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| SeccompError::AgentUnreachable { path: path.to_path_buf(), reason: e.to_string() })?;
     let fds = [notify_fd.as_raw_fd()];

@@ -179,7 +179,7 @@ pub fn send_to_console_socket(socket: &std::path::Path, master: &OwnedFd) -> Res
     };
     let fds = [master.as_raw_fd()];
     let iov = [std::io::IoSlice::new(name.as_bytes())];
-    tracing::debug!(socket = %socket.display(), tty = %name, "send the terminal to the console socket");
+    crate::step!(super::steps::CONSOLE_SOCKET, socket = %socket.display(), tty = %name);
     sendmsg::<()>(sock.as_raw_fd(), &iov, &[ControlMessage::ScmRights(&fds)], MsgFlags::MSG_NOSIGNAL, None)
         .map_err(err("send the terminal"))?;
     Ok(())

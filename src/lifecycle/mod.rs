@@ -12,6 +12,8 @@ mod exec;
 mod fs;
 mod health;
 mod monitor;
+mod plan;
+mod steps;
 mod update;
 
 pub use attach::AttachOptions;
@@ -19,6 +21,8 @@ pub use control::{ContainerStats, LogOptions, TopOutput};
 pub use copy::{CopyHost, CopyOptions};
 pub use exec::ExecOptions;
 pub use fs::{ChangeKind, CommitOptions, FsChange, FsError};
+pub use plan::{DryRun, PlannedVolume};
+pub use steps::STEPS;
 pub use update::UpdateOptions;
 
 use crate::container::{self, update_record, ContainerRecord, Status};
@@ -27,7 +31,7 @@ use crate::spec::{self, EtcFiles, NetworkMode, RunOptions, SpecInput, Streams};
 use crate::{io_error, rootfs, Error, Rrun};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tracing::{debug, info};
+use tracing::info;
 
 /// Created in a container's directory by `stop` and `rm -f`: its monitor must not restart it.
 pub(crate) const STOP_MARKER: &str = "stop-requested";
@@ -119,7 +123,7 @@ impl Rrun {
                 None => None,
             };
         let mut new_volumes = Vec::new();
-        let result = self.create_inner(image_name, opts, &mut new_volumes, owned);
+        let result = self.create_inner(image_name, opts, &mut new_volumes, owned, false);
         match (&result, cidfile, &opts.cidfile) {
             (Ok(c), Some(mut f), Some(path)) => {
                 use std::io::Write;
@@ -137,19 +141,38 @@ impl Rrun {
         result
     }
 
+    /// `dry`: only work out the container (`--dry-run`): nothing is written,
+    /// no volume is made; the Container returned was never created.
     fn create_inner(
         &self,
         image_name: &str,
         opts: &RunOptions,
         new_volumes: &mut Vec<container::VolumeUse>,
         owned: bool,
+        dry: bool,
     ) -> Result<Container, Error> {
         let image = self.image(image_name)?;
         if image.layers.is_empty() {
             return Err(Error::BadImage { image: image_name.to_string(), reason: "it has no layers".into() });
         }
+        crate::step!(
+            crate::image::IMAGE_LOOKUP,
+            name = image_name,
+            manifest = %image.manifest,
+            config = %image.config,
+            layers = image.layers.len()
+        );
         let config = self.image_config(&image)?;
         let run_config = config.config.clone().unwrap_or_default();
+        crate::step!(
+            crate::image::IMAGE_CONFIG,
+            path = %self.store().blob_path(&image.config).display(),
+            entrypoint = %json(&run_config.entrypoint),
+            cmd = %json(&run_config.cmd),
+            env = %json(&run_config.env),
+            working_dir = run_config.working_dir.as_deref().unwrap_or(""),
+            user = run_config.user.as_deref().unwrap_or("")
+        );
         let id = container::new_id();
         let name = match &opts.name {
             Some(n) if !container::valid_name(n) => return Err(Error::InvalidName(n.clone())),
@@ -213,7 +236,8 @@ impl Rrun {
                         labels.insert(crate::volume::ANONYMOUS_LABEL.into(), String::new());
                     }
                     let req = crate::volume::CreateVolume { name: name.clone(), labels, ..Default::default() };
-                    let (v, created) = self.ensure_volume(&req)?;
+                    let (v, created) =
+                        if dry { crate::volume::planned(self.store(), &req)? } else { self.ensure_volume(&req)? };
                     *name = Some(v.name.clone());
                     let used = container::VolumeUse {
                         name: v.name.clone(),
@@ -232,15 +256,7 @@ impl Rrun {
             }
         }
         let opts = &opts;
-
-        // build everything in staging, then rename into place under the lock
-        let staging = self.store().staging("container")?;
-        let sdir = staging.path().to_path_buf();
         let dir = self.store().container_dir(&id);
-        for sub in ["upper", "work", "rootfs"] {
-            let p = sdir.join(sub);
-            std::fs::create_dir(&p).map_err(io_error(&p))?;
-        }
         let etc =
             EtcFiles { hosts: dir.join("hosts"), hostname: dir.join("hostname"), resolv_conf: dir.join("resolv.conf") };
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -249,9 +265,6 @@ impl Rrun {
         } else {
             spec::hosts_file(&hostname)
         };
-        write(&sdir.join("hosts"), hosts.as_bytes())?;
-        write(&sdir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-        write(&sdir.join("resolv.conf"), spec::resolv_conf(&host_resolv, opts.network).as_bytes())?;
         let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
         let seccomp = seccomp_profile(opts)?;
         let mut oci = spec::build(&SpecInput {
@@ -270,10 +283,8 @@ impl Rrun {
         for problem in crate::cdi::inject(&mut oci, &opts.cdi_devices, &opts.gpus, &opts.cdi_spec_dirs)? {
             tracing::warn!("{problem}");
         }
-        let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
-        write(&sdir.join("config.json"), &spec_json)?;
         let me = std::process::id() as i32;
-        let planned = if owned { Some(crate::cgroups::plan(&id)?) } else { None };
+        let planned = if owned && !dry { Some(crate::cgroups::plan(&id)?) } else { None };
         let record = ContainerRecord {
             restart_policy: opts.restart,
             restart_count: 0,
@@ -310,6 +321,35 @@ impl Rrun {
             health: None,
             ports: Vec::new(),
         };
+        if dry {
+            return Ok(Container { record, dir, spec: oci, planned });
+        }
+
+        // build everything in staging, then rename into place under the lock
+        let staging = self.store().staging("container")?;
+        let sdir = staging.path().to_path_buf();
+        for sub in ["upper", "work", "rootfs"] {
+            let p = sdir.join(sub);
+            std::fs::create_dir(&p).map_err(io_error(&p))?;
+        }
+        crate::step!(
+            steps::CONTAINER_DIRS,
+            upper = %dir.join("upper").display(),
+            work = %dir.join("work").display(),
+            rootfs = %dir.join("rootfs").display()
+        );
+        write(&sdir.join("hosts"), hosts.as_bytes())?;
+        write(&sdir.join("hostname"), format!("{hostname}\n").as_bytes())?;
+        write(&sdir.join("resolv.conf"), spec::resolv_conf(&host_resolv, opts.network).as_bytes())?;
+        crate::step!(steps::ETC_FILES, dir = %dir.display(), hostname = %hostname, files = "hosts hostname resolv.conf");
+        let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
+        write(&sdir.join("config.json"), &spec_json)?;
+        crate::step!(
+            steps::WRITE_SPEC,
+            path = %dir.join("config.json").display(),
+            args = %json(&oci.process().as_ref().and_then(|p| p.args().clone()).unwrap_or_default()),
+            bytes = spec_json.len()
+        );
         write(&sdir.join("container.json"), &serde_json::to_vec_pretty(&record).expect("record serializes"))?;
 
         let _lock = self.store().lock_exclusive()?;
@@ -352,7 +392,6 @@ impl Rrun {
         let result = self.start_foreground(&c, opts.interactive, streams);
         let oom_killed = result.is_ok() && container::read_record(&c.dir).is_some_and(|r| r.oom_killed);
         if opts.remove {
-            debug!(id = %c.record.id, "--rm: removing the container and its anonymous volumes");
             self.destroy(&c.record);
             self.remove_anonymous_volumes(&c.record.volumes);
         }
@@ -370,6 +409,7 @@ impl Rrun {
 
     /// Removes a container that has ended, and says so in the journal.
     pub(crate) fn destroy(&self, c: &ContainerRecord) {
+        crate::step!(steps::REMOVE_CONTAINER, path = %self.store().container_dir(&c.id).display());
         match self.store().remove_dir(&self.store().container_dir(&c.id)) {
             Ok(()) => {
                 self.emit_container(c, "destroy", &[]);
@@ -762,6 +802,11 @@ fn host_device(req: &spec::resources::DeviceRequest) -> Result<spec::resources::
         uid: meta.uid(),
         gid: meta.gid(),
     })
+}
+
+/// A value as JSON, as a narration shows it (`null` for none).
+fn json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -175,6 +175,13 @@ impl OciRuntime {
         let fifo = dir.join("exec.fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .map_err(|e| OciError::Io { path: fifo.clone(), source: e.into() })?;
+        crate::step!(
+            super::OCI_BUNDLE,
+            bundle = %bundle.display(),
+            rootfs = %rootfs.display(),
+            state = %dir.display(),
+            fifo = %fifo.display()
+        );
 
         let cgroup = cgroups::create_at(&cgroup_path(&spec, id, self.systemd_cgroup)?)?;
         // a cgroup that exists already: never one that is frozen (the init would hang in it);

@@ -94,8 +94,8 @@ impl OciRuntime {
             }
         }
         let dir = self.dir(id)?;
+        crate::step!(super::OCI_DELETE, id, path = %dir.display());
         std::fs::remove_dir_all(&dir).map_err(super::io(&dir))?;
-        debug!(id, "deleted");
         Ok(())
     }
 }

@@ -39,6 +39,18 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+crate::steps! {
+    OCI_BUNDLE: "oci_bundle" in Rootfs, syscall "read config.json + mkdir + mkfifo", source "src/oci/create.rs",
+        what "Read the bundle and make the container's state directory",
+        why "An engine hands a runtime a bundle: config.json (the spec) and a root filesystem. The runtime keeps its own state under its --root (runc's /run/runc, rrun's /run/rrun): the spec, a record, and exec.fifo, the FIFO that holds the init between `create` and `start`.";
+    OCI_START: "oci_start" in Exec, syscall "open(exec.fifo, O_RDONLY) + read", source "src/oci/start.rs",
+        what "Open the exec FIFO: the init goes on",
+        why "`start` is only this: opening the FIFO for reading releases the init, blocked in its open for writing, which then runs the startContainer hooks and execs. Reading its one byte proves it did.";
+    OCI_DELETE: "oci_delete" in Cleanup, syscall "rmdir (recursive)", source "src/oci/kill.rs",
+        what "Remove the container's state",
+        why "`delete` kills what is left, removes the cgroup, runs the poststop hooks and then the state directory: the ID is free again.";
+}
+
 /// The OCI version rrun implements.
 pub const OCI_VERSION: &str = "1.0.2";
 

@@ -7,7 +7,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use tracing::{debug, warn};
+use tracing::warn;
 
 impl OciRuntime {
     /// Starts a created container: its process execs the Spec's command.
@@ -32,7 +32,7 @@ impl OciRuntime {
         .map_err(|e| OciError::Io { path: fifo.clone(), source: e.into() })?;
         // SAFETY: open returned a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        debug!(id, "open the exec FIFO: the init goes on");
+        crate::step!(super::OCI_START, id, path = %fifo.display(), flags = "O_RDONLY|O_NONBLOCK");
         let mut byte = [0u8; 1];
         let read_byte = |byte: &mut [u8; 1]| -> Result<bool, OciError> {
             match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&fd), byte) {

@@ -28,6 +28,18 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tracing::debug;
 
+crate::steps! {
+    MANIFEST_FETCH: "manifest_fetch" in Image, syscall "HTTP GET /v2/NAME/manifests/REF", source "src/registry/mod.rs",
+        what "Fetch the manifest from the registry",
+        why "The distribution protocol is plain HTTP: a manifest (or an index of manifests, one per platform) is asked for by tag or digest, with Accept headers naming the formats rrun reads. Its sha256 is its identity: pulled by digest, it is checked; pulled by tag, the digest is what the tag meant at that moment.";
+    INDEX_CHOOSE: "index_choose" in Image, syscall "(in rrun)", source "src/registry/pull.rs",
+        what "Choose this platform's manifest from the index",
+        why "A multi-architecture image is an index listing one manifest per OS/architecture; rrun takes the one for this host (or --platform) and fetches it by digest.";
+    CONFIG_FETCH: "config_fetch" in Image, syscall "HTTP GET /v2/NAME/blobs/DIGEST", source "src/registry/pull.rs",
+        what "Fetch the image config blob",
+        why "Blobs are addressed by digest alone: the config, then each layer, downloaded straight into the unpacker and verified as they stream.";
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("registry configuration {path}: {reason}")]
@@ -421,6 +433,13 @@ impl RegistryClient {
             });
         }
         let digest = Digest::of(&bytes);
+        crate::step!(
+            MANIFEST_FETCH,
+            url = %format!("{}/v2/{}/manifests/{reference}", ep.host, ep.repository),
+            media_type = %media,
+            digest = %digest,
+            bytes = bytes.len()
+        );
         if let Ok(expected) = reference.parse::<Digest>() {
             if expected != digest {
                 return Err(RegistryError::Digest {

@@ -118,7 +118,7 @@ impl RegistryClient {
                             .join(", "),
                     },
                 )?;
-            info!(image = name, platform = %platform, manifest = %chosen.digest, "chose from the index");
+            crate::step!(super::INDEX_CHOOSE, image = name, platform = %platform, manifest = %chosen.digest);
             if !chosen.media_type.is_empty() && !known(&chosen.media_type) {
                 return Err(bad(format!(
                     "the index lists {} as {:?}, neither an image manifest nor an index",
@@ -218,6 +218,11 @@ pub fn pull(
     let ep = resolved.endpoint.clone();
     let m = &resolved.parsed;
     let config_bytes = client.get_small_blob(&ep, &m.config, &name)?;
+    crate::step!(
+        super::CONFIG_FETCH,
+        url = %format!("{}/v2/{}/blobs/{}", ep.host, ep.repository, m.config.digest),
+        bytes = config_bytes.len()
+    );
     let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::Manifest {
         image: name.clone(),
         reason: format!("config {}: {e}", m.config.digest),

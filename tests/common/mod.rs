@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod podman;
+pub mod reader;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
