@@ -10,7 +10,7 @@
 
 use super::logrus::LogConfig;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use rrun::oci::{CheckpointOptions, CreateOptions, ExecOptions, OciError, OciRuntime, RestoreOptions};
+use rrun::oci::{CheckpointOptions, CreateOptions, CriuOptions, ExecOptions, OciError, OciRuntime, RestoreOptions};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -212,20 +212,15 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
+/// The flags `checkpoint` and `restore` share.
 #[derive(Args, Debug)]
-pub struct CheckpointArgs {
-    /// Where the images go (default ./checkpoint)
+pub struct CriuArgs {
+    /// Where the images are (default ./checkpoint)
     #[arg(long = "image-path")]
     pub image_path: Option<PathBuf>,
     /// Where CRIU's work files and logs go (default: the image path)
     #[arg(long = "work-path")]
     pub work_path: Option<PathBuf>,
-    /// The images of a previous pre-dump
-    #[arg(long = "parent-path")]
-    pub parent_path: Option<PathBuf>,
-    /// Leave the container running
-    #[arg(long = "leave-running")]
-    pub leave_running: bool,
     /// Allow open TCP connections
     #[arg(long = "tcp-established")]
     pub tcp_established: bool,
@@ -235,21 +230,9 @@ pub struct CheckpointArgs {
     /// Allow shell jobs
     #[arg(long = "shell-job")]
     pub shell_job: bool,
-    /// Restore memory pages lazily (userfaultfd)
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
-    /// CRIU writes \0 to this descriptor once lazy pages are ready
-    #[arg(long = "status-fd")]
-    pub status_fd: Option<i32>,
-    /// ADDRESS:PORT of a page server
-    #[arg(long = "page-server")]
-    pub page_server: Option<String>,
     /// Handle file locks
     #[arg(long = "file-locks")]
     pub file_locks: bool,
-    /// Dump the memory only, and leave the container running
-    #[arg(long = "pre-dump")]
-    pub pre_dump: bool,
     /// cgroups mode: soft (default), full, strict or ignore
     #[arg(long = "manage-cgroups-mode")]
     pub manage_cgroups_mode: Option<String>,
@@ -259,31 +242,57 @@ pub struct CheckpointArgs {
     /// Deduplicate memory images
     #[arg(long = "auto-dedup")]
     pub auto_dedup: bool,
+    /// Memory pages lazily (userfaultfd)
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
+}
+
+impl From<CriuArgs> for CriuOptions {
+    fn from(a: CriuArgs) -> CriuOptions {
+        CriuOptions {
+            image_path: a.image_path,
+            work_path: a.work_path,
+            tcp_established: a.tcp_established,
+            ext_unix_sk: a.ext_unix_sk,
+            shell_job: a.shell_job,
+            file_locks: a.file_locks,
+            manage_cgroups_mode: a.manage_cgroups_mode,
+            empty_ns: a.empty_ns,
+            auto_dedup: a.auto_dedup,
+            lazy_pages: a.lazy_pages,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
+    /// The images of a previous pre-dump
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the container running
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// CRIU writes \0 to this descriptor once lazy pages are ready
+    #[arg(long = "status-fd")]
+    pub status_fd: Option<i32>,
+    /// ADDRESS:PORT of a page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Dump the memory only, and leave the container running
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
     pub id: String,
 }
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuArgs,
     /// Unix socket that receives the terminal's master side
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Where the images are (default ./checkpoint)
-    #[arg(long = "image-path")]
-    pub image_path: Option<PathBuf>,
-    /// Where CRIU's work files and logs go (default: the image path)
-    #[arg(long = "work-path")]
-    pub work_path: Option<PathBuf>,
-    #[arg(long = "tcp-established")]
-    pub tcp_established: bool,
-    #[arg(long = "ext-unix-sk")]
-    pub ext_unix_sk: bool,
-    #[arg(long = "shell-job")]
-    pub shell_job: bool,
-    #[arg(long = "file-locks")]
-    pub file_locks: bool,
-    /// cgroups mode: soft (default), full, strict or ignore
-    #[arg(long = "manage-cgroups-mode")]
-    pub manage_cgroups_mode: Option<String>,
     /// Bundle directory
     #[arg(short, long, default_value = ".")]
     pub bundle: PathBuf,
@@ -298,12 +307,6 @@ pub struct RestoreArgs {
     pub no_subreaper: bool,
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    #[arg(long = "empty-ns")]
-    pub empty_ns: Vec<String>,
-    #[arg(long = "auto-dedup")]
-    pub auto_dedup: bool,
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
     /// LSM profile of the restored process (apparmor:NAME or selinux:LABEL)
     #[arg(long = "lsm-profile")]
     pub lsm_profile: Option<String>,
@@ -524,21 +527,12 @@ fn run(rt: &OciRuntime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
                 &a.id,
                 criu,
                 &CheckpointOptions {
-                    image_path: a.image_path,
-                    work_path: a.work_path,
+                    criu: a.criu.into(),
                     parent_path: a.parent_path,
                     leave_running: a.leave_running,
-                    tcp_established: a.tcp_established,
-                    ext_unix_sk: a.ext_unix_sk,
-                    shell_job: a.shell_job,
-                    lazy_pages: a.lazy_pages,
                     status_fd: a.status_fd,
                     page_server: a.page_server,
-                    file_locks: a.file_locks,
                     pre_dump: a.pre_dump,
-                    manage_cgroups_mode: a.manage_cgroups_mode,
-                    empty_ns: a.empty_ns,
-                    auto_dedup: a.auto_dedup,
                 },
             )?;
         }
@@ -548,20 +542,11 @@ fn run(rt: &OciRuntime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
                 &a.id,
                 criu,
                 &RestoreOptions {
-                    image_path: a.image_path,
-                    work_path: a.work_path,
+                    criu: a.criu.into(),
                     bundle: a.bundle,
                     pid_file: a.pid_file,
                     console_socket: a.console_socket,
                     detach: a.detach,
-                    tcp_established: a.tcp_established,
-                    ext_unix_sk: a.ext_unix_sk,
-                    shell_job: a.shell_job,
-                    file_locks: a.file_locks,
-                    manage_cgroups_mode: a.manage_cgroups_mode,
-                    empty_ns: a.empty_ns,
-                    auto_dedup: a.auto_dedup,
-                    lazy_pages: a.lazy_pages,
                     no_pivot: a.no_pivot,
                     lsm_profile: a.lsm_profile,
                     lsm_mount_context: a.lsm_mount_context,

@@ -15,43 +15,58 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tracing::debug;
 
-/// `checkpoint`'s options, as runc spells them.
+/// What `checkpoint` and `restore` share, as runc spells them: where the
+/// images are, and the CRIU flags that must match on both sides.
 #[derive(Debug, Clone, Default)]
-pub struct CheckpointOptions {
+pub struct CriuOptions {
     pub image_path: Option<PathBuf>,
     pub work_path: Option<PathBuf>,
-    pub parent_path: Option<PathBuf>,
-    pub leave_running: bool,
     pub tcp_established: bool,
     pub ext_unix_sk: bool,
     pub shell_job: bool,
-    pub lazy_pages: bool,
-    pub status_fd: Option<i32>,
-    pub page_server: Option<String>,
     pub file_locks: bool,
-    pub pre_dump: bool,
     pub manage_cgroups_mode: Option<String>,
     pub empty_ns: Vec<String>,
     pub auto_dedup: bool,
+    pub lazy_pages: bool,
+}
+
+impl CriuOptions {
+    /// The `criu` flags these options turn on.
+    fn flags(&self) -> impl Iterator<Item = String> + '_ {
+        [
+            (self.tcp_established, "--tcp-established"),
+            (self.ext_unix_sk, "--ext-unix-sk"),
+            (self.shell_job, "--shell-job"),
+            (self.file_locks, "--file-locks"),
+            (self.lazy_pages, "--lazy-pages"),
+            (self.auto_dedup, "--auto-dedup"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| f.to_string())
+    }
+}
+
+/// `checkpoint`'s options, as runc spells them.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointOptions {
+    pub criu: CriuOptions,
+    pub parent_path: Option<PathBuf>,
+    pub leave_running: bool,
+    pub status_fd: Option<i32>,
+    pub page_server: Option<String>,
+    pub pre_dump: bool,
 }
 
 /// `restore`'s options, as runc spells them.
 #[derive(Debug, Clone, Default)]
 pub struct RestoreOptions {
-    pub image_path: Option<PathBuf>,
-    pub work_path: Option<PathBuf>,
+    pub criu: CriuOptions,
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub detach: bool,
-    pub tcp_established: bool,
-    pub ext_unix_sk: bool,
-    pub shell_job: bool,
-    pub file_locks: bool,
-    pub manage_cgroups_mode: Option<String>,
-    pub empty_ns: Vec<String>,
-    pub auto_dedup: bool,
-    pub lazy_pages: bool,
     pub no_pivot: bool,
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
@@ -127,9 +142,9 @@ impl OciRuntime {
         if status != Status::Running && status != Status::Paused {
             return Err(OciError::NotRunning { id: id.to_string(), action: "checkpoint" });
         }
-        let mode = manage_cgroups_mode(o.manage_cgroups_mode.as_deref())?;
-        let empty = empty_ns(&o.empty_ns)?;
-        if o.status_fd.is_some() && !o.lazy_pages {
+        let mode = manage_cgroups_mode(o.criu.manage_cgroups_mode.as_deref())?;
+        let empty = empty_ns(&o.criu.empty_ns)?;
+        if o.status_fd.is_some() && !o.criu.lazy_pages {
             return Err(OciError::Invalid("--status-fd needs --lazy-pages".into()));
         }
         let page_server = match &o.page_server {
@@ -142,7 +157,7 @@ impl OciRuntime {
             }
             None => None,
         };
-        let (image, work) = dirs(o.image_path.as_deref(), o.work_path.as_deref())?;
+        let (image, work) = dirs(o.criu.image_path.as_deref(), o.criu.work_path.as_deref())?;
         let spec = self.config(id)?;
         // what the init's stdio were, for restore (runc's descriptors.json)
         let fds: Vec<String> = (0..3)
@@ -173,13 +188,8 @@ impl OciRuntime {
             }
         };
         flag(o.leave_running || o.pre_dump, "--leave-running", &mut args);
-        flag(o.tcp_established, "--tcp-established", &mut args);
-        flag(o.ext_unix_sk, "--ext-unix-sk", &mut args);
-        flag(o.shell_job, "--shell-job", &mut args);
-        flag(o.file_locks, "--file-locks", &mut args);
-        flag(o.lazy_pages, "--lazy-pages", &mut args);
         flag(o.pre_dump, "--track-mem", &mut args);
-        flag(o.auto_dedup, "--auto-dedup", &mut args);
+        args.extend(o.criu.flags());
         if let Some(fd) = o.status_fd {
             args.push(format!("--status-fd\0{fd}"));
         }
@@ -210,8 +220,8 @@ impl OciRuntime {
     /// code (0 at once with `detach`).
     pub fn restore(&self, id: &str, criu: &Path, o: &RestoreOptions) -> Result<i32, OciError> {
         let dir = self.dir(id)?;
-        let mode = manage_cgroups_mode(o.manage_cgroups_mode.as_deref())?.to_string();
-        let empty = empty_ns(&o.empty_ns)?;
+        let mode = manage_cgroups_mode(o.criu.manage_cgroups_mode.as_deref())?.to_string();
+        let empty = empty_ns(&o.criu.empty_ns)?;
         if o.lsm_profile.is_some() || o.lsm_mount_context.is_some() {
             // the labels must be applicable, as for create
             let mut p = oci_spec::runtime::Process::default();
@@ -222,7 +232,7 @@ impl OciRuntime {
         }
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
         let pid_file = o.pid_file.as_deref().map(absolute);
-        let (image, work) = dirs(o.image_path.as_deref(), o.work_path.as_deref())?;
+        let (image, work) = dirs(o.criu.image_path.as_deref(), o.criu.work_path.as_deref())?;
         if !image.join("inventory.img").exists() {
             return Err(OciError::Invalid(format!("{}: no checkpoint images here (inventory.img)", image.display())));
         }
@@ -296,18 +306,7 @@ impl OciRuntime {
                 format!("--pidfile\0{}", pidfile.display()),
                 format!("--manage-cgroups={mode}"),
             ];
-            for (on, f) in [
-                (o.tcp_established, "--tcp-established"),
-                (o.ext_unix_sk, "--ext-unix-sk"),
-                (o.shell_job, "--shell-job"),
-                (o.file_locks, "--file-locks"),
-                (o.auto_dedup, "--auto-dedup"),
-                (o.lazy_pages, "--lazy-pages"),
-            ] {
-                if on {
-                    args.push(f.into());
-                }
-            }
+            args.extend(o.criu.flags());
             if let Some(p) = &o.lsm_profile {
                 args.push(format!("--lsm-profile\0{p}"));
             }

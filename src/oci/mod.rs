@@ -26,7 +26,7 @@ mod kill;
 mod manage;
 mod start;
 
-pub use checkpoint::{CheckpointOptions, RestoreOptions};
+pub use checkpoint::{CheckpointOptions, CriuOptions, RestoreOptions};
 pub use create::CreateOptions;
 pub use exec::{ExecOptions, ProcessOverrides};
 pub use features::{default_spec, default_spec_text, features};
