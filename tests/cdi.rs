@@ -472,22 +472,7 @@ fn intel_rdt_without_resctrl_or_its_class_is_refused() {
 /// A bundle of the busybox fixture: rootfs and the `rrun spec` config.
 fn bundle(dir: &Path, args: &[&str]) -> oci_spec::runtime::Spec {
     std::fs::create_dir_all(dir.join("rootfs")).unwrap();
-    let layout = fixture("busybox-oci");
-    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let blob = |d: &str| layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap())
-            .unwrap();
-    for l in manifest["layers"].as_array().unwrap() {
-        let st = Command::new("tar")
-            .arg("-xf")
-            .arg(blob(l["digest"].as_str().unwrap()))
-            .arg("-C")
-            .arg(dir.join("rootfs"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
+    extract_busybox(&dir.join("rootfs"));
     let out = Command::new(RRUN).arg("spec").current_dir(dir).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let mut c: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();

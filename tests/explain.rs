@@ -36,21 +36,6 @@ fn explained(root: &TestRoot, args: &[&str]) -> Vec<Value> {
     n
 }
 
-/// The busybox fixture's layers, extracted as a bundle's rootfs.
-fn busybox_rootfs(dest: &Path) {
-    let layout = fixture("busybox-oci");
-    let read = |p: PathBuf| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
-    let blob = |d: &str| layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-    let index = read(layout.join("index.json"));
-    let manifest = read(blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    std::fs::create_dir_all(dest).unwrap();
-    for layer in manifest["layers"].as_array().unwrap() {
-        let st =
-            Command::new("tar").arg("-xf").arg(blob(layer["digest"].as_str().unwrap())).arg("-C").arg(dest).status();
-        assert!(st.unwrap().success());
-    }
-}
-
 /// A runc-style config: the process `args`, Docker-like mounts, its own namespaces.
 fn base_config(args: &[&str]) -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
@@ -92,7 +77,7 @@ fn base_config(args: &[&str]) -> Value {
 fn bundle(dir: &Path, config: &Value) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     if !dir.join("rootfs/bin/busybox").exists() {
-        busybox_rootfs(&dir.join("rootfs"));
+        extract_busybox(&dir.join("rootfs"));
     }
     std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(config).unwrap()).unwrap();
     dir.to_path_buf()

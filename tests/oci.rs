@@ -21,22 +21,7 @@ impl Bundle {
         let dir = std::env::temp_dir().join(format!("rrun-oci-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
-        let layout = fixture("busybox-oci");
-        let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-        let blob = |d: &str| layout.join("blobs/sha256").join(d.trim_start_matches("sha256:"));
-        let manifest: Value =
-            serde_json::from_slice(&std::fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap())
-                .unwrap();
-        for l in manifest["layers"].as_array().unwrap() {
-            let st = Command::new("tar")
-                .arg("-xf")
-                .arg(blob(l["digest"].as_str().unwrap()))
-                .arg("-C")
-                .arg(dir.join("rootfs"))
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
+        extract_busybox(&dir.join("rootfs"));
         let b = Bundle { state: dir.join("state"), dir };
         let out = Command::new(RRUN).arg("spec").current_dir(&b.dir).output().unwrap();
         assert!(out.status.success(), "{out:?}");

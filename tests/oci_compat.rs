@@ -238,28 +238,6 @@ fn give_fds(cmd: &mut Command, files: &[(i32, std::fs::File)]) {
     }
 }
 
-/// The busybox fixture's layers, extracted into `dest`.
-fn extract_busybox(dest: &Path) {
-    let layout = fixture("busybox-oci");
-    let blob = |digest: &str| {
-        let (alg, hex) = digest.split_once(':').expect("algorithm:hex");
-        layout.join("blobs").join(alg).join(hex)
-    };
-    let read = |p: PathBuf| -> Value { serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap() };
-    let index = read(layout.join("index.json"));
-    let manifest = read(blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    for layer in manifest["layers"].as_array().unwrap() {
-        let status = Command::new("tar")
-            .arg("-xf")
-            .arg(blob(layer["digest"].as_str().unwrap()))
-            .arg("-C")
-            .arg(dest)
-            .status()
-            .expect("run tar");
-        assert!(status.success(), "extracting the busybox layer failed");
-    }
-}
-
 /// The configuration every row starts from: `runc spec`'s, with the
 /// terminal off, a writable rootfs (rows that write do so in the /tmp tmpfs,
 /// as the rootfs is shared by the runtimes) and a tmpfs on /tmp.

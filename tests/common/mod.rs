@@ -43,6 +43,23 @@ pub fn fixture(name: &str) -> PathBuf {
     fixtures().join(name)
 }
 
+/// The busybox fixture's layers (its OCI layout), extracted into `dest` with
+/// tar: an OCI bundle's rootfs made without rrun.
+#[allow(dead_code)]
+pub fn extract_busybox(dest: &Path) {
+    let layout = fixture("busybox-oci");
+    let read = |p: PathBuf| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let blob = |digest: &str| layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index = read(layout.join("index.json"));
+    let manifest = read(blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    std::fs::create_dir_all(dest).unwrap();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let status =
+            Command::new("tar").arg("-xf").arg(blob(layer["digest"].as_str().unwrap())).arg("-C").arg(dest).status();
+        assert!(status.expect("run tar").success(), "extracting the busybox layer failed");
+    }
+}
+
 /// A temporary store root, removed (with everything under it) on drop.
 pub struct TestRoot {
     pub path: PathBuf,
