@@ -243,12 +243,64 @@ pub struct CreateNetwork {
     pub labels: BTreeMap<String, String>,
 }
 
+/// A network some store defined, registered host-wide (`subnets/<ID>.json`
+/// under [`RUN_DIR`]) so that networks of other stores get other subnets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Registered {
+    store: PathBuf,
+    name: String,
+    subnet: Ipv4Net,
+}
+
+fn registry_dir() -> PathBuf {
+    Path::new(RUN_DIR).join("subnets")
+}
+
+/// The networks other stores defined (entries whose network is gone are dropped).
+fn registered_elsewhere(store: &Store) -> Vec<Registered> {
+    let Ok(entries) = std::fs::read_dir(registry_dir()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let Some(r) = std::fs::read(e.path()).ok().and_then(|b| serde_json::from_slice::<Registered>(&b).ok()) else {
+            continue;
+        };
+        let id = e.file_name().to_string_lossy().trim_end_matches(".json").to_string();
+        let def = std::fs::read(r.store.join("networks").join(format!("{}.json", r.name)))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<NetworkDef>(&b).ok());
+        if !def.is_some_and(|d| d.id == id) {
+            let _ = std::fs::remove_file(e.path());
+        } else if r.store != store.root() {
+            out.push(r);
+        }
+    }
+    out
+}
+
+fn register(store: &Store, def: &NetworkDef) {
+    let r = Registered { store: store.root().to_path_buf(), name: def.name.clone(), subnet: def.subnet };
+    let dir = registry_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{}.json", def.id));
+    if let Err(e) = crate::store::write_file_atomic(&path, &serde_json::to_vec(&r).expect("serializes"), false) {
+        tracing::warn!(network = %def.name, error = %e, "registering the network's subnet");
+    }
+}
+
+fn unregister(def: &NetworkDef) {
+    let _ = std::fs::remove_file(registry_dir().join(format!("{}.json", def.id)));
+}
+
 /// The subnets a new network must not overlap: the store's networks, the
-/// default network, the networks set up on the host now, and the host's routes.
+/// default network, other stores' networks, the networks set up on the host
+/// now, and the host's routes.
 fn taken_subnets(store: &Store, cfg: &HostConfig) -> Result<Vec<(Ipv4Net, String)>, Error> {
     let mut taken: Vec<(Ipv4Net, String)> = vec![(cfg.default_subnet, "the default bridge network".into())];
     for n in list_own(store)? {
         taken.push((n.subnet, format!("network {}", n.name)));
+    }
+    for r in registered_elsewhere(store) {
+        taken.push((r.subnet, format!("network {} of the store {}", r.name, r.store.display())));
     }
     for a in ipam::active(Path::new(RUN_DIR)) {
         taken.push((a.subnet, format!("network {} set up on this host", a.interface)));
@@ -395,7 +447,11 @@ impl Rrun {
         let cfg = HostConfig::load()?;
         let def = {
             let _lock = self.store().lock_exclusive()?;
-            create_locked(self.store(), &cfg, req)?
+            // one create at a time on the host: two stores' new networks get different subnets
+            let _net = attach::NetLock::take()?;
+            let def = create_locked(self.store(), &cfg, req)?;
+            register(self.store(), &def);
+            def
         };
         tracing::info!(network = %def.name, subnet = %def.subnet, "network created");
         self.emit_network("create", &def, &[]);
@@ -443,6 +499,7 @@ impl Rrun {
             }
             let path = network_path(self.store(), &def.name);
             std::fs::remove_file(&path).map_err(io_error(&path))?;
+            unregister(&def);
             def
         };
         self.emit_network("destroy", &def, &[]);
