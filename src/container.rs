@@ -337,19 +337,28 @@ impl ContainerRecord {
             }
     }
 
+    /// True when the record says running but its init died with nobody left
+    /// to record how: a stale record whose monitor is gone too. (While the
+    /// monitor lives it is tearing the run down — its network, its cgroup —
+    /// and records the exit, its code and an OOM kill, once that is done.)
+    fn orphaned(&self) -> bool {
+        self.is_stale() && !self.monitor_alive()
+    }
+
     /// The status with staleness and pausing taken into account.
     pub fn effective_status(&self) -> Status {
         match self.status {
-            _ if self.is_stale() => Status::Exited,
+            _ if self.orphaned() => Status::Exited,
             Status::Running if self.paused => Status::Paused,
             s => s,
         }
     }
 
-    /// The record as it truly stands: a stale "running" container is shown
-    /// exited, killed (its init died with its monitor, by SIGKILL), at an unknown time.
+    /// The record as it truly stands: a stale "running" container whose
+    /// monitor is gone is shown exited, killed (its init died with its
+    /// monitor, by SIGKILL), at an unknown time.
     pub fn resolved(mut self) -> ContainerRecord {
-        if self.is_stale() {
+        if self.orphaned() {
             self.status = Status::Exited;
             self.exit_code = self.exit_code.or(Some(137));
             self.pid = None;

@@ -164,6 +164,25 @@ impl Rrun {
         Ok(())
     }
 
+    /// The record of a container about to be started, once the monitor of its
+    /// previous run is done: after the record says exited, that monitor still
+    /// removes the run's cgroup and tears its network down (or backs off to
+    /// restart it), and a new run must not share either with it. Waits at most
+    /// MONITOR_GRACE; a run started meanwhile (a restart) is returned running.
+    pub(crate) fn after_previous_monitor(&self, c: &ContainerRecord) -> Result<ContainerRecord, Error> {
+        let deadline = Instant::now() + MONITOR_GRACE;
+        let mut now = c.clone();
+        while !now.is_running()
+            && now.monitor_alive()
+            && now.monitor_pid != Some(std::process::id() as i32)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+            now = self.container(&c.id)?;
+        }
+        Ok(now)
+    }
+
     /// One run of the container: signal, wait, then SIGKILL to all its processes.
     fn end_run(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
         self.end_init(c, grace, true)

@@ -545,6 +545,8 @@ impl Rrun {
             }
             on_started();
             let status = wait(child);
+            // its network goes before the record says exited: whoever sees it exited finds nothing set up
+            self.network_down(c, network.take());
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let rec = self.update(&c.dir, |r| {
                 r.status = Status::Exited;
@@ -569,6 +571,7 @@ impl Rrun {
         if let Err(e) = cgroup.delete() {
             tracing::warn!(error = %e, "removing the container's cgroup");
         }
+        // (when the run ended before its wait: a failed start)
         self.network_down(c, network);
         // the container is gone: its poststop hooks (a failure is a warning)
         let poststop = hooks.poststop().clone().unwrap_or_default();
@@ -642,6 +645,9 @@ impl Rrun {
                 if !force {
                     return Err(Error::ContainerRunning(name_or_id.to_string()));
                 }
+                self.kill_all_and_wait(&now)?;
+            } else if force && now.monitor_alive() && now.monitor_pid != Some(std::process::id() as i32) {
+                // its monitor is still finishing (tearing its network down, backing off to restart): waited for
                 self.kill_all_and_wait(&now)?;
             }
             self.cleanup_stale(&now);

@@ -268,7 +268,7 @@ fn registered_elsewhere(store: &Store) -> Vec<Registered> {
         let def = std::fs::read(r.store.join("networks").join(format!("{}.json", r.name)))
             .ok()
             .and_then(|b| serde_json::from_slice::<NetworkDef>(&b).ok());
-        if !def.is_some_and(|d| d.id == id) {
+        if def.is_none_or(|d| d.id != id) {
             let _ = std::fs::remove_file(e.path());
         } else if r.store != store.root() {
             out.push(r);
