@@ -290,6 +290,21 @@ fn containers_of_a_network_find_each_other_by_name() {
     r.ok(&["rm", "-f", "web", "plain"]);
     r.ok(&["network", "rm", "appnet", "second"]);
     assert_eq!(r.ok(&["network", "ls", "--filter", "type=custom", "-q"]), "");
+    // each step is in the journal
+    let events = r.ok(&[
+        "events",
+        "--since",
+        "10m",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let want =
+        ["create appnet", "create second", "connect second", "disconnect second", "destroy appnet", "destroy second"];
+    assert_eq!(events.lines().collect::<Vec<_>>(), want, "{events}");
 }
 
 #[test]
@@ -430,6 +445,45 @@ fn bad_input_is_one_line_and_creates_nothing() {
     assert_eq!(r.ok(&["network", "ls", "-q"]).lines().count(), 3);
     assert!(host_state(&[format!("dport {busy}")]).is_empty());
     drop(taken);
+}
+
+/// A host without netavark (here: a configuration naming a netavark that is
+/// not there): a bridged container is refused with one line that says what
+/// to install, before anything is made; `--network host` and `none` work.
+#[test]
+fn without_netavark_bridges_are_refused_clearly_and_host_and_none_work() {
+    if !root_or_skip("without_netavark_bridges_are_refused_clearly_and_host_and_none_work") {
+        return;
+    }
+    let r = TestRoot::with_busybox("net-missing");
+    let conf = r.path.join("network.conf");
+    std::fs::write(&conf, "netavark = \"/nonexistent/netavark\"\naardvark_dns = \"/nonexistent/aardvark-dns\"\n")
+        .unwrap();
+    let run = |args: &[&str]| r.cmd(args).env("RRUN_NETWORK_CONF", &conf).output().unwrap();
+    for args in [
+        &["run", "--rm", "busybox", "true"][..],
+        &["run", "-d", "-p", "127.0.0.1::80", "busybox", "sleep", "9"],
+        &["run", "--rm", "--network", "bridge", "busybox", "true"],
+    ] {
+        let o = run(args);
+        let err = err_of(&o);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {err}");
+        assert!(err.contains("bridge networking needs netavark"), "{args:?}: {err}");
+        assert!(err.contains("apt-get install netavark aardvark-dns"), "{args:?}: {err}");
+        assert!(err.contains("/nonexistent/netavark"), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    }
+    assert_eq!(r.ok(&["ps", "-aq"]), "", "no container is left half-made");
+    let o = run(&["run", "--rm", "--network", "none", "busybox", "ls", "/sys/class/net"]);
+    assert_eq!((o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()), (Some(0), "lo\n"), "{}", err_of(&o));
+    // --network host: the host's interfaces, its default route's among them
+    let o = run(&["run", "--rm", "--network", "host", "busybox", "cat", "/proc/net/dev"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err_of(&o));
+    let seen = String::from_utf8_lossy(&o.stdout).into_owned();
+    let route = std::fs::read_to_string("/proc/net/route").unwrap();
+    let default_dev = route.lines().skip(1).find(|l| l.split_whitespace().nth(1) == Some("00000000"));
+    let want = default_dev.and_then(|l| l.split_whitespace().next()).unwrap_or("lo");
+    assert!(seen.lines().any(|l| l.trim_start().starts_with(&format!("{want}:"))), "{want} in {seen}");
 }
 
 /// Kills the monitor of a container with a published port, then `rm -f`:

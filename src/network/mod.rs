@@ -71,8 +71,8 @@ pub enum NetworkError {
     #[error("invalid network {name:?}: {reason}")]
     Invalid { name: String, reason: String },
     #[error(
-        "{0} is not installed: bridge networks need netavark and aardvark-dns (apt-get install netavark aardvark-dns), \
-         or use --network host or none"
+        "bridge networking needs netavark and aardvark-dns: install them (apt-get install netavark aardvark-dns), \
+         or use --network host or none ({0} not found)"
     )]
     Missing(String),
     #[error("netavark {verb} of container {container}: {message}")]
