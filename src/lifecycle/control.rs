@@ -711,6 +711,7 @@ impl Rrun {
                     "GlobalIPv6Address": "",
                     "GlobalIPv6PrefixLen": 0,
                     "DriverOpts": null,
+                    "Links": null,
                 }),
             );
         }
@@ -744,6 +745,16 @@ impl Rrun {
             "IPAddress": first.map(|e| e.ip.clone()).unwrap_or_default(),
             "IPPrefixLen": first.map(|e| e.prefix_len).unwrap_or(0),
             "MacAddress": first.map(|e| e.mac.clone()).unwrap_or_default(),
+            "EndpointID": first.map(|e| format!("{}-{}", &c.id[..12], e.interface)).unwrap_or_default(),
+            // IPv4 only, no hairpin NAT: Docker's keys, with its values for none
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "HairpinMode": false,
+            "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null,
             "Networks": networks,
         });
         let mut log_config = serde_json::Map::new();
