@@ -277,7 +277,11 @@ fn containers_of_a_network_find_each_other_by_name() {
     r.ok(&["network", "connect", "--alias", "api", "second", "web"]);
     let eth1 = r.ok(&["exec", "web", "ip", "addr", "show", "eth1"]);
     assert!(eth1.contains("inet 10.86.202."), "{eth1}");
-    let (code, out, err) = r.sh(&["--network", "second"], "wget -qO- http://api/");
+    // aardvark-dns learns the alias when netavark signals it, just after connect returns: a few tries
+    let (code, out, err) = r.sh(
+        &["--network", "second"],
+        "for i in $(seq 30); do wget -qO- http://api/ 2>/dev/null && exit; sleep 0.1; done; wget -qO- http://api/",
+    );
     assert_eq!((code, out.as_str()), (0, "by-name\n"), "{err}");
     assert!(inspect(&r, "web")["NetworkSettings"]["Networks"]["second"]["IPAddress"]
         .as_str()
