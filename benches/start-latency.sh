@@ -2,7 +2,10 @@
 # Start-up latency of `rrun run --rm busybox true` (image already unpacked:
 # overlay mount, spec from the image, namespaces, pivot_root, exec, cleanup)
 # beside `crun run` and `runc run` of an equivalent /bin/true bundle, in the
-# same run, as ratios. Run as root. Env: N=30 runs, WORK=/tmp/rrun-bench-start.
+# same run, as ratios. rrun's default is a bridge network (netavark sets up and
+# tears down a veth, an address and NAT around the container); `rrun-none` is the
+# same run with `--network none`, a new namespace with lo only, as the bundle has.
+# Run as root. Env: N=30 runs, WORK=/tmp/rrun-bench-start.
 #
 # crun 1.8 refuses hybrid cgroup hosts whose v2 mount owns a controller, so the
 # whole benchmark runs in a private mount namespace with that mount hidden
@@ -29,6 +32,7 @@ echo "rrun $("$RRUN" --version | head -1 | cut -d' ' -f2), $(crun --version | he
 echo "# $N runs each, alternating; medians; ratio = median / rrun's median"
 python3 benches/timer.py -n "$N" \
   "rrun=exec $RRUN --root $WORK/store run --rm busybox true" \
+  "rrun-none=exec $RRUN --root $WORK/store run --rm --network none busybox true" \
   "crun=exec crun --root $WORK/crun run --bundle $WORK/bundle b-\$\$" \
   "runc=exec runc --root $WORK/runc run --bundle $WORK/bundle b-\$\$"
 echo "# peak RSS of one run (GNU time, the runtime process tree only)"

@@ -119,6 +119,61 @@ pub struct PortMapping {
     pub host_port: u16,
 }
 
+/// `--network` and its companions, as asked at create; applied at every start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRequest {
+    /// `bridge` (the container joins `networks`), `host`, `none`, or
+    /// `container:<ID>`; empty in records made before rrun had networks (the host's).
+    pub mode: String,
+    /// The bridge networks it joins, in order: the first has the default route.
+    #[serde(default)]
+    pub networks: Vec<NetworkAttachment>,
+    /// `-p`, `-P`: ports published on the host, as asked (host port 0: any free one).
+    #[serde(default)]
+    pub publish: Vec<crate::spec::PortRequest>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub dns_search: Vec<String>,
+    #[serde(default)]
+    pub dns_options: Vec<String>,
+    /// `--add-host`: (name, IP or `host-gateway`).
+    #[serde(default)]
+    pub add_hosts: Vec<(String, String)>,
+}
+
+/// One network a container joins (`--network NAME`, `network connect`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// The network's name in the store.
+    pub name: String,
+    /// `--network-alias`: names other containers of the network resolve to it (besides its name).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// `--mac-address`.
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// The container's side of a network while it runs: what netavark set up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network: String,
+    pub network_id: String,
+    /// Its interface in the container (`eth0`, `eth1`…).
+    pub interface: String,
+    pub ip: String,
+    pub prefix_len: u8,
+    pub gateway: String,
+    pub mac: String,
+    /// The names the network's DNS answers for it (its name, short ID and aliases).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
 /// Where a container's health checks stand (Docker's `State.Health.Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -243,6 +298,17 @@ pub struct ContainerRecord {
     /// The volumes the container mounts: kept while it exists.
     #[serde(default)]
     pub volumes: Vec<VolumeUse>,
+    /// Its networking, as asked.
+    #[serde(default)]
+    pub network: NetworkRequest,
+    /// While its network is set up (or being set up or torn down): the
+    /// host-wide file that says how to tear it down (see `network::state`).
+    /// Written before the namespace, addresses and rules exist.
+    #[serde(default)]
+    pub network_state: Option<std::path::PathBuf>,
+    /// Its interfaces on its networks while it runs.
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// A volume mounted by a container.
@@ -271,19 +337,28 @@ impl ContainerRecord {
             }
     }
 
+    /// True when the record says running but its init died with nobody left
+    /// to record how: a stale record whose monitor is gone too. (While the
+    /// monitor lives it is tearing the run down — its network, its cgroup —
+    /// and records the exit, its code and an OOM kill, once that is done.)
+    fn orphaned(&self) -> bool {
+        self.is_stale() && !self.monitor_alive()
+    }
+
     /// The status with staleness and pausing taken into account.
     pub fn effective_status(&self) -> Status {
         match self.status {
-            _ if self.is_stale() => Status::Exited,
+            _ if self.orphaned() => Status::Exited,
             Status::Running if self.paused => Status::Paused,
             s => s,
         }
     }
 
-    /// The record as it truly stands: a stale "running" container is shown
-    /// exited, killed (its init died with its monitor, by SIGKILL), at an unknown time.
+    /// The record as it truly stands: a stale "running" container whose
+    /// monitor is gone is shown exited, killed (its init died with its
+    /// monitor, by SIGKILL), at an unknown time.
     pub fn resolved(mut self) -> ContainerRecord {
-        if self.is_stale() {
+        if self.orphaned() {
             self.status = Status::Exited;
             self.exit_code = self.exit_code.or(Some(137));
             self.pid = None;
@@ -309,7 +384,7 @@ impl ContainerRecord {
     /// `rrun` that created or ran it, or its monitor) died and left work
     /// undone: a "running" record (its init dies with its parent, the
     /// monitor; one that outlived it, having missed that signal, is orphaned),
-    /// a cgroup still there, or a `--rm` container not removed.
+    /// a cgroup still there, a network left set up, or a `--rm` container not removed.
     pub fn needs_cleanup(&self) -> bool {
         if self.monitor_alive() {
             return false;
@@ -322,6 +397,8 @@ impl ContainerRecord {
             || (self.auto_remove && self.monitor_pid.is_some())
             // cgroups are made first to last and removed last to first: the first one tells
             || self.cgroup.first().is_some_and(|d| d.exists())
+            // a network namespace, addresses or firewall rules left set up
+            || self.network_state.as_ref().is_some_and(|s| s.exists())
     }
 }
 

@@ -155,11 +155,11 @@ impl EventFilter {
     /// Parses `KEY=VALUE` arguments.
     pub fn parse(args: &[String]) -> Result<EventFilter, FilterError> {
         let f = Filters::parse(args, EVENT_KEYS)?;
-        if let Some(v) = f.get("type").iter().find(|v| !matches!(v.as_str(), "container" | "image")) {
+        if let Some(v) = f.get("type").iter().find(|v| !matches!(v.as_str(), "container" | "image" | "network")) {
             return Err(FilterError::Value {
                 key: "type".into(),
                 value: v.clone(),
-                reason: "rrun has container and image events".into(),
+                reason: "rrun has container, image and network events".into(),
             });
         }
         Ok(EventFilter(f))

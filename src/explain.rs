@@ -42,6 +42,7 @@ pub fn steps() -> Vec<&'static Step> {
         crate::registry::STEPS,
         crate::image::STEPS,
         crate::lifecycle::STEPS,
+        crate::network::STEPS,
         crate::oci::STEPS,
         crate::cgroups::STEPS,
         crate::launcher::STEPS,

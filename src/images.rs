@@ -55,6 +55,8 @@ pub struct PruneReport {
     pub images_deleted: Vec<ImageDeleteItem>,
     /// Volumes removed (`system prune --volumes`).
     pub volumes_deleted: Vec<String>,
+    /// Networks no container used (`system prune`).
+    pub networks_deleted: Vec<String>,
     /// Bytes freed: container layers, unpacked image layers and blobs.
     pub space_reclaimed: u64,
 }
@@ -319,6 +321,8 @@ impl Rrun {
         let mut report = self.prune_images(all)?;
         report.containers_deleted = containers.containers_deleted;
         report.space_reclaimed += containers.space_reclaimed;
+        // as docker: the networks no container uses
+        report.networks_deleted = self.network_prune()?;
         if volumes {
             // as docker: the anonymous volumes no container uses
             let pruned = self.volume_prune(false)?;

@@ -28,6 +28,7 @@ pub mod images;
 pub mod launcher;
 mod lifecycle;
 pub mod logs;
+pub mod network;
 pub mod oci;
 pub mod progress;
 pub use lifecycle::{
@@ -80,6 +81,8 @@ pub enum Error {
     Volume(#[from] volume::VolumeError),
     #[error(transparent)]
     Cdi(#[from] cdi::CdiError),
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
     #[error("image {0} not found in the local store")]
     ImageNotFound(String),
     #[error("image {image}: {reason}")]

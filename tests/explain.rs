@@ -219,6 +219,17 @@ fn every_named_step_appears_in_the_narration_of_a_run() {
     assert_eq!(code, Some(0), "{out}");
     saw(narration(&out));
 
+    // the default bridge network with a published port: set up before the start, torn down after
+    let bridged = find_program("netavark").is_some();
+    if bridged {
+        let records = explained(&r, &["run", "--rm", "--explain=json", "-p", "127.0.0.1::80", "busybox", "true"]);
+        let order: Vec<&str> = records.iter().filter_map(|r| r["step"].as_str()).collect();
+        let at = |s: &str| order.iter().position(|x| *x == s).unwrap_or_else(|| panic!("no {s} in {order:?}"));
+        assert!(at("ports_reserve") < at("netns_create") && at("netns_create") < at("netavark_setup"));
+        assert!(at("netavark_setup") < at("clone") && at("execve") < at("netavark_teardown"), "{order:?}");
+        saw(records);
+    }
+
     // a detached container's monitor, and exec into it
     saw(explained(&r, &["run", "-d", "--explain=json", "--name", "explained", "busybox", "sleep", "60"]));
     saw(explained(&r, &["exec", "--explain=json", "explained", "true"]));
@@ -321,6 +332,11 @@ fn every_named_step_appears_in_the_narration_of_a_run() {
     }
     // tests/cdi.rs joins a resctrl class where the host has one; this run asks for none
     not_here.push(("rdt_join", "only a spec with intelRdt (a CDI device) joins a resctrl class of service"));
+    if !bridged {
+        for s in ["ports_reserve", "address_lease", "netns_create", "netavark_setup", "netavark_teardown"] {
+            not_here.push((s, "no netavark on this host: bridge networking is refused"));
+        }
+    }
     if !root_is_shared() {
         not_here.push(("parent_private", "the host's / is not a shared mount"));
     }

@@ -65,6 +65,10 @@ fn every_readme_example_runs() {
     assert!(printed(&out, "rrun run --rm -it busybox sh").contains("in-a-tty"));
     assert_eq!(printed(&out, "rrun run --rm alpine echo hi"), "hi\n");
     assert!(printed(&out, "rrun exec web ps -a").contains("httpd -f -p 8080"));
+    let port = printed(&out, "rrun port api");
+    assert!(port.starts_with("80/tcp -> 127.0.0.1:"), "{port}");
+    let by_name = printed(&out, "rrun run --rm --network appnet").trim().to_string();
+    assert!(by_name.len() == 12 && by_name.bytes().all(|b| b.is_ascii_hexdigit()), "api's hostname: {by_name:?}");
     assert_eq!(printed(&out, "rrun run --rm -v data:/data localhost/job:1").trim(), "V");
     assert!(printed(&out, "rrun run --rm --read-only -u nobody").starts_with("uid=65534(nobody)"));
     assert!(printed(&out, "rrun create --name later").lines().any(|l| l == "started later"));

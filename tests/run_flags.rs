@@ -474,9 +474,18 @@ fn sysctls_are_set_in_the_containers_own_namespaces_only() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "1\n65536\n");
     assert_eq!(std::fs::read_to_string("/proc/sys/kernel/shmmax").unwrap(), host_shmmax, "the host's is untouched");
+    // a bridged container's network namespace is its own too
+    let host_rp = std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter").unwrap();
+    let flipped = if host_rp.trim() == "2" { "1" } else { "2" };
+    let (code, out, err) = r.sh(
+        &["--sysctl", &format!("net.ipv4.conf.all.rp_filter={flipped}")],
+        "cat /proc/sys/net/ipv4/conf/all/rp_filter",
+    );
+    assert_eq!((code, out.trim()), (0, flipped), "{err}");
+    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/conf/all/rp_filter").unwrap(), host_rp);
     for (args, named) in [
         (&["--sysctl", "vm.swappiness=1"][..], "vm.swappiness"),
-        (&["--sysctl", "net.ipv4.ip_forward=1"][..], "--network host"),
+        (&["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"][..], "--network host"),
         (&["--ipc", "host", "--sysctl", "kernel.shmmax=1"][..], "--ipc host"),
         (&["--sysctl", "kernel.shmmax"][..], "NAME=VALUE"),
     ] {

@@ -471,14 +471,14 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
             command,
             created_at: c.created.clone(),
             running_for: format!("{} ago", format::age(Some(&c.created))),
-            ports: String::new(),
+            ports: ports_column(&c.ports),
             state: status_word(c.status).to_string(),
             status: status_text(c),
             size,
             names: c.name.clone(),
             labels: c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             mounts: c.volumes.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(","),
-            networks: String::new(),
+            networks: networks_column(c),
         });
     }
     let mut columns = vec![
@@ -497,6 +497,27 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
         return Ok(e.report());
     }
     Ok(0)
+}
+
+/// `ps`' PORTS: `127.0.0.1:8080->80/tcp, 0.0.0.0:32768->53/udp`, while it runs.
+fn ports_column(ports: &[rrun::container::PortMapping]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let ip = if p.host_ip.contains(':') { format!("[{}]", p.host_ip) } else { p.host_ip.clone() };
+            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ps`' NETWORKS: the networks it joins, or its mode (`host`, `none`, `container:…`).
+fn networks_column(c: &rrun::ContainerRecord) -> String {
+    match c.network.mode.as_str() {
+        "bridge" => c.network.networks.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(","),
+        "" => "host".into(),
+        m => m.to_string(),
+    }
 }
 
 /// Docker's one-word state of a container.

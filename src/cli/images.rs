@@ -428,6 +428,11 @@ pub fn print_prune_report(r: &rrun::images::PruneReport) {
         r.containers_deleted.iter().for_each(|id| println!("{id}"));
         println!();
     }
+    if !r.networks_deleted.is_empty() {
+        println!("Deleted Networks:");
+        r.networks_deleted.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
     if !r.volumes_deleted.is_empty() {
         println!("Deleted Volumes:");
         r.volumes_deleted.iter().for_each(|v| println!("{v}"));

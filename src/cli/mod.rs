@@ -8,6 +8,7 @@ mod format;
 mod fs;
 mod images;
 pub mod logrus;
+mod network;
 pub mod oci;
 mod registry;
 pub mod route;
@@ -142,6 +143,9 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCommand),
+    /// Manage networks: bridges whose containers reach each other (by name on networks you create)
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Devices of the Container Device Interface (GPUs and others): cdi list
     #[command(subcommand)]
     Cdi(cdi::CdiCommand),
@@ -273,6 +277,7 @@ fn dispatch(rrun: &rrun::Rrun, command: Command) -> Result<i32, rrun::Error> {
         Command::Logout(a) => registry::logout(rrun, a),
         Command::Search(a) => registry::search(rrun, a),
         Command::Volume(c) => volume::volume(rrun, c),
+        Command::Network(c) => network::network(rrun, c),
         Command::Info(a) => system::info(rrun, a),
         Command::Oci { .. } | Command::Version(_) | Command::Cdi(_) => {
             unreachable!("handled before the store is opened")

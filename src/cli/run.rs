@@ -99,9 +99,39 @@ pub struct RunArgs {
     /// Mount the container's root filesystem read-only
     #[arg(long = "read-only")]
     pub read_only: bool,
-    /// Network: host (default for now) or none
+    /// Network: bridge (the default), a network's name (rrun network create), host, none or container:NAME
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    /// Publish a container port on the host: [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|udp|sctp]
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Publish every exposed port (the image's EXPOSE and --expose) on any free host port
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or range (PORT[-END][/PROTO]) without publishing it (-P publishes it)
+    #[arg(long)]
+    pub expose: Vec<String>,
+    /// Another name the container answers to on its user-defined network
+    #[arg(long = "network-alias", alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// A DNS server for the container's resolv.conf (instead of the host's)
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A DNS search domain ('.' for none)
+    #[arg(long = "dns-search")]
+    pub dns_search: Vec<String>,
+    /// A resolv.conf option (e.g. ndots:2)
+    #[arg(long = "dns-option", alias = "dns-opt")]
+    pub dns_option: Vec<String>,
+    /// A line of /etc/hosts: NAME:IP (IP may be host-gateway, the host on the container's bridge)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// The container's IPv4 address on its user-defined network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The container's MAC address on its bridge network (e.g. 02:42:ac:11:00:02)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Run a minimal init as PID 1 that reaps zombies and forwards signals
     #[arg(long)]
     pub init: bool,
@@ -374,6 +404,20 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         tty: a.tty,
         network,
         network_explicit: a.network.is_some(),
+        network_aliases: a
+            .network_alias
+            .iter()
+            .map(|n| spec::network::check_alias(n).map(|()| n.clone()))
+            .collect::<Result<_, _>>()?,
+        publish: a.publish.iter().map(|p| spec::network::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat(),
+        publish_all: a.publish_all,
+        expose: a.expose.iter().map(|e| spec::network::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat(),
+        dns: a.dns.iter().map(|d| spec::network::parse_dns(d)).collect::<Result<_, _>>()?,
+        dns_search: a.dns_search.clone(),
+        dns_options: a.dns_option.clone(),
+        add_hosts: a.add_host.iter().map(|h| spec::network::parse_add_host(h)).collect::<Result<_, _>>()?,
+        ip: a.ip.as_deref().map(spec::network::parse_ip).transpose()?,
+        mac_address: a.mac_address.as_deref().map(spec::network::parse_mac).transpose()?,
         init: a.init,
         limits: Limits {
             device_rules: a.device_cgroup_rule.clone(),
@@ -481,6 +525,10 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
     if a.detach {
         let c = rrun.run_detached(a.image(), &opts)?;
         println!("{}", c.id);
+        // on a terminal, where to reach what it publishes
+        if !c.ports.is_empty() && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("reachable at {}", reachable(&c.ports));
+        }
         return Ok(0);
     }
     if a.restart != "no" {
@@ -491,6 +539,23 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
         eprintln!("rrun: {}", oom_message(&outcome));
     }
     Ok(outcome.code)
+}
+
+/// `127.0.0.1:8080 → 80/tcp, …`: where the host reaches each published port
+/// (one bound to every address is reached at 127.0.0.1 too).
+fn reachable(ports: &[rrun::container::PortMapping]) -> String {
+    ports
+        .iter()
+        .map(|p| {
+            let host = match p.host_ip.as_str() {
+                "0.0.0.0" | "" => "127.0.0.1".to_string(),
+                ip if ip.contains(':') => format!("[{ip}]"),
+                ip => ip.to_string(),
+            };
+            format!("{host}:{} \u{2192} {}/{}", p.host_port, p.container_port, p.protocol)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why a foreground container died, when the OOM killer did it.
@@ -608,6 +673,54 @@ mod tests {
         assert_eq!(o.ipc, NamespaceMode::Container("db".into()));
         assert!(o.no_new_privileges);
         assert_eq!(a.command(), ["true"]);
+        let n = options(&parse(&[
+            "-p",
+            "127.0.0.1:8080:80",
+            "-p",
+            "53/udp",
+            "-P",
+            "--expose",
+            "9000-9001",
+            "--network",
+            "appnet",
+            "--network-alias",
+            "api",
+            "--dns",
+            "1.1.1.1",
+            "--dns-search",
+            "lan",
+            "--dns-option",
+            "ndots:2",
+            "--add-host",
+            "db:10.0.0.5",
+            "--ip",
+            "10.86.0.9",
+            "--mac-address",
+            "02:42:ac:11:00:09",
+            "busybox",
+        ]))
+        .unwrap();
+        assert_eq!(n.network, NetworkMode::Bridge("appnet".into()));
+        assert_eq!(n.publish.len(), 2);
+        assert_eq!((n.publish[0].host_port, n.publish[1].protocol.as_str()), (8080, "udp"));
+        assert!(n.publish_all && n.expose.len() == 2 && n.network_aliases == ["api"]);
+        assert_eq!((n.dns.len(), n.dns_search[0].as_str(), n.dns_options[0].as_str()), (1, "lan", "ndots:2"));
+        assert_eq!(n.add_hosts, [("db".to_string(), "10.0.0.5".to_string())]);
+        assert_eq!(n.ip.unwrap().to_string(), "10.86.0.9");
+        for bad in
+            [["-p", "99999:1"], ["-p", "a:b"], ["-p", "1-3:1-2"], ["--dns", "x"], ["--ip", "::1"], ["--add-host", "x"]]
+        {
+            let mut args = bad.to_vec();
+            args.push("busybox");
+            assert!(options(&parse(&args)).is_err(), "{bad:?}");
+        }
+        let ports = [rrun::container::PortMapping {
+            container_port: 80,
+            protocol: "tcp".into(),
+            host_ip: "0.0.0.0".into(),
+            host_port: 8080,
+        }];
+        assert_eq!(reachable(&ports), "127.0.0.1:8080 \u{2192} 80/tcp");
         assert!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).is_err());
         assert!(options(&parse(&["--mount", "type=bind,target=/x", "busybox"])).is_err());
     }

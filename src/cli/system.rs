@@ -178,7 +178,9 @@ pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
 }
 
 pub fn prune(rrun: &Rrun, a: SystemPruneArgs) -> Result<i32, Error> {
-    let mut warning = String::from("WARNING! This will remove:\n  - all stopped containers\n");
+    let mut warning = String::from(
+        "WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n",
+    );
     if a.volumes {
         warning.push_str("  - all anonymous volumes not used by at least one container\n");
     }

@@ -40,6 +40,7 @@ pub mod lsm;
 pub mod mempolicy;
 mod mount_sources;
 mod mounts;
+pub mod netns;
 pub mod process;
 pub mod seccomp;
 mod steps;

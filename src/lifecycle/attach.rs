@@ -444,9 +444,11 @@ impl Rrun {
     /// before it runs; a running one is attached to.
     pub fn start_attached(&self, name_or_id: &str, opts: &AttachOptions) -> Result<i32, Error> {
         let c = self.open_container(name_or_id)?;
-        if c.record.is_running() {
+        let now = self.after_previous_monitor(&c.record)?;
+        if now.is_running() {
             return self.attach(name_or_id, opts);
         }
+        let c = self.open_container(&now.id)?;
         let keys = parse_detach_keys(opts.detach_keys.as_deref().unwrap_or("ctrl-p,ctrl-q"))?;
         self.cleanup_stale(&c.record);
         self.start_detached(&c, true)?;

@@ -164,6 +164,25 @@ impl Rrun {
         Ok(())
     }
 
+    /// The record of a container about to be started, once the monitor of its
+    /// previous run is done: after the record says exited, that monitor still
+    /// removes the run's cgroup and tears its network down (or backs off to
+    /// restart it), and a new run must not share either with it. Waits at most
+    /// MONITOR_GRACE; a run started meanwhile (a restart) is returned running.
+    pub(crate) fn after_previous_monitor(&self, c: &ContainerRecord) -> Result<ContainerRecord, Error> {
+        let deadline = Instant::now() + MONITOR_GRACE;
+        let mut now = c.clone();
+        while !now.is_running()
+            && now.monitor_alive()
+            && now.monitor_pid != Some(std::process::id() as i32)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+            now = self.container(&c.id)?;
+        }
+        Ok(now)
+    }
+
     /// One run of the container: signal, wait, then SIGKILL to all its processes.
     fn end_run(&self, c: &ContainerRecord, grace: Option<Duration>) -> Result<(), Error> {
         self.end_init(c, grace, true)
@@ -233,14 +252,26 @@ impl Rrun {
                 cg.delete()?;
             }
         }
+        // its network namespace, interfaces, firewall rules, leases and host ports
+        let mut rec = rec;
+        let network_left = rec.network_state.is_some();
+        if network_left {
+            let cfg = crate::network::config::HostConfig::load().unwrap_or_default();
+            crate::network::attach::down(&cfg, &rec.id, true)?;
+            rec.network_state = None;
+            rec.endpoints.clear();
+            rec.ports.clear();
+        }
         if remove_auto && rec.auto_remove && rec.monitor_pid.is_some() {
             self.store().remove_dir(dir)?;
             drop(lock);
             return Ok(Some(rec));
         }
+        if network_left && !rec.is_running() {
+            crate::container::write_record(dir, &rec, &lock).map_err(crate::io_error(dir))?;
+        }
         if rec.is_running() {
             let resolved = rec.clone().resolved();
-            let mut rec = rec;
             rec.status = Status::Exited;
             rec.exit_code = resolved.exit_code;
             rec.finished_at = rec.finished_at.or_else(|| Some(crate::container::now_rfc3339()));
@@ -660,6 +691,72 @@ impl Rrun {
                 _ => unreachable!("inserted as an array"),
             }
         }
+        // Docker's NetworkSettings: per network, the address, gateway and MAC address it has while it runs
+        let mut networks = serde_json::Map::new();
+        for a in &c.network.networks {
+            let ep = c.endpoints.iter().find(|e| e.network == a.name);
+            let field = |f: fn(&crate::container::Endpoint) -> String| ep.map(f).unwrap_or_default();
+            networks.insert(
+                a.name.clone(),
+                json!({
+                    "IPAMConfig": a.ip.as_ref().map(|ip| json!({ "IPv4Address": ip })),
+                    "Aliases": ep.map(|e| e.aliases.clone()).filter(|a| !a.is_empty()),
+                    "MacAddress": field(|e| e.mac.clone()),
+                    "NetworkID": ep.map(|e| e.network_id.clone()).unwrap_or_default(),
+                    "EndpointID": ep.map(|e| format!("{}-{}", &c.id[..12], e.interface)).unwrap_or_default(),
+                    "Gateway": field(|e| e.gateway.clone()),
+                    "IPAddress": field(|e| e.ip.clone()),
+                    "IPPrefixLen": ep.map(|e| e.prefix_len).unwrap_or(0),
+                    "IPv6Gateway": "",
+                    "GlobalIPv6Address": "",
+                    "GlobalIPv6PrefixLen": 0,
+                    "DriverOpts": null,
+                    "Links": null,
+                }),
+            );
+        }
+        let first = c.endpoints.first();
+        let network_mode = match c.network.mode.as_str() {
+            "bridge" => c.network.networks.first().map(|a| a.name.clone()).unwrap_or_else(|| "bridge".into()),
+            "" => "host".into(),
+            m => m.to_string(),
+        };
+        let mut port_bindings = serde_json::Map::new();
+        for p in &c.network.publish {
+            for i in 0..p.range {
+                let key = format!("{}/{}", p.container_port + i, p.protocol);
+                let host_port = if p.host_port == 0 { String::new() } else { (p.host_port + i).to_string() };
+                let binding = json!({ "HostIp": p.host_ip, "HostPort": host_port });
+                if let Value::Array(a) = port_bindings.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                    a.push(binding);
+                }
+            }
+        }
+        let network_settings = json!({
+            "Bridge": "",
+            "SandboxID": if c.network_state.is_some() { c.id.clone() } else { String::new() },
+            "SandboxKey": if c.network_state.is_some() {
+                crate::network::attach::netns_path(&c.id).display().to_string()
+            } else {
+                String::new()
+            },
+            "Ports": ports,
+            "Gateway": first.map(|e| e.gateway.clone()).unwrap_or_default(),
+            "IPAddress": first.map(|e| e.ip.clone()).unwrap_or_default(),
+            "IPPrefixLen": first.map(|e| e.prefix_len).unwrap_or(0),
+            "MacAddress": first.map(|e| e.mac.clone()).unwrap_or_default(),
+            "EndpointID": first.map(|e| format!("{}-{}", &c.id[..12], e.interface)).unwrap_or_default(),
+            // IPv4 only, no hairpin NAT: Docker's keys, with its values for none
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
+            "HairpinMode": false,
+            "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null,
+            "Networks": networks,
+        });
         let mut log_config = serde_json::Map::new();
         if c.log_driver == crate::container::LogDriver::JsonFile {
             log_config.insert("max-size".into(), c.log_max_size.to_string().into());
@@ -718,7 +815,7 @@ impl Rrun {
                 },
                 "LogConfig": { "Type": c.log_driver.to_string(), "Config": log_config },
             },
-            "NetworkSettings": { "Ports": ports },
+            "NetworkSettings": network_settings,
             "Mounts": mounts,
             "Config": {
                 "Hostname": spec.hostname(),
@@ -742,6 +839,17 @@ impl Rrun {
                 },
             },
         });
+        let extra_hosts: Vec<String> = c.network.add_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect();
+        for (k, value) in [
+            ("NetworkMode", json!(network_mode)),
+            ("PortBindings", Value::Object(port_bindings)),
+            ("Dns", json!(c.network.dns)),
+            ("DnsSearch", json!(c.network.dns_search)),
+            ("DnsOptions", json!(c.network.dns_options)),
+            ("ExtraHosts", json!(extra_hosts)),
+        ] {
+            v["HostConfig"][k] = value;
+        }
         // as Docker: only a container with a health check has these
         if let Some(hc) = &c.healthcheck {
             v["Config"]["Healthcheck"] = serde_json::to_value(hc).expect("serializes");

@@ -12,6 +12,7 @@ mod exec;
 mod fs;
 mod health;
 mod monitor;
+mod net;
 mod plan;
 mod steps;
 mod update;
@@ -198,19 +199,29 @@ impl Rrun {
         if let Some(s) = &opts.stop_signal {
             crate::launcher::process::parse_signal(s).ok_or_else(|| Error::InvalidSignal(s.clone()))?;
         }
-        let (joined, joined_hostname) = self.joined_namespaces(opts)?;
+        let (mut joined, joined_hostname) = self.joined_namespaces(opts)?;
+        // --network: checked now (an unknown network or a port in use creates nothing)
+        let net = self.choose_network(opts, &run_config, &id, owned)?;
+        if let Some(path) = &net.netns {
+            joined.push((oci_spec::runtime::LinuxNamespaceType::Network, path.clone()));
+        }
         let host_name =
             || nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| id[..12].into());
-        let hostname = match (&opts.hostname, opts.network, &opts.uts) {
+        let hostname = match (&opts.hostname, &net.mode, &opts.uts) {
             (Some(h), _, _) => h.clone(),
             (None, _, spec::NamespaceMode::Host) => host_name(),
             (None, _, spec::NamespaceMode::Container(_)) => joined_hostname.unwrap_or_else(host_name),
-            (None, NetworkMode::Host, _) if opts.network_explicit => host_name(),
+            (None, NetworkMode::Host, _) => host_name(),
+            // the network's owner's name, as Docker gives it
+            (None, NetworkMode::Container(_), _) => {
+                net.other.as_ref().and_then(|(h, _)| h.clone()).unwrap_or_else(|| id[..12].to_string())
+            }
             (None, _, _) => id[..12].to_string(),
         };
 
         // -v, --mount and the image's Volumes: volumes are named (anonymous ones randomly) and made
         let mut opts = opts.clone();
+        opts.network = net.mode.clone();
         for path in run_config.volumes.iter().flat_map(|v| v.keys()) {
             let taken = opts.mounts.iter().map(|m| &m.destination).chain(opts.tmpfs.iter().map(|t| &t.destination));
             match spec::MountRequest::from_volume_flag(path) {
@@ -259,12 +270,7 @@ impl Rrun {
         let dir = self.store().container_dir(&id);
         let etc =
             EtcFiles { hosts: dir.join("hosts"), hostname: dir.join("hostname"), resolv_conf: dir.join("resolv.conf") };
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let hosts = if opts.network == NetworkMode::Host && opts.network_explicit {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_else(|_| spec::hosts_file(&hostname))
-        } else {
-            spec::hosts_file(&hostname)
-        };
+        let (hosts, resolv) = self.initial_etc(&net, &hostname)?;
         let devices = opts.limits.devices.iter().map(host_device).collect::<Result<Vec<_>, _>>()?;
         let seccomp = seccomp_profile(opts)?;
         let mut oci = spec::build(&SpecInput {
@@ -320,6 +326,9 @@ impl Rrun {
             healthcheck: health::resolve(run_config.healthcheck.as_ref(), opts.healthcheck.as_ref()),
             health: None,
             ports: Vec::new(),
+            network: net.request,
+            network_state: None,
+            endpoints: Vec::new(),
         };
         if dry {
             return Ok(Container { record, dir, spec: oci, planned });
@@ -340,7 +349,7 @@ impl Rrun {
         );
         write(&sdir.join("hosts"), hosts.as_bytes())?;
         write(&sdir.join("hostname"), format!("{hostname}\n").as_bytes())?;
-        write(&sdir.join("resolv.conf"), spec::resolv_conf(&host_resolv, opts.network).as_bytes())?;
+        write(&sdir.join("resolv.conf"), resolv.as_bytes())?;
         crate::step!(steps::ETC_FILES, dir = %dir.display(), hostname = %hostname, files = "hosts hostname resolv.conf");
         let spec_json = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         write(&sdir.join("config.json"), &spec_json)?;
@@ -519,10 +528,13 @@ impl Rrun {
             annotations: c.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         };
         let hooks = c.spec.hooks().clone().unwrap_or_default();
+        // its network, set up below and torn down after it ended, whatever happened
+        let mut network = None;
         let result = (|| {
             if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
                 cgroup.apply(r)?;
             }
+            network = self.network_up(c)?;
             // volumes still to fill with the image's content: as the record says now (a restart finds them done)
             let volumes = container::read_record(&c.dir).map(|r| r.volumes).unwrap_or_default();
             let cfg = LaunchConfig {
@@ -573,6 +585,8 @@ impl Rrun {
             }
             on_started();
             let status = wait(child);
+            // its network goes before the record says exited: whoever sees it exited finds nothing set up
+            self.network_down(c, network.take());
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let rec = self.update(&c.dir, |r| {
                 r.status = Status::Exited;
@@ -597,6 +611,8 @@ impl Rrun {
         if let Err(e) = cgroup.delete() {
             tracing::warn!(error = %e, "removing the container's cgroup");
         }
+        // (when the run ended before its wait: a failed start)
+        self.network_down(c, network);
         // the container is gone: its poststop hooks (a failure is a warning)
         let poststop = hooks.poststop().clone().unwrap_or_default();
         for e in launcher::hooks::run_all(&poststop, &identity.state(None, "stopped"), "poststop") {
@@ -669,6 +685,9 @@ impl Rrun {
                 if !force {
                     return Err(Error::ContainerRunning(name_or_id.to_string()));
                 }
+                self.kill_all_and_wait(&now)?;
+            } else if force && now.monitor_alive() && now.monitor_pid != Some(std::process::id() as i32) {
+                // its monitor is still finishing (tearing its network down, backing off to restart): waited for
                 self.kill_all_and_wait(&now)?;
             }
             self.cleanup_stale(&now);
@@ -811,4 +830,9 @@ fn json(v: &impl serde::Serialize) -> String {
 
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     std::fs::write(path, bytes).map_err(io_error(path))
+}
+
+/// Replaces a file whole (a rename): what a container binds is never half-written.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    crate::store::write_file_atomic(path, bytes, false).map_err(io_error(path))
 }

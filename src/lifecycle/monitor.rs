@@ -49,9 +49,11 @@ impl Rrun {
     /// rootfs (its upper layer kept). A running container is left as it is.
     pub fn start(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
         let c = self.open_container(name_or_id)?;
-        if c.record.is_running() {
-            return Ok(c.record);
+        let now = self.after_previous_monitor(&c.record)?;
+        if now.is_running() {
+            return Ok(now);
         }
+        let c = self.open_container(&now.id)?;
         self.cleanup_stale(&c.record);
         self.start_detached(&c, false)?;
         self.container(&c.record.id)

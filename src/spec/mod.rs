@@ -4,12 +4,14 @@
 //! `/etc/group` contents in), so every rule is unit-tested without root.
 
 pub mod mounts;
+pub mod network;
 pub mod options;
 pub mod resources;
 pub mod seccomp;
 mod seccomp_default;
 
 pub use mounts::{MountRequest, MountSource};
+pub use network::{NetworkMode, PortRequest};
 pub use options::{NamespaceMode, Ulimit};
 
 use crate::image::ContainerConfig;
@@ -44,7 +46,7 @@ pub enum SpecError {
     Tmpfs { spec: String, reason: &'static str },
     #[error("invalid environment variable {0:?}: the name must not be empty or contain '='")]
     Env(String),
-    #[error("invalid network mode {0:?}: expected none or host")]
+    #[error("invalid network mode {0:?}: expected bridge, host, none, container:NAME or a network's name")]
     Network(String),
     #[error("invalid {flag} {value:?}: {reason}")]
     Limit { flag: String, value: String, reason: &'static str },
@@ -56,28 +58,6 @@ pub enum SpecError {
     SecurityOpt(String),
     #[error("building the runtime spec: {0}")]
     Build(String),
-}
-
-/// How the container is networked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkMode {
-    /// The host's network namespace (the default until bridge networking exists).
-    #[default]
-    Host,
-    /// A new, empty network namespace: loopback only.
-    None,
-}
-
-impl std::str::FromStr for NetworkMode {
-    type Err = SpecError;
-    fn from_str(s: &str) -> Result<Self, SpecError> {
-        match s {
-            "host" => Ok(NetworkMode::Host),
-            "none" => Ok(NetworkMode::None),
-            other => Err(SpecError::Network(other.to_string())),
-        }
-    }
 }
 
 /// A `--tmpfs /path[:options]` mount.
@@ -123,7 +103,26 @@ pub struct RunOptions {
     pub tty: bool,
     pub network: NetworkMode,
     /// Was `--network` given (a host network then also takes the host's name)?
+    /// Without it, the host's network configuration says (`default_network`).
     pub network_explicit: bool,
+    /// `--network-alias`: more names other containers of the network resolve.
+    pub network_aliases: Vec<String>,
+    /// `-p`: ports published on the host.
+    pub publish: Vec<PortRequest>,
+    /// `-P`: every exposed port (the image's and `--expose`'s) published on any free host port.
+    pub publish_all: bool,
+    /// `--expose`: ports exposed besides the image's (port, protocol).
+    pub expose: Vec<(u16, String)>,
+    /// `--dns`, `--dns-search`, `--dns-option`: the container's resolv.conf.
+    pub dns: Vec<std::net::IpAddr>,
+    pub dns_search: Vec<String>,
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP` lines of /etc/hosts (IP may be `host-gateway`).
+    pub add_hosts: Vec<(String, String)>,
+    /// `--ip`: the container's address on its network.
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// `--mac-address`.
+    pub mac_address: Option<String>,
     pub init: bool,
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`…).
     pub limits: resources::Limits,
@@ -617,8 +616,14 @@ fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>, SpecError> {
     }
     out.push(ns(LinuxNamespaceType::Mount, None)?);
     out.push(ns(LinuxNamespaceType::Cgroup, None)?);
-    if opts.network == NetworkMode::None {
-        out.push(ns(LinuxNamespaceType::Network, None)?);
+    // a bridge network's namespace (made before the start) or another container's is joined by path
+    match (&opts.network, input.joined.iter().find(|(t, _)| *t == LinuxNamespaceType::Network)) {
+        (NetworkMode::Host, _) => {}
+        (NetworkMode::None, _) => out.push(ns(LinuxNamespaceType::Network, None)?),
+        (_, Some((_, path))) => out.push(ns(LinuxNamespaceType::Network, Some(path))?),
+        (mode, None) => {
+            return Err(SpecError::Build(format!("the network namespace of --network {mode} was not resolved")))
+        }
     }
     Ok(out)
 }
@@ -635,7 +640,7 @@ fn check_sysctls(opts: &RunOptions) -> Result<(), SpecError> {
         let (own, flag) = match typ {
             LinuxNamespaceType::Ipc => (opts.ipc != NamespaceMode::Host, "--ipc host"),
             LinuxNamespaceType::Uts => (opts.uts != NamespaceMode::Host, "--uts host"),
-            _ => (opts.network == NetworkMode::None, "--network host"),
+            _ => (opts.network != NetworkMode::Host, "--network host"),
         };
         if !own {
             return Err(SpecError::Invalid {
@@ -762,10 +767,10 @@ pub fn hosts_file(hostname: &str) -> String {
 
 /// The container's `/etc/resolv.conf` from the host's. In its own network
 /// namespace, loopback nameservers of the host are unreachable, so they go.
-pub fn resolv_conf(host: &str, network: NetworkMode) -> String {
+pub fn resolv_conf(host: &str, network: &NetworkMode) -> String {
     host.lines()
         .filter(|l| {
-            network == NetworkMode::Host || {
+            *network == NetworkMode::Host || {
                 let mut w = l.split_whitespace();
                 !(w.next() == Some("nameserver") && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
             }
@@ -883,7 +888,13 @@ mod tests {
         let user = resolve_user("", PASSWD, GROUP).unwrap();
         let etc = EtcFiles { hosts: "/h".into(), hostname: "/hn".into(), resolv_conf: "/r".into() };
         let volume_dirs: BTreeMap<String, PathBuf> = volumes.iter().map(|(n, d)| (n.to_string(), d.into())).collect();
-        let joined: Vec<(LinuxNamespaceType, PathBuf)> = joined.iter().map(|(t, p)| (*t, p.into())).collect();
+        let mut joined: Vec<(LinuxNamespaceType, PathBuf)> = joined.iter().map(|(t, p)| (*t, p.into())).collect();
+        // a bridged container's namespace, as lifecycle names it
+        if matches!(opts.network, NetworkMode::Bridge(_))
+            && !joined.iter().any(|(t, _)| *t == LinuxNamespaceType::Network)
+        {
+            joined.push((LinuxNamespaceType::Network, "/run/rrun/.netns/abc".into()));
+        }
         build(&SpecInput {
             image: &img,
             options: opts,
@@ -1046,9 +1057,18 @@ mod tests {
         assert_eq!(p.oom_score_adj(), Some(-500));
         assert_eq!(spec.annotations().as_ref().unwrap().get("a").map(String::as_str), Some("b"));
         // net.* needs its own network namespace; IPC ones the container's own IPC namespace
-        let host_net = RunOptions { sysctls: sysctls(&[("net.ipv4.ip_forward", "1")]), ..Default::default() };
+        let host_net = RunOptions {
+            network: NetworkMode::Host,
+            sysctls: sysctls(&[("net.ipv4.ip_forward", "1")]),
+            ..Default::default()
+        };
         let e = spec_of(&host_net, &[], &[]).unwrap_err().to_string();
         assert!(e.contains("--network host") && e.contains("net.ipv4.ip_forward"), "{e}");
+        // a bridge network's namespace is the container's own
+        let bridged = RunOptions { sysctls: sysctls(&[("net.ipv4.ip_forward", "1")]), ..Default::default() };
+        let spec = spec_of(&bridged, &[], &[]).unwrap();
+        let net = namespaces_of(&spec).into_iter().find(|(t, _)| *t == LinuxNamespaceType::Network);
+        assert_eq!(net, Some((LinuxNamespaceType::Network, Some(PathBuf::from("/run/rrun/.netns/abc")))));
         let host_ipc =
             RunOptions { ipc: NamespaceMode::Host, sysctls: sysctls(&[("kernel.shmmax", "1")]), ..Default::default() };
         assert!(spec_of(&host_ipc, &[], &[]).unwrap_err().to_string().contains("--ipc host"));
@@ -1059,7 +1079,7 @@ mod tests {
     #[test]
     fn resolv_conf_drops_loopback_servers_in_own_netns() {
         let host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch lan\n";
-        assert_eq!(resolv_conf(host, NetworkMode::None), "nameserver 10.0.0.2\nsearch lan\n");
-        assert_eq!(resolv_conf(host, NetworkMode::Host), host);
+        assert_eq!(resolv_conf(host, &NetworkMode::None), "nameserver 10.0.0.2\nsearch lan\n");
+        assert_eq!(resolv_conf(host, &NetworkMode::Host), host);
     }
 }

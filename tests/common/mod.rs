@@ -138,11 +138,16 @@ pub fn in_pty(mut cmd: Command, input: &[u8], until: &str) -> (Option<i32>, Stri
     use std::os::fd::{AsRawFd, FromRawFd};
     let pty = nix::pty::openpty(None, None).unwrap();
     let slave = pty.slave.as_raw_fd();
+    // close-on-exec, all of them: a process another test thread starts meanwhile must not keep
+    // the terminal open (the master would then never see its end)
+    for fd in [slave, pty.master.as_raw_fd()] {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    }
     // SAFETY: the duplicated descriptors are handed to the child as its stdio.
     unsafe {
-        cmd.stdin(Stdio::from_raw_fd(libc::dup(slave)))
-            .stdout(Stdio::from_raw_fd(libc::dup(slave)))
-            .stderr(Stdio::from_raw_fd(libc::dup(slave)));
+        cmd.stdin(Stdio::from_raw_fd(libc::fcntl(slave, libc::F_DUPFD_CLOEXEC, 0)))
+            .stdout(Stdio::from_raw_fd(libc::fcntl(slave, libc::F_DUPFD_CLOEXEC, 0)))
+            .stderr(Stdio::from_raw_fd(libc::fcntl(slave, libc::F_DUPFD_CLOEXEC, 0)));
     }
     let mut child = cmd.spawn().unwrap();
     drop(cmd); // it holds our copies of the slave: the master must see EOF when the child ends

@@ -1,6 +1,7 @@
 //! Podman as the reference for Docker-style behaviour: Debian's podman with
 //! runc, in a configuration of the test's own (storage, config, events under
-//! a scratch directory), host network like rrun's default, and the host's
+//! a scratch directory), bridge networking through netavark like rrun's
+//! default (its network definitions in the scratch directory too), and the host's
 //! quirks handled (no systemd: cgroupfs and a file events logger; no
 //! CAP_SYS_RESOURCE: ulimits at most the hard limit).
 
@@ -52,7 +53,7 @@ impl Podman {
                 "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
                  events_logfile_path = \"{d}/events.log\"\ntmp_dir = \"{d}/tmp\"\nvolume_path = \"{d}/volumes\"\n\
                  lock_type = \"file\"\nruntime = \"runc\"\n\
-                 [containers]\nnetns = \"host\"\nlog_driver = \"k8s-file\"\n\
+                 [containers]\nnetns = \"bridge\"\nlog_driver = \"k8s-file\"\n\
                  default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n\
                  [network]\nnetwork_config_dir = \"{d}/net\"\n"
             ),
