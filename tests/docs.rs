@@ -105,6 +105,10 @@ fn clean() {
         let _ = std::fs::remove_dir_all("/tmp/book");
         let _ = std::fs::remove_file("/tmp/book-spec.txt");
         let _ = std::fs::remove_file("/tmp/book-manifest.json");
+        // chapter 9's namespaces made by hand (the veth pair goes with them)
+        for ns in ["book-a", "book-b"] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
     }
 }
 
@@ -123,6 +127,8 @@ fn every_command_of_the_book_runs() {
         ("nsenter", "util-linux"),
         ("ip", "iproute2"),
         ("zstd", "zstd"),
+        ("iptables", "iptables"),
+        ("busybox", "busybox-static"),
     ];
     if !ensure_programs("every_command_of_the_book_runs", &tools) {
         return;
@@ -180,4 +186,13 @@ fn every_command_of_the_book_runs() {
     assert_eq!(digest("asked for "), digest("received "), "{c8}");
     assert!(c8.contains("{\"name\":\"book/busybox\",\"tags\":[\"1\"]}"), "{c8}");
     assert!(c8.contains("Choose this platform's manifest from the index"), "{c8}");
+    let c9 = of("09-");
+    assert!(c9.contains("1 packets received") && c9.contains("10.199.0.0/24 dev book-vb"), "by hand: {c9}");
+    assert!(c9.contains("80/tcp -> 127.0.0.1:") && c9.contains("hello from book-web"), "the published port: {c9}");
+    assert!(c9.contains("default via 10.87.0.1 dev eth0") && c9.contains("-j DNAT --to-destination 10.87."), "{c9}");
+    assert!(c9.contains("no rule left for port"), "teardown: {c9}");
+    assert!(c9.contains("nameserver 10.86.") && c9.contains("hello from book-db"), "names on booknet: {c9}");
+    for step in ["ports_reserve", "address_lease", "netns_create", "netavark_setup", "cleanup netavark_teardown"] {
+        assert!(c9.contains(step), "{step}: {c9}");
+    }
 }

@@ -35,16 +35,16 @@
 //! how to tear its network down (`attach`), written before any of it exists.
 
 crate::steps! {
-    PORTS_RESERVE: "ports_reserve" in Namespaces, syscall "socket + bind (the host ports)", source "src/network/ports.rs",
+    PORTS_RESERVE: "ports_reserve" in Namespaces, syscall "socket + bind (the host ports)", source "src/network/attach.rs, src/network/ports.rs",
         what "Hold the published host ports",
         why "A published port is a forwarding rule, not a listening socket: nothing would stop another program from taking the port meanwhile. rrun binds each host port itself and holds it while the container runs, so a port in use is refused now, before anything is made.";
-    ADDRESS_LEASE: "address_lease" in Namespaces, syscall "write /run/rrun/.networks/ipam/…", source "src/network/ipam.rs",
+    ADDRESS_LEASE: "address_lease" in Namespaces, syscall "write /run/rrun/.networks/ipam/…", source "src/network/attach.rs, src/network/ipam.rs",
         what "Lease the container an address on its network",
         why "Each network is a subnet behind a bridge; the container gets a free address of it, written in a lease file shared by every rrun on the host so two containers never get the same one.";
-    NETNS_CREATE: "netns_create" in Namespaces, syscall "unshare(CLONE_NEWNET) + mount(MS_BIND) on /run/rrun/.netns/ID", source "src/launcher/netns.rs",
+    NETNS_CREATE: "netns_create" in Namespaces, syscall "unshare(CLONE_NEWNET) + mount(MS_BIND) on /run/rrun/.netns/ID", source "src/network/attach.rs, src/launcher/netns.rs",
         what "Make the container's network namespace, held by a file",
         why "A network namespace is a whole network stack of its own: interfaces, routes, firewall, ports. Bind-mounted on a file (as `ip netns add` does), it lives before the container starts and after it exits, so the network can be set up first and torn down last, and the init joins it by path.";
-    NETAVARK_SETUP: "netavark_setup" in Namespaces, syscall "fork + execve netavark setup NETNS", source "src/network/netavark.rs",
+    NETAVARK_SETUP: "netavark_setup" in Namespaces, syscall "fork + execve netavark setup NETNS", source "src/network/attach.rs, src/network/netavark.rs",
         what "Plug the namespace into the bridge (netavark)",
         why "netavark, Podman's network stack, makes a veth pair (two interfaces joined like a cable), moves one end into the namespace as eth0 and plugs the other into the network's bridge, gives eth0 its address and a default route through the gateway, and adds the firewall rules: masquerading for outgoing traffic, DNAT for each published port, and aardvark-dns to answer names on user-defined networks.";
     NETAVARK_TEARDOWN: "netavark_teardown" in Cleanup, syscall "fork + execve netavark teardown NETNS + umount2", source "src/network/attach.rs",
