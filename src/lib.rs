@@ -38,6 +38,7 @@ pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, 
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
+pub mod rootless;
 pub mod securefs;
 pub mod spec;
 pub mod steps;
@@ -186,7 +187,7 @@ pub struct Rrun {
 impl Rrun {
     /// `/var/lib/rrun` for root, `$XDG_DATA_HOME/rrun` (or `~/.local/share/rrun`) otherwise.
     pub fn default_root() -> PathBuf {
-        if nix::unistd::Uid::effective().is_root() {
+        if nix::unistd::Uid::effective().is_root() && rootless::active().is_none() {
             return PathBuf::from("/var/lib/rrun");
         }
         if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {

@@ -337,7 +337,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     }
     let network = match &a.network {
         Some(n) => n.parse::<NetworkMode>()?,
-        None => NetworkMode::default(),
+        None => NetworkMode::default_for_caller(),
     };
     let security = spec::options::parse_security_opts(&a.security_opt)?;
     let mut mounts = a.volume.iter().map(|v| MountRequest::from_volume_flag(v)).collect::<Result<Vec<_>, _>>()?;
