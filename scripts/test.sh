@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=()
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || pkgs+=(busybox-static)
-for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev; do
+# uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs)
+for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev uidmap; do
   dpkg-query -W -f="\${Status}" "$pkg" 2>/dev/null | grep -q "ok installed" || pkgs+=("$pkg")
 done
 for tool in zstd python3; do command -v "$tool" >/dev/null || pkgs+=("$tool"); done

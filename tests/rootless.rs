@@ -1,0 +1,407 @@
+//! rrun as an ordinary user: the tests (run as root, as CI does) create two
+//! unprivileged users, one with subordinate id ranges in /etc/subuid and
+//! /etc/subgid and one without, and run a copy of the rrun binary as them
+//! (with `setpriv`), each test with its own XDG_DATA_HOME and XDG_RUNTIME_DIR.
+
+mod common;
+
+use common::{ensure_programs, fixture, root_or_skip, RRUN};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+/// The user with subordinate ranges, and the one without.
+const RANGES_USER: &str = "rrun-rootless-test";
+const SINGLE_USER: &str = "rrun-rootless-1id";
+
+/// One test's view of a user: ids, home, and the test's own XDG directories.
+struct AsUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+    /// XDG_DATA_HOME and XDG_RUNTIME_DIR, or None for the fallbacks.
+    xdg: Option<(PathBuf, PathBuf)>,
+    bin: PathBuf,
+}
+
+/// A directory every user can traverse with the rrun binary and the fixture
+/// archives (the build tree under /work may not be reachable by them).
+fn shared_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("rrun-rootless-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (from, name) in [
+            (PathBuf::from(RRUN), "rrun"),
+            (fixture("busybox.tar"), "busybox.tar"),
+            (fixture("multilayer.tar"), "multilayer.tar"),
+        ] {
+            let to = dir.join(name);
+            let _ = std::fs::remove_file(&to);
+            std::fs::copy(&from, &to).unwrap();
+            let mode = if name == "rrun" { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        dir
+    })
+}
+
+/// Rewrites `file` without the lines of `user`, or adds `user:start:count`
+/// when `add` is given and the user has no line.
+fn edit_subid(file: &str, user: &str, add: Option<(u32, u32)>) {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let has = text.lines().any(|l| l.split(':').next() == Some(user));
+    let new = match add {
+        Some(_) if has => return,
+        Some((start, count)) => {
+            format!("{text}{}{user}:{start}:{count}\n", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" })
+        }
+        None if !has => return,
+        None => text.lines().filter(|l| l.split(':').next() != Some(user)).map(|l| format!("{l}\n")).collect(),
+    };
+    let tmp = format!("{file}.rrun-test");
+    std::fs::write(&tmp, new).unwrap();
+    std::fs::rename(&tmp, file).unwrap();
+}
+
+/// Makes sure `name` exists (with a home) and has, or has not, subordinate ranges.
+fn ensure_user(name: &str, ranges: bool) -> (u32, u32, PathBuf) {
+    static SETUP: Mutex<()> = Mutex::new(());
+    let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+    if nix::unistd::User::from_name(name).unwrap().is_none() {
+        let st = Command::new("useradd").args(["-m", "-s", "/bin/sh", name]).status().unwrap();
+        assert!(st.success(), "useradd {name}");
+    }
+    let u = nix::unistd::User::from_name(name).unwrap().unwrap();
+    // a range far from useradd's usual ones, for a user the host gave none
+    let range = ranges.then_some((700000 + (u.uid.as_raw() % 100) * 65536, 65536));
+    edit_subid("/etc/subuid", name, range);
+    edit_subid("/etc/subgid", name, range);
+    (u.uid.as_raw(), u.gid.as_raw(), u.dir)
+}
+
+impl AsUser {
+    /// `test`'s user: None (the test skips) without root or uidmap.
+    fn new(test: &str, name: &str, ranges: bool) -> Option<AsUser> {
+        if !root_or_skip(test)
+            || !ensure_programs(test, &[("newuidmap", "uidmap"), ("newgidmap", "uidmap"), ("setpriv", "util-linux")])
+        {
+            return None;
+        }
+        let (uid, gid, home) = ensure_user(name, ranges);
+        let base = home.join(format!("rrun-test-{}-{test}", std::process::id()));
+        let runtime = PathBuf::from(format!("/tmp/rrun-test-rt-{}-{test}", std::process::id()));
+        for d in [&base, &runtime] {
+            let _ = std::fs::remove_dir_all(d);
+            std::fs::create_dir_all(d).unwrap();
+            std::os::unix::fs::chown(d, Some(uid), Some(gid)).unwrap();
+        }
+        let bin = shared_dir().join("rrun");
+        Some(AsUser { name: name.into(), uid, gid, home, xdg: Some((base, runtime)), bin })
+    }
+
+    /// The same user without XDG variables: rrun's fallbacks.
+    fn without_xdg(test: &str, name: &str, ranges: bool) -> Option<AsUser> {
+        let mut u = AsUser::new(test, name, ranges)?;
+        if let Some((base, runtime)) = u.xdg.take() {
+            let _ = std::fs::remove_dir_all(base);
+            let _ = std::fs::remove_dir_all(runtime);
+        }
+        u.cleanup();
+        Some(u)
+    }
+
+    fn store(&self) -> PathBuf {
+        match &self.xdg {
+            Some((base, _)) => base.join("rrun"),
+            None => self.home.join(".local/share/rrun"),
+        }
+    }
+
+    fn runtime_dir(&self) -> PathBuf {
+        match &self.xdg {
+            Some((_, runtime)) => runtime.join("rrun"),
+            None => PathBuf::from(format!("/tmp/rrun-{}", self.uid)),
+        }
+    }
+
+    /// rrun as this user, with a clean environment.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", self.uid))
+            .arg(format!("--regid={}", self.gid))
+            .arg("--init-groups")
+            .arg("--")
+            .arg(&self.bin)
+            .args(args)
+            .env_clear()
+            .env("HOME", &self.home)
+            .env("USER", &self.name)
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .current_dir("/")
+            .stdin(Stdio::null());
+        if let Some((data, runtime)) = &self.xdg {
+            c.env("XDG_DATA_HOME", data).env("XDG_RUNTIME_DIR", runtime);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run rrun as the user")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "rrun {args:?} as {} failed with {:?}\nstdout: {}\nstderr: {}",
+            self.name,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn load(&self, archive: &str) {
+        let path = shared_dir().join(archive);
+        self.ok(&["load", "-i", path.to_str().unwrap()]);
+    }
+
+    /// `run --rm busybox sh -c SCRIPT`: (code, stdout, stderr).
+    fn sh(&self, extra: &[&str], script: &str) -> (i32, String, String) {
+        let mut args = vec!["run", "--rm"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["busybox", "sh", "-c", script]);
+        let out = self.run(&args);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The pause process holding the user's namespace, from its PID file.
+    fn pause_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.runtime_dir().join("pause.pid")).ok()?;
+        text.split_whitespace().next()?.parse().ok()
+    }
+
+    /// Removes the user's containers, kills the pause process, and deletes
+    /// the test's store and runtime directories.
+    fn cleanup(&self) {
+        if self.store().exists() {
+            let ids = self.run(&["ps", "-aq"]);
+            for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+                let _ = self.run(&["rm", "-f", id]);
+            }
+        }
+        if let Some(pid) = self.pause_pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        match &self.xdg {
+            Some((base, runtime)) => {
+                let _ = std::fs::remove_dir_all(base);
+                let _ = std::fs::remove_dir_all(runtime);
+            }
+            None => {
+                let _ = std::fs::remove_dir_all(self.store());
+                let _ = std::fs::remove_dir_all(self.runtime_dir());
+            }
+        }
+    }
+}
+
+impl Drop for AsUser {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+#[test]
+fn user_with_ranges_runs_and_manages_containers() {
+    let Some(u) = AsUser::new("lifecycle", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    assert!(u.ok(&["images"]).contains("busybox"), "images lists the loaded image");
+    assert!(u.store().join("images/index.json").is_file(), "the store is in $XDG_DATA_HOME/rrun");
+    assert_eq!(std::fs::metadata(u.store()).unwrap().uid(), u.uid, "the store belongs to the user");
+
+    // foreground: root inside, the user's ids mapped, chown to another id works
+    let (code, out, err) =
+        u.sh(&[], "id -u; cat /proc/self/uid_map; touch /tmp/f && chown 1000:1000 /tmp/f && stat -c '%u %g' /tmp/f");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0", "id inside is root");
+    let map: Vec<Vec<&str>> = lines[1..3].iter().map(|l| l.split_whitespace().collect()).collect();
+    let uid = u.uid.to_string();
+    assert_eq!(map[0], ["0", uid.as_str(), "1"], "container root is the user");
+    assert_eq!(map[1][0], "1");
+    assert_eq!(map[1][2], "65536", "1.. is the subordinate range");
+    assert_eq!(lines[3], "1000 1000");
+    assert!(!err.contains("WARNING"), "no single-id warning with ranges: {err}");
+    assert!(u.runtime_dir().join("pause.pid").is_file(), "state under $XDG_RUNTIME_DIR/rrun");
+
+    // detached: ps, logs, exec, inspect, stop, rm
+    let id = u.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "busybox",
+        "sh",
+        "-c",
+        "echo started; touch /f; chown 1000:50 /f; sleep 60",
+    ]);
+    let id = id.trim().to_string();
+    let ps = u.ok(&["ps"]);
+    assert!(ps.lines().any(|l| l.starts_with(&id[..12]) && l.ends_with(" t")), "ps shows t: {ps}");
+    let mut logs = String::new();
+    for _ in 0..50 {
+        logs = u.ok(&["logs", "t"]);
+        if logs.contains("started") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(logs, "started\n");
+    assert_eq!(u.ok(&["exec", "t", "id", "-u"]), "0\n");
+    assert_eq!(u.ok(&["exec", "t", "stat", "-c", "%u %g", "/f"]), "1000 50\n");
+    // on the host the file belongs to the subordinate id 1000 maps to
+    let upper = u.store().join("containers").join(&id).join("upper/f");
+    let md = std::fs::metadata(&upper).unwrap_or_else(|e| panic!("{}: {e}", upper.display()));
+    let sub = nix::unistd::User::from_name(&u.name).unwrap().unwrap();
+    let start = rrun::rootless::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), &sub.name, u.uid)
+        .unwrap()
+        .0;
+    assert_eq!(md.uid(), start + 999, "container uid 1000 is subordinate id start+999 on the host");
+    let inspect: serde_json::Value = serde_json::from_str(&u.ok(&["inspect", "t"])).unwrap();
+    assert_eq!(inspect[0]["State"]["Running"], true, "{inspect}");
+    u.ok(&["stop", "-t", "1", "t"]);
+    let inspect: serde_json::Value = serde_json::from_str(&u.ok(&["inspect", "t"])).unwrap();
+    assert_eq!(inspect[0]["State"]["Running"], false, "{inspect}");
+    u.ok(&["rm", "t"]);
+    assert_eq!(u.ok(&["ps", "-aq"]), "", "rm removed it");
+    assert!(!u.store().join("containers").join(&id).exists(), "its files (some of subordinate owners) are gone");
+}
+
+#[test]
+fn layers_keep_owners_whiteouts_and_opaque_dirs_as_a_user() {
+    let Some(u) = AsUser::new("layers", RANGES_USER, true) else { return };
+    u.load("multilayer.tar");
+    let out = u.ok(&[
+        "run",
+        "--rm",
+        "multilayer",
+        "sh",
+        "-c",
+        "ls /olddir; ls /data | tr '\\n' ' '; echo; ls -d /gone-dir 2>&1; stat -c '%u %g' /data/owned /home/alice; cat /data/owned",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "new", "the opaque directory hides the lower files: {out}");
+    assert!(!lines[1].contains("remove-me") && lines[1].contains("keep "), "the whiteout hides remove-me: {out}");
+    assert!(lines[2].contains("No such file"), "the whited-out directory is gone: {out}");
+    assert_eq!(lines[3], "1000 50", "files the image owns by uid 1000 appear as 1000: {out}");
+    assert_eq!(lines[4], "1000 1000");
+    assert_eq!(lines[5], "owned by 1000:50");
+}
+
+#[test]
+fn single_id_user_runs_with_one_warning() {
+    let Some(u) = AsUser::new("single", SINGLE_USER, false) else { return };
+    u.load("busybox.tar");
+    let (code, out, err) = u.sh(&[], "id -u; cat /proc/self/uid_map; touch /tmp/f; chown 1000 /tmp/f; echo chown=$?");
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0");
+    let uid = u.uid.to_string();
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["0", uid.as_str(), "1"], "only the user is mapped");
+    assert_eq!(lines[2], "chown=1", "chown to an unmapped id fails");
+    assert_eq!(err.matches("WARNING").count(), 1, "one warning: {err}");
+    assert!(err.contains("single id") && err.contains("usermod --add-subuids") && err.contains(&u.name), "{err}");
+    // the image's files of other owners appear as root
+    u.load("multilayer.tar");
+    let out = u.ok(&["run", "--rm", "multilayer", "stat", "-c", "%u", "/data/owned"]);
+    assert_eq!(out, "0\n");
+}
+
+#[test]
+fn limits_are_refused_clearly_without_delegation() {
+    let Some(u) = AsUser::new("limits", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    for flags in [&["--memory", "64m"][..], &["--pids-limit", "10"], &["--cpus", "0.5"]] {
+        let (code, _, err) = u.sh(flags, "true");
+        assert_eq!(code, 125, "{flags:?}: {err}");
+        assert!(err.starts_with("rrun: resource limits need cgroup v2 delegation: "), "{flags:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("Permission denied"), "{err}");
+    }
+    assert_eq!(u.ok(&["ps", "-aq"]), "", "nothing was left behind");
+    // and without limits, no cgroup is needed
+    assert_eq!(u.sh(&[], "true").0, 0);
+}
+
+#[test]
+fn network_is_loopback_only_unless_host() {
+    let Some(u) = AsUser::new("network", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    let ifaces = |extra: &[&str]| {
+        let (code, out, err) = u.sh(extra, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+        assert_eq!(code, 0, "{err}");
+        out.lines().map(String::from).collect::<Vec<_>>()
+    };
+    assert_eq!(ifaces(&[]), ["lo"], "by default a namespace of its own with loopback only");
+    let host: Vec<String> = std::fs::read_to_string("/proc/net/dev")
+        .unwrap()
+        .lines()
+        .skip(2)
+        .map(|l| l.split(':').next().unwrap().trim().to_string())
+        .collect();
+    let mut seen = ifaces(&["--network", "host"]);
+    seen.sort();
+    let mut host = host;
+    host.sort();
+    assert_eq!(seen, host, "--network host shares the host's interfaces");
+}
+
+#[test]
+fn a_bind_mount_gives_no_more_than_the_user_had() {
+    let Some(u) = AsUser::new("bind", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    let dir = std::env::temp_dir().join(format!("rrun-rootless-bind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rootfile");
+    std::fs::write(&file, "root's\n").unwrap();
+    let vol = format!("{}:/h", dir.display());
+    let (code, out, err) = u.sh(
+        &["-v", &vol],
+        "cat /h/rootfile; stat -c %u /h/rootfile; echo x >> /h/rootfile || echo append-refused; \
+         touch /h/new || echo create-refused; chmod 666 /h/rootfile || echo chmod-refused",
+    );
+    let _ = (code, &err);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "root's");
+    assert_eq!(lines[1], "65534", "host root is unmapped: nobody");
+    assert!(out.contains("append-refused") && out.contains("create-refused") && out.contains("chmod-refused"), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "root's\n");
+    assert!(!dir.join("new").exists());
+    assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o644);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn default_paths_without_xdg_variables() {
+    let Some(u) = AsUser::without_xdg("fallback", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    assert!(u.home.join(".local/share/rrun/images/index.json").is_file(), "the store is in ~/.local/share/rrun");
+    let rt = PathBuf::from(format!("/tmp/rrun-{}", u.uid));
+    let md = std::fs::metadata(&rt).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o777), (u.uid, 0o700), "a private runtime directory under /tmp");
+    assert!(rt.join("pause.pid").is_file());
+    assert_eq!(u.sh(&[], "echo hi").1, "hi\n");
+}
