@@ -335,6 +335,42 @@ fn write_maps(pid: i32, setup: &Rootless) -> Result<(), RootlessError> {
     Ok(())
 }
 
+/// Writes `file` (`uid_map` or `gid_map`) of process `pid`'s new user
+/// namespace as an ordinary user may: a map of the caller's own id directly
+/// (denying setgroups first, for a gid map, as the kernel requires), any
+/// other through the setuid helper newuidmap/newgidmap, which checks it
+/// against /etc/subuid and /etc/subgid.
+pub fn write_id_map(pid: i32, file: &str, map: &str) -> Result<(), String> {
+    let own = if file == "gid_map" { nix::unistd::getegid().as_raw() } else { nix::unistd::geteuid().as_raw() };
+    let triples: Vec<[u32; 3]> = map
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Vec<u32> = l.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+            <[u32; 3]>::try_from(v).map_err(|_| format!("bad id map line {l:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if let [[_, host, 1]] = triples[..] {
+        if host == own {
+            if file == "gid_map" {
+                std::fs::write(format!("/proc/{pid}/setgroups"), "deny").map_err(|e| format!("deny setgroups: {e}"))?;
+            }
+            return std::fs::write(format!("/proc/{pid}/{file}"), map).map_err(|e| e.to_string());
+        }
+    }
+    let helper = if file == "gid_map" { "newgidmap" } else { "newuidmap" };
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(triples.iter().flatten().map(|n| n.to_string()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("run {helper} (the uidmap package): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{helper}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ensure_programs, fixture, root_or_skip, RRUN};
+use common::{ensure_programs, find_program, fixture, root_or_skip, RRUN};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -404,4 +404,126 @@ fn default_paths_without_xdg_variables() {
     assert_eq!((md.uid(), md.mode() & 0o777), (u.uid, 0o700), "a private runtime directory under /tmp");
     assert!(rt.join("pause.pid").is_file());
     assert_eq!(u.sh(&[], "echo hi").1, "hi\n");
+}
+
+/// A busybox bundle owned by the user, its config from `rrun spec --rootless`
+/// with `args` and no terminal.
+fn rootless_bundle(u: &AsUser, dir: &Path, args: &[&str]) {
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let unpacked = dir.join("archive");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let tar = |args: &[&std::ffi::OsStr]| assert!(Command::new("tar").args(args).status().unwrap().success());
+    tar(&["xf".as_ref(), fixture("busybox.tar").as_os_str(), "-C".as_ref(), unpacked.as_os_str()]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    for layer in manifest[0]["Layers"].as_array().unwrap() {
+        let layer = unpacked.join(layer.as_str().unwrap());
+        tar(&["xf".as_ref(), layer.as_os_str(), "-C".as_ref(), rootfs.as_os_str()]);
+    }
+    std::fs::remove_dir_all(&unpacked).unwrap();
+    let st = Command::new("chown").arg("-R").arg(format!("{}:{}", u.uid, u.gid)).arg(dir).status().unwrap();
+    assert!(st.success());
+    let mut spec = u.cmd(&["spec", "--rootless"]);
+    spec.current_dir(dir);
+    assert!(spec.status().unwrap().success(), "rrun spec --rootless as the user");
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = args.into();
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+}
+
+#[test]
+fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
+    let Some(u) = AsUser::new("oci", RANGES_USER, true) else { return };
+    if !ensure_programs("oci_rootless_bundle_runs_under_rrun_as_under_runc", &[("runc", "runc")]) {
+        return;
+    }
+    let runtime = u.xdg.as_ref().unwrap().1.clone();
+    let dir = u.xdg.as_ref().unwrap().0.join("bundle");
+    std::fs::create_dir_all(&dir).unwrap();
+    rootless_bundle(
+        &u,
+        &dir,
+        &["sh", "-c", "id -u; cat /proc/self/uid_map; hostname; touch /x 2>/dev/null || echo read-only"],
+    );
+    let runc = find_program("runc").unwrap();
+    // the same verb line for both runtimes, as the user, in the bundle
+    let verb = |rt: &str, args: &[&str]| -> Output {
+        let (program, root) = match rt {
+            "runc" => (runc.clone(), runtime.join("runc")),
+            _ => (u.bin.clone(), runtime.join("rrun")),
+        };
+        let mut c = u.cmd(&[]);
+        c.env("PATH", "/usr/local/sbin:/usr/sbin:/usr/local/bin:/usr/bin:/bin");
+        let mut argv: Vec<std::ffi::OsString> = c.get_args().map(|a| a.to_os_string()).collect();
+        let at = argv.iter().position(|a| a == u.bin.as_os_str()).unwrap();
+        argv.truncate(at);
+        argv.push(program.into_os_string());
+        argv.extend(["--root".into(), root.into_os_string()]);
+        argv.extend(args.iter().map(|a| std::ffi::OsString::from(*a)));
+        let mut cmd = Command::new("setpriv");
+        cmd.args(argv).env_clear().envs(c.get_envs().filter_map(|(k, v)| Some((k, v?)))).current_dir(&dir);
+        if args[0] == "create" {
+            // the created init keeps its stdio: a pipe would never reach EOF
+            cmd.stdout(Stdio::null());
+            let err = dir.join(format!("{rt}-create.err"));
+            cmd.stderr(std::fs::File::create(&err).unwrap());
+            let status = cmd.stdin(Stdio::null()).status().unwrap();
+            return Output { status, stdout: Vec::new(), stderr: std::fs::read(&err).unwrap_or_default() };
+        }
+        cmd.stdin(Stdio::null()).output().unwrap()
+    };
+    // the created containers go whatever happens
+    struct Delete<'a>(&'a dyn Fn(&str, &[&str]) -> Output);
+    impl Drop for Delete<'_> {
+        fn drop(&mut self) {
+            for rt in ["runc", "rrun"] {
+                let _ = (self.0)(rt, &["delete", "-f", "c1"]);
+            }
+        }
+    }
+    let _delete = Delete(&verb);
+    let text = |o: &Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let runc_run = verb("runc", &["run", "r1"]);
+    let rrun_run = verb("rrun", &["run", "r1"]);
+    assert_eq!(runc_run.status.code(), Some(0), "{}", String::from_utf8_lossy(&runc_run.stderr));
+    assert_eq!(rrun_run.status.code(), Some(0), "{}", String::from_utf8_lossy(&rrun_run.stderr));
+    assert_eq!(text(&rrun_run), text(&runc_run), "rrun run prints what runc run prints");
+    let uid = u.uid.to_string();
+    assert!(text(&rrun_run).starts_with(&format!("0\n         0 {:>10}          1\n", uid)), "{}", text(&rrun_run));
+
+    // create, state, start, exec, kill, delete: the same answers
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    config["process"]["args"] = serde_json::json!(["sleep", "60"]);
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let status = |rt: &str| -> String {
+        let o = verb(rt, &["state", "c1"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        v["status"].as_str().unwrap_or("gone").to_string()
+    };
+    for rt in ["runc", "rrun"] {
+        let o = verb(rt, &["create", "c1"]);
+        assert!(o.status.success(), "{rt} create: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(status(rt), "created", "{rt}");
+        assert!(verb(rt, &["start", "c1"]).status.success(), "{rt} start");
+        assert_eq!(status(rt), "running", "{rt}");
+        let o = verb(rt, &["exec", "c1", "sh", "-c", "id -u; cat /proc/1/cmdline | tr '\\0' ' '"]);
+        assert!(o.status.success(), "{rt} exec: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(text(&o), "0\nsleep 60 ", "{rt} exec joins the container");
+        assert!(verb(rt, &["kill", "c1", "KILL"]).status.success(), "{rt} kill");
+        let mut st = String::new();
+        for _ in 0..50 {
+            st = status(rt);
+            if st == "stopped" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(st, "stopped", "{rt}");
+        assert!(verb(rt, &["delete", "c1"]).status.success(), "{rt} delete");
+        assert_eq!(status(rt), "gone", "{rt}");
+    }
 }

@@ -276,8 +276,9 @@ pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     let absolute = path.starts_with('/');
     let layout = Layout::detect()?;
     tracing::debug!(layout = layout.describe(), path, "cgroup layout");
-    if crate::rootless::active().is_some() {
-        // an ordinary user may not make cgroups here (no delegated subtree is used yet)
+    if crate::rootless::active().is_some() || !nix::unistd::Uid::effective().is_root() {
+        // an ordinary user (rrun's own namespace, or the OCI runtime called by the user, as runc
+        // may be) makes no cgroup: no delegated subtree is used yet; limits are refused
         return Ok(Planned { none: true, layout, rel: rel.to_path_buf(), absolute, dirs: Vec::new() });
     }
     let dirs = if layout.is_unified() {

@@ -93,10 +93,11 @@ pub fn switch_user(
     );
     match setgroups(&groups) {
         Ok(()) => {}
-        // single-id rootless: the namespace was made with setgroups denied, so the
-        // process keeps the (unmapped) groups it has and can add none
+        // single-id rootless (or runc's rootless mode): the namespace was made with setgroups
+        // denied, so the process keeps the (unmapped) groups it has and can add none
         Err(nix::errno::Errno::EPERM | nix::errno::Errno::EINVAL)
-            if crate::rootless::active().is_some_and(|r| r.single_id()) => {}
+            if crate::rootless::active().is_some_and(|r| r.single_id())
+                || std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny") => {}
         Err(e) => return Err(ChildError::setup(format!("setgroups {groups:?}: {e}"))),
     }
     let gid = Gid::from_raw(user.gid());
