@@ -527,3 +527,29 @@ fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
         assert_eq!(status(rt), "gone", "{rt}");
     }
 }
+
+#[test]
+fn info_reports_the_rootless_setup_and_the_fixes() {
+    let Some(ranges) = AsUser::new("info", RANGES_USER, true) else { return };
+    let Some(single) = AsUser::new("info-single", SINGLE_USER, false) else { return };
+    let text = ranges.ok(&["info"]);
+    assert!(text.contains("Rootless: true"), "{text}");
+    let sub =
+        rrun::rootless::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), RANGES_USER, ranges.uid)
+            .unwrap();
+    let map = format!("Id mapping: ranges (uids 0:{}:1 1:{}:{};", ranges.uid, sub.0, sub.1);
+    assert!(text.contains(&map), "{text}");
+    assert!(text.contains("Overlay: kernel overlayfs in the user namespace (userxattr)"), "{text}");
+    assert!(text.contains("Cgroup delegation: none"), "{text}");
+    assert!(text.contains("Missing: resource limits"), "{text}");
+    assert!(!text.contains("usermod"), "nothing to fix in the id mapping: {text}");
+    assert!(text.contains(&format!("Root: {}", ranges.store().display())), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&single.ok(&["info", "--format", "json"])).unwrap();
+    let setup = &json["Host"]["RootlessSetup"];
+    assert_eq!(setup["IdMapping"], "single-id", "{json}");
+    assert_eq!(setup["UidMap"], serde_json::json!([format!("0:{}:1", single.uid)]));
+    let missing = setup["Missing"].to_string();
+    assert!(missing.contains("usermod --add-subuids") && missing.contains(SINGLE_USER), "{missing}");
+    assert_eq!(json["Host"]["Rootless"], true);
+}
