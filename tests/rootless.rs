@@ -308,6 +308,19 @@ fn layers_keep_owners_whiteouts_and_opaque_dirs_as_a_user() {
     assert_eq!(lines[3], "1000 50", "files the image owns by uid 1000 appear as 1000: {out}");
     assert_eq!(lines[4], "1000 1000");
     assert_eq!(lines[5], "owned by 1000:50");
+    // the image's setuid file gives no more than the user had: on the host it is the user's,
+    // behind a store directory other users cannot traverse
+    assert_eq!(std::fs::metadata(u.store()).unwrap().mode() & 0o077, 0, "the store is private");
+    let layers = u.store().join("layers");
+    let setuid: Vec<PathBuf> = std::fs::read_dir(&layers)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("diff/data/setuid"))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(setuid.len(), 1, "{setuid:?}");
+    let md = std::fs::metadata(&setuid[0]).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o4000), (u.uid, 0o4000), "setuid to the user only");
 }
 
 #[test]
