@@ -566,3 +566,58 @@ fn info_reports_the_rootless_setup_and_the_fixes() {
     assert!(missing.contains("usermod --add-subuids") && missing.contains(SINGLE_USER), "{missing}");
     assert_eq!(json["Host"]["Rootless"], true);
 }
+
+#[test]
+fn pull_run_and_push_with_a_local_registry_as_a_user() {
+    let Some(u) = AsUser::new("pull", RANGES_USER, true) else { return };
+    if !common::registry::tools_or_skip("pull_run_and_push_with_a_local_registry_as_a_user") {
+        return;
+    }
+    let regdir = std::env::temp_dir().join(format!("rrun-rootless-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&regdir);
+    let reg = common::registry::Registry::start(&regdir, common::registry::Flavour::Open);
+    reg.seed(&fixture("multilayer-oci"), "docker.io/library/multilayer:latest", "library/multilayer:1.0");
+    let image = format!("{}/library/multilayer:1.0", reg.host());
+
+    // a pull killed at once leaves a store the next pull and run use
+    let mut killed = u.cmd(&["pull", "-q", &image]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let _ = killed.kill();
+    let _ = killed.wait();
+    let digest = u.ok(&["pull", "-q", &image]);
+    assert!(digest.trim().starts_with("sha256:"), "{digest}");
+    let out = u.ok(&["run", "--rm", &image, "sh", "-c", "ls /olddir; stat -c '%u %g' /data/owned; id -u"]);
+    assert_eq!(out, "new\n1000 50\n0\n");
+
+    // a foreground run killed with SIGKILL takes its container with it; rm cleans up
+    let mut run = u.cmd(&["run", "--name", "k", &image, "sleep", "60"]).stdout(Stdio::null()).spawn().unwrap();
+    let mut running = false;
+    for _ in 0..100 {
+        if u.ok(&["ps", "-q"]).lines().count() == 1 {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(running, "the container started");
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let mut gone = false;
+    for _ in 0..100 {
+        if u.ok(&["ps", "-q"]).is_empty() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone, "no container runs after its rrun was killed: {}", u.ok(&["ps", "-a"]));
+    u.ok(&["rm", "k"]);
+
+    // push under a new name: the registry has it
+    let pushed = format!("{}/me/copy:2.0", reg.host());
+    u.ok(&["tag", &image, &pushed]);
+    let pushed_digest = u.ok(&["push", &pushed]);
+    assert_eq!(reg.inspect("me/copy:2.0")["Digest"].as_str(), Some(pushed_digest.trim()));
+    drop(reg);
+    let _ = std::fs::remove_dir_all(&regdir);
+}
