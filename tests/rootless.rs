@@ -621,3 +621,13 @@ fn pull_run_and_push_with_a_local_registry_as_a_user() {
     drop(reg);
     let _ = std::fs::remove_dir_all(&regdir);
 }
+
+#[test]
+fn interactive_terminal_as_a_user() {
+    let Some(u) = AsUser::new("tty", RANGES_USER, true) else { return };
+    u.load("busybox.tar");
+    let cmd = u.cmd(&["run", "--rm", "-it", "busybox", "sh"]);
+    let (code, out) = common::in_pty(cmd, b"echo uid=$(id -u) tty=$(tty); exit 3\n", "uid=");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(out.contains("uid=0 tty=/dev/pts/0"), "{out}");
+}
