@@ -55,6 +55,26 @@ impl Mapping {
     }
 }
 
+/// The (inside, outside, count) triples of a `/proc/PID/uid_map`.
+fn map_lines(text: &str) -> Vec<[u32; 3]> {
+    text.lines()
+        .filter_map(|l| {
+            let v: Vec<u32> = l.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+            <[u32; 3]>::try_from(v).ok()
+        })
+        .collect()
+}
+
+impl Mapping {
+    /// The uid map this mapping writes for the user `uid`.
+    fn uid_lines(&self, uid: u32) -> Vec<[u32; 3]> {
+        match self {
+            Mapping::Ranges { uids, .. } => vec![[0, uid, 1], [1, uids.0, uids.1]],
+            Mapping::Single { .. } => vec![[0, uid, 1]],
+        }
+    }
+}
+
 impl Rootless {
     /// True when only the user's own id is mapped.
     pub fn single_id(&self) -> bool {
@@ -191,8 +211,20 @@ pub fn enter() -> Result<&'static Rootless, RootlessError> {
     let existing = std::fs::read_to_string(&pid_file).ok().and_then(|t| {
         let (pid, start) = t.trim().split_once(' ')?;
         let (pid, start): (i32, u64) = (pid.parse().ok()?, start.parse().ok()?);
-        let mapped = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).is_ok_and(|m| !m.trim().is_empty());
-        (start_time(pid) == Some(start) && mapped).then_some(pid)
+        if start_time(pid) != Some(start) {
+            return None;
+        }
+        let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap_or_default();
+        if map_lines(&map) != setup.mapping.uid_lines(setup.uid) {
+            // unmapped (its maker died), or the user's ranges changed since: a new namespace
+            // (containers of the old one keep running; exec into them needs the old one)
+            if !map.trim().is_empty() {
+                tracing::warn!(pid, "the user's id ranges changed: a new user namespace replaces the old one");
+            }
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            return None;
+        }
+        Some(pid)
     });
     let pid = match existing {
         Some(pid) => pid,
@@ -382,6 +414,15 @@ mod tests {
         assert_eq!(subordinate_range(text, "carol", 1001), Some((200000, 1000)));
         assert_eq!(subordinate_range(text, "bob", 1002), None, "an empty range is no range");
         assert_eq!(subordinate_range(text, "dave", 1003), None);
+    }
+
+    #[test]
+    fn a_namespace_is_reused_only_with_the_same_map() {
+        let ranges = Mapping::Ranges { uids: (100000, 65536), gids: (100000, 65536) };
+        let proc_map = "         0       1001          1\n         1     100000      65536\n";
+        assert_eq!(map_lines(proc_map), ranges.uid_lines(1001));
+        assert_ne!(map_lines(proc_map), Mapping::Single { why: String::new() }.uid_lines(1001));
+        assert_ne!(map_lines(""), ranges.uid_lines(1001), "an unmapped namespace is not reused");
     }
 
     #[test]

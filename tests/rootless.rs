@@ -631,3 +631,22 @@ fn interactive_terminal_as_a_user() {
     assert_eq!(code, Some(3), "{out}");
     assert!(out.contains("uid=0 tty=/dev/pts/0"), "{out}");
 }
+
+#[test]
+fn ranges_given_later_take_effect_at_the_next_command() {
+    const USER: &str = "rrun-rootless-chg";
+    let Some(u) = AsUser::new("later", USER, false) else { return };
+    u.load("busybox.tar");
+    let lines = |u: &AsUser| {
+        let (code, out, err) = u.sh(&[], "cat /proc/self/uid_map");
+        assert_eq!(code, 0, "{err}");
+        out.lines().count()
+    };
+    assert_eq!(lines(&u), 1, "single id");
+    ensure_user(USER, true);
+    assert_eq!(lines(&u), 2, "the next command maps the new range");
+    let (_, out, err) = u.sh(&[], "touch /tmp/f && chown 1000 /tmp/f && stat -c %u /tmp/f");
+    assert_eq!(out, "1000\n", "{err}");
+    assert!(!err.contains("WARNING"), "{err}");
+    ensure_user(USER, false);
+}
