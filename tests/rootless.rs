@@ -650,3 +650,37 @@ fn ranges_given_later_take_effect_at_the_next_command() {
     assert!(!err.contains("WARNING"), "{err}");
     ensure_user(USER, false);
 }
+
+#[test]
+fn diff_commit_rmi_and_a_container_user_of_a_subordinate_id() {
+    let Some(u) = AsUser::new("commit", RANGES_USER, true) else { return };
+    u.load("multilayer.tar");
+    u.ok(&[
+        "run",
+        "--name",
+        "cm",
+        "multilayer",
+        "sh",
+        "-c",
+        "rm /data/keep; rm -rf /olddir; mkdir /olddir; echo n2 > /olddir/n2; mkdir /home/alice/x; chown 1000:1000 /home/alice/x",
+    ]);
+    let diff = u.ok(&["diff", "cm"]);
+    for line in ["D /data/keep", "D /olddir", "A /olddir/n2", "A /home/alice/x"] {
+        assert!(diff.lines().any(|l| l == line), "{line} in {diff}");
+    }
+    u.ok(&["commit", "cm", "committed:1"]);
+    // the committed layer keeps the deletion, the opaque directory and the owner
+    let out = u.ok(&["run", "--rm", "committed:1", "sh", "-c", "ls /data /olddir; stat -c '%u %g' /home/alice/x"]);
+    assert!(!out.contains("keep\n") && out.contains("/olddir:\nn2\n") && out.ends_with("1000 1000\n"), "{out}");
+    u.ok(&["rm", "cm"]);
+    assert!(u.ok(&["rmi", "committed:1"]).contains("Deleted:"));
+
+    // a container process of a subordinate id: exec as it, stop and rm reach it
+    u.load("busybox.tar");
+    u.ok(&["run", "-d", "--name", "u", "-u", "1000:1000", "busybox", "sleep", "100"]);
+    assert_eq!(u.ok(&["exec", "u", "id", "-u"]), "1000\n");
+    u.ok(&["stop", "-t", "1", "u"]);
+    let inspect: serde_json::Value = serde_json::from_str(&u.ok(&["inspect", "u"])).unwrap();
+    assert_eq!(inspect[0]["State"]["Running"], false, "{inspect}");
+    u.ok(&["rm", "u"]);
+}

@@ -576,7 +576,9 @@ impl<'a> Extractor<'a> {
                 continue;
             };
             // overlay's own xattrs must come from whiteouts only, never from image content
-            if !(name.starts_with("user.") || name == "security.capability") {
+            // (rootless, overlay reads its own from user.overlay.*: those are skipped too)
+            let overlays_own = name.starts_with("user.overlay.") && crate::rootless::active().is_some();
+            if !(name.starts_with("user.") || name == "security.capability") || overlays_own {
                 tracing::debug!(layer = self.layer, path = %rel.display(), xattr = name, "skipping xattr");
                 continue;
             }
