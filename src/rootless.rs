@@ -55,6 +55,17 @@ impl Mapping {
     }
 }
 
+/// The xattr overlayfs marks an opaque directory with: `trusted.overlay.opaque`
+/// for root; rootless, `user.overlay.opaque`, which overlay mounted with
+/// `userxattr` in a user namespace reads (trusted.* needs host root).
+pub fn opaque_xattr() -> &'static std::ffi::CStr {
+    if active().is_some() {
+        c"user.overlay.opaque"
+    } else {
+        c"trusted.overlay.opaque"
+    }
+}
+
 /// The (inside, outside, count) triples of a `/proc/PID/uid_map`.
 fn map_lines(text: &str) -> Vec<[u32; 3]> {
     text.lines()

@@ -238,8 +238,7 @@ pub fn sorted_names(dir: BorrowedFd<'_>, path: &Path) -> Result<Vec<OsString>, T
 /// True when the directory carries overlay's opaque mark.
 pub fn is_opaque(dir: BorrowedFd<'_>) -> bool {
     let mut v = [0u8; 2];
-    // rootless, overlay in a user namespace marks it in the user.overlay.* namespace
-    let name = if crate::rootless::active().is_some() { c"user.overlay.opaque" } else { c"trusted.overlay.opaque" };
+    let name = crate::rootless::opaque_xattr();
     // SAFETY: dir is open; the name is NUL-terminated; v is writable for its length.
     let n = unsafe { libc::fgetxattr(dir.as_raw_fd(), name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
     n == 1 && v[0] == b'y'

@@ -506,9 +506,8 @@ impl<'a> Extractor<'a> {
         let name_bytes = name.as_bytes();
         if name_bytes == OPAQUE_MARKER.as_bytes() {
             let parent_fd = parent;
-            let opaque =
-                if crate::rootless::active().is_some() { "user.overlay.opaque" } else { "trusted.overlay.opaque" };
-            set_xattr_fd(parent_fd, opaque, b"y").map_err(self.entry_err(rel, "mark directory opaque"))?;
+            let opaque = crate::rootless::opaque_xattr().to_string_lossy();
+            set_xattr_fd(parent_fd, &opaque, b"y").map_err(self.entry_err(rel, "mark directory opaque"))?;
             self.opaque_dirs += 1;
             return Ok(());
         }
