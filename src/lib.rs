@@ -193,7 +193,11 @@ impl Rrun {
         if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
             return PathBuf::from(x).join("rrun");
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+        // without $HOME, the user's home from the password database (rootless: the real uid)
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+            let uid = rootless::active().map_or_else(nix::unistd::getuid, |r| r.uid.into());
+            nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| PathBuf::from("/tmp"), |u| u.dir)
+        });
         home.join(".local/share/rrun")
     }
 

@@ -417,6 +417,9 @@ fn default_paths_without_xdg_variables() {
     assert_eq!((md.uid(), md.mode() & 0o777), (u.uid, 0o700), "a private runtime directory under /tmp");
     assert!(rt.join("pause.pid").is_file());
     assert_eq!(u.sh(&[], "echo hi").1, "hi\n");
+    // without $HOME too: the home of the password database
+    let out = u.cmd(&["images", "--format", "json"]).env_remove("HOME").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("busybox"), "{out:?}");
 }
 
 /// A busybox bundle owned by the user, its config from `rrun spec --rootless`
