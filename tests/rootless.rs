@@ -510,6 +510,37 @@ fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
     let uid = u.uid.to_string();
     assert!(text(&rrun_run).starts_with(&format!("0\n         0 {:>10}          1\n", uid)), "{}", text(&rrun_run));
 
+    // the user's subordinate ranges in the bundle's maps: both runtimes write them with
+    // newuidmap/newgidmap
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let subid = |file: &str| {
+        rrun::rootless::subordinate_range(&std::fs::read_to_string(file).unwrap(), &u.name, u.uid).unwrap()
+    };
+    let (subuid, subgid) = (subid("/etc/subuid"), subid("/etc/subgid"));
+    config["linux"]["uidMappings"] = serde_json::json!([
+        {"containerID": 0, "hostID": u.uid, "size": 1},
+        {"containerID": 1, "hostID": subuid.0, "size": subuid.1}
+    ]);
+    config["linux"]["gidMappings"] = serde_json::json!([
+        {"containerID": 0, "hostID": u.gid, "size": 1},
+        {"containerID": 1, "hostID": subgid.0, "size": subgid.1}
+    ]);
+    // a file of subordinate owners on the host is theirs in the container
+    let owned = dir.join("rootfs/owned");
+    std::fs::write(&owned, "x").unwrap();
+    std::os::unix::fs::chown(&owned, Some(subuid.0 + 999), Some(subgid.0 + 49)).unwrap();
+    config["process"]["args"] =
+        serde_json::json!(["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; stat -c '%u %g' /owned"]);
+    std::fs::write(dir.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+    let runc_run = verb("runc", &["run", "r2"]);
+    let rrun_run = verb("rrun", &["run", "r2"]);
+    assert_eq!(runc_run.status.code(), Some(0), "{}", String::from_utf8_lossy(&runc_run.stderr));
+    assert_eq!(rrun_run.status.code(), Some(0), "{}", String::from_utf8_lossy(&rrun_run.stderr));
+    assert_eq!(text(&rrun_run), text(&runc_run), "the same maps as runc's");
+    assert_eq!(text(&rrun_run).lines().count(), 5, "{}", text(&rrun_run));
+    assert!(text(&rrun_run).ends_with("1000 50\n"), "{}", text(&rrun_run));
+
     // create, state, start, exec, kill, delete: the same answers
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
