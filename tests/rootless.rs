@@ -32,7 +32,17 @@ fn shared_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("rrun-rootless-bin-{}", std::process::id()));
+        // those of earlier test runs go (a killed run leaves its own)
+        let prefix = "rrun-rootless-bin-";
+        for e in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         for (from, name) in [
@@ -42,9 +52,15 @@ fn shared_dir() -> &'static Path {
         ] {
             let to = dir.join(name);
             let _ = std::fs::remove_file(&to);
-            std::fs::copy(&from, &to).unwrap();
             let mode = if name == "rrun" { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+            // a hard link costs no space; a copy where that is not possible or not readable
+            let linked = std::fs::hard_link(&from, &to).is_ok()
+                && std::fs::metadata(&to).is_ok_and(|m| m.permissions().mode() & mode == mode);
+            if !linked {
+                let _ = std::fs::remove_file(&to);
+                std::fs::copy(&from, &to).unwrap();
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
         }
         dir
     })
