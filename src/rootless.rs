@@ -174,7 +174,9 @@ fn runtime_dir(uid: u32) -> PathBuf {
 }
 
 /// Creates `dir` (0700) if missing and checks it is the user's own and
-/// private: a fallback under /tmp could have been made by someone else.
+/// writable by nobody else: a fallback under /tmp could have been made by
+/// someone else. (The OCI verbs' `--root`, the same directory under
+/// `$XDG_RUNTIME_DIR`, may be readable by others.)
 fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     match std::fs::DirBuilder::new().mode(0o700).recursive(true).create(dir) {
@@ -182,9 +184,9 @@ fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
         Err(e) => return Err(io(format!("create {}", dir.display()))(e)),
     }
     let md = std::fs::symlink_metadata(dir).map_err(io(format!("stat {}", dir.display())))?;
-    if !md.is_dir() || md.uid() != uid || md.mode() & 0o077 != 0 {
+    if !md.is_dir() || md.uid() != uid || md.mode() & 0o022 != 0 {
         return Err(RootlessError::Other(format!(
-            "{} is not a private directory of uid {uid} (owner {}, mode {:o}); remove it or set XDG_RUNTIME_DIR",
+            "{} is not a directory only uid {uid} may write (owner {}, mode {:o}); remove it or set XDG_RUNTIME_DIR",
             dir.display(),
             md.uid(),
             md.mode() & 0o7777

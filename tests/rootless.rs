@@ -589,6 +589,8 @@ fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
         assert!(verb(rt, &["delete", "c1"]).status.success(), "{rt} delete");
         assert_eq!(status(rt), "gone", "{rt}");
     }
+    // the OCI verbs made $XDG_RUNTIME_DIR/rrun (0755): rrun's own commands share it
+    assert!(u.ok(&["info"]).contains("Rootless: true"));
 }
 
 #[test]
