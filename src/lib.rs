@@ -39,6 +39,7 @@ pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, 
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
+pub mod rootless;
 pub mod securefs;
 pub mod spec;
 pub mod steps;
@@ -189,13 +190,17 @@ pub struct Rrun {
 impl Rrun {
     /// `/var/lib/rrun` for root, `$XDG_DATA_HOME/rrun` (or `~/.local/share/rrun`) otherwise.
     pub fn default_root() -> PathBuf {
-        if nix::unistd::Uid::effective().is_root() {
+        if nix::unistd::Uid::effective().is_root() && rootless::active().is_none() {
             return PathBuf::from("/var/lib/rrun");
         }
         if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
             return PathBuf::from(x).join("rrun");
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
+        // without $HOME, the user's home from the password database (rootless: the real uid)
+        let home = std::env::var_os("HOME").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| {
+            let uid = rootless::active().map_or_else(nix::unistd::getuid, |r| r.uid.into());
+            nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| PathBuf::from("/tmp"), |u| u.dir)
+        });
         home.join(".local/share/rrun")
     }
 

@@ -178,8 +178,9 @@ fn is_opaque(dir: &Path) -> bool {
         return false;
     };
     let mut v = [0u8; 2];
-    // SAFETY: c is NUL-terminated and v is a writable buffer of the given length.
-    let n = unsafe { libc::lgetxattr(c.as_ptr(), c"trusted.overlay.opaque".as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+    let name = crate::rootless::opaque_xattr();
+    // SAFETY: c and name are NUL-terminated and v is a writable buffer of the given length.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
     n == 1 && v[0] == b'y'
 }
 

@@ -62,6 +62,80 @@ pub struct HostInfo {
     /// `seccomp`, `apparmor`, `selinux`, `rootless` where they apply.
     pub security_options: Vec<String>,
     pub rootless: bool,
+    /// For an ordinary user: the rootless setup found, and what is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rootless_setup: Option<RootlessSetup>,
+}
+
+/// `rrun info` of an ordinary user: how its containers are isolated, and the
+/// fix for each thing missing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RootlessSetup {
+    /// `ranges` (subordinate ids mapped) or `single-id`.
+    pub id_mapping: &'static str,
+    /// The user namespace's maps, `container:host:count` each.
+    pub uid_map: Vec<String>,
+    pub gid_map: Vec<String>,
+    /// How container root filesystems are stacked.
+    pub overlay: String,
+    /// `none`, or where limits can be applied.
+    pub cgroup_delegation: String,
+    /// The network a container gets without `--network`, and the helper used.
+    pub network: String,
+    /// What is missing, each with its fix.
+    pub missing: Vec<String>,
+}
+
+/// The rootless setup of the calling user (as [`crate::rootless::probe`]
+/// finds it), on a host whose cgroup layout is `layout`.
+pub fn rootless_setup(layout: &str) -> RootlessSetup {
+    use crate::rootless::Mapping;
+    let r = crate::rootless::active().cloned().unwrap_or_else(crate::rootless::probe);
+    let mut missing = Vec::new();
+    let (id_mapping, uid_map, gid_map) = match &r.mapping {
+        Mapping::Ranges { uids, gids } => (
+            "ranges",
+            vec![format!("0:{}:1", r.uid), format!("1:{}:{}", uids.0, uids.1)],
+            vec![format!("0:{}:1", r.gid), format!("1:{}:{}", gids.0, gids.1)],
+        ),
+        Mapping::Single { .. } => {
+            missing.extend(r.single_id_warning());
+            ("single-id", vec![format!("0:{}:1", r.uid)], vec![format!("0:{}:1", r.gid)])
+        }
+    };
+    let kernel = nix::sys::utsname::uname()
+        .ok()
+        .and_then(|u| {
+            let rel = u.release().to_string_lossy().into_owned();
+            let mut n = rel.split(|c: char| !c.is_ascii_digit()).filter_map(|x| x.parse::<u32>().ok());
+            Some((n.next()?, n.next()?))
+        })
+        .unwrap_or((0, 0));
+    let overlay = if kernel >= (5, 11) {
+        "kernel overlayfs in the user namespace (userxattr)".to_string()
+    } else {
+        missing.push(format!(
+            "kernel {}.{} cannot mount overlayfs in a user namespace (5.11 can): rootless runs fail on it",
+            kernel.0, kernel.1
+        ));
+        "unavailable: overlayfs in a user namespace needs Linux 5.11".to_string()
+    };
+    missing.push(format!("resource limits (--memory, --cpus, --pids-limit…): {}", crate::cgroups::none::why(layout)));
+    let helpers: Vec<&str> = ["pasta", "slirp4netns"]
+        .into_iter()
+        .filter(|h| ["/usr/bin", "/bin", "/usr/local/bin"].iter().any(|d| std::path::Path::new(d).join(h).is_file()))
+        .collect();
+    let network = format!(
+        "a network namespace of its own with loopback only (or --network host); {}",
+        if helpers.is_empty() {
+            "no pasta or slirp4netns found".to_string()
+        } else {
+            format!("{} installed, not used yet", helpers.join(", "))
+        }
+    );
+    missing.push("outbound network and -p: not available rootless yet; use --network host".into());
+    RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: "none".into(), network, missing }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +177,7 @@ impl Rrun {
         controllers.retain(|c| !c.starts_with("name="));
         controllers.sort();
         controllers.dedup();
-        let rootless = !nix::unistd::Uid::effective().is_root();
+        let rootless = !nix::unistd::Uid::effective().is_root() || crate::rootless::active().is_some();
         let mut security = vec!["seccomp".to_string()];
         if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
             security.push("apparmor".into());
@@ -126,6 +200,7 @@ impl Rrun {
                 cgroup_controllers: controllers,
                 security_options: security,
                 rootless,
+                rootless_setup: rootless.then(|| rootless_setup(layout.describe())),
             },
             store: StoreInfo {
                 root: self.store().root().to_path_buf(),

@@ -14,6 +14,7 @@
 
 pub mod bpf;
 mod devices;
+pub mod none;
 pub mod resctrl;
 mod v1;
 mod v2;
@@ -56,6 +57,9 @@ pub enum CgroupError {
     Invalid { what: String, reason: String },
     #[error("no cgroup filesystem is mounted")]
     NotMounted,
+    /// Rootless, and the host delegates no cgroup to the user.
+    #[error("resource limits need cgroup v2 delegation: {what} cannot be applied without root: {why}")]
+    NoDelegation { what: String, why: String },
     #[error("{what}: this host's {controller} cgroup has no weight file ({files}): {reason}")]
     MissingFile { what: String, controller: &'static str, files: &'static str, reason: &'static str },
 }
@@ -227,6 +231,8 @@ pub fn create_at(path: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
 /// (a record names them before they exist, so a crash never leaves one unnamed).
 #[derive(Debug, Clone)]
 pub struct Planned {
+    /// Rootless without a delegated cgroup: no cgroup at all.
+    none: bool,
     layout: Layout,
     rel: PathBuf,
     absolute: bool,
@@ -241,6 +247,9 @@ impl Planned {
 
     /// Makes the cgroup.
     pub fn create(self) -> Result<Box<dyn Cgroup>, CgroupError> {
+        if self.none {
+            return Ok(Box::new(none::NoCgroup { layout: self.layout.describe() }));
+        }
         if self.layout.is_unified() {
             let (root, ctrls) = self.layout.v2.clone().ok_or(CgroupError::NotMounted)?;
             Ok(Box::new(v2::V2::create(&root, &ctrls, &self.rel)?))
@@ -267,6 +276,11 @@ pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     let absolute = path.starts_with('/');
     let layout = Layout::detect()?;
     tracing::debug!(layout = layout.describe(), path, "cgroup layout");
+    if crate::rootless::active().is_some() || !nix::unistd::Uid::effective().is_root() {
+        // an ordinary user (rrun's own namespace, or the OCI runtime called by the user, as runc
+        // may be) makes no cgroup: no delegated subtree is used yet; limits are refused
+        return Ok(Planned { none: true, layout, rel: rel.to_path_buf(), absolute, dirs: Vec::new() });
+    }
     let dirs = if layout.is_unified() {
         let (root, _) = layout.v2.as_ref().ok_or(CgroupError::NotMounted)?;
         vec![root.join(rel)]
@@ -278,7 +292,7 @@ pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     } else {
         return Err(CgroupError::NotMounted);
     };
-    Ok(Planned { layout, rel: rel.to_path_buf(), absolute, dirs })
+    Ok(Planned { none: false, layout, rel: rel.to_path_buf(), absolute, dirs })
 }
 
 /// The cgroups below rrun's parent cgroup (`rrun/`, where `create` makes

@@ -181,6 +181,20 @@ pub fn main(cli: Cli) -> i32 {
     if let Command::Cdi(c) = cli.command {
         return cdi::cdi(c);
     }
+    // an ordinary user's rrun works as root of the user's own user namespace
+    if !nix::unistd::Uid::effective().is_root() {
+        match rrun::rootless::enter() {
+            Ok(r) => {
+                if let (Some(w), Command::Run(_) | Command::Create(_)) = (r.single_id_warning(), &cli.command) {
+                    eprintln!("WARNING: {w}");
+                }
+            }
+            Err(e) => {
+                eprintln!("rrun: {e}");
+                return 125;
+            }
+        }
+    }
     let root = cli.root.clone().unwrap_or_else(rrun::Rrun::default_root);
     let rrun = match rrun::Rrun::open(&root) {
         Ok(r) => r,

@@ -255,6 +255,15 @@ pub fn info(rrun: &Rrun, a: FormatArgs) -> Result<i32, Error> {
     println!("  Cgroup controllers: {}", h.cgroup_controllers.join(" "));
     println!("  Security options: {}", h.security_options.join(" "));
     println!("  Rootless: {}", h.rootless);
+    if let Some(r) = &h.rootless_setup {
+        println!("    Id mapping: {} (uids {}; gids {})", r.id_mapping, r.uid_map.join(" "), r.gid_map.join(" "));
+        println!("    Overlay: {}", r.overlay);
+        println!("    Cgroup delegation: {}", r.cgroup_delegation);
+        println!("    Network: {}", r.network);
+        for m in &r.missing {
+            println!("    Missing: {m}");
+        }
+    }
     println!("Store:");
     println!("  Root: {}", s.root.display());
     println!("  OCI state root: {}", s.oci_root.display());

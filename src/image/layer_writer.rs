@@ -238,9 +238,9 @@ pub fn sorted_names(dir: BorrowedFd<'_>, path: &Path) -> Result<Vec<OsString>, T
 /// True when the directory carries overlay's opaque mark.
 pub fn is_opaque(dir: BorrowedFd<'_>) -> bool {
     let mut v = [0u8; 2];
+    let name = crate::rootless::opaque_xattr();
     // SAFETY: dir is open; the name is NUL-terminated; v is writable for its length.
-    let n =
-        unsafe { libc::fgetxattr(dir.as_raw_fd(), c"trusted.overlay.opaque".as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+    let n = unsafe { libc::fgetxattr(dir.as_raw_fd(), name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
     n == 1 && v[0] == b'y'
 }
 
@@ -255,7 +255,9 @@ fn read_xattrs(fd: BorrowedFd<'_>) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for name in names[..n as usize].split(|b| *b == 0).filter(|n| !n.is_empty()) {
         let Ok(key) = std::str::from_utf8(name) else { continue };
-        if !(key.starts_with("user.") || key == "security.capability") {
+        if !(key.starts_with("user.") || key == "security.capability")
+            || (key.starts_with("user.overlay.") && crate::rootless::active().is_some())
+        {
             continue;
         }
         let Ok(c) = CString::new(name) else { continue };

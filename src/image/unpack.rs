@@ -245,7 +245,8 @@ impl<'a> Extractor<'a> {
             root: root.into(),
             parent_cache: None,
             dir_times: Vec::new(),
-            is_root: Uid::effective().is_root(),
+            // single-id rootless: every file is the user's (chown to another id would fail)
+            is_root: Uid::effective().is_root() && !crate::rootless::active().is_some_and(|r| r.single_id()),
             buf: vec![0; 128 * 1024],
             entries: 0,
             whiteouts: 0,
@@ -391,8 +392,16 @@ impl<'a> Extractor<'a> {
                     T::Block => (SFlag::S_IFBLK, device_number(entry)),
                     _ => (SFlag::S_IFIFO, 0),
                 };
-                mknodat(Some(parent), name.as_os_str(), sflag, Mode::from_bits_truncate(meta.mode), dev)
-                    .map_err(self.entry_err(&rel, "mknod"))?;
+                match mknodat(Some(parent), name.as_os_str(), sflag, Mode::from_bits_truncate(meta.mode), dev) {
+                    Ok(()) => {}
+                    // rootless: no CAP_MKNOD, and a node of the image could not be opened anyway
+                    // (the container's /dev comes from the host); skipped, as Docker and Podman do
+                    Err(Errno::EPERM) if crate::rootless::active().is_some() => {
+                        tracing::debug!(layer = self.layer, path = %rel.display(), "device node skipped (rootless)");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(self.entry_err(&rel, "mknod")(e)),
+                }
                 if self.needs_chown(&meta) {
                     fchownat(
                         Some(parent),
@@ -497,8 +506,8 @@ impl<'a> Extractor<'a> {
         let name_bytes = name.as_bytes();
         if name_bytes == OPAQUE_MARKER.as_bytes() {
             let parent_fd = parent;
-            set_xattr_fd(parent_fd, "trusted.overlay.opaque", b"y")
-                .map_err(self.entry_err(rel, "mark directory opaque"))?;
+            let opaque = crate::rootless::opaque_xattr().to_string_lossy();
+            set_xattr_fd(parent_fd, &opaque, b"y").map_err(self.entry_err(rel, "mark directory opaque"))?;
             self.opaque_dirs += 1;
             return Ok(());
         }
@@ -566,7 +575,9 @@ impl<'a> Extractor<'a> {
                 continue;
             };
             // overlay's own xattrs must come from whiteouts only, never from image content
-            if !(name.starts_with("user.") || name == "security.capability") {
+            // (rootless, overlay reads its own from user.overlay.*: those are skipped too)
+            let overlays_own = name.starts_with("user.overlay.") && crate::rootless::active().is_some();
+            if !(name.starts_with("user.") || name == "security.capability") || overlays_own {
                 tracing::debug!(layer = self.layer, path = %rel.display(), xattr = name, "skipping xattr");
                 continue;
             }

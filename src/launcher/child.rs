@@ -108,6 +108,9 @@ pub struct Plan<'a> {
     /// A UTS namespace of its own (new, or joined): hostname and domainname are set in it.
     own_uts: bool,
     new_user_ns: bool,
+    /// A new user namespace whose maps an ordinary user writes: the child stays
+    /// dumpable until they are written (its /proc files are root's otherwise).
+    maps_by_user: bool,
     /// A mount namespace of its own (new, or joined): without one, the host's, nothing is
     /// mounted and the process is chrooted into the rootfs, as runc and crun do.
     own_mount_ns: bool,
@@ -231,6 +234,7 @@ impl<'a> Plan<'a> {
             new_cgroup_ns: is_new(LinuxNamespaceType::Cgroup),
             own_uts,
             new_user_ns: is_new(LinuxNamespaceType::User),
+            maps_by_user: is_new(LinuxNamespaceType::User) && !nix::unistd::Uid::effective().is_root(),
             engine: cfg.engine.clone(),
             new_net_ns: is_new(LinuxNamespaceType::Network),
             own_mount_ns,
@@ -272,7 +276,9 @@ pub(super) fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
 
 fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildError> {
     let spec = plan.spec;
-    set_non_dumpable();
+    if !plan.maps_by_user {
+        set_non_dumpable();
+    }
     if plan.oci.is_none() {
         // if rrun dies, so does the container: a foreground container never outlives its parent
         crate::step!(steps::PARENT_DEATH_SIGNAL, signal = "SIGKILL");
@@ -292,6 +298,10 @@ fn setup_and_exec(plan: &Plan<'_>, sock: &OwnedFd) -> Result<Infallible, ChildEr
     let sources = super::mount_sources::receive(sock, plan.mount_sources).map_err(ChildError::setup)?;
     if !sync::wait_go(sock) {
         return Err(ChildError::setup("the parent went away before the container started"));
+    }
+    if plan.maps_by_user {
+        // the maps are written: nothing of the host is reachable through this process now
+        set_non_dumpable();
     }
     if let Some(tasks) = &plan.rdt_tasks {
         // 0: the writer itself (resctrl reads PIDs in the writer's PID namespace)

@@ -65,6 +65,13 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
             t => join.push((t, open(ns_file(t))?)),
         }
     }
+    if !join.is_empty() && join[0].0 == LinuxNamespaceType::User && !nix::unistd::Uid::effective().is_root() {
+        // an ordinary user's rrun has no right over the container's PID namespace until it is in
+        // the container's user namespace (which it owns): it joins that first, as runc's does
+        let (_, f) = join.remove(0);
+        crate::step!(super::steps::SETNS, path = %format!("/proc/{}/ns/user", cfg.pid), nstype = "user");
+        setns(f.as_fd(), CloneFlags::CLONE_NEWUSER).map_err(LaunchError::sys("setns user namespace"))?;
+    }
     let (stdio, pipes) = cfg.stdio.prepare()?;
     let mut plan = ProcessPlan::new(cfg.process, cfg.seccomp, stdio)?;
     plan.preserve_fds = cfg.preserve_fds;

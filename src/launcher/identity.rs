@@ -91,7 +91,15 @@ pub fn switch_user(
         super::steps::SETGROUPS,
         groups = %groups.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(",")
     );
-    setgroups(&groups).map_err(|e| ChildError::setup(format!("setgroups {groups:?}: {e}")))?;
+    match setgroups(&groups) {
+        Ok(()) => {}
+        // single-id rootless (or runc's rootless mode): the namespace was made with setgroups
+        // denied, so the process keeps the (unmapped) groups it has and can add none
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::EINVAL)
+            if crate::rootless::active().is_some_and(|r| r.single_id())
+                || std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny") => {}
+        Err(e) => return Err(ChildError::setup(format!("setgroups {groups:?}: {e}"))),
+    }
     let gid = Gid::from_raw(user.gid());
     let uid = Uid::from_raw(user.uid());
     crate::step!(super::steps::SETRESGID, rgid = user.gid(), egid = user.gid(), sgid = user.gid());

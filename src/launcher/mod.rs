@@ -461,7 +461,13 @@ fn handshake(pid: Pid, sock: &OwnedFd, steps: &ParentSteps<'_>) -> Result<Option
         for (file, map) in [("uid_map", uids), ("gid_map", gids)] {
             let path = format!("/proc/{}/{file}", pid.as_raw());
             crate::step!(steps::ID_MAPS, path = %path, map = %map.trim());
-            std::fs::write(&path, map).map_err(|e| LaunchError::Container {
+            let written = if nix::unistd::Uid::effective().is_root() {
+                std::fs::write(&path, map).map_err(|e| e.to_string())
+            } else {
+                // an ordinary user (runc's rootless mode): newuidmap/newgidmap, or one id
+                crate::rootless::write_id_map(pid.as_raw(), file, map)
+            };
+            written.map_err(|e| LaunchError::Container {
                 code: 125,
                 msg: format!("write {path} ({}): {e}", map.trim().replace('\n', ", ")),
             })?;

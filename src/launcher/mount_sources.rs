@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 /// them when the container gets a new user namespace and a new mount
 /// namespace, none otherwise. Idmapped ones are prepared apart.
 pub fn wanted(spec: &Spec, new_user_ns: bool, new_mount_ns: bool) -> Vec<(usize, PathBuf)> {
-    if !new_user_ns || !new_mount_ns {
+    // an ordinary user's rrun reaches no more than the init does (and may not enter its mount
+    // namespace, which belongs to the new user namespace): the init binds by path
+    if !new_user_ns || !new_mount_ns || !nix::unistd::Uid::effective().is_root() {
         return Vec::new();
     }
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));

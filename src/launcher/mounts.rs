@@ -246,7 +246,12 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
         RootfsSource::Overlay { layers_dir, lowers, upper, work, target } => {
             // relative lowerdirs keep the option string short: the kernel takes one page
             nix::unistd::chdir(layers_dir).map_err(sys(format!("chdir {}", layers_dir.display())))?;
-            let data = format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+            let mut data =
+                format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
+            if crate::rootless::active().is_some() {
+                // a user namespace's overlay keeps its metadata in user.overlay.* xattrs
+                data.push_str(",userxattr");
+            }
             if data.len() >= 4096 {
                 return Err(ChildError::setup(format!(
                     "overlay mount options for {} layers are {} bytes, over the kernel's 4096",

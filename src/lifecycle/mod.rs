@@ -289,6 +289,15 @@ impl Rrun {
         for problem in crate::cdi::inject(&mut oci, &opts.cdi_devices, &opts.gpus, &opts.cdi_spec_dirs)? {
             tracing::warn!("{problem}");
         }
+        if crate::rootless::active().is_some() {
+            // refused before anything exists, rather than by the cgroup at start
+            let resources = oci.linux().as_ref().and_then(|l| l.resources().as_ref());
+            if let Some(flag) = resources.and_then(crate::cgroups::none::first_limit) {
+                let layout = crate::cgroups::Layout::detect().map(|l| l.describe()).unwrap_or("none");
+                let why = crate::cgroups::none::why(layout);
+                return Err(crate::cgroups::CgroupError::NoDelegation { what: flag.into(), why }.into());
+            }
+        }
         let me = std::process::id() as i32;
         let planned = if owned && !dry { Some(crate::cgroups::plan(&id)?) } else { None };
         let record = ContainerRecord {

@@ -66,6 +66,9 @@ impl Rrun {
         let cfg = HostConfig::load()?;
         let mode = if opts.network_explicit {
             opts.network.clone()
+        } else if crate::rootless::active().is_some() {
+            // an ordinary user cannot make bridges (netavark needs root): loopback only
+            NetworkMode::None
         } else {
             match cfg.default_network.as_str() {
                 "host" => NetworkMode::Host,
@@ -73,6 +76,14 @@ impl Rrun {
                 _ => NetworkMode::default(),
             }
         };
+        let rootless_ports = !opts.publish.is_empty() && !opts.network_explicit;
+        if crate::rootless::active().is_some() && (matches!(mode, NetworkMode::Bridge(_)) || rootless_ports) {
+            return Err(conflict(format!(
+                "--network {mode}{}: bridge networks and published ports need root (netavark); \
+                 as an ordinary user, use --network none (the default) or --network host",
+                if opts.publish.is_empty() { "" } else { " with -p" }
+            )));
+        }
         let user_network = matches!(&mode, NetworkMode::Bridge(n) if n != DEFAULT_NETWORK);
         if opts.ip.is_some() && !user_network {
             return Err(conflict(

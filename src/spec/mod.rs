@@ -463,15 +463,13 @@ fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount,
 
 /// The standard mounts of a container, as runc's and Docker's defaults have them.
 pub fn default_mounts() -> Result<Vec<Mount>, SpecError> {
+    let pts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"];
+    // single-id rootless: group tty (5) is not mapped, and devpts refuses an unmapped gid
+    let single_id = crate::rootless::active().is_some_and(|r| r.single_id());
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-        )?,
+        mount("/dev/pts", "devpts", "devpts", if single_id { &pts[..5] } else { &pts })?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
         // as Docker: the container's own cgroups, read-only (each v1 hierarchy, or the v2 tree)
         mount("/sys/fs/cgroup", "cgroup", "cgroup", &["nosuid", "noexec", "nodev", "relatime", "ro"])?,

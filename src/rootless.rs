@@ -1,0 +1,457 @@
+//! Rootless: an ordinary user's rrun runs inside a user namespace where the
+//! user is root.
+//!
+//! The namespace maps container root to the user and, when `/etc/subuid` and
+//! `/etc/subgid` give the user subordinate ranges, ids 1..=N to that range
+//! (written by the setuid helpers `newuidmap`/`newgidmap` of the `uidmap`
+//! package). Without ranges it maps the one id ("single-id mode", like
+//! Podman's `ignore_chown_errors`): files of other owners appear as the user
+//! and chown to another id fails.
+//!
+//! Every rrun command of the user must see the same namespace (an `exec` joins
+//! a container's namespaces, a `stop` signals its processes, an `rm` deletes
+//! files of subordinate owners), so the first command leaves a tiny pause
+//! process holding it, as Podman does, and later commands `setns` into it
+//! (its PID is in `$XDG_RUNTIME_DIR/rrun/pause.pid`). Inside, rrun runs its
+//! usual code: unpacking chowns, containers get their namespaces, mounts and
+//! overlay (with `userxattr`). What differs is asked through [`active`], which
+//! is `None` for root, so the root path does no extra work.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// What an ordinary user's rrun found and set up.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rootless {
+    /// The user's id and primary group on the host.
+    pub uid: u32,
+    pub gid: u32,
+    pub user: String,
+    pub mapping: Mapping,
+    /// Where the pause process's PID file lives (`$XDG_RUNTIME_DIR/rrun`, or
+    /// a private `/tmp/rrun-UID`).
+    pub runtime_dir: PathBuf,
+}
+
+/// How the user namespace maps ids.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Mapping {
+    /// Container root is the user; ids 1.. are the subordinate ranges
+    /// (host start, count) for uids and gids.
+    Ranges { uids: (u32, u32), gids: (u32, u32) },
+    /// Only the user's own id is mapped; the reason says what is missing.
+    Single { why: String },
+}
+
+impl Mapping {
+    /// How many container ids exist (root plus the subordinate range).
+    pub fn size(&self) -> u32 {
+        match self {
+            Mapping::Ranges { uids, .. } => 1 + uids.1,
+            Mapping::Single { .. } => 1,
+        }
+    }
+}
+
+/// The xattr overlayfs marks an opaque directory with: `trusted.overlay.opaque`
+/// for root; rootless, `user.overlay.opaque`, which overlay mounted with
+/// `userxattr` in a user namespace reads (trusted.* needs host root).
+pub fn opaque_xattr() -> &'static std::ffi::CStr {
+    if active().is_some() {
+        c"user.overlay.opaque"
+    } else {
+        c"trusted.overlay.opaque"
+    }
+}
+
+/// The (inside, outside, count) triples of a `/proc/PID/uid_map`.
+fn map_lines(text: &str) -> Vec<[u32; 3]> {
+    text.lines()
+        .filter_map(|l| {
+            let v: Vec<u32> = l.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+            <[u32; 3]>::try_from(v).ok()
+        })
+        .collect()
+}
+
+impl Mapping {
+    /// The uid map this mapping writes for the user `uid`.
+    fn uid_lines(&self, uid: u32) -> Vec<[u32; 3]> {
+        match self {
+            Mapping::Ranges { uids, .. } => vec![[0, uid, 1], [1, uids.0, uids.1]],
+            Mapping::Single { .. } => vec![[0, uid, 1]],
+        }
+    }
+}
+
+impl Rootless {
+    /// True when only the user's own id is mapped.
+    pub fn single_id(&self) -> bool {
+        matches!(self.mapping, Mapping::Single { .. })
+    }
+
+    /// The one warning of single-id mode: what is lost and how to fix it.
+    pub fn single_id_warning(&self) -> Option<String> {
+        let Mapping::Single { why } = &self.mapping else { return None };
+        Some(format!(
+            "rootless with a single id ({why}): every file in the container belongs to root, and chown to any \
+             other user or group fails; to map 65536 ids, as root give the user a free range, e.g. `usermod --add-subuids \
+             100000-165535 --add-subgids 100000-165535 {}`, and install the uidmap package",
+            self.user
+        ))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RootlessError {
+    #[error("rootless setup: {what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("rootless setup: {0}")]
+    Other(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RootlessError {
+    let what = what.into();
+    move |source| RootlessError::Io { what, source }
+}
+
+static ACTIVE: OnceLock<Rootless> = OnceLock::new();
+
+/// The rootless setup this process runs in, or `None` (root, or a library
+/// user that never called [`enter`]).
+pub fn active() -> Option<&'static Rootless> {
+    ACTIVE.get()
+}
+
+/// The first range of `/etc/subuid`-style `text` that belongs to `user` (by
+/// name or by numeric id): (start, count).
+pub fn subordinate_range(text: &str, user: &str, id: u32) -> Option<(u32, u32)> {
+    text.lines().find_map(|line| {
+        let mut f = line.trim().split(':');
+        let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
+        if owner != user && owner.parse::<u32>().ok() != Some(id) {
+            return None;
+        }
+        let (start, count) = (start.trim().parse().ok()?, count.trim().parse::<u32>().ok()?);
+        (count > 0).then_some((start, count))
+    })
+}
+
+/// What the user's id mapping would be, without creating anything.
+pub fn probe() -> Rootless {
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    let user =
+        nix::unistd::User::from_uid(uid.into()).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string());
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let uids = subordinate_range(&read("/etc/subuid"), &user, uid);
+    let gids = subordinate_range(&read("/etc/subgid"), &user, uid);
+    let helper = |name: &str| {
+        ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| p.is_file())
+    };
+    let mapping = match (uids, gids) {
+        (Some(uids), Some(gids)) if helper("newuidmap").is_some() && helper("newgidmap").is_some() => {
+            Mapping::Ranges { uids, gids }
+        }
+        (Some(_), Some(_)) => Mapping::Single { why: "newuidmap/newgidmap are not installed".into() },
+        (None, _) => Mapping::Single { why: format!("no range for {user} in /etc/subuid") },
+        (_, None) => Mapping::Single { why: format!("no range for {user} in /etc/subgid") },
+    };
+    Rootless { uid, gid, user, mapping, runtime_dir: runtime_dir(uid) }
+}
+
+/// `$XDG_RUNTIME_DIR/rrun` when that is set, else `/tmp/rrun-UID`.
+fn runtime_dir(uid: u32) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x).join("rrun"),
+        None => PathBuf::from(format!("/tmp/rrun-{uid}")),
+    }
+}
+
+/// Creates `dir` (0700) if missing and checks it is the user's own and
+/// writable by nobody else: a fallback under /tmp could have been made by
+/// someone else. (The OCI verbs' `--root`, the same directory under
+/// `$XDG_RUNTIME_DIR`, may be readable by others.)
+fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new().mode(0o700).recursive(true).create(dir) {
+        Ok(()) => {}
+        Err(e) => return Err(io(format!("create {}", dir.display()))(e)),
+    }
+    let md = std::fs::symlink_metadata(dir).map_err(io(format!("stat {}", dir.display())))?;
+    if !md.is_dir() || md.uid() != uid || md.mode() & 0o022 != 0 {
+        return Err(RootlessError::Other(format!(
+            "{} is not a directory only uid {uid} may write (owner {}, mode {:o}); remove it or set XDG_RUNTIME_DIR",
+            dir.display(),
+            md.uid(),
+            md.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// The start time of process `pid` (field 22 of its stat), to tell it from a
+/// later process that reused the PID.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Puts this process into the user's rootless user namespace: joins the one
+/// the pause process holds, or creates it (and the pause process). Must be
+/// called while the process has one thread. Afterwards the process is root
+/// in that namespace and [`active`] describes the setup.
+pub fn enter() -> Result<&'static Rootless, RootlessError> {
+    let setup = probe();
+    private_dir(&setup.runtime_dir, setup.uid)?;
+    let lock_path = setup.runtime_dir.join("pause.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(format!("open {}", lock_path.display())))?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io(format!("lock {}", lock_path.display()))(std::io::Error::last_os_error()));
+    }
+    let pid_file = setup.runtime_dir.join("pause.pid");
+    let existing = std::fs::read_to_string(&pid_file).ok().and_then(|t| {
+        let (pid, start) = t.trim().split_once(' ')?;
+        let (pid, start): (i32, u64) = (pid.parse().ok()?, start.parse().ok()?);
+        if start_time(pid) != Some(start) {
+            return None;
+        }
+        let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap_or_default();
+        if map_lines(&map) != setup.mapping.uid_lines(setup.uid) {
+            // unmapped (its maker died), or the user's ranges changed since: a new namespace
+            // (containers of the old one keep running; exec into them needs the old one)
+            if !map.trim().is_empty() {
+                tracing::warn!(pid, "the user's id ranges changed: a new user namespace replaces the old one");
+            }
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            return None;
+        }
+        Some(pid)
+    });
+    let pid = match existing {
+        Some(pid) => pid,
+        None => {
+            let pid = spawn_pause()?;
+            if let Err(e) = write_maps(pid, &setup) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                return Err(e);
+            }
+            let start = start_time(pid).ok_or_else(|| RootlessError::Other("the pause process died".into()))?;
+            let tmp = setup.runtime_dir.join("pause.pid.tmp");
+            std::fs::write(&tmp, format!("{pid} {start}\n")).map_err(io(format!("write {}", tmp.display())))?;
+            std::fs::rename(&tmp, &pid_file).map_err(io(format!("rename to {}", pid_file.display())))?;
+            pid
+        }
+    };
+    let ns_path = format!("/proc/{pid}/ns/user");
+    let ns = std::fs::File::open(&ns_path).map_err(io(format!("open {ns_path}")))?;
+    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| io(format!("setns {ns_path}"))(std::io::Error::from(e)))?;
+    drop(lock);
+    Ok(ACTIVE.get_or_init(|| setup))
+}
+
+/// Forks the pause process (detached by a double fork, own session, stdio on
+/// /dev/null), which unshares a user namespace and then sleeps forever.
+/// Returns its PID once it has unshared.
+fn spawn_pause() -> Result<i32, RootlessError> {
+    let pipe = || -> Result<(OwnedFd, OwnedFd), RootlessError> {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io("pipe")(std::io::Error::from(e)))
+    };
+    let (pid_r, pid_w) = pipe()?;
+    let (ack_r, ack_w) = pipe()?;
+    // SAFETY: the process has one thread (enter's contract); the children only
+    // make raw syscalls until they exit or pause.
+    match unsafe { nix::unistd::fork() }.map_err(|e| io("fork")(std::io::Error::from(e)))? {
+        nix::unistd::ForkResult::Child => {
+            drop((pid_r, ack_r));
+            let _ = nix::unistd::setsid();
+            // SAFETY: see above.
+            let code = match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => {
+                    drop(pid_w);
+                    pause_forever(ack_w)
+                }
+                Ok(nix::unistd::ForkResult::Parent { child }) => {
+                    let mut f = std::fs::File::from(pid_w);
+                    i32::from(f.write_all(&child.as_raw().to_ne_bytes()).is_err())
+                }
+                Err(_) => 1,
+            };
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop((pid_w, ack_w));
+            let _ = nix::sys::wait::waitpid(child, None);
+            let mut buf = [0u8; 4];
+            std::fs::File::from(pid_r)
+                .read_exact(&mut buf)
+                .map_err(|_| RootlessError::Other("the pause process did not start".into()))?;
+            let mut ack = [0u8; 1];
+            match std::fs::File::from(ack_r).read(&mut ack) {
+                Ok(1) if ack[0] == b'1' => Ok(i32::from_ne_bytes(buf)),
+                _ => Err(RootlessError::Other(
+                    "unshare(CLONE_NEWUSER) failed: unprivileged user namespaces are disabled \
+                     (sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0)"
+                        .into(),
+                )),
+            }
+        }
+    }
+}
+
+/// The pause process: unshares the user namespace, says so on `ack`, and
+/// holds the namespace until killed.
+fn pause_forever(ack: OwnedFd) -> i32 {
+    // SAFETY: opening /dev/null and dup2 onto the standard descriptors; the
+    // pause process must not keep a caller's pipe or terminal open.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::chdir(c"/".as_ptr());
+    }
+    let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
+    let mut f = std::fs::File::from(ack);
+    let _ = f.write_all(if ok { b"1" } else { b"0" });
+    drop(f);
+    if !ok {
+        return 1;
+    }
+    // SAFETY: PR_SET_NAME copies the NUL-terminated name: `ps` shows what this process is.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"rrun-pause".as_ptr(), 0, 0, 0) };
+    // SAFETY: close_range on descriptors above stderr, none of which this process uses.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE, libc::SIGTSTP] {
+        // SAFETY: ignoring a signal installs no handler.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    loop {
+        // SAFETY: pause only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Writes the id maps of process `pid`'s fresh user namespace: through
+/// newuidmap/newgidmap with subordinate ranges, directly for one id.
+fn write_maps(pid: i32, setup: &Rootless) -> Result<(), RootlessError> {
+    match &setup.mapping {
+        Mapping::Ranges { uids, gids } => {
+            for (helper, own, (start, count)) in [("newuidmap", setup.uid, uids), ("newgidmap", setup.gid, gids)] {
+                let out = std::process::Command::new(helper)
+                    .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into()])
+                    .args([start.to_string(), count.to_string()])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .map_err(io(format!("run {helper}")))?;
+                if !out.status.success() {
+                    return Err(RootlessError::Other(format!(
+                        "{helper} {pid} 0 {own} 1 1 {start} {count}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+            }
+        }
+        Mapping::Single { .. } => {
+            let write = |file: &str, text: String| {
+                let path = format!("/proc/{pid}/{file}");
+                std::fs::write(&path, text).map_err(io(format!("write {path}")))
+            };
+            write("uid_map", format!("0 {} 1\n", setup.uid))?;
+            write("setgroups", "deny\n".into())?;
+            write("gid_map", format!("0 {} 1\n", setup.gid))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `file` (`uid_map` or `gid_map`) of process `pid`'s new user
+/// namespace as an ordinary user may: a map of the caller's own id directly
+/// (denying setgroups first, for a gid map, as the kernel requires), any
+/// other through the setuid helper newuidmap/newgidmap, which checks it
+/// against /etc/subuid and /etc/subgid.
+pub fn write_id_map(pid: i32, file: &str, map: &str) -> Result<(), String> {
+    let own = if file == "gid_map" { nix::unistd::getegid().as_raw() } else { nix::unistd::geteuid().as_raw() };
+    let triples: Vec<[u32; 3]> = map
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Vec<u32> = l.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+            <[u32; 3]>::try_from(v).map_err(|_| format!("bad id map line {l:?}"))
+        })
+        .collect::<Result<_, _>>()?;
+    if let [[_, host, 1]] = triples[..] {
+        if host == own {
+            if file == "gid_map" {
+                std::fs::write(format!("/proc/{pid}/setgroups"), "deny").map_err(|e| format!("deny setgroups: {e}"))?;
+            }
+            return std::fs::write(format!("/proc/{pid}/{file}"), map).map_err(|e| e.to_string());
+        }
+    }
+    let helper = if file == "gid_map" { "newgidmap" } else { "newuidmap" };
+    let out = std::process::Command::new(helper)
+        .arg(pid.to_string())
+        .args(triples.iter().flatten().map(|n| n.to_string()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("run {helper} (the uidmap package): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{helper}: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subordinate_ranges_by_name_or_id() {
+        let text = "alice:100000:65536\n# c\n1001:200000:1000\nbob:300000:0\n";
+        assert_eq!(subordinate_range(text, "alice", 1000), Some((100000, 65536)));
+        assert_eq!(subordinate_range(text, "carol", 1001), Some((200000, 1000)));
+        assert_eq!(subordinate_range(text, "bob", 1002), None, "an empty range is no range");
+        assert_eq!(subordinate_range(text, "dave", 1003), None);
+    }
+
+    #[test]
+    fn a_namespace_is_reused_only_with_the_same_map() {
+        let ranges = Mapping::Ranges { uids: (100000, 65536), gids: (100000, 65536) };
+        let proc_map = "         0       1001          1\n         1     100000      65536\n";
+        assert_eq!(map_lines(proc_map), ranges.uid_lines(1001));
+        assert_ne!(map_lines(proc_map), Mapping::Single { why: String::new() }.uid_lines(1001));
+        assert_ne!(map_lines(""), ranges.uid_lines(1001), "an unmapped namespace is not reused");
+    }
+
+    #[test]
+    fn single_id_warning_names_the_fix() {
+        let r = Rootless {
+            uid: 1000,
+            gid: 1000,
+            user: "alice".into(),
+            mapping: Mapping::Single { why: "no range for alice in /etc/subuid".into() },
+            runtime_dir: "/tmp/x".into(),
+        };
+        let w = r.single_id_warning().unwrap();
+        assert!(w.contains("usermod --add-subuids") && w.contains("alice") && w.contains("chown"), "{w}");
+        assert_eq!(r.mapping.size(), 1);
+        let r = Rootless { mapping: Mapping::Ranges { uids: (1, 5), gids: (1, 5) }, ..r };
+        assert!(r.single_id_warning().is_none());
+        assert_eq!(r.mapping.size(), 6);
+    }
+}
