@@ -572,7 +572,10 @@ fn a_new_network_namespace_has_loopback_up_as_with_runc() {
         &[
             "sh",
             "-c",
-            "ip link show lo | head -1; nc -l -p 5555 127.0.0.1 > /dev/shm/got & sleep 0.5; echo reachable | nc 127.0.0.1 5555; wait; cat /dev/shm/got",
+            // a server on 127.0.0.1 answers (busybox nc's listener can drop what it was sent)
+            "ip link show lo | head -1; mkdir /dev/shm/www && echo reachable > /dev/shm/www/index.html && \
+             httpd -p 127.0.0.1:5555 -h /dev/shm/www && \
+             for i in $(seq 100); do wget -qO- http://127.0.0.1:5555/ 2>/dev/null && break; sleep 0.05; done",
         ],
     );
     let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "lo1"]);
