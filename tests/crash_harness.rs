@@ -15,7 +15,7 @@
 mod common;
 use common::registry::{tools_or_skip, Flavour, Registry};
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -236,6 +236,24 @@ impl Harness {
         let mounts = mounts_under(&self.root.path);
         if !mounts.is_empty() {
             self.leaks.push(format!("{op} ({when}): mounts left: {mounts:?}"));
+        }
+        // bridge networking: a teardown file stays until netavark has removed the veth, the
+        // port rules and the lease; none may name a container this store no longer has
+        let ours: std::collections::BTreeSet<String> =
+            self.ok(&["ps", "-aq", "--no-trunc"]).lines().map(String::from).collect();
+        let store = std::fs::canonicalize(&self.root.path).unwrap_or(self.root.path.clone());
+        for entry in std::fs::read_dir("/run/rrun/.networks/containers").into_iter().flatten().flatten() {
+            let Ok(state) =
+                serde_json::from_slice::<serde_json::Value>(&std::fs::read(entry.path()).unwrap_or_default())
+            else {
+                continue;
+            };
+            let (Some(from), Some(id)) = (state["store"].as_str(), state["container"].as_str()) else { continue };
+            let from = std::fs::canonicalize(from).unwrap_or(PathBuf::from(from));
+            if from == store && !ours.contains(id) {
+                let netns = Path::new("/run/rrun/.netns").join(id).exists();
+                self.leaks.push(format!("{op} ({when}): network of {id} not torn down (namespace left: {netns})"));
+            }
         }
         if let Some(j) = &self.jail {
             j.clear();

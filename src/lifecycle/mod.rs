@@ -594,8 +594,6 @@ impl Rrun {
             }
             on_started();
             let status = wait(child);
-            // its network goes before the record says exited: whoever sees it exited finds nothing set up
-            self.network_down(c, network.take());
             let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let rec = self.update(&c.dir, |r| {
                 r.status = Status::Exited;
@@ -613,6 +611,9 @@ impl Rrun {
                 let code = rec.exit_code.unwrap_or(-1).to_string();
                 self.emit_container(rec, "die", &[("exitCode", code)]);
             }
+            // the exit is recorded first, as Docker shows it at once (netavark's teardown takes a
+            // few hundred ms); a start waits for this monitor, and a teardown by rm is idempotent
+            self.network_down(c, network.take());
             Ok(status?.code())
         })();
         // no process of the container survives it, and its cgroup goes
