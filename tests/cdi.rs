@@ -573,33 +573,10 @@ fn podman_applies_cdi_and_rrun_as_its_runtime_honours_it() {
     let d = v.dir.path.join("podman");
     std::fs::create_dir_all(&d).unwrap();
     let ds = d.display();
-    let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
-    let nofile = hard.min(1 << 20);
-    std::fs::write(
-        d.join("storage.conf"),
-        format!("[storage]\ndriver = \"overlay\"\nrunroot = \"{ds}/runroot\"\ngraphroot = \"{ds}/root\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n"),
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("containers.conf"),
-        format!(
-            "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{ds}/events.log\"\n\
-             tmp_dir = \"{ds}/tmp\"\nvolume_path = \"{ds}/volumes\"\nlock_type = \"file\"\nruntime = \"rrun\"\n\
-             runtime_supports_json = [\"crun\", \"runc\", \"rrun\"]\n[engine.runtimes]\nrrun = [\"{RRUN}\"]\n\
-             [containers]\nnetns = \"none\"\nlog_driver = \"k8s-file\"\n\
-             default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n[network]\nnetwork_config_dir = \"{ds}/net\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(d.join("registries.conf"), "unqualified-search-registries = []\n").unwrap();
+    common::podman::write_config(&d, common::podman::Runtime::Rrun, "none");
     let podman = |args: &[&str]| {
-        let mut c = timed(60, find_program("podman").unwrap());
-        c.env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
-            .arg("--runtime")
-            .arg(RRUN)
-            .args(args);
+        let mut c = common::podman::command(&d, 60);
+        c.arg("--runtime").arg(RRUN).args(args);
         output_of(&mut c)
     };
     type Out = (Option<i32>, String, String);

@@ -30,7 +30,6 @@ fn assert_ran(what: &str, got: &(Option<i32>, String, String), code: i32) {
 /// A Podman of the test's own: storage, configuration, lock files, events and
 /// networks under a scratch directory, rrun as its runtime.
 struct Podman {
-    podman: PathBuf,
     image: String,
     dir: ScratchDir,
 }
@@ -38,35 +37,8 @@ struct Podman {
 impl Podman {
     fn setup() -> Podman {
         let dir = ScratchDir::new("podman");
-        let d = dir.path.display().to_string();
-        // Podman's default nofile (1048576) is refused where root lacks CAP_SYS_RESOURCE;
-        // it also caps its own hard RLIMIT_NPROC at 32768
-        let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
-        let nofile = hard.min(1 << 20);
-        std::fs::write(
-            dir.path.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\nrunroot = \"{d}/runroot\"\ngraphroot = \"{d}/root\"\n\
-                 [storage.options.overlay]\nmountopt = \"nodev\"\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path.join("containers.conf"),
-            format!(
-                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
-                 events_logfile_path = \"{d}/events.log\"\ntmp_dir = \"{d}/tmp\"\nvolume_path = \"{d}/volumes\"\n\
-                 lock_type = \"file\"\nruntime = \"rrun\"\n\
-                 runtime_supports_json = [\"crun\", \"runc\", \"rrun\"]\n\
-                 [engine.runtimes]\nrrun = [\"{RRUN}\"]\n\
-                 [containers]\nnetns = \"none\"\nlog_driver = \"k8s-file\"\n\
-                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n\
-                 [network]\nnetwork_config_dir = \"{d}/net\"\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(dir.path.join("registries.conf"), "unqualified-search-registries = []\n").unwrap();
-        let mut p = Podman { podman: find_program("podman").unwrap(), image: String::new(), dir };
+        common::podman::write_config(&dir.path, common::podman::Runtime::Rrun, "none");
+        let mut p = Podman { image: String::new(), dir };
         let load = p.run(&["load", "-i", fixture("busybox.tar").to_str().unwrap()]);
         assert_ran("podman load", &load, 0);
         p.image = load
@@ -80,17 +52,9 @@ impl Podman {
 
     /// `podman --runtime RRUN ARGS` in this Podman's configuration.
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = timed(CMD_SECS, &self.podman);
-        self.env(&mut c);
+        let mut c = common::podman::command(&self.dir.path, CMD_SECS);
         c.arg("--runtime").arg(RRUN).args(args);
         c
-    }
-
-    fn env(&self, c: &mut Command) {
-        let d = &self.dir.path;
-        c.env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
-            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"));
     }
 
     fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {

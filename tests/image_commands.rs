@@ -328,44 +328,12 @@ struct PodmanStore {
 impl PodmanStore {
     fn new() -> PodmanStore {
         let dir = ScratchDir::new("podman-store");
-        let d = dir.path.display();
-        let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
-        let nofile = hard.min(1 << 20);
-        std::fs::write(
-            dir.path.join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"overlay\"\nrunroot = \"{d}/runroot\"\ngraphroot = \"{d}/root\"\n\
-                 [storage.options.overlay]\nmountopt = \"nodev\"\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path.join("containers.conf"),
-            format!(
-                "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
-                 events_logfile_path = \"{d}/events.log\"\ntmp_dir = \"{d}/tmp\"\nvolume_path = \"{d}/volumes\"\n\
-                 lock_type = \"file\"\nruntime = \"rrun\"\n\
-                 runtime_supports_json = [\"crun\", \"runc\", \"rrun\"]\n\
-                 [engine.runtimes]\nrrun = [\"{RRUN}\"]\n\
-                 [containers]\nnetns = \"none\"\nlog_driver = \"k8s-file\"\n\
-                 default_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=4096:4096\"]\n\
-                 [network]\nnetwork_config_dir = \"{d}/net\"\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(dir.path.join("registries.conf"), "unqualified-search-registries = []\n").unwrap();
+        common::podman::write_config(&dir.path, common::podman::Runtime::Rrun, "none");
         PodmanStore { dir }
     }
 
     fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
-        let d = &self.dir.path;
-        output_of(
-            timed(120, "podman")
-                .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
-                .env("CONTAINERS_CONF", d.join("containers.conf"))
-                .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
-                .args(args),
-        )
+        output_of(common::podman::command(&self.dir.path, 120).args(args))
     }
 
     fn ok(&self, args: &[&str]) -> String {
