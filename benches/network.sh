@@ -42,34 +42,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$RRUN" --root "$WORK/store" load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
-PODMAN_DIR=$WORK/podman
-mkdir -p "$PODMAN_DIR"
-cat > "$PODMAN_DIR/storage.conf" <<EOT
-[storage]
-driver = "overlay"
-runroot = "$PODMAN_DIR/runroot"
-graphroot = "$PODMAN_DIR/root"
-EOT
-# what this host needs (see ../shared/bench/lib/podman-env.sh): cgroupfs, file events, rlimits
-# within the session's hard limits; bridge networking (netavark), as rrun's default
-cat > "$PODMAN_DIR/containers.conf" <<EOT
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$PODMAN_DIR/events.log"
-runtime = "crun"
-tmp_dir = "$PODMAN_DIR/tmp"
-[containers]
-netns = "bridge"
-default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
-log_driver = "k8s-file"
-[network]
-network_backend = "netavark"
-network_config_dir = "$PODMAN_DIR/net"
-EOT
-export CONTAINERS_STORAGE_CONF=$PODMAN_DIR/storage.conf CONTAINERS_CONF=$PODMAN_DIR/containers.conf
-podman load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
-PIMAGE=$(podman images --format '{{.Repository}}:{{.Tag}}' | head -1)
+source benches/lib/podman.sh
+podman_scratch "$WORK/podman" bridge
 # both work, and publish, before anything is timed
 "$RRUN" --root "$WORK/store" run --rm -p "127.0.0.1:$PORT:80" busybox true
 podman run --rm -p "127.0.0.1:$((PORT + 1)):80" "$PIMAGE" true
