@@ -54,6 +54,7 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) {
 }
 
 fn copy_winsize(from: i32, to: i32) {
+    // SAFETY: winsize is four u16 fields, for which all-zero is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write one winsize struct we own.
     unsafe {
