@@ -1,0 +1,751 @@
+//! rrun as a Kubernetes runtime handler: a containerd of the test's own with
+//! its CRI plugin on, driven through the CRI gRPC API as the kubelet drives it,
+//! with the runtime handler `rrun` (containerd's runc v2 shim, `BinaryName` =
+//! rrun) and, as the reference, `runc`. One pod per handler goes through
+//! RunPodSandbox, two containers sharing the pod's network namespace (one serves
+//! HTTP on 127.0.0.1, the other fetches it), ExecSync, a streaming exec with a
+//! terminal (websocket, `v4.channel.k8s.io`), ContainerStats,
+//! UpdateContainerResources, a container killed over its memory limit
+//! (`OOMKilled`), stop and removal of everything; then nothing may be left
+//! (process, mount, cgroup, network namespace). What each handler showed is
+//! compared step by step.
+//!
+//! Set-up the test makes itself, since this host reaches no registry and runs
+//! no kubelet: the pause image is contrib/kubernetes/pause.c built static and
+//! packed as an OCI archive here, the busybox fixture is imported with
+//! `ctr -n k8s.io images import`, CNI is Debian's containernetworking-plugins
+//! (bridge + host-local on 10.92.0.0/24, a subnet of its own, no masquerade,
+//! loopback) with a private config and IPAM directory. The async gRPC client
+//! lives only in this test process, which never forks a container.
+
+mod common;
+use common::*;
+
+/// The CRI v1 gRPC API (generated code, vendored: see its header).
+#[allow(clippy::all, dead_code)]
+mod cri {
+    include!("cri/runtime.v1.rs");
+}
+use cri::runtime_service_client::RuntimeServiceClient;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+/// Any one CRI call's limit: far above what it takes, short enough not to hang CI.
+const CALL: Duration = Duration::from_secs(60);
+const SUBNET: &str = "10.92.0.0/24";
+const BRIDGE: &str = "rrunk8s0";
+const PAUSE_IMAGE: &str = "docker.io/rrun/pause:test";
+const BUSYBOX: &str = "docker.io/library/busybox:latest";
+
+/// A containerd with CRI on, everything under a scratch directory.
+struct Cri {
+    dir: ScratchDir,
+    sock: PathBuf,
+    daemon: Option<Child>,
+    rt: tokio::runtime::Runtime,
+    client: RuntimeServiceClient<Channel>,
+    /// the cgroup parent of this test's pods
+    cgroup_root: String,
+}
+
+impl Cri {
+    fn start() -> Cri {
+        let dir = ScratchDir::new("cri");
+        let d = dir.path.display().to_string();
+        let cgroup_root = format!("rrun-k8s-test-{}", std::process::id());
+        std::fs::create_dir_all(dir.path.join("cni")).unwrap();
+        std::fs::write(
+            dir.path.join("cni/10-rrun-test.conflist"),
+            format!(
+                r#"{{"cniVersion": "0.4.0", "name": "rrun-k8s-test", "plugins": [
+  {{"type": "bridge", "bridge": "{BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+    "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{SUBNET}"}}]], "dataDir": "{d}/cni-ipam"}}}}]}}
+"#
+            ),
+        )
+        .unwrap();
+        let runc = find_program("runc").unwrap();
+        let config = dir.path.join("config.toml");
+        std::fs::write(&config, containerd_config(&d, &runc.display().to_string(), RRUN)).unwrap();
+        let log = std::fs::File::create(dir.path.join("containerd.log")).unwrap();
+        let daemon = Command::new(find_program("containerd").unwrap())
+            .arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start containerd");
+        let sock = dir.path.join("containerd.sock");
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let up = wait_for(Duration::from_secs(30), || sock.exists());
+        let client = up.then(|| rt.block_on(connect(&sock)).ok()).flatten();
+        let cri = Cri {
+            dir,
+            sock,
+            daemon: Some(daemon),
+            rt,
+            client: client.unwrap_or_else(|| RuntimeServiceClient::new(dummy_channel())),
+            cgroup_root,
+        };
+        assert!(up, "containerd did not come up: {}", cri.log());
+        // the CRI service answers once its plugin is initialised
+        let ready = wait_for(Duration::from_secs(30), || {
+            let mut c = cri.client.clone();
+            cri.rt
+                .block_on(async { tokio::time::timeout(CALL, c.version(cri::VersionRequest::default())).await })
+                .is_ok_and(|r| r.is_ok())
+        });
+        assert!(ready, "containerd's CRI service did not answer: {}", cri.log());
+        cri.import_images();
+        cri
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path.join("containerd.log")).unwrap_or_default()
+    }
+
+    /// `ctr -a SOCK -n k8s.io ARGS`: the CRI plugin's namespace.
+    fn ctr(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        output_of(timed(60, "ctr").arg("-a").arg(&self.sock).args(["-n", "k8s.io"]).args(args))
+    }
+
+    /// The pause image (contrib/kubernetes/pause.c, static) and the busybox fixture.
+    fn import_images(&self) {
+        let pause = self.dir.path.join("pause");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/kubernetes/pause.c");
+        let cc = output_of(timed(120, "cc").args(["-static", "-Os", "-o"]).arg(&pause).arg(&src));
+        assert_eq!(cc.0, Some(0), "cc -static pause.c: {}", cc.2);
+        let archive = self.dir.path.join("pause-oci.tar");
+        write_oci_archive(&archive, PAUSE_IMAGE, &std::fs::read(&pause).unwrap());
+        for tar in [archive, fixture("busybox-oci.tar")] {
+            let out = self.ctr(&["images", "import", tar.to_str().unwrap()]);
+            assert_eq!(out.0, Some(0), "ctr images import {}: {}", tar.display(), out.2);
+        }
+        let listed = self.ctr(&["images", "ls", "-q"]).1;
+        assert!(listed.contains(PAUSE_IMAGE) && listed.contains(BUSYBOX), "images: {listed}");
+    }
+
+    /// One CRI call on the test's runtime, bounded in time.
+    fn call<T, F>(&self, what: &str, f: impl FnOnce(RuntimeServiceClient<Channel>) -> F) -> T
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.try_call(f).unwrap_or_else(|e| panic!("{what}: {e}\ncontainerd log:\n{}", tail(&self.log(), 40)))
+    }
+
+    fn try_call<T, F>(&self, f: impl FnOnce(RuntimeServiceClient<Channel>) -> F) -> Result<T, String>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let fut = f(self.client.clone());
+        match self.rt.block_on(async { tokio::time::timeout(CALL, fut).await }) {
+            Ok(Ok(r)) => Ok(r.into_inner()),
+            Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
+            Err(_) => Err(format!("no answer within {CALL:?}")),
+        }
+    }
+
+    fn container_state(&self, id: &str) -> cri::ContainerStatus {
+        let id = id.to_string();
+        let r: cri::ContainerStatusResponse = self.call("ContainerStatus", |mut c| async move {
+            c.container_status(cri::ContainerStatusRequest { container_id: id, verbose: false }).await
+        });
+        r.status.expect("ContainerStatus without a status")
+    }
+}
+
+impl Drop for Cri {
+    fn drop(&mut self) {
+        // whatever a failed scenario left: pods (and through them containers), then containerd,
+        // shims, the runtimes' state, cgroups, the bridge
+        if let Ok(r) =
+            self.try_call(|mut c| async move { c.list_pod_sandbox(cri::ListPodSandboxRequest::default()).await })
+        {
+            for pod in r.items {
+                let id = pod.id.clone();
+                let _ = self.try_call(|mut c| async move {
+                    c.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id }).await
+                });
+                let id = pod.id.clone();
+                let _ = self.try_call(|mut c| async move {
+                    c.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id }).await
+                });
+            }
+        }
+        if let Some(mut daemon) = self.daemon.take() {
+            end_processes(&[daemon.id() as i32], Duration::from_secs(5));
+            let _ = daemon.wait();
+        }
+        end_processes(&pids_mentioning(&self.sock.display().to_string()), Duration::from_secs(2));
+        for handler in ["rrun", "runc"] {
+            let root = self.dir.path.join("runtime-root").join(handler).join("k8s.io");
+            for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                let id = e.file_name().to_string_lossy().to_string();
+                let bin = if handler == "rrun" { PathBuf::from(RRUN) } else { find_program("runc").unwrap() };
+                let _ = timed(20, bin).arg("--root").arg(&root).args(["delete", "--force", &id]).output();
+            }
+        }
+        remove_cgroup_tree(&self.cgroup_root);
+        let _ = output_of(timed(10, "ip").args(["link", "del", BRIDGE]));
+        // ScratchDir's drop unmounts the snapshots and shm mounts and removes the rest
+    }
+}
+
+fn remove_cgroup_tree(rel: &str) {
+    fn rm(dir: &Path) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                rm(&e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    for d in cgroup_dirs(rel) {
+        rm(&d);
+    }
+}
+
+/// containerd's configuration: the repo's contrib/containerd/rrun.toml runtimes (binary and
+/// state paths of the test's own), the CRI plugin with the local pause image, cgroupfs, CNI.
+/// `restrict_oom_score_adj`: this host's root lacks CAP_SYS_RESOURCE, so the pause
+/// container's oom_score_adj -998 would be refused (by runc as by rrun).
+fn containerd_config(d: &str, runc: &str, rrun: &str) -> String {
+    let runtime = |name: &str, bin: &str| {
+        format!(
+            "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{name}]\n\
+             \x20   runtime_type = \"io.containerd.runc.v2\"\n\
+             \x20   [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{name}.options]\n\
+             \x20     BinaryName = \"{bin}\"\n\
+             \x20     SystemdCgroup = false\n\
+             \x20     Root = \"{d}/runtime-root/{name}\"\n"
+        )
+    };
+    format!(
+        "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+         [grpc]\n  address = \"{d}/containerd.sock\"\n\
+         [ttrpc]\n  address = \"{d}/containerd.sock.ttrpc\"\n\
+         [plugins.\"io.containerd.grpc.v1.cri\"]\n\
+         \x20 sandbox_image = \"{PAUSE_IMAGE}\"\n\
+         \x20 stream_server_address = \"127.0.0.1\"\n\
+         \x20 stream_server_port = \"0\"\n\
+         \x20 netns_mounts_under_state_dir = true\n\
+         \x20 restrict_oom_score_adj = true\n\
+         [plugins.\"io.containerd.grpc.v1.cri\".cni]\n\
+         \x20 bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{d}/cni\"\n  max_conf_num = 1\n\
+         [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n\
+         \x20 snapshotter = \"overlayfs\"\n  default_runtime_name = \"runc\"\n{}{}",
+        runtime("runc", runc),
+        runtime("rrun", rrun)
+    )
+}
+
+async fn connect(sock: &Path) -> Result<RuntimeServiceClient<Channel>, tonic::transport::Error> {
+    let sock = sock.to_path_buf();
+    let channel = tonic::transport::Endpoint::try_from("http://[::]:50051")?
+        .connect_timeout(Duration::from_secs(10))
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let sock = sock.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(sock).await?))
+            }
+        }))
+        .await?;
+    Ok(RuntimeServiceClient::new(channel))
+}
+
+/// A channel that is never used (the struct needs a client before the assertion that fails).
+fn dummy_channel() -> Channel {
+    tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy()
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+// ------------------------------------------------------------ the pause image
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// An OCI archive (as `ctr images import` reads) of one uncompressed layer holding `/pause`.
+fn write_oci_archive(path: &Path, name: &str, pause: &[u8]) {
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(pause.len() as u64);
+    h.set_mode(0o755);
+    h.set_mtime(1704067200);
+    h.set_entry_type(tar::EntryType::Regular);
+    layer.append_data(&mut h, "pause", pause).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let layer_digest = sha256_hex(&layer);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+        "config": {"Entrypoint": ["/pause"], "User": "65535:65535"},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_digest}")]},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{}", sha256_hex(&config)), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": format!("sha256:{layer_digest}"), "size": layer.len()}],
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "digest": format!("sha256:{}", sha256_hex(&manifest)), "size": manifest.len(),
+                       "annotations": {"org.opencontainers.image.ref.name": name}}],
+    }))
+    .unwrap();
+    let mut out = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let mut add = |name: String, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1704067200);
+        out.append_data(&mut h, name, data).unwrap();
+    };
+    add("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#);
+    add("index.json".into(), &index);
+    for blob in [&layer, &config, &manifest] {
+        add(format!("blobs/sha256/{}", sha256_hex(blob)), blob);
+    }
+    out.into_inner().unwrap();
+}
+
+// ------------------------------------------------------------ streaming exec
+
+/// The websocket side of the CRI streaming server (`v4.channel.k8s.io`): each
+/// message starts with its channel (1 stdout, 2 stderr, 3 the final status).
+/// Returns what the terminal showed and the exit code the status names.
+fn stream_exec(url: &str) -> (String, i32) {
+    use tungstenite::client::IntoClientRequest;
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let host = ws_url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+    let mut req = ws_url.as_str().into_client_request().unwrap();
+    req.headers_mut().insert("Sec-WebSocket-Protocol", "v4.channel.k8s.io".parse().unwrap());
+    let tcp = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let (mut ws, _) = tungstenite::client(req, tcp).unwrap_or_else(|e| panic!("websocket {ws_url}: {e}"));
+    let (mut out, mut status) = (Vec::new(), String::new());
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(m)) if !m.is_empty() => match m[0] {
+                1 | 2 => out.extend_from_slice(&m[1..]),
+                3 => status.push_str(&String::from_utf8_lossy(&m[1..])),
+                _ => {}
+            },
+            Ok(tungstenite::Message::Close(_)) => break,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => break,
+            Err(e) => panic!("websocket read: {e}"),
+        }
+    }
+    // v4: {"status":"Success"} or a Failure whose causes name the ExitCode
+    let code = if status.is_empty() {
+        panic!("no status on the error channel; output: {}", String::from_utf8_lossy(&out))
+    } else {
+        let v: serde_json::Value = serde_json::from_str(&status).unwrap_or_else(|e| panic!("status {status}: {e}"));
+        if v["status"] == "Success" {
+            0
+        } else {
+            v["details"]["causes"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["reason"] == "ExitCode"))
+                .and_then(|c| c["message"].as_str())
+                .and_then(|m| m.parse().ok())
+                .unwrap_or_else(|| panic!("status without an exit code: {status}"))
+        }
+    };
+    (String::from_utf8_lossy(&out).replace('\r', ""), code)
+}
+
+// ------------------------------------------------------------ the scenario
+
+/// The lines of a CRI log file (`TIMESTAMP STREAM TAG MESSAGE`), as `STREAM MESSAGE`.
+fn cri_log(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(4, ' ').collect();
+            assert!(f.len() == 4 && chrono::DateTime::parse_from_rfc3339(f[0]).is_ok(), "not a CRI log line: {l:?}");
+            assert!(f[2] == "F" || f[2] == "P", "not a CRI log tag: {l:?}");
+            format!("{} {}", f[1], f[3])
+        })
+        .collect()
+}
+
+fn container_config(
+    name: &str,
+    args: &[&str],
+    log: &str,
+    mem: i64,
+    pid_mode: cri::NamespaceMode,
+) -> cri::ContainerConfig {
+    cri::ContainerConfig {
+        metadata: Some(cri::ContainerMetadata { name: name.into(), attempt: 0 }),
+        image: Some(cri::ImageSpec { image: BUSYBOX.into(), ..Default::default() }),
+        command: args.iter().map(|s| s.to_string()).collect(),
+        log_path: log.into(),
+        linux: Some(cri::LinuxContainerConfig {
+            resources: Some(cri::LinuxContainerResources {
+                memory_limit_in_bytes: mem,
+                cpu_shares: 256,
+                ..Default::default()
+            }),
+            security_context: Some(cri::LinuxContainerSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Pod as i32,
+                    pid: pid_mode as i32,
+                    ipc: cri::NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+/// What one handler showed, step by step (compared between handlers).
+type Observed = BTreeMap<&'static str, String>;
+
+fn scenario(cri: &Cri, handler: &str) -> Observed {
+    let mut seen = Observed::new();
+    let t0 = Instant::now();
+    let logs = cri.dir.path.join("logs").join(handler);
+    std::fs::create_dir_all(&logs).unwrap();
+    let cgroup_parent = format!("/{}/pod-{handler}", cri.cgroup_root);
+    let pod_config = cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: format!("web-{handler}"),
+            uid: format!("uid-{handler}-{}", std::process::id()),
+            namespace: "default".into(),
+            attempt: 0,
+        }),
+        hostname: format!("pod-{handler}"),
+        log_directory: logs.display().to_string(),
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: cgroup_parent.clone(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: cri::NamespaceMode::Pod as i32,
+                    pid: cri::NamespaceMode::Container as i32,
+                    ipc: cri::NamespaceMode::Pod as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    // RunPodSandbox: the pause container holds the pod's namespaces, CNI gives it an address
+    let (pc, h) = (pod_config.clone(), handler.to_string());
+    let pod: cri::RunPodSandboxResponse = cri.call("RunPodSandbox", |mut c| async move {
+        c.run_pod_sandbox(cri::RunPodSandboxRequest { config: Some(pc), runtime_handler: h }).await
+    });
+    let pod_id = pod.pod_sandbox_id;
+    let pid = pod_id.clone();
+    let status: cri::PodSandboxStatusResponse = cri.call("PodSandboxStatus", |mut c| async move {
+        c.pod_sandbox_status(cri::PodSandboxStatusRequest { pod_sandbox_id: pid, verbose: true }).await
+    });
+    let st = status.status.clone().unwrap();
+    seen.insert("sandbox state", format!("{:?}", st.state()));
+    let ip = st.network.as_ref().map(|n| n.ip.clone()).unwrap_or_default();
+    assert!(ip.starts_with("10.92.0."), "{handler}: the pod's address {ip:?} is not on {SUBNET}");
+    let info: serde_json::Value =
+        serde_json::from_str(status.info.get("info").map(String::as_str).unwrap_or("{}")).unwrap();
+    assert_eq!(info["runtimeHandler"], handler, "{handler}: {info}");
+    let netns = info["runtimeSpec"]["linux"]["namespaces"]
+        .as_array()
+        .and_then(|a| a.iter().find(|n| n["type"] == "network"))
+        .and_then(|n| n["path"].as_str())
+        .unwrap_or_else(|| panic!("{handler}: no network namespace path in {info}"))
+        .to_string();
+    let pause_pid = info["pid"].as_i64().unwrap_or(0) as i32;
+    assert!(pause_pid > 0, "{handler}: no pause pid in {info}");
+    // (the runtime's start may return before the pause process has exec'd)
+    let cmdline = || {
+        let raw = std::fs::read(format!("/proc/{pause_pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&raw).trim_end_matches('\0').to_string()
+    };
+    wait_for(Duration::from_secs(5), || cmdline() == "/pause");
+    seen.insert("pause process", cmdline());
+
+    // two containers in the pod's network namespace: a server on 127.0.0.1 and a client
+    let create = |name: &str, args: &[&str], mem: i64, pid_mode: cri::NamespaceMode| -> String {
+        let (pid, pc) = (pod_id.clone(), pod_config.clone());
+        let config = container_config(name, args, &format!("{name}.log"), mem, pid_mode);
+        let r: cri::CreateContainerResponse = cri.call(&format!("CreateContainer {name}"), |mut c| async move {
+            c.create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: pid,
+                config: Some(config),
+                sandbox_config: Some(pc),
+            })
+            .await
+        });
+        r.container_id
+    };
+    let start = |id: &str| {
+        let id = id.to_string();
+        let _: cri::StartContainerResponse = cri.call("StartContainer", |mut c| async move {
+            c.start_container(cri::StartContainerRequest { container_id: id }).await
+        });
+    };
+    let server = create(
+        "server",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && \
+             trap 'exit 0' TERM; httpd -f -p 127.0.0.1:8080 -h /www & wait",
+        ],
+        128 << 20,
+        cri::NamespaceMode::Container,
+    );
+    // the client shares the pod's PID namespace (the pause process is its PID 1)
+    let client = create(
+        "client",
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 1 50); do wget -q -O - http://127.0.0.1:8080/ && break; sleep 0.1; done; \
+             echo to-stderr >&2; exec sleep 3600",
+        ],
+        64 << 20,
+        cri::NamespaceMode::Pod,
+    );
+    start(&server);
+    start(&client);
+    let client_log = logs.join("client.log");
+    let fetched = wait_for(Duration::from_secs(15), || cri_log(&client_log).len() >= 2);
+    assert!(fetched, "{handler}: the client's log shows no fetch: {:?}", cri_log(&client_log));
+    // stdout and stderr come through two pipes: their order in the file is not the program's
+    let mut lines = cri_log(&client_log);
+    lines.sort();
+    seen.insert("client log (CRI format)", lines.join(" | "));
+    assert_eq!(lines, ["stderr to-stderr".to_string(), format!("stdout hello-from-pod-{handler}")], "{handler}");
+    for id in [&server, &client] {
+        let s = cri.container_state(id);
+        assert_eq!(s.state(), cri::ContainerState::ContainerRunning, "{handler}: {s:?}");
+    }
+    seen.insert("containers running", "server, client".into());
+    // … run by the handler's binary: its state directory (the shim's --root) names them
+    let state = cri.dir.path.join("runtime-root").join(handler).join("k8s.io");
+    for id in [&pod_id, &server, &client] {
+        assert!(state.join(id).is_dir(), "{handler}: no state of {id} in {}", state.display());
+    }
+
+    // ExecSync: exit code, stdout and stderr apart
+    let id = client.clone();
+    let r: cri::ExecSyncResponse = cri.call("ExecSync", |mut c| async move {
+        c.exec_sync(cri::ExecSyncRequest {
+            container_id: id,
+            cmd: [
+                "sh",
+                "-c",
+                "wget -q -O - http://127.0.0.1:8080/; tr -d '\\0' < /proc/1/cmdline; echo; echo err >&2; exit 3",
+            ]
+            .map(String::from)
+            .to_vec(),
+            timeout: 20,
+        })
+        .await
+    });
+    let exec_sync = format!(
+        "code {} stdout {:?} stderr {:?}",
+        r.exit_code,
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(
+        (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref(), String::from_utf8_lossy(&r.stderr).as_ref()),
+        (3, format!("hello-from-pod-{handler}\n/pause\n").as_str(), "err\n"),
+        "{handler}: ExecSync"
+    );
+    seen.insert("ExecSync", exec_sync);
+    // in the server's own PID namespace its shell is PID 1
+    let id = server.clone();
+    let r: cri::ExecSyncResponse = cri.call("ExecSync server", |mut c| async move {
+        c.exec_sync(cri::ExecSyncRequest {
+            container_id: id,
+            cmd: ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; hostname"].map(String::from).to_vec(),
+            timeout: 20,
+        })
+        .await
+    });
+    seen.insert("ExecSync server", format!("code {} {:?}", r.exit_code, String::from_utf8_lossy(&r.stdout)));
+    assert_eq!(r.exit_code, 0, "{handler}: {:?}", String::from_utf8_lossy(&r.stderr));
+
+    // streaming Exec with a terminal, through the streaming server's websocket (stdin on, as
+    // `kubectl exec -it`: containerd 1.6 relays no terminal output without it, whatever the runtime)
+    let id = client.clone();
+    let r: cri::ExecResponse = cri.call("Exec", |mut c| async move {
+        c.exec(cri::ExecRequest {
+            container_id: id,
+            cmd: ["sh", "-c", "tty; echo answer-$((6*7)); exit 5"].map(String::from).to_vec(),
+            tty: true,
+            stdin: true,
+            stdout: true,
+            stderr: false,
+        })
+        .await
+    });
+    let (text, code) = stream_exec(&r.url);
+    assert!(text.contains("/dev/pts/") && text.contains("answer-42"), "{handler}: exec -t showed {text:?}");
+    assert_eq!(code, 5, "{handler}: exec -t: {text:?}");
+    seen.insert("Exec (tty, websocket)", format!("code {code}, tty {}", text.contains("/dev/pts/")));
+
+    // ContainerStats: the shim reads the container's cgroup
+    let id = server.clone();
+    let r: cri::ContainerStatsResponse = cri.call("ContainerStats", |mut c| async move {
+        c.container_stats(cri::ContainerStatsRequest { container_id: id }).await
+    });
+    let stats = r.stats.unwrap_or_default();
+    let mem = stats.memory.and_then(|m| m.working_set_bytes).map(|v| v.value).unwrap_or(0);
+    let cpu = stats.cpu.and_then(|c| c.usage_core_nano_seconds).map(|v| v.value).unwrap_or(0);
+    assert!(mem > 0 && cpu > 0, "{handler}: ContainerStats memory {mem} cpu {cpu}");
+    seen.insert("ContainerStats", "memory and cpu > 0".into());
+
+    // UpdateContainerResources: the new memory limit is in the container's cgroup
+    let id = server.clone();
+    let _: cri::UpdateContainerResourcesResponse = cri.call("UpdateContainerResources", |mut c| async move {
+        c.update_container_resources(cri::UpdateContainerResourcesRequest {
+            container_id: id,
+            linux: Some(cri::LinuxContainerResources {
+                memory_limit_in_bytes: 96 << 20,
+                cpu_shares: 512,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+    });
+    let cg = format!("{cgroup_parent}/{server}");
+    let read = |ctl: &str, file: &str| {
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{ctl}/{cg}/{file}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|e| format!("{file}: {e}"))
+    };
+    let limits = format!("{} {}", read("memory", "memory.limit_in_bytes"), read("cpu", "cpu.shares"));
+    assert_eq!(limits, format!("{} 512", 96 << 20), "{handler}: the cgroup after UpdateContainerResources");
+    seen.insert("UpdateContainerResources", limits);
+
+    // a container over its memory limit: OOMKilled
+    let hog = create("hog", &["sh", "-c", "a=x; while :; do a=$a$a; done"], 32 << 20, cri::NamespaceMode::Container);
+    start(&hog);
+    let exited =
+        wait_for(Duration::from_secs(30), || cri.container_state(&hog).state() == cri::ContainerState::ContainerExited);
+    let s = cri.container_state(&hog);
+    assert!(exited, "{handler}: the memory hog still runs: {s:?}");
+    seen.insert("over the memory limit", format!("exit {} reason {}", s.exit_code, s.reason));
+    assert_eq!((s.exit_code, s.reason.as_str()), (137, "OOMKilled"), "{handler}: {s:?}");
+
+    // StopContainer: SIGTERM reaches the server's shell, which exits 0 at once; the client's
+    // sleep (not PID 1 in the pod's PID namespace) dies of it (143)
+    let t = Instant::now();
+    for id in [&server, &client] {
+        let id = id.to_string();
+        let _: cri::StopContainerResponse = cri.call("StopContainer", |mut c| async move {
+            c.stop_container(cri::StopContainerRequest { container_id: id, timeout: 10 }).await
+        });
+    }
+    let (s, c) = (cri.container_state(&server), cri.container_state(&client));
+    seen.insert(
+        "stopped",
+        format!("server exit {} {}, client exit {} {}", s.exit_code, s.reason, c.exit_code, c.reason),
+    );
+    assert_eq!((s.exit_code, c.exit_code), (0, 143), "{handler}: server {s:?}\nclient {c:?}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{handler}: StopContainer took {:?}", t.elapsed());
+    for id in [&server, &client, &hog] {
+        let id = id.to_string();
+        let _: cri::RemoveContainerResponse = cri.call("RemoveContainer", |mut c| async move {
+            c.remove_container(cri::RemoveContainerRequest { container_id: id }).await
+        });
+    }
+    let pid = pod_id.clone();
+    let _: cri::StopPodSandboxResponse = cri.call("StopPodSandbox", |mut c| async move {
+        c.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: pid }).await
+    });
+    let pid = pod_id.clone();
+    let _: cri::RemovePodSandboxResponse = cri.call("RemovePodSandbox", |mut c| async move {
+        c.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: pid }).await
+    });
+
+    // nothing left: processes (pause, shim), mounts, cgroups, the network namespace, state
+    let ids = [&pod_id, &server, &client, &hog];
+    let clean = wait_for(Duration::from_secs(10), || {
+        ids.iter().all(|id| pids_mentioning(id).is_empty() && cgroup_dirs(&format!("{cgroup_parent}/{id}")).is_empty())
+            && !Path::new(&format!("/proc/{pause_pid}")).exists()
+    });
+    assert!(
+        clean,
+        "{handler}: left processes {:?} or cgroups {:?}",
+        ids.iter().flat_map(|id| pids_mentioning(id)).collect::<Vec<_>>(),
+        ids.iter().flat_map(|id| cgroup_dirs(&format!("{cgroup_parent}/{id}"))).collect::<Vec<_>>()
+    );
+    let mounts: Vec<PathBuf> = mounts_under(Path::new("/"))
+        .into_iter()
+        .filter(|m| ids.iter().any(|id| m.to_string_lossy().contains(id.as_str())) || m == Path::new(&netns))
+        .collect();
+    assert!(mounts.is_empty(), "{handler}: mounts left: {mounts:?}");
+    assert!(!Path::new(&netns).exists(), "{handler}: the pod's netns {netns} is left");
+    let state = cri.dir.path.join("runtime-root").join(handler).join("k8s.io");
+    let left: Vec<_> = std::fs::read_dir(&state).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "{handler}: runtime state left in {}: {left:?}", state.display());
+    seen.insert("after removal", "no process, mount, cgroup, netns or state".into());
+    eprintln!("{handler}: scenario in {:?}", t0.elapsed());
+    seen
+}
+
+#[test]
+fn cri_pod_lifecycle_rrun_and_runc() {
+    const T: &str = "cri_pod_lifecycle_rrun_and_runc";
+    if !root_or_skip(T)
+        || !ensure_programs(
+            T,
+            &[
+                ("containerd", "containerd"),
+                ("ctr", "containerd"),
+                ("containerd-shim-runc-v2", "containerd"),
+                ("runc", "runc"),
+                ("/usr/lib/cni/bridge", "containernetworking-plugins"),
+                ("/usr/lib/cni/host-local", "containernetworking-plugins"),
+                ("/usr/lib/cni/loopback", "containernetworking-plugins"),
+                ("cc", "gcc"),
+                ("ip", "iproute2"),
+                ("timeout", "coreutils"),
+            ],
+        )
+    {
+        return;
+    }
+    let cri = Cri::start();
+    // RRUN_CRI_ONLY=rrun|runc runs one handler (to debug one runtime)
+    let only = std::env::var("RRUN_CRI_ONLY").unwrap_or_default();
+    let runc = if only == "rrun" { Observed::new() } else { scenario(&cri, "runc") };
+    let rrun = if only == "runc" { Observed::new() } else { scenario(&cri, "rrun") };
+    let mut differ = Vec::new();
+    for (step, want) in &runc {
+        let got = rrun.get(step).cloned().unwrap_or_default();
+        eprintln!("{step:28} runc: {want}\n{:28} rrun: {got}", "");
+        let normalize = |s: &str| s.replace("pod-runc", "pod-HANDLER").replace("pod-rrun", "pod-HANDLER");
+        if normalize(want) != normalize(&got) {
+            differ.push(format!("{step}: runc {want:?}, rrun {got:?}"));
+        }
+    }
+    assert!(differ.is_empty(), "rrun and runc differ:\n{}", differ.join("\n"));
+    assert!(!cri.log().contains("level=error"), "containerd logged errors:\n{}", tail(&cri.log(), 60));
+}
