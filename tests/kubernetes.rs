@@ -69,7 +69,7 @@ impl Cri {
         .unwrap();
         let runc = find_program("runc").unwrap();
         let config = dir.path.join("config.toml");
-        std::fs::write(&config, containerd_config(&d, &runc.display().to_string(), RRUN)).unwrap();
+        std::fs::write(&config, containerd_config(&d, &runc.display().to_string(), &rrun_binary())).unwrap();
         let log = std::fs::File::create(dir.path.join("containerd.log")).unwrap();
         let daemon = Command::new(find_program("containerd").unwrap())
             .arg("-c")
@@ -185,7 +185,7 @@ impl Drop for Cri {
             let root = self.dir.path.join("runtime-root").join(handler).join("k8s.io");
             for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
                 let id = e.file_name().to_string_lossy().to_string();
-                let bin = if handler == "rrun" { PathBuf::from(RRUN) } else { find_program("runc").unwrap() };
+                let bin = if handler == "rrun" { PathBuf::from(rrun_binary()) } else { find_program("runc").unwrap() };
                 let _ = timed(20, bin).arg("--root").arg(&root).args(["delete", "--force", &id]).output();
             }
         }
@@ -224,6 +224,11 @@ fn containerd_config(d: &str, runc: &str, rrun: &str) -> String {
              \x20     Root = \"{d}/runtime-root/{name}\"\n"
         )
     };
+    // benches/kubernetes.sh adds crun (it runs containerd where crun accepts the cgroups)
+    let crun = match std::env::var("RRUN_K8S_CRUN") {
+        Ok(bin) if !bin.is_empty() => runtime("crun", &bin),
+        _ => String::new(),
+    };
     format!(
         "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
          [grpc]\n  address = \"{d}/containerd.sock\"\n\
@@ -240,7 +245,12 @@ fn containerd_config(d: &str, runc: &str, rrun: &str) -> String {
          \x20 snapshotter = \"overlayfs\"\n  default_runtime_name = \"runc\"\n{}{}",
         runtime("runc", runc),
         runtime("rrun", rrun)
-    )
+    ) + &crun
+}
+
+/// The rrun the handler `rrun` runs: this build's, or `RRUN_K8S_BIN` (the bench's release build).
+fn rrun_binary() -> String {
+    std::env::var("RRUN_K8S_BIN").ok().filter(|b| !b.is_empty()).unwrap_or_else(|| RRUN.to_string())
 }
 
 async fn connect(sock: &Path) -> Result<RuntimeServiceClient<Channel>, tonic::transport::Error> {
@@ -748,4 +758,145 @@ fn cri_pod_lifecycle_rrun_and_runc() {
     }
     assert!(differ.is_empty(), "rrun and runc differ:\n{}", differ.join("\n"));
     assert!(!cri.log().contains("level=error"), "containerd logged errors:\n{}", tail(&cri.log(), 60));
+}
+
+// ------------------------------------------------------------ benchmark (benches/kubernetes.sh)
+
+/// A pod of one container (`sleep`), created and started through CRI; returns when it runs.
+async fn start_pod(
+    mut c: RuntimeServiceClient<Channel>,
+    handler: String,
+    name: String,
+    parent: String,
+) -> Result<String, String> {
+    let pod_config = cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: name.clone(),
+            uid: name.clone(),
+            namespace: "bench".into(),
+            attempt: 0,
+        }),
+        linux: Some(cri::LinuxPodSandboxConfig { cgroup_parent: parent, ..Default::default() }),
+        ..Default::default()
+    };
+    let e = |s: tonic::Status| format!("{name}: {}", s.message());
+    let pod = c
+        .run_pod_sandbox(cri::RunPodSandboxRequest { config: Some(pod_config.clone()), runtime_handler: handler })
+        .await
+        .map_err(e)?
+        .into_inner()
+        .pod_sandbox_id;
+    let config = container_config("c", &["sleep", "3600"], "", 0, cri::NamespaceMode::Container);
+    let id = c
+        .create_container(cri::CreateContainerRequest {
+            pod_sandbox_id: pod.clone(),
+            config: Some(config),
+            sandbox_config: Some(pod_config),
+        })
+        .await
+        .map_err(e)?
+        .into_inner()
+        .container_id;
+    c.start_container(cri::StartContainerRequest { container_id: id.clone() }).await.map_err(e)?;
+    let s = c.container_status(cri::ContainerStatusRequest { container_id: id, verbose: false }).await.map_err(e)?;
+    let running = s.into_inner().status.is_some_and(|s| s.state() == cri::ContainerState::ContainerRunning);
+    if running {
+        Ok(pod)
+    } else {
+        Err(format!("{name}: not running after StartContainer"))
+    }
+}
+
+fn remove_pods(cri: &Cri, pods: &[String]) {
+    for pod in pods {
+        let id = pod.clone();
+        let _: cri::StopPodSandboxResponse = cri.call("StopPodSandbox", |mut c| async move {
+            c.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: id }).await
+        });
+        let id = pod.clone();
+        let _: cri::RemovePodSandboxResponse = cri.call("RemovePodSandbox", |mut c| async move {
+            c.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id }).await
+        });
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Pod start latency (RunPodSandbox + CreateContainer + StartContainer until it runs) and a
+/// burst of 20 pods started at once, per handler, handlers alternating; medians and ratios to
+/// runc. Run by benches/kubernetes.sh (`--ignored`): env RRUN_K8S_HANDLERS (runc,rrun[,crun]),
+/// RRUN_K8S_N (single pods per handler, 15), RRUN_K8S_BURSTS (bursts per handler, 3).
+#[test]
+#[ignore = "a benchmark: benches/kubernetes.sh runs it"]
+fn cri_pod_start_bench() {
+    if !root_or_skip("cri_pod_start_bench") {
+        return;
+    }
+    let env = |k: &str, d: &str| std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string());
+    let handlers: Vec<String> = env("RRUN_K8S_HANDLERS", "runc,rrun").split(',').map(String::from).collect();
+    let n: usize = env("RRUN_K8S_N", "15").parse().unwrap();
+    let bursts: usize = env("RRUN_K8S_BURSTS", "3").parse().unwrap();
+    const BURST: usize = 20;
+    let cri = Cri::start();
+    let mut single: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut burst: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut k = 0;
+    // one warm-up pod per handler (shim binaries, image snapshots, page cache)
+    for round in 0..n + 1 {
+        for h in &handlers {
+            k += 1;
+            let (hh, name, parent) = (h.clone(), format!("b{k}-{h}"), format!("/{}/b{k}", cri.cgroup_root));
+            let t = Instant::now();
+            let pod = cri.try_call(|c| async move {
+                start_pod(c, hh, name, parent).await.map(tonic::Response::new).map_err(tonic::Status::internal)
+            });
+            let dt = t.elapsed().as_secs_f64() * 1000.0;
+            let pod = pod.unwrap_or_else(|e| panic!("{h}: {e}\n{}", tail(&cri.log(), 30)));
+            if round > 0 {
+                single.entry(h).or_default().push(dt);
+            }
+            remove_pods(&cri, &[pod]);
+        }
+    }
+    for _ in 0..bursts {
+        for h in &handlers {
+            let t = Instant::now();
+            let _in_runtime = cri.rt.enter();
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..BURST {
+                k += 1;
+                let (c, hh, name, parent) =
+                    (cri.client.clone(), h.clone(), format!("b{k}-{h}"), format!("/{}/b{k}", cri.cgroup_root));
+                set.spawn(start_pod(c, hh, name, parent));
+            }
+            let pods: Vec<Result<String, String>> = cri
+                .rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(300), set.join_all()).await })
+                .expect("the burst took over 300 s");
+            let dt = t.elapsed().as_secs_f64() * 1000.0;
+            let (ok, failed): (Vec<_>, Vec<_>) = pods.into_iter().partition(|p| p.is_ok());
+            let ok: Vec<String> = ok.into_iter().map(Result::unwrap).collect();
+            remove_pods(&cri, &ok);
+            assert!(failed.is_empty(), "{h}: pods failed in the burst: {failed:?}");
+            burst.entry(h).or_default().push(dt);
+        }
+    }
+    let base_single = median(single.get_mut("runc").map(|v| v.as_mut_slice()).unwrap_or(&mut [1.0]));
+    let base_burst = median(burst.get_mut("runc").map(|v| v.as_mut_slice()).unwrap_or(&mut [1.0]));
+    println!(
+        "{:8} {:>22} {:>10} {:>24} {:>10}",
+        "handler", "pod start median (ms)", "vs runc", "20-pod burst median (ms)", "vs runc"
+    );
+    for h in &handlers {
+        let s = median(single.get_mut(h.as_str()).unwrap());
+        let b = median(burst.get_mut(h.as_str()).unwrap());
+        println!("{h:8} {s:>22.1} {:>9.2}x {b:>24.1} {:>9.2}x", s / base_single, b / base_burst);
+    }
+    println!(
+        "({n} single pods and {bursts} bursts of {BURST} per handler, handlers alternating; rrun: {})",
+        rrun_binary()
+    );
 }
