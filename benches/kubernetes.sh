@@ -30,4 +30,4 @@ for l in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "kubernetes" and m.get("executable"): print(m["executable"])')
 case ",$HANDLERS," in *,crun,*) export RRUN_K8S_CRUN=$(command -v crun) ;; esac
 RRUN_K8S_BIN=$PWD/target/release/rrun RRUN_K8S_HANDLERS=$HANDLERS RRUN_K8S_N=${N:-15} RRUN_K8S_BURSTS=${BURSTS:-3} \
-  "$bin" --ignored --exact cri_pod_start_bench --nocapture --test-threads 1 2>/dev/null | grep -v '^test \|^running \|^$\|test result'
+  "$bin" --ignored --exact cri_pod_start_bench --nocapture --test-threads 1 2>/dev/null | grep -v '^test \|^running \|^$\|^ok$\|test result'

@@ -4,7 +4,7 @@
 //! rrun) and, as the reference, `runc`. One pod per handler goes through
 //! RunPodSandbox, two containers sharing the pod's network namespace (one serves
 //! HTTP on 127.0.0.1, the other fetches it), ExecSync, a streaming exec with a
-//! terminal (websocket, `v4.channel.k8s.io`), ContainerStats,
+//! terminal (websocket, `v4.channel.k8s.io`), Attach to a terminal container, ContainerStats,
 //! UpdateContainerResources, a container killed over its memory limit
 //! (`OOMKilled`), stop and removal of everything; then nothing may be left
 //! (process, mount, cgroup, network namespace). What each handler showed is
@@ -67,7 +67,7 @@ impl Cri {
             ),
         )
         .unwrap();
-        let runc = find_program("runc").unwrap();
+        let runc = std::env::var("RRUN_K8S_RUNC").map(PathBuf::from).unwrap_or_else(|_| find_program("runc").unwrap());
         let config = dir.path.join("config.toml");
         std::fs::write(&config, containerd_config(&d, &runc.display().to_string(), &rrun_binary())).unwrap();
         let log = std::fs::File::create(dir.path.join("containerd.log")).unwrap();
@@ -336,8 +336,9 @@ fn write_oci_archive(path: &Path, name: &str, pause: &[u8]) {
 
 /// The websocket side of the CRI streaming server (`v4.channel.k8s.io`): each
 /// message starts with its channel (1 stdout, 2 stderr, 3 the final status).
-/// Returns what the terminal showed and the exit code the status names.
-fn stream_exec(url: &str) -> (String, i32) {
+/// `input` goes to stdin (channel 0) once connected. Returns what the terminal showed and
+/// the exit code the status names (an attach's status is Success: its code is the container's).
+fn stream(url: &str, input: &[u8]) -> (String, i32) {
     use tungstenite::client::IntoClientRequest;
     let ws_url = url.replacen("http://", "ws://", 1);
     let host = ws_url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
@@ -346,6 +347,10 @@ fn stream_exec(url: &str) -> (String, i32) {
     let tcp = std::net::TcpStream::connect(&host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
     tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let (mut ws, _) = tungstenite::client(req, tcp).unwrap_or_else(|e| panic!("websocket {ws_url}: {e}"));
+    if !input.is_empty() {
+        let msg = [&[0u8][..], input].concat();
+        ws.send(tungstenite::Message::Binary(msg.into())).unwrap_or_else(|e| panic!("websocket send: {e}"));
+    }
     let (mut out, mut status) = (Vec::new(), String::new());
     loop {
         match ws.read() {
@@ -447,6 +452,7 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
         log_directory: logs.display().to_string(),
         linux: Some(cri::LinuxPodSandboxConfig {
             cgroup_parent: cgroup_parent.clone(),
+            sysctls: [("net.ipv4.ip_local_port_range".to_string(), "20000 30000".to_string())].into(),
             security_context: Some(cri::LinuxSandboxSecurityContext {
                 namespace_options: Some(cri::NamespaceOption {
                     network: cri::NamespaceMode::Pod as i32,
@@ -497,7 +503,20 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     // two containers in the pod's network namespace: a server on 127.0.0.1 and a client
     let create = |name: &str, args: &[&str], mem: i64, pid_mode: cri::NamespaceMode| -> String {
         let (pid, pc) = (pod_id.clone(), pod_config.clone());
-        let config = container_config(name, args, &format!("{name}.log"), mem, pid_mode);
+        let mut config = container_config(name, args, &format!("{name}.log"), mem, pid_mode);
+        if name == "client" {
+            // as a restricted pod runs: a user, no capabilities, no_new_privs, read-only root,
+            // containerd's default seccomp profile
+            let sc = config.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+            sc.run_as_user = Some(cri::Int64Value { value: 1000 });
+            sc.readonly_rootfs = true;
+            sc.no_new_privs = true;
+            sc.capabilities = Some(cri::Capability { drop_capabilities: vec!["ALL".into()], ..Default::default() });
+            sc.seccomp = Some(cri::SecurityProfile {
+                profile_type: cri::security_profile::ProfileType::RuntimeDefault as i32,
+                ..Default::default()
+            });
+        }
         let r: cri::CreateContainerResponse = cri.call(&format!("CreateContainer {name}"), |mut c| async move {
             c.create_container(cri::CreateContainerRequest {
                 pod_sandbox_id: pid,
@@ -537,8 +556,25 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
         64 << 20,
         cri::NamespaceMode::Pod,
     );
+    // a terminal container for Attach
+    let tty_config = cri::ContainerConfig {
+        tty: true,
+        stdin: true,
+        ..container_config("tty", &["sh"], "tty.log", 0, cri::NamespaceMode::Container)
+    };
+    let (pid, pc) = (pod_id.clone(), pod_config.clone());
+    let r: cri::CreateContainerResponse = cri.call("CreateContainer tty", |mut c| async move {
+        c.create_container(cri::CreateContainerRequest {
+            pod_sandbox_id: pid,
+            config: Some(tty_config),
+            sandbox_config: Some(pc),
+        })
+        .await
+    });
+    let tty = r.container_id;
     start(&server);
     start(&client);
+    start(&tty);
     let client_log = logs.join("client.log");
     let fetched = wait_for(Duration::from_secs(15), || cri_log(&client_log).len() >= 2);
     assert!(fetched, "{handler}: the client's log shows no fetch: {:?}", cri_log(&client_log));
@@ -566,7 +602,10 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
             cmd: [
                 "sh",
                 "-c",
-                "wget -q -O - http://127.0.0.1:8080/; tr -d '\\0' < /proc/1/cmdline; echo; echo err >&2; exit 3",
+                "wget -q -O - http://127.0.0.1:8080/; tr -d '\\0' < /proc/1/cmdline; echo; \
+                 id -u; grep -E '^(Seccomp|NoNewPrivs|CapEff):' /proc/self/status | tr -s '\\t' ' '; \
+                 cat /proc/sys/net/ipv4/ip_local_port_range | tr -s '\\t' ' '; touch /x 2>/dev/null || echo ro; \
+                 echo err >&2; exit 3",
             ]
             .map(String::from)
             .to_vec(),
@@ -582,7 +621,15 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     );
     assert_eq!(
         (r.exit_code, String::from_utf8_lossy(&r.stdout).as_ref(), String::from_utf8_lossy(&r.stderr).as_ref()),
-        (3, format!("hello-from-pod-{handler}\n/pause\n").as_str(), "err\n"),
+        (
+            3,
+            format!(
+                "hello-from-pod-{handler}\n/pause\n1000\nCapEff: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\n\
+                 20000 30000\nro\n"
+            )
+            .as_str(),
+            "err\n"
+        ),
         "{handler}: ExecSync"
     );
     seen.insert("ExecSync", exec_sync);
@@ -613,10 +660,23 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
         })
         .await
     });
-    let (text, code) = stream_exec(&r.url);
+    let (text, code) = stream(&r.url, b"");
     assert!(text.contains("/dev/pts/") && text.contains("answer-42"), "{handler}: exec -t showed {text:?}");
     assert_eq!(code, 5, "{handler}: exec -t: {text:?}");
     seen.insert("Exec (tty, websocket)", format!("code {code}, tty {}", text.contains("/dev/pts/")));
+
+    // Attach to the terminal container's shell: typed input, its output, its exit code
+    let id = tty.clone();
+    let r: cri::AttachResponse = cri.call("Attach", |mut c| async move {
+        c.attach(cri::AttachRequest { container_id: id, stdin: true, tty: true, stdout: true, stderr: false }).await
+    });
+    let (text, _) = stream(&r.url, b"tty; echo attached-$((6*7)); exit 7\n");
+    assert!(text.contains("attached-42") && text.contains("/dev/pts/"), "{handler}: attach showed {text:?}");
+    let done =
+        wait_for(Duration::from_secs(10), || cri.container_state(&tty).state() == cri::ContainerState::ContainerExited);
+    let s = cri.container_state(&tty);
+    assert!(done && s.exit_code == 7, "{handler}: after attach: {s:?}");
+    seen.insert("Attach (tty, websocket)", format!("exit {}, output {}", s.exit_code, text.contains("attached-42")));
 
     // ContainerStats: the shim reads the container's cgroup
     let id = server.clone();
@@ -679,7 +739,7 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     );
     assert_eq!((s.exit_code, c.exit_code), (0, 143), "{handler}: server {s:?}\nclient {c:?}");
     assert!(t.elapsed() < Duration::from_secs(15), "{handler}: StopContainer took {:?}", t.elapsed());
-    for id in [&server, &client, &hog] {
+    for id in [&server, &client, &hog, &tty] {
         let id = id.to_string();
         let _: cri::RemoveContainerResponse = cri.call("RemoveContainer", |mut c| async move {
             c.remove_container(cri::RemoveContainerRequest { container_id: id }).await
@@ -695,7 +755,7 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     });
 
     // nothing left: processes (pause, shim), mounts, cgroups, the network namespace, state
-    let ids = [&pod_id, &server, &client, &hog];
+    let ids = [&pod_id, &server, &client, &hog, &tty];
     let clean = wait_for(Duration::from_secs(10), || {
         ids.iter().all(|id| pids_mentioning(id).is_empty() && cgroup_dirs(&format!("{cgroup_parent}/{id}")).is_empty())
             && !Path::new(&format!("/proc/{pause_pid}")).exists()
@@ -821,6 +881,9 @@ fn remove_pods(cri: &Cri, pods: &[String]) {
 }
 
 fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -828,6 +891,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// Pod start latency (RunPodSandbox + CreateContainer + StartContainer until it runs) and a
 /// burst of 20 pods started at once, per handler, handlers alternating; medians and ratios to
 /// runc. Run by benches/kubernetes.sh (`--ignored`): env RRUN_K8S_HANDLERS (runc,rrun[,crun]),
+/// RRUN_K8S_BIN / RRUN_K8S_RUNC / RRUN_K8S_CRUN (the handlers' binaries),
 /// RRUN_K8S_N (single pods per handler, 15), RRUN_K8S_BURSTS (bursts per handler, 3).
 #[test]
 #[ignore = "a benchmark: benches/kubernetes.sh runs it"]
@@ -891,8 +955,8 @@ fn cri_pod_start_bench() {
         "handler", "pod start median (ms)", "vs runc", "20-pod burst median (ms)", "vs runc"
     );
     for h in &handlers {
-        let s = median(single.get_mut(h.as_str()).unwrap());
-        let b = median(burst.get_mut(h.as_str()).unwrap());
+        let s = median(single.get_mut(h.as_str()).map(|v| v.as_mut_slice()).unwrap_or(&mut []));
+        let b = median(burst.get_mut(h.as_str()).map(|v| v.as_mut_slice()).unwrap_or(&mut []));
         println!("{h:8} {s:>22.1} {:>9.2}x {b:>24.1} {:>9.2}x", s / base_single, b / base_burst);
     }
     println!(
