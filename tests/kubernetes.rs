@@ -712,6 +712,35 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     let limits = format!("{} {}", read("memory", "memory.limit_in_bytes"), read("cpu", "cpu.shares"));
     assert_eq!(limits, format!("{} 512", 96 << 20), "{handler}: the cgroup after UpdateContainerResources");
     seen.insert("UpdateContainerResources", limits);
+    // raised again (memory+swap before memory, or the kernel refuses), with a CPU quota and a cpuset
+    let id = server.clone();
+    let _: cri::UpdateContainerResourcesResponse = cri.call("UpdateContainerResources 2", |mut c| async move {
+        c.update_container_resources(cri::UpdateContainerResourcesRequest {
+            container_id: id,
+            linux: Some(cri::LinuxContainerResources {
+                memory_limit_in_bytes: 256 << 20,
+                memory_swap_limit_in_bytes: 256 << 20,
+                cpu_shares: 512,
+                cpu_period: 100_000,
+                cpu_quota: 50_000,
+                cpuset_cpus: "0".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+    });
+    let memsw = Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists();
+    let limits = format!(
+        "{} {} {} {} {}",
+        read("memory", "memory.limit_in_bytes"),
+        if memsw { read("memory", "memory.memsw.limit_in_bytes") } else { (256u64 << 20).to_string() },
+        read("cpu", "cpu.cfs_period_us"),
+        read("cpu", "cpu.cfs_quota_us"),
+        read("cpuset", "cpuset.cpus")
+    );
+    assert_eq!(limits, format!("{0} {0} 100000 50000 0", 256 << 20), "{handler}: the cgroup after the second update");
+    seen.insert("UpdateContainerResources 2", limits);
 
     // a container over its memory limit: OOMKilled
     let hog = create("hog", &["sh", "-c", "a=x; while :; do a=$a$a; done"], 32 << 20, cri::NamespaceMode::Container);
