@@ -805,8 +805,116 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     let left: Vec<_> = std::fs::read_dir(&state).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "{handler}: runtime state left in {}: {left:?}", state.display());
     seen.insert("after removal", "no process, mount, cgroup, netns or state".into());
+    host_pod(cri, handler, &mut seen);
     eprintln!("{handler}: scenario in {:?}", t0.elapsed());
     seen
+}
+
+/// A pod in the host's network and PID namespaces with a privileged container, as node
+/// agents (CNI daemons, kube-proxy) run: what it sees of the host, and that it goes cleanly.
+fn host_pod(cri: &Cri, handler: &str, seen: &mut Observed) {
+    let cgroup_parent = format!("/{}/host-{handler}", cri.cgroup_root);
+    let host_ns = cri::NamespaceOption {
+        network: cri::NamespaceMode::Node as i32,
+        pid: cri::NamespaceMode::Node as i32,
+        ipc: cri::NamespaceMode::Node as i32,
+        ..Default::default()
+    };
+    let pod_config = cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name: format!("agent-{handler}"),
+            uid: format!("agent-{handler}-{}", std::process::id()),
+            namespace: "kube-system".into(),
+            attempt: 0,
+        }),
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: cgroup_parent.clone(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(host_ns),
+                privileged: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (pc, h) = (pod_config.clone(), handler.to_string());
+    let pod = cri
+        .call("RunPodSandbox (host)", |mut c| async move {
+            c.run_pod_sandbox(cri::RunPodSandboxRequest { config: Some(pc), runtime_handler: h }).await
+        })
+        .pod_sandbox_id;
+    let mut config = container_config("agent", &["sleep", "3600"], "", 0, cri::NamespaceMode::Node);
+    let sc = config.linux.as_mut().unwrap().security_context.as_mut().unwrap();
+    sc.privileged = true;
+    sc.namespace_options.as_mut().unwrap().network = cri::NamespaceMode::Node as i32;
+    sc.namespace_options.as_mut().unwrap().ipc = cri::NamespaceMode::Node as i32;
+    let (pid, pc) = (pod.clone(), pod_config.clone());
+    let id = cri
+        .call("CreateContainer (privileged)", |mut c| async move {
+            c.create_container(cri::CreateContainerRequest {
+                pod_sandbox_id: pid,
+                config: Some(config),
+                sandbox_config: Some(pc),
+            })
+            .await
+        })
+        .container_id;
+    let cid = id.clone();
+    let _: cri::StartContainerResponse = cri.call("StartContainer (privileged)", |mut c| async move {
+        c.start_container(cri::StartContainerRequest { container_id: cid }).await
+    });
+    // the host's namespaces (as links), all capabilities, the host's devices, a writable /sys
+    let host = |ns: &str| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap().display().to_string();
+    let script = "for ns in net pid ipc; do [ $(readlink /proc/self/ns/$ns) = \"$(eval echo \\$$ns)\" ] && echo host-$ns; done; \
+         grep CapEff /proc/self/status | tr -s '\\t' ' '; [ -e /dev/kmsg ] && echo dev-kmsg; \
+         grep -q ' /sys sysfs rw' /proc/self/mounts && echo sys-rw".to_string();
+    let cid = id.clone();
+    let r: cri::ExecSyncResponse = cri.call("ExecSync (privileged)", |mut c| async move {
+        c.exec_sync(cri::ExecSyncRequest {
+            container_id: cid,
+            cmd: vec![
+                "env".into(),
+                format!("net={}", host("net")),
+                format!("pid={}", host("pid")),
+                format!("ipc={}", host("ipc")),
+                "sh".into(),
+                "-c".into(),
+                script,
+            ],
+            timeout: 20,
+        })
+        .await
+    });
+    let out = String::from_utf8_lossy(&r.stdout).to_string();
+    seen.insert(
+        "privileged, host namespaces",
+        format!("code {} {out:?} {:?}", r.exit_code, String::from_utf8_lossy(&r.stderr)),
+    );
+    // every capability the host's root has (this host's lacks CAP_SYS_RESOURCE)
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let caps =
+        status.lines().find(|l| l.starts_with("CapBnd:")).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    assert_eq!(
+        (r.exit_code, out.as_str()),
+        (0, format!("host-net\nhost-pid\nhost-ipc\nCapEff: {caps}\ndev-kmsg\nsys-rw\n").as_str()),
+        "{handler}: privileged container: {:?}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let pid = pod.clone();
+    let _: cri::StopPodSandboxResponse = cri.call("StopPodSandbox (host)", |mut c| async move {
+        c.stop_pod_sandbox(cri::StopPodSandboxRequest { pod_sandbox_id: pid }).await
+    });
+    let pid = pod.clone();
+    let _: cri::RemovePodSandboxResponse = cri.call("RemovePodSandbox (host)", |mut c| async move {
+        c.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: pid }).await
+    });
+    let clean = wait_for(Duration::from_secs(10), || {
+        [&pod, &id]
+            .iter()
+            .all(|i| pids_mentioning(i).is_empty() && cgroup_dirs(&format!("{cgroup_parent}/{i}")).is_empty())
+    });
+    assert!(clean, "{handler}: the host pod left processes or cgroups");
 }
 
 #[test]
