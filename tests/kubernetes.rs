@@ -174,6 +174,12 @@ impl Drop for Cri {
                 let _ = self.try_call(|mut c| async move {
                     c.remove_pod_sandbox(cri::RemovePodSandboxRequest { pod_sandbox_id: id }).await
                 });
+                // libcni's cache of a pod whose network teardown failed
+                for e in std::fs::read_dir("/var/lib/cni/results").into_iter().flatten().flatten() {
+                    if e.file_name().to_string_lossy().contains(&pod.id) {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
             }
         }
         if let Some(mut daemon) = self.daemon.take() {
@@ -801,6 +807,14 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
         .collect();
     assert!(mounts.is_empty(), "{handler}: mounts left: {mounts:?}");
     assert!(!Path::new(&netns).exists(), "{handler}: the pod's netns {netns} is left");
+    let cni_cache: Vec<_> = std::fs::read_dir("/var/lib/cni/results")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(&pod_id))
+        .map(|e| e.path())
+        .collect();
+    assert!(cni_cache.is_empty(), "{handler}: CNI results left: {cni_cache:?}");
     let state = cri.dir.path.join("runtime-root").join(handler).join("k8s.io");
     let left: Vec<_> = std::fs::read_dir(&state).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
     assert!(left.is_empty(), "{handler}: runtime state left in {}: {left:?}", state.display());
