@@ -14,7 +14,7 @@
 //! no kubelet: the pause image is contrib/kubernetes/pause.c built static and
 //! packed as an OCI archive here, the busybox fixture is imported with
 //! `ctr -n k8s.io images import`, CNI is Debian's containernetworking-plugins
-//! (bridge + host-local on 10.92.0.0/24, a subnet of its own, no masquerade,
+//! (bridge + host-local on a /24 of 10.92.0.0/16, a subnet of its own, no masquerade,
 //! loopback) with a private config and IPAM directory. The async gRPC client
 //! lives only in this test process, which never forks a container.
 
@@ -35,8 +35,13 @@ use tonic::transport::Channel;
 
 /// Any one CRI call's limit: far above what it takes, short enough not to hang CI.
 const CALL: Duration = Duration::from_secs(60);
-const SUBNET: &str = "10.92.0.0/24";
-const BRIDGE: &str = "rrunk8s0";
+
+/// The pods' bridge and /24 (of 10.92.0.0/16, apart from the host's routes and rrun's own
+/// 10.86/10.87 networks), per process: a test and a benchmark may run side by side.
+fn net() -> (String, String) {
+    let n = std::process::id();
+    (format!("rk8s{}", n % 100_000), format!("10.92.{}", n % 256))
+}
 const PAUSE_IMAGE: &str = "docker.io/rrun/pause:test";
 const BUSYBOX: &str = "docker.io/library/busybox:latest";
 
@@ -57,12 +62,13 @@ impl Cri {
         let d = dir.path.display().to_string();
         let cgroup_root = format!("rrun-k8s-test-{}", std::process::id());
         std::fs::create_dir_all(dir.path.join("cni")).unwrap();
+        let (bridge, subnet) = net();
         std::fs::write(
             dir.path.join("cni/10-rrun-test.conflist"),
             format!(
                 r#"{{"cniVersion": "0.4.0", "name": "rrun-k8s-test", "plugins": [
-  {{"type": "bridge", "bridge": "{BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-    "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{SUBNET}"}}]], "dataDir": "{d}/cni-ipam"}}}}]}}
+  {{"type": "bridge", "bridge": "{bridge}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+    "ipam": {{"type": "host-local", "ranges": [[{{"subnet": "{subnet}.0/24"}}]], "dataDir": "{d}/cni-ipam"}}}}]}}
 "#
             ),
         )
@@ -196,7 +202,7 @@ impl Drop for Cri {
             }
         }
         remove_cgroup_tree(&self.cgroup_root);
-        let _ = output_of(timed(10, "ip").args(["link", "del", BRIDGE]));
+        let _ = output_of(timed(10, "ip").args(["link", "del", &net().0]));
         // ScratchDir's drop unmounts the snapshots and shm mounts and removes the rest
     }
 }
@@ -486,7 +492,8 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     let st = status.status.clone().unwrap();
     seen.insert("sandbox state", format!("{:?}", st.state()));
     let ip = st.network.as_ref().map(|n| n.ip.clone()).unwrap_or_default();
-    assert!(ip.starts_with("10.92.0."), "{handler}: the pod's address {ip:?} is not on {SUBNET}");
+    let subnet = net().1;
+    assert!(ip.starts_with(&format!("{subnet}.")), "{handler}: the pod's address {ip:?} is not on {subnet}.0/24");
     let info: serde_json::Value =
         serde_json::from_str(status.info.get("info").map(String::as_str).unwrap_or("{}")).unwrap();
     assert_eq!(info["runtimeHandler"], handler, "{handler}: {info}");
