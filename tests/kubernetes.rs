@@ -221,24 +221,40 @@ fn remove_cgroup_tree(rel: &str) {
     }
 }
 
-/// containerd's configuration: the repo's contrib/containerd/rrun.toml runtimes (binary and
-/// state paths of the test's own), the CRI plugin with the local pause image, cgroupfs, CNI.
+/// containerd's configuration: the CRI plugin with the local pause image, cgroupfs and CNI,
+/// then the runtimes exactly as contrib/containerd/rrun.toml documents them.
 /// `restrict_oom_score_adj`: this host's root lacks CAP_SYS_RESOURCE, so the pause
 /// container's oom_score_adj -998 would be refused (by runc as by rrun).
 fn containerd_config(d: &str, runc: &str, rrun: &str) -> String {
-    let runtime = |name: &str, bin: &str| {
-        format!(
-            "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{name}]\n\
-             \x20   runtime_type = \"io.containerd.runc.v2\"\n\
-             \x20   [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{name}.options]\n\
-             \x20     BinaryName = \"{bin}\"\n\
-             \x20     SystemdCgroup = false\n\
-             \x20     Root = \"{d}/runtime-root/{name}\"\n"
-        )
-    };
+    // the repo's documented runtimes, verbatim but for the binaries and a state root of the test's own
+    let contrib = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/containerd/rrun.toml");
+    let contrib = std::fs::read_to_string(&contrib).unwrap_or_else(|e| panic!("{}: {e}", contrib.display()));
+    let mut runtimes = String::new();
+    for line in contrib.lines().filter(|l| !l.starts_with("version")) {
+        let line = match line.trim() {
+            "BinaryName = \"/usr/local/bin/rrun\"" => {
+                format!("      BinaryName = \"{rrun}\"\n      Root = \"{d}/runtime-root/rrun\"")
+            }
+            "BinaryName = \"/usr/sbin/runc\"" => {
+                format!("      BinaryName = \"{runc}\"\n      Root = \"{d}/runtime-root/runc\"")
+            }
+            _ => line.to_string(),
+        };
+        runtimes.push_str(&line);
+        runtimes.push('\n');
+    }
+    assert!(
+        runtimes.contains(&format!("Root = \"{d}/runtime-root/rrun\"")),
+        "contrib/containerd/rrun.toml names no /usr/local/bin/rrun"
+    );
     // benches/kubernetes.sh adds crun (it runs containerd where crun accepts the cgroups)
     let crun = match std::env::var("RRUN_K8S_CRUN") {
-        Ok(bin) if !bin.is_empty() => runtime("crun", &bin),
+        Ok(bin) if !bin.is_empty() => format!(
+            "  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun]\n\
+             \x20   runtime_type = \"io.containerd.runc.v2\"\n\
+             \x20   [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.crun.options]\n\
+             \x20     BinaryName = \"{bin}\"\n      SystemdCgroup = false\n      Root = \"{d}/runtime-root/crun\"\n"
+        ),
         _ => String::new(),
     };
     format!(
@@ -253,11 +269,8 @@ fn containerd_config(d: &str, runc: &str, rrun: &str) -> String {
          \x20 restrict_oom_score_adj = true\n\
          [plugins.\"io.containerd.grpc.v1.cri\".cni]\n\
          \x20 bin_dir = \"/usr/lib/cni\"\n  conf_dir = \"{d}/cni\"\n  max_conf_num = 1\n\
-         [plugins.\"io.containerd.grpc.v1.cri\".containerd]\n\
-         \x20 snapshotter = \"overlayfs\"\n  default_runtime_name = \"runc\"\n{}{}",
-        runtime("runc", runc),
-        runtime("rrun", rrun)
-    ) + &crun
+         {runtimes}{crun}"
+    )
 }
 
 /// The rrun the handler `rrun` runs: this build's, or `RRUN_K8S_BIN` (the bench's release build).
