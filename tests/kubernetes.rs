@@ -3,7 +3,7 @@
 //! with the runtime handler `rrun` (containerd's runc v2 shim, `BinaryName` =
 //! rrun) and, as the reference, `runc`. One pod per handler goes through
 //! RunPodSandbox, two containers sharing the pod's network namespace (one serves
-//! HTTP on 127.0.0.1, the other fetches it), ExecSync, a streaming exec with a
+//! HTTP on 127.0.0.1, the other fetches it), ExecSync (also past its timeout), a streaming exec with a
 //! terminal (websocket, `v4.channel.k8s.io`), Attach to a terminal container, ContainerStats,
 //! UpdateContainerResources, a container killed over its memory limit
 //! (`OOMKilled`), stop and removal of everything; then nothing may be left
@@ -672,6 +672,23 @@ fn scenario(cri: &Cri, handler: &str) -> Observed {
     seen.insert("ExecSync server", format!("code {} {:?}", r.exit_code, String::from_utf8_lossy(&r.stdout)));
     assert_eq!(r.exit_code, 0, "{handler}: {:?}", String::from_utf8_lossy(&r.stderr));
 
+    // ExecSync past its timeout (as a probe's): an error, and the exec'd process is killed
+    let id = server.clone();
+    let t = Instant::now();
+    let r = cri.try_call(|mut c| async move {
+        c.exec_sync(cri::ExecSyncRequest {
+            container_id: id,
+            cmd: ["sleep", "31313"].map(String::from).to_vec(),
+            timeout: 1,
+        })
+        .await
+    });
+    let err = r.expect_err("ExecSync past its timeout succeeded");
+    assert!(t.elapsed() < Duration::from_secs(20), "{handler}: ExecSync timeout took {:?}", t.elapsed());
+    let gone = wait_for(Duration::from_secs(10), || pids_mentioning("sleep 31313").is_empty());
+    assert!(gone, "{handler}: the timed-out exec still runs: {:?}", pids_mentioning("sleep 31313"));
+    seen.insert("ExecSync past its timeout", err.replace(&server, "ID"));
+
     // streaming Exec with a terminal, through the streaming server's websocket (stdin on, as
     // `kubectl exec -it`: containerd 1.6 relays no terminal output without it, whatever the runtime)
     let id = client.clone();
@@ -988,7 +1005,11 @@ fn cri_pod_lifecycle_rrun_and_runc() {
         }
     }
     assert!(differ.is_empty(), "rrun and runc differ:\n{}", differ.join("\n"));
-    assert!(!cri.log().contains("level=error"), "containerd logged errors:\n{}", tail(&cri.log(), 60));
+    let log = cri.log();
+    // (the timed-out ExecSync is logged as an error, as the test asked for it)
+    let errors: Vec<&str> =
+        log.lines().filter(|l| l.contains("level=error") && !l.contains("timeout 1s exceeded")).collect();
+    assert!(errors.is_empty(), "containerd logged errors:\n{}", errors.join("\n"));
 }
 
 // ------------------------------------------------------------ benchmark (benches/kubernetes.sh)
