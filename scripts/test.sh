@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 pkgs=()
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || pkgs+=(busybox-static)
 # netavark and aardvark-dns: bridge networking (the default --network); iptables: netavark's firewall;
-# uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs)
-for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap; do
+# uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs); containernetworking-plugins:
+# the pods' CNI in tests/kubernetes.rs
+for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap containernetworking-plugins; do
   dpkg-query -W -f="\${Status}" "$pkg" 2>/dev/null | grep -q "ok installed" || pkgs+=("$pkg")
 done
 for tool in zstd python3; do command -v "$tool" >/dev/null || pkgs+=("$tool"); done
