@@ -121,7 +121,20 @@ pub fn rootless_setup(layout: &str) -> RootlessSetup {
         ));
         "unavailable: overlayfs in a user namespace needs Linux 5.11".to_string()
     };
-    missing.push(format!("resource limits (--memory, --cpus, --pids-limit…): {}", crate::cgroups::none::why(layout)));
+    let delegation = match crate::cgroups::Layout::detect().map(|l| crate::cgroups::delegated(&l)) {
+        Ok(Ok(dir)) => format!("{} (cgroup v2, delegated: limits work)", dir.display()),
+        Ok(Err(why)) => {
+            missing.push(format!("resource limits (--memory, --cpus, --pids-limit…): {why}"));
+            "none".to_string()
+        }
+        Err(_) => {
+            missing.push(format!(
+                "resource limits (--memory, --cpus, --pids-limit…): {}",
+                crate::cgroups::none::why(layout)
+            ));
+            "none".to_string()
+        }
+    };
     let network = match crate::network::pasta::unavailable() {
         None => "pasta (a network namespace of its own, connected through pasta; -p forwarded by it)".to_string(),
         Some(why) => {
@@ -129,7 +142,7 @@ pub fn rootless_setup(layout: &str) -> RootlessSetup {
             format!("a network namespace of its own with loopback only (or --network host): {why}")
         }
     };
-    RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: "none".into(), network, missing }
+    RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: delegation, network, missing }
 }
 
 #[derive(Debug, Clone, Serialize)]
