@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Rootless figures: `rrun run --rm busybox true` as an ordinary user beside
 # `podman run --rm` as the same user (podman 4 rootless with crun, no network),
-# and rrun as root, as ratios; then unpacking the layered fixture (`load` of
-# big.tar: decompress, verify, unpack) as the user beside root. Run as root:
+# and rrun as root, as ratios (rrun rootless both on its default network, pasta
+# when installed, and with --network none as podman); then unpacking the layered
+# fixture (`load` of big.tar: decompress, verify, unpack) and pulling it cold
+# from a local docker-registry on 127.0.0.1, as the user beside root. Run as root:
 # it creates the user (USER_NAME, default rrun-rootless-bench) with
 # subordinate ranges if needed. Env: N=20 runs, WORK=/tmp/rrun-bench-rootless,
 # PROFILE=release|dev.
@@ -20,7 +22,7 @@ USER_NAME=${USER_NAME:-rrun-rootless-bench}
 if [ -z "${_RRUN_BENCH_NS:-}" ] && [ -n "$(tr -d ' \n' 2>/dev/null < /sys/fs/cgroup/unified/cgroup.controllers)" ]; then
   exec unshare -m --propagation private env _RRUN_BENCH_NS=1 bash -c 'umount /sys/fs/cgroup/unified && exec "$0" "$@"' "$0" "$@"
 fi
-for t in newuidmap:uidmap crun:crun podman:podman; do
+for t in newuidmap:uidmap crun:crun podman:podman pasta:passt docker-registry:docker-registry; do
   command -v "${t%%:*}" >/dev/null || { echo "installing ${t#*:}" >&2; apt-get install -y -qq "${t#*:}" >/dev/null; }
 done
 id "$USER_NAME" >/dev/null 2>&1 || useradd -m -s /bin/sh "$USER_NAME"
@@ -57,7 +59,8 @@ uname -r
 echo "rrun ($PROFILE), $(podman --version), $(crun --version | head -1)"
 echo "# run --rm busybox true: $N runs each, alternating; medians; ratio = median / rootless rrun's"
 python3 benches/timer.py -n "$N" \
-  "rrun-rootless=exec $ASU $RRUN run --rm busybox true" \
+  "rrun-rootless=exec $ASU $RRUN run --rm --network none busybox true" \
+  "rrun-rootless-pasta=exec $ASU $RRUN run --rm busybox true" \
   "podman-rootless=exec $ASU $PODMAN run --rm --network none busybox true" \
   "rrun-root=exec $RRUN --root $WORK/root-store run --rm busybox true"
 echo "# unpack the layered fixture (load big.tar), 5 runs each; ratio = median / root's"
@@ -65,3 +68,19 @@ python3 benches/timer.py -n 5 --warmup 1 \
   --between "$RRUN --root $WORK/root-store rmi -f big >/dev/null 2>&1; $ASU $RRUN rmi -f big >/dev/null 2>&1; true" \
   "root=exec $RRUN --root $WORK/root-store load -q -i $WORK/bin/big.tar" \
   "rootless=exec $ASU $RRUN load -q -i $WORK/bin/big.tar"
+echo "# cold pull of the layered fixture from a local registry (127.0.0.1), 5 runs each; ratio = median / root's"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$WORK/registry" "$PORT" > "$WORK/registry.yml"
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REG=$!
+trap 'kill $REG 2>/dev/null; cleanup' EXIT
+until curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null; do sleep 0.1; done
+REF=127.0.0.1:$PORT/bench/big:1
+"$RRUN" --root "$WORK/root-store" load -q -i "$WORK/bin/big.tar" >/dev/null
+"$RRUN" --root "$WORK/root-store" tag big "$REF"
+"$RRUN" --root "$WORK/root-store" push "$REF" >/dev/null
+python3 benches/timer.py -n 5 --warmup 1 \
+  --between "rm -rf $WORK/pull-root; $ASU $RRUN rmi -f $REF >/dev/null 2>&1; sync" \
+  "root=exec $RRUN --root $WORK/pull-root pull -q $REF" \
+  "rootless=exec $ASU $RRUN pull -q $REF"

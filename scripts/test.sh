@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 pkgs=()
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || pkgs+=(busybox-static)
 # netavark and aardvark-dns: bridge networking (the default --network); iptables: netavark's firewall;
-# uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs); containernetworking-plugins:
-# the pods' CNI in tests/kubernetes.rs
-for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap containernetworking-plugins; do
+# uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs); passt: pasta, an ordinary user's
+# network; containernetworking-plugins: the pods' CNI in tests/kubernetes.rs
+for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap passt containernetworking-plugins; do
   dpkg-query -W -f="\${Status}" "$pkg" 2>/dev/null | grep -q "ok installed" || pkgs+=("$pkg")
 done
 for tool in zstd python3; do command -v "$tool" >/dev/null || pkgs+=("$tool"); done
@@ -22,6 +22,8 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     echo "test.sh: missing ${pkgs[*]} (run as root to install them)" >&2
   fi
 fi
+# pasta opens /dev/net/tun as the user: udev makes it 0666, a host without udev may leave it 0600
+if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 bash rootfs-fixtures/build.sh
 cargo test --all-targets "$@"
 # doc examples compile (they need no root)

@@ -121,21 +121,28 @@ pub fn rootless_setup(layout: &str) -> RootlessSetup {
         ));
         "unavailable: overlayfs in a user namespace needs Linux 5.11".to_string()
     };
-    missing.push(format!("resource limits (--memory, --cpus, --pids-limit…): {}", crate::cgroups::none::why(layout)));
-    let helpers: Vec<&str> = ["pasta", "slirp4netns"]
-        .into_iter()
-        .filter(|h| ["/usr/bin", "/bin", "/usr/local/bin"].iter().any(|d| std::path::Path::new(d).join(h).is_file()))
-        .collect();
-    let network = format!(
-        "a network namespace of its own with loopback only (or --network host); {}",
-        if helpers.is_empty() {
-            "no pasta or slirp4netns found".to_string()
-        } else {
-            format!("{} installed, not used yet", helpers.join(", "))
+    let delegation = match crate::cgroups::Layout::detect().map(|l| crate::cgroups::delegated(&l)) {
+        Ok(Ok(dir)) => format!("{} (cgroup v2, delegated: limits work)", dir.display()),
+        Ok(Err(why)) => {
+            missing.push(format!("resource limits (--memory, --cpus, --pids-limit…): {why}"));
+            "none".to_string()
         }
-    );
-    missing.push("outbound network and -p: not available rootless yet; use --network host".into());
-    RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: "none".into(), network, missing }
+        Err(_) => {
+            missing.push(format!(
+                "resource limits (--memory, --cpus, --pids-limit…): {}",
+                crate::cgroups::none::why(layout)
+            ));
+            "none".to_string()
+        }
+    };
+    let network = match crate::network::pasta::unavailable() {
+        None => "pasta (a network namespace of its own, connected through pasta; -p forwarded by it)".to_string(),
+        Some(why) => {
+            missing.push(format!("outbound network and -p: {why}; until then --network host shares the host's"));
+            format!("a network namespace of its own with loopback only (or --network host): {why}")
+        }
+    };
+    RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: delegation, network, missing }
 }
 
 #[derive(Debug, Clone, Serialize)]

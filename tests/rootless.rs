@@ -374,34 +374,164 @@ fn limits_are_refused_clearly_without_delegation() {
     assert_eq!(u.sh(&[], "true").0, 0);
 }
 
+/// pasta installed and /dev/net/tun open to users (udev's mode 0666; a host
+/// without udev may leave it 0600): the test's setup, as scripts/test.sh does.
+fn pasta_or_skip(test: &str) -> bool {
+    if !ensure_programs(test, &[("pasta", "passt")]) {
+        return false;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(md) = std::fs::metadata("/dev/net/tun") {
+        if md.permissions().mode() & 0o666 != 0o666 {
+            std::fs::set_permissions("/dev/net/tun", std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        true
+    } else {
+        eprintln!("SKIP {test}: no /dev/net/tun");
+        false
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `GET /PATH` on 127.0.0.1:PORT, a few tries while the server starts: the body.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    for _ in 0..50 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(format!("GET /{path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes());
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if let Some((head, body)) = buf.split_once("\r\n\r\n") {
+                if head.starts_with("HTTP/1.") && head.contains(" 200 ") {
+                    return Some(body.to_string());
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    None
+}
+
 #[test]
-fn network_is_loopback_only_unless_host() {
+fn network_is_pasta_by_default_and_none_or_host_on_request() {
     let Some(u) = AsUser::new("network", RANGES_USER, true) else { return };
+    if !pasta_or_skip("network") {
+        return;
+    }
     u.load("busybox.tar");
     let ifaces = |extra: &[&str]| {
         let (code, out, err) = u.sh(extra, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
         assert_eq!(code, 0, "{err}");
         out.lines().map(String::from).collect::<Vec<_>>()
     };
-    assert_eq!(ifaces(&[]), ["lo"], "by default a namespace of its own with loopback only");
-    let host: Vec<String> = std::fs::read_to_string("/proc/net/dev")
-        .unwrap()
-        .lines()
-        .skip(2)
-        .map(|l| l.split(':').next().unwrap().trim().to_string())
-        .collect();
-    let mut seen = ifaces(&["--network", "host"]);
-    seen.sort();
-    let mut host = host;
-    host.sort();
-    assert_eq!(seen, host, "--network host shares the host's interfaces");
-    // bridges and published ports need root (netavark): one clear line, nothing made
-    for extra in [&["--network", "bridge"][..], &["-p", "127.0.0.1:18080:80"][..]] {
-        let (code, _, err) = u.sh(extra, "true");
-        assert_eq!(code, 125, "{extra:?}: {err}");
-        assert!(err.contains("need root (netavark)") && err.contains("--network none"), "{extra:?}: {err}");
-    }
+    // pasta: an interface besides lo, with an IPv4 address and a default route (no traffic is sent anywhere)
+    let (code, out, err) = u.sh(&[], "ip -4 -o addr show; echo ROUTES; ip route");
+    assert_eq!(code, 0, "{err}");
+    let (addrs, routes) = out.split_once("ROUTES").unwrap();
+    let ext: Vec<&str> = addrs.lines().filter(|l| !l.contains(" lo ")).collect();
+    assert_eq!(ext.len(), 1, "one interface of pasta's with an address: {out}");
+    assert!(ext[0].contains(" inet "), "{out}");
+    assert!(routes.lines().any(|l| l.starts_with("default via ")), "a default route: {out}");
+    assert_eq!(ifaces(&["--network", "none"]), ["lo"], "--network none: loopback only");
+    let host = || -> Vec<String> {
+        let text = std::fs::read_to_string("/proc/net/dev").unwrap();
+        text.lines().skip(2).map(|l| l.split(':').next().unwrap().trim().to_string()).collect()
+    };
+    // other tests' interfaces may come and go meanwhile: those there before and after must be seen, and no other
+    let before = host();
+    let seen = ifaces(&["--network", "host"]);
+    let after = host();
+    assert!(before.iter().filter(|i| after.contains(i)).all(|i| seen.contains(i)), "{seen:?} {before:?}");
+    assert!(seen.iter().all(|i| before.contains(i) || after.contains(i)), "--network host: {seen:?} {before:?}");
+    // bridges need root (netavark): one clear line, nothing made
+    let (code, _, err) = u.sh(&["--network", "bridge"], "true");
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("need root (netavark)") && err.contains("--network pasta"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let (code, _, err) = u.sh(&["--network", "none", "-p", "127.0.0.1:18080:80"], "true");
+    assert_eq!(code, 125, "{err}");
+    assert!(err.contains("--network none"), "{err}");
     assert_eq!(u.ok(&["ps", "-aq"]), "", "nothing was left behind");
+    assert!(u.ok(&["info"]).contains("pasta"), "info names the network");
+}
+
+/// The PIDs in a running pasta container's files: (pasta, the namespace's holder).
+fn pasta_pids(u: &AsUser, id: &str) -> (i32, i32) {
+    let dir = u.runtime_dir().join("networks/containers");
+    let read = |ext: &str| -> i32 {
+        let t = std::fs::read_to_string(dir.join(format!("{id}.{ext}"))).unwrap();
+        t.trim().parse().unwrap()
+    };
+    (read("pasta"), read("holder"))
+}
+
+fn gone(pid: i32) -> bool {
+    for _ in 0..50 {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if state.is_empty() || state.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn published_port_through_pasta_and_nothing_left_after_rm_or_a_killed_monitor() {
+    let Some(u) = AsUser::new("pasta-port", RANGES_USER, true) else { return };
+    if !pasta_or_skip("pasta-port") {
+        return;
+    }
+    u.load("busybox.tar");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    let id = u.ok(&["run", "-d", "--name", "web", "-p", &publish, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let id = id.trim();
+    let body = http_get(port, "hostname").expect("an answer through pasta's published port");
+    assert_eq!(body.trim(), &id[..12], "the container's httpd answered");
+    assert_eq!(u.ok(&["port", "web"]).trim(), format!("80/tcp -> 127.0.0.1:{port}"));
+    let (pasta, holder) = pasta_pids(&u, id);
+    let runtime = u.runtime_dir();
+    let netns_link = runtime.join("netns").join(id);
+    assert!(netns_link.is_symlink(), "the namespace is named by a link to its holder's");
+    u.ok(&["rm", "-f", "web"]);
+    assert!(gone(pasta) && gone(holder), "pasta and the holder end with the container");
+    assert!(!netns_link.exists() && !netns_link.is_symlink());
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "the host port is free again");
+
+    // a monitor killed with SIGKILL: the next command ends pasta and the holder
+    let id = u.ok(&["run", "-d", "-p", &publish, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let id = id.trim().to_string();
+    assert!(http_get(port, "hostname").is_some());
+    let (pasta, holder) = pasta_pids(&u, &id);
+    let monitor: i32 = u.ok(&["inspect", "-f", "{{.State.MonitorPid}}", &id]).trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL).unwrap();
+    assert!(gone(monitor));
+    let ps = u.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    assert!(ps.starts_with("Exited"), "{ps}");
+    assert!(gone(pasta) && gone(holder), "the next command ended pasta and the holder");
+    assert!(!runtime.join("networks/containers").join(format!("{id}.json")).exists(), "teardown file gone");
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "the host port is free again");
+    u.ok(&["rm", &id]);
+}
+
+#[test]
+fn single_id_user_gets_pasta_too() {
+    let Some(u) = AsUser::new("pasta-1id", SINGLE_USER, false) else { return };
+    if !pasta_or_skip("pasta-1id") {
+        return;
+    }
+    u.load("busybox.tar");
+    let port = free_port();
+    let publish = format!("127.0.0.1:{port}:80");
+    u.ok(&["run", "-d", "--name", "web", "-p", &publish, "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    assert!(http_get(port, "hostname").is_some(), "an answer through pasta as a user without ranges");
+    u.ok(&["rm", "-f", "web"]);
 }
 
 #[test]

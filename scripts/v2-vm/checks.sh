@@ -258,6 +258,54 @@ check_oci() {
   ok "oci (update cpu.max and -1, exec --cgroup, delete with sub-cgroups, v1-only refused, hugetlb, io)"
 }
 
+# --- 8. rootless: an ordinary user whose cgroup subtree is delegated ---------
+# As systemd does for user@UID.service: root makes a directory, chowns it and its
+# cgroup.procs, cgroup.subtree_control and cgroup.threads to the user, and the
+# user's processes run in a cgroup below it (here: shell/). rrun, run as the user
+# (single-id mode: the guest has no newuidmap), makes its containers' cgroups
+# below the delegated directory, and --memory and --pids-limit bite.
+check_rootless() {
+  U=rrunuser N=1500
+  D=/sys/fs/cgroup/deleg-$U
+  grep -q "^$U:" /etc/passwd || { echo "$U:x:$N:$N::/home/$U:/bin/sh" >>/etc/passwd; echo "$U:x:$N:" >>/etc/group; }
+  mkdir -p /home/$U/data /tmp/rt-$U "$D/shell"
+  chown -R $N:$N /home/$U /tmp/rt-$U
+  chmod 700 /tmp/rt-$U
+  for d in "$D" "$D/shell"; do
+    chown $N:$N "$d" "$d/cgroup.procs" "$d/cgroup.subtree_control" "$d/cgroup.threads"
+  done
+  # rrun as the user, started in $D/shell
+  {
+    echo '#!/bin/sh'
+    echo "echo \$\$ > $D/shell/cgroup.procs || exit 99"
+    # (busybox su: options end at --, then the user, then \$0 and the arguments of the -c command)
+    echo "exec su -s /bin/sh -c 'cd / && HOME=/home/$U XDG_DATA_HOME=/home/$U/data XDG_RUNTIME_DIR=/tmp/rt-$U RRUN_NETWORK_CONF=$RRUN_NETWORK_CONF exec rrun \"\$@\"' -- $U rrun \"\$@\""
+  } >/tmp/asuser.sh
+  chmod 755 /tmp/asuser.sh
+  as_user() { timeout 120 /tmp/asuser.sh "$@"; }
+  out=$(as_user load -i /busybox.tar 2>&1) || { fail rootless "load as $U: $out"; return; }
+  out=$(as_user run --rm --memory 32m --pids-limit 10 busybox sh -c 'id -u; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max' 2>/tmp/rl.err)
+  want=$(printf '0\n33554432\n10')
+  [ "$out" = "$want" ] || { fail rootless "limits seen in the container: '$out', want '$want'; stderr: $(cat /tmp/rl.err)"; return; }
+  [ -d "$D/rrun" ] || { fail rootless "no $D/rrun: the cgroup was not made in the delegated subtree"; return; }
+  hog='x=$(head -c 67108864 /dev/zero | tr "\0" a); echo survived'
+  out=$(as_user run --rm --memory 32m --pids-limit 10 busybox sh -c "$hog" 2>/tmp/rl.err)
+  code=$?
+  [ "$code" = 137 ] || { fail rootless "--memory 32m as $U exited $code, want 137 (OOM kill): $out $(cat /tmp/rl.err)"; return; }
+  script='(i=0; while [ $i -lt 50 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null;
+          n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n'
+  out=$(as_user run --rm --memory 32m --pids-limit 10 busybox sh -c "$script" 2>/tmp/rl.err)
+  code=$?
+  [ "$code" = 0 ] || { fail rootless "pids as $U: exited $code: $out $(cat /tmp/rl.err)"; return; }
+  case "$out" in '' | *[!0-9]*) fail rootless "pids as $U: not a count: $out"; return ;; esac
+  [ "$out" -ge 5 ] && [ "$out" -le 10 ] || { fail rootless "pids as $U: the fork loop must stop at 10, saw $out"; return; }
+  info=$(as_user info 2>&1)
+  case "$info" in *"$D"*) ;; *) fail rootless "info does not name the delegated cgroup $D: $info"; return ;; esac
+  left=$(find "$D/rrun" -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')
+  [ -z "$left" ] || { fail rootless "cgroups left in the delegated subtree: $left"; return; }
+  ok "rootless (delegated $D: memory.max and pids.max set, OOM kill 137, fork loop stopped at $out)"
+}
+
 check_oom
 check_pids
 check_cpus
@@ -265,6 +313,7 @@ check_devices
 check_pause
 check_stats_and_stop
 check_oci
+check_rootless
 
 # every container's cgroup is gone (rrun/ itself stays, holding the enabled controllers)
 leftover=$(find /sys/fs/cgroup/rrun -mindepth 1 -type d 2>/dev/null | tr '\n' ' ')

@@ -237,6 +237,8 @@ pub struct Planned {
     rel: PathBuf,
     absolute: bool,
     dirs: Vec<PathBuf>,
+    /// Rootless with a delegated cgroup v2 subtree: the cgroup is made below it.
+    base: Option<PathBuf>,
 }
 
 impl Planned {
@@ -248,7 +250,12 @@ impl Planned {
     /// Makes the cgroup.
     pub fn create(self) -> Result<Box<dyn Cgroup>, CgroupError> {
         if self.none {
-            return Ok(Box::new(none::NoCgroup { layout: self.layout.describe() }));
+            return Ok(Box::new(none::NoCgroup { why: why_not(&self.layout) }));
+        }
+        if let Some(base) = &self.base {
+            let available = read(base, "cgroup.controllers").unwrap_or_default();
+            let available: Vec<String> = available.split_whitespace().map(String::from).collect();
+            return Ok(Box::new(v2::V2::create_below(base, &available, &self.rel, &v2::WANTED)?));
         }
         if self.layout.is_unified() {
             let (root, ctrls) = self.layout.v2.clone().ok_or(CgroupError::NotMounted)?;
@@ -277,9 +284,15 @@ pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     let layout = Layout::detect()?;
     tracing::debug!(layout = layout.describe(), path, "cgroup layout");
     if crate::rootless::active().is_some() || !nix::unistd::Uid::effective().is_root() {
-        // an ordinary user (rrun's own namespace, or the OCI runtime called by the user, as runc
-        // may be) makes no cgroup: no delegated subtree is used yet; limits are refused
-        return Ok(Planned { none: true, layout, rel: rel.to_path_buf(), absolute, dirs: Vec::new() });
+        // an ordinary user's rrun makes its containers' cgroups below a cgroup v2 subtree delegated to
+        // the user; without one (or as the OCI runtime called by the user) no cgroup: limits are refused
+        if crate::rootless::active().is_some() && !absolute {
+            if let Ok(base) = delegated(&layout) {
+                let dirs = vec![base.join(rel)];
+                return Ok(Planned { none: false, layout, rel: rel.to_path_buf(), absolute, dirs, base: Some(base) });
+            }
+        }
+        return Ok(Planned { none: true, layout, rel: rel.to_path_buf(), absolute, dirs: Vec::new(), base: None });
     }
     let dirs = if layout.is_unified() {
         let (root, _) = layout.v2.as_ref().ok_or(CgroupError::NotMounted)?;
@@ -292,7 +305,64 @@ pub fn plan_at(path: &str) -> Result<Planned, CgroupError> {
     } else {
         return Err(CgroupError::NotMounted);
     };
-    Ok(Planned { none: false, layout, rel: rel.to_path_buf(), absolute, dirs })
+    Ok(Planned { none: false, layout, rel: rel.to_path_buf(), absolute, dirs, base: None })
+}
+
+/// The cgroup v2 subtree delegated to the calling user, where an ordinary
+/// user's containers get their cgroups: the topmost directory on the way up
+/// from this process's own cgroup (`/proc/self/cgroup`) that the user owns
+/// with its `cgroup.procs` and `cgroup.subtree_control` — as systemd
+/// delegates `user@UID.service`, or as root does by hand (mkdir + chown of
+/// the directory, `cgroup.procs`, `cgroup.subtree_control`,
+/// `cgroup.threads`). Else why there is none, with the fix.
+pub fn delegated(layout: &Layout) -> Result<PathBuf, String> {
+    let (root, _) = match (&layout.v2, layout.v1.is_empty()) {
+        (Some(v2), true) => v2,
+        _ => return Err(none::why(layout.describe())),
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let own = own.lines().find_map(|l| l.strip_prefix("0::")).unwrap_or("/").trim().to_string();
+    delegated_from(root, &own, nix::unistd::geteuid().as_raw(), |p| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| m.uid())
+    })
+}
+
+/// [`delegated`] with the cgroup root, the process's own cgroup, the user
+/// (as this process sees ids) and the owner of a path given.
+fn delegated_from(root: &Path, own: &str, uid: u32, owner: impl Fn(&Path) -> Option<u32>) -> Result<PathBuf, String> {
+    let own_dir = root.join(own.trim_start_matches('/'));
+    let mine = |d: &Path| ["", "cgroup.procs", "cgroup.subtree_control"].iter().all(|f| owner(&d.join(f)) == Some(uid));
+    let mut found = None;
+    let mut dir = own_dir.clone();
+    while dir != root && dir.starts_with(root) && mine(&dir) {
+        found = Some(dir.clone());
+        dir = match dir.parent() {
+            Some(p) => p.to_path_buf(),
+            None => break,
+        };
+    }
+    let no = |what: String| {
+        Err(format!(
+            "{what}; as root, delegate a directory to the user (mkdir, then chown it and its cgroup.procs, \
+             cgroup.subtree_control and cgroup.threads, as systemd's Delegate=yes does) and start rrun in a cgroup \
+             below it"
+        ))
+    };
+    match found {
+        None => no(format!("rrun runs in cgroup {own}, which the user does not own (no delegated cgroup v2 subtree)")),
+        Some(d) if d == own_dir => no(format!(
+            "rrun runs in the delegated cgroup {} itself, whose controllers cgroup v2 cannot hand down while it \
+             holds processes",
+            d.display()
+        )),
+        Some(d) => Ok(d),
+    }
+}
+
+/// Why an ordinary user's container gets no cgroup on this layout.
+pub fn why_not(layout: &Layout) -> String {
+    delegated(layout).err().unwrap_or_else(|| none::why(layout.describe()))
 }
 
 /// The cgroups below rrun's parent cgroup (`rrun/`, where `create` makes
@@ -456,6 +526,33 @@ pub fn shares_to_weight(shares: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_delegated_subtree_is_the_topmost_the_user_owns() {
+        let root = Path::new("/sys/fs/cgroup");
+        // the user owns /deleg and below (with its files); the process is in /deleg/shell
+        let owner = |p: &Path| Some(if p.starts_with("/sys/fs/cgroup/deleg") { 1000 } else { 0 });
+        assert_eq!(delegated_from(root, "/deleg/shell", 1000, owner).unwrap(), root.join("deleg"));
+        // systemd: user@1000.service is delegated, the process in a scope below it
+        let sd = |p: &Path| {
+            Some(if p.starts_with("/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service") { 1000 } else { 0 })
+        };
+        let own = "/user.slice/user-1000.slice/user@1000.service/app.slice/run-x.scope";
+        assert_eq!(
+            delegated_from(root, own, 1000, sd).unwrap(),
+            root.join("user.slice/user-1000.slice/user@1000.service")
+        );
+        // a login session's scope is root's: none
+        let e = delegated_from(root, "/user.slice/user-1000.slice/session-1.scope", 1000, sd).unwrap_err();
+        assert!(e.contains("does not own") && e.contains("chown"), "{e}");
+        // in the delegated directory itself: its controllers cannot go down
+        let e = delegated_from(root, "/deleg", 1000, owner).unwrap_err();
+        assert!(e.contains("itself"), "{e}");
+        // a directory the user owns whose cgroup.procs is root's is not delegated
+        let half =
+            |p: &Path| Some(if p.starts_with("/sys/fs/cgroup/d") && !p.ends_with("cgroup.procs") { 1000 } else { 0 });
+        assert!(delegated_from(root, "/d/x", 1000, half).is_err());
+    }
 
     #[test]
     fn limits_the_kernel_would_refuse_are_named() {

@@ -10,15 +10,15 @@ use std::path::PathBuf;
 /// The cgroup of a container that has none.
 #[derive(Debug, Clone)]
 pub struct NoCgroup {
-    /// The host's layout, in words (`v1`, `hybrid`, `v2`), for the errors.
-    pub layout: &'static str,
+    /// Why there is no cgroup, with the fix (`super::why_not`).
+    pub why: String,
 }
 
 /// Why a rootless container gets no cgroup on a host with this layout.
 pub fn why(layout: &str) -> String {
     match layout {
         "v2" => "this host's cgroup v2 delegates no subtree to the user (a systemd user session with \
-                 Delegate=yes gives one)"
+                 Delegate=yes gives one; start rrun in it, e.g. systemd-run --user --scope rrun …)"
             .into(),
         l => format!(
             "this host runs cgroup {l}, whose controllers an ordinary user cannot write (boot with \
@@ -57,7 +57,7 @@ pub fn first_limit(r: &LinuxResources) -> Option<&'static str> {
 
 impl NoCgroup {
     fn refuse(&self, what: &str) -> CgroupError {
-        CgroupError::NoDelegation { what: what.to_string(), why: why(self.layout) }
+        CgroupError::NoDelegation { what: what.to_string(), why: self.why.clone() }
     }
 }
 
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn limits_are_refused_by_flag_and_plain_runs_pass() {
-        let none = NoCgroup { layout: "hybrid" };
+        let none = NoCgroup { why: why("hybrid") };
         assert!(none.apply(&LinuxResources::default()).is_ok());
         let mem = LinuxResourcesBuilder::default()
             .memory(LinuxMemoryBuilder::default().limit(1 << 20).build().unwrap())

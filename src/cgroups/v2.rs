@@ -5,7 +5,7 @@ use super::{read, shares_to_weight, write, Cgroup, CgroupError, Stats};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Path, PathBuf};
 
-const WANTED: [&str; 6] = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb"];
+pub(super) const WANTED: [&str; 6] = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb"];
 
 /// `hugepageLimits` entry as v2 files: the limit, and the reservation limit where the kernel has it.
 pub(super) fn set_hugetlb(dir: &Path, h: &oci_spec::runtime::LinuxHugepageLimit) -> Result<(), CgroupError> {
@@ -262,7 +262,9 @@ impl Cgroup for V2 {
                 write(&self.dir, k, &u[k])?;
             }
         }
-        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        // rootless: loading a BPF program needs root, and a user namespace cannot make device nodes
+        // (the container has only the host's, bound in, which the user could open anyway)
+        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) && crate::rootless::active().is_none() {
             super::bpf::apply_device_rules(&self.dir, r.devices().as_deref().unwrap_or_default())?;
         }
         Ok(())

@@ -87,6 +87,96 @@ pub fn remove(path: &Path) -> Result<(), LaunchError> {
     }
 }
 
+/// The name `ps` shows for a process that holds a network namespace.
+pub const HOLDER_NAME: &str = "rrun-netns";
+
+/// Starts a process that holds a new network namespace (an ordinary user
+/// cannot bind-mount one: the host's mount namespace is not theirs). It is
+/// detached (double fork, own session, stdio on /dev/null), enters a new
+/// network namespace, drops every capability — so that pasta, which keeps
+/// only a few, may open its `/proc/PID/ns/net` (a process with more
+/// capabilities than the caller is not open to it) — writes its PID to
+/// `pid_file` and waits until it is killed. Returns its PID once the
+/// namespace exists. The process must have one thread.
+pub fn spawn_holder(pid_file: &Path) -> Result<i32, LaunchError> {
+    use std::io::Read;
+    let (ack_r, ack_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"))?;
+    debug!(
+        syscall = "fork + unshare",
+        flags = "CLONE_NEWNET",
+        "a process that holds the container's network namespace"
+    );
+    // SAFETY: the caller has one thread; the children exit or wait for a signal.
+    match unsafe { nix::unistd::fork() }.map_err(LaunchError::sys("fork"))? {
+        nix::unistd::ForkResult::Child => {
+            drop(ack_r);
+            let _ = nix::unistd::setsid();
+            // SAFETY: as above.
+            let code = match unsafe { nix::unistd::fork() } {
+                Ok(nix::unistd::ForkResult::Child) => hold(ack_w, pid_file),
+                Ok(nix::unistd::ForkResult::Parent { .. }) => 0,
+                Err(_) => 1,
+            };
+            // SAFETY: _exit skips the parent's atexit handlers and buffers.
+            unsafe { libc::_exit(code) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(ack_w);
+            let _ = nix::sys::wait::waitpid(child, None);
+            let mut buf = [0u8; 5];
+            match std::fs::File::from(ack_r).read_exact(&mut buf) {
+                Ok(()) if buf[0] == 1 => Ok(i32::from_ne_bytes([buf[1], buf[2], buf[3], buf[4]])),
+                _ => Err(LaunchError::Spec(
+                    "the network namespace's holder did not start (unshare(CLONE_NEWNET) refused)".into(),
+                )),
+            }
+        }
+    }
+}
+
+/// The holder's life: see [`spawn_holder`].
+fn hold(ack: std::os::fd::OwnedFd, pid_file: &Path) -> i32 {
+    use std::io::Write;
+    // SAFETY: /dev/null on the standard descriptors and / as the working
+    // directory: the holder keeps no caller's terminal, pipe or directory.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::chdir(c"/".as_ptr());
+    }
+    let pid = std::process::id() as i32;
+    let ok = unshare(CloneFlags::CLONE_NEWNET).is_ok()
+        && std::fs::write(pid_file, format!("{pid}\n")).is_ok()
+        && caps::clear(None, caps::CapSet::Effective).is_ok()
+        && caps::clear(None, caps::CapSet::Permitted).is_ok()
+        && caps::clear(None, caps::CapSet::Inheritable).is_ok();
+    let mut msg = [0u8; 5];
+    msg[0] = u8::from(ok);
+    msg[1..].copy_from_slice(&pid.to_ne_bytes());
+    let mut f = std::fs::File::from(ack);
+    let _ = f.write_all(&msg);
+    drop(f);
+    if !ok {
+        return 1;
+    }
+    // SAFETY: PR_SET_NAME copies the NUL-terminated name, so `ps` shows what this process is.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"rrun-netns".as_ptr(), 0, 0, 0) };
+    // SAFETY: close_range on descriptors above stderr, none of which the holder uses.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE, libc::SIGTSTP] {
+        // SAFETY: ignoring a signal installs no handler.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    loop {
+        // SAFETY: pause only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

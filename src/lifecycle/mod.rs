@@ -293,9 +293,14 @@ impl Rrun {
             // refused before anything exists, rather than by the cgroup at start
             let resources = oci.linux().as_ref().and_then(|l| l.resources().as_ref());
             if let Some(flag) = resources.and_then(crate::cgroups::none::first_limit) {
-                let layout = crate::cgroups::Layout::detect().map(|l| l.describe()).unwrap_or("none");
-                let why = crate::cgroups::none::why(layout);
-                return Err(crate::cgroups::CgroupError::NoDelegation { what: flag.into(), why }.into());
+                // unless a cgroup v2 subtree is delegated to the user, where limits work
+                let why = match crate::cgroups::Layout::detect() {
+                    Ok(l) => crate::cgroups::delegated(&l).err(),
+                    Err(_) => Some(crate::cgroups::none::why("none")),
+                };
+                if let Some(why) = why {
+                    return Err(crate::cgroups::CgroupError::NoDelegation { what: flag.into(), why }.into());
+                }
             }
         }
         let me = std::process::id() as i32;

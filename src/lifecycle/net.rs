@@ -64,11 +64,16 @@ impl Rrun {
         check_ports: bool,
     ) -> Result<NetChoice, Error> {
         let cfg = HostConfig::load()?;
+        let rootless = crate::rootless::active().is_some();
         let mode = if opts.network_explicit {
             opts.network.clone()
-        } else if crate::rootless::active().is_some() {
-            // an ordinary user cannot make bridges (netavark needs root): loopback only
-            NetworkMode::None
+        } else if rootless {
+            // an ordinary user cannot make bridges (netavark needs root): pasta, as Podman, else loopback only
+            if crate::network::pasta::binary().is_some() {
+                NetworkMode::Pasta
+            } else {
+                NetworkMode::None
+            }
         } else {
             match cfg.default_network.as_str() {
                 "host" => NetworkMode::Host,
@@ -76,13 +81,28 @@ impl Rrun {
                 _ => NetworkMode::default(),
             }
         };
-        let rootless_ports = !opts.publish.is_empty() && !opts.network_explicit;
-        if crate::rootless::active().is_some() && (matches!(mode, NetworkMode::Bridge(_)) || rootless_ports) {
+        if rootless && matches!(mode, NetworkMode::Bridge(_)) {
             return Err(conflict(format!(
-                "--network {mode}{}: bridge networks and published ports need root (netavark); \
-                 as an ordinary user, use --network none (the default) or --network host",
-                if opts.publish.is_empty() { "" } else { " with -p" }
+                "--network {mode}: bridge networks need root (netavark); as an ordinary user, use --network pasta \
+                 (the default when the passt package is installed), none or host"
             )));
+        }
+        if rootless && mode == NetworkMode::None && !opts.publish.is_empty() && !opts.network_explicit {
+            return Err(conflict(
+                "-p: published ports of an ordinary user's containers need pasta (the default network once \
+                 installed): as root, apt-get install passt"
+                    .into(),
+            ));
+        }
+        if mode == NetworkMode::Pasta {
+            if !rootless {
+                return Err(conflict(
+                    "--network pasta is an ordinary user's network: as root, use a bridge network (the default)".into(),
+                ));
+            }
+            if let Some(why) = crate::network::pasta::unavailable() {
+                return Err(conflict(format!("--network pasta: {why}")));
+            }
         }
         let user_network = matches!(&mode, NetworkMode::Bridge(n) if n != DEFAULT_NETWORK);
         if opts.ip.is_some() && !user_network {
@@ -156,6 +176,14 @@ impl Rrun {
                 request.mode = "none".into();
                 (None, None)
             }
+            NetworkMode::Pasta => {
+                // sctp refused, a fixed host port in use refused now
+                let fixed: Vec<_> =
+                    request.publish.iter().filter(|q| check_ports || q.host_port == 0).cloned().collect();
+                crate::network::pasta::choose_ports(&fixed)?;
+                request.mode = "pasta".into();
+                (Some(attach::netns_path(id)), None)
+            }
             NetworkMode::Bridge(name) => {
                 let def = self.bridge_network(&cfg, name)?;
                 cfg.netavark()?;
@@ -187,7 +215,7 @@ impl Rrun {
                 })?;
                 request.mode = format!("container:{}", o.record.id);
                 // its own namespace's file stays the same across its restarts; a --network none one has none
-                let path = if o.record.network.mode == "bridge" {
+                let path = if matches!(o.record.network.mode.as_str(), "bridge" | "pasta") {
                     attach::netns_path(&o.record.id)
                 } else {
                     PathBuf::from(format!("/proc/{pid}/ns/net"))
@@ -237,6 +265,9 @@ impl Rrun {
                 super::write_atomic(&c.dir.join(f), &bytes)?;
             }
             return Ok(None);
+        }
+        if rec.network.mode == "pasta" {
+            return self.pasta_up(c, &rec).map(Some);
         }
         if rec.network.mode != "bridge" {
             return Ok(None);
@@ -290,6 +321,23 @@ impl Rrun {
             return Err(e);
         }
         Ok(Some(up))
+    }
+
+    /// Before a start with `--network pasta`: the teardown file named in the
+    /// record, then the namespace and pasta (`network::pasta`).
+    fn pasta_up(&self, c: &Container, rec: &container::ContainerRecord) -> Result<Up, Error> {
+        let state = attach::state_path(&rec.id);
+        self.update(&c.dir, |r| r.network_state = Some(state.clone()))?
+            .ok_or_else(|| Error::ContainerNotFound(rec.id.clone()))?;
+        let ports = match crate::network::pasta::up(self.store().root(), &rec.id, &rec.network.publish) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = self.update(&c.dir, |r| r.network_state = None);
+                return Err(e.into());
+            }
+        };
+        self.update(&c.dir, |r| r.ports = ports.clone())?;
+        Ok(Up { reservation: Default::default(), endpoints: Vec::new(), ports, dns_servers: Vec::new() })
     }
 
     /// After a run: the container's networks torn down (a failure is a

@@ -18,6 +18,7 @@ use super::config::HostConfig;
 use super::netavark::{self, Info, Options, PerNetwork};
 use super::ports::{self, Reservation};
 use super::{ipam, NetworkDef, NetworkError, NETNS_DIR, RUN_DIR};
+use super::{netns_dir, run_dir};
 use crate::container::{Endpoint, NetworkAttachment, PortMapping};
 use crate::launcher::netns;
 use crate::spec::PortRequest;
@@ -36,8 +37,9 @@ pub struct NetLock {
 impl NetLock {
     pub fn take() -> Result<NetLock, NetworkError> {
         let sys = |op: &str, e: String| NetworkError::Sys { op: op.into(), reason: e };
-        std::fs::create_dir_all(RUN_DIR).map_err(|e| sys(&format!("create {RUN_DIR}"), e.to_string()))?;
-        let path = Path::new(RUN_DIR).join("lock");
+        let dir = run_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| sys(&format!("create {}", dir.display()), e.to_string()))?;
+        let path = dir.join("lock");
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -60,16 +62,19 @@ pub struct State {
     /// IDs of the networks it has leases on.
     pub networks: Vec<String>,
     pub options: Options,
+    /// Connected by pasta (rootless), not netavark: see `pasta`.
+    #[serde(default)]
+    pub pasta: bool,
 }
 
 /// The teardown file of a container.
 pub fn state_path(container: &str) -> PathBuf {
-    Path::new(RUN_DIR).join("containers").join(format!("{container}.json"))
+    run_dir().join("containers").join(format!("{container}.json"))
 }
 
 /// The file that holds a container's network namespace.
 pub fn netns_path(container: &str) -> PathBuf {
-    Path::new(NETNS_DIR).join(container)
+    netns_dir().join(container)
 }
 
 /// netavark's `--config` directory (aardvark-dns's files), made when missing.
@@ -83,7 +88,7 @@ fn read_state(container: &str) -> Option<State> {
     serde_json::from_slice(&std::fs::read(state_path(container)).ok()?).ok()
 }
 
-fn write_state(s: &State) -> Result<(), NetworkError> {
+pub(super) fn write_state(s: &State) -> Result<(), NetworkError> {
     let path = state_path(&s.container);
     let io = |e: std::io::Error| NetworkError::Sys { op: format!("write {}", path.display()), reason: e.to_string() };
     std::fs::create_dir_all(path.parent().expect("a directory")).map_err(io)?;
@@ -195,6 +200,7 @@ fn up_locked(
         netns: netns.clone(),
         networks: Vec::new(),
         options,
+        pasta: false,
     };
     for (i, (net, att)) in plan.networks.iter().enumerate() {
         let wanted = att.ip.as_deref().map(str::parse::<Ipv4Addr>).transpose().map_err(|_| NetworkError::Address {
@@ -326,6 +332,10 @@ pub fn down(cfg: &HostConfig, container: &str, after_crash: bool) -> Result<(), 
         let _ = std::fs::remove_file(state_path(container));
         return Ok(());
     };
+    if state.pasta {
+        super::pasta::down(&state);
+        return remove_state(container);
+    }
     if after_crash {
         wait_for_netavark(&state.netns);
     }
@@ -344,6 +354,11 @@ pub fn down(cfg: &HostConfig, container: &str, after_crash: bool) -> Result<(), 
     for id in &state.networks {
         ipam::release(run, id, container)?;
     }
+    remove_state(container)
+}
+
+/// The last step of a teardown: its file goes.
+fn remove_state(container: &str) -> Result<(), NetworkError> {
     let path = state_path(container);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -452,7 +467,7 @@ pub fn disconnect(cfg: &HostConfig, container: &str, net: &NetworkDef) -> Result
 /// (a store deleted while they ran): found by their teardown files.
 pub fn sweep_orphans() {
     let Ok(cfg) = HostConfig::load() else { return };
-    let Ok(entries) = std::fs::read_dir(Path::new(RUN_DIR).join("containers")) else { return };
+    let Ok(entries) = std::fs::read_dir(run_dir().join("containers")) else { return };
     for e in entries.flatten() {
         let Some(id) = e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(String::from) else { continue };
         let Some(state) = read_state(&id) else { continue };

@@ -50,6 +50,15 @@ crate::steps! {
     NETAVARK_TEARDOWN: "netavark_teardown" in Cleanup, syscall "fork + execve netavark teardown NETNS + umount2", source "src/network/attach.rs",
         what "Unplug the namespace and remove it (netavark)",
         why "The veth pair, the port rules (and the bridge, with the network's last container) go; the namespace file is unmounted, the address lease and the held host ports are released. A killed rrun leaves its teardown file, and the next command does this for it.";
+    PASTA_NETNS: "pasta_netns" in Namespaces, syscall "fork + unshare(CLONE_NEWNET) + capset(0)", source "src/network/pasta.rs, src/launcher/netns.rs",
+        what "Make the container's network namespace, held by a process (rootless)",
+        why "An ordinary user may make a network namespace inside their user namespace but not bind-mount it on a file (the host's mount namespace is root's), so a small process holds it, with no capabilities left so that pasta may open its /proc/PID/ns/net; the container's init joins it by that path.";
+    PASTA_START: "pasta_start" in Namespaces, syscall "fork + execve pasta --config-net --netns /proc/PID/ns/net", source "src/network/pasta.rs",
+        what "Connect the namespace to the host through pasta (rootless)",
+        why "A user cannot make veths, bridges or firewall rules. pasta puts a tap interface into the namespace with the host's address and routes, and carries the container's connections through ordinary sockets of the user's on the host; each published port is a socket pasta listens on (-t, -u) and forwards in.";
+    PASTA_STOP: "pasta_stop" in Cleanup, syscall "kill(SIGKILL) pasta and the holder", source "src/network/pasta.rs",
+        what "Stop pasta and release the namespace (rootless)",
+        why "pasta and the holder end with the container: their PIDs are in files beside the teardown file, written before they start, so the next command ends them if rrun was killed.";
 }
 
 pub mod attach;
@@ -58,6 +67,7 @@ pub mod etc;
 pub mod ipam;
 pub mod ipv4;
 pub mod netavark;
+pub mod pasta;
 pub mod ports;
 
 use crate::spec::network::{valid_network_name, DEFAULT_NETWORK};
@@ -75,6 +85,24 @@ use std::path::{Path, PathBuf};
 pub const RUN_DIR: &str = "/run/rrun/.networks";
 /// Where containers' network namespaces are held (one file each, by container ID).
 pub const NETNS_DIR: &str = "/run/rrun/.netns";
+
+/// Where this process keeps the containers' teardown files and the network
+/// lock: [`RUN_DIR`], or an ordinary user's own under their runtime directory.
+pub fn run_dir() -> PathBuf {
+    match crate::rootless::active() {
+        Some(r) => r.runtime_dir.join("networks"),
+        None => PathBuf::from(RUN_DIR),
+    }
+}
+
+/// Where containers' network namespaces are named: [`NETNS_DIR`], or an
+/// ordinary user's (links to the `/proc/PID/ns/net` of the holders).
+pub fn netns_dir() -> PathBuf {
+    match crate::rootless::active() {
+        Some(r) => r.runtime_dir.join("netns"),
+        None => PathBuf::from(NETNS_DIR),
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {

@@ -19,6 +19,10 @@ pub enum NetworkMode {
     None,
     /// Another container's network namespace (`container:NAME|ID`).
     Container(String),
+    /// A namespace of its own connected by pasta (the `passt` package), an
+    /// ordinary user's network: outbound traffic through the host's sockets,
+    /// published ports forwarded by pasta.
+    Pasta,
 }
 
 /// The name of the default bridge network (Docker's).
@@ -33,7 +37,7 @@ impl Default for NetworkMode {
 impl NetworkMode {
     /// The container has a network namespace of its own (new, or made for it).
     pub fn is_own(&self) -> bool {
-        matches!(self, NetworkMode::Bridge(_) | NetworkMode::None)
+        matches!(self, NetworkMode::Bridge(_) | NetworkMode::None | NetworkMode::Pasta)
     }
 }
 
@@ -44,6 +48,7 @@ impl std::fmt::Display for NetworkMode {
             NetworkMode::Host => f.write_str("host"),
             NetworkMode::None => f.write_str("none"),
             NetworkMode::Container(c) => write!(f, "container:{c}"),
+            NetworkMode::Pasta => f.write_str("pasta"),
         }
     }
 }
@@ -54,6 +59,7 @@ impl std::str::FromStr for NetworkMode {
         match s {
             "host" => Ok(NetworkMode::Host),
             "none" => Ok(NetworkMode::None),
+            "pasta" => Ok(NetworkMode::Pasta),
             "default" => Ok(NetworkMode::default()),
             _ => match s.strip_prefix("container:") {
                 Some(c) if !c.is_empty() => Ok(NetworkMode::Container(c.to_string())),
@@ -347,6 +353,8 @@ mod tests {
         assert_eq!("bridge".parse::<NetworkMode>().unwrap(), NetworkMode::default());
         assert_eq!("appnet".parse::<NetworkMode>().unwrap(), NetworkMode::Bridge("appnet".into()));
         assert_eq!("container:web".parse::<NetworkMode>().unwrap(), NetworkMode::Container("web".into()));
+        assert_eq!("pasta".parse::<NetworkMode>().unwrap(), NetworkMode::Pasta);
+        assert_eq!(NetworkMode::Pasta.to_string(), "pasta");
         assert!("container:".parse::<NetworkMode>().is_err());
         assert!("no such!".parse::<NetworkMode>().is_err());
         assert_eq!(NetworkMode::Container("x".into()).to_string(), "container:x");
