@@ -105,6 +105,12 @@ fn clean() {
         let _ = std::fs::remove_dir_all("/tmp/book");
         let _ = std::fs::remove_file("/tmp/book-spec.txt");
         let _ = std::fs::remove_file("/tmp/book-manifest.json");
+        // chapter 10's user: its processes (the pause process, pasta), then the user and its ranges
+        if Command::new("id").arg("book-user").output().is_ok_and(|o| o.status.success()) {
+            let _ = Command::new("pkill").args(["-KILL", "-u", "book-user"]).output();
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let _ = Command::new("userdel").arg("book-user").output();
+        }
         // chapter 9's namespaces made by hand (the veth pair goes with them)
         for ns in ["book-a", "book-b"] {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
@@ -129,6 +135,9 @@ fn every_command_of_the_book_runs() {
         ("zstd", "zstd"),
         ("iptables", "iptables"),
         ("busybox", "busybox-static"),
+        ("newuidmap", "uidmap"),
+        ("pasta", "passt"),
+        ("useradd", "passwd"),
     ];
     if !ensure_programs("every_command_of_the_book_runs", &tools) {
         return;
@@ -195,4 +204,14 @@ fn every_command_of_the_book_runs() {
     for step in ["ports_reserve", "address_lease", "netns_create", "netavark_setup", "cleanup netavark_teardown"] {
         assert!(c9.contains(step), "{step}: {c9}");
     }
+    let c10 = of("10-");
+    assert!(c10.contains("shadow is owned by 65534") && c10.contains("still refused"), "by hand: {c10}");
+    let expected = c10.lines().find_map(|l| l.strip_prefix("expected: ")).unwrap_or_else(|| panic!("{c10}"));
+    assert!(c10.contains(&format!("on the host: {expected}")) && c10.contains("inside: 1000"), "{c10}");
+    assert!(c10.contains("refused without a delegated cgroup"), "{c10}");
+    assert!(c10.contains("hello from a rootless container"), "pasta's published port: {c10}");
+    for step in ["pasta_netns", "pasta_start", "pasta_stop"] {
+        assert!(c10.contains(step), "{step}: {c10}");
+    }
+    assert!(c10.contains("no range left for book-user"), "{c10}");
 }
