@@ -9,7 +9,7 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 # netavark and aardvark-dns: bridge networking (the default --network); iptables: netavark's firewall;
 # uidmap: newuidmap/newgidmap for the rootless tests (tests/rootless.rs); passt: pasta, an ordinary user's
 # network; containernetworking-plugins: the pods' CNI in tests/kubernetes.rs
-for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap passt containernetworking-plugins; do
+for pkg in docker-registry skopeo apache2-utils openssl libseccomp-dev netavark aardvark-dns iptables iproute2 uidmap passt fuse-overlayfs containernetworking-plugins; do
   dpkg-query -W -f="\${Status}" "$pkg" 2>/dev/null | grep -q "ok installed" || pkgs+=("$pkg")
 done
 for tool in zstd python3; do command -v "$tool" >/dev/null || pkgs+=("$tool"); done
@@ -22,8 +22,10 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     echo "test.sh: missing ${pkgs[*]} (run as root to install them)" >&2
   fi
 fi
-# pasta opens /dev/net/tun as the user: udev makes it 0666, a host without udev may leave it 0600
+# pasta opens /dev/net/tun and fuse-overlayfs /dev/fuse as the user: udev makes them 0666, a host
+# without udev may leave them 0600
 if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then chmod 0666 /dev/fuse; fi
 bash rootfs-fixtures/build.sh
 cargo test --all-targets "$@"
 # doc examples compile (they need no root)

@@ -66,6 +66,21 @@ pub fn opaque_xattr() -> &'static std::ffi::CStr {
     }
 }
 
+/// The fuse-overlayfs program to stack a rootless container's layers with,
+/// when the kernel's overlayfs cannot be mounted in the user namespace
+/// (before Linux 5.11, or where a distribution forbids it), or when
+/// `RRUN_ROOTLESS_OVERLAY=fuse` asks for it. `None`: not installed.
+pub fn fuse_overlayfs() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path).map(|d| d.join("fuse-overlayfs")).find(|p| p.is_file())
+}
+
+/// True when `RRUN_ROOTLESS_OVERLAY=fuse` asks for fuse-overlayfs even where
+/// the kernel's overlayfs would do.
+pub fn fuse_overlay_wanted() -> bool {
+    std::env::var_os("RRUN_ROOTLESS_OVERLAY").is_some_and(|v| v == "fuse")
+}
+
 /// The (inside, outside, count) triples of a `/proc/PID/uid_map`.
 fn map_lines(text: &str) -> Vec<[u32; 3]> {
     text.lines()

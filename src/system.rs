@@ -112,14 +112,25 @@ pub fn rootless_setup(layout: &str) -> RootlessSetup {
             Some((n.next()?, n.next()?))
         })
         .unwrap_or((0, 0));
-    let overlay = if kernel >= (5, 11) {
-        "kernel overlayfs in the user namespace (userxattr)".to_string()
-    } else {
-        missing.push(format!(
-            "kernel {}.{} cannot mount overlayfs in a user namespace (5.11 can): rootless runs fail on it",
-            kernel.0, kernel.1
-        ));
-        "unavailable: overlayfs in a user namespace needs Linux 5.11".to_string()
+    let fuse = crate::rootless::fuse_overlayfs();
+    let overlay = match (&fuse, kernel >= (5, 11)) {
+        (Some(f), _) if crate::rootless::fuse_overlay_wanted() => {
+            format!("fuse-overlayfs ({}), as RRUN_ROOTLESS_OVERLAY=fuse asks", f.display())
+        }
+        (_, true) => "kernel overlayfs in the user namespace (userxattr; fuse-overlayfs where it is refused)".into(),
+        (Some(f), false) => format!(
+            "fuse-overlayfs ({}): kernel {}.{} cannot mount overlayfs in a user namespace (5.11 can)",
+            f.display(),
+            kernel.0,
+            kernel.1
+        ),
+        (None, false) => {
+            missing.push(format!(
+                "kernel {}.{} cannot mount overlayfs in a user namespace (5.11 can): install fuse-overlayfs",
+                kernel.0, kernel.1
+            ));
+            "unavailable: overlayfs in a user namespace needs Linux 5.11, or fuse-overlayfs".to_string()
+        }
     };
     let delegation = match crate::cgroups::Layout::detect().map(|l| crate::cgroups::delegated(&l)) {
         Ok(Ok(dir)) => format!("{} (cgroup v2, delegated: limits work)", dir.display()),

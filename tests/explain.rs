@@ -330,6 +330,11 @@ fn every_named_step_appears_in_the_narration_of_a_run() {
         not_here.push(("clone_into_cgroup", "cgroup v1: clone3(CLONE_INTO_CGROUP) is cgroup v2's"));
         not_here.push(("device_program", "cgroup v1: the device rules are devices.allow/deny writes"));
     }
+    // rootless only: tests/rootless.rs and docs/10-rootless.md run them as a user
+    not_here.push(("mount_fuse_overlay", "rootless only, where the kernel refuses overlayfs in a user namespace"));
+    for s in ["pasta_netns", "pasta_start", "pasta_stop"] {
+        not_here.push((s, "rootless only: an ordinary user's network (root's is netavark's bridge)"));
+    }
     // tests/cdi.rs joins a resctrl class where the host has one; this run asks for none
     not_here.push(("rdt_join", "only a spec with intelRdt (a CDI device) joins a resctrl class of service"));
     if !bridged {

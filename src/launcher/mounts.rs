@@ -156,7 +156,39 @@ fn unescape_mountinfo(s: &str) -> String {
 /// Opens the rootfs as it is, for a container without a mount namespace of
 /// its own (nothing is mounted: it would be mounted on the host).
 pub fn open_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
-    let target = src.target();
+    open_dir(src.target())
+}
+
+/// Stacks the layers with fuse-overlayfs (rootless, where the kernel's
+/// overlayfs is refused or `RRUN_ROOTLESS_OVERLAY=fuse` asks for it): the
+/// program mounts, then serves the mount from a daemon of its own, a process of
+/// the container's PID namespace that ends with it. Relative lowerdirs are
+/// read from the working directory, as the kernel's are.
+fn mount_fuse_overlay(data: &str, target: &Path) -> Result<(), ChildError> {
+    let program = crate::rootless::fuse_overlayfs()
+        .ok_or_else(|| ChildError::setup("the kernel refused overlayfs and fuse-overlayfs is not installed"))?;
+    crate::step!(steps::MOUNT_FUSE_OVERLAY, program = %program.display(), target = %target.display(), data = %data);
+    let out = std::process::Command::new(&program)
+        .arg("-o")
+        .arg(data)
+        .arg(target)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| ChildError::setup(format!("run {}: {e}", program.display())))?;
+    if !out.status.success() {
+        return Err(ChildError::setup(format!(
+            "fuse-overlayfs on {}: {}",
+            target.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// The rootfs directory, opened O_PATH.
+fn open_dir(target: &Path) -> Result<OwnedFd, ChildError> {
     nix::fcntl::open(target, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map(|fd| {
             // SAFETY: open returned a new descriptor that nothing else owns.
@@ -248,7 +280,12 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
             nix::unistd::chdir(layers_dir).map_err(sys(format!("chdir {}", layers_dir.display())))?;
             let mut data =
                 format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
-            if crate::rootless::active().is_some() {
+            let rootless = crate::rootless::active().is_some();
+            if rootless && crate::rootless::fuse_overlay_wanted() {
+                mount_fuse_overlay(&data, target)?;
+                return open_dir(target);
+            }
+            if rootless {
                 // a user namespace's overlay keeps its metadata in user.overlay.* xattrs
                 data.push_str(",userxattr");
             }
@@ -267,8 +304,16 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
                 cwd = %layers_dir.display(),
                 data = %data
             );
-            mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-                .map_err(sys(format!("mount overlay on {}", target.display())))?;
+            match mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())) {
+                // the kernel refuses overlayfs in this user namespace (before 5.11, or by policy)
+                Err(Errno::EPERM | Errno::EINVAL | Errno::ENODEV)
+                    if rootless && crate::rootless::fuse_overlayfs().is_some() =>
+                {
+                    let plain = data.trim_end_matches(",userxattr");
+                    mount_fuse_overlay(plain, target)?;
+                }
+                r => r.map_err(sys(format!("mount overlay on {}", target.display())))?,
+            }
         }
         RootfsSource::Directory(dir) => {
             crate::step!(steps::BIND_ROOTFS, source = %dir.display(), target = %dir.display(), flags = "MS_BIND|MS_REC");
@@ -276,13 +321,7 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
                 .map_err(sys(format!("bind rootfs {}", dir.display())))?;
         }
     }
-    let target = src.target();
-    nix::fcntl::open(target, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map(|fd| {
-            // SAFETY: open returned a new descriptor that nothing else owns.
-            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
-        })
-        .map_err(sys(format!("open rootfs {}", target.display())))
+    open_dir(src.target())
 }
 
 /// Mount flags and the data string from fstab-style options.

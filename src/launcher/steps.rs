@@ -67,6 +67,9 @@ crate::steps! {
     MOUNT_OVERLAY: "mount_overlay" in Rootfs, syscall "mount(\"overlay\")", source "src/launcher/mounts.rs",
         what "Stack the image layers with overlayfs",
         why "The layers are read-only lowerdirs (top first), the container's upper/ takes every write, work/ is overlayfs's scratch space. Many containers share the same unpacked layers; a file changed in one is copied up into its upper/ only. Mounted inside the container's mount namespace, the overlay disappears with it, even if rrun is killed.";
+    MOUNT_FUSE_OVERLAY: "mount_fuse_overlay" in Rootfs, syscall "fork + execve fuse-overlayfs", source "src/launcher/mounts.rs",
+        what "Stack the image layers with fuse-overlayfs (rootless)",
+        why "Where the kernel will not mount overlayfs in a user namespace (before Linux 5.11, or by policy), a program does the same in user space through FUSE: the same lowerdirs, upper and work directories, served by a daemon that lives in the container's PID namespace and ends with it. Slower than the kernel's, so only a fallback.";
     BIND_ROOTFS: "bind_rootfs" in Rootfs, syscall "mount(MS_BIND|MS_REC)", source "src/launcher/mounts.rs",
         what "Bind the bundle's rootfs onto itself",
         why "An OCI bundle's rootfs is a plain directory; pivot_root needs a mount point, so the directory is bound onto itself.";
