@@ -38,7 +38,7 @@ source benches/lib/podman.sh
 podman_scratch "$WORK/podman" none
 
 uname -r
-echo "rrun $("$RRUN" --version | cut -d' ' -f2), $(podman --version), $(crun --version | head -1), $(conmon --version | head -1)"
+echo "rrun $("$RRUN" --version | head -1 | cut -d' ' -f2), $(podman --version), $(crun --version | head -1), $(conmon --version | head -1)"
 python3 - "$RRUN" "$WORK/store" "$PIMAGE" "$N" "$COUNT" <<'PY'
 import json, os, statistics, subprocess, sys, time
 rrun, store, pimage, n, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])

@@ -62,7 +62,7 @@ python3 benches/timer.py -n "$N" \
   "rrun-rootless=exec $ASU $RRUN run --rm --network none busybox true" \
   "rrun-rootless-pasta=exec $ASU $RRUN run --rm busybox true" \
   "podman-rootless=exec $ASU $PODMAN run --rm --network none busybox true" \
-  "rrun-root=exec $RRUN --root $WORK/root-store run --rm busybox true"
+  "rrun-root=exec $RRUN --root $WORK/root-store run --rm --network none busybox true"
 echo "# unpack the layered fixture (load big.tar), 5 runs each; ratio = median / root's"
 python3 benches/timer.py -n 5 --warmup 1 \
   --between "$RRUN --root $WORK/root-store rmi -f big >/dev/null 2>&1; $ASU $RRUN rmi -f big >/dev/null 2>&1; true" \
