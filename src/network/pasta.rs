@@ -133,21 +133,7 @@ pub fn choose_ports(publish: &[PortRequest]) -> Result<(Vec<Forward>, Vec<PortMa
             }
             q.host_port
         };
-        forwards.push(Forward {
-            host_ip: q.host_ip.clone(),
-            host_port: first,
-            container_port: q.container_port,
-            range: q.range,
-            protocol: q.protocol.clone(),
-        });
-        for i in 0..q.range {
-            mappings.push(PortMapping {
-                container_port: q.container_port + i,
-                protocol: q.protocol.clone(),
-                host_ip: if q.host_ip.is_empty() { "0.0.0.0".into() } else { q.host_ip.clone() },
-                host_port: first + i,
-            });
-        }
+        super::ports::record(q, first, &mut forwards, &mut mappings);
     }
     Ok((forwards, mappings))
 }

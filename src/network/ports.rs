@@ -115,21 +115,7 @@ pub fn reserve(requests: &[PortRequest]) -> Result<(Reservation, Vec<Forward>, V
             }
             q.host_port
         };
-        forwards.push(Forward {
-            host_ip: q.host_ip.clone(),
-            host_port: first,
-            container_port: q.container_port,
-            range: q.range,
-            protocol: q.protocol.clone(),
-        });
-        for i in 0..q.range {
-            mappings.push(PortMapping {
-                container_port: q.container_port + i,
-                protocol: q.protocol.clone(),
-                host_ip: if q.host_ip.is_empty() { "0.0.0.0".into() } else { q.host_ip.clone() },
-                host_port: first + i,
-            });
-        }
+        record(q, first, &mut forwards, &mut mappings);
     }
     Ok((r, forwards, mappings))
 }
@@ -138,6 +124,26 @@ pub fn reserve(requests: &[PortRequest]) -> Result<(Reservation, Vec<Forward>, V
 pub fn check_free(requests: &[PortRequest]) -> Result<(), NetworkError> {
     let fixed: Vec<PortRequest> = requests.iter().filter(|q| q.host_port != 0).cloned().collect();
     reserve(&fixed).map(|_| ())
+}
+
+/// Records request `q`, published from host port `first` on: the forward
+/// (for netavark or pasta) and the mappings `port` and `inspect` show.
+pub(super) fn record(q: &PortRequest, first: u16, forwards: &mut Vec<Forward>, mappings: &mut Vec<PortMapping>) {
+    forwards.push(Forward {
+        host_ip: q.host_ip.clone(),
+        host_port: first,
+        container_port: q.container_port,
+        range: q.range,
+        protocol: q.protocol.clone(),
+    });
+    for i in 0..q.range {
+        mappings.push(PortMapping {
+            container_port: q.container_port + i,
+            protocol: q.protocol.clone(),
+            host_ip: if q.host_ip.is_empty() { "0.0.0.0".into() } else { q.host_ip.clone() },
+            host_port: first + i,
+        });
+    }
 }
 
 #[cfg(test)]
