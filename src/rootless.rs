@@ -348,18 +348,7 @@ fn pause_forever(ack: OwnedFd) -> i32 {
     if !ok {
         return 1;
     }
-    // SAFETY: PR_SET_NAME copies the NUL-terminated name: `ps` shows what this process is.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"rrun-pause".as_ptr(), 0, 0, 0) };
-    // SAFETY: close_range on descriptors above stderr, none of which this process uses.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE, libc::SIGTSTP] {
-        // SAFETY: ignoring a signal installs no handler.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
-    }
-    loop {
-        // SAFETY: pause only waits for a signal.
-        unsafe { libc::pause() };
-    }
+    crate::launcher::process::hold_forever(c"rrun-pause")
 }
 
 /// Writes the id maps of process `pid`'s fresh user namespace: through

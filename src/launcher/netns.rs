@@ -163,18 +163,7 @@ fn hold(ack: std::os::fd::OwnedFd, pid_file: &Path) -> i32 {
     if !ok {
         return 1;
     }
-    // SAFETY: PR_SET_NAME copies the NUL-terminated name, so `ps` shows what this process is.
-    unsafe { libc::prctl(libc::PR_SET_NAME, c"rrun-netns".as_ptr(), 0, 0, 0) };
-    // SAFETY: close_range on descriptors above stderr, none of which the holder uses.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
-    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE, libc::SIGTSTP] {
-        // SAFETY: ignoring a signal installs no handler.
-        unsafe { libc::signal(sig, libc::SIG_IGN) };
-    }
-    loop {
-        // SAFETY: pause only waits for a signal.
-        unsafe { libc::pause() };
-    }
+    super::process::hold_forever(c"rrun-netns")
 }
 
 #[cfg(test)]

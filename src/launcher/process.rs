@@ -111,6 +111,25 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
     name.parse().ok()
 }
 
+/// What a process that only holds a namespace open does for the rest of its
+/// life (the rootless pause process, a user's network namespace holder):
+/// named `name` in `ps`, no descriptor above stderr, deaf to the terminal's
+/// signals, asleep until killed.
+pub fn hold_forever(name: &std::ffi::CStr) -> ! {
+    // SAFETY: PR_SET_NAME copies the NUL-terminated name, so `ps` shows what this process is.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+    // SAFETY: close_range on descriptors above stderr, none of which the holder uses.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    for sig in [libc::SIGINT, libc::SIGHUP, libc::SIGQUIT, libc::SIGPIPE, libc::SIGTSTP] {
+        // SAFETY: ignoring a signal installs no handler.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    loop {
+        // SAFETY: pause only waits for a signal.
+        unsafe { libc::pause() };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
