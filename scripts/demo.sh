@@ -3,9 +3,14 @@
 # Debian's busybox-static, load it into a demo store, list it, run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# rrun links Debian's libseccomp (seccomp filters are compiled with it)
-if ! dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'ok installed'; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev >/dev/null
+# rrun links Debian's libseccomp (seccomp filters are compiled with it); containers get a bridge
+# network by default, which netavark and aardvark-dns set up (with iptables)
+pkgs=()
+for pkg in libseccomp-dev netavark aardvark-dns iptables; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$pkg")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
 cargo build --release
 bash rootfs-fixtures/build.sh
