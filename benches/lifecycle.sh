@@ -25,16 +25,11 @@ cargo build --release -q
 bash rootfs-fixtures/build.sh
 RRUN=$PWD/target/release/rrun
 rm -rf "$WORK"; mkdir -p "$WORK"
-cleanup() {
-  "$RRUN" --root "$WORK/store" ps -aq 2>/dev/null | xargs -r "$RRUN" --root "$WORK/store" rm -f >/dev/null 2>&1 || true
-  [ -n "${CONTAINERS_CONF:-}" ] && podman rm -af -t 0 >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source benches/lib/podman.sh
+trap bench_cleanup EXIT
 
 # the same busybox image for both
 "$RRUN" --root "$WORK/store" load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
-source benches/lib/podman.sh
 podman_scratch "$WORK/podman" none
 
 uname -r

@@ -34,15 +34,10 @@ done
 if [ -z "${RRUN:-}" ]; then cargo build --release -q; RRUN=$PWD/target/release/rrun; fi
 [ -f rootfs-fixtures/out/busybox.tar ] || bash rootfs-fixtures/build.sh
 rm -rf "$WORK"; mkdir -p "$WORK"
-cleanup() {
-  "$RRUN" --root "$WORK/store" ps -aq 2>/dev/null | xargs -r "$RRUN" --root "$WORK/store" rm -f >/dev/null 2>&1 || true
-  [ -n "${CONTAINERS_CONF:-}" ] && podman rm -af -t 0 >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source benches/lib/podman.sh
+trap bench_cleanup EXIT
 
 "$RRUN" --root "$WORK/store" load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
-source benches/lib/podman.sh
 podman_scratch "$WORK/podman" bridge
 # both work, and publish, before anything is timed
 "$RRUN" --root "$WORK/store" run --rm -p "127.0.0.1:$PORT:80" busybox true

@@ -141,54 +141,10 @@ fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<(), V
     }
 }
 
-/// Creates a volume; the caller holds the store's exclusive lock. An existing
-/// one of that name is returned as it is (`false`), as Docker does.
-fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
-    if let Some(d) = req.driver.as_deref().filter(|d| *d != "local") {
-        return Err(VolumeError::Driver(d.to_string()).into());
-    }
-    let name = match &req.name {
-        Some(n) if !valid_volume_name(n) => {
-            return Err(VolumeError::Invalid { name: n.clone(), reason: volume_name_error(n) }.into())
-        }
-        Some(n) => n.clone(),
-        None => crate::container::new_id(),
-    };
-    if let Ok(v) = read(store, &name) {
-        return Ok((v, false));
-    }
-    check_options(&name, &req.options)?;
-    let root = volumes_dir(store);
-    if !root.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root).map_err(io_error(&root))?;
-    }
-    let dir = volume_dir(store, &name);
-    let volume = Volume {
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        driver: "local".into(),
-        labels: req.labels.clone(),
-        mountpoint: dir.join("_data"),
-        name: name.clone(),
-        options: req.options.clone(),
-        scope: "local".into(),
-    };
-    let staging = store.staging("volume")?;
-    let data = staging.path().join("_data");
-    std::fs::create_dir(&data).map_err(io_error(&data))?;
-    let json = staging.path().join("volume.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(&volume).expect("volume serializes")).map_err(io_error(&json))?;
-    if !store.commit(staging, None, &dir)? {
-        return Ok((read(store, &name)?, false));
-    }
-    tracing::info!(volume = %name, "volume created");
-    Ok((volume, true))
-}
-
-/// The volume a container would use (`--dry-run`): the existing one of that
-/// name (`false`), or the one [`create_locked`] would make, checked the same
-/// way and not made (`true`). An anonymous one gets a name it will not keep.
-pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+/// The volume `req` names: the existing one of that name (`false`), or the
+/// one to make (`true`), checked and not made yet (its `created_at` empty).
+/// An anonymous one gets a fresh name.
+fn resolve(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
     if let Some(d) = req.driver.as_deref().filter(|d| *d != "local") {
         return Err(VolumeError::Driver(d.to_string()).into());
     }
@@ -213,6 +169,40 @@ pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool
         scope: "local".into(),
     };
     Ok((volume, true))
+}
+
+/// Creates a volume; the caller holds the store's exclusive lock. An existing
+/// one of that name is returned as it is (`false`), as Docker does.
+fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+    let mut volume = match resolve(store, req)? {
+        (v, true) => v,
+        existing => return Ok(existing),
+    };
+    let root = volumes_dir(store);
+    if !root.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&root).map_err(io_error(&root))?;
+    }
+    volume.created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let name = volume.name.clone();
+    let dir = volume_dir(store, &name);
+    let staging = store.staging("volume")?;
+    let data = staging.path().join("_data");
+    std::fs::create_dir(&data).map_err(io_error(&data))?;
+    let json = staging.path().join("volume.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(&volume).expect("volume serializes")).map_err(io_error(&json))?;
+    if !store.commit(staging, None, &dir)? {
+        return Ok((read(store, &name)?, false));
+    }
+    tracing::info!(volume = %name, "volume created");
+    Ok((volume, true))
+}
+
+/// The volume a container would use (`--dry-run`): the existing one of that
+/// name (`false`), or the one [`create_locked`] would make, checked the same
+/// way and not made (`true`). An anonymous one gets a name it will not keep.
+pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+    resolve(store, req)
 }
 
 /// What `volume prune` removed.

@@ -33,3 +33,11 @@ EOT
   podman load -q -i rootfs-fixtures/out/busybox.tar >/dev/null
   PIMAGE=$(podman images --format '{{.Repository}}:{{.Tag}}' | head -1)
 }
+
+# bench_cleanup (an EXIT trap): the containers of rrun's store under $WORK and
+# the scratch Podman's go, then $WORK.
+bench_cleanup() {
+  "$RRUN" --root "$WORK/store" ps -aq 2>/dev/null | xargs -r "$RRUN" --root "$WORK/store" rm -f >/dev/null 2>&1 || true
+  [ -n "${CONTAINERS_CONF:-}" ] && podman rm -af -t 0 >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
