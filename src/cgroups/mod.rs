@@ -14,6 +14,8 @@
 
 pub mod bpf;
 mod devices;
+#[cfg(test)]
+mod fixture;
 pub mod none;
 pub mod resctrl;
 mod v1;
@@ -392,13 +394,19 @@ pub fn children_of_parent() -> Vec<(String, Vec<PathBuf>)> {
 
 /// Re-opens a container's cgroup from the directories recorded at creation.
 pub fn open(dirs: &[PathBuf]) -> Option<Box<dyn Cgroup>> {
+    open_with(dirs, || Layout::detect().unwrap_or_default())
+}
+
+/// [`open`], with the layout (needed for v1 only, where each directory's
+/// controllers are those of the mount it lies in) read only when needed.
+fn open_with(dirs: &[PathBuf], layout: impl FnOnce() -> Layout) -> Option<Box<dyn Cgroup>> {
     let first = dirs.first()?;
     if first.join("cgroup.controllers").exists()
         || (first.join("cgroup.procs").exists() && !first.join("tasks").exists())
     {
         Some(Box::new(v2::V2::open(first)))
     } else {
-        Some(Box::new(v1::V1::open(dirs)))
+        Some(Box::new(v1::V1::open_in(&layout(), dirs)))
     }
 }
 
@@ -581,6 +589,33 @@ mod tests {
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(500), 4950);
         assert_eq!(blkio_to_io_weight(1000), 10000);
+    }
+
+    #[test]
+    fn a_plan_creates_on_its_layout() {
+        let planned = |layout: Layout, dirs: Vec<PathBuf>| Planned {
+            none: false,
+            layout,
+            rel: PathBuf::from("rrun/c1"),
+            absolute: true,
+            dirs,
+            base: None,
+        };
+        // v2: one directory, the controllers enabled above it
+        let v2 = fixture::V2Tree::new(&["memory", "pids"]);
+        let cg = planned(v2.layout(), vec![v2.root.join("rrun/c1")]).create().unwrap();
+        assert_eq!(cg.dirs(), vec![v2.root.join("rrun/c1")]);
+        assert_eq!(fixture::cat(&v2.root, "cgroup.subtree_control"), "+memory +pids");
+        // v1: one per hierarchy
+        let v1 = fixture::V1Tree::new(&[&["memory"], &["pids"]], None);
+        let cg = planned(v1.layout.clone(), Vec::new()).create().unwrap();
+        assert_eq!(cg.dirs(), vec![v1.mount("memory").join("rrun/c1"), v1.mount("pids").join("rrun/c1")]);
+        assert!(cg.dirs().iter().all(|d| d.is_dir()));
+        // no cgroup at all (rootless, nothing delegated): a limit is refused, nothing made
+        let cg = Planned { none: true, ..planned(v1.layout.clone(), Vec::new()) }.create().unwrap();
+        assert!(cg.dirs().is_empty());
+        let r: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
+        assert!(matches!(cg.apply(&r), Err(CgroupError::NoDelegation { .. })));
     }
 
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

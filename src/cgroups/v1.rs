@@ -11,6 +11,8 @@ pub struct V1 {
     dirs: Vec<(Vec<String>, PathBuf)>,
     /// On a hybrid host, the cgroup's directory in the v2 hierarchy.
     unified: Option<PathBuf>,
+    /// The mount points of the v1 hierarchies (where a walk up the ancestors stops).
+    mounts: Vec<PathBuf>,
 }
 
 /// The caller's cgroup path in the hierarchy holding `controller` (from /proc/self/cgroup).
@@ -62,7 +64,7 @@ impl V1 {
             let v2 = super::v2::V2::create_below(&base, ctrls, rel, &["hugetlb"])?;
             unified = Some(v2.dir().to_path_buf());
         }
-        Ok(V1 { dirs, unified })
+        Ok(V1 { dirs, unified, mounts: layout.v1.iter().map(|(_, m)| m.clone()).collect() })
     }
 
     /// On a hybrid host, where `create` makes the cgroup's directory in the v2 hierarchy.
@@ -92,9 +94,9 @@ impl V1 {
             .collect()
     }
 
-    /// Re-opens recorded directories; each one's controllers are those of the mount it lies in.
-    pub fn open(dirs: &[PathBuf]) -> V1 {
-        let layout = Layout::detect().unwrap_or_default();
+    /// Re-opens recorded directories; each one's controllers are those of the
+    /// mount of `layout` it lies in.
+    pub fn open_in(layout: &Layout, dirs: &[PathBuf]) -> V1 {
         let unified = dirs.iter().find(|d| d.join("cgroup.controllers").exists()).cloned();
         V1 {
             dirs: dirs
@@ -112,6 +114,7 @@ impl V1 {
                 })
                 .collect(),
             unified,
+            mounts: layout.v1.iter().map(|(_, m)| m.clone()).collect(),
         }
     }
 
@@ -254,13 +257,7 @@ impl V1 {
     }
 
     fn mount_of(&self, dir: &Path) -> Option<PathBuf> {
-        Layout::detect()
-            .ok()?
-            .v1
-            .into_iter()
-            .filter(|(_, m)| dir.starts_with(m))
-            .max_by_key(|(_, m)| m.as_os_str().len())
-            .map(|(_, m)| m)
+        self.mounts.iter().filter(|m| dir.starts_with(m)).max_by_key(|m| m.as_os_str().len()).cloned()
     }
 
     fn apply_blkio(&self, b: &oci_spec::runtime::LinuxBlockIo) -> Result<(), CgroupError> {
@@ -268,14 +265,7 @@ impl V1 {
         let weight_file = |d: &Path, cfq: &'static str, bfq: &'static str| -> Option<&'static str> {
             [cfq, bfq].into_iter().find(|f| d.join(f).exists())
         };
-        if let Some(w) = b.weight() {
-            let d = self.need("blkio", "blockIO.weight")?;
-            let f = weight_file(d, "blkio.weight", "blkio.bfq.weight").ok_or(CgroupError::NoController {
-                what: "blockIO.weight (no blkio.weight or blkio.bfq.weight here: no CFQ or BFQ I/O scheduler)".into(),
-                controller: "blkio",
-            })?;
-            write(d, f, &w.to_string())?;
-        }
+        // the weight itself is `apply`'s (0 being unset)
         if let Some(w) = b.leaf_weight() {
             write(
                 self.need_file("blkio", "blkio.leaf_weight", "blockIO.leafWeight")?,
@@ -494,5 +484,340 @@ impl Cgroup for V1 {
             super::rmdir_tree(d)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{cat, set, unpopulate, Child, V1Tree, Writes};
+    use super::*;
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    /// `rrun/c1` created in every hierarchy of `tree`, its control files made as the kernel would.
+    fn made(tree: &V1Tree) -> V1 {
+        let cg = V1::create(&tree.layout, Path::new("rrun/c1"), true).unwrap();
+        tree.populate(&cg.dirs());
+        cg
+    }
+
+    fn d<'a>(cg: &'a V1, controller: &str) -> &'a Path {
+        cg.dir(controller).unwrap()
+    }
+
+    #[test]
+    fn create_makes_a_directory_in_every_hierarchy_and_fills_cpuset() {
+        let tree = V1Tree::all();
+        let cg = V1::create(&tree.layout, Path::new("rrun/c1"), true).unwrap();
+        let expected: Vec<PathBuf> = tree.layout.v1.iter().map(|(_, m)| m.join("rrun/c1")).collect();
+        assert_eq!(cg.dirs(), expected, "one per hierarchy, name=systemd too, in the layout's order");
+        assert!(expected.iter().all(|d| d.is_dir()));
+        // a new cpuset cgroup is empty: every level gets its parent's cpus and mems
+        for level in ["rrun", "rrun/c1"] {
+            assert_eq!(cat(&tree.mount("cpuset").join(level), "cpuset.cpus"), "0-3", "{level}");
+            assert_eq!(cat(&tree.mount("cpuset").join(level), "cpuset.mems"), "0", "{level}");
+        }
+        assert_eq!(d(&cg, "net_prio"), d(&cg, "net_cls"), "co-mounted controllers share a directory");
+    }
+
+    #[test]
+    fn every_resource_lands_in_its_v1_file() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let writes = Writes::record();
+        cg.apply(&res(r#"{
+            "memory": {"limit": 268435456, "reservation": 134217728, "swap": 402653184, "kernel": 67108864,
+                       "kernelTCP": 16777216, "swappiness": 10, "disableOOMKiller": true},
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "realtimePeriod": 1000000,
+                    "realtimeRuntime": 950000, "cpus": "0-1", "mems": "0"},
+            "pids": {"limit": 64},
+            "blockIO": {"weight": 500, "leafWeight": 300,
+                        "weightDevice": [{"major": 8, "minor": 0, "weight": 700, "leafWeight": 200}],
+                        "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+                        "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2097152}],
+                        "throttleReadIopsDevice": [{"major": 8, "minor": 0, "rate": 100}],
+                        "throttleWriteIopsDevice": [{"major": 8, "minor": 0, "rate": 200}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+            "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 5}]},
+            "devices": [{"allow": false, "access": "rwm"},
+                        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]
+        }"#))
+            .unwrap();
+        let mem = d(&cg, "memory");
+        assert_eq!(cat(mem, "memory.limit_in_bytes"), "268435456");
+        // v1's swap limit is memory+swap, as the OCI spec's
+        assert_eq!(cat(mem, "memory.memsw.limit_in_bytes"), "402653184");
+        assert_eq!(cat(mem, "memory.soft_limit_in_bytes"), "134217728");
+        assert_eq!(cat(mem, "memory.kmem.limit_in_bytes"), "67108864");
+        assert_eq!(cat(mem, "memory.kmem.tcp.limit_in_bytes"), "16777216");
+        assert_eq!(cat(mem, "memory.swappiness"), "10");
+        assert_eq!(cat(mem, "memory.oom_control"), "1");
+        let cpu = d(&cg, "cpu");
+        assert_eq!(cat(cpu, "cpu.shares"), "512");
+        assert_eq!(cat(cpu, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(cat(cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(cat(cpu, "cpu.rt_period_us"), "1000000");
+        assert_eq!(cat(cpu, "cpu.rt_runtime_us"), "950000");
+        assert_eq!(cat(d(&cg, "cpuset"), "cpuset.cpus"), "0-1");
+        assert_eq!(cat(d(&cg, "cpuset"), "cpuset.mems"), "0");
+        assert_eq!(cat(d(&cg, "pids"), "pids.max"), "64");
+        let blk = d(&cg, "blkio");
+        assert_eq!(writes.to(blk, "blkio.weight"), ["500"], "written once");
+        assert_eq!(cat(blk, "blkio.leaf_weight"), "300");
+        assert_eq!(cat(blk, "blkio.weight_device"), "8:0 700");
+        assert_eq!(cat(blk, "blkio.leaf_weight_device"), "8:0 200");
+        assert_eq!(cat(blk, "blkio.throttle.read_bps_device"), "8:0 1048576");
+        assert_eq!(cat(blk, "blkio.throttle.write_bps_device"), "8:0 2097152");
+        assert_eq!(cat(blk, "blkio.throttle.read_iops_device"), "8:0 100");
+        assert_eq!(cat(blk, "blkio.throttle.write_iops_device"), "8:0 200");
+        assert_eq!(cat(d(&cg, "hugetlb"), "hugetlb.2MB.limit_in_bytes"), "4194304");
+        assert_eq!(cat(d(&cg, "net_cls"), "net_cls.classid"), "1048577");
+        assert_eq!(cat(d(&cg, "net_prio"), "net_prio.ifpriomap"), "eth0 5");
+        // from "allow all" to the rules: deny all, then allow the one device
+        let dev = d(&cg, "devices");
+        assert_eq!(writes.to(dev, "devices.deny"), ["a *:* rwm"]);
+        assert_eq!(writes.to(dev, "devices.allow"), ["c 1:3 rwm"]);
+    }
+
+    #[test]
+    fn memory_and_memsw_are_written_in_the_order_the_kernel_accepts() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let mem = d(&cg, "memory").to_path_buf();
+        let (m, sw) = (mem.join("memory.limit_in_bytes"), mem.join("memory.memsw.limit_in_bytes"));
+        // lowering from unlimited: memory first (memsw may never be below it)
+        let writes = Writes::record();
+        cg.apply(&res(r#"{"memory": {"limit": 67108864, "swap": 134217728}}"#)).unwrap();
+        assert_eq!(writes.files(), [m.clone(), sw.clone()]);
+        drop(writes);
+        // raising above the current memory limit: memsw first
+        let writes = Writes::record();
+        cg.apply(&res(r#"{"memory": {"limit": 536870912, "swap": 1073741824}}"#)).unwrap();
+        assert_eq!(writes.files(), [sw.clone(), m.clone()]);
+        assert_eq!(cat(&mem, "memory.memsw.limit_in_bytes"), "1073741824");
+        drop(writes);
+        // unlimited memory, swap unsaid: swap unlimited too
+        cg.apply(&res(r#"{"memory": {"limit": -1}}"#)).unwrap();
+        assert_eq!(cat(&mem, "memory.limit_in_bytes"), "-1");
+        assert_eq!(cat(&mem, "memory.memsw.limit_in_bytes"), "-1");
+        // no swap accounting (swapaccount=0): swap equal to the limit is no swap, and fine; more is refused
+        std::fs::remove_file(&sw).unwrap();
+        cg.apply(&res(r#"{"memory": {"limit": 67108864, "swap": 67108864}}"#)).unwrap();
+        assert!(!sw.exists(), "nothing written where the kernel has no file");
+        let e = cg.apply(&res(r#"{"memory": {"limit": 67108864, "swap": 134217728}}"#)).unwrap_err().to_string();
+        assert!(e.contains("swap accounting is off"), "{e}");
+    }
+
+    #[test]
+    fn unlimited_values_are_v1_spellings() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        set(d(&cg, "pids"), "pids.max", "10");
+        cg.apply(&res(r#"{"pids": {"limit": -1}, "cpu": {"quota": -1}}"#)).unwrap();
+        assert_eq!(cat(d(&cg, "pids"), "pids.max"), "max");
+        assert_eq!(cat(d(&cg, "cpu"), "cpu.cfs_quota_us"), "-1");
+        // a quota without a period where the kernel shows none: the default period first
+        std::fs::remove_file(d(&cg, "cpu").join("cpu.cfs_period_us")).unwrap();
+        cg.apply(&res(r#"{"cpu": {"quota": 20000}}"#)).unwrap();
+        assert_eq!(cat(d(&cg, "cpu"), "cpu.cfs_period_us"), "100000");
+        assert_eq!(cat(d(&cg, "cpu"), "cpu.cfs_quota_us"), "20000");
+        // blkio weight 0 is unset: nothing written
+        let writes = Writes::record();
+        cg.apply(&res(r#"{"blockIO": {"weight": 0}}"#)).unwrap();
+        assert!(writes.files().is_empty(), "{:?}", writes.files());
+    }
+
+    #[test]
+    fn bfq_weight_is_preferred_where_the_scheduler_is_loaded() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let blk = d(&cg, "blkio").to_path_buf();
+        std::fs::remove_file(blk.join("blkio.weight")).unwrap();
+        let e = cg.apply(&res(r#"{"blockIO": {"weight": 500}}"#)).unwrap_err().to_string();
+        assert!(e.contains("blkio cgroup has no weight file (blkio.bfq.weight, blkio.weight)"), "{e}");
+        set(&blk, "blkio.bfq.weight", "100");
+        cg.apply(&res(r#"{"blockIO": {"weight": 500}}"#)).unwrap();
+        assert_eq!(cat(&blk, "blkio.bfq.weight"), "500");
+    }
+
+    #[test]
+    fn a_limit_without_its_hierarchy_or_file_is_refused_by_name() {
+        // no pids, hugetlb, net_cls or blkio hierarchy
+        let tree = V1Tree::new(&[&["cpu", "cpuacct"], &["memory"], &["freezer"]], None);
+        let cg = made(&tree);
+        for (json, named) in [
+            (r#"{"pids": {"limit": 10}}"#, "pids.limit: the pids cgroup controller is not available"),
+            (r#"{"cpu": {"cpus": "0"}}"#, "cpu.cpus: the cpuset cgroup controller"),
+            (r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#, "hugepageLimits (2MB): the hugetlb"),
+            (r#"{"network": {"classID": 1}}"#, "network.classID: the net_cls"),
+            (r#"{"network": {"priorities": [{"name": "lo", "priority": 1}]}}"#, "network.priorities: the net_prio"),
+            (r#"{"blockIO": {"weight": 500}}"#, "--blkio-weight: the blkio"),
+            (r#"{"unified": {"memory.high": "1"}}"#, "unified (memory.high …)"),
+            (r#"{"memory": {"swappiness": 101}}"#, "101 is above 100"),
+        ] {
+            let e = cg.apply(&res(json)).unwrap_err().to_string();
+            assert!(e.contains(named), "{json}: {e}");
+        }
+        // files a kernel may lack: kernel memory (gone in 6.x), swappiness, real-time scheduling
+        let mem = d(&cg, "memory");
+        for f in ["memory.kmem.limit_in_bytes", "memory.swappiness", "memory.oom_control"] {
+            std::fs::remove_file(mem.join(f)).unwrap();
+        }
+        std::fs::remove_file(d(&cg, "cpu").join("cpu.rt_runtime_us")).unwrap();
+        for (json, named) in [
+            (r#"{"memory": {"kernel": 1048576}}"#, "memory.kernel (memory.kmem.limit_in_bytes does not exist here)"),
+            (r#"{"memory": {"swappiness": 10}}"#, "memory.swappiness (memory.swappiness does not exist here)"),
+            (r#"{"memory": {"disableOOMKiller": true}}"#, "(memory.oom_control does not exist here)"),
+            (r#"{"cpu": {"realtimeRuntime": 1000}}"#, "(cpu.rt_runtime_us does not exist here)"),
+        ] {
+            let e = cg.apply(&res(json)).unwrap_err().to_string();
+            assert!(e.contains(named), "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn stats_come_from_the_v1_files() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        set(d(&cg, "cpuacct"), "cpuacct.usage", "123456789\n");
+        set(d(&cg, "memory"), "memory.usage_in_bytes", "4096\n");
+        set(d(&cg, "memory"), "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        set(d(&cg, "pids"), "pids.current", "3\n");
+        let s = cg.stats().unwrap();
+        // the kernel's "unlimited" (a page-rounded i64::MAX) is no limit
+        assert_eq!(
+            s,
+            Stats { cpu_usage_ns: 123_456_789, memory_usage: 4096, memory_limit: None, pids: 3, oom_kills: 2 }
+        );
+        set(d(&cg, "memory"), "memory.limit_in_bytes", "8192\n");
+        assert_eq!(cg.stats().unwrap().memory_limit, Some(8192));
+    }
+
+    #[test]
+    fn freeze_and_thaw_write_freezer_state() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let f = d(&cg, "freezer").to_path_buf();
+        assert!(!cg.is_frozen());
+        // the fixture keeps what is written, as a kernel whose freeze completed at once
+        cg.freeze().unwrap();
+        assert_eq!(cat(&f, "freezer.state"), "FROZEN");
+        assert!(cg.is_frozen());
+        cg.thaw().unwrap();
+        assert_eq!(cat(&f, "freezer.state"), "THAWED");
+        assert!(!cg.is_frozen());
+        // no freezer hierarchy: pause is refused by name
+        let tree = V1Tree::new(&[&["memory"]], None);
+        let cg = made(&tree);
+        assert!(cg.freeze().unwrap_err().to_string().contains("pause: the freezer"));
+        assert!(cg.thaw().unwrap_err().to_string().contains("unpause: the freezer"));
+        assert!(!cg.is_frozen());
+    }
+
+    #[test]
+    fn join_writes_tasks_and_add_writes_cgroup_procs_in_every_hierarchy() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let writes = Writes::record();
+        cg.join_self().unwrap();
+        cg.add_process(4242).unwrap();
+        for dir in cg.dirs() {
+            assert_eq!(writes.to(&dir, "tasks"), ["0"], "{}", dir.display());
+            assert_eq!(writes.to(&dir, "cgroup.procs"), ["4242"], "{}", dir.display());
+        }
+    }
+
+    #[test]
+    fn kill_all_freezes_kills_and_thaws() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        // empty: nothing written
+        let writes = Writes::record();
+        cg.kill_all().unwrap();
+        assert!(writes.files().is_empty());
+        drop(writes);
+        let procs: Vec<PathBuf> = cg.dirs().iter().map(|d| d.join("cgroup.procs")).collect();
+        let child = Child::spawn(&procs);
+        assert_eq!(cg.pids(), vec![child.pid()]);
+        let writes = Writes::record();
+        cg.kill_all().unwrap();
+        assert_eq!(writes.to(d(&cg, "freezer"), "freezer.state"), ["FROZEN", "THAWED"]);
+        assert!(cg.pids().is_empty());
+        assert_eq!(child.reap(), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn delete_removes_every_directory_and_what_is_below() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let sub = d(&cg, "memory").join("exec1");
+        std::fs::create_dir(&sub).unwrap();
+        // a directory that still has files refuses rmdir (as a cgroup still holding a process): named, and kept
+        let e = cg.delete().unwrap_err().to_string();
+        assert!(e.contains("rmdir") && e.contains("rrun/c1"), "{e}");
+        assert!(cg.dirs().iter().all(|d| d.exists()));
+        // the kernel's rmdir takes the control files with the directory
+        for dir in cg.dirs() {
+            unpopulate(&dir);
+        }
+        cg.delete().unwrap();
+        for dir in cg.dirs() {
+            assert!(!dir.exists(), "{}", dir.display());
+            assert!(dir.parent().unwrap().is_dir(), "rrun/ itself stays");
+        }
+        cg.delete().unwrap();
+    }
+
+    #[test]
+    fn open_maps_recorded_directories_to_their_hierarchies() {
+        let tree = V1Tree::all();
+        let cg = made(&tree);
+        let layout = tree.layout.clone();
+        let opened = super::super::open_with(&cg.dirs(), move || layout).unwrap();
+        assert_eq!(opened.dirs(), cg.dirs());
+        opened.apply(&res(r#"{"pids": {"limit": 5}, "memory": {"limit": 1048576}}"#)).unwrap();
+        assert_eq!(cat(d(&cg, "pids"), "pids.max"), "5");
+        assert_eq!(cat(d(&cg, "memory"), "memory.limit_in_bytes"), "1048576");
+    }
+
+    #[test]
+    fn hybrid_hugetlb_goes_to_the_v2_directory_the_rest_to_v1() {
+        let tree = V1Tree::new(
+            &[&["cpu", "cpuacct"], &["memory"], &["pids"], &["freezer"], &["devices"], &["name=systemd"]],
+            Some(&["hugetlb"]),
+        );
+        let writes = Writes::record();
+        let cg = V1::create(&tree.layout, Path::new("rrun/c1"), true).unwrap();
+        let (root, _) = tree.layout.v2.clone().unwrap();
+        let unified = root.join("rrun/c1");
+        assert_eq!(cg.dirs().last(), Some(&unified), "the v2 directory is recorded last");
+        assert!(unified.is_dir());
+        // only hugetlb is enabled there, on the way down
+        assert_eq!(writes.to(&root, "cgroup.subtree_control"), ["+hugetlb"]);
+        assert_eq!(writes.to(&root.join("rrun"), "cgroup.subtree_control"), ["+hugetlb"]);
+        drop(writes);
+        tree.populate(&cg.dirs());
+        cg.apply(&res(r#"{"memory": {"limit": 1048576}, "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}"#))
+            .unwrap();
+        assert_eq!(cat(d(&cg, "memory"), "memory.limit_in_bytes"), "1048576");
+        assert_eq!(cat(&unified, "hugetlb.2MB.max"), "4194304");
+        assert_eq!(cat(&unified, "hugetlb.2MB.rsvd.max"), "4194304");
+        // a page size the kernel does not have: refused
+        let e = cg.apply(&res(r#"{"hugepageLimits": [{"pageSize": "1GB", "limit": 1}]}"#)).unwrap_err().to_string();
+        assert!(e.contains("hugepageLimits (1GB): the hugetlb"), "{e}");
+        // the process joins the v2 directory too
+        let writes = Writes::record();
+        cg.join_self().unwrap();
+        assert_eq!(writes.to(&unified, "cgroup.procs"), ["0"]);
+        assert_eq!(writes.to(d(&cg, "memory"), "tasks"), ["0"]);
+        drop(writes);
+        // re-opened from the record, the v2 directory is found again
+        let layout = tree.layout.clone();
+        let opened = super::super::open_with(&cg.dirs(), move || layout).unwrap();
+        assert_eq!(opened.dirs(), cg.dirs());
+        opened.apply(&res(r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": -1}]}"#)).unwrap();
+        assert_eq!(cat(&unified, "hugetlb.2MB.max"), "max");
     }
 }

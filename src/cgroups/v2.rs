@@ -72,18 +72,12 @@ impl V2 {
         write(&self.dir, file, value)
     }
 
-    /// `blockIO` on the io controller: BFQ's weights where BFQ schedules, else
+    /// `blockIO` on the io controller but its weight (which `apply` writes,
+    /// 0 being unset): device weights as BFQ's where BFQ schedules, else as
     /// io.weight (v1's 10..1000 scaled to 1..10000, as runc does); throttles as io.max.
     fn apply_io(&self, b: &oci_spec::runtime::LinuxBlockIo) -> Result<(), CgroupError> {
         let bfq = self.dir.join("io.bfq.weight").exists();
-        let scaled = |w: u16| 1 + (u64::from(w).saturating_sub(10)) * 9999 / 990;
-        if let Some(w) = b.weight() {
-            if bfq {
-                write(&self.dir, "io.bfq.weight", &w.to_string())?;
-            } else {
-                self.set("io.weight", &format!("default {}", scaled(w)), "blockIO.weight", "io")?;
-            }
-        }
+        let scaled = super::blkio_to_io_weight;
         if b.leaf_weight().is_some() {
             return Err(CgroupError::Invalid {
                 what: "blockIO.leafWeight".into(),
@@ -329,36 +323,299 @@ impl Cgroup for V2 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixture::{cat, set, unpopulate, V2Tree, Writes};
     use super::*;
-    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxResourcesBuilder};
 
-    /// A directory of plain files standing in for a v2 cgroup's control files.
-    fn fake(files: &[(&str, &str)]) -> (PathBuf, V2) {
-        let dir = std::env::temp_dir().join(format!("rrun-v2-fake-{}-{}", std::process::id(), files.len()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (f, v) in files {
-            std::fs::write(dir.join(f), v).unwrap();
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    /// `rrun/c1` created on a v2 tree with `controllers`, its control files made as the kernel would.
+    fn made(controllers: &[&str]) -> (V2Tree, V2) {
+        let tree = V2Tree::new(controllers);
+        let available: Vec<String> = controllers.iter().map(|c| c.to_string()).collect();
+        let cg = V2::create(&tree.root, &available, Path::new("rrun/c1")).unwrap();
+        tree.populate(cg.dir());
+        (tree, cg)
+    }
+
+    const ALL: &[&str] = &["cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"];
+
+    #[test]
+    fn create_makes_the_directory_and_enables_the_controllers_on_the_way_down() {
+        let tree = V2Tree::new(ALL);
+        let writes = Writes::record();
+        let cg = V2::create(&tree.root, &tree.controllers, Path::new("rrun/c1")).unwrap();
+        assert_eq!(cg.dir(), tree.root.join("rrun/c1"));
+        assert!(cg.dir().is_dir());
+        assert_eq!(cg.dirs(), vec![tree.root.join("rrun/c1")]);
+        // the ones rrun drives that the host has, in rrun's order; not rdma or misc
+        let line = "+cpuset +cpu +io +memory +pids +hugetlb";
+        assert_eq!(cat(&tree.root, "cgroup.subtree_control"), line);
+        assert_eq!(cat(&tree.root.join("rrun"), "cgroup.subtree_control"), line);
+        assert!(!cg.dir().join("cgroup.subtree_control").exists(), "the leaf enables nothing");
+        assert_eq!(
+            writes.files(),
+            vec![tree.root.join("cgroup.subtree_control"), tree.root.join("rrun/cgroup.subtree_control")]
+        );
+
+        // a second container: the levels already enable everything, nothing is written
+        tree.populate(cg.dir());
+        for level in [&tree.root, &tree.root.join("rrun")] {
+            set(level, "cgroup.subtree_control", "cpuset cpu io memory pids hugetlb");
         }
-        (dir.clone(), V2::open(&dir))
+        let writes = Writes::record();
+        V2::create(&tree.root, &tree.controllers, Path::new("rrun/c2")).unwrap();
+        assert!(writes.files().is_empty(), "{:?}", writes.files());
+        assert!(tree.root.join("rrun/c2").is_dir());
+    }
+
+    #[test]
+    fn create_enables_only_what_the_host_has_and_below_a_delegated_base() {
+        let tree = V2Tree::new(&["memory", "pids"]);
+        let base = tree.root.join("user.slice/deleg");
+        std::fs::create_dir_all(&base).unwrap();
+        let cg = V2::create_below(&base, &tree.controllers, Path::new("c1"), &WANTED).unwrap();
+        assert_eq!(cg.dir(), base.join("c1"));
+        assert_eq!(cat(&base, "cgroup.subtree_control"), "+memory +pids");
+        assert!(
+            !tree.root.join("cgroup.subtree_control").exists() || cat(&tree.root, "cgroup.subtree_control").is_empty()
+        );
+        // no controller available at all: the directory alone
+        let cg = V2::create_below(&base, &[], Path::new("c2"), &WANTED).unwrap();
+        assert!(cg.dir().is_dir());
+    }
+
+    #[test]
+    fn every_resource_lands_in_its_v2_file() {
+        let (_tree, cg) = made(&["cpuset", "cpu", "io", "memory", "pids", "hugetlb"]);
+        let d = cg.dir().to_path_buf();
+        cg.apply(&res(r#"{
+            "memory": {"limit": 268435456, "reservation": 134217728, "swap": 402653184},
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "burst": 1000, "idle": 0,
+                    "cpus": "0-1", "mems": "0"},
+            "pids": {"limit": 64},
+            "blockIO": {"weight": 500},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]
+        }"#))
+            .unwrap();
+        assert_eq!(cat(&d, "memory.max"), "268435456");
+        // v1's memory+swap is v2's swap alone
+        assert_eq!(cat(&d, "memory.swap.max"), "134217728");
+        assert_eq!(cat(&d, "memory.low"), "134217728");
+        assert_eq!(cat(&d, "cpu.weight"), "39", "shares 1024 as a weight");
+        assert_eq!(cat(&d, "cpu.max"), "50000 100000");
+        assert_eq!(cat(&d, "cpu.max.burst"), "1000");
+        assert_eq!(cat(&d, "cpu.idle"), "0");
+        assert_eq!(cat(&d, "cpuset.cpus"), "0-1");
+        assert_eq!(cat(&d, "cpuset.mems"), "0");
+        assert_eq!(cat(&d, "pids.max"), "64");
+        assert_eq!(cat(&d, "io.weight"), "default 4950", "blkio weight 500 on io.weight's scale");
+        assert_eq!(cat(&d, "hugetlb.2MB.max"), "4194304");
+        assert_eq!(cat(&d, "hugetlb.2MB.rsvd.max"), "4194304", "the reservation limit too");
+    }
+
+    #[test]
+    fn unlimited_is_max() {
+        let (_tree, cg) = made(&["cpu", "memory", "pids", "hugetlb"]);
+        let d = cg.dir().to_path_buf();
+        for (f, v) in [("memory.max", "1"), ("memory.swap.max", "1"), ("memory.low", "1"), ("pids.max", "1")] {
+            set(&d, f, v);
+        }
+        set(&d, "cpu.max", "50000 100000");
+        cg.apply(&res(r#"{
+            "memory": {"limit": -1, "reservation": -1, "swap": -1},
+            "cpu": {"quota": -1},
+            "pids": {"limit": 0},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": -1}]
+        }"#))
+            .unwrap();
+        for f in ["memory.max", "memory.swap.max", "memory.low", "pids.max", "hugetlb.2MB.max"] {
+            assert_eq!(cat(&d, f), "max", "{f}");
+        }
+        assert_eq!(cat(&d, "cpu.max"), "max 100000", "the period kept");
+        // swap equal to the limit: no swap
+        cg.apply(&res(r#"{"memory": {"limit": 1048576, "swap": 1048576}}"#)).unwrap();
+        assert_eq!(cat(&d, "memory.swap.max"), "0");
     }
 
     #[test]
     fn cpu_max_keeps_what_an_update_does_not_name() {
-        let (dir, cg) =
-            fake(&[("cpu.max", "max 100000\n"), ("memory.max", "max\n"), ("cgroup.controllers", "cpu memory")]);
-        let period = LinuxCpuBuilder::default().period(50000u64).build().unwrap();
-        cg.apply(&LinuxResourcesBuilder::default().cpu(period).build().unwrap()).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("cpu.max")).unwrap(), "max 50000");
-        let quota = LinuxCpuBuilder::default().quota(20000i64).build().unwrap();
-        cg.apply(&LinuxResourcesBuilder::default().cpu(quota).build().unwrap()).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("cpu.max")).unwrap(), "20000 50000");
-        let unlimited = LinuxMemoryBuilder::default().limit(-1i64).build().unwrap();
-        cg.apply(&LinuxResourcesBuilder::default().memory(unlimited).build().unwrap()).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.join("memory.max")).unwrap(), "max");
-        let swappy = LinuxMemoryBuilder::default().swappiness(10u64).build().unwrap();
-        let e = cg.apply(&LinuxResourcesBuilder::default().memory(swappy).build().unwrap()).unwrap_err();
-        assert!(e.to_string().contains("swappiness"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
+        let (_tree, cg) = made(&["cpu", "memory"]);
+        let d = cg.dir().to_path_buf();
+        cg.apply(&res(r#"{"cpu": {"period": 50000}}"#)).unwrap();
+        assert_eq!(cat(&d, "cpu.max"), "max 50000");
+        cg.apply(&res(r#"{"cpu": {"quota": 20000}}"#)).unwrap();
+        assert_eq!(cat(&d, "cpu.max"), "20000 50000");
+    }
+
+    #[test]
+    fn block_io_throttles_are_one_io_max_line_each() {
+        let (_tree, cg) = made(&["io"]);
+        let d = cg.dir().to_path_buf();
+        let writes = Writes::record();
+        // oci-spec spells the IOPS lists `…IopsDevice` (oci::mod renames the runtime spec's `…IOPSDevice`)
+        cg.apply(&res(r#"{"blockIO": {
+            "weightDevice": [{"major": 8, "minor": 0, "weight": 1000}],
+            "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+            "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 0}],
+            "throttleReadIopsDevice": [{"major": 8, "minor": 16, "rate": 100}],
+            "throttleWriteIopsDevice": [{"major": 8, "minor": 16, "rate": 200}]
+        }}"#))
+            .unwrap();
+        assert_eq!(writes.to(&d, "io.weight"), ["8:0 10000"]);
+        assert_eq!(writes.to(&d, "io.max"), ["8:0 rbps=1048576", "8:0 wbps=max", "8:16 riops=100", "8:16 wiops=200"]);
+    }
+
+    #[test]
+    fn an_unset_blkio_weight_writes_nothing() {
+        let (_tree, cg) = made(&["io"]);
+        let writes = Writes::record();
+        cg.apply(&res(r#"{"blockIO": {"weight": 0}}"#)).unwrap();
+        assert!(writes.files().is_empty(), "{:?}", writes.files());
+        assert_eq!(cat(cg.dir(), "io.weight"), "default 100");
+    }
+
+    #[test]
+    fn bfq_takes_docker_weights_as_they_are() {
+        let (_tree, cg) = made(&["io"]);
+        set(cg.dir(), "io.bfq.weight", "default 100");
+        let writes = Writes::record();
+        cg.apply(&res(r#"{"blockIO": {"weight": 300, "weightDevice": [{"major": 8, "minor": 0, "weight": 200}]}}"#))
+            .unwrap();
+        assert_eq!(writes.to(cg.dir(), "io.bfq.weight"), ["300", "8:0 200"]);
+        assert!(writes.to(cg.dir(), "io.weight").is_empty());
+    }
+
+    #[test]
+    fn the_unified_map_writes_its_files_and_refuses_others() {
+        let (_tree, cg) = made(&["memory", "pids"]);
+        let d = cg.dir().to_path_buf();
+        cg.apply(&res(r#"{"unified": {"memory.high": "1073741824", "pids.max": "7"}}"#)).unwrap();
+        assert_eq!(cat(&d, "memory.high"), "1073741824");
+        assert_eq!(cat(&d, "pids.max"), "7");
+        for (json, named) in [
+            (r#"{"unified": {"io.max": "8:0 rbps=1"}}"#, "unified io.max"),
+            (r#"{"unified": {"../escape": "1"}}"#, "not a control file name"),
+            (r#"{"unified": {"memory.high/x": "1"}}"#, "not a control file name"),
+        ] {
+            let e = cg.apply(&res(json)).unwrap_err().to_string();
+            assert!(e.contains(named), "{json}: {e}");
+        }
+        assert!(!d.parent().unwrap().join("escape").exists());
+    }
+
+    #[test]
+    fn a_limit_whose_file_is_missing_is_refused_by_name() {
+        // neither io nor hugetlb nor cpuset enabled: their files are absent
+        let (_tree, cg) = made(&["memory", "cpu"]);
+        for (json, named) in [
+            (r#"{"pids": {"limit": 10}}"#, "pids.limit: the pids cgroup controller"),
+            (r#"{"cpu": {"cpus": "0"}}"#, "cpu.cpus: the cpuset cgroup controller"),
+            (r#"{"blockIO": {"weight": 500}}"#, "--blkio-weight: this host's io cgroup has no weight file"),
+            (r#"{"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]}}"#, "the io cgroup"),
+            (r#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}"#, "hugepageLimits (2MB)"),
+            (r#"{"network": {"classID": 1}}"#, "net_cls"),
+            (r#"{"memory": {"swappiness": 10}}"#, "swappiness"),
+            (r#"{"memory": {"disableOOMKiller": true}}"#, "disableOOMKiller"),
+            (r#"{"memory": {"kernel": 1048576}}"#, "memory.kernel"),
+            (r#"{"cpu": {"realtimeRuntime": 1000}}"#, "realtime"),
+            (r#"{"blockIO": {"leafWeight": 100}}"#, "leafWeight"),
+        ] {
+            let e = cg.apply(&res(json)).unwrap_err().to_string();
+            assert!(e.contains(named), "{json}: {e}");
+        }
+        // memory enabled, but no swap accounting (swapaccount=0): no memory.swap.max
+        std::fs::remove_file(cg.dir().join("memory.swap.max")).unwrap();
+        let e = cg.apply(&res(r#"{"memory": {"limit": 1048576, "swap": 2097152}}"#)).unwrap_err().to_string();
+        assert!(e.contains("memory.swap"), "{e}");
+    }
+
+    #[test]
+    fn stats_come_from_the_v2_files() {
+        let (_tree, cg) = made(&["cpu", "memory", "pids"]);
+        let d = cg.dir().to_path_buf();
+        set(&d, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+        set(&d, "memory.current", "4096\n");
+        set(&d, "memory.max", "max\n");
+        set(&d, "memory.events", "low 0\nhigh 0\nmax 3\noom 2\noom_kill 1\n");
+        set(&d, "pids.current", "3\n");
+        let s = cg.stats().unwrap();
+        assert_eq!(s, Stats { cpu_usage_ns: 1_500_000, memory_usage: 4096, memory_limit: None, pids: 3, oom_kills: 1 });
+        set(&d, "memory.max", "8192\n");
+        assert_eq!(cg.stats().unwrap().memory_limit, Some(8192));
+    }
+
+    #[test]
+    fn freeze_and_thaw_write_cgroup_freeze() {
+        let (_tree, cg) = made(&["memory"]);
+        let d = cg.dir().to_path_buf();
+        assert!(!cg.is_frozen());
+        // the kernel's answer, ready before it is asked: freeze returns at once
+        set(&d, "cgroup.events", "populated 1\nfrozen 1\n");
+        cg.freeze().unwrap();
+        assert_eq!(cat(&d, "cgroup.freeze"), "1");
+        assert!(cg.is_frozen());
+        cg.thaw().unwrap();
+        assert_eq!(cat(&d, "cgroup.freeze"), "0");
+        set(&d, "cgroup.events", "populated 1\nfrozen 0\n");
+        assert!(!cg.is_frozen());
+    }
+
+    #[test]
+    fn join_and_add_write_cgroup_procs() {
+        let (_tree, cg) = made(&["memory"]);
+        let writes = Writes::record();
+        cg.join_self().unwrap();
+        cg.add_process(4242).unwrap();
+        assert_eq!(writes.to(cg.dir(), "cgroup.procs"), ["0", "4242"]);
+    }
+
+    #[test]
+    fn kill_all_kills_what_cgroup_procs_lists() {
+        let (_tree, cg) = made(&["memory"]);
+        // an empty cgroup: nothing to do, cgroup.kill untouched
+        cg.kill_all().unwrap();
+        assert_eq!(cat(cg.dir(), "cgroup.kill"), "");
+        let child = super::super::fixture::Child::spawn(&[cg.dir().join("cgroup.procs")]);
+        assert_eq!(cg.pids(), vec![child.pid()]);
+        cg.kill_all().unwrap();
+        assert_eq!(cat(cg.dir(), "cgroup.kill"), "1");
+        assert!(cg.pids().is_empty());
+        assert_eq!(child.reap(), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn pids_include_sub_cgroups_and_delete_removes_them_deepest_first() {
+        let (tree, cg) = made(&["memory"]);
+        let sub = cg.dir().join("exec1");
+        std::fs::create_dir(&sub).unwrap();
+        tree.populate(&sub);
+        set(cg.dir(), "cgroup.procs", "10\n11\n");
+        set(&sub, "cgroup.procs", "12\n");
+        let mut pids = cg.pids();
+        pids.sort();
+        assert_eq!(pids, [10, 11, 12]);
+        set(cg.dir(), "cgroup.procs", "");
+        set(&sub, "cgroup.procs", "");
+        // a plain directory with files in it refuses rmdir, as a cgroup with a process does: the error names it
+        let e = cg.delete().unwrap_err().to_string();
+        assert!(e.contains("rmdir") && e.contains("exec1"), "{e}");
+        // the kernel's rmdir takes the control files with the directory
+        unpopulate(cg.dir());
+        cg.delete().unwrap();
+        assert!(!cg.dir().exists());
+        assert!(tree.root.join("rrun").is_dir(), "only the container's cgroup goes");
+        // already gone: fine
+        cg.delete().unwrap();
+    }
+
+    #[test]
+    fn open_finds_a_v2_cgroup_by_its_files() {
+        let (_tree, cg) = made(&["memory"]);
+        let opened = super::super::open_with(&cg.dirs(), || panic!("v2 needs no layout")).unwrap();
+        assert_eq!(opened.dirs(), cg.dirs());
+        set(cg.dir(), "memory.current", "77");
+        assert_eq!(opened.stats().unwrap().memory_usage, 77);
     }
 }
