@@ -30,6 +30,7 @@ mod lifecycle;
 pub mod logs;
 pub mod network;
 pub mod oci;
+pub mod procfs;
 pub mod progress;
 pub use lifecycle::{
     AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,
