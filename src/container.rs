@@ -2,6 +2,9 @@
 //! container, and how to tell whether its process is really still alive.
 
 use crate::digest::Digest;
+pub use crate::procfs::{process_alive, process_start_time};
+pub use crate::spec::{LogDriver, RestartPolicy};
+pub use crate::timespec::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -13,100 +16,6 @@ pub enum Status {
     /// Running, with every process frozen (`rrun pause`).
     Paused,
     Exited,
-}
-
-/// `--restart`: what the monitor does when the container exits on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RestartPolicy {
-    #[default]
-    No,
-    /// Restart after a non-zero exit, at most this many times (0: no limit).
-    OnFailure(u32),
-    Always,
-    /// Like `always`; the two differ only across daemon restarts, which rrun has not.
-    UnlessStopped,
-}
-
-impl std::str::FromStr for RestartPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid restart policy {s:?}: expected no, on-failure[:N], always or unless-stopped");
-        match s.split_once(':') {
-            None if s == "no" => Ok(RestartPolicy::No),
-            None if s == "always" => Ok(RestartPolicy::Always),
-            None if s == "unless-stopped" => Ok(RestartPolicy::UnlessStopped),
-            None if s == "on-failure" => Ok(RestartPolicy::OnFailure(0)),
-            Some(("on-failure", n)) => n.parse().map(RestartPolicy::OnFailure).map_err(|_| bad()),
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl std::fmt::Display for RestartPolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RestartPolicy::No => f.write_str("no"),
-            RestartPolicy::OnFailure(0) => f.write_str("on-failure"),
-            RestartPolicy::OnFailure(n) => write!(f, "on-failure:{n}"),
-            RestartPolicy::Always => f.write_str("always"),
-            RestartPolicy::UnlessStopped => f.write_str("unless-stopped"),
-        }
-    }
-}
-
-impl RestartPolicy {
-    /// Should a container that exited with `code`, after `restarts` restarts, start again?
-    pub fn restarts(self, code: i32, restarts: u32) -> bool {
-        match self {
-            RestartPolicy::No => false,
-            RestartPolicy::OnFailure(max) => code != 0 && (max == 0 || restarts < max),
-            RestartPolicy::Always | RestartPolicy::UnlessStopped => true,
-        }
-    }
-}
-
-impl Serialize for RestartPolicy {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RestartPolicy {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// `--log-driver`: where a container's output is kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum LogDriver {
-    /// `containers/<id>/container.log`, Docker's json-file format.
-    #[default]
-    #[serde(rename = "json-file")]
-    JsonFile,
-    /// Nowhere: `rrun logs` has nothing to read.
-    #[serde(rename = "none")]
-    None,
-}
-
-impl std::str::FromStr for LogDriver {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "json-file" => Ok(LogDriver::JsonFile),
-            "none" => Ok(LogDriver::None),
-            other => Err(format!("unsupported log driver {other:?}: expected json-file or none")),
-        }
-    }
-}
-
-impl std::fmt::Display for LogDriver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LogDriver::JsonFile => "json-file",
-            LogDriver::None => "none",
-        })
-    }
 }
 
 /// A published port: the host's address and port that lead to the container's.
@@ -404,16 +313,7 @@ impl ContainerRecord {
 
 /// A new 64-hex container ID from the kernel's random source.
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 32];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `bytes`.
-        let n = unsafe { libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0) };
-        if n > 0 {
-            filled += n as usize;
-        }
-    }
-    hex::encode(bytes)
+    crate::digest::random_hex()
 }
 
 /// A Docker-style container name is `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
@@ -431,32 +331,6 @@ pub fn generated_name(id: &str) -> String {
     const NOUN: [&str; 8] = ["curie", "hopper", "lovelace", "noether", "ritchie", "thompson", "torvalds", "turing"];
     let b = hex::decode(&id[..4]).unwrap_or_else(|_| vec![0, 0]);
     format!("{}_{}_{}", ADJ[b[0] as usize % 8], NOUN[b[1] as usize % 8], &id[..6])
-}
-
-/// The start time (field 22 of `/proc/PID/stat`, clock ticks since boot).
-pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // the command name (field 2) is in parentheses and may contain spaces
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
-}
-
-/// True when process `pid` exists, started at `start_time`, and is not a zombie.
-pub fn process_alive(pid: i32, start_time: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let Some(close) = stat.rfind(')') else {
-        return false;
-    };
-    let mut fields = stat[close + 2..].split(' ');
-    let state = fields.next();
-    let start = fields.nth(18).and_then(|s| s.parse::<u64>().ok());
-    state != Some("Z") && start == Some(start_time)
-}
-
-pub fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Reads a record; `None` if the directory holds none (a half-created container).

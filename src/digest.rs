@@ -169,6 +169,21 @@ impl<R: Read, W: Write> Read for TeeReader<R, W> {
     }
 }
 
+/// 64 random hex digits from the kernel's random source: new container,
+/// network and volume IDs, unique temporary names.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `bytes`.
+        let n = unsafe { libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0) };
+        if n > 0 {
+            filled += n as usize;
+        }
+    }
+    hex::encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

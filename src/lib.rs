@@ -14,6 +14,30 @@
 //! let code = rrun.run("busybox", &opts)?;
 //! # Ok::<(), rrun::Error>(())
 //! ```
+//!
+//! ## Layers
+//!
+//! Modules depend one way: a module names only modules of its own layer or
+//! below, never one above (it is passed data or a callback instead), and the
+//! graph has no cycle. The top layer is the API: the crate root's [`Rrun`]
+//! and [`Error`], and the files that hold `impl Rrun` blocks. A test reads
+//! src/ and checks every `crate::`/`super::` path against this diagram
+//! (`LAYERS`), top first:
+//!
+//! ```text
+//! explain (every layer's STEPS, for --explain)
+//! crate (Rrun, Error), lifecycle, events, gc, images, system
+//! oci (the runc-compatible runtime)
+//! container, network, volume, logs, filter
+//! launcher
+//! cdi, spec
+//! rootfs
+//! registry
+//! image
+//! store
+//! cgroups
+//! text, timespec, progress, steps, digest, reference, securefs, procfs, rootless (facts: who, id ranges, dirs)
+//! ```
 
 pub mod cdi;
 pub mod cgroups;
@@ -30,6 +54,7 @@ mod lifecycle;
 pub mod logs;
 pub mod network;
 pub mod oci;
+pub mod procfs;
 pub mod progress;
 pub use lifecycle::{
     AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,
@@ -48,6 +73,27 @@ pub mod system;
 pub mod text;
 pub mod timespec;
 pub mod volume;
+
+/// The layers of the diagram in the crate docs, bottom first; `crate` is the
+/// crate root's own items. `layering`'s test checks src/ against it.
+#[cfg(test)]
+const LAYERS: &[&[&str]] = &[
+    &["text", "timespec", "progress", "steps", "digest", "reference", "securefs", "procfs", "rootless"],
+    &["cgroups"],
+    &["store"],
+    &["image"],
+    &["registry"],
+    &["rootfs"],
+    &["cdi", "spec"],
+    &["launcher"],
+    &["container", "network", "volume", "logs", "filter"],
+    &["oci"],
+    &["crate", "lifecycle", "events", "gc", "images", "system"],
+    &["explain"],
+];
+
+#[cfg(test)]
+mod layering;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;

@@ -72,7 +72,7 @@ impl LogWriter {
     /// Takes a chunk of output; its complete lines are written at once, with
     /// the time it was read.
     pub fn write(&mut self, stream: Stream, mut bytes: &[u8]) -> io::Result<()> {
-        let time = crate::container::now_rfc3339();
+        let time = crate::timespec::now_rfc3339();
         let slot = stream as usize;
         let result = (|| {
             while let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
@@ -97,7 +97,7 @@ impl LogWriter {
 
     /// Writes what is left of unfinished lines (the container exited).
     pub fn flush_partial(&mut self) -> io::Result<()> {
-        let time = crate::container::now_rfc3339();
+        let time = crate::timespec::now_rfc3339();
         for stream in [Stream::Stdout, Stream::Stderr] {
             let line = std::mem::take(&mut self.partial[stream as usize]);
             if !line.is_empty() {

@@ -2,13 +2,30 @@
 //! reading a file through the stack before it is mounted.
 
 use crate::digest::Digest;
-use crate::launcher::RootfsSource;
 use crate::securefs::open_beneath;
 use crate::store::Store;
 use nix::fcntl::OFlag;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+
+/// How the rootfs is provided.
+#[derive(Debug, Clone)]
+pub enum RootfsSource {
+    /// Layers stacked by overlayfs; `lowers` are relative to `layers_dir`, top first.
+    Overlay { layers_dir: PathBuf, lowers: Vec<String>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    /// A directory used as it is (an OCI bundle's rootfs).
+    Directory(PathBuf),
+}
+
+impl RootfsSource {
+    pub fn target(&self) -> &Path {
+        match self {
+            RootfsSource::Overlay { target, .. } => target,
+            RootfsSource::Directory(p) => p,
+        }
+    }
+}
 
 /// The overlay for a container: image layers (top first) as lowerdirs, the
 /// container's own `upper/` and `work/`, mounted on its `rootfs/`.

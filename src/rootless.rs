@@ -17,8 +17,6 @@
 //! overlay (with `userxattr`). What differs is asked through [`active`], which
 //! is `None` for root, so the root path does no extra work.
 
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -82,7 +80,7 @@ pub fn fuse_overlay_wanted() -> bool {
 }
 
 /// The (inside, outside, count) triples of a `/proc/PID/uid_map`.
-fn map_lines(text: &str) -> Vec<[u32; 3]> {
+pub(crate) fn map_lines(text: &str) -> Vec<[u32; 3]> {
     text.lines()
         .filter_map(|l| {
             let v: Vec<u32> = l.split_whitespace().filter_map(|n| n.parse().ok()).collect();
@@ -93,7 +91,7 @@ fn map_lines(text: &str) -> Vec<[u32; 3]> {
 
 impl Mapping {
     /// The uid map this mapping writes for the user `uid`.
-    fn uid_lines(&self, uid: u32) -> Vec<[u32; 3]> {
+    pub(crate) fn uid_lines(&self, uid: u32) -> Vec<[u32; 3]> {
         match self {
             Mapping::Ranges { uids, .. } => vec![[0, uid, 1], [1, uids.0, uids.1]],
             Mapping::Single { .. } => vec![[0, uid, 1]],
@@ -127,7 +125,7 @@ pub enum RootlessError {
     Other(String),
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RootlessError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RootlessError {
     let what = what.into();
     move |source| RootlessError::Io { what, source }
 }
@@ -135,9 +133,27 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RootlessError {
 static ACTIVE: OnceLock<Rootless> = OnceLock::new();
 
 /// The rootless setup this process runs in, or `None` (root, or a library
-/// user that never called [`enter`]).
+/// user that never entered the user namespace, see
+/// [`launcher::userns::enter`](crate::launcher::userns::enter)).
 pub fn active() -> Option<&'static Rootless> {
     ACTIVE.get()
+}
+
+/// Records `setup` as this process's rootless setup, once it runs in the
+/// user namespace (the first setup recorded stays).
+pub(crate) fn set_active(setup: Rootless) -> &'static Rootless {
+    ACTIVE.get_or_init(|| setup)
+}
+
+/// Where runtime state lives (the OCI verbs' default `--root`, the seccomp
+/// cache): `/run/rrun` for root, `$XDG_RUNTIME_DIR/rrun` otherwise.
+pub fn state_dir() -> PathBuf {
+    if !nix::unistd::Uid::effective().is_root() || active().is_some() {
+        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            return PathBuf::from(x).join("rrun");
+        }
+    }
+    PathBuf::from("/run/rrun")
 }
 
 /// The first range of `/etc/subuid`-style `text` that belongs to `user` (by
@@ -192,7 +208,7 @@ fn runtime_dir(uid: u32) -> PathBuf {
 /// writable by nobody else: a fallback under /tmp could have been made by
 /// someone else. (The OCI verbs' `--root`, the same directory under
 /// `$XDG_RUNTIME_DIR`, may be readable by others.)
-fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
+pub(crate) fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     match std::fs::DirBuilder::new().mode(0o700).recursive(true).create(dir) {
         Ok(()) => {}
@@ -206,180 +222,6 @@ fn private_dir(dir: &Path, uid: u32) -> Result<(), RootlessError> {
             md.uid(),
             md.mode() & 0o7777
         )));
-    }
-    Ok(())
-}
-
-/// The start time of process `pid` (field 22 of its stat), to tell it from a
-/// later process that reused the PID.
-fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Puts this process into the user's rootless user namespace: joins the one
-/// the pause process holds, or creates it (and the pause process). Must be
-/// called while the process has one thread. Afterwards the process is root
-/// in that namespace and [`active`] describes the setup.
-pub fn enter() -> Result<&'static Rootless, RootlessError> {
-    let setup = probe();
-    private_dir(&setup.runtime_dir, setup.uid)?;
-    let lock_path = setup.runtime_dir.join("pause.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(format!("open {}", lock_path.display())))?;
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io(format!("lock {}", lock_path.display()))(std::io::Error::last_os_error()));
-    }
-    let pid_file = setup.runtime_dir.join("pause.pid");
-    let existing = std::fs::read_to_string(&pid_file).ok().and_then(|t| {
-        let (pid, start) = t.trim().split_once(' ')?;
-        let (pid, start): (i32, u64) = (pid.parse().ok()?, start.parse().ok()?);
-        if start_time(pid) != Some(start) {
-            return None;
-        }
-        let map = std::fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap_or_default();
-        if map_lines(&map) != setup.mapping.uid_lines(setup.uid) {
-            // unmapped (its maker died), or the user's ranges changed since: a new namespace
-            // (containers of the old one keep running; exec into them needs the old one)
-            if !map.trim().is_empty() {
-                tracing::warn!(pid, "the user's id ranges changed: a new user namespace replaces the old one");
-            }
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            return None;
-        }
-        Some(pid)
-    });
-    let pid = match existing {
-        Some(pid) => pid,
-        None => {
-            let pid = spawn_pause()?;
-            if let Err(e) = write_maps(pid, &setup) {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                return Err(e);
-            }
-            let start = start_time(pid).ok_or_else(|| RootlessError::Other("the pause process died".into()))?;
-            let tmp = setup.runtime_dir.join("pause.pid.tmp");
-            std::fs::write(&tmp, format!("{pid} {start}\n")).map_err(io(format!("write {}", tmp.display())))?;
-            std::fs::rename(&tmp, &pid_file).map_err(io(format!("rename to {}", pid_file.display())))?;
-            pid
-        }
-    };
-    let ns_path = format!("/proc/{pid}/ns/user");
-    let ns = std::fs::File::open(&ns_path).map_err(io(format!("open {ns_path}")))?;
-    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| io(format!("setns {ns_path}"))(std::io::Error::from(e)))?;
-    drop(lock);
-    Ok(ACTIVE.get_or_init(|| setup))
-}
-
-/// Forks the pause process (detached by a double fork, own session, stdio on
-/// /dev/null), which unshares a user namespace and then sleeps forever.
-/// Returns its PID once it has unshared.
-fn spawn_pause() -> Result<i32, RootlessError> {
-    let pipe = || -> Result<(OwnedFd, OwnedFd), RootlessError> {
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| io("pipe")(std::io::Error::from(e)))
-    };
-    let (pid_r, pid_w) = pipe()?;
-    let (ack_r, ack_w) = pipe()?;
-    // SAFETY: the process has one thread (enter's contract); the children only
-    // make raw syscalls until they exit or pause.
-    match unsafe { nix::unistd::fork() }.map_err(|e| io("fork")(std::io::Error::from(e)))? {
-        nix::unistd::ForkResult::Child => {
-            drop((pid_r, ack_r));
-            let _ = nix::unistd::setsid();
-            // SAFETY: see above.
-            let code = match unsafe { nix::unistd::fork() } {
-                Ok(nix::unistd::ForkResult::Child) => {
-                    drop(pid_w);
-                    pause_forever(ack_w)
-                }
-                Ok(nix::unistd::ForkResult::Parent { child }) => {
-                    let mut f = std::fs::File::from(pid_w);
-                    i32::from(f.write_all(&child.as_raw().to_ne_bytes()).is_err())
-                }
-                Err(_) => 1,
-            };
-            // SAFETY: _exit skips the parent's atexit handlers and buffers.
-            unsafe { libc::_exit(code) }
-        }
-        nix::unistd::ForkResult::Parent { child } => {
-            drop((pid_w, ack_w));
-            let _ = nix::sys::wait::waitpid(child, None);
-            let mut buf = [0u8; 4];
-            std::fs::File::from(pid_r)
-                .read_exact(&mut buf)
-                .map_err(|_| RootlessError::Other("the pause process did not start".into()))?;
-            let mut ack = [0u8; 1];
-            match std::fs::File::from(ack_r).read(&mut ack) {
-                Ok(1) if ack[0] == b'1' => Ok(i32::from_ne_bytes(buf)),
-                _ => Err(RootlessError::Other(
-                    "unshare(CLONE_NEWUSER) failed: unprivileged user namespaces are disabled \
-                     (sysctl kernel.unprivileged_userns_clone=1 or user.max_user_namespaces > 0)"
-                        .into(),
-                )),
-            }
-        }
-    }
-}
-
-/// The pause process: unshares the user namespace, says so on `ack`, and
-/// holds the namespace until killed.
-fn pause_forever(ack: OwnedFd) -> i32 {
-    // SAFETY: opening /dev/null and dup2 onto the standard descriptors; the
-    // pause process must not keep a caller's pipe or terminal open.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-        }
-        libc::chdir(c"/".as_ptr());
-    }
-    let ok = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).is_ok();
-    let mut f = std::fs::File::from(ack);
-    let _ = f.write_all(if ok { b"1" } else { b"0" });
-    drop(f);
-    if !ok {
-        return 1;
-    }
-    crate::launcher::process::hold_forever(c"rrun-pause")
-}
-
-/// Writes the id maps of process `pid`'s fresh user namespace: through
-/// newuidmap/newgidmap with subordinate ranges, directly for one id.
-fn write_maps(pid: i32, setup: &Rootless) -> Result<(), RootlessError> {
-    match &setup.mapping {
-        Mapping::Ranges { uids, gids } => {
-            for (helper, own, (start, count)) in [("newuidmap", setup.uid, uids), ("newgidmap", setup.gid, gids)] {
-                let out = std::process::Command::new(helper)
-                    .args([pid.to_string(), "0".into(), own.to_string(), "1".into(), "1".into()])
-                    .args([start.to_string(), count.to_string()])
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .map_err(io(format!("run {helper}")))?;
-                if !out.status.success() {
-                    return Err(RootlessError::Other(format!(
-                        "{helper} {pid} 0 {own} 1 1 {start} {count}: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    )));
-                }
-            }
-        }
-        Mapping::Single { .. } => {
-            let write = |file: &str, text: String| {
-                let path = format!("/proc/{pid}/{file}");
-                std::fs::write(&path, text).map_err(io(format!("write {path}")))
-            };
-            write("uid_map", format!("0 {} 1\n", setup.uid))?;
-            write("setgroups", "deny\n".into())?;
-            write("gid_map", format!("0 {} 1\n", setup.gid))?;
-        }
     }
     Ok(())
 }

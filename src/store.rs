@@ -13,7 +13,6 @@
 //! under `tmp/` that the next process removes once its owner is gone.
 
 use crate::digest::Digest;
-use crate::image::ImageIndex;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -173,7 +172,7 @@ impl Store {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let mut parts = name.splitn(3, '.');
         match (parts.next().map(str::parse::<i32>), parts.next().map(str::parse::<u64>)) {
-            (Some(Ok(pid)), Some(Ok(start))) => crate::container::process_alive(pid, start),
+            (Some(Ok(pid)), Some(Ok(start))) => crate::procfs::process_alive(pid, start),
             // not named by an owner: nobody's
             _ => false,
         }
@@ -215,7 +214,7 @@ impl Store {
     pub fn staging(&self, label: &str) -> Result<Staging, StoreError> {
         let pid = std::process::id();
         let seq = STAGING_SEQ.fetch_add(1, Ordering::Relaxed);
-        let start = crate::container::process_start_time(pid as i32).unwrap_or(0);
+        let start = crate::procfs::process_start_time(pid as i32).unwrap_or(0);
         let path = self.root.join("tmp").join(format!("{pid}.{start}.{seq}-{label}"));
         fs::create_dir(&path).map_err(io_err(&path))?;
         Ok(Staging { path, committed: false })
@@ -265,26 +264,6 @@ impl Store {
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
         let path = self.blob_path(digest);
         fs::read(&path).map_err(io_err(&path))
-    }
-
-    fn index_path(&self) -> PathBuf {
-        self.root.join("images/index.json")
-    }
-
-    /// The image index; empty when none was written yet.
-    pub fn read_index(&self) -> Result<ImageIndex, StoreError> {
-        let path = self.index_path();
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ImageIndex::default()),
-            Err(e) => Err(StoreError::Io { path, source: e }),
-        }
-    }
-
-    /// Replaces the image index; the caller holds the exclusive lock.
-    pub fn write_index(&self, index: &ImageIndex) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(index).expect("index serializes");
-        self.write_atomic(&self.index_path(), &bytes)
     }
 
     /// Removes a directory tree by first renaming it under `tmp/`, so that it

@@ -101,6 +101,11 @@ pub fn parse_timestamp(s: &str, now_ns: i64) -> Result<i64, String> {
     local.timestamp_nanos_opt().ok_or_else(bad)
 }
 
+/// Now, in RFC 3339 with nanoseconds (UTC): the timestamps of records and logs.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

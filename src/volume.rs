@@ -14,7 +14,6 @@
 
 use crate::spec::mounts::{valid_volume_name, volume_name_error};
 use crate::store::Store;
-use crate::{io_error, Error, Rrun};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +34,20 @@ pub enum VolumeError {
     Driver(String),
     #[error("volume {name}: {path}: {reason}")]
     Corrupt { name: String, path: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
+}
+
+impl From<crate::store::StoreError> for VolumeError {
+    fn from(e: crate::store::StoreError) -> Self {
+        VolumeError::Store(Box::new(e))
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
+    move |source| VolumeError::Io { path: path.to_path_buf(), source }
 }
 
 /// A volume, as `volume.json` and `docker volume inspect` show it.
@@ -83,32 +96,31 @@ pub fn volumes_dir(store: &Store) -> PathBuf {
     store.root().join("volumes")
 }
 
-fn volume_dir(store: &Store, name: &str) -> PathBuf {
+pub(crate) fn volume_dir(store: &Store, name: &str) -> PathBuf {
     volumes_dir(store).join(name)
 }
 
 /// Reads one volume's record.
-fn read(store: &Store, name: &str) -> Result<Volume, Error> {
+pub(crate) fn read(store: &Store, name: &str) -> Result<Volume, VolumeError> {
     if !valid_volume_name(name) {
-        return Err(VolumeError::NotFound(name.to_string()).into());
+        return Err(VolumeError::NotFound(name.to_string()));
     }
     let path = volume_dir(store, name).join("volume.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VolumeError::NotFound(name.into()).into()),
-        Err(e) => return Err(Error::Io { path, source: e }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VolumeError::NotFound(name.into())),
+        Err(e) => return Err(VolumeError::Io { path, source: e }),
     };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| VolumeError::Corrupt { name: name.into(), path, reason: e.to_string() }.into())
+    serde_json::from_slice(&bytes).map_err(|e| VolumeError::Corrupt { name: name.into(), path, reason: e.to_string() })
 }
 
 /// Every volume of the store, by name.
-fn list(store: &Store) -> Result<Vec<Volume>, Error> {
+pub(crate) fn list(store: &Store) -> Result<Vec<Volume>, VolumeError> {
     let dir = volumes_dir(store);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io { path: dir, source: e }),
+        Err(e) => return Err(VolumeError::Io { path: dir, source: e }),
     };
     let mut out: Vec<Volume> =
         entries.flatten().filter_map(|e| e.file_name().to_str().and_then(|n| read(store, n).ok())).collect();
@@ -144,16 +156,16 @@ fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<(), V
 /// The volume `req` names: the existing one of that name (`false`), or the
 /// one to make (`true`), checked and not made yet (its `created_at` empty).
 /// An anonymous one gets a fresh name.
-fn resolve(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+fn resolve(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), VolumeError> {
     if let Some(d) = req.driver.as_deref().filter(|d| *d != "local") {
-        return Err(VolumeError::Driver(d.to_string()).into());
+        return Err(VolumeError::Driver(d.to_string()));
     }
     let name = match &req.name {
         Some(n) if !valid_volume_name(n) => {
-            return Err(VolumeError::Invalid { name: n.clone(), reason: volume_name_error(n) }.into())
+            return Err(VolumeError::Invalid { name: n.clone(), reason: volume_name_error(n) })
         }
         Some(n) => n.clone(),
-        None => crate::container::new_id(),
+        None => crate::digest::random_hex(),
     };
     if let Ok(v) = read(store, &name) {
         return Ok((v, false));
@@ -173,7 +185,7 @@ fn resolve(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
 
 /// Creates a volume; the caller holds the store's exclusive lock. An existing
 /// one of that name is returned as it is (`false`), as Docker does.
-fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+pub(crate) fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), VolumeError> {
     let mut volume = match resolve(store, req)? {
         (v, true) => v,
         existing => return Ok(existing),
@@ -201,7 +213,7 @@ fn create_locked(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Er
 /// The volume a container would use (`--dry-run`): the existing one of that
 /// name (`false`), or the one [`create_locked`] would make, checked the same
 /// way and not made (`true`). An anonymous one gets a name it will not keep.
-pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), Error> {
+pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool), VolumeError> {
     resolve(store, req)
 }
 
@@ -211,117 +223,6 @@ pub struct Pruned {
     pub volumes: Vec<String>,
     /// Bytes freed.
     pub space: u64,
-}
-
-impl Rrun {
-    /// `volume create`: a new volume, or the existing one of that name.
-    pub fn volume_create(&self, req: &CreateVolume) -> Result<Volume, Error> {
-        let _lock = self.store().lock_exclusive()?;
-        Ok(create_locked(self.store(), req)?.0)
-    }
-
-    /// A volume a container mounts: created when missing. True when it was.
-    pub(crate) fn ensure_volume(&self, req: &CreateVolume) -> Result<(Volume, bool), Error> {
-        let _lock = self.store().lock_exclusive()?;
-        create_locked(self.store(), req)
-    }
-
-    /// Every volume, by name.
-    pub fn volumes(&self) -> Result<Vec<Volume>, Error> {
-        let _lock = self.store().lock_shared()?;
-        list(self.store())
-    }
-
-    /// Every volume with the IDs of the containers (any state) that use it.
-    pub fn volumes_with_users(&self) -> Result<Vec<(Volume, Vec<String>)>, Error> {
-        let _lock = self.store().lock_shared()?;
-        let containers = self.containers_unlocked()?;
-        Ok(list(self.store())?
-            .into_iter()
-            .map(|v| {
-                let users = containers
-                    .iter()
-                    .filter(|c| c.volumes.iter().any(|u| u.name == v.name))
-                    .map(|c| c.id.clone())
-                    .collect();
-                (v, users)
-            })
-            .collect())
-    }
-
-    /// One volume by name.
-    pub fn volume(&self, name: &str) -> Result<Volume, Error> {
-        let _lock = self.store().lock_shared()?;
-        read(self.store(), name)
-    }
-
-    /// One volume by name; the caller holds the store lock.
-    pub(crate) fn volume_unlocked(&self, name: &str) -> Result<Volume, Error> {
-        read(self.store(), name)
-    }
-
-    /// IDs of the containers (any state) that use volume `name`.
-    pub fn volume_users(&self, name: &str) -> Result<Vec<String>, Error> {
-        let _lock = self.store().lock_shared()?;
-        self.volume_users_unlocked(name)
-    }
-
-    fn volume_users_unlocked(&self, name: &str) -> Result<Vec<String>, Error> {
-        Ok(self
-            .containers_unlocked()?
-            .into_iter()
-            .filter(|c| c.volumes.iter().any(|v| v.name == name))
-            .map(|c| c.id)
-            .collect())
-    }
-
-    /// `volume rm`: refused while any container, running or not, uses it
-    /// (with `force` too, as Docker refuses); `force` makes a missing volume no error.
-    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), Error> {
-        let _lock = self.store().lock_exclusive()?;
-        if let Err(e) = read(self.store(), name) {
-            return match e {
-                Error::Volume(VolumeError::NotFound(_)) if force => Ok(()),
-                e => Err(e),
-            };
-        }
-        let users = self.volume_users_unlocked(name)?;
-        if !users.is_empty() {
-            return Err(VolumeError::InUse { name: name.to_string(), containers: users.join(", ") }.into());
-        }
-        self.store().remove_dir(&volume_dir(self.store(), name))?;
-        tracing::info!(volume = %name, "volume removed");
-        Ok(())
-    }
-
-    /// `volume prune`: removes the volumes no container uses — only
-    /// anonymous ones unless `all`.
-    pub fn volume_prune(&self, all: bool) -> Result<Pruned, Error> {
-        let _lock = self.store().lock_exclusive()?;
-        let containers = self.containers_unlocked()?;
-        let mut out = Pruned::default();
-        for v in list(self.store())? {
-            if !(all || v.is_anonymous()) || containers.iter().any(|c| c.volumes.iter().any(|u| u.name == v.name)) {
-                continue;
-            }
-            let dir = volume_dir(self.store(), &v.name);
-            let size = crate::store::tree_size(&dir.join("_data"));
-            self.store().remove_dir(&dir)?;
-            out.space += size;
-            out.volumes.push(v.name);
-        }
-        Ok(out)
-    }
-
-    /// Removes the anonymous volumes of a removed container that no other container uses.
-    pub(crate) fn remove_anonymous_volumes(&self, used: &[crate::container::VolumeUse]) {
-        for u in used.iter().filter(|u| u.anonymous) {
-            match self.volume_remove(&u.name, true) {
-                Ok(()) | Err(Error::Volume(VolumeError::InUse { .. })) => {}
-                Err(e) => tracing::warn!(volume = %u.name, error = %e, "removing an anonymous volume"),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -390,7 +291,7 @@ mod tests {
             ..named("ok4")
         };
         assert!(create_locked(&store, &missing).is_err());
-        assert!(matches!(read(&store, "nope"), Err(Error::Volume(VolumeError::NotFound(_)))));
+        assert!(matches!(read(&store, "nope"), Err(VolumeError::NotFound(_))));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

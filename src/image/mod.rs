@@ -6,6 +6,7 @@ pub mod archive;
 pub mod change;
 pub mod history;
 pub mod import;
+mod index_file;
 pub mod inspect;
 pub mod layer_writer;
 pub mod save;

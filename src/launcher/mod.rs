@@ -46,6 +46,7 @@ pub mod seccomp;
 mod steps;
 mod sync;
 mod tty;
+pub mod userns;
 
 pub use steps::STEPS;
 

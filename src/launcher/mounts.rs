@@ -16,23 +16,7 @@ use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-/// How the rootfs is provided.
-#[derive(Debug, Clone)]
-pub enum RootfsSource {
-    /// Layers stacked by overlayfs; `lowers` are relative to `layers_dir`, top first.
-    Overlay { layers_dir: PathBuf, lowers: Vec<String>, upper: PathBuf, work: PathBuf, target: PathBuf },
-    /// A directory used as it is (an OCI bundle's rootfs).
-    Directory(PathBuf),
-}
-
-impl RootfsSource {
-    pub fn target(&self) -> &Path {
-        match self {
-            RootfsSource::Overlay { target, .. } => target,
-            RootfsSource::Directory(p) => p,
-        }
-    }
-}
+pub use crate::rootfs::RootfsSource;
 
 fn sys(op: impl Into<String>) -> impl FnOnce(Errno) -> ChildError {
     let op = op.into();
@@ -517,7 +501,7 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 /// filled with what the image has at the destination, then moved over it.
 fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
     // a name of its own: in its new PID namespace every container's init is PID 1
-    let aside = std::env::temp_dir().join(format!("rrun-tmpcopyup-{}", &crate::container::new_id()[..16]));
+    let aside = std::env::temp_dir().join(format!("rrun-tmpcopyup-{}", &crate::digest::random_hex()[..16]));
     std::fs::create_dir_all(&aside).map_err(|e| format!("create {}: {e}", aside.display()))?;
     let result = (|| {
         mount(Some("tmpfs"), &aside, Some("tmpfs"), flags, data).map_err(|e| format!("mount tmpfs: {e}"))?;

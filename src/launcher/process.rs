@@ -24,7 +24,7 @@ impl ProcessHandle {
         }
         // SAFETY: the kernel just gave us this descriptor.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        crate::container::process_alive(pid, start_time).then_some(ProcessHandle { fd })
+        crate::procfs::process_alive(pid, start_time).then_some(ProcessHandle { fd })
     }
 
     /// Sends `sig` (`None`: signal 0, a check that it lives); false if the process is gone.

@@ -253,7 +253,7 @@ fn default_denies(action: LinuxSeccompAction, errno_ret: Option<u32>) -> bool {
 /// loaded into containers as it is).
 fn cache_dir() -> Option<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let dir = crate::oci::OciRuntime::default_root().join(".cache").join("seccomp");
+    let dir = crate::rootless::state_dir().join(".cache").join("seccomp");
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).ok()?;
     let euid = nix::unistd::Uid::effective().as_raw();
     let trusted = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.uid() == euid && m.mode() & 0o022 == 0);

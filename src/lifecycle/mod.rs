@@ -13,9 +13,12 @@ mod fs;
 mod health;
 mod monitor;
 mod net;
+mod networks;
 mod plan;
+mod registry;
 mod steps;
 mod update;
+mod volumes;
 
 pub use attach::AttachOptions;
 pub use control::{ContainerStats, LogOptions, TopOutput};

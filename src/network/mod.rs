@@ -72,7 +72,6 @@ pub mod ports;
 
 use crate::spec::network::{valid_network_name, DEFAULT_NETWORK};
 use crate::store::Store;
-use crate::{io_error, Error, Rrun};
 use config::HostConfig;
 use ipv4::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -135,6 +134,20 @@ pub enum NetworkError {
     Conflict(String),
     #[error("{op}: {reason}")]
     Sys { op: String, reason: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
+}
+
+impl From<crate::store::StoreError> for NetworkError {
+    fn from(e: crate::store::StoreError) -> Self {
+        NetworkError::Store(Box::new(e))
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError + '_ {
+    move |source| NetworkError::Io { path: path.to_path_buf(), source }
 }
 
 impl From<crate::launcher::LaunchError> for NetworkError {
@@ -200,7 +213,7 @@ pub fn default_network(cfg: &HostConfig) -> NetworkDef {
 }
 
 /// The pre-defined `host` and `none` networks, for `network ls|inspect`.
-fn special_network(name: &str, driver: &str) -> NetworkDef {
+pub(crate) fn special_network(name: &str, driver: &str) -> NetworkDef {
     NetworkDef {
         name: name.into(),
         id: crate::digest::Digest::of(format!("rrun {name} network").as_bytes()).hex().to_string(),
@@ -220,24 +233,24 @@ fn networks_dir(store: &Store) -> PathBuf {
     store.root().join("networks")
 }
 
-fn network_path(store: &Store, name: &str) -> PathBuf {
+pub(crate) fn network_path(store: &Store, name: &str) -> PathBuf {
     networks_dir(store).join(format!("{name}.json"))
 }
 
 /// The store's own networks (not the pre-defined ones), by name.
-fn list_own(store: &Store) -> Result<Vec<NetworkDef>, Error> {
+pub(crate) fn list_own(store: &Store) -> Result<Vec<NetworkDef>, NetworkError> {
     let dir = networks_dir(store);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io { path: dir, source: e }),
+        Err(e) => return Err(NetworkError::Io { path: dir, source: e }),
     };
     let mut out = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
         if path.extension().is_some_and(|x| x == "json") && !e.file_name().to_string_lossy().starts_with('.') {
             let bytes = std::fs::read(&path).map_err(io_error(&path))?;
-            let def: NetworkDef = serde_json::from_slice(&bytes).map_err(|e| Error::Io {
+            let def: NetworkDef = serde_json::from_slice(&bytes).map_err(|e| NetworkError::Io {
                 path: path.clone(),
                 source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             })?;
@@ -249,7 +262,7 @@ fn list_own(store: &Store) -> Result<Vec<NetworkDef>, Error> {
 }
 
 /// Finds a network of the store by name, full ID or unique ID prefix (the pre-defined ones too).
-fn find(store: &Store, cfg: &HostConfig, name_or_id: &str) -> Result<NetworkDef, Error> {
+pub(crate) fn find(store: &Store, cfg: &HostConfig, name_or_id: &str) -> Result<NetworkDef, NetworkError> {
     let mut all = vec![default_network(cfg), special_network("host", "host"), special_network("none", "null")];
     all.extend(list_own(store)?);
     if let Some(n) = all.iter().find(|n| n.name == name_or_id || n.id == name_or_id) {
@@ -258,19 +271,18 @@ fn find(store: &Store, cfg: &HostConfig, name_or_id: &str) -> Result<NetworkDef,
     let mut prefixed = all.iter().filter(|n| !name_or_id.is_empty() && n.id.starts_with(name_or_id));
     match (prefixed.next(), prefixed.next()) {
         (Some(n), None) => Ok(n.clone()),
-        _ => Err(NetworkError::NotFound(name_or_id.to_string()).into()),
+        _ => Err(NetworkError::NotFound(name_or_id.to_string())),
     }
 }
 
 /// A bridge network a container can join, by name.
-pub(crate) fn bridge(store: &Store, cfg: &HostConfig, name: &str) -> Result<NetworkDef, Error> {
+pub(crate) fn bridge(store: &Store, cfg: &HostConfig, name: &str) -> Result<NetworkDef, NetworkError> {
     let n = find(store, cfg, name)?;
     if n.driver != "bridge" {
         return Err(NetworkError::Conflict(format!(
             "network {name} is the {} network: use --network {name}, which joins no bridge",
             n.driver
-        ))
-        .into());
+        )));
     }
     Ok(n)
 }
@@ -323,7 +335,7 @@ fn registered_elsewhere(store: &Store) -> Vec<Registered> {
     out
 }
 
-fn register(store: &Store, def: &NetworkDef) {
+pub(crate) fn register(store: &Store, def: &NetworkDef) {
     let r = Registered { store: store.root().to_path_buf(), name: def.name.clone(), subnet: def.subnet };
     let dir = registry_dir();
     let _ = std::fs::create_dir_all(&dir);
@@ -333,14 +345,14 @@ fn register(store: &Store, def: &NetworkDef) {
     }
 }
 
-fn unregister(def: &NetworkDef) {
+pub(crate) fn unregister(def: &NetworkDef) {
     let _ = std::fs::remove_file(registry_dir().join(format!("{}.json", def.id)));
 }
 
 /// The subnets a new network must not overlap: the store's networks, the
 /// default network, other stores' networks, the networks set up on the host
 /// now, and the host's routes.
-fn taken_subnets(store: &Store, cfg: &HostConfig) -> Result<Vec<(Ipv4Net, String)>, Error> {
+fn taken_subnets(store: &Store, cfg: &HostConfig) -> Result<Vec<(Ipv4Net, String)>, NetworkError> {
     let mut taken: Vec<(Ipv4Net, String)> = vec![(cfg.default_subnet, "the default bridge network".into())];
     for n in list_own(store)? {
         taken.push((n.subnet, format!("network {}", n.name)));
@@ -357,9 +369,9 @@ fn taken_subnets(store: &Store, cfg: &HostConfig) -> Result<Vec<(Ipv4Net, String
     Ok(taken)
 }
 
-fn create_locked(store: &Store, cfg: &HostConfig, req: &CreateNetwork) -> Result<NetworkDef, Error> {
+pub(crate) fn create_locked(store: &Store, cfg: &HostConfig, req: &CreateNetwork) -> Result<NetworkDef, NetworkError> {
     let name = req.name.clone();
-    let invalid = |reason: String| -> Error { NetworkError::Invalid { name: name.clone(), reason }.into() };
+    let invalid = |reason: String| NetworkError::Invalid { name: name.clone(), reason };
     if !valid_network_name(&name) {
         return Err(invalid("a name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters".into()));
     }
@@ -367,7 +379,7 @@ fn create_locked(store: &Store, cfg: &HostConfig, req: &CreateNetwork) -> Result
         return Err(invalid(format!("driver {d:?} is not supported: rrun has the bridge driver")));
     }
     if find(store, cfg, &name).is_ok_and(|n| n.name == name) {
-        return Err(NetworkError::Exists(name).into());
+        return Err(NetworkError::Exists(name));
     }
     let taken = taken_subnets(store, cfg)?;
     let subnet = match &req.subnet {
@@ -442,7 +454,7 @@ pub struct NetworkInfo {
 }
 
 impl NetworkInfo {
-    fn of(n: &NetworkDef, containers: &[crate::ContainerRecord]) -> NetworkInfo {
+    pub(crate) fn of(n: &NetworkDef, containers: &[crate::container::ContainerRecord]) -> NetworkInfo {
         let bridge = n.driver == "bridge";
         let mut users = BTreeMap::new();
         for c in containers {
@@ -487,104 +499,6 @@ impl NetworkInfo {
     }
 }
 
-impl Rrun {
-    /// `network create`: a bridge network of this store, with a subnet of its own.
-    pub fn network_create(&self, req: &CreateNetwork) -> Result<NetworkInfo, Error> {
-        let cfg = HostConfig::load()?;
-        let def = {
-            let _lock = self.store().lock_exclusive()?;
-            // one create at a time on the host: two stores' new networks get different subnets
-            let _net = attach::NetLock::take()?;
-            let def = create_locked(self.store(), &cfg, req)?;
-            register(self.store(), &def);
-            def
-        };
-        tracing::info!(network = %def.name, subnet = %def.subnet, "network created");
-        self.emit_network("create", &def, &[]);
-        Ok(NetworkInfo::of(&def, &[]))
-    }
-
-    /// Every network: the pre-defined `bridge`, `host` and `none`, then the store's by name.
-    pub fn networks(&self) -> Result<Vec<NetworkInfo>, Error> {
-        let cfg = HostConfig::load()?;
-        let (own, containers) = {
-            let _lock = self.store().lock_shared()?;
-            (list_own(self.store())?, self.containers_unlocked()?)
-        };
-        let mut all = vec![default_network(&cfg), special_network("host", "host"), special_network("none", "null")];
-        all.extend(own);
-        Ok(all.iter().map(|n| NetworkInfo::of(n, &containers)).collect())
-    }
-
-    /// One network by name, ID or ID prefix.
-    pub fn network(&self, name_or_id: &str) -> Result<NetworkInfo, Error> {
-        let cfg = HostConfig::load()?;
-        let _lock = self.store().lock_shared()?;
-        let def = find(self.store(), &cfg, name_or_id)?;
-        Ok(NetworkInfo::of(&def, &self.containers_unlocked()?))
-    }
-
-    /// `network rm`: refused for the pre-defined networks and while a
-    /// container of the store (in any state) is on it. Returns its name.
-    pub fn network_remove(&self, name_or_id: &str) -> Result<String, Error> {
-        let cfg = HostConfig::load()?;
-        let def = {
-            let _lock = self.store().lock_exclusive()?;
-            let def = find(self.store(), &cfg, name_or_id)?;
-            if def.is_predefined() {
-                return Err(NetworkError::Predefined(def.name).into());
-            }
-            let users: Vec<String> = self
-                .containers_unlocked()?
-                .into_iter()
-                .filter(|c| c.network.networks.iter().any(|a| a.name == def.name))
-                .map(|c| c.name)
-                .collect();
-            if !users.is_empty() {
-                return Err(NetworkError::InUse { name: def.name, containers: users.join(", ") }.into());
-            }
-            let path = network_path(self.store(), &def.name);
-            std::fs::remove_file(&path).map_err(io_error(&path))?;
-            unregister(&def);
-            def
-        };
-        self.emit_network("destroy", &def, &[]);
-        Ok(def.name)
-    }
-
-    /// `network prune`: removes the store's networks no container uses, and
-    /// tears down what containers of removed stores left set up on the host.
-    pub fn network_prune(&self) -> Result<Vec<String>, Error> {
-        attach::sweep_orphans();
-        let own = {
-            let _lock = self.store().lock_shared()?;
-            list_own(self.store())?
-        };
-        let mut removed = Vec::new();
-        for n in own {
-            match self.network_remove(&n.name) {
-                Ok(name) => removed.push(name),
-                Err(Error::Network(NetworkError::InUse { .. } | NetworkError::NotFound(_))) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(removed)
-    }
-
-    /// A network event in the journal (`type=network`).
-    pub(crate) fn emit_network(&self, action: &str, n: &NetworkDef, extra: &[(&str, String)]) {
-        let mut attrs = BTreeMap::from([("name".to_string(), n.name.clone()), ("type".to_string(), n.driver.clone())]);
-        attrs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-        self.emit("network", action, &n.id, attrs);
-    }
-
-    /// The store's network `name` as a container joins it (the default `bridge` too).
-    pub(crate) fn bridge_network(&self, cfg: &HostConfig, name: &str) -> Result<NetworkDef, Error> {
-        let _lock = self.store().lock_shared()?;
-        bridge(self.store(), cfg, name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,9 +523,9 @@ mod tests {
         assert_eq!(find(&store, &cfg, "a").unwrap(), a);
         assert_eq!(find(&store, &cfg, &a.id[..10]).unwrap(), a);
         assert_eq!(find(&store, &cfg, "bridge").unwrap().interface, "rrun0");
-        assert!(matches!(find(&store, &cfg, "nosuch"), Err(Error::Network(NetworkError::NotFound(_)))));
-        assert!(matches!(create_locked(&store, &cfg, &req("a")), Err(Error::Network(NetworkError::Exists(_)))));
-        assert!(matches!(create_locked(&store, &cfg, &req("bridge")), Err(Error::Network(NetworkError::Exists(_)))));
+        assert!(matches!(find(&store, &cfg, "nosuch"), Err(NetworkError::NotFound(_))));
+        assert!(matches!(create_locked(&store, &cfg, &req("a")), Err(NetworkError::Exists(_))));
+        assert!(matches!(create_locked(&store, &cfg, &req("bridge")), Err(NetworkError::Exists(_))));
         let bad = |subnet: &str, gateway: Option<&str>| {
             let r = CreateNetwork {
                 name: "c".into(),

@@ -188,12 +188,7 @@ pub fn valid_id(id: &str) -> bool {
 impl OciRuntime {
     /// `/run/rrun` for root, `$XDG_RUNTIME_DIR/rrun` otherwise.
     pub fn default_root() -> PathBuf {
-        if !nix::unistd::Uid::effective().is_root() || crate::rootless::active().is_some() {
-            if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-                return PathBuf::from(x).join("rrun");
-            }
-        }
-        PathBuf::from("/run/rrun")
+        crate::rootless::state_dir()
     }
 
     pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> OciRuntime {

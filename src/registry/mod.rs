@@ -9,9 +9,9 @@
 
 pub mod auth;
 pub mod config;
-mod ops;
-mod pull;
-mod push;
+pub(crate) mod ops;
+pub(crate) mod pull;
+pub(crate) mod push;
 mod transport;
 
 pub use auth::{AuthFiles, Credential};
@@ -70,6 +70,17 @@ pub enum RegistryError {
     Protocol { host: String, what: String, reason: String },
     #[error("{0}")]
     Other(String),
+    /// Unpacking a pulled image failed (boxed: a large error).
+    #[error(transparent)]
+    Import(Box<crate::image::import::ImportError>),
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
+}
+
+impl From<crate::store::StoreError> for RegistryError {
+    fn from(e: crate::store::StoreError) -> Self {
+        RegistryError::Store(Box::new(e))
+    }
 }
 
 /// Largest manifest accepted (the distribution spec's registries use 4 MiB).

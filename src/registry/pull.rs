@@ -211,7 +211,7 @@ pub fn pull(
     client: &RegistryClient,
     image: &ImageRef,
     opts: &PullOptions,
-) -> Result<LoadedImage, crate::Error> {
+) -> Result<LoadedImage, RegistryError> {
     let platform = opts.platform.clone().unwrap_or_else(Platform::host);
     let name = image.to_string();
     let resolved = client.resolve(image, &platform)?;
@@ -231,8 +231,7 @@ pub fn pull(
         return Err(RegistryError::Manifest {
             image: name,
             reason: format!("{} layers but the config lists {} diff-ids", m.layers.len(), config.rootfs.diff_ids.len()),
-        }
-        .into());
+        });
     }
     let layers = m
         .layers
@@ -264,7 +263,7 @@ pub fn pull(
     let progress = crate::progress::Progress::new();
     let importer = Importer { store, progress: Some(&progress), origin: name.clone(), source: &source };
     let loaded = crate::progress::show_while(&progress, opts.quiet, || importer.import(plan))
-        .map_err(|e: ImportError| crate::Error::Import(e))?;
+        .map_err(|e: ImportError| RegistryError::Import(Box::new(e)))?;
     info!(image = %name, from = %ep.host, manifest = %resolved.digest, "pulled");
     Ok(loaded)
 }

@@ -105,7 +105,7 @@ pub fn push(
     image: &ImageRecord,
     index: &ImageIndex,
     target: &ImageRef,
-) -> Result<Digest, crate::Error> {
+) -> Result<Digest, RegistryError> {
     let ep = client
         .endpoints(target)
         .into_iter()
@@ -115,9 +115,7 @@ pub fn push(
     for layer in &image.layers {
         let path = store.blob_path(&layer.blob);
         if !path.is_file() {
-            return Err(
-                RegistryError::Other(format!("{target}: layer blob {} is not in the local store", layer.blob)).into()
-            );
+            return Err(RegistryError::Other(format!("{target}: layer blob {} is not in the local store", layer.blob)));
         }
         let from = mount_source(index, target, &layer.blob);
         let how = client.upload_blob(&ep, &layer.blob, &path, from.as_deref())?;

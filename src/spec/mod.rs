@@ -6,6 +6,7 @@
 pub mod mounts;
 pub mod network;
 pub mod options;
+mod policy;
 pub mod resources;
 pub mod seccomp;
 mod seccomp_default;
@@ -13,6 +14,7 @@ mod seccomp_default;
 pub use mounts::{MountRequest, MountSource};
 pub use network::{NetworkMode, PortRequest};
 pub use options::{NamespaceMode, Ulimit};
+pub use policy::{LogDriver, RestartPolicy};
 
 use crate::image::ContainerConfig;
 use oci_spec::runtime::{
@@ -127,7 +129,7 @@ pub struct RunOptions {
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`…).
     pub limits: resources::Limits,
     /// `--restart`: applied by a detached container's monitor.
-    pub restart: crate::container::RestartPolicy,
+    pub restart: RestartPolicy,
     /// `--log-opt max-size`: where a detached container's log rotates (None: the default).
     pub log_max_size: Option<u64>,
     /// `--cap-add` (names with or without `CAP_`, or `ALL`).
@@ -168,7 +170,7 @@ pub struct RunOptions {
     /// image's Healthcheck, field by field; None keeps the image's.
     pub healthcheck: Option<crate::image::Healthcheck>,
     /// `--log-driver`.
-    pub log_driver: crate::container::LogDriver,
+    pub log_driver: LogDriver,
     /// `-a`: the streams a foreground run relays (None: stdout and stderr;
     /// the others are still logged).
     pub attach: Option<Streams>,
