@@ -596,6 +596,74 @@ mod tests {
     }
 
     #[test]
+    fn docker_manifests_parse_with_their_media_types_and_unknown_fields() {
+        let (cfg, layer) = (Digest::of(b"{}"), Digest::of(b"layer"));
+        let docker = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_DOCKER_MANIFEST}","x-extra":{{"a":1}},
+               "config":{{"mediaType":"{MEDIA_DOCKER_CONFIG}","digest":"{cfg}","size":2}},
+               "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":5,"urls":["https://x"]}}]}}"#
+        );
+        let m = parse_manifest(docker.as_bytes()).unwrap();
+        assert_eq!(m.media_type().as_ref().map(|t| t.as_ref()), Some(MEDIA_DOCKER_MANIFEST));
+        assert_eq!(
+            (m.config().media(), m.config().sha256(), m.config().size()),
+            (MEDIA_DOCKER_CONFIG, Ok(cfg.clone()), 2)
+        );
+        assert_eq!(m.layers()[0].media(), "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        assert_eq!(m.layers()[0].sha256(), Ok(layer));
+        // a digest of another algorithm is refused by name: the store is sha256 only
+        let sha512 = docker.replace(&Digest::of(b"layer").to_string(), &format!("sha512:{}", "a".repeat(128)));
+        assert!(parse_manifest(sha512.as_bytes()).unwrap_err().contains("only sha256"));
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_DOCKER_LIST}","manifests":[{{"mediaType":"{MEDIA_DOCKER_MANIFEST}",
+               "digest":"sha512:{}","size":1,"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+            "b".repeat(128)
+        );
+        assert!(parse_index(index.as_bytes()).unwrap_err().contains("only sha256"));
+        let missing_size = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{MEDIA_OCI_CONFIG}","digest":"{cfg}"}},"layers":[]}}"#
+        );
+        assert!(parse_manifest(missing_size.as_bytes()).unwrap_err().contains("size"));
+    }
+
+    #[test]
+    fn manifests_rrun_writes_have_the_same_bytes_every_time() {
+        let config = descriptor(MEDIA_OCI_CONFIG, &Digest::of(b"{}"), 2);
+        let layer = descriptor(LAYER_TYPES[1], &Digest::of(b"l"), 1);
+        let annotations: std::collections::HashMap<String, String> =
+            (0..16).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        let first = to_json(&new_manifest(config.clone(), vec![layer.clone()], Some(annotations.clone()))).unwrap();
+        let mut reversed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for (k, v) in annotations.iter().collect::<BTreeMap<_, _>>().into_iter().rev() {
+            reversed.insert(k.clone(), v.clone());
+        }
+        let again = to_json(&new_manifest(config, vec![layer], Some(reversed))).unwrap();
+        assert_eq!(first, again);
+        let text = String::from_utf8(first.clone()).unwrap();
+        assert!(text.find("\"k0\"").unwrap() < text.find("\"k1\"").unwrap(), "{text}");
+        let parsed = parse_manifest(&first).unwrap();
+        assert_eq!(parsed.schema_version(), 2);
+        assert_eq!(parsed.media_type().as_ref().map(|t| t.as_ref()), Some(MEDIA_OCI_MANIFEST));
+        assert_eq!(parsed.layers()[0].media(), LAYER_TYPES[1]);
+        assert_eq!(parsed.annotations().as_ref().map(|a| a.len()), Some(16));
+    }
+
+    #[test]
+    fn platforms_match_and_read_as_os_arch_variant() {
+        let arm = Platform::new_named("linux", "arm64", Some("v8"));
+        assert_eq!(arm.describe(), "linux/arm64/v8");
+        assert!(arm.matches(&Platform::new_named("linux", "arm64", None)), "a missing variant matches any");
+        assert!(!arm.matches(&Platform::new_named("linux", "arm64", Some("v9"))));
+        assert!(!arm.matches(&Platform::new_named("linux", "amd64", None)));
+        assert!(!arm.matches(&Platform::new_named("windows", "arm64", Some("v8"))));
+        let host = Platform::host();
+        assert_eq!(host.os().to_string(), "linux");
+        assert!(host.matches(&host));
+        let json: Platform = serde_json::from_str(r#"{"architecture":"arm","os":"linux","variant":"v7"}"#).unwrap();
+        assert_eq!(json.describe(), "linux/arm/v7");
+    }
+
+    #[test]
     fn ref_names_follow_the_layout_grammar() {
         for ok in ["latest", "v1.2", "docker.io/library/busybox:1.36", "a--b", "x@sha256:abc", "1.0+build"] {
             assert!(valid_ref_name(ok), "{ok}");

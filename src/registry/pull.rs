@@ -131,7 +131,7 @@ impl RegistryClient {
             }
             // the digest a user pulls a multi-arch image by is the outermost index's
             index_digest.get_or_insert(digest.clone());
-            (bytes, media, digest) = self.get_manifest(ep, &chosen.digest().to_string(), name)?;
+            (bytes, media, digest) = self.get_manifest(ep, chosen.digest().as_ref(), name)?;
             crate::image::check_size(chosen, bytes.len() as u64)
                 .map_err(|r| bad(format!("manifest {}: {r}", chosen.digest())))?;
             if media.is_empty() {
