@@ -2,8 +2,9 @@
 //! import of OCI layouts and docker-archive tars (`archive`), and layer
 //! unpacking with whiteouts (`unpack`).
 //!
-//! Manifests, indexes, descriptors and platforms are `oci_spec::image`'s
-//! types ([`ImageManifest`], [`OciIndex`], [`Descriptor`], [`Platform`]);
+//! Manifests, indexes, descriptors, platforms and history steps are
+//! `oci_spec::image`'s types ([`ImageManifest`], [`OciIndex`], [`Descriptor`],
+//! [`Platform`], [`History`]);
 //! what rrun adds is small: [`parse_manifest`] and [`parse_index`] check
 //! what a document claims to be (schema 2 only, Docker schema 1 refused by
 //! name, media types rrun reads, sha256 digests, sizes), [`DescriptorExt`]
@@ -21,9 +22,6 @@
 //!   would lose them; they also refuse a config without `history` or with
 //!   `"history": null`, which real images have, and turn `ExposedPorts` and
 //!   `Volumes` into lists in `HashMap` order.
-//! - [`History`]: oci-spec's `empty_layer` is an `Option<bool>` behind
-//!   getters, where rrun's history and `--change` code read and build a plain
-//!   `bool`; the JSON is the same.
 //! - [`RootFs`]: oci-spec's `diff_ids` are strings, rrun's are validated
 //!   sha256 [`Digest`]s that name directories of the store.
 
@@ -40,7 +38,7 @@ use crate::digest::Digest;
 use crate::reference::ImageRef;
 /// OCI's image index (also a Docker manifest list), named apart from the store's [`ImageIndex`].
 pub use oci_spec::image::ImageIndex as OciIndex;
-pub use oci_spec::image::{Descriptor, ImageManifest, MediaType, Platform};
+pub use oci_spec::image::{Descriptor, History, ImageManifest, MediaType, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -687,6 +685,21 @@ mod tests {
     }
 
     #[test]
+    fn history_steps_read_as_oci_spec_history() {
+        let json = r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+                       "history":[{"created_by":"ENV A=1","empty_layer":true},{"created_by":"ADD x","empty_layer":null},
+                                  {"created":"2024-01-01T00:00:00Z","author":"me","comment":"c","empty_layer":false}]}"#;
+        let c: ImageConfig = serde_json::from_str(json).unwrap();
+        let steps: Vec<_> = c.history.iter().map(|h| (h.created_by().as_deref(), h.empty_layer())).collect();
+        assert_eq!(steps, [(Some("ENV A=1"), Some(true)), (Some("ADD x"), None), (None, Some(false))]);
+        assert_eq!(c.history[2].author().as_deref(), Some("me"));
+        let again = serde_json::to_value(&c).unwrap();
+        assert_eq!(again["history"][0]["empty_layer"], true);
+        assert!(again["history"][1].get("empty_layer").is_none());
+        assert_eq!(again["history"][2]["created"], "2024-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn a_short_id_shared_by_two_records_of_one_config_is_one_image() {
         let mut idx = ImageIndex::default();
         let a = record('a');
@@ -781,22 +794,6 @@ pub struct Healthcheck {
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
-}
-
-/// One step of how an image was made (`history` in the image config).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct History {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// True when the step made no layer (ENV, CMD…).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "null_as_default")]
-    pub empty_layer: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

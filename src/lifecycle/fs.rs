@@ -269,13 +269,12 @@ impl Rrun {
         config.config = Some(run);
         config.rootfs.kind = "layers".into();
         config.rootfs.diff_ids.push(written.diff_id.clone());
-        config.history.push(image::History {
-            created: Some(now),
-            created_by: Some(c.record.command.join(" ")),
-            author: opts.author.clone(),
-            comment: opts.message.clone(),
-            empty_layer: false,
-        });
+        let mut step = image::History::default();
+        step.set_created(Some(now));
+        step.set_created_by(Some(c.record.command.join(" ")));
+        step.set_author(opts.author.clone());
+        step.set_comment(opts.message.clone());
+        config.history.push(step);
         let config_bytes = serde_json::to_vec(&config).expect("config serializes");
         // (media type, blob, size) of every layer, the new one last
         let mut layers: Vec<(String, Digest, u64)> = base
