@@ -2,6 +2,12 @@
 //!
 //! Every blob and every unpacked layer is named by its digest; the hashers here
 //! let the unpacker verify while it streams, so no byte is read twice.
+//!
+//! [`Digest`] is rrun's own, not `oci_spec::image::Digest`: oci-spec's accepts
+//! any algorithm (sha512, or one it does not know), where a store named by
+//! `blobs/sha256/<hex>` must refuse them at parse time; it has no `Ord` (the
+//! store keys `BTreeMap`s by digest) and no way to compute one. The two
+//! convert both ways: [`Digest::to_oci`] and `Digest::try_from(&oci_digest)`.
 
 use sha2::{Digest as _, Sha256};
 use std::fmt;
@@ -49,6 +55,23 @@ impl Digest {
         } else {
             Err(DigestError::Invalid(hex.to_string()))
         }
+    }
+}
+
+impl Digest {
+    /// The same digest as `oci_spec`'s type, for the descriptors of manifests and indexes.
+    pub fn to_oci(&self) -> oci_spec::image::Digest {
+        let sha = oci_spec::image::Sha256Digest::from_str(&self.hex)
+            .expect("64 lowercase hex digits are always a valid OCI sha256 digest");
+        sha.into()
+    }
+}
+
+/// An OCI descriptor's digest as rrun's: sha256 only, as the store names blobs.
+impl TryFrom<&oci_spec::image::Digest> for Digest {
+    type Error = DigestError;
+    fn try_from(d: &oci_spec::image::Digest) -> Result<Self, Self::Error> {
+        d.to_string().parse()
     }
 }
 
@@ -203,6 +226,16 @@ mod tests {
         assert!("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".parse::<Digest>().is_err());
         let upper = format!("sha256:{}", "A".repeat(64));
         assert!(upper.parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn converts_to_and_from_oci_spec_digests() {
+        let d = Digest::of(b"x");
+        let oci = d.to_oci();
+        assert_eq!(oci.to_string(), d.to_string());
+        assert_eq!(Digest::try_from(&oci), Ok(d));
+        let sha512: oci_spec::image::Digest = format!("sha512:{}", "a".repeat(128)).parse().unwrap();
+        assert!(matches!(Digest::try_from(&sha512), Err(DigestError::Algorithm(_))));
     }
 
     #[test]

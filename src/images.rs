@@ -7,7 +7,7 @@ use crate::digest::Digest;
 use crate::image::history::HistoryEntry;
 use crate::image::inspect::ImageInspect;
 use crate::image::save::{ArchiveFormat, SaveImage};
-use crate::image::{self, ImageIndex};
+use crate::image::{self, ImageIndex, PlatformExt};
 use crate::{io_error, Error, LoadedImage, Rrun, Status};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -173,7 +173,7 @@ impl Rrun {
     pub fn image_platform(&self, name: &str) -> Result<image::Platform, Error> {
         let record = self.image(name)?;
         let config = self.image_config(&record)?;
-        Ok(image::Platform { os: config.os, architecture: config.architecture, variant: config.variant })
+        Ok(image::Platform::new_named(&config.os, &config.architecture, config.variant.as_deref()))
     }
 
     /// `--platform` with `--pull=never`: the local image must be for that
@@ -183,6 +183,7 @@ impl Rrun {
         if wanted.matches(&actual) {
             return Ok(());
         }
+        let (wanted, actual) = (wanted.describe(), actual.describe());
         Err(Error::BadImage {
             image: name.to_string(),
             reason: format!(

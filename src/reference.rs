@@ -3,6 +3,22 @@
 //! `alpine` → `docker.io/library/alpine:latest`,
 //! `quay.io/biocontainers/samtools:1.19--h50ea8bc_0` stays as it is,
 //! `localhost:5000/x@sha256:…` names an image by digest.
+//!
+//! [`ImageRef`] is rrun's own parser, checked against
+//! `oci_spec::distribution::Reference` in the tests (the same names are
+//! accepted and split into the same registry, repository and tag), not built
+//! on it, because:
+//! - `Reference` compiles a large Unicode regular expression on first use
+//!   (about 0.9 s in a debug build), a cost every rrun command would pay,
+//!   since nearly every command parses a name;
+//! - its rules conflict with Docker's where rrun follows Docker: it counts the
+//!   255-character limit on the repository after adding `library/` (Docker,
+//!   and rrun, on the name as typed), keeps `registry-1.docker.io` as a
+//!   registry of its own, accepts non-ASCII letters in a tag (its `\w` is
+//!   Unicode, Go's is ASCII), and accepts any digest algorithm and upper-case
+//!   hex, where rrun's store is sha256 only;
+//! - its errors are bare kinds ("invalid reference format"), where rrun's say
+//!   which part of the name is wrong.
 
 use crate::digest::Digest;
 use std::fmt;
@@ -237,6 +253,60 @@ mod tests {
         let err = ImageRef::parse(&format!("{long}a")).unwrap_err();
         assert!(err.to_string().contains("255 characters"), "{err}");
         assert!(ImageRef::parse(&"a".repeat(300)).is_err());
+    }
+
+    /// The names both parsers accept read the same; the ones rrun refuses,
+    /// oci-spec's `Reference` refuses too, except where it departs from
+    /// Docker (the module's doc says where), each checked here.
+    #[test]
+    fn agrees_with_oci_spec_reference() {
+        use oci_spec::distribution::Reference;
+        let d = format!("sha256:{}", "e3".repeat(32));
+        let same: Vec<String> = [
+            "alpine",
+            "alpine:3.19",
+            "user/tool",
+            "index.docker.io/library/busybox",
+            "quay.io/biocontainers/samtools:1.19--h50ea8bc_0",
+            "nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04",
+            "localhost/busybox",
+            "localhost:5000/team/tool",
+            "a__b/c-d.e---f:_x",
+            "Example.COM:443/x/y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("localhost:5000/team/tool@{d}"), format!("busybox:1.36@{d}")])
+        .collect();
+        for name in &same {
+            let ours = ImageRef::parse(name).unwrap();
+            let theirs = Reference::try_from(name.as_str()).unwrap();
+            assert_eq!(ours.registry, theirs.registry(), "{name}");
+            assert_eq!(ours.repository, theirs.repository(), "{name}");
+            assert_eq!(ours.tag.as_deref(), theirs.tag(), "{name}");
+            assert_eq!(ours.digest.map(|d| d.to_string()).as_deref(), theirs.digest(), "{name}");
+        }
+        for bad in ["UPPER", "a//b", "-a", "a:", "a:-x", "a:.x", "a@sha256:1234", "host:port/x", "a/b_", "a..b", "a/-b"]
+        {
+            assert!(ImageRef::parse(bad).is_err(), "{bad:?}");
+            assert!(Reference::try_from(bad).is_err(), "{bad:?}");
+        }
+        // where Reference departs from Docker, rrun follows Docker
+        let hub = ImageRef::parse("registry-1.docker.io/busybox").unwrap();
+        let theirs = Reference::try_from("registry-1.docker.io/busybox").unwrap();
+        assert_eq!((hub.registry.as_str(), hub.repository.as_str()), ("docker.io", "library/busybox"));
+        assert_eq!((theirs.registry(), theirs.repository()), ("registry-1.docker.io", "busybox"));
+        let short = "a".repeat(250);
+        assert!(ImageRef::parse(&short).is_ok(), "250 characters as typed");
+        assert!(Reference::try_from(short.as_str()).is_err(), "library/ makes 258");
+        let long = format!("localhost:5000/{}", "a".repeat(245));
+        assert!(ImageRef::parse(&long).is_err(), "260 characters as typed");
+        assert!(Reference::try_from(long.as_str()).is_ok(), "a 245-character repository");
+        assert!(ImageRef::parse("a:t\u{e4}g").is_err() && Reference::try_from("a:t\u{e4}g").is_ok());
+        let sha512 = format!("a@sha512:{}", "a".repeat(128));
+        assert!(ImageRef::parse(&sha512).is_err() && Reference::try_from(sha512.as_str()).is_ok());
+        let upper_hex = format!("a@sha256:{}", "A".repeat(64));
+        assert!(ImageRef::parse(&upper_hex).is_err() && Reference::try_from(upper_hex.as_str()).is_ok());
     }
 
     #[test]

@@ -205,7 +205,10 @@ fn platforms_are_checked_against_the_local_image() {
         assert!(err.contains("invalid platform"), "{flags:?}: {err}");
     }
     // the fixture is the host's busybox: the other of amd64 and arm64 is not it
-    let own = rrun::image::Platform::host().architecture;
+    let own = {
+        use rrun::image::PlatformExt as _;
+        rrun::image::Platform::host().architecture().to_string()
+    };
     let other = if own == "amd64" { "arm64" } else { "amd64" };
     let (wanted, own) = (format!("linux/{other}"), format!("linux/{own}"));
     let (code, err) = failed(&r.run(&["run", "--rm", "--pull=never", "--platform", &wanted, "busybox", "true"]));

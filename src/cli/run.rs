@@ -488,6 +488,7 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     opts.log_driver = log_driver;
     // --platform is checked whatever --pull says, and against the image found locally
     let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
+    use rrun::image::PlatformExt as _;
     let other_platform = |p: &rrun::image::Platform| rrun.image_platform(a.image()).is_ok_and(|have| !p.matches(&have));
     let pull = match a.pull.as_str() {
         "always" => true,

@@ -5,7 +5,7 @@
 //! Layers are streamed straight from the archive through the unpacker, several
 //! at a time; the image becomes visible only after every layer is committed.
 
-use super::{Descriptor, ImageConfig, IndexJson, ManifestJson, Platform, MAX_JSON_SIZE};
+use super::{Descriptor, DescriptorExt, ImageConfig, ImageManifest, OciIndex, Platform, PlatformExt, MAX_JSON_SIZE};
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::store::Store;
@@ -223,71 +223,74 @@ impl Loader<'_> {
     /// Reads a blob of the layout and checks it against its descriptor: its
     /// size (never reading past it) and its digest.
     fn read_verified_blob(&self, d: &Descriptor, what: &str) -> Result<Vec<u8>, ImportError> {
-        if d.size > MAX_JSON_SIZE {
-            return Err(self.invalid(what, format!("its descriptor says {} bytes, more than {MAX_JSON_SIZE}", d.size)));
+        if d.size() > MAX_JSON_SIZE {
+            return Err(
+                self.invalid(what, format!("its descriptor says {} bytes, more than {MAX_JSON_SIZE}", d.size()))
+            );
         }
-        let name = format!("blobs/sha256/{}", d.digest.hex());
+        let expected = d.sha256().map_err(|reason| self.invalid(what, reason))?;
+        let name = format!("blobs/sha256/{}", expected.hex());
         let mut r = self.source.open(&name).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => ImportError::Missing { origin: self.origin.clone(), what: what.to_string() },
             _ => ImportError::Io { origin: self.origin.clone(), source: e },
         })?;
         let mut bytes = Vec::new();
         (&mut r)
-            .take(d.size + 1)
+            .take(d.size() + 1)
             .read_to_end(&mut bytes)
             .map_err(|source| ImportError::Io { origin: self.origin.clone(), source })?;
         super::check_size(d, bytes.len() as u64).map_err(|reason| self.invalid(what, reason))?;
         let actual = Digest::of(&bytes);
-        if actual != d.digest {
-            return Err(ImportError::Digest {
-                origin: self.origin.clone(),
-                what: what.to_string(),
-                expected: d.digest.clone(),
-                actual,
-            });
+        if actual != expected {
+            return Err(ImportError::Digest { origin: self.origin.clone(), what: what.to_string(), expected, actual });
         }
         Ok(bytes)
     }
 
     fn plan_oci(&self, default_name: &str) -> Result<Vec<Plan>, ImportError> {
-        let index: IndexJson = super::parse_index(&self.read_json_member("index.json", "index.json")?)
+        let index: OciIndex = super::parse_index(&self.read_json_member("index.json", "index.json")?)
             .map_err(|reason| self.invalid("index.json", reason))?;
         let mut plans = Vec::new();
-        for desc in &index.manifests {
+        for desc in index.manifests() {
             let names = oci_names(desc, default_name).map_err(|reason| self.invalid("index.json", reason))?;
             let manifest_desc = self.choose_manifest(desc)?;
-            let what = format!("manifest {}", manifest_desc.digest);
+            let what = format!("manifest {}", manifest_desc.digest());
             let bytes = self.read_verified_blob(&manifest_desc, &what)?;
-            let manifest: ManifestJson = super::parse_manifest(&bytes).map_err(|reason| self.invalid(&what, reason))?;
-            let what_cfg = format!("config {}", manifest.config.digest);
-            let config_bytes = self.read_verified_blob(&manifest.config, &what_cfg)?;
+            let manifest_digest = Digest::of(&bytes);
+            let manifest: ImageManifest =
+                super::parse_manifest(&bytes).map_err(|reason| self.invalid(&what, reason))?;
+            let what_cfg = format!("config {}", manifest.config().digest());
+            let config_bytes = self.read_verified_blob(manifest.config(), &what_cfg)?;
             let config: ImageConfig = self.parse(&config_bytes, &what_cfg)?;
-            if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            if config.rootfs.diff_ids.len() != manifest.layers().len() {
                 return Err(self.invalid(
                     &what,
                     format!(
                         "{} layers but the config lists {} diff-ids",
-                        manifest.layers.len(),
+                        manifest.layers().len(),
                         config.rootfs.diff_ids.len()
                     ),
                 ));
             }
             let layers = manifest
-                .layers
+                .layers()
                 .iter()
                 .zip(&config.rootfs.diff_ids)
-                .map(|(l, diff_id)| PlannedLayer {
-                    member: format!("blobs/sha256/{}", l.digest.hex()),
-                    size: Some(l.size),
-                    blob: Some(l.digest.clone()),
-                    media_type: Some(l.media_type.clone()),
-                    diff_id: diff_id.clone(),
+                .map(|(l, diff_id)| {
+                    let blob = l.sha256().map_err(|reason| self.invalid(&what, reason))?;
+                    Ok(PlannedLayer {
+                        member: format!("blobs/sha256/{}", blob.hex()),
+                        size: Some(l.size()),
+                        blob: Some(blob),
+                        media_type: Some(l.media().to_string()),
+                        diff_id: diff_id.clone(),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, ImportError>>()?;
             plans.push(Plan {
                 names,
                 repo_digests: Vec::new(),
-                manifest: Some((manifest_desc.digest.clone(), bytes)),
+                manifest: Some((manifest_digest, bytes)),
                 config_bytes,
                 config,
                 layers,
@@ -300,30 +303,31 @@ impl Loader<'_> {
     fn choose_manifest(&self, desc: &Descriptor) -> Result<Descriptor, ImportError> {
         let mut desc = desc.clone();
         for _ in 0..4 {
-            if !super::is_index_type(&desc.media_type) {
-                if !desc.media_type.is_empty() && !super::is_manifest_type(&desc.media_type) {
+            if !super::is_index_type(desc.media()) {
+                if !desc.media().is_empty() && !super::is_manifest_type(desc.media()) {
                     return Err(self.invalid(
-                        &format!("descriptor of {}", desc.digest),
-                        format!("media type {:?} is neither an image manifest nor an index", desc.media_type),
+                        &format!("descriptor of {}", desc.digest()),
+                        format!("media type {:?} is neither an image manifest nor an index", desc.media()),
                     ));
                 }
                 return Ok(desc);
             }
-            let what = format!("index {}", desc.digest);
-            let index: IndexJson = super::parse_index(&self.read_verified_blob(&desc, &what)?)
+            let what = format!("index {}", desc.digest());
+            let index: OciIndex = super::parse_index(&self.read_verified_blob(&desc, &what)?)
                 .map_err(|reason| self.invalid(&what, reason))?;
             let host = Platform::host();
-            let chosen = index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| host.matches(p)));
+            let chosen = index.manifests().iter().find(|m| m.platform().as_ref().is_some_and(|p| host.matches(p)));
             desc = match chosen {
                 Some(m) => m.clone(),
                 None => {
                     let available = index
-                        .manifests
+                        .manifests()
                         .iter()
-                        .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
+                        .filter_map(|m| m.platform().as_ref().map(|p| p.describe()))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    return Err(ImportError::NoPlatform { origin: self.origin.clone(), wanted: host, available });
+                    let wanted = host.describe();
+                    return Err(ImportError::NoPlatform { origin: self.origin.clone(), wanted, available });
                 }
             };
         }
@@ -378,19 +382,20 @@ impl Loader<'_> {
 /// The names an index.json entry gives its image; an invalid
 /// `org.opencontainers.image.ref.name` is refused (the reason says which).
 fn oci_names(desc: &Descriptor, default_name: &str) -> Result<Vec<String>, String> {
-    if let Some(full) = desc.annotations.get("io.containerd.image.name") {
+    if let Some(full) = desc.annotation("io.containerd.image.name") {
         if let Ok(r) = ImageRef::parse(full) {
             return Ok(vec![r.to_string()]);
         }
     }
-    let Some(name) = desc.annotations.get("org.opencontainers.image.ref.name") else { return Ok(Vec::new()) };
+    let Some(name) = desc.annotation("org.opencontainers.image.ref.name") else { return Ok(Vec::new()) };
     let bad = |why: String| {
         format!("org.opencontainers.image.ref.name {:?} is not a valid name: {why}", crate::text::printable(name, 80))
     };
     if !super::valid_ref_name(name) {
         return Err(bad("expected letters and digits joined by - . _ : @ + or --, in /-separated parts".into()));
     }
-    let full = if name.contains('/') || name.contains(':') { name.clone() } else { format!("{default_name}:{name}") };
+    let full =
+        if name.contains('/') || name.contains(':') { name.to_string() } else { format!("{default_name}:{name}") };
     ImageRef::parse(&full).map(|r| vec![r.to_string()]).map_err(|e| bad(e.to_string()))
 }
 
@@ -406,23 +411,22 @@ mod tests {
 
     #[test]
     fn oci_ref_names() {
-        let mut d = Descriptor {
-            media_type: String::new(),
-            digest: Digest::of(b""),
-            size: 0,
-            annotations: Default::default(),
-            platform: None,
+        let mut d = super::super::descriptor(super::super::MEDIA_OCI_MANIFEST, &Digest::of(b""), 0);
+        let annotate = |d: &mut Descriptor, key: &str, value: &str| {
+            let mut a = d.annotations().clone().unwrap_or_default();
+            a.insert(key.into(), value.into());
+            d.set_annotations(Some(a));
         };
-        d.annotations.insert("org.opencontainers.image.ref.name".into(), "latest".into());
+        annotate(&mut d, "org.opencontainers.image.ref.name", "latest");
         assert_eq!(oci_names(&d, "localhost/busybox-oci").unwrap(), vec!["localhost/busybox-oci:latest"]);
-        d.annotations.insert("org.opencontainers.image.ref.name".into(), "docker.io/library/busybox:1.36".into());
+        annotate(&mut d, "org.opencontainers.image.ref.name", "docker.io/library/busybox:1.36");
         assert_eq!(oci_names(&d, "x").unwrap(), vec!["docker.io/library/busybox:1.36"]);
         for bad in ["no spaces", "UPPER/Case:x", "x;y"] {
-            d.annotations.insert("org.opencontainers.image.ref.name".into(), bad.into());
+            annotate(&mut d, "org.opencontainers.image.ref.name", bad);
             let e = oci_names(&d, "x").unwrap_err();
             assert!(e.contains("is not a valid name"), "{bad}: {e}");
         }
-        d.annotations.insert("io.containerd.image.name".into(), "quay.io/a/b:c".into());
+        annotate(&mut d, "io.containerd.image.name", "quay.io/a/b:c");
         assert_eq!(oci_names(&d, "x").unwrap(), vec!["quay.io/a/b:c"]);
     }
 }

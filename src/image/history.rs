@@ -36,14 +36,15 @@ pub fn entries(
     let mut layers = record.layers.iter();
     let mut rows: Vec<HistoryEntry> = Vec::new();
     for h in &config.history {
-        let size = if h.empty_layer { 0 } else { layers.next().map(|l| layer_size(&l.diff_id)).unwrap_or(0) };
+        let empty = h.empty_layer().unwrap_or(false);
+        let size = if empty { 0 } else { layers.next().map(|l| layer_size(&l.diff_id)).unwrap_or(0) };
         rows.push(HistoryEntry {
             id: "<missing>".into(),
-            created: epoch(h.created.as_deref()),
-            created_by: h.created_by.clone().unwrap_or_default(),
+            created: epoch(h.created().as_deref()),
+            created_by: h.created_by().clone().unwrap_or_default(),
             tags: None,
             size,
-            comment: h.comment.clone().unwrap_or_default(),
+            comment: h.comment().clone().unwrap_or_default(),
         });
     }
     // layers the history does not account for (or no history at all)
@@ -90,13 +91,12 @@ mod tests {
     }
 
     fn step(by: &str, empty: bool, created: &str) -> History {
-        History {
-            created: Some(created.into()),
-            created_by: Some(by.into()),
-            author: None,
-            comment: (by == "commit").then(|| "a message".to_string()),
-            empty_layer: empty,
-        }
+        let mut h = History::default();
+        h.set_created(Some(created.into()));
+        h.set_created_by(Some(by.into()));
+        h.set_comment((by == "commit").then(|| "a message".to_string()));
+        h.set_empty_layer(empty.then_some(true));
+        h
     }
 
     #[test]

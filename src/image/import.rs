@@ -4,7 +4,7 @@
 //! under one exclusive lock, so a failed import leaves the store as it was.
 
 use super::unpack::{unpack_layer, Compression, UnpackError, UnpackRequest};
-use super::{Descriptor, ImageConfig, ImageRecord, LayerMeta, LayerRecord, ManifestJson, Platform, MAX_JSON_SIZE};
+use super::{ImageConfig, ImageRecord, LayerMeta, LayerRecord, MAX_JSON_SIZE};
 use crate::digest::Digest;
 use crate::store::{Store, StoreError};
 use std::fs::File;
@@ -28,7 +28,7 @@ pub enum ImportError {
     #[error("{origin}: {what}: digest mismatch, expected {expected}, content is {actual}")]
     Digest { origin: String, what: String, expected: Digest, actual: Digest },
     #[error("{origin}: no image for platform {wanted}; the archive has: {available}")]
-    NoPlatform { origin: String, wanted: Platform, available: String },
+    NoPlatform { origin: String, wanted: String, available: String },
     #[error("{origin}: {source}")]
     Unpack { origin: String, source: UnpackError },
     #[error(transparent)]
@@ -179,29 +179,12 @@ impl Importer<'_> {
         let (manifest_digest, manifest_bytes) = match plan.manifest {
             Some(m) => m,
             None => {
-                let manifest = ManifestJson {
-                    schema_version: 2,
-                    media_type: Some(super::MEDIA_OCI_MANIFEST.to_string()),
-                    config: Descriptor {
-                        media_type: super::MEDIA_OCI_CONFIG.to_string(),
-                        digest: config_digest.clone(),
-                        size: plan.config_bytes.len() as u64,
-                        annotations: Default::default(),
-                        platform: None,
-                    },
-                    layers: layers
-                        .iter()
-                        .map(|l| Descriptor {
-                            media_type: l.media_type.clone(),
-                            digest: l.blob.clone(),
-                            size: l.size,
-                            annotations: Default::default(),
-                            platform: None,
-                        })
-                        .collect(),
-                    annotations: Default::default(),
-                };
-                let bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+                let manifest = super::new_manifest(
+                    super::descriptor(super::MEDIA_OCI_CONFIG, &config_digest, plan.config_bytes.len() as u64),
+                    layers.iter().map(|l| super::descriptor(&l.media_type, &l.blob, l.size)).collect(),
+                    None,
+                );
+                let bytes = super::to_json(&manifest).expect("manifest serializes");
                 (Digest::of(&bytes), bytes)
             }
         };

@@ -1,6 +1,29 @@
 //! Images: the records the store keeps about them, manifests and configs,
 //! import of OCI layouts and docker-archive tars (`archive`), and layer
 //! unpacking with whiteouts (`unpack`).
+//!
+//! Manifests, indexes, descriptors, platforms and history steps are
+//! `oci_spec::image`'s types ([`ImageManifest`], [`OciIndex`], [`Descriptor`],
+//! [`Platform`], [`History`]);
+//! what rrun adds is small: [`parse_manifest`] and [`parse_index`] check
+//! what a document claims to be (schema 2 only, Docker schema 1 refused by
+//! name, media types rrun reads, sha256 digests, sizes), [`DescriptorExt`]
+//! and [`PlatformExt`] read them the way rrun needs, and [`to_json`] writes
+//! one with sorted keys (oci-spec keeps annotations in a `HashMap`), so a
+//! manifest rrun writes has the same bytes, hence the same digest, every time.
+//! A manifest whose digest is known is never re-serialised: its original
+//! bytes are what the store keeps and what digests are computed over.
+//!
+//! Kept as rrun's own types, not oci-spec's:
+//! - [`ImageConfig`], [`ContainerConfig`], [`Healthcheck`]: oci-spec's
+//!   `ImageConfiguration` and `Config` have no place for Docker's fields
+//!   (`Healthcheck`, `Shell`, `OnBuild`, `container_config`…) and drop every
+//!   field they do not know, so a config rrun derives (`commit`, `--change`)
+//!   would lose them; they also refuse a config without `history` or with
+//!   `"history": null`, which real images have, and turn `ExposedPorts` and
+//!   `Volumes` into lists in `HashMap` order.
+//! - [`RootFs`]: oci-spec's `diff_ids` are strings, rrun's are validated
+//!   sha256 [`Digest`]s that name directories of the store.
 
 pub mod archive;
 pub mod change;
@@ -14,6 +37,9 @@ pub mod unpack;
 
 use crate::digest::Digest;
 use crate::reference::ImageRef;
+/// OCI's image index (also a Docker manifest list), named apart from the store's [`ImageIndex`].
+pub use oci_spec::image::ImageIndex as OciIndex;
+pub use oci_spec::image::{Descriptor, History, ImageManifest, MediaType, Platform};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -77,7 +103,7 @@ pub fn is_manifest_type(media: &str) -> bool {
 /// (Docker's schema 1 is refused by name), an image manifest and not an
 /// index, a config and layers of media types rrun reads. Errors are one
 /// readable reason.
-pub fn parse_manifest(bytes: &[u8]) -> Result<ManifestJson, String> {
+pub fn parse_manifest(bytes: &[u8]) -> Result<ImageManifest, String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
     if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) || media.contains("distribution.manifest.v1") {
@@ -95,22 +121,26 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<ManifestJson, String> {
         Some(n) => return Err(format!("schemaVersion {n}: only 2 is supported")),
         None => return Err("no schemaVersion".into()),
     }
-    let m: ManifestJson = serde_json::from_value(v).map_err(|e| e.to_string())?;
-    let config_media = m.config.media_type.as_str();
+    let m: ImageManifest = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    let config = m.config();
+    config.sha256()?;
+    let config_media = config.media();
     if !config_media.is_empty() && config_media != MEDIA_OCI_CONFIG && config_media != MEDIA_DOCKER_CONFIG {
         return Err(format!(
             "config {} has media type {config_media:?}, which is not an image config",
-            m.config.digest
+            config.digest()
         ));
     }
-    if m.config.size > MAX_JSON_SIZE {
-        return Err(format!("config {} claims {} bytes, more than {MAX_JSON_SIZE}", m.config.digest, m.config.size));
+    if config.size() > MAX_JSON_SIZE {
+        return Err(format!("config {} claims {} bytes, more than {MAX_JSON_SIZE}", config.digest(), config.size()));
     }
-    for l in &m.layers {
-        if !l.media_type.is_empty() && !LAYER_TYPES.contains(&l.media_type.as_str()) {
+    for l in m.layers() {
+        l.sha256()?;
+        if !l.media().is_empty() && !LAYER_TYPES.contains(&l.media()) {
             return Err(format!(
                 "layer {} has media type {:?}, which is not a layer rrun unpacks",
-                l.digest, l.media_type
+                l.digest(),
+                l.media()
             ));
         }
     }
@@ -119,7 +149,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<ManifestJson, String> {
 
 /// An index's bytes (OCI image index or Docker manifest list), checked as
 /// [`parse_manifest`] checks a manifest.
-pub fn parse_index(bytes: &[u8]) -> Result<IndexJson, String> {
+pub fn parse_index(bytes: &[u8]) -> Result<OciIndex, String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
     if is_manifest_type(media) || (v.get("layers").is_some() && v.get("manifests").is_none()) {
@@ -133,15 +163,124 @@ pub fn parse_index(bytes: &[u8]) -> Result<IndexJson, String> {
         Some(n) => return Err(format!("schemaVersion {n}: only 2 is supported")),
         None => return Err("no schemaVersion".into()),
     }
-    serde_json::from_value(v).map_err(|e| e.to_string())
+    let index: OciIndex = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    for m in index.manifests() {
+        m.sha256()?;
+    }
+    Ok(index)
 }
 
 /// `actual` bytes were found where `desc` said `desc.size`: a mismatch is an error.
 pub fn check_size(desc: &Descriptor, actual: u64) -> Result<(), String> {
-    if desc.size == actual {
+    if desc.size() == actual {
         Ok(())
     } else {
-        Err(format!("its descriptor says {} bytes, the content is {actual} bytes", desc.size))
+        Err(format!("its descriptor says {} bytes, the content is {actual} bytes", desc.size()))
+    }
+}
+
+/// A descriptor of content rrun has: `media` type, sha256 `digest`, `size` bytes.
+pub fn descriptor(media: &str, digest: &Digest, size: u64) -> Descriptor {
+    Descriptor::new(MediaType::from(media), size, digest.to_oci())
+}
+
+/// An OCI image manifest (schema 2, OCI media type) of `config` and `layers`.
+pub fn new_manifest(
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+    annotations: Option<std::collections::HashMap<String, String>>,
+) -> ImageManifest {
+    let mut m = oci_spec::image::ImageManifestBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(layers)
+        .build()
+        .expect("schema version, config and layers are all a manifest needs");
+    m.set_annotations(annotations);
+    m
+}
+
+/// `value` (a manifest or an index rrun writes) as JSON with every object's
+/// keys sorted: oci-spec keeps annotations in a `HashMap`, whose order would
+/// otherwise change the bytes, and so the digest, from one run to the next.
+pub fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&serde_json::to_value(value)?)
+}
+
+/// What rrun reads from an `oci_spec` [`Descriptor`] beyond its getters.
+pub trait DescriptorExt {
+    /// The media type as text (Docker's types are `MediaType::Other`).
+    fn media(&self) -> &str;
+    /// The digest as rrun's sha256 [`Digest`]; another algorithm is an error
+    /// naming it (every blob in the store is named by its sha256).
+    fn sha256(&self) -> Result<Digest, String>;
+    /// The value of annotation `key`, if the descriptor has it.
+    fn annotation(&self, key: &str) -> Option<&str>;
+}
+
+impl DescriptorExt for Descriptor {
+    fn media(&self) -> &str {
+        self.media_type().as_ref()
+    }
+
+    fn sha256(&self) -> Result<Digest, String> {
+        Digest::try_from(self.digest()).map_err(|e| e.to_string())
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations().as_ref().and_then(|a| a.get(key)).map(String::as_str)
+    }
+}
+
+/// What rrun needs of an `oci_spec` [`Platform`]: this machine's, matching,
+/// and the `os/arch[/variant]` text users type and read.
+pub trait PlatformExt {
+    /// The platform of this machine, in OCI's spelling.
+    fn host() -> Platform;
+    /// `os/arch[/variant]` as given to `--platform`.
+    fn new_named(os: &str, architecture: &str, variant: Option<&str>) -> Platform;
+    /// True when `other` can run here (a missing variant matches any).
+    fn matches(&self, other: &Platform) -> bool;
+    /// `os/arch[/variant]`.
+    fn describe(&self) -> String;
+}
+
+impl PlatformExt for Platform {
+    fn host() -> Platform {
+        let architecture = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            other => other,
+        };
+        let variant = (architecture == "arm64").then_some("v8");
+        Platform::new_named("linux", architecture, variant)
+    }
+
+    fn new_named(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+        let mut p = Platform::default();
+        p.set_os(os.into());
+        p.set_architecture(architecture.into());
+        p.set_variant(variant.map(str::to_string));
+        p
+    }
+
+    fn matches(&self, other: &Platform) -> bool {
+        self.os() == other.os()
+            && self.architecture() == other.architecture()
+            && match (self.variant(), other.variant()) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+
+    fn describe(&self) -> String {
+        match self.variant() {
+            Some(v) => format!("{}/{}/{v}", self.os(), self.architecture()),
+            None => format!("{}/{}", self.os(), self.architecture()),
+        }
     }
 }
 
@@ -456,6 +595,74 @@ mod tests {
     }
 
     #[test]
+    fn docker_manifests_parse_with_their_media_types_and_unknown_fields() {
+        let (cfg, layer) = (Digest::of(b"{}"), Digest::of(b"layer"));
+        let docker = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_DOCKER_MANIFEST}","x-extra":{{"a":1}},
+               "config":{{"mediaType":"{MEDIA_DOCKER_CONFIG}","digest":"{cfg}","size":2}},
+               "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{layer}","size":5,"urls":["https://x"]}}]}}"#
+        );
+        let m = parse_manifest(docker.as_bytes()).unwrap();
+        assert_eq!(m.media_type().as_ref().map(|t| t.as_ref()), Some(MEDIA_DOCKER_MANIFEST));
+        assert_eq!(
+            (m.config().media(), m.config().sha256(), m.config().size()),
+            (MEDIA_DOCKER_CONFIG, Ok(cfg.clone()), 2)
+        );
+        assert_eq!(m.layers()[0].media(), "application/vnd.docker.image.rootfs.diff.tar.gzip");
+        assert_eq!(m.layers()[0].sha256(), Ok(layer));
+        // a digest of another algorithm is refused by name: the store is sha256 only
+        let sha512 = docker.replace(&Digest::of(b"layer").to_string(), &format!("sha512:{}", "a".repeat(128)));
+        assert!(parse_manifest(sha512.as_bytes()).unwrap_err().contains("only sha256"));
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{MEDIA_DOCKER_LIST}","manifests":[{{"mediaType":"{MEDIA_DOCKER_MANIFEST}",
+               "digest":"sha512:{}","size":1,"platform":{{"architecture":"amd64","os":"linux"}}}}]}}"#,
+            "b".repeat(128)
+        );
+        assert!(parse_index(index.as_bytes()).unwrap_err().contains("only sha256"));
+        let missing_size = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{MEDIA_OCI_CONFIG}","digest":"{cfg}"}},"layers":[]}}"#
+        );
+        assert!(parse_manifest(missing_size.as_bytes()).unwrap_err().contains("size"));
+    }
+
+    #[test]
+    fn manifests_rrun_writes_have_the_same_bytes_every_time() {
+        let config = descriptor(MEDIA_OCI_CONFIG, &Digest::of(b"{}"), 2);
+        let layer = descriptor(LAYER_TYPES[1], &Digest::of(b"l"), 1);
+        let annotations: std::collections::HashMap<String, String> =
+            (0..16).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        let first = to_json(&new_manifest(config.clone(), vec![layer.clone()], Some(annotations.clone()))).unwrap();
+        let mut reversed: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for (k, v) in annotations.iter().collect::<BTreeMap<_, _>>().into_iter().rev() {
+            reversed.insert(k.clone(), v.clone());
+        }
+        let again = to_json(&new_manifest(config, vec![layer], Some(reversed))).unwrap();
+        assert_eq!(first, again);
+        let text = String::from_utf8(first.clone()).unwrap();
+        assert!(text.find("\"k0\"").unwrap() < text.find("\"k1\"").unwrap(), "{text}");
+        let parsed = parse_manifest(&first).unwrap();
+        assert_eq!(parsed.schema_version(), 2);
+        assert_eq!(parsed.media_type().as_ref().map(|t| t.as_ref()), Some(MEDIA_OCI_MANIFEST));
+        assert_eq!(parsed.layers()[0].media(), LAYER_TYPES[1]);
+        assert_eq!(parsed.annotations().as_ref().map(|a| a.len()), Some(16));
+    }
+
+    #[test]
+    fn platforms_match_and_read_as_os_arch_variant() {
+        let arm = Platform::new_named("linux", "arm64", Some("v8"));
+        assert_eq!(arm.describe(), "linux/arm64/v8");
+        assert!(arm.matches(&Platform::new_named("linux", "arm64", None)), "a missing variant matches any");
+        assert!(!arm.matches(&Platform::new_named("linux", "arm64", Some("v9"))));
+        assert!(!arm.matches(&Platform::new_named("linux", "amd64", None)));
+        assert!(!arm.matches(&Platform::new_named("windows", "arm64", Some("v8"))));
+        let host = Platform::host();
+        assert_eq!(host.os().to_string(), "linux");
+        assert!(host.matches(&host));
+        let json: Platform = serde_json::from_str(r#"{"architecture":"arm","os":"linux","variant":"v7"}"#).unwrap();
+        assert_eq!(json.describe(), "linux/arm/v7");
+    }
+
+    #[test]
     fn ref_names_follow_the_layout_grammar() {
         for ok in ["latest", "v1.2", "docker.io/library/busybox:1.36", "a--b", "x@sha256:abc", "1.0+build"] {
             assert!(valid_ref_name(ok), "{ok}");
@@ -479,6 +686,21 @@ mod tests {
     }
 
     #[test]
+    fn history_steps_read_as_oci_spec_history() {
+        let json = r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},
+                       "history":[{"created_by":"ENV A=1","empty_layer":true},{"created_by":"ADD x","empty_layer":null},
+                                  {"created":"2024-01-01T00:00:00Z","author":"me","comment":"c","empty_layer":false}]}"#;
+        let c: ImageConfig = serde_json::from_str(json).unwrap();
+        let steps: Vec<_> = c.history.iter().map(|h| (h.created_by().as_deref(), h.empty_layer())).collect();
+        assert_eq!(steps, [(Some("ENV A=1"), Some(true)), (Some("ADD x"), None), (None, Some(false))]);
+        assert_eq!(c.history[2].author().as_deref(), Some("me"));
+        let again = serde_json::to_value(&c).unwrap();
+        assert_eq!(again["history"][0]["empty_layer"], true);
+        assert!(again["history"][1].get("empty_layer").is_none());
+        assert_eq!(again["history"][2]["created"], "2024-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn a_short_id_shared_by_two_records_of_one_config_is_one_image() {
         let mut idx = ImageIndex::default();
         let a = record('a');
@@ -489,85 +711,6 @@ mod tests {
         idx.tags.insert("localhost/b:latest".into(), b.manifest.clone());
         assert_eq!(idx.lookup("fff"), Some(&b), "the named record wins");
     }
-}
-
-/// A content descriptor as found in indexes and manifests (OCI and Docker schema 2 alike).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Platform {
-    pub architecture: String,
-    pub os: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    /// The platform of this machine, in OCI's spelling.
-    pub fn host() -> Platform {
-        let architecture = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
-            other => other,
-        };
-        let variant = (architecture == "arm64").then(|| "v8".to_string());
-        Platform { architecture: architecture.into(), os: "linux".into(), variant }
-    }
-
-    /// True when `other` can run here (a missing variant matches any).
-    pub fn matches(&self, other: &Platform) -> bool {
-        self.os == other.os
-            && self.architecture == other.architecture
-            && match (&self.variant, &other.variant) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// An image index / manifest list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IndexJson {
-    #[serde(rename = "schemaVersion", default)]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub manifests: Vec<Descriptor>,
-}
-
-/// An image manifest (OCI or Docker schema 2).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ManifestJson {
-    #[serde(rename = "schemaVersion")]
-    pub schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
-    pub config: Descriptor,
-    pub layers: Vec<Descriptor>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
 }
 
 /// An image config: what rrun reads, typed, and every other field kept as it
@@ -652,22 +795,6 @@ pub struct Healthcheck {
 
 fn is_zero(v: &i64) -> bool {
     *v == 0
-}
-
-/// One step of how an image was made (`history` in the image config).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct History {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub author: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// True when the step made no layer (ENV, CMD…).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not", deserialize_with = "null_as_default")]
-    pub empty_layer: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

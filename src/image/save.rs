@@ -8,10 +8,10 @@
 //! checked against its diff-id on the way.
 
 use super::unpack::decompressed;
-use super::{Descriptor, ImageRecord, ManifestJson, MEDIA_OCI_CONFIG, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST};
+use super::{DescriptorExt, ImageManifest, ImageRecord, MediaType, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
 use crate::digest::{Digest, HashingReader};
 use crate::store::Store;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
 #[derive(Debug, thiserror::Error)]
@@ -261,30 +261,29 @@ pub fn oci_layer_media_type(media: &str) -> &'static str {
 /// (a Docker schema 2 manifest) the same config and blobs under OCI media types.
 pub fn oci_manifest(store: &Store, image: &str, record: &ImageRecord) -> Result<(Digest, Vec<u8>), SaveError> {
     let stored = read_verified(store, image, &record.manifest, "manifest")?;
-    let parsed: ManifestJson = serde_json::from_slice(&stored).map_err(|e| SaveError::Corrupt {
+    let parsed: ImageManifest = serde_json::from_slice(&stored).map_err(|e| SaveError::Corrupt {
         image: image.to_string(),
         what: format!("manifest {}", record.manifest),
         reason: e.to_string(),
     })?;
-    let is_oci = match &parsed.media_type {
-        Some(m) => m == MEDIA_OCI_MANIFEST,
-        None => parsed.config.media_type == MEDIA_OCI_CONFIG,
+    let is_oci = match parsed.media_type() {
+        Some(m) => m.as_ref() == MEDIA_OCI_MANIFEST,
+        None => parsed.config().media() == MEDIA_OCI_CONFIG,
     };
     if is_oci {
         return Ok((record.manifest.clone(), stored));
     }
-    let converted = ManifestJson {
-        schema_version: 2,
-        media_type: Some(MEDIA_OCI_MANIFEST.to_string()),
-        config: Descriptor { media_type: MEDIA_OCI_CONFIG.to_string(), ..parsed.config.clone() },
-        layers: parsed
-            .layers
-            .iter()
-            .map(|l| Descriptor { media_type: oci_layer_media_type(&l.media_type).to_string(), ..l.clone() })
-            .collect(),
-        annotations: parsed.annotations.clone(),
+    let retyped = |d: &super::Descriptor, media: &str| {
+        let mut d = d.clone();
+        d.set_media_type(MediaType::from(media));
+        d
     };
-    let bytes = serde_json::to_vec(&converted).expect("manifest serializes");
+    let converted = super::new_manifest(
+        retyped(parsed.config(), MEDIA_OCI_CONFIG),
+        parsed.layers().iter().map(|l| retyped(l, oci_layer_media_type(l.media()))).collect(),
+        parsed.annotations().clone(),
+    );
+    let bytes = super::to_json(&converted).expect("manifest serializes");
     Ok((Digest::of(&bytes), bytes))
 }
 
@@ -295,29 +294,31 @@ fn write_oci(store: &Store, images: &[SaveImage], w: &mut ArchiveWriter<'_>) -> 
     for img in images {
         let label = image_label(img);
         let (digest, bytes) = oci_manifest(store, &label, &img.record)?;
-        let desc = |annotations: BTreeMap<String, String>| Descriptor {
-            media_type: MEDIA_OCI_MANIFEST.to_string(),
-            digest: digest.clone(),
-            size: bytes.len() as u64,
-            annotations,
-            platform: None,
+        let desc = |annotations: Option<HashMap<String, String>>| {
+            let mut d = super::descriptor(MEDIA_OCI_MANIFEST, &digest, bytes.len() as u64);
+            d.set_annotations(annotations);
+            d
         };
         if img.names.is_empty() {
-            descriptors.push(desc(BTreeMap::new()));
+            descriptors.push(desc(None));
         }
         // one entry per name, as podman and skopeo name images in a layout
         for n in &img.names {
-            let mut a = BTreeMap::new();
+            let mut a = HashMap::new();
             a.insert("org.opencontainers.image.ref.name".to_string(), n.clone());
             a.insert("io.containerd.image.name".to_string(), n.clone());
-            descriptors.push(desc(a));
+            descriptors.push(desc(Some(a)));
         }
         manifests.push((label, digest, bytes));
     }
-    let index =
-        super::IndexJson { schema_version: 2, media_type: Some(MEDIA_OCI_INDEX.to_string()), manifests: descriptors };
+    let index = oci_spec::image::ImageIndexBuilder::default()
+        .schema_version(2u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(descriptors)
+        .build()
+        .expect("schema version and manifests are all an index needs");
     w.file("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#)?;
-    w.file("index.json", &serde_json::to_vec(&index).expect("index serializes"))?;
+    w.file("index.json", &super::to_json(&index).expect("index serializes"))?;
     w.dir("blobs")?;
     w.dir("blobs/sha256")?;
     let mut written: Vec<Digest> = Vec::new();

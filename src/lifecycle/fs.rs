@@ -11,7 +11,7 @@ use crate::container::{process_alive, ContainerRecord};
 use crate::digest::Digest;
 use crate::image::import::{Importer, Plan, PlannedLayer, Source};
 use crate::image::layer_writer::{self, TarSink, TreeError, WalkOptions, Walker};
-use crate::image::{self, Descriptor, ImageConfig, ManifestJson, MEDIA_OCI_CONFIG, MEDIA_OCI_MANIFEST};
+use crate::image::{self, ImageConfig, MEDIA_OCI_CONFIG};
 use crate::launcher::fsns::{self, FsChildError};
 use crate::reference::ImageRef;
 use crate::{rootfs, Error, Rrun};
@@ -269,59 +269,38 @@ impl Rrun {
         config.config = Some(run);
         config.rootfs.kind = "layers".into();
         config.rootfs.diff_ids.push(written.diff_id.clone());
-        config.history.push(image::History {
-            created: Some(now),
-            created_by: Some(c.record.command.join(" ")),
-            author: opts.author.clone(),
-            comment: opts.message.clone(),
-            empty_layer: false,
-        });
+        let mut step = image::History::default();
+        step.set_created(Some(now));
+        step.set_created_by(Some(c.record.command.join(" ")));
+        step.set_author(opts.author.clone());
+        step.set_comment(opts.message.clone());
+        config.history.push(step);
         let config_bytes = serde_json::to_vec(&config).expect("config serializes");
-        let new_layer = Descriptor {
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            digest: written.blob.clone(),
-            size: written.blob_size,
-            annotations: Default::default(),
-            platform: None,
-        };
-        let mut layers: Vec<Descriptor> = base
+        // (media type, blob, size) of every layer, the new one last
+        let mut layers: Vec<(String, Digest, u64)> = base
             .layers
             .iter()
-            .map(|l| Descriptor {
-                media_type: image::save::oci_layer_media_type(&l.media_type).to_string(),
-                digest: l.blob.clone(),
-                size: l.size,
-                annotations: Default::default(),
-                platform: None,
-            })
+            .map(|l| (image::save::oci_layer_media_type(&l.media_type).to_string(), l.blob.clone(), l.size))
             .collect();
-        layers.push(new_layer);
-        let manifest = ManifestJson {
-            schema_version: 2,
-            media_type: Some(MEDIA_OCI_MANIFEST.into()),
-            config: Descriptor {
-                media_type: MEDIA_OCI_CONFIG.into(),
-                digest: Digest::of(&config_bytes),
-                size: config_bytes.len() as u64,
-                annotations: Default::default(),
-                platform: None,
-            },
-            layers: layers.clone(),
-            annotations: Default::default(),
-        };
-        let manifest_bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
+        layers.push(("application/vnd.oci.image.layer.v1.tar+gzip".into(), written.blob.clone(), written.blob_size));
+        let manifest = image::new_manifest(
+            image::descriptor(MEDIA_OCI_CONFIG, &Digest::of(&config_bytes), config_bytes.len() as u64),
+            layers.iter().map(|(media, blob, size)| image::descriptor(media, blob, *size)).collect(),
+            None,
+        );
+        let manifest_bytes = image::to_json(&manifest).expect("manifest serializes");
         let planned = layers
             .iter()
             .zip(&config.rootfs.diff_ids)
-            .map(|(l, diff_id)| PlannedLayer {
-                member: if l.digest == written.blob {
+            .map(|((media, blob, size), diff_id)| PlannedLayer {
+                member: if *blob == written.blob {
                     blob_path.display().to_string()
                 } else {
-                    self.store().blob_path(&l.digest).display().to_string()
+                    self.store().blob_path(blob).display().to_string()
                 },
-                size: Some(l.size),
-                blob: Some(l.digest.clone()),
-                media_type: Some(l.media_type.clone()),
+                size: Some(*size),
+                blob: Some(blob.clone()),
+                media_type: Some(media.clone()),
                 diff_id: diff_id.clone(),
             })
             .collect();

@@ -20,7 +20,7 @@ pub use ops::SearchResult;
 pub use pull::PullOptions;
 
 use crate::digest::Digest;
-use crate::image::Platform;
+use crate::image::{Platform, PlatformExt};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -570,11 +570,7 @@ pub fn parse_platform(s: &str) -> Result<Platform, RegistryError> {
         "aarch64" => "arm64",
         a => a,
     };
-    Ok(Platform {
-        os: parts[0].to_string(),
-        architecture: architecture.to_string(),
-        variant: parts.get(2).map(|v| v.to_string()),
-    })
+    Ok(Platform::new_named(parts[0], architecture, parts.get(2).copied()))
 }
 
 /// A blob download that survives broken connections: on an error or an early
@@ -655,14 +651,14 @@ mod tests {
 
     #[test]
     fn platforms_parse() {
-        assert_eq!(parse_platform("linux/arm64").unwrap().architecture, "arm64");
-        assert_eq!(parse_platform("linux/arm/v7").unwrap().variant.as_deref(), Some("v7"));
+        assert_eq!(parse_platform("linux/arm64").unwrap().describe(), "linux/arm64");
+        assert_eq!(parse_platform("linux/arm/v7").unwrap().variant().as_deref(), Some("v7"));
         assert!(parse_platform("arm64").is_err());
         assert!(parse_platform("linux/").is_err());
         assert!(parse_platform("bogus").is_err());
         assert!(parse_platform("linux/ARM64").is_err());
         assert!(parse_platform("linux/amd64/v2/x").is_err());
-        assert_eq!(parse_platform("linux/x86_64").unwrap().architecture, "amd64");
+        assert_eq!(parse_platform("linux/x86_64").unwrap().architecture().to_string(), "amd64");
     }
 
     #[test]

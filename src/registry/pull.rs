@@ -6,7 +6,9 @@
 use super::{Endpoint, RegistryClient, RegistryError};
 use crate::digest::Digest;
 use crate::image::import::{ImportError, Importer, LoadedImage, Plan, PlannedLayer, Source};
-use crate::image::{Descriptor, ImageConfig, IndexJson, ManifestJson, Platform, MAX_JSON_SIZE};
+use crate::image::{
+    Descriptor, DescriptorExt, ImageConfig, ImageManifest, OciIndex, Platform, PlatformExt, MAX_JSON_SIZE,
+};
 use crate::reference::ImageRef;
 use crate::store::Store;
 use std::io::{self, Read, Write};
@@ -35,7 +37,7 @@ pub struct Resolved {
     pub endpoint: Endpoint,
     pub manifest: Vec<u8>,
     pub digest: Digest,
-    pub parsed: ManifestJson,
+    pub parsed: ImageManifest,
     /// The digest of the index (manifest list) the manifest was chosen from, if any.
     pub index_digest: Option<Digest>,
 }
@@ -101,37 +103,39 @@ impl RegistryClient {
                 || crate::image::is_index_type(inner)
                 || (json.get("manifests").is_some() && !crate::image::is_manifest_type(&media));
             if !is_index {
-                let parsed: ManifestJson = crate::image::parse_manifest(&bytes).map_err(bad)?;
+                let parsed: ImageManifest = crate::image::parse_manifest(&bytes).map_err(bad)?;
                 return Ok(Resolved { endpoint: ep.clone(), manifest: bytes, digest, parsed, index_digest });
             }
-            let index: IndexJson = crate::image::parse_index(&bytes).map_err(bad)?;
-            let chosen =
-                index.manifests.iter().find(|m| m.platform.as_ref().is_some_and(|p| platform.matches(p))).ok_or_else(
-                    || RegistryError::NoPlatform {
-                        image: name.into(),
-                        wanted: platform.to_string(),
-                        available: index
-                            .manifests
-                            .iter()
-                            .filter_map(|m| m.platform.as_ref().map(|p| p.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    },
-                )?;
-            crate::step!(super::INDEX_CHOOSE, image = name, platform = %platform, manifest = %chosen.digest);
-            if !chosen.media_type.is_empty() && !known(&chosen.media_type) {
+            let index: OciIndex = crate::image::parse_index(&bytes).map_err(bad)?;
+            let chosen = index
+                .manifests()
+                .iter()
+                .find(|m| m.platform().as_ref().is_some_and(|p| platform.matches(p)))
+                .ok_or_else(|| RegistryError::NoPlatform {
+                    image: name.into(),
+                    wanted: platform.describe(),
+                    available: index
+                        .manifests()
+                        .iter()
+                        .filter_map(|m| m.platform().as_ref().map(|p| p.describe()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            crate::step!(super::INDEX_CHOOSE, image = name, platform = %platform.describe(), manifest = %chosen.digest());
+            if !chosen.media().is_empty() && !known(chosen.media()) {
                 return Err(bad(format!(
                     "the index lists {} as {:?}, neither an image manifest nor an index",
-                    chosen.digest, chosen.media_type
+                    chosen.digest(),
+                    chosen.media()
                 )));
             }
             // the digest a user pulls a multi-arch image by is the outermost index's
             index_digest.get_or_insert(digest.clone());
-            (bytes, media, digest) = self.get_manifest(ep, &chosen.digest.to_string(), name)?;
+            (bytes, media, digest) = self.get_manifest(ep, chosen.digest().as_ref(), name)?;
             crate::image::check_size(chosen, bytes.len() as u64)
-                .map_err(|r| bad(format!("manifest {}: {r}", chosen.digest)))?;
+                .map_err(|r| bad(format!("manifest {}: {r}", chosen.digest())))?;
             if media.is_empty() {
-                media = chosen.media_type.clone();
+                media = chosen.media().to_string();
             }
         }
         Err(RegistryError::Manifest { image: name.into(), reason: "indexes nested too deeply".into() })
@@ -140,16 +144,16 @@ impl RegistryClient {
     /// Reads a small blob (a config), never past the size its descriptor
     /// says, and checks its size and digest.
     pub fn get_small_blob(&self, ep: &Endpoint, desc: &Descriptor, image: &str) -> Result<Vec<u8>, RegistryError> {
-        let digest = &desc.digest;
-        if desc.size > MAX_JSON_SIZE {
+        let digest = &desc.sha256().map_err(|reason| RegistryError::Manifest { image: image.into(), reason })?;
+        if desc.size() > MAX_JSON_SIZE {
             return Err(RegistryError::Manifest {
                 image: image.into(),
-                reason: format!("config {digest} is too large: its descriptor says {} bytes", desc.size),
+                reason: format!("config {digest} is too large: its descriptor says {} bytes", desc.size()),
             });
         }
         let mut bytes = Vec::new();
-        self.open_blob(ep, digest, Some(desc.size), 0)
-            .take(desc.size + 1)
+        self.open_blob(ep, digest, Some(desc.size()), 0)
+            .take(desc.size() + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| RegistryError::Other(format!("{image}: blob {digest}: {e}")))?;
         crate::image::check_size(desc, bytes.len() as u64)
@@ -217,34 +221,41 @@ pub fn pull(
     let resolved = client.resolve(image, &platform)?;
     let ep = resolved.endpoint.clone();
     let m = &resolved.parsed;
-    let config_bytes = client.get_small_blob(&ep, &m.config, &name)?;
+    let config_bytes = client.get_small_blob(&ep, m.config(), &name)?;
     crate::step!(
         super::CONFIG_FETCH,
-        url = %format!("{}/v2/{}/blobs/{}", ep.host, ep.repository, m.config.digest),
+        url = %format!("{}/v2/{}/blobs/{}", ep.host, ep.repository, m.config().digest()),
         bytes = config_bytes.len()
     );
     let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| RegistryError::Manifest {
         image: name.clone(),
-        reason: format!("config {}: {e}", m.config.digest),
+        reason: format!("config {}: {e}", m.config().digest()),
     })?;
-    if config.rootfs.diff_ids.len() != m.layers.len() {
+    if config.rootfs.diff_ids.len() != m.layers().len() {
         return Err(RegistryError::Manifest {
             image: name,
-            reason: format!("{} layers but the config lists {} diff-ids", m.layers.len(), config.rootfs.diff_ids.len()),
+            reason: format!(
+                "{} layers but the config lists {} diff-ids",
+                m.layers().len(),
+                config.rootfs.diff_ids.len()
+            ),
         });
     }
     let layers = m
-        .layers
+        .layers()
         .iter()
         .zip(&config.rootfs.diff_ids)
-        .map(|(l, diff_id)| PlannedLayer {
-            member: l.digest.to_string(),
-            size: Some(l.size),
-            blob: Some(l.digest.clone()),
-            media_type: Some(l.media_type.clone()),
-            diff_id: diff_id.clone(),
+        .map(|(l, diff_id)| {
+            let blob = l.sha256().map_err(|reason| RegistryError::Manifest { image: name.clone(), reason })?;
+            Ok(PlannedLayer {
+                member: blob.to_string(),
+                size: Some(l.size()),
+                blob: Some(blob),
+                media_type: Some(l.media().to_string()),
+                diff_id: diff_id.clone(),
+            })
         })
-        .collect();
+        .collect::<Result<_, RegistryError>>()?;
     let names = if image.tag.is_some() { vec![image.to_string()] } else { Vec::new() };
     let repo_digests = repo_digests(image, &resolved);
     let plan = Plan {
@@ -258,7 +269,7 @@ pub fn pull(
     let source = RegistrySource {
         client,
         ep: ep.clone(),
-        sizes: m.layers.iter().map(|l| (l.digest.to_string(), l.size)).collect(),
+        sizes: m.layers().iter().map(|l| (l.digest().to_string(), l.size())).collect(),
     };
     let progress = crate::progress::Progress::new();
     let importer = Importer { store, progress: Some(&progress), origin: name.clone(), source: &source };
