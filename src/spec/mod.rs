@@ -8,6 +8,7 @@ pub mod network;
 pub mod options;
 pub mod resources;
 pub mod seccomp;
+#[cfg(test)]
 mod seccomp_default;
 
 pub use mounts::{MountRequest, MountSource};

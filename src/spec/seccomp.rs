@@ -7,20 +7,32 @@
 //! [`load_profile_file`] resolves those exactly as moby's `setupSeccomp` does for
 //! a profile given with `--security-opt seccomp=FILE`, which may also be a plain
 //! OCI `linux.seccomp` object (a subset of Docker's format). [`default_profile`]
-//! resolves Docker's default policy the same way, from the tables of
-//! `spec::seccomp_default`.
+//! resolves Docker's default policy the same way, from Docker's own JSON file
+//! embedded in rrun (`seccomp-default.json`, see [`DOCKER_DEFAULT_JSON`]).
 //!
 //! Pure functions apart from the kernel version read with `uname(2)`; the
 //! compilation of the result into a BPF program lives in `launcher::seccomp`.
 
-use super::seccomp_default as default;
 use oci_spec::runtime::{
-    Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompBuilder,
-    LinuxSeccompFilterFlag, LinuxSyscall, LinuxSyscallBuilder,
+    Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompBuilder, LinuxSeccompFilterFlag,
+    LinuxSyscall, LinuxSyscallBuilder,
 };
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Docker's default seccomp profile, byte for byte moby/moby's
+/// `profiles/seccomp/default.json` at commit 00f3d189e420d485e42d15fe494f96d272284e0e
+/// (Apache-2.0; see NOTICE). rrun takes it as it is: it already answers `clone3` with
+/// ENOSYS without CAP_SYS_ADMIN (a filter cannot read `clone3`'s flags, and ENOSYS makes
+/// libc fall back to `clone`, whose namespace flags the profile masks). To follow a newer
+/// Docker, replace the file with moby's and update the golden facts in this module's tests.
+pub const DOCKER_DEFAULT_JSON: &str = include_str!("seccomp-default.json");
+
+/// How Docker's default profile is named in errors.
+const DOCKER_DEFAULT_WHAT: &str = "(Docker's default)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -44,6 +56,8 @@ pub enum ProfileError {
     KernelVersion(String),
     #[error("seccomp profile {what}: {msg}")]
     Build { what: String, msg: String },
+    #[error("seccomp profile {what}: unknown field {path}")]
+    UnknownField { what: String, path: String },
 }
 
 /// A kernel version as moby compares them: only `MAJOR.MINOR` count
@@ -219,81 +233,18 @@ pub fn default_profile<'a>(
     caps: impl IntoIterator<Item = &'a Capability>,
     arch: &str,
 ) -> Result<LinuxSeccomp, ProfileError> {
-    resolve(docker_default_profile(), "(Docker's default)", &Host::new(caps, arch)?)
+    resolve(docker_default_profile()?, DOCKER_DEFAULT_WHAT, &Host::new(caps, arch)?)
 }
 
-/// The tables of `spec::seccomp_default` as a profile in Docker's format, one
-/// syscall entry per table row.
-fn docker_default_profile() -> DockerProfile {
-    let strings = |items: &[&str]| Some(items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let arch = |a: &Arch| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let allow = |names: &[&str], includes: Option<Conditions>| DockerSyscall {
-        name: None,
-        names: strings(names),
-        action: LinuxSeccompAction::ScmpActAllow,
-        errno_ret: None,
-        args: None,
-        includes,
-        excludes: None,
-    };
-    let mut syscalls = vec![allow(default::ALLOWED, None)];
-    for ((major, minor), names) in default::ALLOWED_FROM_KERNEL {
-        let min_kernel = Some(format!("{major}.{minor}"));
-        syscalls.push(allow(names, Some(Conditions { min_kernel, ..Conditions::default() })));
+/// [`DOCKER_DEFAULT_JSON`] parsed (strictly: a field this loader does not know is an
+/// error, not a silently ignored condition), once per process.
+fn docker_default_profile() -> Result<&'static DockerProfile, ProfileError> {
+    static PARSED: OnceLock<DockerProfile> = OnceLock::new();
+    if let Some(p) = PARSED.get() {
+        return Ok(p);
     }
-    for (arches, names) in default::ALLOWED_ON_ARCHES {
-        syscalls.push(allow(names, Some(Conditions { arches: strings(arches), ..Conditions::default() })));
-    }
-    for (cap, names) in default::ALLOWED_WITH_CAP {
-        syscalls.push(allow(names, Some(Conditions { caps: Some(vec![cap_name(cap)]), ..Conditions::default() })));
-    }
-    for rule in default::RULES {
-        let (mut includes, mut excludes) = (Conditions::default(), Conditions::default());
-        match rule.arches {
-            default::Arches::Any => {}
-            default::Arches::Only(a) => includes.arches = strings(a),
-            default::Arches::Except(a) => excludes.arches = strings(a),
-        }
-        excludes.caps = rule.unless_cap.as_ref().map(|c| vec![cap_name(c)]);
-        let is_set = |c: &Conditions| c.caps.is_some() || c.arches.is_some() || c.min_kernel.is_some();
-        syscalls.push(DockerSyscall {
-            name: None,
-            names: Some(vec![rule.name.to_string()]),
-            action: match rule.errno {
-                None => LinuxSeccompAction::ScmpActAllow,
-                Some(_) => LinuxSeccompAction::ScmpActErrno,
-            },
-            errno_ret: rule.errno,
-            args: rule.arg.map(|(index, op, value)| {
-                vec![LinuxSeccompArgBuilder::default()
-                    .index(index)
-                    .op(op)
-                    .value(value)
-                    .build()
-                    .expect("all fields set")]
-            }),
-            includes: Some(includes).filter(is_set),
-            excludes: Some(excludes).filter(is_set),
-        });
-    }
-    DockerProfile {
-        default_action: Some(default::DEFAULT_ACTION),
-        default_errno_ret: Some(default::DEFAULT_ERRNO_RET),
-        architectures: None,
-        arch_map: Some(
-            default::ARCH_MAP
-                .iter()
-                .map(|(native, subs)| ArchMapEntry {
-                    architecture: arch(native),
-                    sub_architectures: Some(subs.iter().map(arch).collect()).filter(|s: &Vec<_>| !s.is_empty()),
-                })
-                .collect(),
-        ),
-        flags: None,
-        listener_path: None,
-        listener_metadata: None,
-        syscalls: Some(syscalls),
-    }
+    let profile = parse_docker(DOCKER_DEFAULT_JSON, DOCKER_DEFAULT_WHAT, Strictness::Strict)?;
+    Ok(PARSED.get_or_init(|| profile))
 }
 
 /// A profile file given with `--security-opt seccomp=FILE`: Docker's format or an
@@ -315,9 +266,71 @@ pub fn parse_profile<'a>(
     caps: impl IntoIterator<Item = &'a Capability>,
     arch: &str,
 ) -> Result<LinuxSeccomp, ProfileError> {
-    let profile: DockerProfile =
-        serde_json::from_str(json).map_err(|source| ProfileError::Parse { what: what.to_string(), source })?;
-    resolve(profile, what, &Host::new(caps, arch)?)
+    let profile = parse_docker(json, what, Strictness::Lenient)?;
+    resolve(&profile, what, &Host::new(caps, arch)?)
+}
+
+/// Whether fields the loader does not know are refused ([`DOCKER_DEFAULT_JSON`]) or
+/// ignored, as Docker's Go decoder ignores them (users' profile files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strictness {
+    Strict,
+    Lenient,
+}
+
+fn parse_docker(json: &str, what: &str, strictness: Strictness) -> Result<DockerProfile, ProfileError> {
+    let parse_err = |source| ProfileError::Parse { what: what.to_string(), source };
+    match strictness {
+        Strictness::Lenient => serde_json::from_str(json).map_err(parse_err),
+        Strictness::Strict => {
+            let value: Value = serde_json::from_str(json).map_err(parse_err)?;
+            if let Some(path) = unknown_field(&value) {
+                return Err(ProfileError::UnknownField { what: what.to_string(), path });
+            }
+            DockerProfile::deserialize(&value).map_err(parse_err)
+        }
+    }
+}
+
+/// The fields of Docker's format (moby `profiles/seccomp.Seccomp`, `Architecture`,
+/// `Syscall`, `Filter`, OCI `LinuxSeccompArg`), per object.
+const PROFILE_FIELDS: &[&str] = &[
+    "defaultAction",
+    "defaultErrnoRet",
+    "architectures",
+    "archMap",
+    "flags",
+    "listenerPath",
+    "listenerMetadata",
+    "syscalls",
+];
+const ARCH_MAP_FIELDS: &[&str] = &["architecture", "subArchitectures"];
+const SYSCALL_FIELDS: &[&str] = &["name", "names", "comment", "action", "errnoRet", "args", "includes", "excludes"];
+const ARG_FIELDS: &[&str] = &["index", "value", "valueTwo", "op"];
+const CONDITION_FIELDS: &[&str] = &["caps", "arches", "minKernel"];
+
+/// Where (`syscalls[3].includes.capz`) a profile has a field that Docker's format lacks.
+fn unknown_field(profile: &Value) -> Option<String> {
+    fn check(v: &Value, known: &[&str], at: &str) -> Option<String> {
+        v.as_object()?.keys().find(|k| !known.contains(&k.as_str())).map(|k| format!("{at}{k}"))
+    }
+    fn items<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Value)> {
+        v.get(key).and_then(Value::as_array).into_iter().flatten().enumerate()
+    }
+    check(profile, PROFILE_FIELDS, "")
+        .or_else(|| items(profile, "archMap").find_map(|(i, e)| check(e, ARCH_MAP_FIELDS, &format!("archMap[{i}]."))))
+        .or_else(|| {
+            items(profile, "syscalls").find_map(|(i, call)| {
+                let at = format!("syscalls[{i}].");
+                check(call, SYSCALL_FIELDS, &at)
+                    .or_else(|| items(call, "args").find_map(|(j, a)| check(a, ARG_FIELDS, &format!("{at}args[{j}]."))))
+                    .or_else(|| {
+                        ["includes", "excludes"]
+                            .iter()
+                            .find_map(|c| call.get(*c).and_then(|v| check(v, CONDITION_FIELDS, &format!("{at}{c}."))))
+                    })
+            })
+        })
 }
 
 fn arch_from_name(name: &str, what: &str) -> Result<Arch, ProfileError> {
@@ -367,11 +380,11 @@ fn applies(call: &DockerSyscall, what: &str, host: &Host<'_>) -> Result<bool, Pr
     Ok(true)
 }
 
-fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxSeccomp, ProfileError> {
+fn resolve(profile: &DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxSeccomp, ProfileError> {
     let build_err = |e: oci_spec::OciSpecError| ProfileError::Build { what: what.to_string(), msg: e.to_string() };
     let default_action = profile.default_action.ok_or_else(|| ProfileError::NoDefaultAction { what: what.into() })?;
-    let explicit = profile.architectures.unwrap_or_default();
-    let arch_map = profile.arch_map.unwrap_or_default();
+    let explicit = profile.architectures.as_deref().unwrap_or_default();
+    let arch_map = profile.arch_map.as_deref().unwrap_or_default();
     if !explicit.is_empty() && !arch_map.is_empty() {
         return Err(ProfileError::ArchitecturesAndArchMap { what: what.into() });
     }
@@ -386,8 +399,8 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
     }
 
     let mut syscalls: Vec<LinuxSyscall> = Vec::new();
-    for call in profile.syscalls.unwrap_or_default() {
-        if !applies(&call, what, host)? {
+    for call in profile.syscalls.iter().flatten() {
+        if !applies(call, what, host)? {
             continue;
         }
         let mut names = call.names.clone().unwrap_or_default();
@@ -404,8 +417,8 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
         if let Some(e) = call.errno_ret {
             b = b.errno_ret(e);
         }
-        if let Some(args) = call.args.filter(|a| !a.is_empty()) {
-            b = b.args(args);
+        if let Some(args) = call.args.as_ref().filter(|a| !a.is_empty()) {
+            b = b.args(args.clone());
         }
         syscalls.push(b.build().map_err(build_err)?);
     }
@@ -417,14 +430,14 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
     if !architectures.is_empty() {
         b = b.architectures(architectures);
     }
-    if let Some(flags) = profile.flags.filter(|f| !f.is_empty()) {
-        b = b.flags(flags);
+    if let Some(flags) = profile.flags.as_ref().filter(|f| !f.is_empty()) {
+        b = b.flags(flags.clone());
     }
-    if let Some(p) = profile.listener_path {
-        b = b.listener_path(p);
+    if let Some(p) = &profile.listener_path {
+        b = b.listener_path(p.clone());
     }
-    if let Some(m) = profile.listener_metadata {
-        b = b.listener_metadata(m);
+    if let Some(m) = &profile.listener_metadata {
+        b = b.listener_metadata(m.clone());
     }
     b.build().map_err(build_err)
 }
@@ -432,17 +445,194 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::seccomp_default as default;
     use crate::spec::DEFAULT_CAPABILITIES;
-    use oci_spec::runtime::LinuxSeccompOperator;
+    use oci_spec::runtime::{LinuxSeccompArgBuilder, LinuxSeccompOperator};
 
     fn docker_default(caps: &[Capability], arch: &str, kernel: (u32, u32)) -> LinuxSeccomp {
-        let profile = docker_default_profile();
         let host = Host {
             caps: caps.iter().map(cap_name).collect(),
             arch: docker_arch_name(arch),
             kernel: KernelVersion { major: kernel.0, minor: kernel.1 },
         };
-        resolve(profile, "default", &host).unwrap()
+        resolve(docker_default_profile().unwrap(), "default", &host).unwrap()
+    }
+
+    /// The former tables of `spec::seccomp_default` as a profile in Docker's format, one
+    /// syscall entry per table row.
+    fn tables_profile() -> DockerProfile {
+        let strings = |items: &[&str]| Some(items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let arch =
+            |a: &Arch| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let allow = |names: &[&str], includes: Option<Conditions>| DockerSyscall {
+            name: None,
+            names: strings(names),
+            action: LinuxSeccompAction::ScmpActAllow,
+            errno_ret: None,
+            args: None,
+            includes,
+            excludes: None,
+        };
+        let mut syscalls = vec![allow(default::ALLOWED, None)];
+        for ((major, minor), names) in default::ALLOWED_FROM_KERNEL {
+            let min_kernel = Some(format!("{major}.{minor}"));
+            syscalls.push(allow(names, Some(Conditions { min_kernel, ..Conditions::default() })));
+        }
+        for (arches, names) in default::ALLOWED_ON_ARCHES {
+            syscalls.push(allow(names, Some(Conditions { arches: strings(arches), ..Conditions::default() })));
+        }
+        for (cap, names) in default::ALLOWED_WITH_CAP {
+            syscalls.push(allow(names, Some(Conditions { caps: Some(vec![cap_name(cap)]), ..Conditions::default() })));
+        }
+        for rule in default::RULES {
+            let (mut includes, mut excludes) = (Conditions::default(), Conditions::default());
+            match rule.arches {
+                default::Arches::Any => {}
+                default::Arches::Only(a) => includes.arches = strings(a),
+                default::Arches::Except(a) => excludes.arches = strings(a),
+            }
+            excludes.caps = rule.unless_cap.as_ref().map(|c| vec![cap_name(c)]);
+            let is_set = |c: &Conditions| c.caps.is_some() || c.arches.is_some() || c.min_kernel.is_some();
+            syscalls.push(DockerSyscall {
+                name: None,
+                names: Some(vec![rule.name.to_string()]),
+                action: match rule.errno {
+                    None => LinuxSeccompAction::ScmpActAllow,
+                    Some(_) => LinuxSeccompAction::ScmpActErrno,
+                },
+                errno_ret: rule.errno,
+                args: rule.arg.map(|(index, op, value)| {
+                    vec![LinuxSeccompArgBuilder::default()
+                        .index(index)
+                        .op(op)
+                        .value(value)
+                        .build()
+                        .expect("all fields set")]
+                }),
+                includes: Some(includes).filter(is_set),
+                excludes: Some(excludes).filter(is_set),
+            });
+        }
+        DockerProfile {
+            default_action: Some(default::DEFAULT_ACTION),
+            default_errno_ret: Some(default::DEFAULT_ERRNO_RET),
+            architectures: None,
+            arch_map: Some(
+                default::ARCH_MAP
+                    .iter()
+                    .map(|(native, subs)| ArchMapEntry {
+                        architecture: arch(native),
+                        sub_architectures: Some(subs.iter().map(arch).collect()).filter(|s: &Vec<_>| !s.is_empty()),
+                    })
+                    .collect(),
+            ),
+            flags: None,
+            listener_path: None,
+            listener_metadata: None,
+            syscalls: Some(syscalls),
+        }
+    }
+
+    /// One syscall rule of a resolved profile: name, action, errno, argument conditions.
+    type Rule = (String, String, Option<u32>, Vec<(usize, u64, Option<u64>, String)>);
+
+    /// What a resolved profile means to the filter, independent of the order and grouping of
+    /// its entries: the default action, the architectures, flags, listener, and the sorted
+    /// multiset of per-syscall rules.
+    #[allow(clippy::type_complexity)]
+    fn normalised(p: &LinuxSeccomp) -> (String, Option<u32>, Vec<String>, Vec<String>, Option<PathBuf>, Vec<Rule>) {
+        let mut rules: Vec<Rule> = Vec::new();
+        for s in p.syscalls().iter().flatten() {
+            let args: Vec<_> = s
+                .args()
+                .iter()
+                .flatten()
+                .map(|a| (a.index(), a.value(), a.value_two(), format!("{:?}", a.op())))
+                .collect();
+            for n in s.names() {
+                rules.push((n.clone(), format!("{:?}", s.action()), s.errno_ret(), args.clone()));
+            }
+        }
+        rules.sort();
+        (
+            format!("{:?}", p.default_action()),
+            p.default_errno_ret(),
+            p.architectures().iter().flatten().map(|a| format!("{a:?}")).collect(),
+            p.flags().iter().flatten().map(|f| format!("{f:?}")).collect(),
+            p.listener_path().clone(),
+            rules,
+        )
+    }
+
+    #[test]
+    fn the_embedded_json_resolves_exactly_as_the_tables_did() {
+        let json = docker_default_profile().unwrap();
+        let tables = tables_profile();
+        // every capability the caps crate knows, and every one the profile's conditions name
+        let mut every: std::collections::BTreeSet<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        let mut min_kernels = std::collections::BTreeSet::new();
+        for call in json.syscalls.iter().flatten() {
+            for cond in [&call.includes, &call.excludes].into_iter().flatten() {
+                every.extend(cond.caps.iter().flatten().cloned());
+                min_kernels.extend(cond.min_kernel.as_deref().map(|v| KernelVersion::parse(v).unwrap()));
+            }
+        }
+        assert!(every.contains("CAP_PERFMON") && every.contains("CAP_SYS_ADMIN") && every.len() >= 40, "{every:?}");
+        let default: HashSet<String> = DEFAULT_CAPABILITIES.iter().map(cap_name).collect();
+        let mut cap_sets: Vec<HashSet<String>> = vec![HashSet::new(), default.clone(), every.iter().cloned().collect()];
+        for c in &every {
+            cap_sets.push(HashSet::from([c.clone()]));
+            cap_sets.push(default.iter().chain([c]).cloned().collect());
+            cap_sets.push(default.iter().filter(|d| *d != c).cloned().collect());
+        }
+        // the kernel versions the profile's minKernel conditions split on: just below, at, far above
+        let mut kernels = vec![KernelVersion { major: 3, minor: 10 }, KernelVersion { major: 6, minor: 18 }];
+        for k in &min_kernels {
+            kernels.push(*k);
+            kernels.push(KernelVersion { major: k.major, minor: k.minor.saturating_sub(1) });
+        }
+        assert!(min_kernels.contains(&KernelVersion { major: 4, minor: 8 }));
+        // every architecture of the archMap and of the profile's arch conditions, plus one neither knows
+        let arches = [
+            "amd64",
+            "x86",
+            "x32",
+            "arm",
+            "arm64",
+            "mips",
+            "mipsel",
+            "mips64",
+            "mips64n32",
+            "mipsel64",
+            "mipsel64n32",
+            "ppc",
+            "ppc64",
+            "ppc64le",
+            "s390",
+            "s390x",
+            "riscv64",
+            "sparc64",
+        ];
+        let mut compared = 0;
+        for caps in &cap_sets {
+            for arch in arches {
+                for kernel in &kernels {
+                    let host = Host { caps: caps.clone(), arch, kernel: *kernel };
+                    let from_json = resolve(json, "json", &host).unwrap();
+                    let from_tables = resolve(&tables, "tables", &host).unwrap();
+                    let mut sorted: Vec<&String> = caps.iter().collect();
+                    sorted.sort();
+                    assert_eq!(
+                        normalised(&from_json),
+                        normalised(&from_tables),
+                        "caps {sorted:?}, arch {arch}, kernel {kernel:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, cap_sets.len() * arches.len() * kernels.len());
+        eprintln!("compared {compared} capability/architecture/kernel combinations");
     }
 
     /// The entries that name `syscall`.
