@@ -8,8 +8,6 @@ pub mod network;
 pub mod options;
 pub mod resources;
 pub mod seccomp;
-#[cfg(test)]
-mod seccomp_default;
 
 pub use mounts::{MountRequest, MountSource};
 pub use network::{NetworkMode, PortRequest};
