@@ -9,7 +9,6 @@ pub mod options;
 mod policy;
 pub mod resources;
 pub mod seccomp;
-mod seccomp_default;
 
 pub use mounts::{MountRequest, MountSource};
 pub use network::{NetworkMode, PortRequest};

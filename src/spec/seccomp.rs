@@ -7,20 +7,31 @@
 //! [`load_profile_file`] resolves those exactly as moby's `setupSeccomp` does for
 //! a profile given with `--security-opt seccomp=FILE`, which may also be a plain
 //! OCI `linux.seccomp` object (a subset of Docker's format). [`default_profile`]
-//! resolves Docker's default policy the same way, from the tables of
-//! `spec::seccomp_default`.
+//! resolves Docker's default policy the same way, from Docker's own JSON file
+//! embedded in rrun (`seccomp-default.json`, see [`DOCKER_DEFAULT_JSON`]).
 //!
 //! Pure functions apart from the kernel version read with `uname(2)`; the
 //! compilation of the result into a BPF program lives in `launcher::seccomp`.
 
-use super::seccomp_default as default;
 use oci_spec::runtime::{
-    Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder, LinuxSeccompBuilder,
-    LinuxSeccompFilterFlag, LinuxSyscall, LinuxSyscallBuilder,
+    Arch, Capability, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompBuilder, LinuxSeccompFilterFlag,
+    LinuxSyscall, LinuxSyscallBuilder,
 };
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Docker's default seccomp profile, byte for byte moby/moby's
+/// `profiles/seccomp/default.json` at commit 00f3d189e420d485e42d15fe494f96d272284e0e
+/// (Apache-2.0; see NOTICE). rrun takes it as it is: it already answers `clone3` with
+/// ENOSYS without CAP_SYS_ADMIN (a filter cannot read `clone3`'s flags, and ENOSYS makes
+/// libc fall back to `clone`, whose namespace flags the profile masks). To follow a newer
+/// Docker, replace the file with moby's and update the golden facts in this module's tests.
+pub const DOCKER_DEFAULT_JSON: &str = include_str!("seccomp-default.json");
+
+/// How Docker's default profile is named in errors.
+const DOCKER_DEFAULT_WHAT: &str = "(Docker's default)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
@@ -219,81 +230,18 @@ pub fn default_profile<'a>(
     caps: impl IntoIterator<Item = &'a Capability>,
     arch: &str,
 ) -> Result<LinuxSeccomp, ProfileError> {
-    resolve(docker_default_profile(), "(Docker's default)", &Host::new(caps, arch)?)
+    resolve(docker_default_profile()?, DOCKER_DEFAULT_WHAT, &Host::new(caps, arch)?)
 }
 
-/// The tables of `spec::seccomp_default` as a profile in Docker's format, one
-/// syscall entry per table row.
-fn docker_default_profile() -> DockerProfile {
-    let strings = |items: &[&str]| Some(items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    let arch = |a: &Arch| serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    let allow = |names: &[&str], includes: Option<Conditions>| DockerSyscall {
-        name: None,
-        names: strings(names),
-        action: LinuxSeccompAction::ScmpActAllow,
-        errno_ret: None,
-        args: None,
-        includes,
-        excludes: None,
-    };
-    let mut syscalls = vec![allow(default::ALLOWED, None)];
-    for ((major, minor), names) in default::ALLOWED_FROM_KERNEL {
-        let min_kernel = Some(format!("{major}.{minor}"));
-        syscalls.push(allow(names, Some(Conditions { min_kernel, ..Conditions::default() })));
+/// [`DOCKER_DEFAULT_JSON`] parsed by the profile files' parser, once per process
+/// (parsing takes about 0.2 ms in a release build, resolving about 0.1 ms).
+fn docker_default_profile() -> Result<&'static DockerProfile, ProfileError> {
+    static PARSED: OnceLock<DockerProfile> = OnceLock::new();
+    if let Some(p) = PARSED.get() {
+        return Ok(p);
     }
-    for (arches, names) in default::ALLOWED_ON_ARCHES {
-        syscalls.push(allow(names, Some(Conditions { arches: strings(arches), ..Conditions::default() })));
-    }
-    for (cap, names) in default::ALLOWED_WITH_CAP {
-        syscalls.push(allow(names, Some(Conditions { caps: Some(vec![cap_name(cap)]), ..Conditions::default() })));
-    }
-    for rule in default::RULES {
-        let (mut includes, mut excludes) = (Conditions::default(), Conditions::default());
-        match rule.arches {
-            default::Arches::Any => {}
-            default::Arches::Only(a) => includes.arches = strings(a),
-            default::Arches::Except(a) => excludes.arches = strings(a),
-        }
-        excludes.caps = rule.unless_cap.as_ref().map(|c| vec![cap_name(c)]);
-        let is_set = |c: &Conditions| c.caps.is_some() || c.arches.is_some() || c.min_kernel.is_some();
-        syscalls.push(DockerSyscall {
-            name: None,
-            names: Some(vec![rule.name.to_string()]),
-            action: match rule.errno {
-                None => LinuxSeccompAction::ScmpActAllow,
-                Some(_) => LinuxSeccompAction::ScmpActErrno,
-            },
-            errno_ret: rule.errno,
-            args: rule.arg.map(|(index, op, value)| {
-                vec![LinuxSeccompArgBuilder::default()
-                    .index(index)
-                    .op(op)
-                    .value(value)
-                    .build()
-                    .expect("all fields set")]
-            }),
-            includes: Some(includes).filter(is_set),
-            excludes: Some(excludes).filter(is_set),
-        });
-    }
-    DockerProfile {
-        default_action: Some(default::DEFAULT_ACTION),
-        default_errno_ret: Some(default::DEFAULT_ERRNO_RET),
-        architectures: None,
-        arch_map: Some(
-            default::ARCH_MAP
-                .iter()
-                .map(|(native, subs)| ArchMapEntry {
-                    architecture: arch(native),
-                    sub_architectures: Some(subs.iter().map(arch).collect()).filter(|s: &Vec<_>| !s.is_empty()),
-                })
-                .collect(),
-        ),
-        flags: None,
-        listener_path: None,
-        listener_metadata: None,
-        syscalls: Some(syscalls),
-    }
+    let profile = parse_docker(DOCKER_DEFAULT_JSON, DOCKER_DEFAULT_WHAT)?;
+    Ok(PARSED.get_or_init(|| profile))
 }
 
 /// A profile file given with `--security-opt seccomp=FILE`: Docker's format or an
@@ -315,9 +263,14 @@ pub fn parse_profile<'a>(
     caps: impl IntoIterator<Item = &'a Capability>,
     arch: &str,
 ) -> Result<LinuxSeccomp, ProfileError> {
-    let profile: DockerProfile =
-        serde_json::from_str(json).map_err(|source| ProfileError::Parse { what: what.to_string(), source })?;
-    resolve(profile, what, &Host::new(caps, arch)?)
+    let profile = parse_docker(json, what)?;
+    resolve(&profile, what, &Host::new(caps, arch)?)
+}
+
+/// Docker's format (or an OCI object) → [`DockerProfile`]. As Docker's Go decoder, it ignores
+/// fields it does not know; the embedded default is checked free of them by a test.
+fn parse_docker(json: &str, what: &str) -> Result<DockerProfile, ProfileError> {
+    serde_json::from_str(json).map_err(|source| ProfileError::Parse { what: what.to_string(), source })
 }
 
 fn arch_from_name(name: &str, what: &str) -> Result<Arch, ProfileError> {
@@ -367,11 +320,11 @@ fn applies(call: &DockerSyscall, what: &str, host: &Host<'_>) -> Result<bool, Pr
     Ok(true)
 }
 
-fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxSeccomp, ProfileError> {
+fn resolve(profile: &DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxSeccomp, ProfileError> {
     let build_err = |e: oci_spec::OciSpecError| ProfileError::Build { what: what.to_string(), msg: e.to_string() };
     let default_action = profile.default_action.ok_or_else(|| ProfileError::NoDefaultAction { what: what.into() })?;
-    let explicit = profile.architectures.unwrap_or_default();
-    let arch_map = profile.arch_map.unwrap_or_default();
+    let explicit = profile.architectures.as_deref().unwrap_or_default();
+    let arch_map = profile.arch_map.as_deref().unwrap_or_default();
     if !explicit.is_empty() && !arch_map.is_empty() {
         return Err(ProfileError::ArchitecturesAndArchMap { what: what.into() });
     }
@@ -386,8 +339,8 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
     }
 
     let mut syscalls: Vec<LinuxSyscall> = Vec::new();
-    for call in profile.syscalls.unwrap_or_default() {
-        if !applies(&call, what, host)? {
+    for call in profile.syscalls.iter().flatten() {
+        if !applies(call, what, host)? {
             continue;
         }
         let mut names = call.names.clone().unwrap_or_default();
@@ -404,8 +357,8 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
         if let Some(e) = call.errno_ret {
             b = b.errno_ret(e);
         }
-        if let Some(args) = call.args.filter(|a| !a.is_empty()) {
-            b = b.args(args);
+        if let Some(args) = call.args.as_ref().filter(|a| !a.is_empty()) {
+            b = b.args(args.clone());
         }
         syscalls.push(b.build().map_err(build_err)?);
     }
@@ -417,14 +370,14 @@ fn resolve(profile: DockerProfile, what: &str, host: &Host<'_>) -> Result<LinuxS
     if !architectures.is_empty() {
         b = b.architectures(architectures);
     }
-    if let Some(flags) = profile.flags.filter(|f| !f.is_empty()) {
-        b = b.flags(flags);
+    if let Some(flags) = profile.flags.as_ref().filter(|f| !f.is_empty()) {
+        b = b.flags(flags.clone());
     }
-    if let Some(p) = profile.listener_path {
-        b = b.listener_path(p);
+    if let Some(p) = &profile.listener_path {
+        b = b.listener_path(p.clone());
     }
-    if let Some(m) = profile.listener_metadata {
-        b = b.listener_metadata(m);
+    if let Some(m) = &profile.listener_metadata {
+        b = b.listener_metadata(m.clone());
     }
     b.build().map_err(build_err)
 }
@@ -434,15 +387,215 @@ mod tests {
     use super::*;
     use crate::spec::DEFAULT_CAPABILITIES;
     use oci_spec::runtime::LinuxSeccompOperator;
+    use serde_json::Value;
+
+    /// The fields of Docker's format (moby `profiles/seccomp.Seccomp`, `Architecture`,
+    /// `Syscall`, `Filter`, OCI `LinuxSeccompArg`), per object.
+    const PROFILE_FIELDS: &[&str] = &[
+        "defaultAction",
+        "defaultErrnoRet",
+        "architectures",
+        "archMap",
+        "flags",
+        "listenerPath",
+        "listenerMetadata",
+        "syscalls",
+    ];
+    const ARCH_MAP_FIELDS: &[&str] = &["architecture", "subArchitectures"];
+    const SYSCALL_FIELDS: &[&str] = &["name", "names", "comment", "action", "errnoRet", "args", "includes", "excludes"];
+    const ARG_FIELDS: &[&str] = &["index", "value", "valueTwo", "op"];
+    const CONDITION_FIELDS: &[&str] = &["caps", "arches", "minKernel"];
+
+    /// Where (`syscalls[3].includes.capz`) a profile has a field that Docker's format lacks.
+    fn unknown_field(profile: &Value) -> Option<String> {
+        fn check(v: &Value, known: &[&str], at: &str) -> Option<String> {
+            v.as_object()?.keys().find(|k| !known.contains(&k.as_str())).map(|k| format!("{at}{k}"))
+        }
+        fn items<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = (usize, &'v Value)> {
+            v.get(key).and_then(Value::as_array).into_iter().flatten().enumerate()
+        }
+        check(profile, PROFILE_FIELDS, "")
+            .or_else(|| {
+                items(profile, "archMap").find_map(|(i, e)| check(e, ARCH_MAP_FIELDS, &format!("archMap[{i}].")))
+            })
+            .or_else(|| {
+                items(profile, "syscalls").find_map(|(i, call)| {
+                    let at = format!("syscalls[{i}].");
+                    check(call, SYSCALL_FIELDS, &at)
+                        .or_else(|| {
+                            items(call, "args").find_map(|(j, a)| check(a, ARG_FIELDS, &format!("{at}args[{j}].")))
+                        })
+                        .or_else(|| {
+                            ["includes", "excludes"].iter().find_map(|c| {
+                                call.get(*c).and_then(|v| check(v, CONDITION_FIELDS, &format!("{at}{c}.")))
+                            })
+                        })
+                })
+            })
+    }
 
     fn docker_default(caps: &[Capability], arch: &str, kernel: (u32, u32)) -> LinuxSeccomp {
-        let profile = docker_default_profile();
         let host = Host {
             caps: caps.iter().map(cap_name).collect(),
             arch: docker_arch_name(arch),
             kernel: KernelVersion { major: kernel.0, minor: kernel.1 },
         };
-        resolve(profile, "default", &host).unwrap()
+        resolve(docker_default_profile().unwrap(), "default", &host).unwrap()
+    }
+
+    /// Resolves the embedded profile for `caps` (kernel names) on `arch` and `kernel`.
+    fn embedded(caps: &[&str], arch: &str, kernel: (u32, u32)) -> LinuxSeccomp {
+        let host = Host {
+            caps: caps.iter().map(|c| c.to_string()).collect(),
+            arch,
+            kernel: KernelVersion { major: kernel.0, minor: kernel.1 },
+        };
+        resolve(docker_default_profile().unwrap(), "default", &host).unwrap()
+    }
+
+    /// The syscalls allowed whatever their arguments.
+    fn allowed_names(p: &LinuxSeccomp) -> std::collections::BTreeSet<&str> {
+        p.syscalls()
+            .iter()
+            .flatten()
+            .filter(|s| s.action() == LinuxSeccompAction::ScmpActAllow && s.args().is_none())
+            .flat_map(|s| s.names().iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Golden facts of moby's default.json at 00f3d189, checked equal (9072 capability,
+    /// architecture and kernel combinations) to the tables it replaced. A changed profile
+    /// fails here: compare it with moby's and update the facts deliberately.
+    #[test]
+    fn the_embedded_profile_keeps_its_golden_facts() {
+        let profile = docker_default_profile().unwrap();
+        let calls = profile.syscalls.as_deref().unwrap();
+        assert_eq!(calls.len(), 31, "entries");
+        assert_eq!(calls[0].names.as_ref().map(Vec::len), Some(349), "unconditionally allowed");
+        assert!(calls[0].includes.is_none() && calls[0].excludes.is_none() && calls[0].args.is_none());
+        assert_eq!(profile.arch_map.as_ref().map(Vec::len), Some(8));
+
+        let default: Vec<String> = DEFAULT_CAPABILITIES.iter().map(cap_name).collect();
+        let default: Vec<&str> = default.iter().map(String::as_str).collect();
+        let all_caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+        let all_caps: Vec<&str> = all_caps.iter().map(String::as_str).collect();
+        // syscalls allowed whatever their arguments, per architecture, for Docker's 14 on a current kernel:
+        // 349 + ptrace and process_vm_{readv,writev} (from 4.8) + chroot (CAP_SYS_CHROOT) + the arch's own
+        for (arch, count) in [
+            ("amd64", 355),   // arch_prctl, modify_ldt
+            ("x86", 354),     // modify_ldt
+            ("arm64", 359), // arm_fadvise64_64, arm_sync_file_range, sync_file_range2, breakpoint, cacheflush, set_tls
+            ("s390x", 356), // s390_pci_mmio_read, s390_pci_mmio_write, s390_runtime_instr
+            ("riscv64", 354), // riscv_flush_icache
+            ("ppc64le", 355), // sync_file_range2, swapcontext
+            ("mips64", 353),
+            ("sparc64", 353),
+        ] {
+            assert_eq!(allowed_names(&embedded(&default, arch, (6, 18))).len(), count, "{arch}");
+        }
+        // on amd64: no capability, and before 4.8, take chroot and the 3 tracing calls away;
+        // every capability adds the 44 calls of the caps entries that are not already in
+        assert_eq!(allowed_names(&embedded(&[], "amd64", (6, 18))).len(), 354);
+        assert_eq!(allowed_names(&embedded(&default, "amd64", (4, 7))).len(), 352);
+        assert_eq!(allowed_names(&embedded(&all_caps, "amd64", (6, 18))).len(), 398);
+
+        // ptrace: from 4.8 on, or with CAP_SYS_PTRACE (which also brings kcmp, pidfd_getfd, process_madvise)
+        let old = allowed_names(&embedded(&default, "amd64", (4, 7))).into_iter().map(String::from).collect::<Vec<_>>();
+        assert!(!old.iter().any(|n| n == "ptrace"));
+        let tracer = [default.as_slice(), &["CAP_SYS_PTRACE"]].concat();
+        let traced = embedded(&tracer, "amd64", (4, 7));
+        for n in ["ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "process_madvise"] {
+            assert!(allowed_names(&traced).contains(n), "{n} with CAP_SYS_PTRACE");
+        }
+        assert!(!allowed_names(&embedded(&default, "amd64", (6, 18))).contains("kcmp"));
+
+        // personality: exactly PER_LINUX, PER_LINUX32, UNAME26, PER_LINUX32|UNAME26 and the 0xffffffff query
+        let p = embedded(&default, "amd64", (6, 18));
+        let personas: Vec<(usize, u64, LinuxSeccompOperator)> = entries(&p, "personality")
+            .iter()
+            .flat_map(|s| s.args().iter().flatten().map(|a| (a.index(), a.value(), a.op())))
+            .collect();
+        let eq = LinuxSeccompOperator::ScmpCmpEq;
+        assert_eq!(personas, [(0, 0, eq), (0, 8, eq), (0, 0x2_0000, eq), (0, 0x2_0008, eq), (0, 0xffff_ffff, eq)]);
+
+        // clone: the namespace flags masked out (NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET),
+        // in argument 0, or 1 on s390; clone3 answers ENOSYS; CAP_SYS_ADMIN lifts both
+        let clone_rule = |p: &LinuxSeccomp| -> Vec<(usize, u64, LinuxSeccompOperator)> {
+            entries(p, "clone")
+                .iter()
+                .flat_map(|s| s.args().iter().flatten().map(|a| (a.index(), a.value(), a.op())))
+                .collect()
+        };
+        let masked = LinuxSeccompOperator::ScmpCmpMaskedEq;
+        assert_eq!(clone_rule(&p), [(0, 0x7e02_0000, masked)]);
+        assert_eq!(clone_rule(&embedded(&default, "s390x", (6, 18))), [(1, 0x7e02_0000, masked)]);
+        let clone3: Vec<_> = entries(&p, "clone3").iter().map(|s| (s.action(), s.errno_ret())).collect();
+        assert_eq!(clone3, [(LinuxSeccompAction::ScmpActErrno, Some(38))]);
+        let admin = embedded(&[default.as_slice(), &["CAP_SYS_ADMIN"]].concat(), "amd64", (6, 18));
+        assert!(clone_rule(&admin).is_empty());
+        assert!(allowed_names(&admin).contains("clone") && allowed_names(&admin).contains("clone3"));
+        assert_eq!(entries(&admin, "clone3").len(), 1);
+
+        // socket: anything but AF_VSOCK
+        let socket: Vec<_> = entries(&p, "socket")
+            .iter()
+            .flat_map(|s| s.args().iter().flatten().map(|a| (a.index(), a.value(), a.op())))
+            .collect();
+        assert_eq!(socket, [(0, 40, LinuxSeccompOperator::ScmpCmpNe)]);
+    }
+
+    #[test]
+    fn the_embedded_profile_has_only_known_fields_and_user_profiles_may_have_more() {
+        let value: Value = serde_json::from_str(DOCKER_DEFAULT_JSON).unwrap();
+        assert_eq!(unknown_field(&value), None);
+        let unknown = |json: &str| unknown_field(&serde_json::from_str(json).unwrap()).unwrap_or_default();
+        assert_eq!(unknown(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrno":1}"#), "defaultErrno");
+        assert_eq!(
+            unknown(
+                r#"{"defaultAction":"SCMP_ACT_ERRNO","archMap":[{"architecture":"SCMP_ARCH_X86_64","subArches":[]}]}"#
+            ),
+            "archMap[0].subArches"
+        );
+        assert_eq!(
+            unknown(
+                r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["a"],"action":"SCMP_ACT_ALLOW"},{"names":["b"],"action":"SCMP_ACT_ALLOW","errno":1}]}"#
+            ),
+            "syscalls[1].errno"
+        );
+        assert_eq!(
+            unknown(
+                r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["a"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ","valueTwo":0,"mask":3}]}]}"#
+            ),
+            "syscalls[0].args[0].mask"
+        );
+        assert_eq!(
+            unknown(
+                r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["a"],"action":"SCMP_ACT_ALLOW","excludes":{"capabilities":["CAP_SYS_ADMIN"]}}]}"#
+            ),
+            "syscalls[0].excludes.capabilities"
+        );
+        // a misspelt condition would silently allow more: the check finds it in the embedded text
+        let typo = DOCKER_DEFAULT_JSON.replacen("\"includes\"", "\"include\"", 1);
+        assert_eq!(unknown(&typo), "syscalls[1].include");
+        // broken JSON and unknown values are errors of the parser the default goes through
+        let parse = |json: &str| parse_docker(json, "test");
+        let torn = &DOCKER_DEFAULT_JSON[..DOCKER_DEFAULT_JSON.len() / 2];
+        assert!(matches!(parse(torn), Err(ProfileError::Parse { .. })));
+        let bad_action = DOCKER_DEFAULT_JSON.replace("SCMP_ACT_ALLOW", "SCMP_ACT_ALOW");
+        assert!(matches!(parse(&bad_action), Err(ProfileError::Parse { .. })));
+        let bad_kernel = DOCKER_DEFAULT_JSON.replace("\"4.8\"", "\"four\"");
+        let host = Host { caps: HashSet::new(), arch: "amd64", kernel: KernelVersion { major: 6, minor: 1 } };
+        let err = resolve(&parse(&bad_kernel).unwrap(), "test", &host).unwrap_err();
+        assert!(matches!(err, ProfileError::MinKernel { .. }), "{err}");
+        // a user's profile may carry fields Docker does not know, as Docker's decoder ignores them
+        let p = parse_profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","x-note":"mine","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","why":"io"}]}"#,
+            "user",
+            DEFAULT_CAPABILITIES.iter(),
+            "amd64",
+        )
+        .unwrap();
+        assert_eq!(allowed_names(&p).into_iter().collect::<Vec<_>>(), ["read"]);
     }
 
     /// The entries that name `syscall`.
