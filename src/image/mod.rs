@@ -11,6 +11,9 @@ pub mod layer_writer;
 pub mod save;
 pub mod unpack;
 
+#[cfg(test)]
+mod proptests;
+
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use serde::{Deserialize, Serialize};
