@@ -598,7 +598,7 @@ mod tests {
 
     #[test]
     fn networks_get_free_subnets_and_are_found() {
-        let (store, dir, _tmp) = temp_store("create");
+        let (store, _, _tmp) = temp_store("create");
         let cfg = HostConfig::default();
         let req = |name: &str| CreateNetwork { name: name.into(), ..Default::default() };
         let a = create_locked(&store, &cfg, &req("a")).unwrap();
