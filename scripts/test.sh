@@ -27,6 +27,10 @@ fi
 if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ]; then chmod 0666 /dev/net/tun; fi
 if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then chmod 0666 /dev/fuse; fi
 bash rootfs-fixtures/build.sh
+# CI=1: a test that cannot run here (no root, a program missing) fails instead of
+# passing as SKIP (tests/common/mod.rs, `skip`); set CI=0 to allow the skips.
+# PROPTEST_CASES: cases per property test (proptest's default, said here to bound them)
+export CI="${CI:-1}" PROPTEST_CASES="${PROPTEST_CASES:-256}"
 cargo test --all-targets "$@"
 # doc examples compile (they need no root)
 cargo test --doc "$@"

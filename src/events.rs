@@ -312,9 +312,8 @@ mod tests {
 
     #[test]
     fn journal_appends_follows_and_rotates() {
-        let dir = std::env::temp_dir().join(format!("rrun-events-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         let j = Journal::at(dir.join("events.log"));
         assert!(j.read_all().unwrap().is_empty());
         let mut f = j.follow();
@@ -337,6 +336,5 @@ mod tests {
         assert!(std::fs::metadata(j.path()).unwrap().len() < MAX_SIZE);
         let all = j.read_all().unwrap();
         assert_eq!(all.len(), 2 + n, "nothing lost in the rotation");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

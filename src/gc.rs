@@ -286,15 +286,15 @@ mod tests {
         assert!(!dead_temp(&format!(".index.json.tmp{}.0", std::process::id())));
     }
 
-    fn tempdir(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("rrun-gc-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        p
+    /// A new directory under the temp dir (tempfile: unique, removed on drop, failed tests too).
+    fn tempdir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("rrun-gc-test-{name}-")).tempdir().unwrap()
     }
 
     #[test]
     fn sweep_keeps_what_is_referenced_and_removes_the_rest() {
-        let root = tempdir("sweep");
+        let root_guard = tempdir("sweep");
+        let root = root_guard.path().to_path_buf();
         let store = Store::open(&root).unwrap();
         let d = |c: char| Digest::from_hex(&c.to_string().repeat(64)).unwrap();
         // an image: manifest a, config b, one layer (blob c, diff-id d)
@@ -358,6 +358,5 @@ mod tests {
         assert!(store.has_layer(&d('d')) && store.has_blob(&d('c')));
         assert!(partial.exists() && root.join("partial").join("8".repeat(64)).exists());
         drop(lock);
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

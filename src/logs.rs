@@ -275,16 +275,15 @@ fn last_line_end(file: &File, len: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("rrun-logs-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d.join("container.log")
+    /// `container.log` in a new temporary directory, removed when the returned guard drops.
+    fn tmp(name: &str) -> (PathBuf, tempfile::TempDir) {
+        let d = tempfile::Builder::new().prefix(&format!("rrun-logs-{name}-")).tempdir().unwrap();
+        (d.path().join("container.log"), d)
     }
 
     #[test]
     fn lines_are_split_tagged_and_kept_in_order() {
-        let path = tmp("lines");
+        let (path, _tmp) = tmp("lines");
         let mut w = LogWriter::open(&path, 0).unwrap();
         w.write(Stream::Stdout, b"hel").unwrap();
         w.write(Stream::Stderr, b"oops\n").unwrap();
@@ -302,12 +301,11 @@ mod tests {
             ]
         );
         assert_eq!(read::<LogEntry>(&path, Some(2)).unwrap().len(), 2);
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
     fn rotation_keeps_one_old_file_and_following_crosses_it() {
-        let path = tmp("rotate");
+        let (path, _tmp) = tmp("rotate");
         let mut w = LogWriter::open(&path, 400).unwrap();
         let mut follow = Follower::<LogEntry>::from_end(&path);
         let mut seen = Vec::new();
@@ -325,12 +323,11 @@ mod tests {
         assert!(kept.len() < 40, "older lines were rotated away");
         let want: Vec<String> = (0..40).map(|i| format!("line {i}\n")).collect();
         assert_eq!(seen, want, "a follower polling often enough sees every line once");
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
     fn reading_then_following_gives_each_entry_once() {
-        let path = tmp("readfollow");
+        let (path, _tmp) = tmp("readfollow");
         let mut w = LogWriter::open(&path, 300).unwrap();
         for i in 0..8 {
             w.write(Stream::Stdout, format!("early {i}\n").as_bytes()).unwrap();
@@ -346,18 +343,16 @@ mod tests {
         assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), seen.len(), "none twice: {seen:?}");
         let (none, _) = read_and_follow::<LogEntry>(&path.with_file_name("missing.log"), None).unwrap();
         assert!(none.is_empty());
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
     fn long_lines_are_cut() {
-        let path = tmp("long");
+        let (path, _tmp) = tmp("long");
         let mut w = LogWriter::open(&path, 0).unwrap();
         w.write(Stream::Stdout, &vec![b'x'; MAX_LINE + 10]).unwrap();
         w.write(Stream::Stdout, b"\n").unwrap();
         let e = read::<LogEntry>(&path, None).unwrap();
         assert_eq!(e.len(), 2);
         assert_eq!((e[0].log.len(), e[1].log.as_str()), (MAX_LINE + 10, "\n"), "the long line ends an entry by itself");
-        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

@@ -27,7 +27,7 @@ use std::str::FromStr;
 /// Registry used when a name has no domain.
 pub const DEFAULT_REGISTRY: &str = "docker.io";
 const DEFAULT_TAG: &str = "latest";
-/// The longest name (registry and repository, as typed) Docker accepts.
+/// The longest name (registry and repository, normalised) Docker accepts.
 const NAME_MAX: usize = 255;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -68,10 +68,6 @@ impl ImageRef {
             Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
             None => (name_tag, None),
         };
-        // Docker's limit, checked before any registry is asked
-        if name.len() > NAME_MAX {
-            return Err(bad("repository name must not be more than 255 characters"));
-        }
         if let Some(t) = tag {
             if !valid_tag(t) {
                 return Err(bad("tag must be 1-128 characters of [A-Za-z0-9_.-], not starting with '.' or '-'"));
@@ -99,6 +95,12 @@ impl ImageRef {
         }
         let repository =
             if registry == DEFAULT_REGISTRY && !path.contains('/') { format!("library/{path}") } else { path };
+        // Docker's limit, on the name as normalised (docker.io/library/… included, as Docker's
+        // ParseNormalizedNamed checks it), before any registry is asked: a name that passes prints
+        // as one that passes
+        if registry.len() + 1 + repository.len() > NAME_MAX {
+            return Err(bad("repository name must not be more than 255 characters"));
+        }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, Some(_)) => None,
@@ -253,6 +255,9 @@ mod tests {
         let err = ImageRef::parse(&format!("{long}a")).unwrap_err();
         assert!(err.to_string().contains("255 characters"), "{err}");
         assert!(ImageRef::parse(&"a".repeat(300)).is_err());
+        // the limit is on the normalised name: docker.io/library/ counts
+        assert!(ImageRef::parse(&"a".repeat(255 - "docker.io/library/".len())).is_ok());
+        assert!(ImageRef::parse(&"a".repeat(256 - "docker.io/library/".len())).is_err());
     }
 
     /// The names both parsers accept read the same; the ones rrun refuses,
@@ -315,5 +320,149 @@ mod tests {
         assert!(ImageRef::is_short_name("user/tool"));
         assert!(!ImageRef::is_short_name("localhost/x"));
         assert!(!ImageRef::is_short_name("quay.io/x"));
+    }
+}
+
+/// Property tests (proptest; `PROPTEST_CASES`, 256 by default, bounds each).
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+    fn component() -> impl Strategy<Value = String> {
+        "[a-z0-9]{1,8}((\\.|_|__|-{1,3})[a-z0-9]{1,8}){0,3}"
+    }
+
+    /// A registry host as typed: a name with a dot, `localhost`, or either with a port.
+    fn registry() -> impl Strategy<Value = String> {
+        let host = prop_oneof![
+            Just("localhost".to_string()),
+            "[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?(\\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,6}[a-zA-Z0-9])?){1,3}",
+        ];
+        (host, proptest::option::of(1u32..65536)).prop_map(|(h, port)| match port {
+            Some(p) => format!("{h}:{p}"),
+            None => h,
+        })
+    }
+
+    fn tag() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+    }
+
+    fn digest() -> impl Strategy<Value = String> {
+        "[0-9a-f]{64}".prop_map(|h| format!("sha256:{h}"))
+    }
+
+    /// (registry as typed, path, tag, digest): the parts of a valid reference.
+    fn valid_parts() -> impl Strategy<Value = (Option<String>, Vec<String>, Option<String>, Option<String>)> {
+        (
+            proptest::option::of(registry()),
+            proptest::collection::vec(component(), 1..4),
+            proptest::option::of(tag()),
+            proptest::option::of(digest()),
+        )
+            .prop_map(|(reg, mut path, tag, digest)| {
+                // without a registry, a first component with a dot would be read as one (Docker's rule)
+                if reg.is_none() && path.len() > 1 {
+                    path[0] = path[0].replace('.', "-");
+                }
+                (reg, path, tag, digest)
+            })
+    }
+
+    fn typed(reg: &Option<String>, path: &[String], tag: &Option<String>, digest: &Option<String>) -> String {
+        let mut s = String::new();
+        if let Some(r) = reg {
+            s.push_str(r);
+            s.push('/');
+        }
+        s.push_str(&path.join("/"));
+        if let Some(t) = tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
+    }
+
+    proptest! {
+        /// Whatever is typed, parsing answers Ok or an error that names the input.
+        #[test]
+        fn parse_never_panics(s in any::<String>()) {
+            if let Err(e) = ImageRef::parse(&s) {
+                let ReferenceError::Invalid { reference, .. } = &e;
+                prop_assert_eq!(reference, &s);
+            }
+        }
+
+        /// The same, for strings made of the characters references are made of.
+        #[test]
+        fn parse_never_panics_on_reference_alphabets(s in "[a-zA-Z0-9:/@._-]{0,300}") {
+            let _ = ImageRef::parse(&s);
+        }
+
+        /// A reference that parses prints as one that parses to the same reference
+        /// (long names too: Docker's 255-character limit is on the normalised name).
+        #[test]
+        fn what_parses_prints_as_itself(s in "[a-z0-9:/@._-]{1,80}|[a-z]{1,4}(/[a-z]{60,64}){3,4}|[a-z]{200,256}") {
+            if let Ok(r) = ImageRef::parse(&s) {
+                let printed = r.to_string();
+                prop_assert_eq!(ImageRef::parse(&printed), Ok(r.clone()), "{} printed as {}", s, printed);
+                prop_assert_eq!(printed.clone(), ImageRef::parse(&printed).unwrap().to_string());
+            }
+        }
+
+        /// Generated valid references parse, follow Docker's normalisation, and round-trip.
+        #[test]
+        fn valid_references_round_trip((reg, path, tag, digest) in valid_parts()) {
+            let s = typed(&reg, &path, &tag, &digest);
+            let r = ImageRef::parse(&s).map_err(|e| TestCaseError::fail(format!("{s}: {e}")))?;
+            // the registry: as typed, docker.io when none was
+            let want_registry = match reg.as_deref() {
+                None | Some("index.docker.io") | Some("registry-1.docker.io") => DEFAULT_REGISTRY.to_string(),
+                Some(r) => r.to_string(),
+            };
+            prop_assert_eq!(&r.registry, &want_registry);
+            // Docker Hub's official images live under library/
+            let joined = path.join("/");
+            let want_repo = if r.registry == DEFAULT_REGISTRY && path.len() == 1 {
+                format!("library/{joined}")
+            } else {
+                joined
+            };
+            prop_assert_eq!(&r.repository, &want_repo);
+            // no tag means latest, unless a digest names the image
+            let want_tag = match (&tag, &digest) {
+                (Some(t), _) => Some(t.clone()),
+                (None, Some(_)) => None,
+                (None, None) => Some("latest".to_string()),
+            };
+            prop_assert_eq!(&r.tag, &want_tag);
+            prop_assert_eq!(r.digest.as_ref().map(|d| d.to_string()), digest);
+            // printed, it parses back to itself, and printing is stable
+            let printed = r.to_string();
+            prop_assert_eq!(ImageRef::parse(&printed), Ok(r.clone()));
+            prop_assert!(!ImageRef::is_short_name(&printed), "{}", printed);
+            prop_assert_eq!(ImageRef::is_short_name(&s), reg.is_none());
+        }
+
+        /// An upper-case letter in the repository, or an invalid tag, is refused.
+        #[test]
+        fn invalid_parts_are_refused(
+            (reg, mut path, _, _) in valid_parts(),
+            upper in "[A-Z]",
+            bad_tag in "[.-][A-Za-z0-9_.-]{0,10}|[A-Za-z0-9_.-]{129,140}",
+        ) {
+            let s = typed(&reg, &path, &Some(bad_tag), &None);
+            prop_assert!(ImageRef::parse(&s).is_err(), "{}", s);
+            let last = path.len() - 1;
+            path[last].push_str(&upper);
+            let s = typed(&reg, &path, &None, &None);
+            prop_assert!(ImageRef::parse(&s).is_err(), "{}", s);
+        }
     }
 }

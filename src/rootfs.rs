@@ -208,8 +208,8 @@ mod tests {
 
     #[test]
     fn reads_top_layer_first_and_honours_whiteouts() {
-        let base = std::env::temp_dir().join(format!("rrun-rootfs-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let (l1, l2, l3) = (base.join("l1"), base.join("l2"), base.join("l3"));
         for l in [&l1, &l2, &l3] {
             fs::create_dir_all(l.join("etc")).unwrap();
@@ -249,6 +249,5 @@ mod tests {
         }
         assert!(stat_through_layers(&layers, Path::new("etc/passwd")).is_some_and(|m| m.len() == 6));
         assert!(stat_through_layers(&layers, Path::new("etc/nothing")).is_none());
-        fs::remove_dir_all(&base).unwrap();
     }
 }

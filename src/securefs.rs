@@ -129,8 +129,8 @@ mod tests {
 
     #[test]
     fn symlinks_cannot_leave_the_root() {
-        let base = std::env::temp_dir().join(format!("rrun-securefs-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
+        let base_tmp = tempfile::tempdir().unwrap();
+        let base = base_tmp.path().to_path_buf();
         let root = base.join("root");
         fs::create_dir_all(root.join("etc")).unwrap();
         fs::write(base.join("outside"), b"host").unwrap();
@@ -153,6 +153,5 @@ mod tests {
         assert!(root.join("new/dir").is_dir());
         ensure_file_in_root(rootfd.as_fd(), Path::new("up/etc/hosts")).unwrap();
         assert!(root.join("etc/hosts").is_file());
-        fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -400,8 +400,8 @@ mod tests {
 
     #[test]
     fn tree_size_counts_hardlinks_once() {
-        let dir = std::env::temp_dir().join(format!("rrun-treesize-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("a"), [0u8; 10]).unwrap();
         std::fs::hard_link(dir.join("a"), dir.join("sub/b")).unwrap();
@@ -409,18 +409,17 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
         let link_len = std::fs::symlink_metadata(dir.join("link")).unwrap().len();
         assert_eq!(tree_size(&dir), 15 + link_len);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn tempdir(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("rrun-store-test-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&p);
-        p
+    /// A new directory under the temp dir (tempfile: unique, removed on drop, failed tests too).
+    fn tempdir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("rrun-store-test-{name}-")).tempdir().unwrap()
     }
 
     #[test]
     fn staging_is_removed_unless_committed() {
-        let root = tempdir("staging");
+        let root_guard = tempdir("staging");
+        let root = root_guard.path().to_path_buf();
         let store = Store::open(&root).unwrap();
         let s = store.staging("a").unwrap();
         let p = s.path().to_path_buf();
@@ -441,12 +440,12 @@ mod tests {
         fs::create_dir(dest.join("sub")).unwrap();
         assert!(!store.commit(s, None, &dest).unwrap());
         assert!(!p.exists());
-        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn orphaned_staging_from_dead_processes_is_cleared() {
-        let root = tempdir("orphans");
+        let root_guard = tempdir("orphans");
+        let root = root_guard.path().to_path_buf();
         Store::open(&root).unwrap();
         // pid 0 / start 1 never names a live process
         let orphan = root.join("tmp/999999999.1.0-unpack");
@@ -456,18 +455,17 @@ mod tests {
         assert!(!orphan.exists());
         assert!(mine.path().exists(), "a live process's staging dir is kept");
         drop(mine);
-        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn atomic_write_replaces_content() {
-        let root = tempdir("atomic");
+        let root_guard = tempdir("atomic");
+        let root = root_guard.path().to_path_buf();
         fs::create_dir_all(&root).unwrap();
         let f = root.join("index.json");
         write_file_atomic(&f, b"one", true).unwrap();
         write_file_atomic(&f, b"two", false).unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"two");
         assert_eq!(fs::read_dir(&root).unwrap().count(), 1, "no temporary file left behind");
-        fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -229,15 +229,16 @@ pub struct Pruned {
 mod tests {
     use super::*;
 
-    fn temp_store(tag: &str) -> (Store, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("rrun-volume-unit-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        (Store::open(&dir).unwrap(), dir)
+    /// A store in a new temporary directory, removed when the returned guard drops.
+    fn temp_store(tag: &str) -> (Store, PathBuf, tempfile::TempDir) {
+        let tmp = tempfile::Builder::new().prefix(&format!("rrun-volume-unit-{tag}-")).tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        (Store::open(&dir).unwrap(), dir, tmp)
     }
 
     #[test]
     fn create_is_whole_and_idempotent() {
-        let (store, dir) = temp_store("create");
+        let (store, dir, _tmp) = temp_store("create");
         let req = CreateVolume {
             name: Some("data".into()),
             labels: BTreeMap::from([("a".into(), "b".into())]),
@@ -259,12 +260,11 @@ mod tests {
         assert_eq!(anon.name.len(), 64);
         assert_eq!(list(&store).unwrap().len(), 2);
         assert!(std::fs::read_dir(dir.join("tmp")).unwrap().next().is_none(), "nothing left in staging");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn bad_names_drivers_and_options_are_refused() {
-        let (store, dir) = temp_store("refuse");
+        let (store, dir, _tmp) = temp_store("refuse");
         let named = |n: &str| CreateVolume { name: Some(n.into()), ..Default::default() };
         let e = create_locked(&store, &named("a/b")).unwrap_err().to_string();
         assert!(e.contains("invalid characters"), "{e}");
@@ -292,6 +292,5 @@ mod tests {
         };
         assert!(create_locked(&store, &missing).is_err());
         assert!(matches!(read(&store, "nope"), Err(VolumeError::NotFound(_))));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

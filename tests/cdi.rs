@@ -40,13 +40,11 @@ struct Vendor {
 }
 
 impl Vendor {
-    /// None (with a SKIP line) on a host without two spare devices.
+    /// None (having [`skip`]ped: a failure in CI) on a host without two spare devices.
     fn new(test: &str) -> Option<Vendor> {
         let nodes = spare_devices();
         if nodes.len() < 2 {
-            eprintln!(
-                "SKIP {test}: this host has fewer than two of /dev/fuse, /dev/loop-control, /dev/kvm, /dev/vhost-net"
-            );
+            skip(test, "this host has fewer than two of /dev/fuse, /dev/loop-control, /dev/kvm, /dev/vhost-net");
             return None;
         }
         let dir = ScratchDir::new(test);
@@ -339,7 +337,7 @@ fn unknown_devices_and_broken_specs_are_clear_errors() {
     assert_eq!(quiet.1, "vendor.com/gpu=0\nvendor.com/gpu=1\n");
 
     if !root {
-        eprintln!("SKIP the run half of unknown_devices_and_broken_specs_are_clear_errors: needs root");
+        skip("the run half of unknown_devices_and_broken_specs_are_clear_errors", "needs root");
         return;
     }
     let r = TestRoot::with_busybox("cdi-broken");

@@ -150,7 +150,7 @@ fn v2_device_program_denies_by_default() {
         .map(std::path::Path::new)
         .find(|p| p.join("cgroup.procs").exists() && !p.join("tasks").exists())
     else {
-        eprintln!("SKIP v2_device_program_denies_by_default: no cgroup2 mount");
+        skip("v2_device_program_denies_by_default", "no cgroup2 mount");
         return;
     };
     let probe = |rules: &[oci_spec::runtime::LinuxDeviceCgroup]| {

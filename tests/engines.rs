@@ -6,7 +6,7 @@
 //! codes, detached containers with exec/stop/kill/rm, terminals, and that no
 //! process, mount, state directory or cgroup is left behind. The engines are
 //! installed with apt-get when missing; the tests say SKIP only when that is
-//! impossible (not root, no apt-get, no package registry).
+//! impossible (not root, no apt-get, no package registry), and fail then in CI.
 //!
 //! Host quirks handled here, as in /work/shared/bench: no systemd (cgroupfs,
 //! file events logger), a hard RLIMIT_NOFILE below Podman's default ulimits,

@@ -7,7 +7,7 @@
 //! (10.86.2xx.0/24), so the tests can run side by side.
 //!
 //! netavark and aardvark-dns are installed with apt-get when missing;
-//! without them (or without root) the tests say SKIP.
+//! without them (or without root) the tests say SKIP (and fail in CI).
 
 mod common;
 use common::*;
@@ -38,7 +38,7 @@ fn network_or_skip(test: &str) -> bool {
             .output();
     }
     if !(installed("netavark") && installed("aardvark-dns")) {
-        eprintln!("SKIP {test}: netavark and aardvark-dns are not installed (apt-get install netavark aardvark-dns)");
+        skip(test, "netavark and aardvark-dns are not installed (apt-get install netavark aardvark-dns)");
         return false;
     }
     ensure_programs(test, &[("iptables-save", "iptables"), ("ip", "iproute2"), ("ss", "iproute2")])

@@ -14,15 +14,17 @@ use std::time::{Duration, Instant};
 struct Bundle {
     dir: PathBuf,
     state: PathBuf,
+    /// Holds `dir`: unmounted below and removed on drop, after the containers are deleted.
+    _scratch: ScratchDir,
 }
 
 impl Bundle {
     fn new(tag: &str, args: &[&str]) -> Bundle {
-        let dir = std::env::temp_dir().join(format!("rrun-oci-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = ScratchDir::new(&format!("oci-{tag}"));
+        let dir = scratch.path.clone();
         std::fs::create_dir_all(dir.join("rootfs")).unwrap();
         extract_busybox(&dir.join("rootfs"));
-        let b = Bundle { state: dir.join("state"), dir };
+        let b = Bundle { state: dir.join("state"), dir, _scratch: scratch };
         let out = Command::new(RRUN).arg("spec").current_dir(&b.dir).output().unwrap();
         assert!(out.status.success(), "{out:?}");
         b.edit(|c| {
@@ -79,7 +81,7 @@ impl Drop for Bundle {
                 let _ = self.cmd(&["delete", "--force", id]).output();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // then `_scratch` drops: what is mounted below the bundle is detached, the tree removed
     }
 }
 
@@ -358,8 +360,8 @@ fn known_escapes_are_closed() {
     }
 
     // CVE-2021-30465: a mount target through a symlink planted in the image stays inside the rootfs
-    let host_dir = std::env::temp_dir().join(format!("rrun-oci-host-{}", std::process::id()));
-    std::fs::create_dir_all(&host_dir).unwrap();
+    let host_scratch = ScratchDir::new("oci-host");
+    let host_dir = host_scratch.path.clone();
     let probe = format!("grep -c ' {} .* - tmpfs ' /proc/self/mountinfo", host_dir.display());
     let b = Bundle::new("symlink", &["sh", "-c", &probe]);
     std::os::unix::fs::symlink(&host_dir, b.dir.join("rootfs/evil")).unwrap();
@@ -375,7 +377,7 @@ fn known_escapes_are_closed() {
     assert!(std::fs::read_dir(&host_dir).unwrap().next().is_none(), "nothing was written to the host directory");
     let in_root = b.dir.join("rootfs").join(host_dir.strip_prefix("/").unwrap());
     assert!(in_root.is_dir(), "the mount point was made inside the rootfs: {}", in_root.display());
-    let _ = std::fs::remove_dir_all(&host_dir);
+    drop(host_scratch);
 
     // /proc replaced by a symlink in the image: refused, not trusted
     let b = Bundle::new("proc", &["true"]);
@@ -392,7 +394,8 @@ fn runc_mount_options_tmpcopyup_and_recursive_read_only() {
     if !root_or_skip("runc_mount_options_tmpcopyup_and_recursive_read_only") {
         return;
     }
-    let host = std::env::temp_dir().join(format!("rrun-oci-rro-{}", std::process::id()));
+    let host_scratch = ScratchDir::new("oci-rro");
+    let host = host_scratch.path.clone();
     std::fs::create_dir_all(host.join("sub")).unwrap();
     let b = Bundle::new(
         "runcopts",
@@ -414,7 +417,7 @@ fn runc_mount_options_tmpcopyup_and_recursive_read_only() {
     if sub_mounted {
         let _ = Command::new("umount").arg(host.join("sub")).status();
     }
-    let _ = std::fs::remove_dir_all(&host);
+    drop(host_scratch);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "1\netc-writable\nrro\n");
     assert!(!b.dir.join("rootfs/etc/x").exists(), "the write went to the tmpfs, not the image");
@@ -426,8 +429,8 @@ fn idmapped_bind_mounts_show_host_owners_through_the_user_namespace() {
         return;
     }
     use std::os::unix::fs::chown;
-    let host = std::env::temp_dir().join(format!("rrun-oci-idmap-{}", std::process::id()));
-    std::fs::create_dir_all(&host).unwrap();
+    let host_scratch = ScratchDir::new("oci-idmap");
+    let host = host_scratch.path.clone();
     std::fs::write(host.join("by-root"), "x").unwrap();
     std::fs::write(host.join("by-1000"), "x").unwrap();
     chown(host.join("by-1000"), Some(1000), Some(1000)).unwrap();
@@ -456,7 +459,7 @@ fn idmapped_bind_mounts_show_host_owners_through_the_user_namespace() {
     });
     let out = b.run(&["run", "--bundle", b.dir.to_str().unwrap(), "i1"]);
     let new_owner = std::fs::metadata(host.join("new")).map(|m| std::os::unix::fs::MetadataExt::uid(&m));
-    let _ = std::fs::remove_dir_all(&host);
+    drop(host_scratch);
     assert!(out.status.success(), "{out:?}");
     // without idmap, host root is unmapped (overflow uid) and 1000 too; idmapped, they are 0 and 1000
     assert_eq!(

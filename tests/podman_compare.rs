@@ -8,7 +8,7 @@
 //! `COMPARE_ROWS=network` runs only the rows whose description contains "network".
 //!
 //! Podman is installed with apt-get when missing; without it (or without
-//! root) the test says SKIP.
+//! root) the test says SKIP (and fails in CI).
 
 mod common;
 use common::podman::{Out, Podman};

@@ -354,7 +354,7 @@ fn fuse_overlayfs_or_skip(test: &str) -> bool {
             true
         }
         Err(_) => {
-            eprintln!("SKIP {test}: no /dev/fuse");
+            common::skip(test, "no /dev/fuse");
             false
         }
     }
@@ -446,7 +446,7 @@ fn pasta_or_skip(test: &str) -> bool {
         }
         true
     } else {
-        eprintln!("SKIP {test}: no /dev/net/tun");
+        common::skip(test, "no /dev/net/tun");
         false
     }
 }
@@ -597,9 +597,8 @@ fn single_id_user_gets_pasta_too() {
 fn a_bind_mount_gives_no_more_than_the_user_had() {
     let Some(u) = AsUser::new("bind", RANGES_USER, true) else { return };
     u.load("busybox.tar");
-    let dir = std::env::temp_dir().join(format!("rrun-rootless-bind-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::temp_dir("rootless-bind");
+    let dir = tmp.path().to_path_buf();
     let file = dir.join("rootfile");
     std::fs::write(&file, "root's\n").unwrap();
     let vol = format!("{}:/h", dir.display());
@@ -616,7 +615,6 @@ fn a_bind_mount_gives_no_more_than_the_user_had() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "root's\n");
     assert!(!dir.join("new").exists());
     assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o644);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -821,9 +819,8 @@ fn pull_run_and_push_with_a_local_registry_as_a_user() {
     if !common::registry::tools_or_skip("pull_run_and_push_with_a_local_registry_as_a_user") {
         return;
     }
-    let regdir = std::env::temp_dir().join(format!("rrun-rootless-registry-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&regdir);
-    let reg = common::registry::Registry::start(&regdir, common::registry::Flavour::Open);
+    let regdir = common::temp_dir("rootless-registry");
+    let reg = common::registry::Registry::start(regdir.path(), common::registry::Flavour::Open);
     reg.seed(&fixture("multilayer-oci"), "docker.io/library/multilayer:latest", "library/multilayer:1.0");
     let image = format!("{}/library/multilayer:1.0", reg.host());
 
@@ -867,7 +864,6 @@ fn pull_run_and_push_with_a_local_registry_as_a_user() {
     let pushed_digest = u.ok(&["push", &pushed]);
     assert_eq!(reg.inspect("me/copy:2.0")["Digest"].as_str(), Some(pushed_digest.trim()));
     drop(reg);
-    let _ = std::fs::remove_dir_all(&regdir);
 }
 
 #[test]

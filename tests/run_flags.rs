@@ -56,7 +56,8 @@ fn setuid_euid_helper(dir: &Path) -> Option<PathBuf> {
     let bin = dir.join("euid");
     let out = std::process::Command::new("gcc").arg("-static").arg("-o").arg(&bin).arg(&src).output().unwrap();
     if !out.status.success() {
-        eprintln!("SKIP: gcc -static failed (is libc6-dev installed?): {}", String::from_utf8_lossy(&out.stderr));
+        let why = format!("gcc -static failed (is libc6-dev installed?): {}", String::from_utf8_lossy(&out.stderr));
+        skip("setuid helper", why);
         return None;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -698,7 +699,7 @@ fn resource_flags_reach_the_cgroup_files() {
     if code != 0 {
         // a host without a weight file says which files it looked for
         assert!(err.contains("--blkio-weight") && err.contains("weight"), "{err}");
-        eprintln!("SKIP part of resource_flags_reach_the_cgroup_files: {err}");
+        skip("the cgroup file checks of resource_flags_reach_the_cgroup_files", err);
         return;
     }
     let dirs: Vec<PathBuf> = serde_json::from_value(inspect(&r, "limited")["Cgroup"].clone()).unwrap();

@@ -366,14 +366,14 @@ mod tests {
         net.net_devices.push(schema::NetDevice { host_interface_name: "eth1".into(), name: "n1".into() });
         assert!(apply(&mut spec, &net, None).unwrap_err().to_string().contains("eth1"));
         // with resctrl and the class of service there, the Spec names it
-        let root = std::env::temp_dir().join(format!("rrun-cdi-rdt-{}", std::process::id()));
+        let root_tmp = tempfile::tempdir().unwrap();
+        let root = root_tmp.path().to_path_buf();
         std::fs::create_dir_all(root.join("gpu")).unwrap();
         std::fs::write(root.join("gpu/tasks"), "").unwrap();
         std::fs::write(root.join("gpu/schemata"), "").unwrap();
         apply(&mut spec, &edits("    intelRdt: {closID: gpu, l3CacheSchema: \"L3:0=f\"}\n"), Some(&root)).unwrap();
         let rdt = spec.linux().as_ref().unwrap().intel_rdt().clone().unwrap();
         assert_eq!((rdt.clos_id().as_deref(), rdt.l3_cache_schema().as_deref()), (Some("gpu"), Some("L3:0=f")));
-        let _ = std::fs::remove_dir_all(&root);
         assert_eq!(depth(Path::new("/")), 1);
         assert_eq!(depth(Path::new("/a")), 1);
         assert_eq!(depth(Path::new("/a/b/")), 2);

@@ -294,25 +294,17 @@ pub fn is_cdi_name(value: &str) -> bool {
 mod tests {
     use super::*;
 
-    pub(crate) struct Dir(pub PathBuf);
+    /// A new temporary directory and its path; the guard removes it on drop.
+    pub(crate) struct Dir(pub PathBuf, #[allow(dead_code)] tempfile::TempDir);
     impl Dir {
         pub fn new(tag: &str) -> Dir {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("rrun-cdi-{}-{n}-{tag}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
+            let t = tempfile::Builder::new().prefix(&format!("rrun-cdi-{tag}-")).tempdir().unwrap();
+            Dir(t.path().to_path_buf(), t)
         }
         pub fn write(&self, name: &str, text: &str) -> PathBuf {
             let p = self.0.join(name);
             std::fs::write(&p, text).unwrap();
             p
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

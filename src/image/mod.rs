@@ -35,6 +35,9 @@ pub mod layer_writer;
 pub mod save;
 pub mod unpack;
 
+#[cfg(test)]
+mod proptests;
+
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 /// OCI's image index (also a Docker manifest list), named apart from the store's [`ImageIndex`].

@@ -665,11 +665,9 @@ mod tests {
         b.append_data(&mut h, path, data).unwrap();
     }
 
-    fn tempdir(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("rrun-unpack-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        p
+    /// A new directory under the temp dir (tempfile: unique, removed on drop, failed tests too).
+    fn tempdir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new().prefix(&format!("rrun-unpack-{name}-")).tempdir().unwrap()
     }
 
     #[test]
@@ -685,7 +683,8 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&tar).unwrap();
         let blob = gz.finish().unwrap();
-        let dest = tempdir("gz");
+        let dest_guard = tempdir("gz");
+        let dest = dest_guard.path().to_path_buf();
         let out = unpack_layer(
             &blob[..],
             UnpackRequest {
@@ -704,7 +703,8 @@ mod tests {
         assert_eq!(std::fs::metadata(dest.join("etc/motd")).unwrap().mtime(), 1_700_000_000);
 
         // a wrong diff-id is caught
-        let dest2 = tempdir("gz-bad");
+        let dest2_guard = tempdir("gz-bad");
+        let dest2 = dest2_guard.path().to_path_buf();
         let err = unpack_layer(
             &blob[..],
             UnpackRequest {
@@ -717,13 +717,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, UnpackError::DiffId { .. }), "{err}");
-        std::fs::remove_dir_all(&dest).unwrap();
-        std::fs::remove_dir_all(&dest2).unwrap();
     }
 
     #[test]
     fn write_through_symlink_is_refused() {
-        let outside = tempdir("outside");
+        let outside_guard = tempdir("outside");
+        let outside = outside_guard.path().to_path_buf();
         let tar = tar_of(|b| {
             let mut h = tar::Header::new_gnu();
             h.set_entry_type(tar::EntryType::Symlink);
@@ -731,7 +730,8 @@ mod tests {
             b.append_link(&mut h, "escape", outside.to_str().unwrap()).unwrap();
             file(b, "escape/pwned", b"x");
         });
-        let dest = tempdir("symlink");
+        let dest_guard = tempdir("symlink");
+        let dest = dest_guard.path().to_path_buf();
         let err = unpack_layer(
             &tar[..],
             UnpackRequest {
@@ -746,8 +746,6 @@ mod tests {
         assert!(err.to_string().contains("escape/pwned"), "{err}");
         assert!(err.to_string().contains("symlink"), "{err}");
         assert!(!outside.join("pwned").exists());
-        std::fs::remove_dir_all(&dest).unwrap();
-        std::fs::remove_dir_all(&outside).unwrap();
     }
 
     #[test]
@@ -758,7 +756,8 @@ mod tests {
             file(b, "f", b"old");
             file(b, "f", b"new");
         });
-        let dest = tempdir("replace");
+        let dest_guard = tempdir("replace");
+        let dest = dest_guard.path().to_path_buf();
         unpack_layer(
             &tar[..],
             UnpackRequest {
@@ -772,6 +771,5 @@ mod tests {
         .unwrap();
         assert_eq!(std::fs::read(dest.join("a")).unwrap(), b"now a file");
         assert_eq!(std::fs::read(dest.join("f")).unwrap(), b"new");
-        std::fs::remove_dir_all(&dest).unwrap();
     }
 }

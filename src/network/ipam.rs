@@ -167,8 +167,8 @@ mod tests {
 
     #[test]
     fn leases_round_robin_and_come_back() {
-        let dir = std::env::temp_dir().join(format!("rrun-ipam-unit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         let n = net("10.9.0.0/29"); // hosts .1-.6, .1 the gateway
         for c in ["c1", "c2", "c3"] {
             live(&dir, c);
@@ -198,6 +198,5 @@ mod tests {
             release(&dir, &n.id, c).unwrap();
         }
         assert!(active(&dir).is_empty() && !path(&dir, &n.id).exists(), "the file goes with its last lease");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -503,15 +503,16 @@ impl NetworkInfo {
 mod tests {
     use super::*;
 
-    fn temp_store(tag: &str) -> (Store, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("rrun-network-unit-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        (Store::open(&dir).unwrap(), dir)
+    /// A store in a new temporary directory, removed when the returned guard drops.
+    fn temp_store(tag: &str) -> (Store, PathBuf, tempfile::TempDir) {
+        let tmp = tempfile::Builder::new().prefix(&format!("rrun-network-unit-{tag}-")).tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        (Store::open(&dir).unwrap(), dir, tmp)
     }
 
     #[test]
     fn networks_get_free_subnets_and_are_found() {
-        let (store, dir) = temp_store("create");
+        let (store, _, _tmp) = temp_store("create");
         let cfg = HostConfig::default();
         let req = |name: &str| CreateNetwork { name: name.into(), ..Default::default() };
         let a = create_locked(&store, &cfg, &req("a")).unwrap();
@@ -545,7 +546,6 @@ mod tests {
         let driver = CreateNetwork { name: "m".into(), driver: Some("macvlan".into()), ..Default::default() };
         assert!(create_locked(&store, &cfg, &driver).unwrap_err().to_string().contains("bridge driver"));
         assert!(bridge(&store, &cfg, "host").is_err() && bridge(&store, &cfg, "a").is_ok());
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

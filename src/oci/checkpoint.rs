@@ -379,12 +379,11 @@ mod tests {
 
     #[test]
     fn the_first_criu_error_is_quoted() {
-        let d = std::env::temp_dir().join(format!("rrun-criu-log-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let d_tmp = tempfile::tempdir().unwrap();
+        let d = d_tmp.path().to_path_buf();
         let log = d.join("dump.log");
         std::fs::write(&log, "(00.01) hello\n(00.02) Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable\n(00.03) Error (x): later\n").unwrap();
         let e = first_error(&log).unwrap();
         assert_eq!(e, "(00.02) Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable");
-        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -203,8 +203,8 @@ mod tests {
 
     #[test]
     fn auth_files_round_trip_and_share_docker_names() {
-        let dir = std::env::temp_dir().join(format!("rrun-auth-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir_tmp = tempfile::tempdir().unwrap();
+        let dir = dir_tmp.path().to_path_buf();
         let files =
             AuthFiles { read: vec![dir.join("auth.json"), dir.join("docker.json")], write: dir.join("auth.json") };
         assert!(files.lookup("localhost:5000").is_none());
@@ -220,6 +220,5 @@ mod tests {
         assert!(!files.remove("localhost:5000").unwrap());
         assert!(files.lookup("localhost:5000").is_none());
         assert!(!format!("{cred:?}").contains("p:w"), "passwords are never printed");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,10 @@
 //! Shared helpers for the integration tests: fixtures, a temporary store per
 //! test, and running the `rrun` binary. These tests need root (namespaces,
-//! mounts); without it they say so and skip. CI runs them as root.
+//! mounts) and the programs scripts/test.sh installs. A test that cannot run
+//! ends through [`skip`]: outside CI it says `SKIP` and passes; with `CI` set
+//! (scripts/test.sh sets it) it fails, naming what was missing, so CI never
+//! reports a pass that ran nothing. What no CI host can have (a GPU) is
+//! `#[ignore]`d with its reason instead.
 #![allow(dead_code)]
 
 pub mod podman;
@@ -9,17 +13,34 @@ pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 pub const RRUN: &str = env!("CARGO_BIN_EXE_rrun");
 
-/// True when running as root; otherwise prints why the test is skipped.
+/// True in CI: the environment variable `CI` is set to something other than
+/// "", "0" or "false" (scripts/test.sh exports CI=1; CI services set it too).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// `test` cannot run here, because `why`: outside CI this prints
+/// `SKIP test: why` and returns (the caller then returns too); in CI it
+/// panics with the reason: a test that ran nothing must not pass there.
+#[track_caller]
+pub fn skip(test: &str, why: impl std::fmt::Display) {
+    if in_ci() {
+        panic!("{test} cannot run: {why} (CI is set: every test must run there; unset CI to skip it)");
+    }
+    eprintln!("SKIP {test}: {why}");
+}
+
+/// True when running as root; otherwise [`skip`]s (a failure in CI).
+#[track_caller]
 pub fn root_or_skip(test: &str) -> bool {
     if nix::unistd::Uid::effective().is_root() {
         return true;
     }
-    eprintln!("SKIP {test}: needs root (namespaces, mounts); CI runs the tests as root");
+    skip(test, "needs root (namespaces, mounts); CI runs the tests as root");
     false
 }
 
@@ -60,22 +81,29 @@ pub fn extract_busybox(dest: &Path) {
     }
 }
 
+/// A new directory under the temp dir named after `tag` (made unique by tempfile),
+/// mode 0755, removed when the returned guard drops.
+pub fn temp_dir(tag: &str) -> tempfile::TempDir {
+    let tag: String = tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let dir =
+        tempfile::Builder::new().prefix(&format!("rrun-it-{tag}-")).tempdir().expect("create a temporary directory");
+    // 0755 as a plain mkdir makes it (tempfile's 0700 would keep out the ids a user namespace maps)
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the temporary directory");
+    dir
+}
+
 /// A temporary store root, removed (with everything under it) on drop.
 pub struct TestRoot {
     pub path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl TestRoot {
     pub fn new(tag: &str) -> TestRoot {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "rrun-it-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TestRoot { path }
+        let dir = temp_dir(tag);
+        TestRoot { path: dir.path().to_path_buf(), dir }
     }
 
     /// A root with the busybox fixture loaded.
@@ -178,7 +206,7 @@ impl Drop for TestRoot {
                 let _ = r.remove_container(&c.id, true);
             }
         }
-        let _ = std::fs::remove_dir_all(&self.path);
+        // then `dir` drops and removes the tree
     }
 }
 
@@ -203,7 +231,7 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 
 /// Makes sure each `(program, Debian package)` is installed, installing the
 /// missing packages with apt-get (as root; one test at a time). Returns false,
-/// having printed why the test is skipped, only when that is impossible.
+/// having [`skip`]ped (a failure in CI), only when that is impossible.
 pub fn ensure_programs(test: &str, needs: &[(&str, &str)]) -> bool {
     static APT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = APT.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,11 +246,11 @@ pub fn ensure_programs(test: &str, needs: &[(&str, &str)]) -> bool {
         return true;
     }
     if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIP {test}: {} not installed, and installing needs root", pkgs.join(" "));
+        skip(test, format!("{} not installed, and installing needs root", pkgs.join(" ")));
         return false;
     }
     if find_program("apt-get").is_none() {
-        eprintln!("SKIP {test}: {} not installed, and there is no apt-get to install them", pkgs.join(" "));
+        skip(test, format!("{} not installed, and there is no apt-get to install them", pkgs.join(" ")));
         return false;
     }
     eprintln!("{test}: installing {}", pkgs.join(" "));
@@ -241,11 +269,14 @@ pub fn ensure_programs(test: &str, needs: &[(&str, &str)]) -> bool {
     let (ok, err) = apt(&args);
     let still = missing(needs);
     if !ok || !still.is_empty() {
-        eprintln!(
-            "SKIP {test}: could not install {} (apt-get update: {}; install: {})",
-            still.join(" "),
-            update_err.trim(),
-            err.trim()
+        skip(
+            test,
+            format!(
+                "could not install {} (apt-get update: {}; install: {})",
+                still.join(" "),
+                update_err.trim(),
+                err.trim()
+            ),
         );
         return false;
     }
@@ -374,29 +405,22 @@ pub fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
 }
 
 /// A scratch directory under the temp dir: on drop, whatever is mounted
-/// below it is unmounted and it is removed.
+/// below it is unmounted and then it is removed.
 pub struct ScratchDir {
     pub path: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl ScratchDir {
     pub fn new(tag: &str) -> ScratchDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "rrun-it-{}-{}-{tag}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        unmount_under(&path);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        ScratchDir { path }
+        let dir = temp_dir(tag);
+        ScratchDir { path: dir.path().to_path_buf(), dir }
     }
 }
 
 impl Drop for ScratchDir {
     fn drop(&mut self) {
+        // before `dir` drops and removes the tree: never descend into a mount
         unmount_under(&self.path);
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -31,15 +31,18 @@ pub struct Registry {
     token_server: Option<TokenServer>,
 }
 
-/// True when the tools the registry tests need are installed; otherwise says why.
+/// True when the tools the registry tests need are installed; otherwise
+/// [`super::skip`]s (a failure in CI).
+#[track_caller]
 pub fn tools_or_skip(test: &str) -> bool {
     let missing: Vec<&str> =
         ["docker-registry", "skopeo", "htpasswd", "openssl"].into_iter().filter(|t| which(t).is_none()).collect();
     if missing.is_empty() {
         return true;
     }
-    eprintln!(
-        "SKIP {test}: missing {missing:?} (scripts/test.sh installs docker-registry skopeo apache2-utils openssl)"
+    super::skip(
+        test,
+        format!("missing {missing:?} (scripts/test.sh installs docker-registry skopeo apache2-utils openssl)"),
     );
     false
 }
