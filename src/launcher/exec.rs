@@ -43,6 +43,7 @@ pub struct OciExec<'a> {
 
 /// Starts `cfg.process` in the container; returns once it was exec'd.
 pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
+    super::ensure_single_threaded()?;
     let open = |what: &str| {
         let path = format!("/proc/{}/ns/{what}", cfg.pid);
         File::open(&path).map_err(|e| LaunchError::Container {
@@ -108,8 +109,9 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
 }
 
 fn exec_child(plan: ProcessPlan<'_>, pid: i32, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
-    child::set_non_dumpable();
+    let os = &super::syscall::LINUX;
     let err = (|| {
+        child::set_non_dumpable(os)?;
         for (t, f) in &join {
             crate::step!(super::steps::SETNS, path = %format!("/proc/{pid}/ns/{}", ns_file(*t)), nstype = ns_file(*t));
             setns(f.as_fd(), ns_flag(*t)).map_err(child::sys(format!("setns {} namespace", ns_file(*t))))?;
@@ -118,7 +120,7 @@ fn exec_child(plan: ProcessPlan<'_>, pid: i32, join: Vec<(LinuxNamespaceType, Fi
         if !sync::wait_go(&sock) {
             return Err(super::ChildError::setup("rrun went away before the process started"));
         }
-        become_process(&plan, &sock, false, None)
+        become_process(os, &plan, &sock, false, None)
     })();
     let err = match err {
         Err(e) => e,

@@ -103,6 +103,7 @@ impl OciRuntime {
     /// `foreground`: the caller waits for the process, so a terminal may be
     /// relayed by it instead of going to a console socket.
     fn create_child(&self, id: &str, opts: &CreateOptions, foreground: bool) -> Result<Child, OciError> {
+        launcher::ensure_single_threaded()?;
         let dir = self.dir(id)?;
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         match std::fs::create_dir(&dir) {
