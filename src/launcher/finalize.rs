@@ -96,6 +96,33 @@ pub fn close_on_exec_from(os: &dyn Syscall, first: u32) -> Result<(), ChildError
 mod tests {
     use super::*;
 
+    /// A descriptor without close-on-exec at `fd` (a high number no other test uses).
+    fn open_at(fd: i32) -> std::os::fd::OwnedFd {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let n = nix::unistd::dup2(r.as_raw_fd(), fd).unwrap();
+        // SAFETY: dup2 made `n`, which nothing else owns.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(n) }
+    }
+
+    fn cloexec(fd: i32) -> bool {
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    #[test]
+    fn descriptors_are_marked_one_by_one_where_close_range_is_refused() {
+        for refused in [Errno::ENOSYS, Errno::EPERM, Errno::EINVAL] {
+            let (a, b) = (open_at(901), open_at(907));
+            assert!(!cloexec(901) && !cloexec(907));
+            let mut os = super::super::syscall::test::Recorder::new(Path::new("/"));
+            os.close_range_result = Err(refused);
+            close_on_exec_from(&os, 900).unwrap();
+            assert!(cloexec(901) && cloexec(907), "close_range refused with {refused}: marked through /proc/self/fd");
+            drop((a, b));
+        }
+    }
+
     #[test]
     fn the_working_directory_error_names_the_path_as_runc_does() {
         let e = cwd_error(Path::new("/nope"), Errno::ENOENT);

@@ -66,8 +66,8 @@
 //! container's bind sources are opened by rrun inside its new mount namespace
 //! and handed over before "go" (`mount_sources`); the working directory is
 //! checked and every descriptor closed on exec in `finalize`. The init's
-//! own steps go through the [`Syscall`](syscall::Syscall) seam, so that
-//! their order and arguments are unit-tested without root (`syscall`).
+//! own steps go through the `Syscall` seam (`syscall`), so that
+//! their order and arguments are unit-tested without root.
 
 mod attrs;
 mod capture;

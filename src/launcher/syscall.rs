@@ -344,12 +344,14 @@ pub(crate) mod test {
         pub calls: RefCell<Vec<Call>>,
         /// What `setresuid` and `setresgid` answer.
         pub setres_result: nix::Result<()>,
+        /// What `close_range` answers.
+        pub close_range_result: nix::Result<()>,
     }
 
     impl Recorder {
         pub fn new(rootfs: &Path) -> Recorder {
             let rootfs = rootfs.canonicalize().unwrap_or_else(|_| rootfs.to_path_buf());
-            Recorder { rootfs, calls: RefCell::new(Vec::new()), setres_result: Ok(()) }
+            Recorder { rootfs, calls: RefCell::new(Vec::new()), setres_result: Ok(()), close_range_result: Ok(()) }
         }
 
         fn push(&self, call: Call) {
@@ -515,7 +517,7 @@ pub(crate) mod test {
         }
         fn close_range_cloexec(&self, first: u32) -> nix::Result<()> {
             self.push(Call::CloseRangeCloexec(first));
-            Ok(())
+            self.close_range_result
         }
         fn load_seccomp(&self, _filter: &Filter) -> Result<Option<OwnedFd>, String> {
             self.push(Call::Seccomp);
