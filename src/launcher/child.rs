@@ -347,7 +347,7 @@ fn setup_and_exec(os: &dyn Syscall, plan: &Plan<'_>, sock: &OwnedFd) -> Result<I
     if let Some(tasks) = &plan.rdt_tasks {
         // 0: the writer itself (resctrl reads PIDs in the writer's PID namespace)
         crate::step!(steps::RDT_JOIN, file = "tasks");
-        nix::unistd::write(tasks, b"0").map_err(sys("join the intelRdt class of service (resctrl tasks)"))?;
+        os.write_control(tasks.as_fd(), b"0").map_err(sys("join the intelRdt class of service (resctrl tasks)"))?;
     }
     if plan.new_user_ns {
         become_userns_root(os, plan.userns_root)?;
@@ -1151,6 +1151,36 @@ mod seam_tests {
         };
         let err = Plan::new(&cfg, &namespaces, Vec::new(), Stdio::Inherit).err().expect("refused");
         assert!(err.to_string().contains("own UTS namespace"), "{err}");
+    }
+
+    #[test]
+    fn the_intel_rdt_class_is_joined_after_go_before_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let tasks = dir.path().join("tasks");
+        std::fs::write(&tasks, b"").unwrap();
+        let spec = plain_spec();
+        let cfg = LaunchConfig {
+            spec: &spec,
+            rootfs: RootfsSource::Directory(dir.path().join("rootfs")),
+            init: false,
+            stdio: StdioMode::Inherit,
+            cgroup: None,
+            oci: None,
+            engine: EngineSteps::default(),
+        };
+        std::fs::create_dir_all(dir.path().join("rootfs")).unwrap();
+        let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+        let mut plan = Plan::new(&cfg, &namespaces, Vec::new(), Stdio::Inherit).unwrap();
+        plan.rdt_tasks = Some(std::fs::OpenOptions::new().write(true).open(&tasks).unwrap().into());
+        let (rrun, init) = sync::pair().unwrap();
+        sync::send_go(&rrun).unwrap();
+        let os = Recorder::new(&dir.path().join("rootfs"));
+        let _ = setup_and_exec(&os, &plan, &init);
+        let calls = os.calls();
+        let join = calls.iter().position(|c| matches!(c, Call::WriteControl(_, b) if b == b"0")).expect("joined");
+        assert!(matches!(&calls[join], Call::WriteControl(f, _) if f.ends_with("/tasks")));
+        assert!(calls[..join].iter().all(|c| matches!(c, Call::Dumpable(_) | Call::ParentDeathSignal(_))));
+        assert_eq!(std::fs::read(&tasks).unwrap(), b"", "the double writes nothing");
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! The init holds one `&dyn Syscall` ([`LINUX`] in rrun): one indirect call
 //! in front of a syscall. What goes through it changes the process or the
 //! mount table: mounts, the root, namespaces, identity, capabilities, prctl
-//! flags, device nodes, descriptors, seccomp, exec. What stays outside only
-//! reads (mountinfo, statvfs) or works on descriptors inside the rootfs
-//! (openat2 lookups, mkdir, symlinks), which a test points at a temporary
-//! directory.
+//! flags, rlimits, device nodes, descriptors, the resctrl `tasks` file,
+//! seccomp, exec. What stays outside only reads (mountinfo, statvfs) or
+//! works on descriptors inside the rootfs (openat2 lookups, mkdir,
+//! symlinks), which a test points at a temporary directory; and a few steps
+//! no test plan takes yet: the terminal (posix_openpt, TIOCSCTTY, dup2),
+//! idmapped trees (open_tree, mount_setattr), fuse-overlayfs, sysctl
+//! writes, hooks. The v1 cgroup join happens before the init's steps,
+//! behind the `cgroups::Cgroup` trait.
 
 use super::seccomp::Filter;
 use caps::{CapSet, CapsHashSet};
@@ -74,6 +78,8 @@ pub(crate) trait Syscall {
     fn load_seccomp(&self, filter: &Filter) -> Result<Option<OwnedFd>, String>;
     /// Default signal dispositions and an empty mask.
     fn reset_signals(&self) -> nix::Result<()>;
+    /// Writes `bytes` to an open control file (the resctrl `tasks` file the init joins).
+    fn write_control(&self, file: BorrowedFd<'_>, bytes: &[u8]) -> nix::Result<()>;
     /// Returns only when the exec failed.
     fn execve(&self, path: &CStr, args: &[CString], env: &[CString]) -> Errno;
 }
@@ -252,6 +258,14 @@ impl Syscall for Linux {
         nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
     }
 
+    fn write_control(&self, file: BorrowedFd<'_>, bytes: &[u8]) -> nix::Result<()> {
+        let n = nix::unistd::write(file, bytes)?;
+        if n != bytes.len() {
+            return Err(Errno::EIO);
+        }
+        Ok(())
+    }
+
     fn execve(&self, path: &CStr, args: &[CString], env: &[CString]) -> Errno {
         match nix::unistd::execve(path, args, env) {
             Err(e) => e,
@@ -332,6 +346,7 @@ pub(crate) mod test {
         CloseRangeCloexec(u32),
         Seccomp,
         ResetSignals,
+        WriteControl(String, Vec<u8>),
         Execve {
             path: String,
             args: Vec<String>,
@@ -525,6 +540,10 @@ pub(crate) mod test {
         }
         fn reset_signals(&self) -> nix::Result<()> {
             self.push(Call::ResetSignals);
+            Ok(())
+        }
+        fn write_control(&self, file: BorrowedFd<'_>, bytes: &[u8]) -> nix::Result<()> {
+            self.push(Call::WriteControl(self.show_fd(file), bytes.to_vec()));
             Ok(())
         }
         fn execve(&self, path: &CStr, args: &[CString], _env: &[CString]) -> Errno {
