@@ -103,7 +103,9 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
     };
     let child = start_child(0, steps, move |sock| exec_child(plan, cfg.pid, join, sock));
     if let Some(own) = restore_pid_ns {
-        let _ = setns(own.as_fd(), CloneFlags::CLONE_NEWPID);
+        if let Err(e) = setns(own.as_fd(), CloneFlags::CLONE_NEWPID) {
+            tracing::warn!(error = %e, "could not return to rrun's own PID namespace for children");
+        }
     }
     child
 }
