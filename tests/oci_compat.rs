@@ -1186,6 +1186,22 @@ fn descriptors_reach_the_process_only_when_passed() {
     };
     let (code, out, _) = compare(&w, &row);
     assert_eq!((code, out.as_str()), (Some(0), "0 1 2 3 "));
+    // close_range refused as a kernel without it refuses it (ENOSYS): the same
+    let row = Row {
+        name: "close-range-enosys",
+        script: "ls /proc/self/fd | sort -n | tr '\\n' ' '",
+        pass: &[(5, "passed"), (9, "passed")],
+        config: &|c, _| {
+            set(
+                c,
+                &["linux", "seccomp"],
+                seccomp_allow_but(json!([{ "names": ["close_range"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38 }])),
+            )
+        },
+        ..Default::default()
+    };
+    let (code, out, _) = compare(&w, &row);
+    assert_eq!((code, out.as_str()), (Some(0), "0 1 2 3 "));
 }
 
 // 19. the working directory is entered and checked before the seccomp filter: a profile

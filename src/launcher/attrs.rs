@@ -20,10 +20,14 @@ fn os_err(what: String) -> ChildError {
 
 /// Writes `linux.sysctl` through the container's own `/proc/sys` (the
 /// container's namespaces decide what it reaches), before it is made read-only.
-pub fn set_sysctls(root: BorrowedFd<'_>, sysctl: &HashMap<String, String>) -> Result<(), ChildError> {
+pub fn set_sysctls(
+    os: &dyn super::syscall::Syscall,
+    root: BorrowedFd<'_>,
+    sysctl: &HashMap<String, String>,
+) -> Result<(), ChildError> {
     let proc_sys = open_in_root(root, std::path::Path::new("/proc/sys"), OFlag::O_PATH | OFlag::O_DIRECTORY)
         .map_err(|e| ChildError::setup(format!("sysctl: open /proc/sys: {e}")))?;
-    super::mounts::verify_procfs(&proc_sys).map_err(|e| ChildError::setup(format!("sysctl: /proc/sys: {e}")))?;
+    super::mounts::verify_procfs(os, &proc_sys).map_err(|e| ChildError::setup(format!("sysctl: /proc/sys: {e}")))?;
     for (key, value) in sysctl {
         if key.is_empty() || key.contains("..") || key.starts_with('/') {
             return Err(ChildError::setup(format!("invalid sysctl name {key:?}")));

@@ -35,8 +35,10 @@ impl Notifier {
 
 /// Runs `monitor` in a detached grandchild and returns once it has called
 /// [`Notifier::ready`], or with the error it reported. `monitor` returns the
-/// process's exit status. The caller must be single-threaded.
+/// process's exit status. The caller must be single-threaded
+/// ([`LaunchError::MultiThreaded`] otherwise).
 pub fn spawn_detached<F: FnOnce(Notifier) -> i32>(monitor: F) -> Result<(), LaunchError> {
+    super::ensure_single_threaded()?;
     let (rd, wr) = pipe2(OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"))?;
     crate::step!(super::steps::MONITOR);
     // the monitor's steps (and its container's) come back to a narrating caller

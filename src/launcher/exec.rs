@@ -43,6 +43,7 @@ pub struct OciExec<'a> {
 
 /// Starts `cfg.process` in the container; returns once it was exec'd.
 pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
+    super::ensure_single_threaded()?;
     let open = |what: &str| {
         let path = format!("/proc/{}/ns/{what}", cfg.pid);
         File::open(&path).map_err(|e| LaunchError::Container {
@@ -102,14 +103,17 @@ pub fn spawn_in(cfg: &ExecConfig<'_>) -> Result<Child, LaunchError> {
     };
     let child = start_child(0, steps, move |sock| exec_child(plan, cfg.pid, join, sock));
     if let Some(own) = restore_pid_ns {
-        let _ = setns(own.as_fd(), CloneFlags::CLONE_NEWPID);
+        if let Err(e) = setns(own.as_fd(), CloneFlags::CLONE_NEWPID) {
+            tracing::warn!(error = %e, "could not return to rrun's own PID namespace for children");
+        }
     }
     child
 }
 
 fn exec_child(plan: ProcessPlan<'_>, pid: i32, join: Vec<(LinuxNamespaceType, File)>, sock: OwnedFd) -> ! {
-    child::set_non_dumpable();
+    let os = &super::syscall::LINUX;
     let err = (|| {
+        child::set_non_dumpable(os)?;
         for (t, f) in &join {
             crate::step!(super::steps::SETNS, path = %format!("/proc/{pid}/ns/{}", ns_file(*t)), nstype = ns_file(*t));
             setns(f.as_fd(), ns_flag(*t)).map_err(child::sys(format!("setns {} namespace", ns_file(*t))))?;
@@ -118,7 +122,7 @@ fn exec_child(plan: ProcessPlan<'_>, pid: i32, join: Vec<(LinuxNamespaceType, Fi
         if !sync::wait_go(&sock) {
             return Err(super::ChildError::setup("rrun went away before the process started"));
         }
-        become_process(&plan, &sock, false, None)
+        become_process(os, &plan, &sock, false, None)
     })();
     let err = match err {
         Err(e) => e,

@@ -3,6 +3,7 @@
 //! the way, and the descriptors that must not reach the container closed on
 //! exec even where `close_range(2)` fails.
 
+use super::syscall::Syscall;
 use super::ChildError;
 use nix::errno::Errno;
 use std::path::Path;
@@ -12,9 +13,9 @@ use tracing::debug;
 /// that a directory the user may not search still works, as with runc).
 /// Returns false when access was denied: the caller tries again as the
 /// process's user ([`enter_cwd_as_user`]), for a directory only that user may enter.
-pub fn enter_cwd(cwd: &Path) -> Result<bool, ChildError> {
+pub fn enter_cwd(os: &dyn Syscall, cwd: &Path) -> Result<bool, ChildError> {
     crate::step!(super::steps::CHDIR, path = %cwd.display());
-    match nix::unistd::chdir(cwd) {
+    match os.chdir(cwd) {
         Ok(()) => verify_cwd(cwd).map(|()| true),
         Err(Errno::EACCES) | Err(Errno::EPERM) => {
             debug!(path = %cwd.display(), "working directory not accessible yet: entered as the process's user");
@@ -25,9 +26,9 @@ pub fn enter_cwd(cwd: &Path) -> Result<bool, ChildError> {
 }
 
 /// The second try of [`enter_cwd`], as the process's user.
-pub fn enter_cwd_as_user(cwd: &Path) -> Result<(), ChildError> {
+pub fn enter_cwd_as_user(os: &dyn Syscall, cwd: &Path) -> Result<(), ChildError> {
     crate::step!(super::steps::CHDIR, path = %cwd.display(), as_user = true);
-    nix::unistd::chdir(cwd).map_err(|e| cwd_error(cwd, e))?;
+    os.chdir(cwd).map_err(|e| cwd_error(cwd, e))?;
     verify_cwd(cwd)
 }
 
@@ -61,14 +62,9 @@ pub fn verify_cwd(cwd: &Path) -> Result<(), ChildError> {
 /// or where that fails (an older kernel, or a seccomp profile that refuses
 /// it) each descriptor `/proc/self/fd` lists, or, without a /proc, every
 /// number up to the descriptor limit.
-pub fn close_on_exec_from(first: u32) -> Result<(), ChildError> {
+pub fn close_on_exec_from(os: &dyn Syscall, first: u32) -> Result<(), ChildError> {
     crate::step!(super::steps::CLOSE_FDS, first, last = "~0U", flags = "CLOSE_RANGE_CLOEXEC");
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors >= first.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-    if rc == 0 {
-        return Ok(());
-    }
-    let err = Errno::last();
+    let Err(err) = os.close_range_cloexec(first) else { return Ok(()) };
     debug!(syscall = "close_range", error = %err, "close_range failed: marking descriptors one by one");
     let set = |fd: i32| -> Result<(), ChildError> {
         match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC)) {
@@ -99,6 +95,33 @@ pub fn close_on_exec_from(first: u32) -> Result<(), ChildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A descriptor without close-on-exec at `fd` (a high number no other test uses).
+    fn open_at(fd: i32) -> std::os::fd::OwnedFd {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let n = nix::unistd::dup2(r.as_raw_fd(), fd).unwrap();
+        // SAFETY: dup2 made `n`, which nothing else owns.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(n) }
+    }
+
+    fn cloexec(fd: i32) -> bool {
+        let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        flags & libc::FD_CLOEXEC != 0
+    }
+
+    #[test]
+    fn descriptors_are_marked_one_by_one_where_close_range_is_refused() {
+        for refused in [Errno::ENOSYS, Errno::EPERM, Errno::EINVAL] {
+            let (a, b) = (open_at(901), open_at(907));
+            assert!(!cloexec(901) && !cloexec(907));
+            let mut os = super::super::syscall::test::Recorder::new(Path::new("/"));
+            os.close_range_result = Err(refused);
+            close_on_exec_from(&os, 900).unwrap();
+            assert!(cloexec(901) && cloexec(907), "close_range refused with {refused}: marked through /proc/self/fd");
+            drop((a, b));
+        }
+    }
 
     #[test]
     fn the_working_directory_error_names_the_path_as_runc_does() {

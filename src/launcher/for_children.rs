@@ -25,7 +25,11 @@ pub struct ForChildren {
 impl Drop for ForChildren {
     fn drop(&mut self) {
         for (own, flag) in self.restore.drain(..).rev() {
-            let _ = setns(own.as_fd(), flag);
+            // a Drop cannot fail: say so, since rrun's next children would be born in the
+            // container's namespace (setns back to a namespace rrun was in is not refused in practice)
+            if let Err(e) = setns(own.as_fd(), flag) {
+                tracing::warn!(namespace = ?flag, error = %e, "could not return to rrun's own namespace for children");
+            }
         }
     }
 }

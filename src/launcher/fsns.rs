@@ -104,7 +104,7 @@ pub fn with_mounted_rootfs(
             .map_err(|e| format!("make / private: {e}"))?;
         // mounting moves to the layers directory: the work sees the caller's working directory
         let cwd = std::fs::File::open(".").map_err(|e| format!("open the working directory: {e}"))?;
-        let root = mount_rootfs(rootfs).map_err(|e| e.msg)?;
+        let root = mount_rootfs(&super::syscall::LINUX, rootfs).map_err(|e| e.msg)?;
         nix::unistd::fchdir(cwd.as_raw_fd()).map_err(|e| format!("return to the working directory: {e}"))?;
         let dir = readable_dir(root.as_fd())?;
         work(dir.as_fd())

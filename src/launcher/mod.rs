@@ -2,26 +2,72 @@
 //! process, and waits for it.
 //!
 //! ```text
-//! rrun (parent)                          container init (child)
-//! ─────────────                          ──────────────────────
-//! block forwarded signals
-//! clone(NEWNS|NEWPID|NEWUTS|NEWIPC|…) ──▶ join the cgroup (v1: "0" → tasks;
-//!   (v2: clone3 CLONE_INTO_CGROUP)        v2: born there); wait for "go"
-//! (id maps will go here)    ── "go" ───▶ unshare(NEWCGROUP); mounts; pivot_root;
-//!                                        hostname; terminal; user; caps;
-//! ◀── pty master (SCM_RIGHTS) ───────── no_new_privs; close fds; execve
-//! ◀── error message, or EOF on exec ────
-//! forward signals, relay the terminal,
-//! waitpid → exit code
+//! rrun (parent)                            container init (child)
+//! ─────────────                            ──────────────────────
+//! block forwarded signals; enter a joined
+//! PID / new time namespace for children
+//! clone(NEWNS|NEWPID|NEWUTS|NEWIPC|…) ───▶ v1: join the cgroup ("0" → tasks)
+//!   (v2: clone3 CLONE_INTO_CGROUP)         (v2: born there); non-dumpable;
+//!                                          PDEATHSIG; setns (user first)
+//! write uid_map, gid_map
+//! ── mount sources (SCM_RIGHTS) ─────────▶ receive them
+//! ── "G" go ─────────────────────────────▶ join intelRdt; setresgid/setresuid(0)
+//!                                          in a new user namespace (where 0 is
+//!                                          mapped); unshare(NEWCGROUP); lo up;
+//!                                          propagation, rootfs, mounts, devices,
+//!                                          sysctls, masked/readonly paths;
+//!                                          mkdir cwd; hostname, domainname
+//! ◀── "H" (only with hooks) ──────────────
+//! prestart + createRuntime hooks
+//! ── "h" + state ────────────────────────▶ createContainer hooks; keyring;
+//!                                          pivot_root (or chroot, MS_MOVE);
+//!                                          rootfs propagation, read-only /;
+//!                                          personality, memory policy; setsid
+//! ◀── "T" pty master (SCM_RIGHTS) ──────── (with a terminal)
+//! relay it, or to --console-socket
+//! ── "A" ────────────────────────────────▶ stdio; rlimits, oom score, ioprio,
+//!                                          scheduler; umask; LSM labels; chdir
+//! ◀── "S" seccomp listener fd ──────────── seccomp here without no_new_privs
+//! hand it to the agent                     (else after it); bounding set;
+//!                                          setgroups, setresgid, setresuid,
+//!                                          capabilities; no_new_privs;
+//!                                          descriptors ≥ 3+N close-on-exec
+//! ◀── "C" created (OCI create) ─────────── wait on the exec FIFO (`start`)
+//! create returns                           startContainer hooks; init fork;
+//!                                          reset signals; execve
+//! ◀── "E" code + message on failure, or EOF at the exec (the socket is
+//!     close-on-exec)
+//! forward signals, relay the terminal or the captured output, waitpid
 //! ```
-//! No threads exist when `spawn` forks, so the child may allocate freely.
+//!
+//! Every message is one SOCK_SEQPACKET datagram (`sync`). A container's
+//! init and `exec` into a running container share the handshake
+//! (`start_child`); an exec joins the container's namespaces instead of
+//! making them and goes straight from "go" to the process steps.
+//!
+//! # Threads
+//!
+//! The child is a fork-like `clone` of rrun that runs ordinary Rust code
+//! (it allocates, formats, opens files) until it execs. Only the forking
+//! thread survives a fork: a lock another thread held at that moment (the
+//! allocator's, stdio's) stays locked forever in the child, which would
+//! then hang. So launching requires a single-threaded caller: every
+//! launching path ([`spawn`], [`spawn_in`], [`detach::spawn_detached`], and
+//! the library's run, start, exec and OCI create/run before they create
+//! anything) calls [`ensure_single_threaded`] and returns
+//! [`LaunchError::MultiThreaded`] instead of forking. An embedder with
+//! threads (an async runtime) runs the `rrun` binary, or launches from a
+//! process it forks before it starts its threads. rrun's own helper
+//! threads (pull progress, parallel unpacking) are joined before any launch.
 //!
 //! Around that: a PID namespace joined by path, and a new time namespace
 //! with clock offsets, are entered by rrun itself just around the clone, so
 //! that the init is born in them (`for_children`); a user-namespaced
 //! container's bind sources are opened by rrun inside its new mount namespace
 //! and handed over before "go" (`mount_sources`); the working directory is
-//! checked and every descriptor closed on exec in `finalize`.
+//! checked and every descriptor closed on exec in `finalize`. The init's
+//! own steps go through the `Syscall` seam (`syscall`), so that
+//! their order and arguments are unit-tested without root.
 
 mod attrs;
 mod capture;
@@ -45,6 +91,7 @@ pub mod process;
 pub mod seccomp;
 mod steps;
 mod sync;
+mod syscall;
 mod tty;
 pub mod userns;
 
@@ -75,6 +122,14 @@ pub enum LaunchError {
     Spec(String),
     #[error("{0}")]
     Cgroup(String),
+    /// The calling process has other threads: the launcher forks without
+    /// exec and the child allocates, which may deadlock on a lock another
+    /// thread held at the fork. Nothing was created.
+    #[error(
+        "cannot launch a container from a process with {threads} threads (the launcher forks and must be \
+         alone): call rrun from a single-threaded process, before starting threads or an async runtime"
+    )]
+    MultiThreaded { threads: usize },
 }
 
 impl LaunchError {
@@ -90,6 +145,26 @@ impl LaunchError {
             _ => 125,
         }
     }
+}
+
+/// Refuses to launch from a process with more than one thread
+/// ([`LaunchError::MultiThreaded`]); see the module documentation.
+///
+/// Counts the entries of `/proc/self/task` (one `getdents`). A thread that
+/// was just joined can stay listed for a moment while the kernel releases
+/// it, so a count above one is looked at again for up to ~100 ms before it
+/// is an error. Without a readable `/proc` the count is unknown and the
+/// launch goes ahead.
+pub fn ensure_single_threaded() -> Result<(), LaunchError> {
+    let count = || std::fs::read_dir("/proc/self/task").ok().map(|d| d.count());
+    for attempt in 0..50 {
+        match count() {
+            None | Some(0 | 1) => return Ok(()),
+            Some(threads) if attempt == 49 => return Err(LaunchError::MultiThreaded { threads }),
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+        }
+    }
+    Ok(())
 }
 
 /// A failure inside the child before exec, reported to the parent.
@@ -294,6 +369,7 @@ pub struct Child {
 /// Starts the container's init process and returns once its command was
 /// exec'd (or reports why it could not be).
 pub fn spawn(cfg: &LaunchConfig<'_>) -> Result<Child, LaunchError> {
+    ensure_single_threaded()?;
     let spec = cfg.spec;
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
     let mut clone_flags: libc::c_int = 0;

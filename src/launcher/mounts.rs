@@ -5,15 +5,16 @@
 //! and mounted through its `/proc/self/fd/N` path, so a symlink planted in an
 //! image cannot redirect a mount onto the host.
 
+use super::syscall::Syscall;
 use super::{steps, ChildError};
 use crate::securefs::{ensure_file_in_root, fd_path, mkdir_all_in_root, open_in_root};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{mknodat, Mode, SFlag};
-use nix::unistd::{fchdir, pivot_root, symlinkat};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, SFlag};
+use nix::unistd::symlinkat;
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub use crate::rootfs::RootfsSource;
@@ -42,7 +43,7 @@ fn root_propagation_flags(value: Option<&str>) -> Result<Option<MsFlags>, ChildE
 /// Sets the propagation of every mount in the new namespace: `rslave` by
 /// default, so nothing mounted in the container propagates back to the host,
 /// or the Spec's `rootfsPropagation`.
-pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
+pub fn make_root_private(os: &dyn Syscall, rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
     let flags = match root_propagation_flags(rootfs_propagation)? {
         // an unbindable / could not be bound as the rootfs: that comes after pivot_root
         Some(f) if f.contains(MsFlags::MS_UNBINDABLE) => MsFlags::MS_SLAVE | MsFlags::MS_REC,
@@ -50,7 +51,7 @@ pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildEr
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     crate::step!(steps::MOUNT_PROPAGATION, target = "/", flags = %names(flags));
-    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set the propagation of /"))
+    os.mount(None, Path::new("/"), None, flags, None).map_err(sys("set the propagation of /"))
 }
 
 /// `rootfsPropagation`, applied to the container's `/` once it is the root
@@ -58,13 +59,13 @@ pub fn make_root_private(rootfs_propagation: Option<&str>) -> Result<(), ChildEr
 /// own (runtime-spec config-linux.md). The rootfs was mounted private so that
 /// pivot_root accepts it; `private` therefore needs nothing more, and leaves
 /// the propagation the Spec's mounts asked for alone.
-pub fn apply_root_propagation(rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
+pub fn apply_root_propagation(os: &dyn Syscall, rootfs_propagation: Option<&str>) -> Result<(), ChildError> {
     let Some(flags) = root_propagation_flags(rootfs_propagation)? else { return Ok(()) };
     if flags.contains(MsFlags::MS_PRIVATE) {
         return Ok(());
     }
     crate::step!(steps::ROOT_PROPAGATION, target = "/", flags = %names(flags));
-    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).map_err(sys("set rootfsPropagation on /"))
+    os.mount(None, Path::new("/"), None, flags, None).map_err(sys("set rootfsPropagation on /"))
 }
 
 /// pivot_root (and MS_MOVE) refuse a new root whose parent mount is shared,
@@ -72,7 +73,7 @@ pub fn apply_root_propagation(rootfs_propagation: Option<&str>) -> Result<(), Ch
 /// the mount that holds `target` private (and `/`, which pivot_root checks
 /// too) when they are shared, as with `rootfsPropagation: rshared` or a
 /// shared host mount. Only those mounts change, not their children.
-fn make_parent_private(target: &Path) -> Result<(), ChildError> {
+fn make_parent_private(os: &dyn Syscall, target: &Path) -> Result<(), ChildError> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| ChildError::setup(format!("read /proc/self/mountinfo: {e}")))?;
     let mut parent: Option<(PathBuf, bool)> = None;
@@ -103,8 +104,7 @@ fn make_parent_private(target: &Path) -> Result<(), ChildError> {
     }
     for mp in private {
         crate::step!(steps::PARENT_PRIVATE, target = %mp.display(), flags = "MS_PRIVATE");
-        mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>)
-            .map_err(sys(format!("make {} private", mp.display())))?;
+        os.mount(None, &mp, None, MsFlags::MS_PRIVATE, None).map_err(sys(format!("make {} private", mp.display())))?;
     }
     Ok(())
 }
@@ -224,11 +224,11 @@ pub fn open_own_fd_dir() -> Result<OwnedFd, ChildError> {
 
 /// `chroot` into the rootfs: the root of a container without a mount
 /// namespace of its own (pivot_root would change the host's).
-pub fn chroot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
-    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+pub fn chroot_into(os: &dyn Syscall, root: BorrowedFd<'_>) -> Result<(), ChildError> {
+    os.fchdir(root).map_err(sys("fchdir rootfs"))?;
     crate::step!(steps::CHROOT, path = ".");
-    nix::unistd::chroot(".").map_err(sys("chroot"))?;
-    nix::unistd::chdir("/").map_err(sys("chdir /"))
+    os.chroot(Path::new(".")).map_err(sys("chroot"))?;
+    os.chdir(Path::new("/")).map_err(sys("chdir /"))
 }
 
 /// A tmpfs mounted read-only (a read-only `/dev`) must take the device nodes
@@ -246,22 +246,23 @@ pub fn writable_until_the_end(m: &Mount, later: &mut Vec<PathBuf>) -> Mount {
 }
 
 /// Makes the mounts [`writable_until_the_end`] kept writable read-only.
-pub fn remount_readonly(root: BorrowedFd<'_>, dests: &[PathBuf]) -> Result<(), ChildError> {
+pub fn remount_readonly(os: &dyn Syscall, root: BorrowedFd<'_>, dests: &[PathBuf]) -> Result<(), ChildError> {
     for d in dests {
         let fd = open_in_root(root, d, OFlag::O_PATH).map_err(sys(format!("reopen {}", d.display())))?;
         crate::step!(steps::REMOUNT_READONLY, target = %d.display(), flags = "MS_REMOUNT|MS_BIND|MS_RDONLY");
-        remount_bind(&fd_path(&fd), MsFlags::MS_RDONLY).map_err(sys(format!("remount {} read-only", d.display())))?;
+        remount_bind(os, &fd_path(&fd), MsFlags::MS_RDONLY)
+            .map_err(sys(format!("remount {} read-only", d.display())))?;
     }
     Ok(())
 }
 
 /// Mounts the rootfs at its target and opens it.
-pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
-    make_parent_private(src.target())?;
+pub fn mount_rootfs(os: &dyn Syscall, src: &RootfsSource) -> Result<OwnedFd, ChildError> {
+    make_parent_private(os, src.target())?;
     match src {
         RootfsSource::Overlay { layers_dir, lowers, upper, work, target } => {
             // relative lowerdirs keep the option string short: the kernel takes one page
-            nix::unistd::chdir(layers_dir).map_err(sys(format!("chdir {}", layers_dir.display())))?;
+            os.chdir(layers_dir).map_err(sys(format!("chdir {}", layers_dir.display())))?;
             let mut data =
                 format!("lowerdir={},upperdir={},workdir={}", lowers.join(":"), upper.display(), work.display());
             let rootless = crate::rootless::active().is_some();
@@ -288,7 +289,7 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
                 cwd = %layers_dir.display(),
                 data = %data
             );
-            match mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())) {
+            match os.mount(Some(Path::new("overlay")), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())) {
                 // the kernel refuses overlayfs in this user namespace (before 5.11, or by policy)
                 Err(Errno::EPERM | Errno::EINVAL | Errno::ENODEV)
                     if rootless && crate::rootless::fuse_overlayfs().is_some() =>
@@ -301,7 +302,7 @@ pub fn mount_rootfs(src: &RootfsSource) -> Result<OwnedFd, ChildError> {
         }
         RootfsSource::Directory(dir) => {
             crate::step!(steps::BIND_ROOTFS, source = %dir.display(), target = %dir.display(), flags = "MS_BIND|MS_REC");
-            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            os.mount(Some(dir.as_path()), dir, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .map_err(sys(format!("bind rootfs {}", dir.display())))?;
         }
     }
@@ -499,18 +500,19 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// `tmpcopyup`: the tmpfs is mounted aside (in this mount namespace only),
 /// filled with what the image has at the destination, then moved over it.
-fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
+fn mount_tmpfs_copied_up(os: &dyn Syscall, target: &OwnedFd, flags: MsFlags, data: Option<&str>) -> Result<(), String> {
     // a name of its own: in its new PID namespace every container's init is PID 1
     let aside = std::env::temp_dir().join(format!("rrun-tmpcopyup-{}", &crate::digest::random_hex()[..16]));
     std::fs::create_dir_all(&aside).map_err(|e| format!("create {}: {e}", aside.display()))?;
     let result = (|| {
-        mount(Some("tmpfs"), &aside, Some("tmpfs"), flags, data).map_err(|e| format!("mount tmpfs: {e}"))?;
+        os.mount(Some(Path::new("tmpfs")), &aside, Some("tmpfs"), flags, data)
+            .map_err(|e| format!("mount tmpfs: {e}"))?;
         copy_tree(&fd_path(target), &aside).map_err(|e| format!("copy up: {e}"))?;
-        mount(Some(&aside), &fd_path(target), None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        os.mount(Some(aside.as_path()), &fd_path(target), None, MsFlags::MS_MOVE, None)
             .map_err(|e| format!("move the tmpfs into place: {e}"))
     })();
     if result.is_err() {
-        let _ = umount2(&aside, MntFlags::MNT_DETACH);
+        let _ = os.umount2(&aside, MntFlags::MNT_DETACH);
     }
     let _ = std::fs::remove_dir(&aside);
     result
@@ -521,6 +523,7 @@ fn mount_tmpfs_copied_up(target: &OwnedFd, flags: MsFlags, data: Option<&str>) -
 /// namespace of its own, or a user namespace that may not mount cgroupfs).
 /// `idmapped`: the source tree, already idmapped by rrun, to move into place.
 pub fn mount_one(
+    os: &dyn Syscall,
     root: BorrowedFd<'_>,
     m: &Mount,
     bind_cgroups: bool,
@@ -531,7 +534,7 @@ pub fn mount_one(
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     if typ == "cgroup" || typ == "cgroup2" {
-        return mount_cgroups(root, m, bind_cgroups);
+        return mount_cgroups(os, root, m, bind_cgroups);
     }
     let options = m.options().clone().unwrap_or_default();
     let (flags, propagation, data) = parse_mount_options(&options);
@@ -573,14 +576,8 @@ pub fn mount_one(
             Some(tree) => super::idmap::attach(tree, &target).map_err(sys(ctx("move the idmapped tree")))?,
             None => {
                 crate::step!(steps::BIND_MOUNT, source = %source.display(), target = %dest.display(), flags = %names(flags & MsFlags::MS_REC | MsFlags::MS_BIND));
-                mount(
-                    Some(&from),
-                    &target_path,
-                    None::<&str>,
-                    MsFlags::MS_BIND | (flags & MsFlags::MS_REC),
-                    None::<&str>,
-                )
-                .map_err(sys(ctx("bind")))?;
+                os.mount(Some(from.as_path()), &target_path, None, MsFlags::MS_BIND | (flags & MsFlags::MS_REC), None)
+                    .map_err(sys(ctx("bind")))?;
             }
         }
         // bind ignores other flags: apply them with a remount of the new mount point
@@ -588,13 +585,13 @@ pub fn mount_one(
         if !extra.is_empty() {
             crate::step!(steps::REMOUNT, target = %dest.display(), flags = %names(extra | MsFlags::MS_REMOUNT | MsFlags::MS_BIND));
             let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-            remount_bind(&fd_path(&mounted), extra).map_err(sys(ctx("remount with options")))?;
+            remount_bind(os, &fd_path(&mounted), extra).map_err(sys(ctx("remount with options")))?;
         }
     } else {
         let data = (!data.is_empty()).then_some(data.as_str());
         if extras.tmpcopyup && typ == "tmpfs" {
             crate::step!(steps::TMPCOPYUP, target = %dest.display(), flags = %names(flags), data = data.unwrap_or(""));
-            mount_tmpfs_copied_up(&target, flags, data).map_err(|e| ChildError::setup(ctx(&e)))?;
+            mount_tmpfs_copied_up(os, &target, flags, data).map_err(|e| ChildError::setup(ctx(&e)))?;
         } else {
             crate::step!(
                 steps::MOUNT,
@@ -604,28 +601,27 @@ pub fn mount_one(
                 flags = %names(flags),
                 data = data.unwrap_or("")
             );
-            match mount(Some(&source), &target_path, Some(typ), flags, data) {
+            match os.mount(Some(source.as_path()), &target_path, Some(typ), flags, data) {
                 Ok(()) => {}
                 // sysfs cannot be mounted without owning the network namespace: bind the host's instead
                 Err(Errno::EPERM) if typ == "sysfs" => {
                     crate::step!(steps::BIND_MOUNT, source = "/sys", target = %dest.display(), flags = "MS_BIND|MS_REC");
-                    mount(Some("/sys"), &target_path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                    os.mount(Some(Path::new("/sys")), &target_path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                         .map_err(sys(ctx("bind /sys")))?;
                     let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-                    remount_bind(&fd_path(&mounted), flags).map_err(sys(ctx("remount")))?;
+                    remount_bind(os, &fd_path(&mounted), flags).map_err(sys(ctx("remount")))?;
                 }
                 Err(e) => return Err(sys(ctx("mount"))(e)),
             }
         }
         if typ == "proc" {
             let mounted = open_in_root(root, dest, OFlag::O_PATH | OFlag::O_DIRECTORY).map_err(sys(ctx("reopen")))?;
-            verify_procfs(&mounted).map_err(|e| ChildError::setup(ctx(&e)))?;
+            verify_procfs(os, &mounted).map_err(|e| ChildError::setup(ctx(&e)))?;
         }
     }
     if !propagation.is_empty() {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-        mount(None::<&str>, &fd_path(&mounted), None::<&str>, propagation, None::<&str>)
-            .map_err(sys(ctx("set propagation")))?;
+        os.mount(None, &fd_path(&mounted), None, propagation, None).map_err(sys(ctx("set propagation")))?;
     }
     if extras.attr_set != 0 || extras.attr_clr != 0 {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
@@ -653,7 +649,7 @@ fn own_cgroups() -> Vec<(String, String)> {
 /// root; otherwise (`bind`) a bind of the container's own cgroup directory in
 /// each. On a v2 host one `cgroup2`; on v1 or hybrid a tmpfs with each
 /// hierarchy the host has (same controllers, same names), as runc lays it out.
-fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), ChildError> {
+fn mount_cgroups(os: &dyn Syscall, root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), ChildError> {
     let dest = m.destination();
     let (flags, _, _) = parse_mount_options(&m.options().clone().unwrap_or_default());
     let flags = flags
@@ -703,10 +699,10 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
                     extra: MsFlags|
      -> Result<(), ChildError> {
         crate::step!(steps::MOUNT_CGROUPS, source = %source.display(), target = %in_root.display(), flags = "MS_BIND");
-        mount(Some(source), &fd_path(at), None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(sys(ctx(what)))?;
+        os.mount(Some(source), &fd_path(at), None, MsFlags::MS_BIND, None).map_err(sys(ctx(what)))?;
         // the remount needs the new mount, not the directory it covers
         let mounted = open_in_root(root, in_root, OFlag::O_PATH).map_err(sys(ctx(what)))?;
-        remount_bind(&fd_path(&mounted), flags | extra).map_err(sys(ctx(what)))
+        remount_bind(os, &fd_path(&mounted), flags | extra).map_err(sys(ctx(what)))
     };
     if let Some((_, _, _)) = host.iter().find(|(sub, t, _)| sub.is_empty() && t == "cgroup2") {
         if bind {
@@ -715,7 +711,8 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
             return bind_one(&source, &target, dest, "bind the cgroup2 directory", MsFlags::empty());
         }
         crate::step!(steps::MOUNT_CGROUPS, source = "cgroup2", target = %dest.display(), fstype = "cgroup2", flags = %names(flags));
-        return mount(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), flags, None::<&str>)
+        return os
+            .mount(Some(Path::new("cgroup2")), &fd_path(&target), Some("cgroup2"), flags, None)
             .map_err(sys(ctx("cgroup2")));
     }
     crate::step!(
@@ -726,7 +723,7 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
         flags = %names(flags & !MsFlags::MS_RDONLY),
         data = "mode=755"
     );
-    mount(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))
+    os.mount(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))
         .map_err(sys(ctx("tmpfs")))?;
     for (sub, fstype, opts) in host.iter().filter(|(sub, _, _)| !sub.is_empty() && !sub.contains('/')) {
         let path = dest.join(sub);
@@ -750,15 +747,21 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
         let data =
             if fstype == "cgroup" && !opts.contains("name=") && opts.is_empty() { None } else { Some(opts.as_str()) };
         crate::step!(steps::MOUNT_CGROUPS, source = %fstype, target = %path.display(), fstype = %fstype, data = %opts);
-        mount(Some(fstype.as_str()), &fd_path(&dir), Some(fstype.as_str()), flags, data.filter(|d| !d.is_empty()))
-            .map_err(sys(ctx(&format!("{fstype} {sub} ({opts})"))))?;
+        os.mount(
+            Some(Path::new(fstype.as_str())),
+            &fd_path(&dir),
+            Some(fstype.as_str()),
+            flags,
+            data.filter(|d| !d.is_empty()),
+        )
+        .map_err(sys(ctx(&format!("{fstype} {sub} ({opts})"))))?;
     }
     if flags.contains(MsFlags::MS_RDONLY) {
         let mounted = open_in_root(root, dest, OFlag::O_PATH).map_err(sys(ctx("reopen")))?;
-        mount(
-            None::<&str>,
+        os.mount(
+            None,
             &fd_path(&mounted),
-            None::<&str>,
+            None,
             MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | (flags & !MsFlags::MS_RDONLY),
             Some("mode=755"),
         )
@@ -768,18 +771,18 @@ fn mount_cgroups(root: BorrowedFd<'_>, m: &Mount, bind: bool) -> Result<(), Chil
 }
 
 /// True procfs, not something mounted or planted in its place.
-pub fn verify_procfs(fd: &OwnedFd) -> Result<(), String> {
-    let st = nix::sys::statfs::fstatfs(fd).map_err(|e| format!("fstatfs: {e}"))?;
-    if st.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+pub fn verify_procfs(os: &dyn Syscall, fd: &OwnedFd) -> Result<(), String> {
+    if !os.is_procfs(fd.as_fd()).map_err(|e| format!("fstatfs: {e}"))? {
+        let st = nix::sys::statfs::fstatfs(fd).map_err(|e| format!("fstatfs: {e}"))?;
         return Err(format!("not a procfs (filesystem type {:#x})", st.filesystem_type().0));
     }
     Ok(())
 }
 
-fn remount_bind(target: &Path, flags: MsFlags) -> nix::Result<()> {
+fn remount_bind(os: &dyn Syscall, target: &Path, flags: MsFlags) -> nix::Result<()> {
     // the kernel refuses to drop a lock flag the mount already has: keep the existing ones
     let existing = statvfs_flags(target);
-    mount(None::<&str>, target, None::<&str>, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | existing, None::<&str>)
+    os.mount(None, target, None, MsFlags::MS_REMOUNT | MsFlags::MS_BIND | flags | existing, None)
 }
 
 fn statvfs_flags(target: &Path) -> MsFlags {
@@ -804,7 +807,7 @@ fn statvfs_flags(target: &Path) -> MsFlags {
 
 /// The device nodes every container gets (runtime-spec "default devices"),
 /// plus the Spec's own, and the standard /dev symlinks.
-pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildError> {
+pub fn create_devices(os: &dyn Syscall, root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildError> {
     let dev = mkdir_all_in_root(root, Path::new("/dev"), 0o755).map_err(sys("open /dev"))?;
     let mut nodes: Vec<(PathBuf, SFlag, u64, u64, u32, u32, u32)> =
         [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)]
@@ -842,34 +845,25 @@ pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildErro
             minor,
             mode = %format!("{mode:o}")
         );
-        match mknodat(
-            Some(dir.as_raw_fd()),
-            name,
+        match os.mknodat(
+            dir.as_fd(),
+            Path::new(name),
             kind,
             Mode::from_bits_truncate(mode),
             libc::makedev(major as u32, minor as u32),
         ) {
             Ok(()) => {
                 let node = open_in_root(root, &path, OFlag::O_PATH).map_err(sys(format!("open {}", path.display())))?;
-                nix::unistd::chown(
-                    &fd_path(&node),
-                    Some(nix::unistd::Uid::from_raw(uid)),
-                    Some(nix::unistd::Gid::from_raw(gid)),
-                )
-                .map_err(sys(format!("chown {}", path.display())))?;
-                nix::sys::stat::fchmodat(
-                    None,
-                    &fd_path(&node),
-                    Mode::from_bits_truncate(mode),
-                    nix::sys::stat::FchmodatFlags::FollowSymlink,
-                )
-                .map_err(sys(format!("chmod {}", path.display())))?;
+                os.chown(&fd_path(&node), nix::unistd::Uid::from_raw(uid), nix::unistd::Gid::from_raw(gid))
+                    .map_err(sys(format!("chown {}", path.display())))?;
+                os.chmod(&fd_path(&node), Mode::from_bits_truncate(mode))
+                    .map_err(sys(format!("chmod {}", path.display())))?;
             }
             // without CAP_MKNOD (a user namespace): bind the host's node instead
             Err(Errno::EPERM) => {
                 let target = ensure_file_in_root(root, &path).map_err(sys(format!("create {}", path.display())))?;
                 crate::step!(steps::BIND_MOUNT, source = %path.display(), target = %path.display(), flags = "MS_BIND");
-                mount(Some(&path), &fd_path(&target), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                os.mount(Some(path.as_path()), &fd_path(&target), None, MsFlags::MS_BIND, None)
                     .map_err(sys(format!("bind {}", path.display())))?;
             }
             Err(e) => return Err(sys(format!("mknod {}", path.display()))(e)),
@@ -900,7 +894,12 @@ pub fn create_devices(root: BorrowedFd<'_>, spec: &Spec) -> Result<(), ChildErro
 
 /// Hides `masked` paths (a bind of /dev/null, or an empty read-only tmpfs for
 /// directories) and makes `readonly` paths read-only.
-pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[String]) -> Result<(), ChildError> {
+pub fn mask_and_protect(
+    os: &dyn Syscall,
+    root: BorrowedFd<'_>,
+    masked: &[String],
+    readonly: &[String],
+) -> Result<(), ChildError> {
     for p in masked {
         let fd = match open_in_root(root, Path::new(p), OFlag::O_PATH) {
             Ok(fd) => fd,
@@ -911,9 +910,9 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
             nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR).unwrap_or(false);
         crate::step!(steps::MASK_PATH, path = %p, with = if is_dir { "an empty read-only tmpfs" } else { "/dev/null" });
         let r = if is_dir {
-            mount(Some("tmpfs"), &fd_path(&fd), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+            os.mount(Some(Path::new("tmpfs")), &fd_path(&fd), Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
         } else {
-            mount(Some("/dev/null"), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            os.mount(Some(Path::new("/dev/null")), &fd_path(&fd), None, MsFlags::MS_BIND, None)
         };
         r.map_err(sys(format!("mask {p}")))?;
     }
@@ -924,10 +923,11 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
             Err(e) => return Err(sys(format!("open read-only path {p}"))(e)),
         };
         crate::step!(steps::READONLY_PATH, path = %p, flags = "MS_BIND|MS_REMOUNT|MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC");
-        mount(Some(&fd_path(&fd)), &fd_path(&fd), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        os.mount(Some(fd_path(&fd).as_path()), &fd_path(&fd), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
             .map_err(sys(format!("bind read-only path {p}")))?;
         let mounted = open_in_root(root, Path::new(p), OFlag::O_PATH).map_err(sys(format!("reopen {p}")))?;
         remount_bind(
+            os,
             &fd_path(&mounted),
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )
@@ -937,23 +937,23 @@ pub fn mask_and_protect(root: BorrowedFd<'_>, masked: &[String], readonly: &[Str
 }
 
 /// Makes the rootfs `/` and detaches the old root, so no host path stays reachable.
-pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
+pub fn pivot_into(os: &dyn Syscall, root: BorrowedFd<'_>) -> Result<(), ChildError> {
     let old_root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(sys("open the old root"))?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     let old_root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(old_root) };
-    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+    os.fchdir(root).map_err(sys("fchdir rootfs"))?;
     crate::step!(steps::PIVOT_ROOT, new_root = ".", put_old = ".");
-    pivot_root(".", ".").map_err(sys("pivot_root"))?;
+    os.pivot_root(Path::new("."), Path::new(".")).map_err(sys("pivot_root"))?;
     // the old root is now stacked on the new one, and "." is still the new root: step
     // onto the old one, so that making it rslave (the detach must not propagate to the
     // host) leaves the propagation of the container's own mounts as the Spec set it
-    fchdir(old_root.as_raw_fd()).map_err(sys("fchdir the old root"))?;
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)
+    os.fchdir(old_root.as_fd()).map_err(sys("fchdir the old root"))?;
+    os.mount(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
         .map_err(sys("make old root rslave"))?;
     crate::step!(steps::DETACH_OLD_ROOT, target = "the old root", flags = "MNT_DETACH");
-    umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
-    nix::unistd::chdir("/").map_err(sys("chdir /"))
+    os.umount2(Path::new("."), MntFlags::MNT_DETACH).map_err(sys("detach old root"))?;
+    os.chdir(Path::new("/")).map_err(sys("chdir /"))
 }
 
 /// `--no-pivot`: move the rootfs onto `/` and chroot into it, for roots that
@@ -963,18 +963,18 @@ pub fn pivot_into(root: BorrowedFd<'_>) -> Result<(), ChildError> {
 /// holds one, the kernel would let the container mount a procfs of its own
 /// that shows what its masked paths hide, and a process that escapes the
 /// chroot would find the host's /proc there.
-pub fn move_root_into(root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), ChildError> {
-    hide_host_proc_and_sys(rootfs)?;
-    fchdir(root.as_raw_fd()).map_err(sys("fchdir rootfs"))?;
+pub fn move_root_into(os: &dyn Syscall, root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), ChildError> {
+    hide_host_proc_and_sys(os, rootfs)?;
+    os.fchdir(root).map_err(sys("fchdir rootfs"))?;
     crate::step!(steps::MOVE_ROOT, source = %rootfs.display(), target = "/", flags = "MS_MOVE");
-    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).map_err(sys("move rootfs to /"))?;
-    nix::unistd::chroot(".").map_err(sys("chroot"))?;
-    nix::unistd::chdir("/").map_err(sys("chdir /"))
+    os.mount(Some(Path::new(".")), Path::new("/"), None, MsFlags::MS_MOVE, None).map_err(sys("move rootfs to /"))?;
+    os.chroot(Path::new(".")).map_err(sys("chroot"))?;
+    os.chdir(Path::new("/")).map_err(sys("chdir /"))
 }
 
 /// The host's procfs and sysfs mounts of this (the container's) mount
 /// namespace outside the rootfs: unmounted, or covered by an empty tmpfs.
-fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
+fn hide_host_proc_and_sys(os: &dyn Syscall, rootfs: &Path) -> Result<(), ChildError> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| ChildError::setup(format!("read /proc/self/mountinfo: {e}")))?;
     let mut hide: Vec<PathBuf> = Vec::new();
@@ -993,14 +993,18 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
     // the deepest first: unmounting a parent takes its children along
     hide.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for mp in hide {
-        let _ = mount(None::<&str>, &mp, None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>);
+        // so that the detach does not reach the host's peers; gone already (EINVAL, ENOENT): nothing to do
+        match os.mount(None, &mp, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Ok(()) | Err(Errno::EINVAL) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(sys(format!("make {} rslave", mp.display()))(e)),
+        }
         crate::step!(steps::HIDE_HOST_PROC, target = %mp.display(), flags = "MNT_DETACH");
-        match umount2(&mp, MntFlags::MNT_DETACH) {
+        match os.umount2(&mp, MntFlags::MNT_DETACH) {
             Ok(()) | Err(Errno::ENOENT) => {}
             // locked (a user namespace) or gone with its parent: cover what is still there
             Err(Errno::EINVAL) | Err(Errno::EPERM) => {
                 if mp.exists() {
-                    mount(Some("tmpfs"), &mp, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+                    os.mount(Some(Path::new("tmpfs")), &mp, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
                         .map_err(sys(format!("cover {}", mp.display())))?;
                 }
             }
@@ -1011,9 +1015,9 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), ChildError> {
 }
 
 /// `readonlyRootfs`: remount `/` read-only after every other mount is in place.
-pub fn make_root_readonly() -> Result<(), ChildError> {
+pub fn make_root_readonly(os: &dyn Syscall) -> Result<(), ChildError> {
     crate::step!(steps::READONLY_ROOT, target = "/", flags = "MS_REMOUNT|MS_BIND|MS_RDONLY");
-    remount_bind(Path::new("/"), MsFlags::MS_RDONLY).map_err(sys("remount / read-only"))
+    remount_bind(os, Path::new("/"), MsFlags::MS_RDONLY).map_err(sys("remount / read-only"))
 }
 
 #[cfg(test)]

@@ -49,9 +49,9 @@ crate::steps! {
     RDT_JOIN: "rdt_join" in Security, syscall "write tasks (resctrl)", source "src/launcher/child.rs",
         what "Join the Intel RDT class of service",
         why "Intel RDT partitions the shared last-level cache and memory bandwidth between classes of service (resctrl groups); the init joins the one the spec (a CDI device, intelRdt) names, before it runs anything, and the command inherits it.";
-    USERNS_ROOT: "userns_root" in Namespaces, syscall "setresuid(0, 0, 0)", source "src/launcher/child.rs",
+    USERNS_ROOT: "userns_root" in Namespaces, syscall "setresgid(0, 0, 0) + setresuid(0, 0, 0)", source "src/launcher/child.rs",
         what "Become root of the new user namespace",
-        why "With the maps written, uid 0 inside exists: the init takes it, and with it every capability over the namespaces its user namespace owns — none over the host.";
+        why "With the maps written, uid 0 inside exists: the init takes it, and with it every capability over the namespaces its user namespace owns — none over the host. An id the maps leave out is not asked for (the kernel would refuse it); a mapped one the kernel refuses stops the container.";
     CGROUP_NAMESPACE: "cgroup_namespace" in Namespaces, syscall "unshare(CLONE_NEWCGROUP)", source "src/launcher/child.rs",
         what "Make a cgroup namespace rooted at the container's cgroup",
         why "Done once the init is in its cgroup: /proc/self/cgroup then shows \"/\", and a cgroup filesystem mounted inside shows the container's own subtree, not the host's hierarchy and its other containers.";

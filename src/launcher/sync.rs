@@ -115,10 +115,16 @@ pub fn wait_go(sock: &OwnedFd) -> bool {
     matches!(recv_raw(sock), Ok((b, _)) if b.first() == Some(&b'G'))
 }
 
+/// The largest message: room for a state JSON with its annotations.
+const MAX_MESSAGE: usize = 256 * 1024;
+
+/// One message and the descriptor it carried. A message longer than
+/// [`MAX_MESSAGE`] (cut by the kernel) is EMSGSIZE; one with more
+/// descriptors than the one any message carries is EBADMSG.
 fn recv_raw(sock: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
-    // room for a state JSON with its annotations
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut buf = vec![0u8; MAX_MESSAGE];
+    // room for more descriptors than a message carries, so that extra ones are received and closed
+    let mut cmsg = nix::cmsg_space!([RawFd; 8]);
     loop {
         let mut iov = [IoSliceMut::new(&mut buf)];
         match recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
@@ -126,14 +132,27 @@ fn recv_raw(sock: &OwnedFd) -> nix::Result<(Vec<u8>, Option<OwnedFd>)> {
             Err(e) => return Err(e),
             Ok(msg) => {
                 let mut fd = None;
-                for c in msg.cmsgs()? {
+                let mut count = 0;
+                // more than 8 (MSG_CTRUNC): garbled
+                for c in msg.cmsgs().map_err(|_| Errno::EBADMSG)? {
                     if let ControlMessageOwned::ScmRights(fds) = c {
                         for f in fds {
-                            // SAFETY: SCM_RIGHTS just installed this descriptor in our table.
+                            // SAFETY: SCM_RIGHTS just installed this descriptor in our table (owned,
+                            // it is closed if it is not the one kept).
                             let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                            count += 1;
                             fd.get_or_insert(owned);
                         }
                     }
+                }
+                if count > 1 {
+                    return Err(Errno::EBADMSG);
+                }
+                if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                    return Err(Errno::EMSGSIZE);
+                }
+                if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+                    return Err(Errno::EBADMSG);
                 }
                 let n = msg.bytes;
                 buf.truncate(n);
@@ -155,5 +174,180 @@ pub fn recv(sock: &OwnedFd) -> nix::Result<Message> {
             Ok(Message::Error { code: bytes[1] as i32, msg: String::from_utf8_lossy(&bytes[2..]).into_owned() })
         }
         _ => Err(Errno::EBADMSG),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+    }
+
+    /// `fd` (received) and `write_end` (sent) are the same pipe: bytes written to it come out of `read_end`.
+    fn same_pipe(fd: &OwnedFd, read_end: &OwnedFd) {
+        nix::unistd::write(fd, b"through").unwrap();
+        let mut buf = [0u8; 16];
+        let n = nix::unistd::read(read_end.as_raw_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"through");
+        let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert!(flags & libc::FD_CLOEXEC != 0, "a received descriptor is close-on-exec");
+    }
+
+    fn raw(sock: &OwnedFd, bytes: &[u8], fds: &[RawFd]) {
+        send(sock, bytes, fds).unwrap();
+    }
+
+    #[test]
+    fn the_pair_is_close_on_exec() {
+        let (a, b) = pair().unwrap();
+        for s in [&a, &b] {
+            let flags = nix::fcntl::fcntl(s.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+            assert!(flags & libc::FD_CLOEXEC != 0);
+        }
+    }
+
+    #[test]
+    fn go_hooks_created_and_acks_arrive_as_sent() {
+        let (parent, child) = pair().unwrap();
+        send_go(&parent).unwrap();
+        assert!(wait_go(&child));
+        send_hooks(&child).unwrap();
+        assert!(matches!(recv(&parent), Ok(Message::Hooks)));
+        let state = r#"{"ociVersion":"1.0.2","id":"c1","pid":42,"annotations":{"k":"v ü"}}"#;
+        send_hooks_done(&parent, state).unwrap();
+        assert_eq!(wait_hooks_done(&child).as_deref(), Some(state));
+        send_created(&child).unwrap();
+        assert!(matches!(recv(&parent), Ok(Message::Created)));
+        send_pty_ack(&parent).unwrap();
+        assert!(wait_pty_ack(&child));
+    }
+
+    #[test]
+    fn a_large_state_fits_in_one_message() {
+        let (parent, child) = pair().unwrap();
+        let state = format!("{{\"annotations\":{{\"big\":\"{}\"}}}}", "x".repeat(200 * 1024));
+        send_hooks_done(&parent, &state).unwrap();
+        assert_eq!(wait_hooks_done(&child), Some(state));
+    }
+
+    #[test]
+    fn an_error_carries_its_code_and_message() {
+        let (parent, child) = pair().unwrap();
+        send_error(&child, 127, "exec: \"nope\": executable file not found in $PATH");
+        match recv(&parent) {
+            Ok(Message::Error { code, msg }) => {
+                assert_eq!(code, 127);
+                assert_eq!(msg, "exec: \"nope\": executable file not found in $PATH");
+            }
+            _ => panic!("not an error message"),
+        }
+        // a long one is cut at 4000 bytes, even inside a character, and still read
+        send_error(&child, 125, &"é".repeat(3000));
+        match recv(&parent) {
+            Ok(Message::Error { code: 125, msg }) => assert!(msg.len() <= 4002 && msg.starts_with("éé")),
+            _ => panic!("not an error message"),
+        }
+    }
+
+    #[test]
+    fn end_of_file_when_the_other_side_is_gone() {
+        let (parent, child) = pair().unwrap();
+        drop(child);
+        assert!(matches!(recv(&parent), Ok(Message::Eof)));
+        let (parent, child) = pair().unwrap();
+        drop(parent);
+        assert!(!wait_go(&child), "no go from a parent that went away");
+        assert!(wait_hooks_done(&child).is_none());
+        assert!(!wait_pty_ack(&child));
+        assert!(recv_mount_source(&child).is_none());
+    }
+
+    #[test]
+    fn descriptors_pass_with_scm_rights() {
+        let (parent, child) = pair().unwrap();
+        let (r, w) = pipe();
+        send_pty(&child, w.as_raw_fd()).unwrap();
+        match recv(&parent) {
+            Ok(Message::Pty(fd)) => same_pipe(&fd, &r),
+            _ => panic!("no terminal"),
+        }
+        let (r, w) = pipe();
+        send_seccomp_fd(&child, &w).unwrap();
+        match recv(&parent) {
+            Ok(Message::SeccompFd(fd)) => same_pipe(&fd, &r),
+            _ => panic!("no seccomp descriptor"),
+        }
+        let (r, w) = pipe();
+        send_mount_source(&parent, 7, &w).unwrap();
+        let (index, fd) = recv_mount_source(&child).expect("a mount source");
+        assert_eq!(index, 7);
+        same_pipe(&fd, &r);
+    }
+
+    #[test]
+    fn garbled_messages_are_errors_not_panics() {
+        let (parent, child) = pair().unwrap();
+        // a terminal or a seccomp descriptor without its descriptor
+        raw(&child, b"T", &[]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        raw(&child, b"S", &[]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        // an unknown kind, an error without its code
+        raw(&child, b"Z whatever", &[]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        raw(&child, b"E", &[]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        // something else where a go, an ack, the hooks' answer or a mount source is awaited
+        raw(&parent, b"X", &[]);
+        assert!(!wait_go(&child));
+        raw(&parent, b"G", &[]);
+        assert!(!wait_pty_ack(&child));
+        raw(&parent, b"G", &[]);
+        assert!(wait_hooks_done(&child).is_none());
+        let (_r, w) = pipe();
+        raw(&parent, b"M\x01\x00", &[w.as_raw_fd()]);
+        assert!(recv_mount_source(&child).is_none(), "a mount source with a short index");
+        raw(&parent, b"M\x01\x00\x00\x00", &[]);
+        assert!(recv_mount_source(&child).is_none(), "a mount source without its descriptor");
+        // the channel still works after each
+        send_created(&child).unwrap();
+        assert!(matches!(recv(&parent), Ok(Message::Created)));
+    }
+
+    #[test]
+    fn an_oversized_message_is_emsgsize_and_the_next_one_reads() {
+        let (parent, child) = pair().unwrap();
+        // SEQPACKET keeps a datagram whole up to the socket's send buffer: raise it
+        let size = MAX_MESSAGE + 4096;
+        nix::sys::socket::setsockopt(&child, nix::sys::socket::sockopt::SndBuf, &(size * 2)).unwrap();
+        let mut big = vec![b'E', 125];
+        big.resize(size, b'x');
+        match send(&child, &big, &[]) {
+            Ok(()) => {
+                assert_eq!(recv(&parent).err(), Some(Errno::EMSGSIZE));
+                send_created(&child).unwrap();
+                assert!(matches!(recv(&parent), Ok(Message::Created)));
+            }
+            // a kernel whose limit is below ours cannot even send it: nothing to read
+            Err(e) => assert_eq!(e, Errno::EMSGSIZE),
+        }
+    }
+
+    #[test]
+    fn more_descriptors_than_a_message_carries_is_garbled() {
+        let (parent, child) = pair().unwrap();
+        let (_r1, w1) = pipe();
+        let (_r2, w2) = pipe();
+        let (_r3, w3) = pipe();
+        raw(&child, b"T", &[w1.as_fd().as_raw_fd(), w2.as_raw_fd()]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        // more than the control buffer holds: cut by the kernel (MSG_CTRUNC)
+        raw(&child, b"T", &[w1.as_raw_fd(); 12]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
+        raw(&child, b"T", &[w1.as_raw_fd(), w2.as_raw_fd(), w3.as_raw_fd()]);
+        assert_eq!(recv(&parent).err(), Some(Errno::EBADMSG));
     }
 }

@@ -49,6 +49,7 @@ impl Rrun {
     /// Runs a command in a running container and returns its exit code
     /// (0 at once with `detach`).
     pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
+        crate::launcher::ensure_single_threaded()?;
         let c = self.open_container(name_or_id)?;
         match c.record.status {
             Status::Running => {}

@@ -413,6 +413,7 @@ impl Rrun {
     /// [`Rrun::run`], saying also whether the kernel's OOM killer ended the
     /// container, and its memory limit (the CLI tells the user why it died).
     pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
+        crate::launcher::ensure_single_threaded()?;
         let c = self.create_as(image_name, opts, true)?;
         let streams = opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true });
         let result = self.start_foreground(&c, opts.interactive, streams);

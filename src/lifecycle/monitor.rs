@@ -33,6 +33,7 @@ impl Rrun {
     /// `run -d`: creates the container and starts it under a monitor; returns
     /// once it runs (or with the reason it could not start).
     pub fn run_detached(&self, image_name: &str, opts: &RunOptions) -> Result<ContainerRecord, Error> {
+        crate::launcher::ensure_single_threaded()?;
         // this process owns the record until the monitor takes it over
         let c = self.create_as(image_name, opts, true)?;
         if let Err(e) = self.start_detached(&c, false) {
@@ -48,6 +49,7 @@ impl Rrun {
     /// Starts a created or exited container again, detached, on the same
     /// rootfs (its upper layer kept). A running container is left as it is.
     pub fn start(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
+        crate::launcher::ensure_single_threaded()?;
         let c = self.open_container(name_or_id)?;
         let now = self.after_previous_monitor(&c.record)?;
         if now.is_running() {

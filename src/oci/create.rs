@@ -75,6 +75,8 @@ pub(crate) fn cgroup_path(spec: &Spec, id: &str, systemd: bool) -> Result<String
 
 impl OciRuntime {
     /// Creates the container: when this returns, its init waits for `start`.
+    /// From a process with other threads it refuses before it makes anything
+    /// (`LaunchError::MultiThreaded`: see [`crate::launcher`]).
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<(), OciError> {
         self.create_child(id, opts, false)?.detach();
         Ok(())
@@ -82,6 +84,7 @@ impl OciRuntime {
 
     /// Creates, starts and waits for a container, then deletes it (unless
     /// `keep`); with `detach`, returns once it runs. Returns its exit code.
+    /// Needs a single-threaded caller, as [`OciRuntime::create`].
     pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32, OciError> {
         let child = self.create_child(id, opts, !detach)?;
         if let Err(e) = self.start(id) {
@@ -103,6 +106,7 @@ impl OciRuntime {
     /// `foreground`: the caller waits for the process, so a terminal may be
     /// relayed by it instead of going to a console socket.
     fn create_child(&self, id: &str, opts: &CreateOptions, foreground: bool) -> Result<Child, OciError> {
+        launcher::ensure_single_threaded()?;
         let dir = self.dir(id)?;
         std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         match std::fs::create_dir(&dir) {

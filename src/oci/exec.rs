@@ -91,7 +91,9 @@ impl OciRuntime {
     }
 
     /// Runs a process in the container; returns its exit code (0 at once with `detach`).
+    /// Needs a single-threaded caller (`LaunchError::MultiThreaded`: see [`crate::launcher`]).
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, OciError> {
+        crate::launcher::ensure_single_threaded()?;
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
         match status {
