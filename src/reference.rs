@@ -12,8 +12,8 @@
 //!   (about 0.9 s in a debug build), a cost every rrun command would pay,
 //!   since nearly every command parses a name;
 //! - its rules conflict with Docker's where rrun follows Docker: it counts the
-//!   255-character limit on the repository after adding `library/` (Docker,
-//!   and rrun, on the name as typed), keeps `registry-1.docker.io` as a
+//!   255-character limit on the repository path alone (Docker, and rrun, on
+//!   the whole normalised name, `docker.io/library/` included), keeps `registry-1.docker.io` as a
 //!   registry of its own, accepts non-ASCII letters in a tag (its `\w` is
 //!   Unicode, Go's is ASCII), and accepts any digest algorithm and upper-case
 //!   hex, where rrun's store is sha256 only;
@@ -302,8 +302,11 @@ mod tests {
         assert_eq!((hub.registry.as_str(), hub.repository.as_str()), ("docker.io", "library/busybox"));
         assert_eq!((theirs.registry(), theirs.repository()), ("registry-1.docker.io", "busybox"));
         let short = "a".repeat(250);
-        assert!(ImageRef::parse(&short).is_ok(), "250 characters as typed");
+        assert!(ImageRef::parse(&short).is_err(), "docker.io/library/ makes 268");
         assert!(Reference::try_from(short.as_str()).is_err(), "library/ makes 258");
+        let path_only = "a".repeat(240);
+        assert!(ImageRef::parse(&path_only).is_err(), "docker.io/library/ makes 258");
+        assert!(Reference::try_from(path_only.as_str()).is_ok(), "library/ makes 248: the path alone counts");
         let long = format!("localhost:5000/{}", "a".repeat(245));
         assert!(ImageRef::parse(&long).is_err(), "260 characters as typed");
         assert!(Reference::try_from(long.as_str()).is_ok(), "a 245-character repository");
