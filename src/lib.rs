@@ -36,12 +36,18 @@ pub use lifecycle::{
     UpdateOptions,
 };
 pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
+pub use lifecycle::{
+    ContainerConfig, ContainerInspect, ContainerState, EndpointSettings, GraphDriver, HostConfig, IpamConfig,
+    LogConfig, MountPoint, NetworkSettings, PortBinding, RestartPolicyConfig, Ulimit,
+};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod rootless;
 pub mod securefs;
+mod signal;
 pub mod spec;
+mod stdio;
 pub mod steps;
 pub mod store;
 pub mod system;
@@ -52,7 +58,9 @@ pub mod volume;
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
 pub use lifecycle::{DryRun, PlannedVolume};
+pub use signal::{ParseSignalError, Signal};
 pub use spec::RunOptions;
+pub use stdio::{Output, Stdio};
 
 use digest::Digest;
 use image::{ImageConfig, ImageRecord, MAX_JSON_SIZE};
@@ -174,11 +182,22 @@ pub struct ImageSummary {
 /// What removing an image did: the names and digests it lost, the image
 /// deleted once none was left, and the bytes that freed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ImageRemoval {
+    /// The names (`repo:tag`, `repo@digest`) removed.
     pub untagged: Vec<String>,
     /// The image ID, when the image itself was deleted.
     pub deleted: Option<Digest>,
+    /// Bytes freed (layers and blobs no image or container uses any more).
     pub reclaimed: u64,
+}
+
+impl ImageRemoval {
+    /// What it removed, in Docker's order: each name untagged, then the image deleted.
+    pub fn items(&self) -> Vec<images::ImageDeleteItem> {
+        let untagged = self.untagged.iter().map(|n| images::ImageDeleteItem::Untagged(n.clone()));
+        untagged.chain(self.deleted.iter().map(|d| images::ImageDeleteItem::Deleted(d.to_string()))).collect()
+    }
 }
 
 /// A handle on an rrun store: images, layers and containers.
@@ -315,16 +334,9 @@ impl Rrun {
 
     /// Removes a name, and the image once no name points at it (with `force`,
     /// an image given by ID loses all its names). Refuses while a container
-    /// uses the image, unless `force`. Returns `Untagged: …`/`Deleted: …` lines.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, Error> {
-        let r = self.remove_image_report(name, force)?;
-        let mut out: Vec<String> = r.untagged.iter().map(|n| format!("Untagged: {n}")).collect();
-        out.extend(r.deleted.iter().map(|d| format!("Deleted: {d}")));
-        Ok(out)
-    }
-
-    /// [`Rrun::remove_image`], saying what it untagged, deleted and freed.
-    pub fn remove_image_report(&self, name: &str, force: bool) -> Result<ImageRemoval, Error> {
+    /// uses the image, unless `force`. Says what it untagged, deleted and
+    /// freed ([`ImageRemoval::items`]: Docker's `Untagged`/`Deleted` lines).
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<ImageRemoval, Error> {
         let _lock = self.store.lock_exclusive()?;
         let mut index = self.store.read_index()?;
         let manifest = index.lookup_digest(name).ok_or_else(|| Error::ImageNotFound(name.to_string()))?;

@@ -738,7 +738,13 @@ pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {
 }
 
 pub fn kill(rrun: &Rrun, a: KillArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.kill(c, a.signal.as_deref()).map(drop))
+    // an unknown signal is refused for each container, as Docker does
+    let signal = a.signal.as_deref().map(|s| s.parse::<rrun::Signal>().map_err(|e| e.0));
+    each(&a.containers, |c| match &signal {
+        Some(Err(text)) => Err(Error::InvalidSignal(text.clone())),
+        Some(Ok(s)) => rrun.kill(c, Some(*s)).map(drop),
+        None => rrun.kill(c, None).map(drop),
+    })
 }
 
 pub fn pause(rrun: &Rrun, a: NamesArgs) -> Result<i32, Error> {
@@ -780,18 +786,15 @@ pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
     }
     let host_env = |k: &str| std::env::var(k).ok();
     let env = a.env.iter().map(|e| rrun::spec::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
-    rrun.exec(
-        container,
-        &ExecOptions {
-            command: command.to_vec(),
-            env,
-            user: a.user,
-            workdir: a.workdir,
-            interactive: a.interactive,
-            tty: a.tty,
-            detach: a.detach,
-        },
-    )
+    let mut opts = ExecOptions::default();
+    opts.command = command.to_vec();
+    opts.env = env;
+    opts.user = a.user;
+    opts.workdir = a.workdir;
+    opts.interactive = a.interactive;
+    opts.tty = a.tty;
+    opts.detach = a.detach;
+    rrun.exec(container, &opts)
 }
 
 /// One row of `stats`, with the field names docker's `--format` templates use.
@@ -873,7 +876,28 @@ pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
             return Ok(125);
         }
     };
-    Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind)))
+    Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind).map(Shown::from)))
+}
+
+/// An inspected object as `inspect` prints it: a container's keys sorted (as
+/// Docker's JSON has them), an image's in its type's order.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Shown {
+    Container(serde_json::Value),
+    Image(Box<rrun::image::inspect::ImageInspect>),
+}
+
+impl From<rrun::images::InspectObject> for Shown {
+    fn from(o: rrun::images::InspectObject) -> Shown {
+        match o {
+            rrun::images::InspectObject::Container(c) => {
+                Shown::Container(serde_json::to_value(c).expect("an inspected container serializes"))
+            }
+            rrun::images::InspectObject::Image(i) => Shown::Image(i),
+            _ => unreachable!("inspect finds containers and images"),
+        }
+    }
 }
 
 /// `container prune`: every container that is not running, after Docker's question unless `-f`.

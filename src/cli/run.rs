@@ -389,6 +389,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
         Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
     };
     Ok(RunOptions {
+        stdio: rrun::Stdio::Inherit,
         name: a.name.clone(),
         command: a.command().to_vec(),
         entrypoint: a.entrypoint.clone(),

@@ -530,7 +530,9 @@ impl Rrun {
                             send(sock, kind::RESIZE, &resize_payload(rows, cols)).map_err(lost)?;
                         }
                     } else {
-                        let _ = self.kill(&c.record.id, Some(&info.ssi_signo.to_string()));
+                        if let Some(sig) = crate::Signal::from_number(info.ssi_signo as i32) {
+                            let _ = self.kill(&c.record.id, Some(sig));
+                        }
                     }
                 }
             }

@@ -14,18 +14,57 @@ use std::io::Read;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-/// What `rrun exec` runs.
+/// What `rrun exec` runs: build it with [`ExecOptions::new`] and its setters.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
+    /// The command and its arguments.
     pub command: Vec<String>,
     /// `K=V` entries added to (or replacing those of) the container's environment.
     pub env: Vec<String>,
+    /// `USER[:GROUP]` (names or IDs) to run as, instead of the container's user.
     pub user: Option<String>,
+    /// An absolute working directory, instead of the container's.
     pub workdir: Option<String>,
+    /// Keep stdin open (the caller's, with [`crate::Stdio::Inherit`]).
     pub interactive: bool,
+    /// Give it a terminal.
     pub tty: bool,
     /// Start it and return without waiting.
     pub detach: bool,
+    /// Where its stdin, stdout and stderr go (the caller's own by default).
+    pub stdio: crate::Stdio,
+}
+
+impl ExecOptions {
+    /// Runs `command` (its first item the executable), with nothing else changed.
+    pub fn new<S: Into<String>>(command: impl IntoIterator<Item = S>) -> ExecOptions {
+        ExecOptions { command: command.into_iter().map(Into::into).collect(), ..Default::default() }
+    }
+
+    /// Adds `K=V` to its environment.
+    pub fn env(mut self, kv: impl Into<String>) -> ExecOptions {
+        self.env.push(kv.into());
+        self
+    }
+
+    /// Runs it as `user` (`USER[:GROUP]`).
+    pub fn user(mut self, user: impl Into<String>) -> ExecOptions {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Runs it in `dir` (absolute).
+    pub fn workdir(mut self, dir: impl Into<String>) -> ExecOptions {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Where its standard streams go.
+    pub fn stdio(mut self, stdio: crate::Stdio) -> ExecOptions {
+        self.stdio = stdio;
+        self
+    }
 }
 
 /// Reads a small file of the running container's filesystem (through
@@ -45,10 +84,47 @@ fn read_in_container(pid: i32, path: &str) -> Option<String> {
     Some(s)
 }
 
+/// Where an exec'd process's captured output goes: false once its reader went away.
+type OutputSink<'a> = dyn FnMut(launcher::Stream, &[u8]) -> bool + 'a;
+
 impl Rrun {
     /// Runs a command in a running container and returns its exit code
     /// (0 at once with `detach`).
     pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
+        match opts.stdio {
+            crate::Stdio::Null => self.exec_shown(name_or_id, opts, Some(&mut |_, _| true)),
+            _ => self.exec_shown(name_or_id, opts, None),
+        }
+    }
+
+    /// Runs a command in a running container as [`Rrun::exec`] does, and
+    /// returns all it wrote to stdout and stderr with its exit code (stdin:
+    /// the caller's with `interactive`, else `/dev/null`; `detach` and
+    /// `stdio` are not used). Both streams are read while it runs.
+    pub fn exec_output(&self, name_or_id: &str, opts: &ExecOptions) -> Result<crate::Output, Error> {
+        let mut out = crate::Output::default();
+        let opts = ExecOptions { detach: false, ..opts.clone() };
+        out.status = self.exec_shown(
+            name_or_id,
+            &opts,
+            Some(&mut |stream, bytes| {
+                match stream {
+                    launcher::Stream::Stdout => out.stdout.extend_from_slice(bytes),
+                    launcher::Stream::Stderr => out.stderr.extend_from_slice(bytes),
+                }
+                true
+            }),
+        )?;
+        Ok(out)
+    }
+
+    /// [`Rrun::exec`]; with `sink`, its stdout and stderr are read through pipes and handed to it.
+    fn exec_shown(
+        &self,
+        name_or_id: &str,
+        opts: &ExecOptions,
+        sink: Option<&mut OutputSink<'_>>,
+    ) -> Result<i32, Error> {
         let c = self.open_container(name_or_id)?;
         match c.record.status {
             Status::Running => {}
@@ -56,7 +132,13 @@ impl Rrun {
             _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
         }
         let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
-        let stdio = if opts.interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
+        let stdin_inherited = opts.interactive && opts.stdio != crate::Stdio::Null;
+        let stdio = match (&sink, stdin_inherited) {
+            (None, true) => StdioMode::Inherit,
+            (None, false) => StdioMode::NullStdin,
+            (Some(_), true) => StdioMode::Capture(launcher::StdinMode::Inherit),
+            (Some(_), false) => StdioMode::Capture(launcher::StdinMode::Null),
+        };
         let exec_id = crate::container::new_id();
         let what = format!(": {}", opts.command.join(" "));
         self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
@@ -65,7 +147,10 @@ impl Rrun {
         if opts.detach {
             return Ok(0);
         }
-        let code = child.wait(opts.interactive)?.code();
+        let code = match sink {
+            Some(sink) => child.wait_output(stdin_inherited, sink)?.code(),
+            None => child.wait(opts.interactive)?.code(),
+        };
         self.emit_container(&c.record, "exec_die", &[("execID", exec_id), ("exitCode", code.to_string())]);
         Ok(code)
     }

@@ -172,6 +172,8 @@ pub struct RunOptions {
     /// `-a`: the streams a foreground run relays (None: stdout and stderr;
     /// the others are still logged).
     pub attach: Option<Streams>,
+    /// Where a foreground run's stdin, stdout and stderr go (the caller's own by default).
+    pub stdio: crate::Stdio,
     /// `--device VENDOR/CLASS=NAME`: CDI devices, whose spec files say what
     /// they add to the container (nodes, mounts, env, hooks, groups).
     pub cdi_devices: Vec<String>,
