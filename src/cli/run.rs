@@ -507,7 +507,7 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     if pull && !a.dry_run {
         let client = a.registry.client_options()?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
+        super::registry::pull_shown(rrun, a.image(), &client, platform, quiet)?;
     }
     Ok(Ok(opts))
 }
