@@ -11,7 +11,8 @@
 //! let rrun = rrun::Rrun::open("/tmp/rrun-root")?;
 //! rrun.load(std::path::Path::new("busybox.tar"), None)?;
 //! let opts = rrun::RunOptions { command: vec!["echo".into(), "hi".into()], remove: true, ..Default::default() };
-//! let code = rrun.run("busybox", &opts)?;
+//! let out = rrun.output("busybox", &opts)?; // or `run`: the container's streams are the caller's
+//! assert_eq!((out.status, out.stdout.as_slice()), (0, &b"hi\n"[..]));
 //! # Ok::<(), rrun::Error>(())
 //! ```
 
