@@ -198,13 +198,7 @@ impl Rrun {
         if wanted.matches(&actual) {
             return Ok(());
         }
-        Err(Error::BadImage {
-            image: name.to_string(),
-            reason: format!(
-                "it was found but does not match the specified platform: wanted {wanted}, actual: {actual} \
-                 (pull that platform's image with --pull=missing or --pull=always)"
-            ),
-        })
+        Err(Error::PlatformMismatch { image: name.to_string(), wanted: wanted.to_string(), actual: actual.to_string() })
     }
 
     /// An image as `docker image inspect` shows it.

@@ -105,9 +105,19 @@ pub enum Error {
     InvalidName(String),
     #[error("the container name {name:?} is already in use by container {id}")]
     NameInUse { name: String, id: String },
-    #[error("image {image} is in use by container {container}: remove the container first, or use -f")]
+    /// A container uses the image (removing it needs `force`).
+    #[error("image {image} is in use by container {container}")]
     ImageInUse { image: String, container: String },
-    #[error("container {0} is running: stop it first, or use -f")]
+    /// The image is removed by ID but has several names (removing it needs `force`).
+    #[error("image {image}: it is referenced by {} names ({})", .names.len(), .names.join(", "))]
+    ImageHasNames { image: String, names: Vec<String> },
+    /// The image found is for another platform than the one asked for.
+    #[error(
+        "image {image}: it was found but does not match the specified platform: wanted {wanted}, actual: {actual}"
+    )]
+    PlatformMismatch { image: String, wanted: String, actual: String },
+    /// The container runs (removing it needs `force`).
+    #[error("container {0} is running")]
     ContainerRunning(String),
     #[error("container {0} is not running")]
     ContainerNotRunning(String),
@@ -357,14 +367,7 @@ impl Rrun {
             }
             out.untagged.push(key);
         } else if names.len() > 1 && !force {
-            return Err(Error::BadImage {
-                image: name.to_string(),
-                reason: format!(
-                    "it is referenced by {} names ({}): remove them by name, or use -f",
-                    names.len(),
-                    names.join(", ")
-                ),
-            });
+            return Err(Error::ImageHasNames { image: name.to_string(), names });
         } else {
             for n in names {
                 index.tags.remove(&n);

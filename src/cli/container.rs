@@ -539,7 +539,7 @@ fn each_printing(names: &[String], mut f: impl FnMut(&str) -> Result<String, Err
         match f(n) {
             Ok(line) => println!("{line}"),
             Err(e) => {
-                eprintln!("rrun: {e}");
+                eprintln!("rrun: {}", super::message(&e));
                 code = 125;
             }
         }
