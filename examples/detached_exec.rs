@@ -20,8 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let image = rrun.load(archive.as_ref(), None)?.remove(0);
     let name = image.names.first().cloned().unwrap_or_else(|| image.record.config.to_string());
 
-    let command = ["sh", "-c", "echo started; exec sleep 60"].map(String::from).to_vec();
-    let options = rrun::RunOptions { command, ..Default::default() };
+    let options = rrun::RunOptions::new(["sh", "-c", "echo started; exec sleep 60"]);
     let container = rrun.run_detached(&name, &options)?;
     println!("running: {}", container.is_running());
 

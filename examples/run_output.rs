@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let image = rrun.load(archive.as_ref(), None)?.remove(0);
     let name = image.names.first().cloned().unwrap_or_else(|| image.record.config.to_string());
 
-    let options = rrun::RunOptions { command, remove: true, ..Default::default() };
+    let options = rrun::RunOptions::new(command).remove(true);
     let output = rrun.output(&name, &options)?;
     println!("status: {}", output.status);
     println!("stdout: {:?}", String::from_utf8_lossy(&output.stdout));

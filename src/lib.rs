@@ -10,7 +10,7 @@
 //! ```no_run
 //! let rrun = rrun::Rrun::open("/tmp/rrun-root")?;
 //! rrun.load(std::path::Path::new("busybox.tar"), None)?;
-//! let opts = rrun::RunOptions { command: vec!["echo".into(), "hi".into()], remove: true, ..Default::default() };
+//! let opts = rrun::RunOptions::new(["echo", "hi"]).remove(true);
 //! let out = rrun.output("busybox", &opts)?; // or `run`: the container's streams are the caller's
 //! assert_eq!((out.status, out.stdout.as_slice()), (0, &b"hi\n"[..]));
 //! # Ok::<(), rrun::Error>(())
@@ -31,6 +31,7 @@ mod lifecycle;
 pub mod logs;
 pub mod network;
 pub mod oci;
+pub use oci_spec;
 pub mod progress;
 pub use lifecycle::{
     AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,

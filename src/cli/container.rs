@@ -407,6 +407,7 @@ fn status_text(c: &ContainerRecord) -> String {
             c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "unknown".into()),
             format::age(c.finished_at.as_deref().or(c.started_at.as_deref()))
         ),
+        _ => format!("{:?}", c.status),
     }
 }
 
@@ -527,6 +528,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Running => "running",
         Status::Paused => "paused",
         Status::Exited => "exited",
+        _ => "unknown",
     }
 }
 
@@ -562,24 +564,22 @@ pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
             eprintln!("rrun: you cannot start and attach multiple containers at once");
             return Ok(125);
         };
-        let opts = AttachOptions {
-            stdin: a.interactive,
-            detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
-            sig_proxy: true,
-            close_stdin_at_eof: true,
-        };
+        let mut opts = AttachOptions::default();
+        opts.stdin = a.interactive;
+        opts.detach_keys = a.detach_keys.filter(|k| !k.is_empty());
+        opts.sig_proxy = true;
+        opts.close_stdin_at_eof = true;
         return rrun.start_attached(one, &opts);
     }
     each(&a.containers, |c| rrun.start(c).map(drop))
 }
 
 pub fn attach(rrun: &Rrun, a: AttachArgs) -> Result<i32, Error> {
-    let opts = AttachOptions {
-        stdin: !a.no_stdin,
-        detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
-        sig_proxy: a.sig_proxy,
-        close_stdin_at_eof: false,
-    };
+    let mut opts = AttachOptions::default();
+    opts.stdin = !a.no_stdin;
+    opts.detach_keys = a.detach_keys.filter(|k| !k.is_empty());
+    opts.sig_proxy = a.sig_proxy;
+    opts.close_stdin_at_eof = false;
     rrun.attach(&a.container, &opts)
 }
 
@@ -659,15 +659,14 @@ pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
     if !a.resources.any() && a.restart.is_none() {
         return Ok(super::UsageError("you must provide one or more flags when using this command".into()).report());
     }
-    let opts = rrun::UpdateOptions {
-        limits: a.resources.limits()?,
-        restart: a
-            .restart
-            .as_deref()
-            .map(str::parse::<rrun::RestartPolicy>)
-            .transpose()
-            .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?,
-    };
+    let mut opts = rrun::UpdateOptions::default();
+    opts.limits = a.resources.limits()?;
+    opts.restart = a
+        .restart
+        .as_deref()
+        .map(str::parse::<rrun::RestartPolicy>)
+        .transpose()
+        .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?;
     each(&a.containers, |c| rrun.update_container(c, &opts).map(drop))
 }
 
@@ -775,7 +774,10 @@ pub fn logs(rrun: &Rrun, a: LogsArgs) -> Result<i32, Error> {
         let _ = if a.timestamps { write!(w, "{} {}", e.time, e.log) } else { w.write_all(e.log.as_bytes()) };
         let _ = w.flush();
     };
-    rrun.logs(&a.container, &LogOptions { follow: a.follow, tail }, &mut print)?;
+    let mut opts = LogOptions::default();
+    opts.follow = a.follow;
+    opts.tail = tail;
+    rrun.logs(&a.container, &opts, &mut print)?;
     Ok(0)
 }
 

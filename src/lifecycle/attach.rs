@@ -55,6 +55,7 @@ pub(crate) const CLOSE_STDIN_AT_EOF: u8 = 8;
 
 /// `rrun attach` and `rrun start -a` options.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AttachOptions {
     /// Relay our stdin to the container (when it has one open).
     pub stdin: bool,

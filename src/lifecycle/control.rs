@@ -74,6 +74,7 @@ pub(crate) const RESTART_MARKER: &str = "restart-requested";
 
 /// `rrun logs` options.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LogOptions {
     /// Keep printing as the container writes, until it exits.
     pub follow: bool,
