@@ -1,6 +1,7 @@
 //! Embedding rrun: start a container detached, run a command in it and
-//! capture its output ([`rrun::Rrun::exec_output`]), read the container's
-//! log, then stop and remove it.
+//! capture its output ([`rrun::Rrun::exec_output`]), run another with piped
+//! streams ([`rrun::Rrun::exec_spawn`]), read the container's log, then stop
+//! and remove it.
 //!
 //! ```text
 //! cargo run --example detached_exec -- STORE ARCHIVE
@@ -8,6 +9,7 @@
 //! Loads the image archive (e.g. `rootfs-fixtures/out/busybox.tar`) into the
 //! store. Needs root (namespaces and mounts).
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,6 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("exec status: {}", output.status);
     println!("exec stdout: {}", String::from_utf8_lossy(&output.stdout).trim_end());
     println!("exec stderr: {}", String::from_utf8_lossy(&output.stderr).trim_end());
+
+    // a process with piped streams, as std::process::Child
+    let mut cat = rrun.exec_spawn(&container.id, &rrun::ExecOptions::new(["cat"]))?;
+    cat.stdin.take().expect("piped stdin").write_all(b"piped\n")?; // dropped: cat reads end-of-file
+    let mut echoed = String::new();
+    cat.stdout.take().expect("piped stdout").read_to_string(&mut echoed)?;
+    println!("spawn echoed: {}", echoed.trim_end());
+    println!("spawn status: {}", cat.wait()?);
 
     let mut log = String::new();
     rrun.logs(&container.id, &rrun::LogOptions::default(), &mut |entry| log.push_str(&entry.log))?;

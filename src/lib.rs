@@ -34,8 +34,8 @@ pub mod oci;
 pub use oci_spec;
 pub mod progress;
 pub use lifecycle::{
-    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,
-    UpdateOptions,
+    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, RunningProcess,
+    TopOutput, UpdateOptions,
 };
 pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
 pub use lifecycle::{

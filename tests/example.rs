@@ -77,8 +77,10 @@ fn detached_exec_example_execs_reads_the_log_and_stops() {
     assert_eq!(lines[1], "exec status: 3");
     assert!(lines[2].starts_with("exec stdout: in ") && lines[2].len() == "exec stdout: in ".len() + 12, "{stdout}");
     assert_eq!(lines[3], "exec stderr: oops");
-    assert_eq!(lines[4], "log: started");
-    assert_eq!(lines[5], "stopped: true");
+    assert_eq!(lines[4], "spawn echoed: piped");
+    assert_eq!(lines[5], "spawn status: 0");
+    assert_eq!(lines[6], "log: started");
+    assert_eq!(lines[7], "stopped: true");
 }
 
 #[test]

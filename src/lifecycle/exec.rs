@@ -67,6 +67,62 @@ impl ExecOptions {
     }
 }
 
+/// A process started in a container with piped streams ([`Rrun::exec_spawn`]),
+/// as `std::process::Child`: take its ends, then [`RunningProcess::wait`].
+///
+/// Until it is waited for, the calling thread's forwarded signals (SIGINT,
+/// SIGTERM, …) and SIGCHLD stay blocked: they are passed on to the process.
+pub struct RunningProcess {
+    /// The write end of its stdin (dropped: it reads end-of-file).
+    pub stdin: Option<std::fs::File>,
+    /// The read end of its stdout.
+    pub stdout: Option<std::fs::File>,
+    /// The read end of its stderr.
+    pub stderr: Option<std::fs::File>,
+    io: launcher::ChildIo,
+    rrun: Rrun,
+    record: ContainerRecord,
+    exec_id: String,
+}
+
+impl RunningProcess {
+    /// Its PID on the host.
+    pub fn pid(&self) -> i32 {
+        self.io.pid()
+    }
+
+    /// Closes its stdin (if still held) and waits for it to exit, passing on
+    /// the signals this thread receives; returns its exit code (128+N for
+    /// signal N). Its output pipes stay readable until they are dropped.
+    pub fn wait(mut self) -> Result<i32, Error> {
+        drop(self.stdin.take());
+        let status = loop {
+            if let Some(status) = self.io.try_reap()? {
+                break status;
+            }
+            let mut fds = [nix::poll::PollFd::new(self.io.signal_fd(), nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    let path = std::path::PathBuf::from(format!("/proc/{}", self.pid()));
+                    return Err(Error::Io { path, source: std::io::Error::from(e) });
+                }
+            }
+            self.io.handle_signal();
+        };
+        let code = status.code();
+        let extra = [("execID", self.exec_id.clone()), ("exitCode", code.to_string())];
+        self.rrun.emit_container(&self.record, "exec_die", &extra);
+        Ok(code)
+    }
+}
+
+impl std::fmt::Debug for RunningProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningProcess").field("pid", &self.pid()).field("container", &self.record.id).finish()
+    }
+}
+
 /// Reads a small file of the running container's filesystem (through
 /// `/proc/PID/root`, resolved inside it so that symlinks cannot leave it).
 fn read_in_container(pid: i32, path: &str) -> Option<String> {
@@ -116,6 +172,37 @@ impl Rrun {
             }),
         )?;
         Ok(out)
+    }
+
+    /// Starts a command in a running container with its stdin, stdout and
+    /// stderr as pipes the caller holds, as `std::process::Command::spawn`
+    /// with piped streams does (`interactive`, `detach` and `stdio` are not
+    /// used). Read stdout and stderr while it runs (or from other threads):
+    /// a full pipe blocks the process. [`RunningProcess::wait`] reaps it.
+    pub fn exec_spawn(&self, name_or_id: &str, opts: &ExecOptions) -> Result<RunningProcess, Error> {
+        let c = self.open_container(name_or_id)?;
+        match c.record.status {
+            Status::Running => {}
+            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
+            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
+        }
+        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let exec_id = crate::container::new_id();
+        let what = format!(": {}", opts.command.join(" "));
+        self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
+        let child = self.spawn_exec(&c.spec, &c.record, pid, opts, StdioMode::Capture(launcher::StdinMode::Pipe))?;
+        self.emit_container(&c.record, &format!("exec_start{what}"), &[("execID", exec_id.clone())]);
+        let mut io = child.into_io();
+        let file = |fd: Option<OwnedFd>| fd.map(std::fs::File::from);
+        Ok(RunningProcess {
+            stdin: file(io.stdin.take()),
+            stdout: file(io.stdout.take()),
+            stderr: file(io.stderr.take()),
+            io,
+            rrun: self.clone(),
+            record: c.record,
+            exec_id,
+        })
     }
 
     /// [`Rrun::exec`]; with `sink`, its stdout and stderr are read through pipes and handed to it.

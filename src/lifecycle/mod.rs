@@ -21,7 +21,7 @@ mod update;
 pub use attach::AttachOptions;
 pub use control::{ContainerStats, LogOptions, TopOutput};
 pub use copy::{CopyHost, CopyOptions};
-pub use exec::ExecOptions;
+pub use exec::{ExecOptions, RunningProcess};
 pub use fs::{ChangeKind, CommitOptions, FsChange, FsError};
 pub use inspect::{
     ContainerConfig, ContainerInspect, ContainerState, EndpointSettings, GraphDriver, HostConfig, IpamConfig,
