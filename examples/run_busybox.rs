@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for image in rrun.load(&archive, None)? {
         eprintln!("loaded {} ({})", image.names.join(", "), image.record.id());
     }
-    let options = rrun::RunOptions { command, remove: true, ..Default::default() };
+    let options = rrun::RunOptions::new(command).remove(true);
     let code = rrun.run("busybox", &options)?;
     std::process::exit(code);
 }

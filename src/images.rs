@@ -35,16 +35,31 @@ impl std::str::FromStr for ObjectType {
 /// What `rrun inspect` found: a container or an image, each in Docker's shape.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum InspectObject {
-    Container(serde_json::Value),
+    /// A container ([`Rrun::inspect`]).
+    Container(Box<crate::ContainerInspect>),
+    /// An image ([`Rrun::inspect_image`]).
     Image(Box<ImageInspect>),
 }
 
 /// One line of what a prune removed, as Docker's API has it: `{"Untagged": name}` or `{"Deleted": id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ImageDeleteItem {
+    /// A name (`repo:tag`, `repo@digest`) removed.
     Untagged(String),
+    /// An image deleted, by ID.
     Deleted(String),
+}
+
+impl std::fmt::Display for ImageDeleteItem {
+    /// As `docker rmi` prints it: `Untagged: NAME`, `Deleted: ID`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageDeleteItem::Untagged(n) => write!(f, "Untagged: {n}"),
+            ImageDeleteItem::Deleted(d) => write!(f, "Deleted: {d}"),
+        }
+    }
 }
 
 /// What `image prune` and `system prune` removed.
@@ -183,14 +198,7 @@ impl Rrun {
         if wanted.matches(&actual) {
             return Ok(());
         }
-        let (wanted, actual) = (wanted.describe(), actual.describe());
-        Err(Error::BadImage {
-            image: name.to_string(),
-            reason: format!(
-                "it was found but does not match the specified platform: wanted {wanted}, actual: {actual} \
-                 (pull that platform's image with --pull=missing or --pull=always)"
-            ),
-        })
+        Err(Error::PlatformMismatch { image: name.to_string(), wanted: wanted.describe(), actual: actual.describe() })
     }
 
     /// An image as `docker image inspect` shows it.
@@ -206,7 +214,7 @@ impl Rrun {
     /// of that name or ID first, then an image, as Docker does.
     pub fn inspect_object(&self, name: &str, kind: Option<ObjectType>) -> Result<InspectObject, Error> {
         let image = || self.inspect_image(name).map(|i| InspectObject::Image(Box::new(i)));
-        let container = || self.inspect(name).map(InspectObject::Container);
+        let container = || self.inspect(name).map(|c| InspectObject::Container(Box::new(c)));
         match kind {
             Some(ObjectType::Container) => container(),
             Some(ObjectType::Image) => image(),
@@ -463,5 +471,19 @@ mod tests {
         assert_eq!((rows[2].total_count, rows[2].active, rows[2].size, rows[2].reclaimable), (2, 1, 7, 4));
         let item = serde_json::to_value(ImageDeleteItem::Untagged("x".into())).unwrap();
         assert_eq!(item, serde_json::json!({"Untagged": "x"}));
+    }
+
+    #[test]
+    fn removal_items_print_as_docker_rmi() {
+        let removal = crate::ImageRemoval {
+            untagged: vec!["busybox:latest".into(), "busybox@sha256:ab".into()],
+            deleted: Some(format!("sha256:{}", "c".repeat(64)).parse().unwrap()),
+            reclaimed: 5,
+        };
+        let lines: Vec<String> = removal.items().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            ["Untagged: busybox:latest", "Untagged: busybox@sha256:ab", &format!("Deleted: sha256:{}", "c".repeat(64))]
+        );
     }
 }

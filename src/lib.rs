@@ -10,8 +10,9 @@
 //! ```no_run
 //! let rrun = rrun::Rrun::open("/tmp/rrun-root")?;
 //! rrun.load(std::path::Path::new("busybox.tar"), None)?;
-//! let opts = rrun::RunOptions { command: vec!["echo".into(), "hi".into()], remove: true, ..Default::default() };
-//! let code = rrun.run("busybox", &opts)?;
+//! let opts = rrun::RunOptions::new(["echo", "hi"]).remove(true);
+//! let out = rrun.output("busybox", &opts)?; // or `run`: the container's streams are the caller's
+//! assert_eq!((out.status, out.stdout.as_slice()), (0, &b"hi\n"[..]));
 //! # Ok::<(), rrun::Error>(())
 //! ```
 //!
@@ -36,7 +37,7 @@
 //! image
 //! store
 //! cgroups
-//! text, timespec, progress, steps, digest, reference, securefs, procfs, rootless (facts: who, id ranges, dirs)
+//! text, timespec, progress, steps, digest, reference, securefs, procfs, signal, stdio, rootless (facts: who, id ranges, dirs)
 //! ```
 
 pub mod cdi;
@@ -55,18 +56,25 @@ pub mod logs;
 pub mod network;
 pub mod oci;
 pub mod procfs;
+pub use oci_spec;
 pub mod progress;
 pub use lifecycle::{
-    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, TopOutput,
-    UpdateOptions,
+    AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, RunningProcess,
+    TopOutput, UpdateOptions,
 };
 pub use lifecycle::{ChangeKind, CommitOptions, CopyHost, CopyOptions, FsChange, FsError};
+pub use lifecycle::{
+    ContainerConfig, ContainerInspect, ContainerState, EndpointSettings, GraphDriver, HostConfig, IpamConfig,
+    LogConfig, MountPoint, NetworkSettings, PortBinding, RestartPolicyConfig, Ulimit,
+};
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod rootless;
 pub mod securefs;
+mod signal;
 pub mod spec;
+mod stdio;
 pub mod steps;
 pub mod store;
 pub mod system;
@@ -78,7 +86,19 @@ pub mod volume;
 /// crate root's own items. `layering`'s test checks src/ against it.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
-    &["text", "timespec", "progress", "steps", "digest", "reference", "securefs", "procfs", "rootless"],
+    &[
+        "text",
+        "timespec",
+        "progress",
+        "steps",
+        "digest",
+        "reference",
+        "securefs",
+        "procfs",
+        "signal",
+        "stdio",
+        "rootless",
+    ],
     &["cgroups"],
     &["store"],
     &["image"],
@@ -98,7 +118,9 @@ mod layering;
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
 pub use lifecycle::{DryRun, PlannedVolume};
+pub use signal::{ParseSignalError, Signal};
 pub use spec::RunOptions;
+pub use stdio::{Output, Stdio};
 
 use digest::Digest;
 use image::{ImageConfig, ImageRecord, MAX_JSON_SIZE};
@@ -142,9 +164,19 @@ pub enum Error {
     InvalidName(String),
     #[error("the container name {name:?} is already in use by container {id}")]
     NameInUse { name: String, id: String },
-    #[error("image {image} is in use by container {container}: remove the container first, or use -f")]
+    /// A container uses the image (removing it needs `force`).
+    #[error("image {image} is in use by container {container}")]
     ImageInUse { image: String, container: String },
-    #[error("container {0} is running: stop it first, or use -f")]
+    /// The image is removed by ID but has several names (removing it needs `force`).
+    #[error("image {image}: it is referenced by {} names ({})", .names.len(), .names.join(", "))]
+    ImageHasNames { image: String, names: Vec<String> },
+    /// The image found is for another platform than the one asked for.
+    #[error(
+        "image {image}: it was found but does not match the specified platform: wanted {wanted}, actual: {actual}"
+    )]
+    PlatformMismatch { image: String, wanted: String, actual: String },
+    /// The container runs (removing it needs `force`).
+    #[error("container {0} is running")]
     ContainerRunning(String),
     #[error("container {0} is not running")]
     ContainerNotRunning(String),
@@ -220,11 +252,22 @@ pub struct ImageSummary {
 /// What removing an image did: the names and digests it lost, the image
 /// deleted once none was left, and the bytes that freed.
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[non_exhaustive]
 pub struct ImageRemoval {
+    /// The names (`repo:tag`, `repo@digest`) removed.
     pub untagged: Vec<String>,
     /// The image ID, when the image itself was deleted.
     pub deleted: Option<Digest>,
+    /// Bytes freed (layers and blobs no image or container uses any more).
     pub reclaimed: u64,
+}
+
+impl ImageRemoval {
+    /// What it removed, in Docker's order: each name untagged, then the image deleted.
+    pub fn items(&self) -> Vec<images::ImageDeleteItem> {
+        let untagged = self.untagged.iter().map(|n| images::ImageDeleteItem::Untagged(n.clone()));
+        untagged.chain(self.deleted.iter().map(|d| images::ImageDeleteItem::Deleted(d.to_string()))).collect()
+    }
 }
 
 /// A handle on an rrun store: images, layers and containers.
@@ -361,16 +404,9 @@ impl Rrun {
 
     /// Removes a name, and the image once no name points at it (with `force`,
     /// an image given by ID loses all its names). Refuses while a container
-    /// uses the image, unless `force`. Returns `Untagged: …`/`Deleted: …` lines.
-    pub fn remove_image(&self, name: &str, force: bool) -> Result<Vec<String>, Error> {
-        let r = self.remove_image_report(name, force)?;
-        let mut out: Vec<String> = r.untagged.iter().map(|n| format!("Untagged: {n}")).collect();
-        out.extend(r.deleted.iter().map(|d| format!("Deleted: {d}")));
-        Ok(out)
-    }
-
-    /// [`Rrun::remove_image`], saying what it untagged, deleted and freed.
-    pub fn remove_image_report(&self, name: &str, force: bool) -> Result<ImageRemoval, Error> {
+    /// uses the image, unless `force`. Says what it untagged, deleted and
+    /// freed ([`ImageRemoval::items`]: Docker's `Untagged`/`Deleted` lines).
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<ImageRemoval, Error> {
         let _lock = self.store.lock_exclusive()?;
         let mut index = self.store.read_index()?;
         let manifest = index.lookup_digest(name).ok_or_else(|| Error::ImageNotFound(name.to_string()))?;
@@ -390,14 +426,7 @@ impl Rrun {
             }
             out.untagged.push(key);
         } else if names.len() > 1 && !force {
-            return Err(Error::BadImage {
-                image: name.to_string(),
-                reason: format!(
-                    "it is referenced by {} names ({}): remove them by name, or use -f",
-                    names.len(),
-                    names.join(", ")
-                ),
-            });
+            return Err(Error::ImageHasNames { image: name.to_string(), names });
         } else {
             for n in names {
                 index.tags.remove(&n);

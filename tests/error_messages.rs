@@ -218,3 +218,24 @@ fn platforms_are_checked_against_the_local_image() {
     // the image's own platform runs
     r.ok(&["run", "--rm", "--pull=never", "--platform", &own, "busybox", "true"]);
 }
+
+#[test]
+fn refusals_that_force_overrides_say_so_on_the_command_line_only() {
+    if !root_or_skip("refusals_that_force_overrides_say_so_on_the_command_line_only") {
+        return;
+    }
+    let r = TestRoot::with_busybox("errs-force");
+    let created = r.run(&["create", "--name", "held", "busybox", "true"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let (code, err) = failed(&r.run(&["rmi", "busybox"]));
+    assert_eq!(code, Some(125));
+    assert_eq!(
+        err.trim(),
+        format!("rrun: image busybox is in use by container {}: remove the container first, or use -f", &id[..12])
+    );
+    // the library's error names what is wrong, without the command line's advice
+    let rrun = rrun::Rrun::open(&r.path).unwrap();
+    let e = rrun.remove_image("busybox", false).unwrap_err();
+    assert_eq!(e.to_string(), format!("image busybox is in use by container {}", &id[..12]));
+}

@@ -66,13 +66,13 @@ fn run_from_a_four_worker_tokio_runtime_is_refused_cleanly() {
                 let root = root.clone();
                 tokio::task::block_in_place(move || {
                     let rrun = rrun::Rrun::open(&root).unwrap();
-                    let opts = rrun::RunOptions { command: vec!["true".into()], remove: true, ..Default::default() };
+                    let opts = rrun::RunOptions::new(["true"]).remove(true);
                     rrun.run("busybox", &opts)
                 })
             };
             let r2 = tokio::task::spawn_blocking(move || {
                 let rrun = rrun::Rrun::open(&root).unwrap();
-                let opts = rrun::RunOptions { command: vec!["true".into()], ..Default::default() };
+                let opts = rrun::RunOptions::new(["true"]);
                 let detached = rrun.run_detached("busybox", &opts).map(|r| r.id);
                 let exec = rrun.exec("no-such-container", &Default::default());
                 let start = rrun.start("no-such-container").map(|r| r.id);

@@ -407,6 +407,7 @@ fn status_text(c: &ContainerRecord) -> String {
             c.exit_code.map(|e| e.to_string()).unwrap_or_else(|| "unknown".into()),
             format::age(c.finished_at.as_deref().or(c.started_at.as_deref()))
         ),
+        _ => format!("{:?}", c.status),
     }
 }
 
@@ -527,6 +528,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Running => "running",
         Status::Paused => "paused",
         Status::Exited => "exited",
+        _ => "unknown",
     }
 }
 
@@ -539,7 +541,7 @@ fn each_printing(names: &[String], mut f: impl FnMut(&str) -> Result<String, Err
         match f(n) {
             Ok(line) => println!("{line}"),
             Err(e) => {
-                eprintln!("rrun: {e}");
+                eprintln!("rrun: {}", super::message(&e));
                 code = 125;
             }
         }
@@ -562,24 +564,22 @@ pub fn start(rrun: &Rrun, a: StartArgs) -> Result<i32, Error> {
             eprintln!("rrun: you cannot start and attach multiple containers at once");
             return Ok(125);
         };
-        let opts = AttachOptions {
-            stdin: a.interactive,
-            detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
-            sig_proxy: true,
-            close_stdin_at_eof: true,
-        };
+        let mut opts = AttachOptions::default();
+        opts.stdin = a.interactive;
+        opts.detach_keys = a.detach_keys.filter(|k| !k.is_empty());
+        opts.sig_proxy = true;
+        opts.close_stdin_at_eof = true;
         return rrun.start_attached(one, &opts);
     }
     each(&a.containers, |c| rrun.start(c).map(drop))
 }
 
 pub fn attach(rrun: &Rrun, a: AttachArgs) -> Result<i32, Error> {
-    let opts = AttachOptions {
-        stdin: !a.no_stdin,
-        detach_keys: a.detach_keys.filter(|k| !k.is_empty()),
-        sig_proxy: a.sig_proxy,
-        close_stdin_at_eof: false,
-    };
+    let mut opts = AttachOptions::default();
+    opts.stdin = !a.no_stdin;
+    opts.detach_keys = a.detach_keys.filter(|k| !k.is_empty());
+    opts.sig_proxy = a.sig_proxy;
+    opts.close_stdin_at_eof = false;
     rrun.attach(&a.container, &opts)
 }
 
@@ -659,15 +659,14 @@ pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
     if !a.resources.any() && a.restart.is_none() {
         return Ok(super::UsageError("you must provide one or more flags when using this command".into()).report());
     }
-    let opts = rrun::UpdateOptions {
-        limits: a.resources.limits()?,
-        restart: a
-            .restart
-            .as_deref()
-            .map(str::parse::<rrun::RestartPolicy>)
-            .transpose()
-            .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?,
-    };
+    let mut opts = rrun::UpdateOptions::default();
+    opts.limits = a.resources.limits()?;
+    opts.restart = a
+        .restart
+        .as_deref()
+        .map(str::parse::<rrun::RestartPolicy>)
+        .transpose()
+        .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?;
     each(&a.containers, |c| rrun.update_container(c, &opts).map(drop))
 }
 
@@ -738,7 +737,13 @@ pub fn stop(rrun: &Rrun, a: StopArgs) -> Result<i32, Error> {
 }
 
 pub fn kill(rrun: &Rrun, a: KillArgs) -> Result<i32, Error> {
-    each(&a.containers, |c| rrun.kill(c, a.signal.as_deref()).map(drop))
+    // an unknown signal is refused for each container, as Docker does
+    let signal = a.signal.as_deref().map(|s| s.parse::<rrun::Signal>().map_err(|e| e.0));
+    each(&a.containers, |c| match &signal {
+        Some(Err(text)) => Err(Error::InvalidSignal(text.clone())),
+        Some(Ok(s)) => rrun.kill(c, Some(*s)).map(drop),
+        None => rrun.kill(c, None).map(drop),
+    })
 }
 
 pub fn pause(rrun: &Rrun, a: NamesArgs) -> Result<i32, Error> {
@@ -769,7 +774,10 @@ pub fn logs(rrun: &Rrun, a: LogsArgs) -> Result<i32, Error> {
         let _ = if a.timestamps { write!(w, "{} {}", e.time, e.log) } else { w.write_all(e.log.as_bytes()) };
         let _ = w.flush();
     };
-    rrun.logs(&a.container, &LogOptions { follow: a.follow, tail }, &mut print)?;
+    let mut opts = LogOptions::default();
+    opts.follow = a.follow;
+    opts.tail = tail;
+    rrun.logs(&a.container, &opts, &mut print)?;
     Ok(0)
 }
 
@@ -780,18 +788,15 @@ pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
     }
     let host_env = |k: &str| std::env::var(k).ok();
     let env = a.env.iter().map(|e| rrun::spec::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
-    rrun.exec(
-        container,
-        &ExecOptions {
-            command: command.to_vec(),
-            env,
-            user: a.user,
-            workdir: a.workdir,
-            interactive: a.interactive,
-            tty: a.tty,
-            detach: a.detach,
-        },
-    )
+    let mut opts = ExecOptions::default();
+    opts.command = command.to_vec();
+    opts.env = env;
+    opts.user = a.user;
+    opts.workdir = a.workdir;
+    opts.interactive = a.interactive;
+    opts.tty = a.tty;
+    opts.detach = a.detach;
+    rrun.exec(container, &opts)
 }
 
 /// One row of `stats`, with the field names docker's `--format` templates use.
@@ -873,7 +878,28 @@ pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
             return Ok(125);
         }
     };
-    Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind)))
+    Ok(super::images::print_objects(&a.names, a.format.as_deref(), |n| rrun.inspect_object(n, kind).map(Shown::from)))
+}
+
+/// An inspected object as `inspect` prints it: a container's keys sorted (as
+/// Docker's JSON has them), an image's in its type's order.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Shown {
+    Container(serde_json::Value),
+    Image(Box<rrun::image::inspect::ImageInspect>),
+}
+
+impl From<rrun::images::InspectObject> for Shown {
+    fn from(o: rrun::images::InspectObject) -> Shown {
+        match o {
+            rrun::images::InspectObject::Container(c) => {
+                Shown::Container(serde_json::to_value(c).expect("an inspected container serializes"))
+            }
+            rrun::images::InspectObject::Image(i) => Shown::Image(i),
+            _ => unreachable!("inspect finds containers and images"),
+        }
+    }
 }
 
 /// `container prune`: every container that is not running, after Docker's question unless `-f`.

@@ -95,16 +95,13 @@ fn stdout_file() -> Result<std::fs::File, Error> {
 }
 
 pub fn commit(rrun: &Rrun, a: CommitArgs) -> Result<i32, Error> {
-    let id = rrun.commit(
-        &a.container,
-        &CommitOptions {
-            reference: a.reference,
-            message: a.message,
-            author: a.author,
-            changes: a.change,
-            pause: a.pause,
-        },
-    )?;
+    let mut opts = CommitOptions::default();
+    opts.reference = a.reference;
+    opts.message = a.message;
+    opts.author = a.author;
+    opts.changes = a.change;
+    opts.pause = a.pause;
+    let id = rrun.commit(&a.container, &opts)?;
     println!("{id}");
     Ok(0)
 }
@@ -128,7 +125,9 @@ fn stdin_file() -> Result<std::fs::File, Error> {
 }
 
 pub fn cp(rrun: &Rrun, a: CpArgs) -> Result<i32, Error> {
-    let opts = CopyOptions { archive: a.archive, follow_link: a.follow_link };
+    let mut opts = CopyOptions::default();
+    opts.archive = a.archive;
+    opts.follow_link = a.follow_link;
     let fail = |msg: &str| {
         eprintln!("rrun: {msg}");
         Ok(125)

@@ -176,9 +176,9 @@ pub fn rmi(rrun: &Rrun, a: RmiArgs) -> Result<i32, Error> {
     let mut code = 0;
     for name in &a.images {
         match rrun.remove_image(name, a.force) {
-            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Ok(removal) => removal.items().iter().for_each(|item| println!("{item}")),
             Err(e) => {
-                eprintln!("rrun: {e}");
+                eprintln!("rrun: {}", super::message(&e));
                 code = e.exit_code().max(1);
             }
         }
@@ -318,7 +318,7 @@ pub fn print_objects<T: serde::Serialize>(
         match find(n) {
             Ok(v) => found.push(v),
             Err(e) => {
-                eprintln!("rrun: {e}");
+                eprintln!("rrun: {}", super::message(&e));
                 code = e.exit_code();
             }
         }

@@ -207,10 +207,23 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
+/// An error as the command line says it: the library's message, and what to
+/// do about it with rrun's flags and commands.
+pub fn message(e: &rrun::Error) -> String {
+    use rrun::Error as E;
+    let advice = match e {
+        E::ImageInUse { .. } => ": remove the container first, or use -f",
+        E::ImageHasNames { .. } => ": remove them by name, or use -f",
+        E::ContainerRunning(_) => ": stop it first, or use -f",
+        E::PlatformMismatch { .. } => " (pull that platform's image with --pull=missing or --pull=always)",
+        _ => "",
+    };
+    format!("{e}{advice}")
+}
+
 fn fail(e: &rrun::Error) -> i32 {
     // bytes from outside (a file, a registry, a tar header) never reach the terminal raw
-    let shown: String = e
-        .to_string()
+    let shown: String = message(e)
         .chars()
         .map(|c| match c {
             '\n' | '\t' => c.to_string(),

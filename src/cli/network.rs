@@ -217,7 +217,7 @@ pub fn network(rrun: &Rrun, c: NetworkCommand) -> Result<i32, Error> {
                 match rrun.network_remove(n) {
                     Ok(_) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("rrun: {e}");
+                        eprintln!("rrun: {}", super::message(&e));
                         code = e.exit_code();
                     }
                 }

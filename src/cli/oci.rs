@@ -10,7 +10,7 @@
 
 use super::logrus::LogConfig;
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use rrun::oci::{CheckpointOptions, CreateOptions, CriuOptions, ExecOptions, OciError, OciRuntime, RestoreOptions};
+use rrun::oci::{CheckpointOptions, CreateOptions, CriuOptions, ExecOptions, OciError, RestoreOptions, Runtime};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -391,12 +391,12 @@ pub enum OciCommand {
     Version,
 }
 
-fn parse_signal(s: Option<&str>) -> Result<Option<nix::sys::signal::Signal>, OciError> {
+fn parse_signal(s: Option<&str>) -> Result<Option<rrun::Signal>, OciError> {
     let s = s.unwrap_or("SIGTERM");
     if s.trim() == "0" {
         return Ok(None);
     }
-    rrun::launcher::process::parse_signal(s).map(Some).ok_or_else(|| OciError::Invalid(format!("unknown signal {s:?}")))
+    s.parse::<rrun::Signal>().map(Some).map_err(|_| OciError::Invalid(format!("unknown signal {s:?}")))
 }
 
 /// Parses and runs a runc-style command line; returns the exit code.
@@ -418,7 +418,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let _ = OciCli::command().print_help();
         return 0;
     };
-    let runtime = OciRuntime::new(cli.root.clone().unwrap_or_else(OciRuntime::default_root), cli.systemd_cgroup);
+    let runtime = Runtime::new(cli.root.clone().unwrap_or_else(Runtime::default_root), cli.systemd_cgroup);
     // runc's exec reports its own failures with 255 (the process's code is 0..255 otherwise)
     let (prefix, failed) = match &command {
         OciCommand::Exec(_) => ("exec failed: ", 255),
@@ -451,7 +451,7 @@ fn create_options(a: CreateArgs) -> (String, CreateOptions) {
     )
 }
 
-fn run(rt: &OciRuntime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
+fn run(rt: &Runtime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
     match cmd {
         OciCommand::Create(a) => {
             let (id, opts) = create_options(a);
@@ -589,7 +589,7 @@ fn read_process(path: &Path) -> Result<oci_spec::runtime::Process, OciError> {
     serde_json::from_value(v).map_err(bad)
 }
 
-fn exec(rt: &OciRuntime, a: ExecArgs) -> Result<i32, OciError> {
+fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32, OciError> {
     let mut process = match &a.process {
         Some(path) => read_process(path)?,
         None => rt.exec_process(
@@ -635,7 +635,7 @@ fn size(flag: &str, v: &Option<String>) -> Result<Option<i64>, OciError> {
     }
 }
 
-fn update(rt: &OciRuntime, a: UpdateArgs) -> Result<(), OciError> {
+fn update(rt: &Runtime, a: UpdateArgs) -> Result<(), OciError> {
     use oci_spec::runtime::{
         LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources,
     };

@@ -109,11 +109,30 @@ pub struct SearchArgs {
     pub term: String,
 }
 
+/// Pulls `image`, drawing a line per layer on stderr (a terminal) unless `quiet`.
+pub fn pull_shown(
+    rrun: &Rrun,
+    image: &str,
+    client: &ClientOptions,
+    platform: Option<rrun::image::Platform>,
+    quiet: bool,
+) -> Result<rrun::LoadedImage, Error> {
+    let mut opts = PullOptions::default();
+    opts.platform = platform;
+    if quiet {
+        return rrun.pull(image, client, &opts);
+    }
+    let bars = rrun::progress::Progress::new();
+    let observed = bars.clone();
+    opts.progress = Some(rrun::progress::ProgressFn::new(move |e| observed.observe(e)));
+    rrun::progress::show_while(&bars, false, || rrun.pull(image, client, &opts))
+}
+
 pub fn pull(rrun: &Rrun, a: PullArgs) -> Result<i32, Error> {
     let client = a.registry.client_options()?;
     let platform = a.platform.as_deref().map(parse_platform).transpose()?;
     let quiet = a.quiet || !std::io::stderr().is_terminal();
-    let loaded = rrun.pull(&a.image, &client, &PullOptions { platform, quiet })?;
+    let loaded = pull_shown(rrun, &a.image, &client, platform, quiet)?;
     if !a.quiet {
         eprintln!("Pulled {}", loaded.names.first().cloned().unwrap_or_else(|| a.image.clone()));
     }

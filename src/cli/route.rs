@@ -70,8 +70,8 @@ impl Probe for Filesystem {
         rrun::Rrun::probe_container(&Self::store_root(root), name)
     }
     fn oci_container(&self, root: Option<&Path>, id: &str) -> bool {
-        let root = root.map(Path::to_path_buf).unwrap_or_else(rrun::oci::OciRuntime::default_root);
-        rrun::oci::OciRuntime::new(root, false).exists(id)
+        let root = root.map(Path::to_path_buf).unwrap_or_else(rrun::oci::Runtime::default_root);
+        rrun::oci::Runtime::new(root, false).exists(id)
     }
     fn is_oci_root(&self, path: &Path) -> bool {
         path.is_dir() && !rrun::store::Store::exists_at(path)

@@ -388,71 +388,69 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     let ns_mode = |flag: &str, v: &Option<String>| -> Result<NamespaceMode, Error> {
         Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
     };
-    Ok(RunOptions {
-        name: a.name.clone(),
-        command: a.command().to_vec(),
-        entrypoint: a.entrypoint.clone(),
-        env,
-        workdir: a.workdir.clone(),
-        user: a.user.clone(),
-        hostname: a.hostname.clone(),
-        mounts,
-        tmpfs: a.tmpfs.iter().map(|t| t.parse::<Tmpfs>()).collect::<Result<_, _>>()?,
-        read_only: a.read_only,
-        remove: a.rm,
-        interactive: a.interactive,
-        tty: a.tty,
-        network,
-        network_explicit: a.network.is_some(),
-        network_aliases: a
-            .network_alias
-            .iter()
-            .map(|n| spec::network::check_alias(n).map(|()| n.clone()))
-            .collect::<Result<_, _>>()?,
-        publish: a.publish.iter().map(|p| spec::network::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat(),
-        publish_all: a.publish_all,
-        expose: a.expose.iter().map(|e| spec::network::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat(),
-        dns: a.dns.iter().map(|d| spec::network::parse_dns(d)).collect::<Result<_, _>>()?,
-        dns_search: a.dns_search.clone(),
-        dns_options: a.dns_option.clone(),
-        add_hosts: a.add_host.iter().map(|h| spec::network::parse_add_host(h)).collect::<Result<_, _>>()?,
-        ip: a.ip.as_deref().map(spec::network::parse_ip).transpose()?,
-        mac_address: a.mac_address.as_deref().map(spec::network::parse_mac).transpose()?,
-        init: a.init,
-        limits: Limits {
-            device_rules: a.device_cgroup_rule.clone(),
-            devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
-            blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
-            ..a.resources.limits()?
-        },
-        restart: a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?,
-        log_max_size: log_max_size(&a.log_opt)?,
-        cap_add: a.cap_add.clone(),
-        cap_drop: a.cap_drop.clone(),
-        privileged: a.privileged,
-        seccomp: security.seccomp,
-        no_new_privileges: security.no_new_privileges,
-        ulimits: a.ulimit.iter().map(|u| u.parse()).collect::<Result<_, _>>()?,
-        shm_size: a.shm_size.as_deref().map(|v| resources::parse_bytes("--shm-size", v)).transpose()?,
-        sysctls: a.sysctl.iter().map(|s| spec::options::parse_sysctl(s)).collect::<Result<_, _>>()?,
-        group_add: a.group_add.clone(),
-        stop_signal: a.stop_signal.clone(),
-        stop_timeout: a.stop_timeout,
-        ipc: ns_mode("--ipc", &a.ipc)?,
-        pid: ns_mode("--pid", &a.pid)?,
-        uts: ns_mode("--uts", &a.uts)?,
-        cidfile: a.cidfile.clone(),
-        labels,
-        annotations: a.annotation.iter().map(|s| spec::options::parse_annotation(s)).collect::<Result<_, _>>()?,
-        oom_score_adj: a.oom_score_adj.map(spec::options::check_oom_score_adj).transpose()?,
-        // set by `prepare`, which reports their errors as usage errors
-        healthcheck: None,
-        log_driver: Default::default(),
-        attach: None,
-        cdi_devices: cdi_devices.into_iter().cloned().collect(),
-        gpus: a.gpus.iter().map(|g| g.parse()).collect::<Result<_, _>>()?,
-        cdi_spec_dirs: a.cdi_spec_dir.clone(),
-    })
+    let mut o = RunOptions::default();
+    o.stdio = rrun::Stdio::Inherit;
+    o.name = a.name.clone();
+    o.command = a.command().to_vec();
+    o.entrypoint = a.entrypoint.clone();
+    o.env = env;
+    o.workdir = a.workdir.clone();
+    o.user = a.user.clone();
+    o.hostname = a.hostname.clone();
+    o.mounts = mounts;
+    o.tmpfs = a.tmpfs.iter().map(|t| t.parse::<Tmpfs>()).collect::<Result<_, _>>()?;
+    o.read_only = a.read_only;
+    o.remove = a.rm;
+    o.interactive = a.interactive;
+    o.tty = a.tty;
+    o.network = network;
+    o.network_explicit = a.network.is_some();
+    o.network_aliases =
+        a.network_alias.iter().map(|n| spec::network::check_alias(n).map(|()| n.clone())).collect::<Result<_, _>>()?;
+    o.publish = a.publish.iter().map(|p| spec::network::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat();
+    o.publish_all = a.publish_all;
+    o.expose = a.expose.iter().map(|e| spec::network::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat();
+    o.dns = a.dns.iter().map(|d| spec::network::parse_dns(d)).collect::<Result<_, _>>()?;
+    o.dns_search = a.dns_search.clone();
+    o.dns_options = a.dns_option.clone();
+    o.add_hosts = a.add_host.iter().map(|h| spec::network::parse_add_host(h)).collect::<Result<_, _>>()?;
+    o.ip = a.ip.as_deref().map(spec::network::parse_ip).transpose()?;
+    o.mac_address = a.mac_address.as_deref().map(spec::network::parse_mac).transpose()?;
+    o.init = a.init;
+    o.limits = Limits {
+        device_rules: a.device_cgroup_rule.clone(),
+        devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
+        blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
+        ..a.resources.limits()?
+    };
+    o.restart = a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?;
+    o.log_max_size = log_max_size(&a.log_opt)?;
+    o.cap_add = a.cap_add.clone();
+    o.cap_drop = a.cap_drop.clone();
+    o.privileged = a.privileged;
+    o.seccomp = security.seccomp;
+    o.no_new_privileges = security.no_new_privileges;
+    o.ulimits = a.ulimit.iter().map(|u| u.parse()).collect::<Result<_, _>>()?;
+    o.shm_size = a.shm_size.as_deref().map(|v| resources::parse_bytes("--shm-size", v)).transpose()?;
+    o.sysctls = a.sysctl.iter().map(|s| spec::options::parse_sysctl(s)).collect::<Result<_, _>>()?;
+    o.group_add = a.group_add.clone();
+    o.stop_signal = a.stop_signal.clone();
+    o.stop_timeout = a.stop_timeout;
+    o.ipc = ns_mode("--ipc", &a.ipc)?;
+    o.pid = ns_mode("--pid", &a.pid)?;
+    o.uts = ns_mode("--uts", &a.uts)?;
+    o.cidfile = a.cidfile.clone();
+    o.labels = labels;
+    o.annotations = a.annotation.iter().map(|s| spec::options::parse_annotation(s)).collect::<Result<_, _>>()?;
+    o.oom_score_adj = a.oom_score_adj.map(spec::options::check_oom_score_adj).transpose()?;
+    // set by `prepare`, which reports their errors as usage errors
+    o.healthcheck = None;
+    o.log_driver = Default::default();
+    o.attach = None;
+    o.cdi_devices = cdi_devices.into_iter().cloned().collect();
+    o.gpus = a.gpus.iter().map(|g| g.parse()).collect::<Result<_, _>>()?;
+    o.cdi_spec_dirs = a.cdi_spec_dir.clone();
+    Ok(o)
 }
 
 /// `--log-opt max-size=10m` (other json-file options are refused, not ignored).
@@ -507,7 +505,7 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     if pull && !a.dry_run {
         let client = a.registry.client_options()?;
         let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
-        rrun.pull(a.image(), &client, &rrun::registry::PullOptions { platform, quiet })?;
+        super::registry::pull_shown(rrun, a.image(), &client, platform, quiet)?;
     }
     Ok(Ok(opts))
 }

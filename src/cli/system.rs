@@ -143,6 +143,7 @@ pub fn df(rrun: &Rrun, a: DfArgs) -> Result<i32, Error> {
                 rrun::Status::Running => "Running",
                 rrun::Status::Paused => "Paused",
                 rrun::Status::Exited => "Exited",
+                _ => "Unknown",
             };
             vec![
                 c.id[..12].to_string(),

@@ -176,7 +176,7 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
                 match rrun.volume_remove(n, a.force) {
                     Ok(()) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("rrun: {e}");
+                        eprintln!("rrun: {}", super::message(&e));
                         code = 125;
                     }
                 }

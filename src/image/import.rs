@@ -115,7 +115,7 @@ pub(crate) struct PlannedLayer {
 /// Imports planned images from one source into the store.
 pub(crate) struct Importer<'a> {
     pub store: &'a Store,
-    pub progress: Option<&'a crate::progress::Progress>,
+    pub progress: Option<&'a crate::progress::ProgressFn>,
     /// Where the image comes from, for errors: an archive path or a reference.
     pub origin: String,
     pub source: &'a dyn Source,
@@ -337,9 +337,11 @@ impl Importer<'_> {
             None => reader,
         };
         let label = layer.blob.as_ref().map(|b| b.to_string()).unwrap_or_else(|| layer.member.clone());
-        let item = self.progress.map(|p| p.add(layer.blob.as_ref().map(|b| b.short()).unwrap_or("layer"), layer.size));
-        let reader: Box<dyn Read + Send + '_> = match &item {
-            Some(item) => Box::new(crate::progress::Counting::new(reader, item.clone())),
+        if let Some(p) = self.progress {
+            p.emit(&crate::progress::PullEvent::LayerStarted { digest: label.clone(), size: layer.size });
+        }
+        let reader: Box<dyn Read + Send + '_> = match self.progress {
+            Some(p) => Box::new(crate::progress::Counting::new(reader, p.clone(), &label, layer.size)),
             None => reader,
         };
         let result = unpack_layer(
@@ -352,8 +354,8 @@ impl Importer<'_> {
                 blob_copy,
             },
         );
-        if let Some(item) = &item {
-            item.finish();
+        if let (Some(p), Ok(_)) = (self.progress, &result) {
+            p.emit(&crate::progress::PullEvent::LayerDone { digest: label.clone() });
         }
         let what = || format!("layer {label}");
         let out = match result {

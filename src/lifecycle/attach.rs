@@ -55,6 +55,7 @@ pub(crate) const CLOSE_STDIN_AT_EOF: u8 = 8;
 
 /// `rrun attach` and `rrun start -a` options.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AttachOptions {
     /// Relay our stdin to the container (when it has one open).
     pub stdin: bool,
@@ -530,7 +531,9 @@ impl Rrun {
                             send(sock, kind::RESIZE, &resize_payload(rows, cols)).map_err(lost)?;
                         }
                     } else {
-                        let _ = self.kill(&c.record.id, Some(&info.ssi_signo.to_string()));
+                        if let Some(sig) = crate::Signal::from_number(info.ssi_signo as i32) {
+                            let _ = self.kill(&c.record.id, Some(sig));
+                        }
                     }
                 }
             }

@@ -3,14 +3,13 @@
 //! prune. The record says where the container's processes and cgroup are;
 //! pidfds make sure a reused PID is never signalled.
 
-use super::{Container, STOP_MARKER};
+use super::STOP_MARKER;
 use crate::cgroups::{self, Cgroup};
 use crate::container::{ContainerRecord, Status};
-use crate::launcher::process::{parse_signal, ProcessHandle};
+use crate::launcher::process::ProcessHandle;
 use crate::logs::{self, LogEntry};
 use crate::{io_error, Error, Rrun};
 use nix::sys::signal::Signal;
-use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
@@ -75,6 +74,7 @@ pub(crate) const RESTART_MARKER: &str = "restart-requested";
 
 /// `rrun logs` options.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LogOptions {
     /// Keep printing as the container writes, until it exits.
     pub follow: bool,
@@ -197,7 +197,12 @@ impl Rrun {
         let Some(init) = Self::init_handle(c) else { return Ok(()) };
         let cgroup = cgroups::open(&c.cgroup);
         if let Some(timeout) = grace {
-            let signal = c.stop_signal.as_deref().and_then(parse_signal).unwrap_or(Signal::SIGTERM);
+            let signal: Signal = c
+                .stop_signal
+                .as_deref()
+                .and_then(|s| s.parse::<crate::Signal>().ok())
+                .unwrap_or(crate::Signal::TERM)
+                .into();
             info!(id = %c.id, ?signal, ?timeout, "stopping the container");
             init.signal(signal);
             if c.paused {
@@ -361,12 +366,10 @@ impl Rrun {
         removed
     }
 
-    /// Sends a signal (SIGKILL by default) to the container's main process.
-    pub fn kill(&self, name_or_id: &str, signal: Option<&str>) -> Result<ContainerRecord, Error> {
-        let sig = match signal {
-            Some(s) => parse_signal(s).ok_or_else(|| Error::InvalidSignal(s.to_string()))?,
-            None => Signal::SIGKILL,
-        };
+    /// Sends `signal` ([`crate::Signal::KILL`] when `None`) to the
+    /// container's main process. Returns its record.
+    pub fn kill(&self, name_or_id: &str, signal: Option<crate::Signal>) -> Result<ContainerRecord, Error> {
+        let sig: Signal = signal.unwrap_or(crate::Signal::KILL).into();
         let c = self.running(name_or_id)?;
         let init = Self::init_handle(&c).ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
         info!(id = %c.id, signal = ?sig, "kill");
@@ -579,283 +582,6 @@ impl Rrun {
         }
         self.remove_orphaned_cgroups();
         Ok(removed)
-    }
-
-    /// Everything known about a container, shaped like `docker inspect`.
-    pub fn inspect(&self, name_or_id: &str) -> Result<Value, Error> {
-        let Container { record: c, dir, spec, .. } = self.open_container(name_or_id)?;
-        let process = spec.process().as_ref();
-        let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
-        let resources = spec.linux().as_ref().and_then(|l| l.resources().clone());
-        let memory = resources.as_ref().and_then(|r| r.memory().as_ref());
-        let cpu = resources.as_ref().and_then(|r| r.cpu().as_ref());
-        let nano_cpus = cpu
-            .and_then(|c| Some((c.quota()?, c.period()?)))
-            .map(|(q, p)| if q > 0 { q as i128 * 1_000_000_000 / p.max(1) as i128 } else { 0 })
-            .unwrap_or(0);
-        let mounts: Vec<Value> = spec
-            .mounts()
-            .iter()
-            .flatten()
-            .filter(|m| {
-                // the user's mounts: binds, volumes and tmpfs, not rrun's own /etc files and /dev
-                let d = m.destination().to_string_lossy();
-                let t = m.typ().as_deref().unwrap_or("");
-                matches!(t, "bind" | "tmpfs")
-                    && !["/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/dev", "/dev/shm"].contains(&d.as_ref())
-            })
-            .map(|m| {
-                let ro = m.options().iter().flatten().any(|o| o == "ro");
-                let propagation = m
-                    .options()
-                    .iter()
-                    .flatten()
-                    .find(|o| ["private", "rprivate", "shared", "rshared", "slave", "rslave"].contains(&o.as_str()))
-                    .cloned()
-                    .unwrap_or_default();
-                match c.volumes.iter().find(|v| v.destination == *m.destination()) {
-                    Some(v) => json!({
-                        "Type": "volume",
-                        "Name": v.name,
-                        "Source": m.source(),
-                        "Destination": m.destination(),
-                        "Driver": "local",
-                        "Mode": "",
-                        "RW": !ro,
-                        "Propagation": "",
-                    }),
-                    None => json!({
-                        "Type": m.typ(),
-                        "Source": m.source(),
-                        "Destination": m.destination(),
-                        "Mode": "",
-                        "RW": !ro,
-                        "Propagation": if m.typ().as_deref() == Some("bind") { propagation } else { String::new() },
-                    }),
-                }
-            })
-            .collect();
-        let linux = spec.linux().as_ref();
-        // a namespace joined by path is another container's (/proc/PID/ns/…): named by its ID
-        let others = self.containers().unwrap_or_default();
-        let ns_mode = |t: oci_spec::runtime::LinuxNamespaceType| -> String {
-            match linux.and_then(|l| l.namespaces().as_ref()).and_then(|n| n.iter().find(|n| n.typ() == t)) {
-                None => "host".into(),
-                Some(n) => match n.path() {
-                    None => "private".into(),
-                    Some(p) => {
-                        let pid =
-                            p.strip_prefix("/proc").ok().and_then(|r| r.iter().next()?.to_str()?.parse::<i32>().ok());
-                        match others.iter().find(|o| pid.is_some() && o.pid == pid) {
-                            Some(o) => format!("container:{}", o.id),
-                            None => format!("path:{}", p.display()),
-                        }
-                    }
-                },
-            }
-        };
-        let shm_size = spec
-            .mounts()
-            .iter()
-            .flatten()
-            .find(|m| m.destination() == std::path::Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs"))
-            .and_then(|m| m.options().iter().flatten().find_map(|o| o.strip_prefix("size=")).map(String::from))
-            .and_then(|s| crate::spec::resources::parse_bytes("size", &s).ok())
-            .unwrap_or(0);
-        let ulimits: Vec<Value> = process
-            .and_then(|p| p.rlimits().clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                let name = crate::spec::options::ULIMITS.iter().find(|(_, t)| *t == r.typ()).map(|(n, _)| *n);
-                let v = |x: u64| if x == u64::MAX { -1 } else { x as i64 };
-                json!({ "Name": name, "Soft": v(r.soft()), "Hard": v(r.hard()) })
-            })
-            .collect();
-        let status = match c.status {
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Exited => "exited",
-        };
-        let (policy, retries) = match c.restart_policy {
-            crate::RestartPolicy::OnFailure(n) => ("on-failure".to_string(), n),
-            p => (p.to_string(), 0),
-        };
-        let mut ports = serde_json::Map::new();
-        for p in &c.ports {
-            let key = format!("{}/{}", p.container_port, p.protocol);
-            let binding = json!({ "HostIp": p.host_ip, "HostPort": p.host_port.to_string() });
-            match ports.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
-                Value::Array(a) => a.push(binding),
-                _ => unreachable!("inserted as an array"),
-            }
-        }
-        // Docker's NetworkSettings: per network, the address, gateway and MAC address it has while it runs
-        let mut networks = serde_json::Map::new();
-        for a in &c.network.networks {
-            let ep = c.endpoints.iter().find(|e| e.network == a.name);
-            let field = |f: fn(&crate::container::Endpoint) -> String| ep.map(f).unwrap_or_default();
-            networks.insert(
-                a.name.clone(),
-                json!({
-                    "IPAMConfig": a.ip.as_ref().map(|ip| json!({ "IPv4Address": ip })),
-                    "Aliases": ep.map(|e| e.aliases.clone()).filter(|a| !a.is_empty()),
-                    "MacAddress": field(|e| e.mac.clone()),
-                    "NetworkID": ep.map(|e| e.network_id.clone()).unwrap_or_default(),
-                    "EndpointID": ep.map(|e| format!("{}-{}", &c.id[..12], e.interface)).unwrap_or_default(),
-                    "Gateway": field(|e| e.gateway.clone()),
-                    "IPAddress": field(|e| e.ip.clone()),
-                    "IPPrefixLen": ep.map(|e| e.prefix_len).unwrap_or(0),
-                    "IPv6Gateway": "",
-                    "GlobalIPv6Address": "",
-                    "GlobalIPv6PrefixLen": 0,
-                    "DriverOpts": null,
-                    "Links": null,
-                }),
-            );
-        }
-        let first = c.endpoints.first();
-        let network_mode = match c.network.mode.as_str() {
-            "bridge" => c.network.networks.first().map(|a| a.name.clone()).unwrap_or_else(|| "bridge".into()),
-            "" => "host".into(),
-            m => m.to_string(),
-        };
-        let mut port_bindings = serde_json::Map::new();
-        for p in &c.network.publish {
-            for i in 0..p.range {
-                let key = format!("{}/{}", p.container_port + i, p.protocol);
-                let host_port = if p.host_port == 0 { String::new() } else { (p.host_port + i).to_string() };
-                let binding = json!({ "HostIp": p.host_ip, "HostPort": host_port });
-                if let Value::Array(a) = port_bindings.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
-                    a.push(binding);
-                }
-            }
-        }
-        let network_settings = json!({
-            "Bridge": "",
-            "SandboxID": if c.network_state.is_some() { c.id.clone() } else { String::new() },
-            "SandboxKey": if c.network_state.is_some() {
-                crate::network::attach::netns_path(&c.id).display().to_string()
-            } else {
-                String::new()
-            },
-            "Ports": ports,
-            "Gateway": first.map(|e| e.gateway.clone()).unwrap_or_default(),
-            "IPAddress": first.map(|e| e.ip.clone()).unwrap_or_default(),
-            "IPPrefixLen": first.map(|e| e.prefix_len).unwrap_or(0),
-            "MacAddress": first.map(|e| e.mac.clone()).unwrap_or_default(),
-            "EndpointID": first.map(|e| format!("{}-{}", &c.id[..12], e.interface)).unwrap_or_default(),
-            // IPv4 only, no hairpin NAT: Docker's keys, with its values for none
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "HairpinMode": false,
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "Networks": networks,
-        });
-        let mut log_config = serde_json::Map::new();
-        if c.log_driver == crate::container::LogDriver::JsonFile {
-            log_config.insert("max-size".into(), c.log_max_size.to_string().into());
-        }
-        let mut v = json!({
-            "Id": c.id,
-            "Created": c.created,
-            "Path": args.first(),
-            "Args": args.iter().skip(1).collect::<Vec<_>>(),
-            "State": {
-                "Status": status,
-                "Running": c.is_running(),
-                "Paused": c.status == Status::Paused,
-                "Restarting": false,
-                "OOMKilled": c.oom_killed,
-                "Dead": false,
-                "Pid": c.pid.unwrap_or(0),
-                "ExitCode": c.exit_code.unwrap_or(0),
-                "Error": c.error.clone().unwrap_or_default(),
-                "StartedAt": c.started_at,
-                "FinishedAt": c.finished_at,
-                "MonitorPid": c.monitor_pid.filter(|_| c.monitor_alive()),
-            },
-            "Image": c.image_id.to_string(),
-            "Name": format!("/{}", c.name),
-            "RestartCount": c.restart_count,
-            "LogPath": dir.join("container.log"),
-            "Cgroup": c.cgroup,
-            "HostConfig": {
-                "AutoRemove": c.auto_remove,
-                "Init": c.init,
-                "ReadonlyRootfs": spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
-                "Memory": memory.and_then(|m| m.limit()).unwrap_or(0),
-                "MemorySwap": memory.and_then(|m| m.swap()).unwrap_or(0),
-                "MemoryReservation": memory.and_then(|m| m.reservation()).unwrap_or(0),
-                "NanoCpus": nano_cpus as i64,
-                "CpuShares": cpu.and_then(|c| c.shares()).unwrap_or(0),
-                "CpuQuota": cpu.and_then(|c| c.quota()).unwrap_or(0),
-                "CpuPeriod": cpu.and_then(|c| c.period()).unwrap_or(0),
-                "CpusetCpus": cpu.and_then(|c| c.cpus().clone()).unwrap_or_default(),
-                "PidsLimit": resources.as_ref().and_then(|r| r.pids().as_ref()).map(|p| p.limit()),
-                "RestartPolicy": { "Name": policy, "MaximumRetryCount": retries },
-                "BlkioWeight": resources.as_ref().and_then(|r| r.block_io().as_ref()).and_then(|b| b.weight()).unwrap_or(0),
-                "ShmSize": shm_size,
-                "Sysctls": linux.and_then(|l| l.sysctl().clone()).unwrap_or_default(),
-                "IpcMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Ipc),
-                "PidMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Pid),
-                "UTSMode": ns_mode(oci_spec::runtime::LinuxNamespaceType::Uts),
-                "OomScoreAdj": process.and_then(|p| p.oom_score_adj()).unwrap_or(0),
-                "Ulimits": ulimits,
-                "Annotations": spec.annotations().clone().unwrap_or_default(),
-                "SecurityOpt": if process.and_then(|p| p.no_new_privileges()).unwrap_or(false) {
-                    vec!["no-new-privileges"]
-                } else {
-                    Vec::new()
-                },
-                "LogConfig": { "Type": c.log_driver.to_string(), "Config": log_config },
-            },
-            "NetworkSettings": network_settings,
-            "Mounts": mounts,
-            "Config": {
-                "Hostname": spec.hostname(),
-                "User": process.map(|p| format!("{}:{}", p.user().uid(), p.user().gid())),
-                "Env": process.and_then(|p| p.env().clone()).unwrap_or_default(),
-                "Cmd": c.command,
-                "Image": c.image,
-                "WorkingDir": process.map(|p| p.cwd().clone()),
-                "Tty": process.and_then(|p| p.terminal()).unwrap_or(false),
-                "Labels": c.labels,
-                "StopSignal": c.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
-                "StopTimeout": c.stop_timeout,
-                "OpenStdin": c.open_stdin,
-            },
-            "GraphDriver": {
-                "Name": "overlay",
-                "Data": {
-                    "UpperDir": dir.join("upper"),
-                    "WorkDir": dir.join("work"),
-                    "MergedDir": dir.join("rootfs"),
-                },
-            },
-        });
-        let extra_hosts: Vec<String> = c.network.add_hosts.iter().map(|(n, ip)| format!("{n}:{ip}")).collect();
-        for (k, value) in [
-            ("NetworkMode", json!(network_mode)),
-            ("PortBindings", Value::Object(port_bindings)),
-            ("Dns", json!(c.network.dns)),
-            ("DnsSearch", json!(c.network.dns_search)),
-            ("DnsOptions", json!(c.network.dns_options)),
-            ("ExtraHosts", json!(extra_hosts)),
-        ] {
-            v["HostConfig"][k] = value;
-        }
-        // as Docker: only a container with a health check has these
-        if let Some(hc) = &c.healthcheck {
-            v["Config"]["Healthcheck"] = serde_json::to_value(hc).expect("serializes");
-            v["State"]["Health"] = serde_json::to_value(c.health.clone().unwrap_or_default()).expect("serializes");
-        }
-        Ok(v)
     }
 }
 

@@ -33,6 +33,7 @@ pub enum CopyHost {
 
 /// `cp` flags.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct CopyOptions {
     /// `-a`: keep the source's owner instead of the destination's user.
     pub archive: bool,

@@ -14,18 +14,113 @@ use std::io::Read;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-/// What `rrun exec` runs.
+/// What `rrun exec` runs: build it with [`ExecOptions::new`] and its setters.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
+    /// The command and its arguments.
     pub command: Vec<String>,
     /// `K=V` entries added to (or replacing those of) the container's environment.
     pub env: Vec<String>,
+    /// `USER[:GROUP]` (names or IDs) to run as, instead of the container's user.
     pub user: Option<String>,
+    /// An absolute working directory, instead of the container's.
     pub workdir: Option<String>,
+    /// Keep stdin open (the caller's, with [`crate::Stdio::Inherit`]).
     pub interactive: bool,
+    /// Give it a terminal.
     pub tty: bool,
     /// Start it and return without waiting.
     pub detach: bool,
+    /// Where its stdin, stdout and stderr go (the caller's own by default).
+    pub stdio: crate::Stdio,
+}
+
+impl ExecOptions {
+    /// Runs `command` (its first item the executable), with nothing else changed.
+    pub fn new<S: Into<String>>(command: impl IntoIterator<Item = S>) -> ExecOptions {
+        ExecOptions { command: command.into_iter().map(Into::into).collect(), ..Default::default() }
+    }
+
+    /// Adds `K=V` to its environment.
+    pub fn env(mut self, kv: impl Into<String>) -> ExecOptions {
+        self.env.push(kv.into());
+        self
+    }
+
+    /// Runs it as `user` (`USER[:GROUP]`).
+    pub fn user(mut self, user: impl Into<String>) -> ExecOptions {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Runs it in `dir` (absolute).
+    pub fn workdir(mut self, dir: impl Into<String>) -> ExecOptions {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Where its standard streams go.
+    pub fn stdio(mut self, stdio: crate::Stdio) -> ExecOptions {
+        self.stdio = stdio;
+        self
+    }
+}
+
+/// A process started in a container with piped streams ([`Rrun::exec_spawn`]),
+/// as `std::process::Child`: take its ends, then [`RunningProcess::wait`].
+///
+/// Until it is waited for, the calling thread's forwarded signals (SIGINT,
+/// SIGTERM, …) and SIGCHLD stay blocked: they are passed on to the process.
+pub struct RunningProcess {
+    /// The write end of its stdin (dropped: it reads end-of-file).
+    pub stdin: Option<std::fs::File>,
+    /// The read end of its stdout.
+    pub stdout: Option<std::fs::File>,
+    /// The read end of its stderr.
+    pub stderr: Option<std::fs::File>,
+    io: launcher::ChildIo,
+    rrun: Rrun,
+    record: ContainerRecord,
+    exec_id: String,
+}
+
+impl RunningProcess {
+    /// Its PID on the host.
+    pub fn pid(&self) -> i32 {
+        self.io.pid()
+    }
+
+    /// Closes its stdin (if still held) and waits for it to exit, passing on
+    /// the signals this thread receives; returns its exit code (128+N for
+    /// signal N). Its output pipes stay readable until they are dropped.
+    pub fn wait(mut self) -> Result<i32, Error> {
+        drop(self.stdin.take());
+        let status = loop {
+            if let Some(status) = self.io.try_reap()? {
+                break status;
+            }
+            let mut fds = [nix::poll::PollFd::new(self.io.signal_fd(), nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    let path = std::path::PathBuf::from(format!("/proc/{}", self.pid()));
+                    return Err(Error::Io { path, source: std::io::Error::from(e) });
+                }
+            }
+            self.io.handle_signal();
+        };
+        let code = status.code();
+        let extra = [("execID", self.exec_id.clone()), ("exitCode", code.to_string())];
+        self.rrun.emit_container(&self.record, "exec_die", &extra);
+        Ok(code)
+    }
+}
+
+impl std::fmt::Debug for RunningProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningProcess").field("pid", &self.pid()).field("container", &self.record.id).finish()
+    }
 }
 
 /// Reads a small file of the running container's filesystem (through
@@ -45,10 +140,46 @@ fn read_in_container(pid: i32, path: &str) -> Option<String> {
     Some(s)
 }
 
+/// Where an exec'd process's captured output goes: false once its reader went away.
+type OutputSink<'a> = dyn FnMut(launcher::Stream, &[u8]) -> bool + 'a;
+
 impl Rrun {
     /// Runs a command in a running container and returns its exit code
     /// (0 at once with `detach`).
     pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
+        match opts.stdio {
+            crate::Stdio::Null => self.exec_shown(name_or_id, opts, Some(&mut |_, _| true)),
+            _ => self.exec_shown(name_or_id, opts, None),
+        }
+    }
+
+    /// Runs a command in a running container as [`Rrun::exec`] does, and
+    /// returns all it wrote to stdout and stderr with its exit code (stdin:
+    /// the caller's with `interactive`, else `/dev/null`; `detach` and
+    /// `stdio` are not used). Both streams are read while it runs.
+    pub fn exec_output(&self, name_or_id: &str, opts: &ExecOptions) -> Result<crate::Output, Error> {
+        let mut out = crate::Output::default();
+        let opts = ExecOptions { detach: false, ..opts.clone() };
+        out.status = self.exec_shown(
+            name_or_id,
+            &opts,
+            Some(&mut |stream, bytes| {
+                match stream {
+                    launcher::Stream::Stdout => out.stdout.extend_from_slice(bytes),
+                    launcher::Stream::Stderr => out.stderr.extend_from_slice(bytes),
+                }
+                true
+            }),
+        )?;
+        Ok(out)
+    }
+
+    /// Starts a command in a running container with its stdin, stdout and
+    /// stderr as pipes the caller holds, as `std::process::Command::spawn`
+    /// with piped streams does (`interactive`, `detach` and `stdio` are not
+    /// used). Read stdout and stderr while it runs (or from other threads):
+    /// a full pipe blocks the process. [`RunningProcess::wait`] reaps it.
+    pub fn exec_spawn(&self, name_or_id: &str, opts: &ExecOptions) -> Result<RunningProcess, Error> {
         crate::launcher::ensure_single_threaded()?;
         let c = self.open_container(name_or_id)?;
         match c.record.status {
@@ -57,7 +188,46 @@ impl Rrun {
             _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
         }
         let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
-        let stdio = if opts.interactive { StdioMode::Inherit } else { StdioMode::NullStdin };
+        let exec_id = crate::container::new_id();
+        let what = format!(": {}", opts.command.join(" "));
+        self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
+        let child = self.spawn_exec(&c.spec, &c.record, pid, opts, StdioMode::Capture(launcher::StdinMode::Pipe))?;
+        self.emit_container(&c.record, &format!("exec_start{what}"), &[("execID", exec_id.clone())]);
+        let mut io = child.into_io();
+        let file = |fd: Option<OwnedFd>| fd.map(std::fs::File::from);
+        Ok(RunningProcess {
+            stdin: file(io.stdin.take()),
+            stdout: file(io.stdout.take()),
+            stderr: file(io.stderr.take()),
+            io,
+            rrun: self.clone(),
+            record: c.record,
+            exec_id,
+        })
+    }
+
+    /// [`Rrun::exec`]; with `sink`, its stdout and stderr are read through pipes and handed to it.
+    fn exec_shown(
+        &self,
+        name_or_id: &str,
+        opts: &ExecOptions,
+        sink: Option<&mut OutputSink<'_>>,
+    ) -> Result<i32, Error> {
+        crate::launcher::ensure_single_threaded()?;
+        let c = self.open_container(name_or_id)?;
+        match c.record.status {
+            Status::Running => {}
+            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
+            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
+        }
+        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let stdin_inherited = opts.interactive && opts.stdio != crate::Stdio::Null;
+        let stdio = match (&sink, stdin_inherited) {
+            (None, true) => StdioMode::Inherit,
+            (None, false) => StdioMode::NullStdin,
+            (Some(_), true) => StdioMode::Capture(launcher::StdinMode::Inherit),
+            (Some(_), false) => StdioMode::Capture(launcher::StdinMode::Null),
+        };
         let exec_id = crate::container::new_id();
         let what = format!(": {}", opts.command.join(" "));
         self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
@@ -66,7 +236,10 @@ impl Rrun {
         if opts.detach {
             return Ok(0);
         }
-        let code = child.wait(opts.interactive)?.code();
+        let code = match sink {
+            Some(sink) => child.wait_output(stdin_inherited, sink)?.code(),
+            None => child.wait(opts.interactive)?.code(),
+        };
         self.emit_container(&c.record, "exec_die", &[("execID", exec_id), ("exitCode", code.to_string())]);
         Ok(code)
     }

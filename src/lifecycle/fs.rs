@@ -69,6 +69,7 @@ pub struct FsChange {
 
 /// `commit` options.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CommitOptions {
     /// `REPO[:TAG]` for the new image; none leaves it unnamed.
     pub reference: Option<String>,

@@ -11,6 +11,7 @@ mod copy;
 mod exec;
 mod fs;
 mod health;
+mod inspect;
 mod monitor;
 mod net;
 mod networks;
@@ -23,8 +24,12 @@ mod volumes;
 pub use attach::AttachOptions;
 pub use control::{ContainerStats, LogOptions, TopOutput};
 pub use copy::{CopyHost, CopyOptions};
-pub use exec::ExecOptions;
+pub use exec::{ExecOptions, RunningProcess};
 pub use fs::{ChangeKind, CommitOptions, FsChange, FsError};
+pub use inspect::{
+    ContainerConfig, ContainerInspect, ContainerState, EndpointSettings, GraphDriver, HostConfig, IpamConfig,
+    LogConfig, MountPoint, NetworkSettings, PortBinding, RestartPolicyConfig, Ulimit,
+};
 pub use plan::{DryRun, PlannedVolume};
 pub use steps::STEPS;
 pub use update::UpdateOptions;
@@ -200,7 +205,7 @@ impl Rrun {
             check_oom_score_adj(adj)?;
         }
         if let Some(s) = &opts.stop_signal {
-            crate::launcher::process::parse_signal(s).ok_or_else(|| Error::InvalidSignal(s.clone()))?;
+            s.parse::<crate::Signal>().map_err(|e| Error::InvalidSignal(e.0))?;
         }
         let (mut joined, joined_hostname) = self.joined_namespaces(opts)?;
         // --network: checked now (an unknown network or a port in use creates nothing)
@@ -413,10 +418,29 @@ impl Rrun {
     /// [`Rrun::run`], saying also whether the kernel's OOM killer ended the
     /// container, and its memory limit (the CLI tells the user why it died).
     pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
+        let shown = match opts.stdio {
+            crate::Stdio::Null => Shown::Nowhere,
+            _ => Shown::Streams(opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true })),
+        };
+        self.run_shown(image_name, opts, shown)
+    }
+
+    /// Creates and runs a container in the foreground as [`Rrun::run`] does,
+    /// and returns all it wrote to stdout and stderr with its exit code,
+    /// whatever [`RunOptions::stdio`] says (stdin: the caller's with
+    /// `interactive`, else `/dev/null`). Both streams are read while it runs:
+    /// a container that writes much to either never blocks.
+    pub fn output(&self, image_name: &str, opts: &RunOptions) -> Result<crate::Output, Error> {
+        let mut out = crate::Output::default();
+        let outcome = self.run_shown(image_name, opts, Shown::Buffers(&mut out.stdout, &mut out.stderr))?;
+        out.status = outcome.code;
+        Ok(out)
+    }
+
+    fn run_shown(&self, image_name: &str, opts: &RunOptions, shown: Shown<'_>) -> Result<RunOutcome, Error> {
         crate::launcher::ensure_single_threaded()?;
         let c = self.create_as(image_name, opts, true)?;
-        let streams = opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true });
-        let result = self.start_foreground(&c, opts.interactive, streams);
+        let result = self.start_foreground(&c, opts.interactive, shown);
         let oom_killed = result.is_ok() && container::read_record(&c.dir).is_some_and(|r| r.oom_killed);
         if opts.remove {
             self.destroy(&c.record);
@@ -449,13 +473,14 @@ impl Rrun {
     /// Runs a created (or exited) container with this process as its
     /// monitor: its output goes to `streams` of this process (and to its
     /// log), relayed through pipes by this process, which waits anyway.
-    fn start_foreground(&self, c: &Container, interactive: bool, streams: Streams) -> Result<i32, Error> {
+    fn start_foreground(&self, c: &Container, interactive: bool, mut shown: Shown<'_>) -> Result<i32, Error> {
         // a container this process created to run already names it as its owner
         if c.record.monitor_pid != Some(std::process::id() as i32) {
             self.claim_monitor(c)?;
         }
         let mut log = self.open_log(c)?;
-        let relayed = log.is_some() || !streams.stdout || !streams.stderr;
+        let interactive = interactive && shown.stdin();
+        let relayed = log.is_some() || shown.relayed();
         let stdio = match (relayed, interactive) {
             (true, true) => StdioMode::Capture(StdinMode::Inherit),
             (true, false) => StdioMode::Capture(StdinMode::Null),
@@ -473,12 +498,7 @@ impl Rrun {
                     if let Some(l) = log.as_mut() {
                         let _ = l.write(stream, bytes);
                     }
-                    let (shown, fd) = match stream {
-                        Stream::Stdout => (streams.stdout, libc::STDOUT_FILENO),
-                        Stream::Stderr => (streams.stderr, libc::STDERR_FILENO),
-                    };
-                    // SAFETY: the process's standard descriptors stay open while it runs.
-                    !shown || launcher::write_all(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes).is_ok()
+                    shown.write(stream, bytes)
                 })
             },
         );
@@ -733,6 +753,53 @@ impl Rrun {
         }
         self.collect_orphaned_layers(&c);
         Ok(c.id.clone())
+    }
+}
+
+/// Where a foreground run's output goes.
+enum Shown<'a> {
+    /// This process's stdout and stderr, those chosen (`-a`); stdin with `interactive` if chosen.
+    Streams(Streams),
+    /// Nowhere (its log still gets it); stdin is `/dev/null`.
+    Nowhere,
+    /// Into these buffers (stdout, stderr).
+    Buffers(&'a mut Vec<u8>, &'a mut Vec<u8>),
+}
+
+impl Shown<'_> {
+    /// The caller's stdin may be the container's.
+    fn stdin(&self) -> bool {
+        !matches!(self, Shown::Nowhere)
+    }
+
+    /// rrun must read the container's output (not all of it goes to this process's own descriptors).
+    fn relayed(&self) -> bool {
+        match self {
+            Shown::Streams(s) => !s.stdout || !s.stderr,
+            Shown::Nowhere | Shown::Buffers(..) => true,
+        }
+    }
+
+    /// Passes on what the container wrote; false once its reader went away.
+    fn write(&mut self, stream: Stream, bytes: &[u8]) -> bool {
+        match self {
+            Shown::Streams(streams) => {
+                let (shown, fd) = match stream {
+                    Stream::Stdout => (streams.stdout, libc::STDOUT_FILENO),
+                    Stream::Stderr => (streams.stderr, libc::STDERR_FILENO),
+                };
+                // SAFETY: the process's standard descriptors stay open while it runs.
+                !shown || launcher::write_all(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes).is_ok()
+            }
+            Shown::Nowhere => true,
+            Shown::Buffers(out, err) => {
+                match stream {
+                    Stream::Stdout => out.extend_from_slice(bytes),
+                    Stream::Stderr => err.extend_from_slice(bytes),
+                }
+                true
+            }
+        }
     }
 }
 

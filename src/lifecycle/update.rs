@@ -8,6 +8,7 @@ use crate::{cgroups, io_error, Error, Rrun};
 
 /// What `rrun update` changes; what it leaves out stays as it is.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct UpdateOptions {
     pub limits: Limits,
     pub restart: Option<RestartPolicy>,

@@ -13,7 +13,8 @@ impl OciRuntime {
     /// container sharing a PID namespace exits, its other processes live on in
     /// its cgroup, and containerd's shim kills them with `kill --all … 9`.
     /// `None` is signal 0: only whether the container is alive is checked.
-    pub fn kill(&self, id: &str, signal: Option<Signal>, all: bool) -> Result<(), OciError> {
+    pub fn kill(&self, id: &str, signal: Option<crate::signal::Signal>, all: bool) -> Result<(), OciError> {
+        let signal: Option<Signal> = signal.map(Into::into);
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
         if all {

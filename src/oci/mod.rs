@@ -158,9 +158,14 @@ pub(crate) struct Record {
     pub shared_cgroup: bool,
 }
 
-/// A handle on an OCI state root.
+/// [`Runtime`]'s name inside the crate before it was public as `oci::Runtime`.
+pub(crate) type OciRuntime = Runtime;
+
+/// The runc-compatible OCI runtime: a handle on a state root (`/run/rrun`
+/// by default) whose containers are created from OCI bundles
+/// (`create`/`start`/`kill`/`delete`, as runc's command line has them).
 #[derive(Debug, Clone)]
-pub struct OciRuntime {
+pub struct Runtime {
     root: PathBuf,
     /// `--systemd-cgroup`: cgroupsPath is `slice:prefix:name`.
     systemd_cgroup: bool,

@@ -16,11 +16,12 @@ use std::path::Path;
 use tracing::{info, warn};
 
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct PullOptions {
     /// Platform to choose from a multi-arch index (default: this machine's).
     pub platform: Option<Platform>,
-    /// No progress display.
-    pub quiet: bool,
+    /// Told of each step and of the bytes read ([`crate::progress::PullEvent`]); none: no events.
+    pub progress: Option<crate::progress::ProgressFn>,
 }
 
 /// The API host of a registry (Docker Hub's API is not at docker.io).
@@ -271,10 +272,19 @@ pub fn pull(
         ep: ep.clone(),
         sizes: m.layers().iter().map(|l| (l.digest().to_string(), l.size())).collect(),
     };
-    let progress = crate::progress::Progress::new();
-    let importer = Importer { store, progress: Some(&progress), origin: name.clone(), source: &source };
-    let loaded = crate::progress::show_while(&progress, opts.quiet, || importer.import(plan))
-        .map_err(|e: ImportError| RegistryError::Import(Box::new(e)))?;
+    if let Some(p) = &opts.progress {
+        let layers = plan.layers.len();
+        p.emit(&crate::progress::PullEvent::Resolved {
+            image: name.clone(),
+            manifest: resolved.digest.to_string(),
+            layers,
+        });
+    }
+    let importer = Importer { store, progress: opts.progress.as_ref(), origin: name.clone(), source: &source };
+    let loaded = importer.import(plan).map_err(|e: ImportError| RegistryError::Import(Box::new(e)))?;
+    if let Some(p) = &opts.progress {
+        p.emit(&crate::progress::PullEvent::Committed { image: name.clone(), id: loaded.record.config.to_string() });
+    }
     info!(image = %name, from = %ep.host, manifest = %resolved.digest, "pulled");
     Ok(loaded)
 }

@@ -82,8 +82,10 @@ impl std::str::FromStr for Tmpfs {
     }
 }
 
-/// What `rrun run` was asked for, beyond the image.
+/// What `rrun run` was asked for, beyond the image: build it with
+/// [`RunOptions::new`] and its setters, or `default()` and field assignment.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RunOptions {
     pub name: Option<String>,
     /// Arguments after the image name (replace the image's Cmd).
@@ -173,6 +175,8 @@ pub struct RunOptions {
     /// `-a`: the streams a foreground run relays (None: stdout and stderr;
     /// the others are still logged).
     pub attach: Option<Streams>,
+    /// Where a foreground run's stdin, stdout and stderr go (the caller's own by default).
+    pub stdio: crate::stdio::Stdio,
     /// `--device VENDOR/CLASS=NAME`: CDI devices, whose spec files say what
     /// they add to the container (nodes, mounts, env, hooks, groups).
     pub cdi_devices: Vec<String>,
@@ -180,6 +184,55 @@ pub struct RunOptions {
     pub gpus: Vec<crate::cdi::GpuRequest>,
     /// `--cdi-spec-dir`: where CDI specs are read (empty: /etc/cdi, then /var/run/cdi).
     pub cdi_spec_dirs: Vec<PathBuf>,
+}
+
+impl RunOptions {
+    /// Runs `command` (empty: the image's own) with every other option at its default.
+    pub fn new<S: Into<String>>(command: impl IntoIterator<Item = S>) -> RunOptions {
+        RunOptions { command: command.into_iter().map(Into::into).collect(), ..Default::default() }
+    }
+
+    /// Names the container (`--name`).
+    pub fn name(mut self, name: impl Into<String>) -> RunOptions {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds `K=V` to its environment (`-e`).
+    pub fn env(mut self, kv: impl Into<String>) -> RunOptions {
+        self.env.push(kv.into());
+        self
+    }
+
+    /// Runs it as `USER[:GROUP]` (`-u`).
+    pub fn user(mut self, user: impl Into<String>) -> RunOptions {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Removes the container once it exits (`--rm`).
+    pub fn remove(mut self, remove: bool) -> RunOptions {
+        self.remove = remove;
+        self
+    }
+
+    /// Keeps its stdin open (`-i`).
+    pub fn interactive(mut self, interactive: bool) -> RunOptions {
+        self.interactive = interactive;
+        self
+    }
+
+    /// Gives it a terminal (`-t`).
+    pub fn tty(mut self, tty: bool) -> RunOptions {
+        self.tty = tty;
+        self
+    }
+
+    /// Where a foreground run's standard streams go.
+    pub fn stdio(mut self, stdio: crate::stdio::Stdio) -> RunOptions {
+        self.stdio = stdio;
+        self
+    }
 }
 
 /// A choice of standard streams (`run -a STDIN -a STDOUT`).
