@@ -1,5 +1,5 @@
 //! Embedding rrun: pull an image from a registry, hearing its progress
-//! through a callback ([`rrun::registry::PullOptions::progress`]) instead of
+//! through a callback ([`rrun::PullOptions::progress`]) instead of
 //! a drawn progress bar.
 //!
 //! ```text
@@ -23,9 +23,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let bytes = Arc::new(AtomicU64::new(0));
     let counted = bytes.clone();
-    let mut options = rrun::registry::PullOptions::default();
-    options.progress = Some(rrun::progress::ProgressFn::new(move |event| {
-        use rrun::progress::PullEvent;
+    let mut options = rrun::PullOptions::default();
+    options.progress = Some(rrun::ProgressFn::new(move |event| {
+        use rrun::PullEvent;
         // called from the pulling threads: layers may interleave
         match event {
             PullEvent::Resolved { image, layers, .. } => println!("resolved {image}: {layers} layers"),
@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {}
         }
     }));
-    let client = rrun::registry::ClientOptions::default();
+    let client = rrun::ClientOptions::default();
     let image = rrun.pull(&reference, &client, &options)?;
     println!("pulled {} ({} byte reports)", image.record.manifest, bytes.load(Ordering::Relaxed));
     Ok(())

@@ -40,24 +40,24 @@
 //! text, timespec, progress, steps, digest, reference, securefs, procfs, signal, stdio, rootless (facts: who, id ranges, dirs)
 //! ```
 
-pub mod cdi;
-pub mod cgroups;
-pub mod container;
-pub mod digest;
-pub mod events;
+pub(crate) mod cdi;
+pub(crate) mod cgroups;
+pub(crate) mod container;
+pub(crate) mod digest;
+pub(crate) mod events;
 pub mod explain;
-pub mod filter;
-pub mod gc;
-pub mod image;
-pub mod images;
-pub mod launcher;
+pub(crate) mod filter;
+pub(crate) mod gc;
+pub(crate) mod image;
+pub(crate) mod images;
+pub(crate) mod launcher;
 mod lifecycle;
-pub mod logs;
-pub mod network;
+pub(crate) mod logs;
+pub(crate) mod network;
 pub mod oci;
-pub mod procfs;
+pub(crate) mod procfs;
 pub use oci_spec;
-pub mod progress;
+pub(crate) mod progress;
 pub use lifecycle::{
     AttachOptions, Container, ContainerSize, ContainerStats, ExecOptions, LogOptions, RunOutcome, RunningProcess,
     TopOutput, UpdateOptions,
@@ -67,20 +67,20 @@ pub use lifecycle::{
     ContainerConfig, ContainerInspect, ContainerState, EndpointSettings, GraphDriver, HostConfig, IpamConfig,
     LogConfig, MountPoint, NetworkSettings, PortBinding, RestartPolicyConfig, Ulimit,
 };
-pub mod reference;
-pub mod registry;
-pub mod rootfs;
-pub mod rootless;
-pub mod securefs;
+pub(crate) mod reference;
+pub(crate) mod registry;
+pub(crate) mod rootfs;
+pub(crate) mod rootless;
+pub(crate) mod securefs;
 mod signal;
-pub mod spec;
+pub(crate) mod spec;
 mod stdio;
-pub mod steps;
-pub mod store;
-pub mod system;
-pub mod text;
-pub mod timespec;
-pub mod volume;
+pub(crate) mod steps;
+pub(crate) mod store;
+pub(crate) mod system;
+pub(crate) mod text;
+pub(crate) mod timespec;
+pub(crate) mod volume;
 
 /// The layers of the diagram in the crate docs, bottom first; `crate` is the
 /// crate root's own items. `layering`'s test checks src/ against it.
@@ -115,15 +115,70 @@ const LAYERS: &[&[&str]] = &[
 #[cfg(test)]
 mod layering;
 
-pub use container::{ContainerRecord, RestartPolicy, Status};
+// The public API: the handle, what its methods take and give, and the errors.
+pub use container::{ContainerRecord, HealthStatus, PortMapping, RestartPolicy, Status};
+pub use digest::Digest;
+pub use events::{Event, EventFilter, EventOptions};
 pub use image::import::LoadedImage;
+pub use image::inspect::ImageInspect;
+pub use image::save::ArchiveFormat;
+pub use image::{Healthcheck, ImageConfig, ImageRecord, Platform, PlatformExt};
+pub use images::{ImageDeleteItem, InspectObject, ObjectType, PruneReport};
+pub use launcher::Stream;
 pub use lifecycle::{DryRun, PlannedVolume};
+pub use logs::LogEntry;
+pub use network::{CreateNetwork, NetworkInfo};
+pub use progress::{ProgressFn, PullEvent};
+pub use reference::ImageRef;
+pub use registry::{ClientOptions, Credential, PullOptions, RegistriesConf};
 pub use signal::{ParseSignalError, Signal};
-pub use spec::RunOptions;
+pub use spec::resources::Limits;
+pub use spec::{MountRequest, NamespaceMode, NetworkMode, RunOptions, Streams, Tmpfs};
 pub use stdio::{Output, Stdio};
+pub use volume::{CreateVolume, Volume};
 
-use digest::Digest;
-use image::{ImageConfig, ImageRecord, MAX_JSON_SIZE};
+// What the variants of [`Error`] carry: each module's own error, with its context.
+pub use cdi::CdiError;
+pub use cgroups::CgroupError;
+pub use filter::FilterError;
+pub use image::import::ImportError;
+pub use image::save::SaveError;
+pub use launcher::LaunchError;
+pub use network::NetworkError;
+pub use reference::ReferenceError;
+pub use registry::RegistryError;
+pub use spec::SpecError;
+pub use store::StoreError;
+pub use volume::VolumeError;
+
+/// Docker-style option values parsed from command-line text (`-p`, `--sysctl`,
+/// `--memory`, …): what the `rrun` command uses to build [`RunOptions`].
+#[doc(hidden)]
+pub mod cli_support {
+    pub use crate::cdi::{is_cdi_name, Registry as CdiRegistry};
+    pub use crate::events::now_ns;
+    pub use crate::filter::{
+        ContainerFacts, FilterError, Filters, ImageFacts, CONTAINER_KEYS, IMAGE_KEYS, VOLUME_KEYS,
+    };
+    pub use crate::launcher::seccomp::libseccomp_version;
+    pub use crate::launcher::userns::enter as enter_user_namespace;
+    pub use crate::launcher::{intel_rdt_refusal, RootfsSource};
+    pub use crate::progress::{show_while, Progress};
+    pub use crate::registry::parse_platform;
+    pub use crate::spec::resources;
+    pub use crate::spec::{expand_env, network, options, parse_env_file, SpecError};
+    pub use crate::store::Store;
+    pub use crate::system::version;
+    pub use crate::timespec::{parse_duration, parse_timestamp};
+    // used by tests/ only
+    pub use crate::cdi::inject as cdi_inject;
+    pub use crate::cgroups::bpf::apply_device_rules;
+    pub use crate::cgroups::{open as cgroup_open, plan as cgroup_plan};
+    pub use crate::rootless::subordinate_range;
+    pub use crate::store::tree_size;
+}
+
+use image::MAX_JSON_SIZE;
 use std::path::{Path, PathBuf};
 use store::Store;
 

@@ -156,7 +156,7 @@ fn v2_device_program_denies_by_default() {
     let probe = |rules: &[oci_spec::runtime::LinuxDeviceCgroup]| {
         let dir = root.join(format!("rrun-test-bpf-{}-{}", std::process::id(), rules.len()));
         std::fs::create_dir_all(&dir).unwrap();
-        let loaded = rrun::cgroups::bpf::apply_device_rules(&dir, rules);
+        let loaded = rrun::cli_support::apply_device_rules(&dir, rules);
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!(
@@ -169,11 +169,11 @@ fn v2_device_program_denies_by_default() {
         loaded.unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let parse = rrun::spec::resources::parse_device_rule;
+    let parse = rrun::cli_support::resources::parse_device_rule;
     let two = [parse("a *:* rwm", false).unwrap(), parse("c 1:3 rwm", true).unwrap()];
     assert_eq!(probe(&two), "zero-denied\nnull-open\nkmsg-denied\n");
     // Docker's default list and more: a program too big for a small verifier log still loads
-    let mut many = rrun::spec::resources::default_device_rules();
+    let mut many = rrun::cli_support::resources::default_device_rules();
     many.extend((0..20).map(|i| parse(&format!("c 240:{i} rwm"), true).unwrap()));
     assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-denied\n");
     many.push(parse("c 1:11 r", true).unwrap());

@@ -206,8 +206,8 @@ fn platforms_are_checked_against_the_local_image() {
     }
     // the fixture is the host's busybox: the other of amd64 and arm64 is not it
     let own = {
-        use rrun::image::PlatformExt as _;
-        rrun::image::Platform::host().architecture().to_string()
+        use rrun::PlatformExt as _;
+        rrun::Platform::host().architecture().to_string()
     };
     let other = if own == "amd64" { "arm64" } else { "amd64" };
     let (wanted, own) = (format!("linux/{other}"), format!("linux/{own}"));

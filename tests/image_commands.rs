@@ -76,7 +76,7 @@ fn images_are_found_by_every_name_and_by_digest_pulls() {
         .output()
         .unwrap();
     assert!(raw.status.success(), "{}", err_of(&raw));
-    let index_digest = rrun::digest::Digest::of(&raw.stdout).to_string();
+    let index_digest = rrun::Digest::of(&raw.stdout).to_string();
     let index = json(&String::from_utf8_lossy(&raw.stdout));
     let amd64 =
         index["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == "amd64").unwrap()
@@ -257,7 +257,7 @@ fn save_writes_archives_that_rrun_loads_back() {
     for l in manifest[1]["Layers"].as_array().unwrap() {
         let member = l.as_str().unwrap();
         let data = tar_member(&bytes, member).unwrap();
-        assert_eq!(rrun::digest::Digest::of(&data).hex(), member.trim_end_matches("/layer.tar"));
+        assert_eq!(rrun::Digest::of(&data).hex(), member.trim_end_matches("/layer.tar"));
     }
     assert!(!dir.path.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')));
 

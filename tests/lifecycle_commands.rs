@@ -486,7 +486,7 @@ fn load_image_with_healthcheck(r: &TestRoot, healthcheck: Value) {
     let mut config: Value = serde_json::from_slice(&std::fs::read(dir.join(&old)).unwrap()).unwrap();
     config["config"]["Healthcheck"] = healthcheck;
     let bytes = serde_json::to_vec(&config).unwrap();
-    let name = format!("{}.json", rrun::digest::Digest::of(&bytes).hex());
+    let name = format!("{}.json", rrun::Digest::of(&bytes).hex());
     std::fs::remove_file(dir.join(&old)).unwrap();
     std::fs::write(dir.join(&name), &bytes).unwrap();
     manifest[0]["Config"] = Value::String(name);

@@ -291,9 +291,10 @@ fn user_with_ranges_runs_and_manages_containers() {
     let upper = u.store().join("containers").join(&id).join("upper/f");
     let md = std::fs::metadata(&upper).unwrap_or_else(|e| panic!("{}: {e}", upper.display()));
     let sub = nix::unistd::User::from_name(&u.name).unwrap().unwrap();
-    let start = rrun::rootless::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), &sub.name, u.uid)
-        .unwrap()
-        .0;
+    let start =
+        rrun::cli_support::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), &sub.name, u.uid)
+            .unwrap()
+            .0;
     assert_eq!(md.uid(), start + 999, "container uid 1000 is subordinate id start+999 on the host");
     let inspect: serde_json::Value = serde_json::from_str(&u.ok(&["inspect", "t"])).unwrap();
     assert_eq!(inspect[0]["State"]["Running"], true, "{inspect}");
@@ -725,7 +726,7 @@ fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
     let subid = |file: &str| {
-        rrun::rootless::subordinate_range(&std::fs::read_to_string(file).unwrap(), &u.name, u.uid).unwrap()
+        rrun::cli_support::subordinate_range(&std::fs::read_to_string(file).unwrap(), &u.name, u.uid).unwrap()
     };
     let (subuid, subgid) = (subid("/etc/subuid"), subid("/etc/subgid"));
     config["linux"]["uidMappings"] = serde_json::json!([
@@ -794,7 +795,7 @@ fn info_reports_the_rootless_setup_and_the_fixes() {
     let text = ranges.ok(&["info"]);
     assert!(text.contains("Rootless: true"), "{text}");
     let sub =
-        rrun::rootless::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), RANGES_USER, ranges.uid)
+        rrun::cli_support::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), RANGES_USER, ranges.uid)
             .unwrap();
     let map = format!("Id mapping: ranges (uids 0:{}:1 1:{}:{};", ranges.uid, sub.0, sub.1);
     assert!(text.contains(&map), "{text}");

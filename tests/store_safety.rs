@@ -135,7 +135,7 @@ impl Layout {
 
     /// Stores `bytes` as a blob; returns its digest.
     fn put(&self, bytes: &[u8]) -> String {
-        let d = rrun::digest::Digest::of(bytes);
+        let d = rrun::Digest::of(bytes);
         std::fs::write(self.path().join("blobs/sha256").join(d.hex()), bytes).unwrap();
         d.to_string()
     }
@@ -257,7 +257,7 @@ fn hostile_registry(config: Vec<u8>, config_short: bool) -> String {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let config_digest = rrun::digest::Digest::of(&config).to_string();
+    let config_digest = rrun::Digest::of(&config).to_string();
     let config_size = config.len() - usize::from(config_short);
     let layer = format!("sha256:{}", "e".repeat(64));
     let manifest = serde_json::json!({
@@ -334,7 +334,8 @@ fn a_hostile_registry_cannot_fill_the_disk_or_bend_a_descriptor() {
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert!(err.contains("its descriptor says 100 bytes, the blob goes on past them"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "it stopped reading at once");
-    let kept: u64 = ["partial", "blobs/sha256", "tmp"].iter().map(|d| rrun::store::tree_size(&r.path.join(d))).sum();
+    let kept: u64 =
+        ["partial", "blobs/sha256", "tmp"].iter().map(|d| rrun::cli_support::tree_size(&r.path.join(d))).sum();
     assert!(kept <= 101 + config.len() as u64, "{kept} bytes kept");
     assert!(r.entries("layers").is_empty());
 
@@ -491,7 +492,7 @@ fn container_prune_removes_cgroups_no_record_names() {
     r.ok(&["images"]);
     let id = |c: char| c.to_string().repeat(64);
     // where rrun (a child of this test, in its cgroups) makes a container's cgroups
-    let plan = |i: &str| rrun::cgroups::plan(i).unwrap().dirs().to_vec();
+    let plan = |i: &str| rrun::cli_support::cgroup_plan(i).unwrap().dirs().to_vec();
     let (old, young, busy) = (plan(&id('a')), plan(&id('b')), plan(&id('c')));
     for d in old.iter().chain(&young).chain(&busy) {
         std::fs::create_dir_all(d).unwrap();
@@ -520,6 +521,6 @@ fn container_prune_removes_cgroups_no_record_names() {
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
     for d in young.iter().chain(&busy) {
-        let _ = rrun::cgroups::open(std::slice::from_ref(d)).map(|cg| cg.delete());
+        let _ = rrun::cli_support::cgroup_open(std::slice::from_ref(d)).map(|cg| cg.delete());
     }
 }

@@ -43,7 +43,7 @@ fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
 
 fn assert_multithreaded(what: &str, r: Result<impl std::fmt::Debug, rrun::Error>) {
     match r {
-        Err(rrun::Error::Launch(rrun::launcher::LaunchError::MultiThreaded { threads })) => {
+        Err(rrun::Error::Launch(rrun::LaunchError::MultiThreaded { threads })) => {
             assert!(threads >= 2, "{what}: {threads} threads counted");
         }
         other => panic!("{what}: expected LaunchError::MultiThreaded, got {other:?}"),

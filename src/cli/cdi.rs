@@ -2,7 +2,7 @@
 
 use super::format;
 use clap::{Args, Subcommand};
-use rrun::cdi::Registry;
+use rrun::cli_support::CdiRegistry as Registry;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]

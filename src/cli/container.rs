@@ -5,8 +5,8 @@
 
 use super::format;
 use clap::{Args, Subcommand};
-use rrun::container::HealthStatus;
-use rrun::logs::LogEntry;
+use rrun::HealthStatus;
+use rrun::LogEntry;
 use rrun::{AttachOptions, ContainerRecord, Error, ExecOptions, LogOptions, Rrun, Status};
 use std::io::Write;
 use std::time::Duration;
@@ -416,7 +416,7 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
-    let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::CONTAINER_KEYS)?;
+    let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::CONTAINER_KEYS)?;
     filters.validate_container()?;
     let all_records = rrun.containers()?;
     let created_of = |n: &str| {
@@ -430,7 +430,7 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
                 || rrun.image(image).is_ok_and(|i| i.manifest == c.image_manifest || i.config == c.image_id)
         };
         let labels = |k: &str| c.labels.get(k).map(String::as_str);
-        let facts = rrun::filter::ContainerFacts {
+        let facts = rrun::cli_support::ContainerFacts {
             labels: &labels,
             health: "none",
             is_ancestor: &is_ancestor,
@@ -501,7 +501,7 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
 }
 
 /// `ps`' PORTS: `127.0.0.1:8080->80/tcp, 0.0.0.0:32768->53/udp`, while it runs.
-fn ports_column(ports: &[rrun::container::PortMapping]) -> String {
+fn ports_column(ports: &[rrun::PortMapping]) -> String {
     ports
         .iter()
         .map(|p| {
@@ -630,7 +630,7 @@ pub fn top(rrun: &Rrun, a: TopArgs) -> Result<i32, Error> {
 
 pub fn port(rrun: &Rrun, a: PortArgs) -> Result<i32, Error> {
     let ports = rrun.ports(&a.container)?;
-    let host = |p: &rrun::container::PortMapping| {
+    let host = |p: &rrun::PortMapping| {
         if p.host_ip.contains(':') {
             format!("[{}]:{}", p.host_ip, p.host_port)
         } else {
@@ -666,12 +666,12 @@ pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
         .as_deref()
         .map(str::parse::<rrun::RestartPolicy>)
         .transpose()
-        .map_err(|e| Error::Spec(rrun::spec::SpecError::Restart(e)))?;
+        .map_err(|e| Error::Spec(rrun::cli_support::SpecError::Restart(e)))?;
     each(&a.containers, |c| rrun.update_container(c, &opts).map(drop))
 }
 
 /// Docker's event line: local time with nanoseconds, type, action, ID, attributes.
-fn event_line(e: &rrun::events::Event) -> String {
+fn event_line(e: &rrun::Event) -> String {
     use chrono::TimeZone;
     let t = chrono::Local.timestamp_nanos(e.time_nano);
     let zone = if t.offset().local_minus_utc() == 0 { "Z".to_string() } else { t.format("%:z").to_string() };
@@ -684,24 +684,24 @@ fn event_line(e: &rrun::events::Event) -> String {
 }
 
 pub fn events(rrun: &Rrun, a: EventsArgs) -> Result<i32, Error> {
-    let now = rrun::events::now_ns();
+    let now = rrun::cli_support::now_ns();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>, super::UsageError> {
         v.as_deref()
-            .map(|v| rrun::timespec::parse_timestamp(v, now).map_err(|e| super::UsageError(format!("{flag}: {e}"))))
+            .map(|v| rrun::cli_support::parse_timestamp(v, now).map_err(|e| super::UsageError(format!("{flag}: {e}"))))
             .transpose()
     };
     let (since, until) = match (time("--since", &a.since), time("--until", &a.until)) {
         (Ok(s), Ok(u)) => (s, u),
         (Err(e), _) | (_, Err(e)) => return Ok(e.report()),
     };
-    let filter = rrun::events::EventFilter::parse(&a.filter)?;
+    let filter = rrun::EventFilter::parse(&a.filter)?;
     let format = match format::Format::parse(a.format.as_deref()) {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
     let mut out = std::io::stdout().lock();
     let mut failed = None;
-    rrun.events(&rrun::events::EventOptions { since, until, filter }, &mut |e| {
+    rrun.events(&rrun::EventOptions { since, until, filter }, &mut |e| {
         let line = match &format {
             format::Format::Default => event_line(e),
             format::Format::Json => serde_json::to_string(e).expect("events serialize"),
@@ -768,8 +768,8 @@ pub fn logs(rrun: &Rrun, a: LogsArgs) -> Result<i32, Error> {
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let mut print = |e: &LogEntry| {
         let w: &mut dyn Write = match e.stream {
-            rrun::launcher::Stream::Stdout => &mut out,
-            rrun::launcher::Stream::Stderr => &mut err,
+            rrun::Stream::Stdout => &mut out,
+            rrun::Stream::Stderr => &mut err,
         };
         let _ = if a.timestamps { write!(w, "{} {}", e.time, e.log) } else { w.write_all(e.log.as_bytes()) };
         let _ = w.flush();
@@ -787,7 +787,7 @@ pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
         return Ok(e.report());
     }
     let host_env = |k: &str| std::env::var(k).ok();
-    let env = a.env.iter().map(|e| rrun::spec::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
+    let env = a.env.iter().map(|e| rrun::cli_support::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
     let mut opts = ExecOptions::default();
     opts.command = command.to_vec();
     opts.env = env;
@@ -871,7 +871,7 @@ pub fn stats(rrun: &Rrun, a: StatsArgs) -> Result<i32, Error> {
 }
 
 pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
-    let kind = match a.kind.as_deref().map(str::parse::<rrun::images::ObjectType>).transpose() {
+    let kind = match a.kind.as_deref().map(str::parse::<rrun::ObjectType>).transpose() {
         Ok(k) => k,
         Err(e) => {
             eprintln!("rrun: {e}");
@@ -887,16 +887,16 @@ pub fn inspect(rrun: &Rrun, a: InspectArgs) -> Result<i32, Error> {
 #[serde(untagged)]
 enum Shown {
     Container(serde_json::Value),
-    Image(Box<rrun::image::inspect::ImageInspect>),
+    Image(Box<rrun::ImageInspect>),
 }
 
-impl From<rrun::images::InspectObject> for Shown {
-    fn from(o: rrun::images::InspectObject) -> Shown {
+impl From<rrun::InspectObject> for Shown {
+    fn from(o: rrun::InspectObject) -> Shown {
         match o {
-            rrun::images::InspectObject::Container(c) => {
+            rrun::InspectObject::Container(c) => {
                 Shown::Container(serde_json::to_value(c).expect("an inspected container serializes"))
             }
-            rrun::images::InspectObject::Image(i) => Shown::Image(i),
+            rrun::InspectObject::Image(i) => Shown::Image(i),
             _ => unreachable!("inspect finds containers and images"),
         }
     }

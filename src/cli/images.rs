@@ -3,7 +3,7 @@
 
 use super::format;
 use clap::{Args, Subcommand};
-use rrun::images::ImageDeleteItem;
+use rrun::ImageDeleteItem;
 use rrun::{Error, Rrun};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -100,7 +100,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
     let mut list = rrun.images()?;
     if let Some(r) = &a.reference {
         // `docker images busybox`: every tag of the repository; `busybox:1` only that one
-        use rrun::reference::ImageRef;
+        use rrun::ImageRef;
         let parsed = ImageRef::parse(r)?;
         let typed_tag = r.rsplit('/').next().is_some_and(|last| last.contains(':'));
         let tag = parsed.tag.clone().filter(|_| typed_tag);
@@ -114,7 +114,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
-    let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::IMAGE_KEYS)?;
+    let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::IMAGE_KEYS)?;
     filters.validate_dangling()?;
     if !filters.is_empty() {
         let created_of = |name: &str| rrun.image(name).ok().and_then(|i| i.created);
@@ -128,7 +128,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
                 rrun.image_config(&rec)?.config.and_then(|c| c.labels).unwrap_or_default()
             };
             let label = |k: &str| labels.get(k).map(String::as_str);
-            let facts = rrun::filter::ImageFacts { labels: &label, created_of: &created_of };
+            let facts = rrun::cli_support::ImageFacts { labels: &label, created_of: &created_of };
             if filters.image_matches(&i.repository, &i.tag, i.created.as_deref(), &facts) {
                 kept.push(i);
             }
@@ -139,7 +139,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         println!("{}", serde_json::to_string_pretty(&list).expect("serializes"));
         return Ok(0);
     }
-    let id = |d: &rrun::digest::Digest| if a.no_trunc { d.to_string() } else { d.short().to_string() };
+    let id = |d: &rrun::Digest| if a.no_trunc { d.to_string() } else { d.short().to_string() };
     if a.quiet {
         for i in &list {
             println!("{}", id(&i.id));
@@ -351,7 +351,7 @@ pub fn history(rrun: &Rrun, a: HistoryArgs) -> Result<i32, Error> {
         println!("{}", serde_json::to_string_pretty(&rows).expect("serializes"));
         return Ok(0);
     }
-    let id = |s: &str| match s.parse::<rrun::digest::Digest>() {
+    let id = |s: &str| match s.parse::<rrun::Digest>() {
         Ok(d) if !a.no_trunc => d.short().to_string(),
         _ => s.to_string(),
     };
@@ -392,7 +392,7 @@ pub fn history(rrun: &Rrun, a: HistoryArgs) -> Result<i32, Error> {
 }
 
 pub fn save(rrun: &Rrun, a: SaveArgs) -> Result<i32, Error> {
-    let format: rrun::image::save::ArchiveFormat = a.format.parse()?;
+    let format: rrun::ArchiveFormat = a.format.parse()?;
     match &a.output {
         Some(path) if path != std::path::Path::new("-") => rrun.save_to_file(&a.images, format, path)?,
         _ => {
@@ -422,7 +422,7 @@ pub fn confirm(warning: &str) -> bool {
 }
 
 /// Docker's prune report: what went, then the space it freed.
-pub fn print_prune_report(r: &rrun::images::PruneReport) {
+pub fn print_prune_report(r: &rrun::PruneReport) {
     if !r.containers_deleted.is_empty() {
         println!("Deleted Containers:");
         r.containers_deleted.iter().for_each(|id| println!("{id}"));

@@ -183,7 +183,7 @@ pub fn main(cli: Cli) -> i32 {
     }
     // an ordinary user's rrun works as root of the user's own user namespace
     if !nix::unistd::Uid::effective().is_root() {
-        match rrun::launcher::userns::enter() {
+        match rrun::cli_support::enter_user_namespace() {
             Ok(r) => {
                 if let (Some(w), Command::Run(_) | Command::Create(_)) = (r.single_id_warning(), &cli.command) {
                     eprintln!("WARNING: {w}");

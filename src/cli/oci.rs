@@ -22,7 +22,7 @@ pub fn version_text() -> String {
         env!("RRUN_COMMIT"),
         rrun::oci::OCI_VERSION,
         env!("RRUN_RUSTC_VERSION"),
-        rrun::launcher::seccomp::libseccomp_version().unwrap_or_else(|| "unknown".into())
+        rrun::cli_support::libseccomp_version().unwrap_or_else(|| "unknown".into())
     )
 }
 
@@ -631,7 +631,7 @@ fn size(flag: &str, v: &Option<String>) -> Result<Option<i64>, OciError> {
     match v.as_deref().map(str::trim) {
         None => Ok(None),
         Some("-1") => Ok(Some(-1)),
-        Some(v) => Ok(Some(rrun::spec::resources::parse_bytes(flag, v)?)),
+        Some(v) => Ok(Some(rrun::cli_support::resources::parse_bytes(flag, v)?)),
     }
 }
 
@@ -641,7 +641,7 @@ fn update(rt: &Runtime, a: UpdateArgs) -> Result<(), OciError> {
     };
     let invalid = |e: oci_spec::OciSpecError| OciError::Invalid(e.to_string());
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(OciError::Invalid(rrun::launcher::intel_rdt_refusal()));
+        return Err(OciError::Invalid(rrun::cli_support::intel_rdt_refusal()));
     }
     let mut res: LinuxResources = match &a.resources {
         Some(p) => {

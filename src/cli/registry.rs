@@ -1,7 +1,8 @@
 //! `pull`, `push`, `tag`, `login`, `logout`, `search`.
 
 use clap::Args;
-use rrun::registry::{parse_platform, ClientOptions, Credential, PullOptions, RegistriesConf};
+use rrun::cli_support::parse_platform;
+use rrun::{ClientOptions, Credential, PullOptions, RegistriesConf};
 use rrun::{Error, Rrun};
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -114,7 +115,7 @@ pub fn pull_shown(
     rrun: &Rrun,
     image: &str,
     client: &ClientOptions,
-    platform: Option<rrun::image::Platform>,
+    platform: Option<rrun::Platform>,
     quiet: bool,
 ) -> Result<rrun::LoadedImage, Error> {
     let mut opts = PullOptions::default();
@@ -122,10 +123,10 @@ pub fn pull_shown(
     if quiet {
         return rrun.pull(image, client, &opts);
     }
-    let bars = rrun::progress::Progress::new();
+    let bars = rrun::cli_support::Progress::new();
     let observed = bars.clone();
-    opts.progress = Some(rrun::progress::ProgressFn::new(move |e| observed.observe(e)));
-    rrun::progress::show_while(&bars, false, || rrun.pull(image, client, &opts))
+    opts.progress = Some(rrun::ProgressFn::new(move |e| observed.observe(e)));
+    rrun::cli_support::show_while(&bars, false, || rrun.pull(image, client, &opts))
 }
 
 pub fn pull(rrun: &Rrun, a: PullArgs) -> Result<i32, Error> {

@@ -1,9 +1,11 @@
 //! `run`.
 
 use clap::Args;
-use rrun::spec::resources::{self, Limits};
-use rrun::spec::{self, MountRequest, NamespaceMode, NetworkMode, Tmpfs};
+use rrun::cli_support as spec;
+use rrun::cli_support::resources;
+use rrun::Limits;
 use rrun::{Error, RestartPolicy, Rrun, RunOptions};
+use rrun::{MountRequest, NamespaceMode, NetworkMode, Tmpfs};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -297,11 +299,11 @@ pub fn check_first_positional(what: &str, first: &str) -> Result<(), super::Usag
 }
 
 /// `-a STDIN|STDOUT|STDERR`, in any case, as docker reads them.
-fn attach_streams(a: &RunArgs) -> Result<Option<spec::Streams>, super::UsageError> {
+fn attach_streams(a: &RunArgs) -> Result<Option<rrun::Streams>, super::UsageError> {
     if a.attach.is_empty() {
         return Ok(None);
     }
-    let mut s = spec::Streams { stdin: a.interactive, ..Default::default() };
+    let mut s = rrun::Streams { stdin: a.interactive, ..Default::default() };
     for v in &a.attach {
         match v.to_ascii_lowercase().as_str() {
             "stdin" => s.stdin = true,
@@ -318,11 +320,11 @@ fn attach_streams(a: &RunArgs) -> Result<Option<spec::Streams>, super::UsageErro
 }
 
 /// `--health-*` and `--no-healthcheck`, as docker checks them.
-fn healthcheck(a: &RunArgs) -> Result<Option<rrun::image::Healthcheck>, super::UsageError> {
+fn healthcheck(a: &RunArgs) -> Result<Option<rrun::Healthcheck>, super::UsageError> {
     let bad = |m: String| super::UsageError(m);
     let dur = |flag: &str, v: &Option<String>| -> Result<i64, super::UsageError> {
         let Some(v) = v else { return Ok(0) };
-        let d = rrun::timespec::parse_duration(v).map_err(|e| bad(format!("invalid argument for {flag}: {e}")))?;
+        let d = rrun::cli_support::parse_duration(v).map_err(|e| bad(format!("invalid argument for {flag}: {e}")))?;
         if !d.is_zero() && d < std::time::Duration::from_millis(1) {
             return Err(bad(format!("{flag} cannot be less than 1ms")));
         }
@@ -337,7 +339,7 @@ fn healthcheck(a: &RunArgs) -> Result<Option<rrun::image::Healthcheck>, super::U
         if any {
             return Err(bad("--no-healthcheck conflicts with --health-* options".into()));
         }
-        return Ok(Some(rrun::image::Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
+        return Ok(Some(rrun::Healthcheck { test: vec!["NONE".into()], ..Default::default() }));
     }
     if !any {
         return Ok(None);
@@ -346,7 +348,7 @@ fn healthcheck(a: &RunArgs) -> Result<Option<rrun::image::Healthcheck>, super::U
     if retries < 0 {
         return Err(bad("--health-retries cannot be negative".into()));
     }
-    Ok(Some(rrun::image::Healthcheck {
+    Ok(Some(rrun::Healthcheck {
         test: a.health_cmd.iter().flat_map(|c| ["CMD-SHELL".to_string(), c.clone()]).collect(),
         interval: dur("--health-interval", &a.health_interval)?,
         timeout: dur("--health-timeout", &a.health_timeout)?,
@@ -384,7 +386,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     }
     // `--device VENDOR/CLASS=NAME` names a CDI device; anything else is a host path
     let (cdi_devices, host_devices): (Vec<&String>, Vec<&String>) =
-        a.device.iter().partition(|d| rrun::cdi::is_cdi_name(d));
+        a.device.iter().partition(|d| rrun::cli_support::is_cdi_name(d));
     let ns_mode = |flag: &str, v: &Option<String>| -> Result<NamespaceMode, Error> {
         Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
     };
@@ -485,9 +487,9 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     opts.healthcheck = health;
     opts.log_driver = log_driver;
     // --platform is checked whatever --pull says, and against the image found locally
-    let platform = a.platform.as_deref().map(rrun::registry::parse_platform).transpose()?;
-    use rrun::image::PlatformExt as _;
-    let other_platform = |p: &rrun::image::Platform| rrun.image_platform(a.image()).is_ok_and(|have| !p.matches(&have));
+    let platform = a.platform.as_deref().map(rrun::cli_support::parse_platform).transpose()?;
+    use rrun::PlatformExt as _;
+    let other_platform = |p: &rrun::Platform| rrun.image_platform(a.image()).is_ok_and(|have| !p.matches(&have));
     let pull = match a.pull.as_str() {
         "always" => true,
         "missing" => rrun.image(a.image()).is_err() || platform.as_ref().is_some_and(other_platform),
@@ -542,7 +544,7 @@ pub fn run(rrun: &Rrun, a: RunArgs) -> Result<i32, Error> {
 
 /// `127.0.0.1:8080 → 80/tcp, …`: where the host reaches each published port
 /// (one bound to every address is reached at 127.0.0.1 too).
-fn reachable(ports: &[rrun::container::PortMapping]) -> String {
+fn reachable(ports: &[rrun::PortMapping]) -> String {
     ports
         .iter()
         .map(|p| {
@@ -713,7 +715,7 @@ mod tests {
             args.push("busybox");
             assert!(options(&parse(&args)).is_err(), "{bad:?}");
         }
-        let ports = [rrun::container::PortMapping {
+        let ports = [rrun::PortMapping {
             container_port: 80,
             protocol: "tcp".into(),
             host_ip: "0.0.0.0".into(),

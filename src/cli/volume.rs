@@ -2,7 +2,7 @@
 
 use super::format;
 use clap::{Args, Subcommand};
-use rrun::volume::{CreateVolume, Volume};
+use rrun::{CreateVolume, Volume};
 use rrun::{Error, Rrun};
 use std::collections::BTreeMap;
 
@@ -118,7 +118,7 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, 
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             None if flag == "--label" && !kv.is_empty() => Ok((kv.clone(), String::new())),
-            _ => Err(Error::Spec(rrun::spec::SpecError::Invalid {
+            _ => Err(Error::Spec(rrun::cli_support::SpecError::Invalid {
                 flag: flag.into(),
                 value: kv.clone(),
                 reason: "expected KEY=VALUE".into(),
@@ -144,7 +144,7 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
                 Ok(f) => f,
                 Err(e) => return Ok(e.report()),
             };
-            let filters = rrun::filter::Filters::parse(&a.filter, rrun::filter::VOLUME_KEYS)?;
+            let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::VOLUME_KEYS)?;
             filters.validate_dangling()?;
             let list: Vec<(Volume, Vec<String>)> = rrun
                 .volumes_with_users()?
