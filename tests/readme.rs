@@ -92,3 +92,30 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// The README's Rust blocks are excerpts of the examples (which `tests/example.rs`
+/// builds and runs): each block names its example in the sentence before it, and
+/// every line of the block is a line of that example, so an excerpt cannot drift.
+#[test]
+fn every_rust_block_is_a_part_of_the_example_it_names() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut blocks = 0;
+    let mut rest = readme.as_str();
+    while let Some((before, after)) = rest.split_once("```rust\n") {
+        let (body, next) = after.split_once("```").unwrap();
+        let intro = before.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+        let example = intro
+            .split('`')
+            .find(|s| s.starts_with("examples/") && s.ends_with(".rs"))
+            .unwrap_or_else(|| panic!("the sentence before a rust block names no examples/*.rs: {intro:?}"));
+        let source = std::fs::read_to_string(root.join(example)).unwrap_or_else(|e| panic!("{example}: {e}"));
+        let lines: std::collections::HashSet<&str> = source.lines().map(str::trim).collect();
+        for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            assert!(lines.contains(line), "README shows {line:?}, which {example} does not have");
+        }
+        blocks += 1;
+        rest = next;
+    }
+    assert!(blocks >= 4, "the library section shows one block per example: found {blocks}");
+}
