@@ -117,6 +117,7 @@ mod layering;
 
 pub use container::{ContainerRecord, RestartPolicy, Status};
 pub use image::import::LoadedImage;
+pub use lifecycle::RunningContainer;
 pub use lifecycle::{DryRun, PlannedVolume};
 pub use signal::{ParseSignalError, Signal};
 pub use spec::RunOptions;
