@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("exec stderr: {}", String::from_utf8_lossy(&output.stderr).trim_end());
 
     // a process with piped streams, as std::process::Child
-    let mut cat = rrun.exec_spawn(&container.id, &rrun::ExecOptions::new(["cat"]))?;
+    let mut cat = rrun.exec_spawn(&container.id, &rrun::ExecOptions::new(["cat"]).stdio(rrun::Stdio::Piped))?;
     cat.stdin.take().expect("piped stdin").write_all(b"piped\n")?; // dropped: cat reads end-of-file
     let mut echoed = String::new();
     cat.stdout.take().expect("piped stdout").read_to_string(&mut echoed)?;

@@ -278,6 +278,24 @@ impl Rrun {
         result
     }
 
+    /// [`Rrun::load`], handing `progress` what a pull hands it, without
+    /// `Resolved`: each layer's `LayerStarted`, `Bytes` and `LayerDone` as it
+    /// is unpacked (from the unpacking threads), and each image's
+    /// `Committed` once it is in the store.
+    pub fn load_with_progress(
+        &self,
+        path: &Path,
+        default_name: Option<&str>,
+        progress: &crate::progress::ProgressFn,
+    ) -> Result<Vec<LoadedImage>, Error> {
+        let loaded = image::archive::load_with(self.store(), path, default_name, Some(progress))?;
+        for l in &loaded {
+            let id = l.record.config.to_string();
+            self.emit_image("load", &id, l.names.first().map(String::as_str).unwrap_or(&id));
+        }
+        Ok(loaded)
+    }
+
     /// Loads an archive read from a stream (`rrun load < FILE`): it is kept
     /// under the store's `tmp/` while it is imported, since layers are read
     /// from it in place and in parallel.

@@ -125,6 +125,7 @@ pub use image::save::ArchiveFormat;
 pub use image::{Healthcheck, ImageConfig, ImageRecord, Platform, PlatformExt};
 pub use images::{ImageDeleteItem, InspectObject, ObjectType, PruneReport};
 pub use launcher::Stream;
+pub use lifecycle::RunningContainer;
 pub use lifecycle::{DryRun, PlannedVolume};
 pub use logs::LogEntry;
 pub use network::{CreateNetwork, NetworkInfo};

@@ -10,8 +10,21 @@ pub enum Stdio {
     #[default]
     Inherit,
     /// `/dev/null` as stdin; stdout and stderr read by rrun and dropped
-    /// (a container's log still gets them).
+    /// (a container's log still gets them). With [`crate::Rrun::spawn`] and
+    /// [`crate::Rrun::exec_spawn`], `/dev/null` all three.
     Null,
+    /// Pipes the caller holds: the write end of stdin, the read ends of
+    /// stdout and stderr ([`crate::RunningContainer`],
+    /// [`crate::RunningProcess`]). Only [`crate::Rrun::spawn`] and
+    /// [`crate::Rrun::exec_spawn`] hand them over; `run` and `exec`, which
+    /// return no handle, refuse it (`output` and `exec_output` collect the
+    /// output instead).
+    Piped,
+    /// A pseudo-terminal: its master side for the caller with
+    /// [`crate::Rrun::spawn`] and [`crate::Rrun::exec_spawn`] (as `tty`
+    /// gives it there); with `run` and `exec`, the same as `tty` with
+    /// [`Stdio::Inherit`] (the terminal relayed to the caller's own).
+    Pty,
 }
 
 /// What a process wrote, and how it ended ([`crate::Rrun::output`],

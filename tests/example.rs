@@ -133,3 +133,34 @@ fn oci_runtime_example_creates_starts_and_deletes_a_bundle() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout, "state: created\nhello from the bundle\nstate: stopped\ndeleted: true\n");
 }
+
+#[test]
+fn spawn_pipes_example_holds_the_streams_a_terminal_and_cleans_up() {
+    if !root_or_skip("spawn_pipes_example_holds_the_streams_a_terminal_and_cleans_up") {
+        return;
+    }
+    let r = TestRoot::new("example-spawn");
+    let out = std::process::Command::new(example("spawn_pipes"))
+        .arg(&r.path)
+        .arg(fixture("busybox.tar"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..4], ["stdout: got hello", "stderr: err", "status: 3", "removed: true"], "{stdout}");
+    // dropped without wait: killed (SIGKILL: 137), reaped, its cgroup gone
+    let dropped: Vec<&str> = lines[4].strip_prefix("dropped: ").expect(&stdout).split(' ').collect();
+    let (id, pid) = (dropped[0], dropped[1]);
+    assert_eq!(dropped[2..], ["Exited", "Some(137)"], "{stdout}");
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "process {pid} survived its drop");
+    assert!(cgroup_dirs(&format!("rrun/{id}")).is_empty(), "{:?}", cgroup_dirs(&format!("rrun/{id}")));
+    assert_eq!(lines[5], "spawn status: 0", "{stdout}");
+    assert!(lines[6].starts_with("spawn tty: /dev/pts/"), "{stdout}");
+    assert_eq!(lines[7], "spawn tty: 33 77", "{stdout}");
+    assert_eq!(lines[8], "exec status: 0", "{stdout}");
+    assert!(lines[9].starts_with("exec tty: /dev/pts/"), "{stdout}");
+    assert_eq!(lines.len(), 10, "{stdout}");
+    assert!(std::fs::read_dir(r.path.join("containers")).unwrap().next().is_none(), "containers left: {stdout}");
+}

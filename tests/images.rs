@@ -258,3 +258,24 @@ fn a_closed_stdout_ends_rrun_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
 }
+
+#[test]
+fn load_reports_progress_through_the_pull_callback() {
+    if !root_or_skip("load_reports_progress_through_the_pull_callback") {
+        return;
+    }
+    let r = TestRoot::new("load-progress");
+    let rrun = rrun::Rrun::open(&r.path).unwrap();
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let progress = rrun::ProgressFn::new(move |e| seen.lock().unwrap().push(e.clone()));
+    let loaded = rrun.load_with_progress(&fixture("multilayer-oci"), None, &progress).unwrap();
+    let events = events.lock().unwrap();
+    use rrun::PullEvent as P;
+    let started = events.iter().filter(|e| matches!(e, P::LayerStarted { .. })).count();
+    let done = events.iter().filter(|e| matches!(e, P::LayerDone { .. })).count();
+    assert_eq!((started, done), (loaded[0].record.layers.len(), loaded[0].record.layers.len()), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, P::Bytes { done, .. } if *done > 0)), "{events:?}");
+    let id = loaded[0].record.config.to_string();
+    assert!(matches!(events.last(), Some(P::Committed { id: i, .. }) if *i == id), "{events:?}");
+}

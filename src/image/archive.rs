@@ -151,6 +151,18 @@ fn normalize_member(name: &str) -> String {
 /// only a tag (an OCI `ref.name` of `latest`) are put under `default_name`,
 /// or `localhost/<file stem>` when none is given.
 pub fn load(store: &Store, path: &Path, default_name: Option<&str>) -> Result<Vec<LoadedImage>, ImportError> {
+    load_with(store, path, default_name, None)
+}
+
+/// [`load`], telling `progress` of each layer as it is unpacked
+/// (`LayerStarted`, `Bytes`, `LayerDone`) and of each image once it is in
+/// the store (`Committed`), as a pull does.
+pub fn load_with(
+    store: &Store,
+    path: &Path,
+    default_name: Option<&str>,
+    progress: Option<&crate::progress::ProgressFn>,
+) -> Result<Vec<LoadedImage>, ImportError> {
     let origin = path.display().to_string();
     let io_err = |source| ImportError::Io { origin: origin.clone(), source };
     let meta = std::fs::metadata(path).map_err(io_err)?;
@@ -181,7 +193,13 @@ pub fn load(store: &Store, path: &Path, default_name: Option<&str>) -> Result<Ve
     );
     let mut loaded = Vec::new();
     for plan in plans {
-        loaded.push(Importer { store, progress: None, origin: origin.clone(), source: source.as_ref() }.import(plan)?);
+        let image = Importer { store, progress, origin: origin.clone(), source: source.as_ref() }.import(plan)?;
+        if let Some(p) = progress {
+            let id = image.record.config.to_string();
+            let name = image.names.first().cloned().unwrap_or_else(|| id.clone());
+            p.emit(&crate::progress::PullEvent::Committed { image: name, id });
+        }
+        loaded.push(image);
     }
     Ok(loaded)
 }

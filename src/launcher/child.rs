@@ -44,6 +44,8 @@ pub enum Stdio {
     Inherit,
     /// Inherited, but stdin is `/dev/null` (no `-i`).
     NullStdin,
+    /// `/dev/null`, all three.
+    Null,
     /// stdout and stderr the write ends of these pipes (the caller relays and logs them).
     Capture { stdin: ChildStdin, stdout: OwnedFd, stderr: OwnedFd },
 }
@@ -556,6 +558,11 @@ pub(super) fn become_process(
                 crate::step!(steps::STDIO, stdin = "/dev/null", stdout = "rrun's", stderr = "rrun's");
                 null_stdin()?
             }
+            Stdio::Null => {
+                crate::step!(steps::STDIO, stdin = "/dev/null", stdout = "/dev/null", stderr = "/dev/null");
+                null_stdin()?;
+                null_output()?
+            }
             Stdio::Capture { stdin, stdout, stderr } => {
                 let from = match stdin {
                     ChildStdin::Null => "/dev/null",
@@ -692,6 +699,16 @@ fn null_stdin() -> Result<(), ChildError> {
     let null = nix::fcntl::open("/dev/null", OFlag::O_RDONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
         .map_err(sys("open /dev/null"))?;
     dup2(null, 0).map_err(sys("dup2 stdin"))?;
+    let _ = nix::unistd::close(null);
+    Ok(())
+}
+
+/// `/dev/null` as stdout and stderr.
+fn null_output() -> Result<(), ChildError> {
+    let null = nix::fcntl::open("/dev/null", OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(sys("open /dev/null"))?;
+    dup2(null, 1).map_err(sys("dup2 stdout"))?;
+    dup2(null, 2).map_err(sys("dup2 stderr"))?;
     let _ = nix::unistd::close(null);
     Ok(())
 }

@@ -262,6 +262,8 @@ pub enum StdioMode {
     Inherit,
     /// rrun's stdout and stderr, `/dev/null` as stdin.
     NullStdin,
+    /// `/dev/null` as stdin, stdout and stderr (nothing to relay).
+    Null,
     /// stdout and stderr captured through pipes, stdin as said: read with
     /// [`Child::wait_output`], or taken with [`Child::into_io`] (a detached
     /// container's monitor logs them and relays them to attached clients).
@@ -294,6 +296,7 @@ impl StdioMode {
         Ok(match self {
             StdioMode::Inherit => (child::Stdio::Inherit, ParentPipes::default()),
             StdioMode::NullStdin => (child::Stdio::NullStdin, ParentPipes::default()),
+            StdioMode::Null => (child::Stdio::Null, ParentPipes::default()),
             StdioMode::Capture(stdin) => {
                 let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(LaunchError::sys("pipe"));
                 let (out_r, out_w) = pipe()?;

@@ -47,10 +47,13 @@ pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
 }
 
 /// Sets the window size of terminal `fd` (its foreground processes get SIGWINCH).
-pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) {
+pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> std::io::Result<()> {
     let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads one winsize struct we own.
-    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn copy_winsize(from: i32, to: i32) {

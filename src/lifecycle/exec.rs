@@ -67,18 +67,24 @@ impl ExecOptions {
     }
 }
 
-/// A process started in a container with piped streams ([`Rrun::exec_spawn`]),
-/// as `std::process::Child`: take its ends, then [`RunningProcess::wait`].
+/// A process started in a container whose streams the caller holds
+/// ([`Rrun::exec_spawn`]), as `std::process::Child`: take its ends, then
+/// [`RunningProcess::wait`].
 ///
 /// Until it is waited for, the calling thread's forwarded signals (SIGINT,
 /// SIGTERM, …) and SIGCHLD stay blocked: they are passed on to the process.
+/// Dropped without `wait`, the process is left running and is not reaped.
 pub struct RunningProcess {
-    /// The write end of its stdin (dropped: it reads end-of-file).
+    /// The write end of its stdin ([`crate::Stdio::Piped`]; dropped: it reads end-of-file).
     pub stdin: Option<std::fs::File>,
-    /// The read end of its stdout.
+    /// The read end of its stdout ([`crate::Stdio::Piped`]).
     pub stdout: Option<std::fs::File>,
-    /// The read end of its stderr.
+    /// The read end of its stderr ([`crate::Stdio::Piped`]).
     pub stderr: Option<std::fs::File>,
+    /// The master side of its terminal ([`crate::Stdio::Pty`] or `tty`).
+    pub pty: Option<std::fs::File>,
+    /// rrun's own copy of the terminal's master (the window size is set on it).
+    terminal: Option<OwnedFd>,
     io: launcher::ChildIo,
     rrun: Rrun,
     record: ContainerRecord,
@@ -91,25 +97,29 @@ impl RunningProcess {
         self.io.pid()
     }
 
+    /// Sends `signal` to it (not reaped yet, so its PID is still its own).
+    pub fn kill(&self, signal: crate::Signal) {
+        self.io.kill(signal.into());
+    }
+
+    /// Sets the window size of its terminal (`rows` × `cols`); it gets
+    /// SIGWINCH. Fails without a terminal.
+    pub fn set_window_size(&self, rows: u16, cols: u16) -> Result<(), Error> {
+        let path = || std::path::PathBuf::from(format!("/proc/{}/fd/0", self.pid()));
+        let Some(fd) = &self.terminal else {
+            let e = std::io::Error::new(std::io::ErrorKind::Unsupported, "the process has no terminal");
+            return Err(Error::Io { path: path(), source: e });
+        };
+        launcher::set_window_size(fd.as_fd(), rows, cols).map_err(|source| Error::Io { path: path(), source })
+    }
+
     /// Closes its stdin (if still held) and waits for it to exit, passing on
     /// the signals this thread receives; returns its exit code (128+N for
     /// signal N). Its output pipes stay readable until they are dropped.
     pub fn wait(mut self) -> Result<i32, Error> {
         drop(self.stdin.take());
-        let status = loop {
-            if let Some(status) = self.io.try_reap()? {
-                break status;
-            }
-            let mut fds = [nix::poll::PollFd::new(self.io.signal_fd(), nix::poll::PollFlags::POLLIN)];
-            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => {
-                    let path = std::path::PathBuf::from(format!("/proc/{}", self.pid()));
-                    return Err(Error::Io { path, source: std::io::Error::from(e) });
-                }
-            }
-            self.io.handle_signal();
-        };
+        drop(self.terminal.take());
+        let status = super::spawn::reap(&self.io)?;
         let code = status.code();
         let extra = [("execID", self.exec_id.clone()), ("exitCode", code.to_string())];
         self.rrun.emit_container(&self.record, "exec_die", &extra);
@@ -149,6 +159,8 @@ impl Rrun {
     pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         match opts.stdio {
             crate::Stdio::Null => self.exec_shown(name_or_id, opts, Some(&mut |_, _| true)),
+            crate::Stdio::Piped => Err(super::pipes_refused("exec")),
+            crate::Stdio::Pty => self.exec_shown(name_or_id, &ExecOptions { tty: true, ..opts.clone() }, None),
             _ => self.exec_shown(name_or_id, opts, None),
         }
     }
@@ -174,11 +186,19 @@ impl Rrun {
         Ok(out)
     }
 
-    /// Starts a command in a running container with its stdin, stdout and
-    /// stderr as pipes the caller holds, as `std::process::Command::spawn`
-    /// with piped streams does (`interactive`, `detach` and `stdio` are not
-    /// used). Read stdout and stderr while it runs (or from other threads):
-    /// a full pipe blocks the process. [`RunningProcess::wait`] reaps it.
+    /// Starts a command in a running container and returns at once, as
+    /// `std::process::Command::spawn` does, with its standard streams as
+    /// [`ExecOptions::stdio`] says: pipes the caller holds with
+    /// [`crate::Stdio::Piped`], its terminal's master with
+    /// [`crate::Stdio::Pty`] (or `tty`), the caller's own descriptors with
+    /// [`crate::Stdio::Inherit`] (stdin only with `interactive`), `/dev/null`
+    /// with [`crate::Stdio::Null`] (`detach` is not used). Read stdout and
+    /// stderr while it runs (or from other threads): a full pipe blocks the
+    /// process. [`RunningProcess::wait`] reaps it.
+    ///
+    /// Launching needs a single-threaded caller
+    /// ([`crate::launcher::LaunchError::MultiThreaded`] otherwise); the
+    /// caller may start threads once this returns.
     pub fn exec_spawn(&self, name_or_id: &str, opts: &ExecOptions) -> Result<RunningProcess, Error> {
         crate::launcher::ensure_single_threaded()?;
         let c = self.open_container(name_or_id)?;
@@ -191,14 +211,26 @@ impl Rrun {
         let exec_id = crate::container::new_id();
         let what = format!(": {}", opts.command.join(" "));
         self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
-        let child = self.spawn_exec(&c.spec, &c.record, pid, opts, StdioMode::Capture(launcher::StdinMode::Pipe))?;
+        let terminal = opts.tty || opts.stdio == crate::Stdio::Pty;
+        let stdio = match opts.stdio {
+            _ if terminal => StdioMode::NullStdin,
+            crate::Stdio::Piped => StdioMode::Capture(launcher::StdinMode::Pipe),
+            crate::Stdio::Null => StdioMode::Null,
+            _ if opts.interactive => StdioMode::Inherit,
+            _ => StdioMode::NullStdin,
+        };
+        let opts = ExecOptions { tty: terminal, ..opts.clone() };
+        let child = self.spawn_exec(&c.spec, &c.record, pid, &opts, stdio)?;
         self.emit_container(&c.record, &format!("exec_start{what}"), &[("execID", exec_id.clone())]);
         let mut io = child.into_io();
         let file = |fd: Option<OwnedFd>| fd.map(std::fs::File::from);
+        let master = io.pty.take();
         Ok(RunningProcess {
             stdin: file(io.stdin.take()),
             stdout: file(io.stdout.take()),
             stderr: file(io.stderr.take()),
+            terminal: master.as_ref().and_then(|m| m.try_clone().ok()),
+            pty: file(master),
             io,
             rrun: self.clone(),
             record: c.record,

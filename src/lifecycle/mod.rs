@@ -17,6 +17,7 @@ mod net;
 mod networks;
 mod plan;
 mod registry;
+mod spawn;
 mod steps;
 mod update;
 mod volumes;
@@ -31,6 +32,7 @@ pub use inspect::{
     LogConfig, MountPoint, NetworkSettings, PortBinding, RestartPolicyConfig, Ulimit,
 };
 pub use plan::{DryRun, PlannedVolume};
+pub use spawn::RunningContainer;
 pub use steps::STEPS;
 pub use update::UpdateOptions;
 
@@ -420,6 +422,7 @@ impl Rrun {
     pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
         let shown = match opts.stdio {
             crate::Stdio::Null => Shown::Nowhere,
+            crate::Stdio::Piped => return Err(pipes_refused("run")),
             _ => Shown::Streams(opts.attach.unwrap_or(Streams { stdin: opts.interactive, stdout: true, stderr: true })),
         };
         self.run_shown(image_name, opts, shown)
@@ -439,6 +442,13 @@ impl Rrun {
 
     fn run_shown(&self, image_name: &str, opts: &RunOptions, shown: Shown<'_>) -> Result<RunOutcome, Error> {
         crate::launcher::ensure_single_threaded()?;
+        let with_tty;
+        let opts = if opts.stdio == crate::Stdio::Pty && !opts.tty {
+            with_tty = RunOptions { tty: true, ..opts.clone() };
+            &with_tty
+        } else {
+            opts
+        };
         let c = self.create_as(image_name, opts, true)?;
         let result = self.start_foreground(&c, opts.interactive, shown);
         let oom_killed = result.is_ok() && container::read_record(&c.dir).is_some_and(|r| r.oom_killed);
@@ -531,6 +541,17 @@ impl Rrun {
         on_started: impl FnOnce(),
         wait: impl FnOnce(Child) -> Result<ExitStatus, launcher::LaunchError>,
     ) -> Result<i32, Error> {
+        let (child, launched) = self.launch(c, stdio)?;
+        on_started();
+        let status = wait(child);
+        self.finish_run(c, launched, status)
+    }
+
+    /// The first half of [`Rrun::run_to_exit`]: its cgroup and limits, its
+    /// network, the launch, the record saying it runs, its poststart hooks.
+    /// What the launch made is torn down again when it fails; once it
+    /// succeeds, [`Rrun::finish_run`] must follow the container's exit.
+    pub(crate) fn launch(&self, c: &Container, stdio: StdioMode) -> Result<(Child, Launched), Error> {
         // the record names the cgroup before it exists: a crash from here on leaves it named
         let planned = match &c.planned {
             // this process created the container to run it, and its record says so already
@@ -566,13 +587,13 @@ impl Rrun {
             annotations: c.spec.annotations().clone().unwrap_or_default().into_iter().collect(),
         };
         let hooks = c.spec.hooks().clone().unwrap_or_default();
+        let mut launched = Launched { cgroup, network: None, identity, hooks };
         // its network, set up below and torn down after it ended, whatever happened
-        let mut network = None;
         let result = (|| {
             if let Some(r) = c.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-                cgroup.apply(r)?;
+                launched.cgroup.apply(r)?;
             }
-            network = self.network_up(c)?;
+            launched.network = self.network_up(c)?;
             // volumes still to fill with the image's content: as the record says now (a restart finds them done)
             let volumes = container::read_record(&c.dir).map(|r| r.volumes).unwrap_or_default();
             let cfg = LaunchConfig {
@@ -580,11 +601,11 @@ impl Rrun {
                 rootfs: rootfs::overlay(self.store(), &c.record.layers, &c.dir),
                 init: c.record.init,
                 stdio,
-                cgroup: Some(cgroup.as_ref()),
+                cgroup: Some(launched.cgroup.as_ref()),
                 oci: None,
                 engine: launcher::EngineSteps {
                     copy_up: volumes.iter().filter(|v| v.copy_up).map(|v| v.destination.clone()).collect(),
-                    hook_identity: Some(identity.clone()),
+                    hook_identity: Some(launched.identity.clone()),
                 },
             };
             let child = match launcher::spawn(&cfg) {
@@ -617,13 +638,33 @@ impl Rrun {
             };
             self.emit_container(&rec, "start", &[]);
             // as the runtime spec says: a failing poststart hook is a warning, the others and the container go on
-            let poststart = hooks.poststart().clone().unwrap_or_default();
-            for e in launcher::hooks::run_all(&poststart, &identity.state(Some(pid), "running"), "poststart") {
+            let poststart = launched.hooks.poststart().clone().unwrap_or_default();
+            for e in launcher::hooks::run_all(&poststart, &launched.identity.state(Some(pid), "running"), "poststart") {
                 tracing::warn!("{e}");
             }
-            on_started();
-            let status = wait(child);
-            let oom = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+            Ok(child)
+        })();
+        match result {
+            Ok(child) => Ok((child, launched)),
+            Err(e) => {
+                self.tear_down(c, launched);
+                Err(e)
+            }
+        }
+    }
+
+    /// The second half of [`Rrun::run_to_exit`], once the container's init
+    /// was reaped (`status`): its exit recorded and journalled, its network
+    /// torn down, every process of it killed, its cgroup removed, its
+    /// poststop hooks run. Returns its exit code.
+    pub(crate) fn finish_run(
+        &self,
+        c: &Container,
+        mut launched: Launched,
+        status: Result<ExitStatus, launcher::LaunchError>,
+    ) -> Result<i32, Error> {
+        let result = (|| {
+            let oom = launched.cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
             let rec = self.update(&c.dir, |r| {
                 r.status = Status::Exited;
                 r.finished_at = Some(container::now_rfc3339());
@@ -642,22 +683,27 @@ impl Rrun {
             }
             // the exit is recorded first, as Docker shows it at once (netavark's teardown takes a
             // few hundred ms); a start waits for this monitor, and a teardown by rm is idempotent
-            self.network_down(c, network.take());
+            self.network_down(c, launched.network.take());
             Ok(status?.code())
         })();
-        // no process of the container survives it, and its cgroup goes
+        self.tear_down(c, launched);
+        result
+    }
+
+    /// After a run (or a failed start): no process of the container
+    /// survives it, its cgroup goes, its network is torn down (when the run
+    /// ended before its wait), and its poststop hooks run (a failure is a warning).
+    fn tear_down(&self, c: &Container, launched: Launched) {
+        let Launched { cgroup, network, identity, hooks } = launched;
         let _ = cgroup.kill_all();
         if let Err(e) = cgroup.delete() {
             tracing::warn!(error = %e, "removing the container's cgroup");
         }
-        // (when the run ended before its wait: a failed start)
         self.network_down(c, network);
-        // the container is gone: its poststop hooks (a failure is a warning)
         let poststop = hooks.poststop().clone().unwrap_or_default();
         for e in launcher::hooks::run_all(&poststop, &identity.state(None, "stopped"), "poststop") {
             tracing::warn!("{e}");
         }
-        result
     }
 
     /// `--ipc/--pid/--uts container:NAME`: the namespace files of that running
@@ -756,6 +802,15 @@ impl Rrun {
     }
 }
 
+/// A launched container's run, between [`Rrun::launch`] and
+/// [`Rrun::finish_run`]: what its end tears down.
+pub(crate) struct Launched {
+    cgroup: Box<dyn crate::cgroups::Cgroup>,
+    network: Option<crate::network::attach::Up>,
+    identity: launcher::hooks::HookIdentity,
+    hooks: oci_spec::runtime::Hooks,
+}
+
 /// Where a foreground run's output goes.
 enum Shown<'a> {
     /// This process's stdout and stderr, those chosen (`-a`); stdin with `interactive` if chosen.
@@ -801,6 +856,15 @@ impl Shown<'_> {
             }
         }
     }
+}
+
+/// [`crate::Stdio::Piped`] given to a method that returns no handle to hold the pipes.
+pub(crate) fn pipes_refused(method: &str) -> Error {
+    Error::Spec(spec::SpecError::Invalid {
+        flag: "stdio".into(),
+        value: "Piped".into(),
+        reason: format!("{method} hands no pipes to its caller: use spawn or exec_spawn (or output, exec_output)"),
+    })
 }
 
 /// True while a container runs, or its live monitor is about to start it.

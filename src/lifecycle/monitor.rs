@@ -247,7 +247,7 @@ impl Rrun {
                     Request::Eof => close_input = true,
                     Request::Resize(rows, cols) => {
                         if let Some(p) = &pty {
-                            launcher::set_window_size(p.as_fd(), rows, cols);
+                            let _ = launcher::set_window_size(p.as_fd(), rows, cols);
                         }
                     }
                 }

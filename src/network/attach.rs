@@ -121,15 +121,12 @@ pub struct Up {
 /// another interface (a host network, another store's or Podman's bridge),
 /// or another network set up now with the same subnet or interface.
 fn check_host(net: &NetworkDef) -> Result<(), NetworkError> {
-    let clash = |what: String| {
-        NetworkError::Conflict(format!(
-            "network {} ({} on {}) cannot be set up: {what}; give it another subnet (rrun network create --subnet, or \
-         default_subnet in {})",
-            net.name,
-            net.subnet,
-            net.interface,
-            HostConfig::path().display()
-        ))
+    let clash = |reason: String| NetworkError::SubnetInUse {
+        network: net.name.clone(),
+        subnet: net.subnet.to_string(),
+        interface: net.interface.clone(),
+        reason,
+        config: HostConfig::path(),
     };
     if let Some(r) = super::ipv4::host_routes()
         .into_iter()

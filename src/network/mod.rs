@@ -132,6 +132,11 @@ pub enum NetworkError {
     Config { path: PathBuf, reason: String },
     #[error("{0}")]
     Conflict(String),
+    /// A network's subnet or interface is taken on the host (`reason` says
+    /// by what): it needs another subnet, which `network create --subnet`
+    /// or `default_subnet` in the host's network configuration (`config`) gives.
+    #[error("network {network} ({subnet} on {interface}) cannot be set up: {reason}")]
+    SubnetInUse { network: String, subnet: String, interface: String, reason: String, config: PathBuf },
     #[error("{op}: {reason}")]
     Sys { op: String, reason: String },
     #[error("{}: {source}", path.display())]

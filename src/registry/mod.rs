@@ -50,8 +50,10 @@ pub enum RegistryError {
     Tls { host: String, reason: String },
     #[error("{host}: cannot connect: {reason}")]
     Connect { host: String, reason: String },
+    /// The registry wants credentials: `no_credentials` when none are stored
+    /// for `host` (a login would help); `hint` says more (`: …`, ` (…)`, or empty).
     #[error("{host}: authentication required{hint}")]
-    Unauthorized { host: String, hint: String },
+    Unauthorized { host: String, hint: String, no_credentials: bool },
     #[error("{host}: {what}: not found")]
     NotFound { host: String, what: String },
     #[error("{host}: {what}: HTTP {status}: {body}")]
@@ -245,10 +247,7 @@ impl RegistryClient {
                 }
                 Err(ureq::Error::Status(401, resp)) => {
                     let body = resp.into_string().unwrap_or_default();
-                    return Err(RegistryError::Unauthorized {
-                        host: ep.host.clone(),
-                        hint: self.login_hint(&ep.host, &body),
-                    });
+                    return Err(self.unauthorized(&ep.host, &body));
                 }
                 Err(ureq::Error::Status(code, _)) if (code >= 500 || code == 429) && attempt < 4 => {
                     debug!(host = %ep.host, status = code, attempt, "transient error, retrying");
@@ -261,10 +260,7 @@ impl RegistryClient {
                         return Err(RegistryError::NotFound { host: ep.host.clone(), what });
                     }
                     if code == 403 {
-                        return Err(RegistryError::Unauthorized {
-                            host: ep.host.clone(),
-                            hint: self.login_hint(&ep.host, &body),
-                        });
+                        return Err(self.unauthorized(&ep.host, &body));
                     }
                     return Err(RegistryError::Http {
                         host: ep.host.clone(),
@@ -284,17 +280,16 @@ impl RegistryClient {
         }
     }
 
-    fn login_hint(&self, host: &str, body: &str) -> String {
+    /// A 401's error: whether credentials are stored for `host`, and the registry's body.
+    fn unauthorized(&self, host: &str, body: &str) -> RegistryError {
         let detail = if body.trim().is_empty() {
             String::new()
         } else {
             format!(" ({})", body.trim().chars().take(200).collect::<String>())
         };
-        if self.opts.auth.lookup(host).is_some() {
-            format!(": the stored credentials were refused{detail}")
-        } else {
-            format!(": run `rrun login {host}`{detail}")
-        }
+        let stored = self.opts.auth.lookup(host).is_some();
+        let hint = if stored { format!(": the stored credentials were refused{detail}") } else { detail };
+        RegistryError::Unauthorized { host: host.to_string(), hint, no_credentials: !stored }
     }
 
     fn auth_header(&self, host: &str, scope: &str) -> Option<String> {
@@ -320,6 +315,7 @@ impl RegistryClient {
             return Err(RegistryError::Unauthorized {
                 host: ep.host.clone(),
                 hint: ": the registry sent no WWW-Authenticate challenge".into(),
+                no_credentials: false,
             });
         };
         match ch.scheme.as_str() {
@@ -327,7 +323,8 @@ impl RegistryClient {
                 if cred.is_none() {
                     return Err(RegistryError::Unauthorized {
                         host: ep.host.clone(),
-                        hint: format!(": run `rrun login {}`", ep.host),
+                        hint: String::new(),
+                        no_credentials: true,
                     });
                 }
                 self.basic.lock().expect("basic lock").insert(ep.host.clone(), true);
@@ -372,8 +369,9 @@ impl RegistryClient {
                             hint: if cred.is_some() {
                                 ": the token service refused the stored credentials".into()
                             } else {
-                                format!(": run `rrun login {}`", ep.host)
+                                String::new()
                             },
+                            no_credentials: cred.is_none(),
                         })
                     }
                     Err(e) => {
@@ -405,6 +403,7 @@ impl RegistryClient {
             other => Err(RegistryError::Unauthorized {
                 host: ep.host.clone(),
                 hint: format!(": unsupported auth scheme {other}"),
+                no_credentials: false,
             }),
         }
     }
