@@ -454,13 +454,12 @@ mod tests {
         let (_tree, cg) = made(&["io"]);
         let d = cg.dir().to_path_buf();
         let writes = Writes::record();
-        // oci-spec spells the IOPS lists `…IopsDevice` (oci::mod renames the runtime spec's `…IOPSDevice`)
         cg.apply(&res(r#"{"blockIO": {
             "weightDevice": [{"major": 8, "minor": 0, "weight": 1000}],
             "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
             "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 0}],
-            "throttleReadIopsDevice": [{"major": 8, "minor": 16, "rate": 100}],
-            "throttleWriteIopsDevice": [{"major": 8, "minor": 16, "rate": 200}]
+            "throttleReadIOPSDevice": [{"major": 8, "minor": 16, "rate": 100}],
+            "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 200}]
         }}"#))
             .unwrap();
         assert_eq!(writes.to(&d, "io.weight"), ["8:0 10000"]);

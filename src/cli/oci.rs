@@ -655,11 +655,7 @@ fn update(rt: &Runtime, a: UpdateArgs) -> Result<(), OciError> {
             };
             let bad =
                 |e: serde_json::Error| OciError::Config { path: p.clone(), reason: format!("invalid resources: {e}") };
-            let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(bad)?;
-            if let Some(b) = v.get_mut("blockIO") {
-                rrun::oci::normalise_block_io(b);
-            }
-            serde_json::from_value(v).map_err(bad)?
+            serde_json::from_slice(&bytes).map_err(bad)?
         }
         None => LinuxResources::default(),
     };

@@ -11,6 +11,7 @@
 
 use super::LaunchError;
 use nix::sched::{setns, CloneFlags};
+use oci_spec::runtime::LinuxTimeOffset;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -54,7 +55,7 @@ impl ForChildren {
     }
 
     /// Children of rrun are born in a new time namespace with these offsets.
-    pub fn new_time(&mut self, offsets: &HashMap<String, String>) -> Result<(), LaunchError> {
+    pub fn new_time(&mut self, offsets: &HashMap<String, LinuxTimeOffset>) -> Result<(), LaunchError> {
         let text = offsets_file(offsets).map_err(LaunchError::Spec)?;
         let own = open("/proc/self/ns/time_for_children")?;
         crate::step!(super::steps::TIME_NAMESPACE, flags = "CLONE_NEWTIME");
@@ -74,22 +75,18 @@ impl ForChildren {
 }
 
 /// `linux.timeOffsets` as `/proc/PID/timens_offsets` takes them: one line
-/// per clock, `monotonic` or `boottime`, seconds and nanoseconds. The Spec
-/// keeps each as "SECS NANOSECS" (see `oci::load_spec`).
-pub fn offsets_file(offsets: &HashMap<String, String>) -> Result<String, String> {
-    let mut clocks: Vec<(&String, &String)> = offsets.iter().collect();
-    clocks.sort();
+/// per clock, `monotonic` or `boottime`, seconds and nanoseconds.
+pub fn offsets_file(offsets: &HashMap<String, LinuxTimeOffset>) -> Result<String, String> {
+    let mut clocks: Vec<(&String, &LinuxTimeOffset)> = offsets.iter().collect();
+    clocks.sort_by_key(|(clock, _)| *clock);
     let mut out = String::new();
-    for (clock, value) in clocks {
+    for (clock, offset) in clocks {
         if clock != "monotonic" && clock != "boottime" {
             return Err(format!("linux.timeOffsets: unknown clock {clock:?} (monotonic or boottime)"));
         }
-        let mut parts = value.split_whitespace();
-        let secs = parts.next().and_then(|s| s.parse::<i64>().ok());
-        let nanos = parts.next().map(|s| s.parse::<u32>().ok()).unwrap_or(Some(0));
-        match (secs, nanos, parts.next()) {
-            (Some(s), Some(n), None) if n < 1_000_000_000 => out.push_str(&format!("{clock} {s} {n}\n")),
-            _ => return Err(format!("linux.timeOffsets.{clock}: invalid offset {value:?}")),
+        match (offset.secs().unwrap_or(0), offset.nanosecs().unwrap_or(0)) {
+            (s, n) if n < 1_000_000_000 => out.push_str(&format!("{clock} {s} {n}\n")),
+            (_, n) => return Err(format!("linux.timeOffsets.{clock}: nanosecs {n} is not below 1000000000")),
         }
     }
     Ok(out)
@@ -101,11 +98,17 @@ mod tests {
 
     #[test]
     fn offsets_become_the_kernels_lines() {
-        let m = HashMap::from([("monotonic".to_string(), "86400 5".to_string()), ("boottime".into(), "-3".into())]);
+        let offset = |secs: i64, nanosecs: Option<u32>| {
+            let mut o = LinuxTimeOffset::default();
+            o.set_secs(Some(secs)).set_nanosecs(nanosecs);
+            o
+        };
+        let m =
+            HashMap::from([("monotonic".to_string(), offset(86400, Some(5))), ("boottime".into(), offset(-3, None))]);
         assert_eq!(offsets_file(&m).unwrap(), "boottime -3 0\nmonotonic 86400 5\n");
-        let bad = HashMap::from([("realtime".to_string(), "1 0".to_string())]);
+        let bad = HashMap::from([("realtime".to_string(), offset(1, Some(0)))]);
         assert!(offsets_file(&bad).unwrap_err().contains("realtime"));
-        let bad = HashMap::from([("boottime".to_string(), "1 2000000000".to_string())]);
+        let bad = HashMap::from([("boottime".to_string(), offset(1, Some(2_000_000_000)))]);
         assert!(offsets_file(&bad).is_err());
     }
 }

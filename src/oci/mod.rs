@@ -303,9 +303,7 @@ pub(crate) struct SpecExtras {
 }
 
 /// Loads and checks a `config.json`, with what the Spec type does not keep:
-/// fields it would drop are taken out first (and applied, or refused), and
-/// `linux.timeOffsets`, which it models as strings, are put in that form
-/// ("SECS NANOSECS") rather than failing to parse.
+/// fields it would drop are taken out first (and applied, or refused).
 pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciError> {
     let bytes = std::fs::read(path).map_err(io(path))?;
     let bad = |reason: String| OciError::Config { path: path.into(), reason };
@@ -322,31 +320,11 @@ pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciErr
     }
     let mut extras = SpecExtras::default();
     if let Some(linux) = raw.get_mut("linux").and_then(|l| l.as_object_mut()) {
-        if let Some(offsets) = linux.get_mut("timeOffsets").and_then(|o| o.as_object_mut()) {
-            for (clock, v) in offsets.iter_mut() {
-                if v.is_string() {
-                    continue;
-                }
-                let secs = v.get("secs").and_then(|s| s.as_i64());
-                let nanos = v.get("nanosecs").map(|n| n.as_u64()).unwrap_or(Some(0));
-                match (secs, nanos) {
-                    (Some(s), Some(n)) => *v = serde_json::Value::String(format!("{s} {n}")),
-                    _ => {
-                        return Err(bad(format!(
-                            "linux.timeOffsets.{clock}: expected {{\"secs\": N, \"nanosecs\": N}}"
-                        )))
-                    }
-                }
-            }
-        }
         if let Some(p) = linux.remove("memoryPolicy").filter(|p| !p.is_null()) {
             let policy: crate::launcher::mempolicy::MemoryPolicy =
                 serde_json::from_value(p).map_err(|e| bad(format!("invalid linux.memoryPolicy: {e}")))?;
             extras.memory_policy = Some(policy.resolve().map_err(bad)?);
         }
-    }
-    if let Some(b) = raw.pointer_mut("/linux/resources/blockIO") {
-        normalise_block_io(b);
     }
     let spec = <Spec as Deserialize>::deserialize(&raw).map_err(|e| bad(format!("invalid config.json: {e}")))?;
     // what the Spec type did not keep is named, never dropped without a word
@@ -359,21 +337,6 @@ pub(crate) fn load_bundle_spec(path: &Path) -> Result<(Spec, SpecExtras), OciErr
         return Err(bad(format!("unsupported ociVersion {version:?} (rrun implements {OCI_VERSION})")));
     }
     Ok((spec, extras))
-}
-
-/// The runtime spec spells `throttleReadIOPSDevice` and `throttleWriteIOPSDevice`;
-/// the Spec type reads them as `…IopsDevice` (and would drop them): both are taken.
-pub fn normalise_block_io(b: &mut serde_json::Value) {
-    if let Some(o) = b.as_object_mut() {
-        for (spec, ours) in [
-            ("throttleReadIOPSDevice", "throttleReadIopsDevice"),
-            ("throttleWriteIOPSDevice", "throttleWriteIopsDevice"),
-        ] {
-            if let Some(v) = o.remove(spec) {
-                o.insert(ours.to_string(), v);
-            }
-        }
-    }
 }
 
 /// Fields of `raw` (a config as given) that `kept` (the same parsed and
@@ -444,7 +407,8 @@ mod tests {
         let b = spec.linux().as_ref().unwrap().resources().as_ref().unwrap().block_io().clone().unwrap();
         assert_eq!(b.throttle_read_iops_device().as_ref().unwrap()[0].rate(), 10);
         assert_eq!(b.throttle_write_iops_device().as_ref().unwrap()[0].rate(), 20);
-        assert_eq!(spec.linux().as_ref().unwrap().time_offsets().as_ref().unwrap()["monotonic"], "5 1");
+        let monotonic = &spec.linux().as_ref().unwrap().time_offsets().as_ref().unwrap()["monotonic"];
+        assert_eq!((monotonic.secs(), monotonic.nanosecs()), (Some(5), Some(1)));
         let raw =
             serde_json::json!({"process": {"args": ["x"], "futureField": 1}, "annotations": {"a": "b"}, "n": null});
         let kept = serde_json::json!({"process": {"args": ["x"]}});
