@@ -216,11 +216,11 @@ pub fn message(e: &rrun::Error) -> String {
         E::ImageHasNames { .. } => ": remove them by name, or use -f",
         E::ContainerRunning(_) => ": stop it first, or use -f",
         E::PlatformMismatch { .. } => " (pull that platform's image with --pull=missing or --pull=always)",
-        E::Registry(rrun::registry::RegistryError::Unauthorized { host, hint, no_credentials: true }) => {
+        E::Registry(rrun::RegistryError::Unauthorized { host, hint, no_credentials: true }) => {
             // the advice before the registry's own words
             return format!("{host}: authentication required: run `rrun login {host}`{hint}");
         }
-        E::Network(rrun::network::NetworkError::SubnetInUse { config, .. }) => {
+        E::Network(rrun::NetworkError::SubnetInUse { config, .. }) => {
             let advice = "give it another subnet (rrun network create --subnet, or default_subnet in";
             return format!("{e}; {advice} {})", config.display());
         }
