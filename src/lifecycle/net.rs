@@ -107,11 +107,11 @@ impl Rrun {
         let user_network = matches!(&mode, NetworkMode::Bridge(n) if n != DEFAULT_NETWORK);
         if opts.ip.is_some() && !user_network {
             return Err(conflict(
-                "--ip: a chosen address works on user-defined networks only (rrun network create)".into(),
+                "--ip: a chosen address works on user-defined networks only".into(),
             ));
         }
         if !opts.network_aliases.is_empty() && !user_network {
-            return Err(conflict("--network-alias works on user-defined networks only (rrun network create)".into()));
+            return Err(conflict("--network-alias works on user-defined networks only".into()));
         }
         let mut publish = opts.publish.clone();
         if opts.publish_all {
