@@ -116,9 +116,11 @@ const LAYERS: &[&[&str]] = &[
 mod layering;
 
 // The public API: the handle, what its methods take and give, and the errors.
+pub use cdi::DeviceInfo as CdiDevice;
 pub use container::{ContainerRecord, HealthStatus, PortMapping, RestartPolicy, Status};
 pub use digest::Digest;
 pub use events::{Event, EventFilter, EventOptions};
+pub use filter::Filters;
 pub use image::import::LoadedImage;
 pub use image::inspect::ImageInspect;
 pub use image::save::ArchiveFormat;
@@ -132,10 +134,16 @@ pub use network::{CreateNetwork, NetworkInfo};
 pub use progress::{ProgressFn, PullEvent};
 pub use reference::ImageRef;
 pub use registry::{ClientOptions, Credential, PullOptions, RegistriesConf};
+pub use rootfs::RootfsSource;
+pub use rootless::{Mapping, Rootless, RootlessError};
 pub use signal::{ParseSignalError, Signal};
+pub use spec::network::parse_exposed;
+pub use spec::resources::parse_bytes;
 pub use spec::resources::Limits;
 pub use spec::{MountRequest, NamespaceMode, NetworkMode, RunOptions, Streams, Tmpfs};
+pub use spec::{PortRequest, SeccompChoice};
 pub use stdio::{Output, Stdio};
+pub use system::{CdiDevices, VersionInfo};
 pub use volume::{CreateVolume, Volume};
 
 // What the variants of [`Error`] carry: each module's own error, with its context.
@@ -151,33 +159,6 @@ pub use registry::RegistryError;
 pub use spec::SpecError;
 pub use store::StoreError;
 pub use volume::VolumeError;
-
-/// Docker-style option values parsed from command-line text (`-p`, `--sysctl`,
-/// `--memory`, …): what the `rrun` command uses to build [`RunOptions`].
-#[doc(hidden)]
-pub mod cli_support {
-    pub use crate::cdi::{is_cdi_name, Registry as CdiRegistry};
-    pub use crate::events::now_ns;
-    pub use crate::filter::{
-        ContainerFacts, FilterError, Filters, ImageFacts, CONTAINER_KEYS, IMAGE_KEYS, VOLUME_KEYS,
-    };
-    pub use crate::launcher::seccomp::libseccomp_version;
-    pub use crate::launcher::userns::enter as enter_user_namespace;
-    pub use crate::launcher::{intel_rdt_refusal, RootfsSource};
-    pub use crate::progress::{show_while, Progress};
-    pub use crate::registry::parse_platform;
-    pub use crate::spec::resources;
-    pub use crate::spec::{expand_env, network, options, parse_env_file, SpecError};
-    pub use crate::store::Store;
-    pub use crate::system::version;
-    pub use crate::timespec::{parse_duration, parse_timestamp};
-    // used by tests/ only
-    pub use crate::cdi::inject as cdi_inject;
-    pub use crate::cgroups::bpf::apply_device_rules;
-    pub use crate::cgroups::{open as cgroup_open, plan as cgroup_plan};
-    pub use crate::rootless::subordinate_range;
-    pub use crate::store::tree_size;
-}
 
 use image::MAX_JSON_SIZE;
 use std::path::{Path, PathBuf};
@@ -284,6 +265,30 @@ impl Error {
     }
 }
 
+/// Puts this process into the calling user's rootless user namespace, as
+/// the `rrun` command does at start for an ordinary user: joins the one a
+/// pause process holds, or creates it (and the pause process). Afterwards the
+/// process is root in that namespace and [`Rrun`] works on the user's store.
+/// Call it first thing, while the process has one thread (it forks), and only
+/// when not root. Returns what it found and set up.
+pub fn enter_user_namespace() -> Result<&'static Rootless, RootlessError> {
+    launcher::userns::enter()
+}
+
+/// Applies the edits of CDI devices (`vendor.com/class=name`, or `=all`) to
+/// an OCI runtime `spec`, as an engine does before handing the spec to a
+/// runtime: device nodes, mounts, environment, hooks. `dirs` are the spec
+/// directories (empty: `/etc/cdi` and `/var/run/cdi`). Returns the problems
+/// of spec files it could not read (their devices are left out), for the
+/// caller to warn about; on error the spec is unchanged.
+pub fn cdi_inject(
+    spec: &mut oci_spec::runtime::Spec,
+    devices: &[String],
+    dirs: &[PathBuf],
+) -> Result<Vec<CdiError>, CdiError> {
+    cdi::inject(spec, devices, &[], dirs)
+}
+
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.to_path_buf(), source }
 }
@@ -347,6 +352,12 @@ impl Rrun {
             nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| PathBuf::from("/tmp"), |u| u.dir)
         });
         home.join(".local/share/rrun")
+    }
+
+    /// True when `root` holds an rrun store (its lock file and blob directory).
+    /// Creates nothing: the command line's routing asks it.
+    pub fn store_exists(root: &Path) -> bool {
+        Store::exists_at(root)
     }
 
     /// True when the store at `root` (if there is one) has an image called `name`.

@@ -9,16 +9,28 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-/// How the rootfs is provided.
+/// How a container's root filesystem is provided (what [`crate::DryRun`] shows).
 #[derive(Debug, Clone)]
 pub enum RootfsSource {
     /// Layers stacked by overlayfs; `lowers` are relative to `layers_dir`, top first.
-    Overlay { layers_dir: PathBuf, lowers: Vec<String>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    Overlay {
+        /// The store's directory of unpacked layers.
+        layers_dir: PathBuf,
+        /// The lower directories, top layer first, relative to `layers_dir`.
+        lowers: Vec<String>,
+        /// The container's writable layer.
+        upper: PathBuf,
+        /// Overlayfs's work directory (beside `upper`).
+        work: PathBuf,
+        /// Where the overlay is mounted.
+        target: PathBuf,
+    },
     /// A directory used as it is (an OCI bundle's rootfs).
     Directory(PathBuf),
 }
 
 impl RootfsSource {
+    /// Where the root filesystem is (the overlay's mount point, or the directory).
     pub fn target(&self) -> &Path {
         match self {
             RootfsSource::Overlay { target, .. } => target,

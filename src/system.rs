@@ -7,23 +7,30 @@ use serde::Serialize;
 /// The OCI runtime spec version rrun implements.
 pub const OCI_SPEC_VERSION: &str = "1.0.2";
 
-/// `rrun version`.
+/// What this build of rrun is ([`Rrun::version`], `rrun version`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct VersionInfo {
+    /// rrun's version (the crate's).
     pub version: &'static str,
     /// The git commit built (`unknown` outside a checkout).
     pub git_commit: &'static str,
+    /// The OCI runtime spec version rrun implements.
     #[serde(rename = "OCISpecVersion")]
     pub oci_spec_version: &'static str,
+    /// The Rust compiler that built it.
     pub rust_version: &'static str,
+    /// The libseccomp rrun loads filters with (`unknown` when not found).
     pub libseccomp: String,
+    /// The operating system (`linux`).
     pub os: &'static str,
+    /// The host architecture, as OCI names it (`amd64`, `arm64`, …).
     pub arch: &'static str,
 }
 
 /// The version of this build.
-pub fn version() -> VersionInfo {
+fn version() -> VersionInfo {
     VersionInfo {
         version: env!("CARGO_PKG_VERSION"),
         git_commit: env!("RRUN_COMMIT"),
@@ -171,7 +178,30 @@ pub struct StoreInfo {
     pub containers_stopped: usize,
 }
 
+/// The CDI devices of the spec directories ([`Rrun::cdi_devices`], `rrun cdi list`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CdiDevices {
+    /// The devices, by name.
+    pub devices: Vec<crate::CdiDevice>,
+    /// The spec files that could not be read, and why (their devices are left out).
+    pub errors: Vec<crate::CdiError>,
+}
+
 impl Rrun {
+    /// What this build of rrun is: its version, commit, and the libseccomp it uses.
+    pub fn version() -> VersionInfo {
+        version()
+    }
+
+    /// The CDI devices the spec files of `dirs` define (empty: the default
+    /// directories, `/etc/cdi` and `/var/run/cdi`). Needs no store.
+    pub fn cdi_devices(dirs: &[std::path::PathBuf]) -> CdiDevices {
+        let dirs = if dirs.is_empty() { crate::cdi::Registry::default_dirs() } else { dirs.to_vec() };
+        let reg = crate::cdi::Registry::load(&dirs);
+        CdiDevices { devices: reg.devices(), errors: reg.errors().to_vec() }
+    }
+
     /// Everything `rrun info` shows.
     pub fn info(&self) -> Result<Info, Error> {
         let containers = self.containers()?;

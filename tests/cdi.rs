@@ -506,8 +506,7 @@ fn the_oci_path_honours_every_field_cdi_produces() {
     linux.set_resources(Some(resources));
     spec.set_linux(Some(linux));
     // what an engine does: the CDI edits applied to the config it hands the runtime
-    let warnings =
-        rrun::cli_support::cdi_inject(&mut spec, &["vendor.com/gpu=all".to_string()], &[], &[v.specs()]).unwrap();
+    let warnings = rrun::cdi_inject(&mut spec, &["vendor.com/gpu=all".to_string()], &[v.specs()]).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     let out = output_of(timed(60, RRUN).arg("--root").arg(&state).args(["run", "--bundle"]).arg(&dir).arg("cdi-oci"));

@@ -138,48 +138,6 @@ fn device_cgroup_allows_only_the_standard_nodes() {
     assert!(err.contains("q 1:1 r"), "{err}");
 }
 
-/// The v2 device program, tested wherever a cgroup2 hierarchy is mounted
-/// (on a hybrid host it has no controllers, but device programs need none).
-#[test]
-fn v2_device_program_denies_by_default() {
-    if !root_or_skip("v2_device_program_denies_by_default") {
-        return;
-    }
-    let Some(root) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-        .iter()
-        .map(std::path::Path::new)
-        .find(|p| p.join("cgroup.procs").exists() && !p.join("tasks").exists())
-    else {
-        skip("v2_device_program_denies_by_default", "no cgroup2 mount");
-        return;
-    };
-    let probe = |rules: &[oci_spec::runtime::LinuxDeviceCgroup]| {
-        let dir = root.join(format!("rrun-test-bpf-{}-{}", std::process::id(), rules.len()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let loaded = rrun::cli_support::apply_device_rules(&dir, rules);
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "echo $$ > {}/cgroup.procs; for d in zero null kmsg; do (: < /dev/$d) 2>/dev/null && echo $d-open || echo $d-denied; done",
-                dir.display()
-            ))
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_dir(&dir);
-        loaded.unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let parse = rrun::cli_support::resources::parse_device_rule;
-    let two = [parse("a *:* rwm", false).unwrap(), parse("c 1:3 rwm", true).unwrap()];
-    assert_eq!(probe(&two), "zero-denied\nnull-open\nkmsg-denied\n");
-    // Docker's default list and more: a program too big for a small verifier log still loads
-    let mut many = rrun::cli_support::resources::default_device_rules();
-    many.extend((0..20).map(|i| parse(&format!("c 240:{i} rwm"), true).unwrap()));
-    assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-denied\n");
-    many.push(parse("c 1:11 r", true).unwrap());
-    assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-open\n", "an added rule allows /dev/kmsg");
-}
-
 #[test]
 fn device_flag_adds_the_node_and_allows_it() {
     if !root_or_skip("device_flag_adds_the_node_and_allows_it") {

@@ -68,6 +68,20 @@ fn shared_dir() -> &'static Path {
 
 /// Rewrites `file` without the lines of `user`, or adds `user:start:count`
 /// when `add` is given and the user has no line.
+/// The first range of `/etc/subuid`-style `text` that belongs to `user` (by
+/// name or by numeric id): (start, count), as rrun reads it.
+fn subordinate_range(text: &str, user: &str, id: u32) -> Option<(u32, u32)> {
+    text.lines().find_map(|line| {
+        let mut f = line.trim().split(':');
+        let (owner, start, count) = (f.next()?, f.next()?, f.next()?);
+        if owner != user && owner.parse::<u32>().ok() != Some(id) {
+            return None;
+        }
+        let (start, count) = (start.trim().parse().ok()?, count.trim().parse::<u32>().ok()?);
+        (count > 0).then_some((start, count))
+    })
+}
+
 fn edit_subid(file: &str, user: &str, add: Option<(u32, u32)>) {
     let text = std::fs::read_to_string(file).unwrap_or_default();
     let has = text.lines().any(|l| l.split(':').next() == Some(user));
@@ -291,10 +305,7 @@ fn user_with_ranges_runs_and_manages_containers() {
     let upper = u.store().join("containers").join(&id).join("upper/f");
     let md = std::fs::metadata(&upper).unwrap_or_else(|e| panic!("{}: {e}", upper.display()));
     let sub = nix::unistd::User::from_name(&u.name).unwrap().unwrap();
-    let start =
-        rrun::cli_support::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), &sub.name, u.uid)
-            .unwrap()
-            .0;
+    let start = subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), &sub.name, u.uid).unwrap().0;
     assert_eq!(md.uid(), start + 999, "container uid 1000 is subordinate id start+999 on the host");
     let inspect: serde_json::Value = serde_json::from_str(&u.ok(&["inspect", "t"])).unwrap();
     assert_eq!(inspect[0]["State"]["Running"], true, "{inspect}");
@@ -725,9 +736,7 @@ fn oci_rootless_bundle_runs_under_rrun_as_under_runc() {
     // newuidmap/newgidmap
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
-    let subid = |file: &str| {
-        rrun::cli_support::subordinate_range(&std::fs::read_to_string(file).unwrap(), &u.name, u.uid).unwrap()
-    };
+    let subid = |file: &str| subordinate_range(&std::fs::read_to_string(file).unwrap(), &u.name, u.uid).unwrap();
     let (subuid, subgid) = (subid("/etc/subuid"), subid("/etc/subgid"));
     config["linux"]["uidMappings"] = serde_json::json!([
         {"containerID": 0, "hostID": u.uid, "size": 1},
@@ -794,9 +803,7 @@ fn info_reports_the_rootless_setup_and_the_fixes() {
     let Some(single) = AsUser::new("info-single", SINGLE_USER, false) else { return };
     let text = ranges.ok(&["info"]);
     assert!(text.contains("Rootless: true"), "{text}");
-    let sub =
-        rrun::cli_support::subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), RANGES_USER, ranges.uid)
-            .unwrap();
+    let sub = subordinate_range(&std::fs::read_to_string("/etc/subuid").unwrap(), RANGES_USER, ranges.uid).unwrap();
     let map = format!("Id mapping: ranges (uids 0:{}:1 1:{}:{};", ranges.uid, sub.0, sub.1);
     assert!(text.contains(&map), "{text}");
     assert!(text.contains("Overlay: kernel overlayfs in the user namespace (userxattr"), "{text}");

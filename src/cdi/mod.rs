@@ -91,6 +91,7 @@ pub struct DeviceInfo {
     /// The spec file that defines it.
     #[serde(rename = "SpecFile")]
     pub spec_file: PathBuf,
+    /// The CDI spec version of that file.
     #[serde(rename = "CDIVersion")]
     pub cdi_version: String,
 }
@@ -285,11 +286,6 @@ pub fn read_spec(path: &Path) -> Result<schema::Spec, CdiError> {
     Ok(spec)
 }
 
-/// Is this `--device` value a CDI name (`vendor/class=name`) rather than a host path?
-pub fn is_cdi_name(value: &str) -> bool {
-    !value.starts_with('/') && value.contains('=')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +385,5 @@ mod tests {
                 "nvidia.com/gpu=all"
             ]
         );
-        assert!(is_cdi_name("nvidia.com/gpu=0") && !is_cdi_name("/dev/fuse") && !is_cdi_name("/dev/x=y"));
     }
 }

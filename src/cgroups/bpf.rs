@@ -259,4 +259,57 @@ mod tests {
         let p = compile(&[rule(false, LinuxDeviceType::A, None, None, "rwm")]).unwrap();
         assert_eq!(p.len(), 8, "no default after an unconditional rule");
     }
+
+    /// Skips (or, with `CI` set, fails) a test that cannot run here.
+    fn cannot_run(test: &str, why: &str) {
+        // in CI (CI set) a test that ran nothing must not pass
+        let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"));
+        assert!(!ci, "{test} cannot run: {why} (CI is set)");
+        eprintln!("SKIP {test}: {why}");
+    }
+
+    /// The program loaded into a real cgroup v2 directory, wherever a cgroup2
+    /// hierarchy is mounted (on a hybrid host it has no controllers, but
+    /// device programs need none), decides as the rules say.
+    #[test]
+    fn v2_device_program_denies_by_default() {
+        let test = "v2_device_program_denies_by_default";
+        if !nix::unistd::Uid::effective().is_root() {
+            return cannot_run(test, "needs root (a cgroup and BPF_PROG_LOAD)");
+        }
+        let Some(root) = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+            .iter()
+            .map(Path::new)
+            .find(|p| p.join("cgroup.procs").exists() && !p.join("tasks").exists())
+        else {
+            return cannot_run(test, "no cgroup2 mount");
+        };
+        let probe = |rules: &[LinuxDeviceCgroup]| {
+            let dir = root.join(format!("rrun-unit-bpf-{}-{}", std::process::id(), rules.len()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let loaded = apply_device_rules(&dir, rules);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "echo $$ > {}/cgroup.procs; for d in zero null kmsg; do (: < /dev/$d) 2>/dev/null && echo $d-open || echo $d-denied; done",
+                    dir.display()
+                ))
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_dir(&dir);
+            loaded.unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let c = |major: i64, minor: Option<i64>| rule(true, LinuxDeviceType::C, Some(major), minor, "rwm");
+        let deny_all = rule(false, LinuxDeviceType::A, None, None, "rwm");
+        assert_eq!(probe(&[deny_all.clone(), c(1, Some(3))]), "zero-denied\nnull-open\nkmsg-denied\n");
+        // a list like Docker's default and more: a program too big for a small verifier log still loads
+        let mut many = vec![deny_all];
+        many.extend([(1, Some(3)), (1, Some(5)), (1, Some(7)), (1, Some(8)), (1, Some(9))].map(|(a, b)| c(a, b)));
+        many.extend([(5, Some(0)), (5, Some(1)), (5, Some(2)), (136, None), (10, Some(200))].map(|(a, b)| c(a, b)));
+        many.extend((0..20).map(|i| c(240, Some(i))));
+        assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-denied\n");
+        many.push(rule(true, LinuxDeviceType::C, Some(1), Some(11), "r"));
+        assert_eq!(probe(&many), "zero-open\nnull-open\nkmsg-open\n", "an added rule allows /dev/kmsg");
+    }
 }

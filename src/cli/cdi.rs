@@ -2,7 +2,6 @@
 
 use super::format;
 use clap::{Args, Subcommand};
-use rrun::cli_support::CdiRegistry as Registry;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -36,13 +35,12 @@ fn list(a: ListArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return e.report(),
     };
-    let dirs = if a.cdi_spec_dir.is_empty() { Registry::default_dirs() } else { a.cdi_spec_dir };
-    let reg = Registry::load(&dirs);
+    let found = rrun::Rrun::cdi_devices(&a.cdi_spec_dir);
     // a broken spec file leaves its devices out: say which and why
-    for e in reg.errors() {
+    for e in &found.errors {
         eprintln!("rrun: warning: {e}");
     }
-    let devices = reg.devices();
+    let devices = found.devices;
     if a.quiet {
         devices.iter().for_each(|d| println!("{}", d.name));
         return 0;

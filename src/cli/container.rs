@@ -3,6 +3,7 @@
 //! `attach`, `wait`, `restart`, `rename`, `top`, `port`, `update`,
 //! `events`, `healthcheck run`.
 
+use super::filter::ListingFilters;
 use super::format;
 use clap::{Args, Subcommand};
 use rrun::HealthStatus;
@@ -416,7 +417,7 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
-    let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::CONTAINER_KEYS)?;
+    let filters = rrun::Filters::parse(&a.filter, super::filter::CONTAINER_KEYS)?;
     filters.validate_container()?;
     let all_records = rrun.containers()?;
     let created_of = |n: &str| {
@@ -430,7 +431,7 @@ pub fn ps(rrun: &Rrun, a: PsArgs) -> Result<i32, Error> {
                 || rrun.image(image).is_ok_and(|i| i.manifest == c.image_manifest || i.config == c.image_id)
         };
         let labels = |k: &str| c.labels.get(k).map(String::as_str);
-        let facts = rrun::cli_support::ContainerFacts {
+        let facts = super::filter::ContainerFacts {
             labels: &labels,
             health: "none",
             is_ancestor: &is_ancestor,
@@ -666,7 +667,7 @@ pub fn update(rrun: &Rrun, a: UpdateArgs) -> Result<i32, Error> {
         .as_deref()
         .map(str::parse::<rrun::RestartPolicy>)
         .transpose()
-        .map_err(|e| Error::Spec(rrun::cli_support::SpecError::Restart(e)))?;
+        .map_err(|e| Error::Spec(rrun::SpecError::Restart(e)))?;
     each(&a.containers, |c| rrun.update_container(c, &opts).map(drop))
 }
 
@@ -684,10 +685,10 @@ fn event_line(e: &rrun::Event) -> String {
 }
 
 pub fn events(rrun: &Rrun, a: EventsArgs) -> Result<i32, Error> {
-    let now = rrun::cli_support::now_ns();
+    let now = super::parse::now_ns();
     let time = |flag: &str, v: &Option<String>| -> Result<Option<i64>, super::UsageError> {
         v.as_deref()
-            .map(|v| rrun::cli_support::parse_timestamp(v, now).map_err(|e| super::UsageError(format!("{flag}: {e}"))))
+            .map(|v| super::parse::parse_timestamp(v, now).map_err(|e| super::UsageError(format!("{flag}: {e}"))))
             .transpose()
     };
     let (since, until) = match (time("--since", &a.since), time("--until", &a.until)) {
@@ -787,7 +788,7 @@ pub fn exec(rrun: &Rrun, a: ExecArgs) -> Result<i32, Error> {
         return Ok(e.report());
     }
     let host_env = |k: &str| std::env::var(k).ok();
-    let env = a.env.iter().map(|e| rrun::cli_support::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
+    let env = a.env.iter().map(|e| super::parse::expand_env(e, host_env)).collect::<Result<Vec<_>, _>>()?;
     let mut opts = ExecOptions::default();
     opts.command = command.to_vec();
     opts.env = env;

@@ -124,7 +124,7 @@ pub fn dry_run_text(d: &rrun::DryRun) -> String {
     ));
     out.push_str(&serde_json::to_string_pretty(&d.spec).expect("a spec serializes"));
     out.push_str("\n\n");
-    if let rrun::cli_support::RootfsSource::Overlay { lowers, upper, work, target, .. } = &d.rootfs {
+    if let rrun::RootfsSource::Overlay { lowers, upper, work, target, .. } = &d.rootfs {
         out.push_str("# The root filesystem: an overlay of the image's layers, mounted in the container's own mount namespace:\n");
         out.push_str(&format!(
             "mount -t overlay overlay -o lowerdir={},upperdir={},workdir={} {}\n",

@@ -1,6 +1,7 @@
 //! `load`, `images`, `rmi`, `history`, `save`, `image prune`, `image inspect`
 //! and the `image …` command group.
 
+use super::filter::ListingFilters;
 use super::format;
 use clap::{Args, Subcommand};
 use rrun::ImageDeleteItem;
@@ -114,7 +115,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
-    let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::IMAGE_KEYS)?;
+    let filters = rrun::Filters::parse(&a.filter, super::filter::IMAGE_KEYS)?;
     filters.validate_dangling()?;
     if !filters.is_empty() {
         let created_of = |name: &str| rrun.image(name).ok().and_then(|i| i.created);
@@ -128,7 +129,7 @@ pub fn images(rrun: &Rrun, a: ImagesArgs) -> Result<i32, Error> {
                 rrun.image_config(&rec)?.config.and_then(|c| c.labels).unwrap_or_default()
             };
             let label = |k: &str| labels.get(k).map(String::as_str);
-            let facts = rrun::cli_support::ImageFacts { labels: &label, created_of: &created_of };
+            let facts = super::filter::ImageFacts { labels: &label, created_of: &created_of };
             if filters.image_matches(&i.repository, &i.tag, i.created.as_deref(), &facts) {
                 kept.push(i);
             }

@@ -4,12 +4,15 @@
 mod cdi;
 mod container;
 pub mod explain;
+mod filter;
 mod format;
 mod fs;
 mod images;
 pub mod logrus;
 mod network;
 pub mod oci;
+mod parse;
+mod progress;
 mod registry;
 pub mod route;
 mod run;
@@ -183,7 +186,7 @@ pub fn main(cli: Cli) -> i32 {
     }
     // an ordinary user's rrun works as root of the user's own user namespace
     if !nix::unistd::Uid::effective().is_root() {
-        match rrun::cli_support::enter_user_namespace() {
+        match rrun::enter_user_namespace() {
             Ok(r) => {
                 if let (Some(w), Command::Run(_) | Command::Create(_)) = (r.single_id_warning(), &cli.command) {
                     eprintln!("WARNING: {w}");

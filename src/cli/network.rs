@@ -124,7 +124,7 @@ struct NetworkRow {
 
 const FILTER_KEYS: &[&str] = &["name", "id", "driver", "label", "type"];
 
-fn keeps(f: &rrun::cli_support::Filters, n: &NetworkInfo) -> bool {
+fn keeps(f: &rrun::Filters, n: &NetworkInfo) -> bool {
     let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
     f.any("name", |v| n.name.contains(v))
         && f.any("id", |v| n.id.starts_with(v))
@@ -139,7 +139,7 @@ fn labels(items: &[String]) -> Result<BTreeMap<String, String>, Error> {
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             None if !kv.is_empty() => Ok((kv.clone(), String::new())),
-            _ => Err(Error::Spec(rrun::cli_support::SpecError::Invalid {
+            _ => Err(Error::Spec(rrun::SpecError::Invalid {
                 flag: "--label".into(),
                 value: kv.clone(),
                 reason: "expected KEY=VALUE".into(),
@@ -167,9 +167,9 @@ pub fn network(rrun: &Rrun, c: NetworkCommand) -> Result<i32, Error> {
                 Ok(f) => f,
                 Err(e) => return Ok(e.report()),
             };
-            let filters = rrun::cli_support::Filters::parse(&a.filter, FILTER_KEYS)?;
+            let filters = rrun::Filters::parse(&a.filter, FILTER_KEYS)?;
             if let Some(v) = filters.get("type").iter().find(|v| !matches!(v.as_str(), "builtin" | "custom")) {
-                return Err(rrun::cli_support::FilterError::Value {
+                return Err(rrun::FilterError::Value {
                     key: "type".into(),
                     value: v.clone(),
                     reason: "expected builtin or custom".into(),
@@ -240,7 +240,7 @@ pub fn network(rrun: &Rrun, c: NetworkCommand) -> Result<i32, Error> {
             Ok(0)
         }
         NetworkCommand::Connect(a) => {
-            let ip = a.ip.as_deref().map(rrun::cli_support::network::parse_ip).transpose()?;
+            let ip = a.ip.as_deref().map(super::parse::parse_ip).transpose()?;
             rrun.network_connect(&a.network, &a.container, &a.alias, ip)?;
             Ok(0)
         }

@@ -22,7 +22,7 @@ pub fn version_text() -> String {
         env!("RRUN_COMMIT"),
         rrun::oci::OCI_VERSION,
         env!("RRUN_RUSTC_VERSION"),
-        rrun::cli_support::libseccomp_version().unwrap_or_else(|| "unknown".into())
+        rrun::Rrun::version().libseccomp
     )
 }
 
@@ -626,12 +626,21 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32, OciError> {
     )
 }
 
+/// Why `update --l3-cache-schema`/`--mem-bw-schema` is refused here.
+fn intel_rdt_refusal() -> String {
+    if Path::new("/sys/fs/resctrl/schemata").exists() {
+        "linux.intelRdt: rrun does not set up Intel RDT (resctrl) groups; remove it from the config".into()
+    } else {
+        "linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl (Intel RDT is not available)".into()
+    }
+}
+
 /// A size flag of `update`: bytes with an optional suffix, or -1 (unlimited).
 fn size(flag: &str, v: &Option<String>) -> Result<Option<i64>, OciError> {
     match v.as_deref().map(str::trim) {
         None => Ok(None),
         Some("-1") => Ok(Some(-1)),
-        Some(v) => Ok(Some(rrun::cli_support::resources::parse_bytes(flag, v)?)),
+        Some(v) => Ok(Some(rrun::parse_bytes(flag, v)?)),
     }
 }
 
@@ -641,7 +650,7 @@ fn update(rt: &Runtime, a: UpdateArgs) -> Result<(), OciError> {
     };
     let invalid = |e: oci_spec::OciSpecError| OciError::Invalid(e.to_string());
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        return Err(OciError::Invalid(rrun::cli_support::intel_rdt_refusal()));
+        return Err(OciError::Invalid(intel_rdt_refusal()));
     }
     let mut res: LinuxResources = match &a.resources {
         Some(p) => {

@@ -1,7 +1,7 @@
 //! `pull`, `push`, `tag`, `login`, `logout`, `search`.
 
+use super::parse::parse_platform;
 use clap::Args;
-use rrun::cli_support::parse_platform;
 use rrun::{ClientOptions, Credential, PullOptions, RegistriesConf};
 use rrun::{Error, Rrun};
 use std::io::{BufRead, IsTerminal};
@@ -123,10 +123,10 @@ pub fn pull_shown(
     if quiet {
         return rrun.pull(image, client, &opts);
     }
-    let bars = rrun::cli_support::Progress::new();
+    let bars = super::progress::Progress::new();
     let observed = bars.clone();
     opts.progress = Some(rrun::ProgressFn::new(move |e| observed.observe(e)));
-    rrun::cli_support::show_while(&bars, false, || rrun.pull(image, client, &opts))
+    super::progress::show_while(&bars, false, || rrun.pull(image, client, &opts))
 }
 
 pub fn pull(rrun: &Rrun, a: PullArgs) -> Result<i32, Error> {

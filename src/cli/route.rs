@@ -74,7 +74,7 @@ impl Probe for Filesystem {
         rrun::oci::Runtime::new(root, false).exists(id)
     }
     fn is_oci_root(&self, path: &Path) -> bool {
-        path.is_dir() && !rrun::cli_support::Store::exists_at(path)
+        path.is_dir() && !rrun::Rrun::store_exists(path)
     }
     fn bundle_in_cwd(&self) -> bool {
         Path::new("config.json").is_file()

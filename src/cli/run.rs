@@ -1,8 +1,7 @@
 //! `run`.
 
+use super::parse;
 use clap::Args;
-use rrun::cli_support as spec;
-use rrun::cli_support::resources;
 use rrun::Limits;
 use rrun::{Error, RestartPolicy, Rrun, RunOptions};
 use rrun::{MountRequest, NamespaceMode, NetworkMode, Tmpfs};
@@ -271,7 +270,7 @@ impl ResourceFlags {
 
     /// The limits the flags ask for, sizes parsed.
     pub fn limits(&self) -> Result<Limits, Error> {
-        let size = |flag: &str, v: &Option<String>| v.as_deref().map(|v| resources::parse_bytes(flag, v)).transpose();
+        let size = |flag: &str, v: &Option<String>| v.as_deref().map(|v| rrun::parse_bytes(flag, v)).transpose();
         Ok(Limits {
             memory: size("--memory", &self.memory)?,
             memory_swap: match self.memory_swap.as_deref() {
@@ -324,7 +323,7 @@ fn healthcheck(a: &RunArgs) -> Result<Option<rrun::Healthcheck>, super::UsageErr
     let bad = |m: String| super::UsageError(m);
     let dur = |flag: &str, v: &Option<String>| -> Result<i64, super::UsageError> {
         let Some(v) = v else { return Ok(0) };
-        let d = rrun::cli_support::parse_duration(v).map_err(|e| bad(format!("invalid argument for {flag}: {e}")))?;
+        let d = parse::parse_duration(v).map_err(|e| bad(format!("invalid argument for {flag}: {e}")))?;
         if !d.is_zero() && d < std::time::Duration::from_millis(1) {
             return Err(bad(format!("{flag} cannot be less than 1ms")));
         }
@@ -362,16 +361,16 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     let mut env = Vec::new();
     for f in &a.env_file {
         let content = std::fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;
-        env.extend(spec::parse_env_file(&content, host_env)?);
+        env.extend(parse::parse_env_file(&content, host_env)?);
     }
     for e in &a.env {
-        env.push(spec::expand_env(e, host_env)?);
+        env.push(parse::expand_env(e, host_env)?);
     }
     let network = match &a.network {
         Some(n) => n.parse::<NetworkMode>()?,
         None => NetworkMode::default(),
     };
-    let security = spec::options::parse_security_opts(&a.security_opt)?;
+    let security = parse::parse_security_opts(&a.security_opt)?;
     let mut mounts = a.volume.iter().map(|v| MountRequest::from_volume_flag(v)).collect::<Result<Vec<_>, _>>()?;
     for m in &a.mount {
         mounts.push(MountRequest::from_mount_flag(m)?);
@@ -379,14 +378,14 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     let mut labels = Vec::new();
     for f in &a.label_file {
         let content = std::fs::read_to_string(f).map_err(|source| Error::Io { path: f.clone(), source })?;
-        labels.extend(spec::options::parse_label_file(&content)?);
+        labels.extend(parse::parse_label_file(&content)?);
     }
     for l in &a.label {
-        labels.push(spec::options::parse_label(l)?);
+        labels.push(parse::parse_label(l)?);
     }
     // `--device VENDOR/CLASS=NAME` names a CDI device; anything else is a host path
     let (cdi_devices, host_devices): (Vec<&String>, Vec<&String>) =
-        a.device.iter().partition(|d| rrun::cli_support::is_cdi_name(d));
+        a.device.iter().partition(|d| parse::is_cdi_name(d));
     let ns_mode = |flag: &str, v: &Option<String>| -> Result<NamespaceMode, Error> {
         Ok(v.as_deref().map(|v| NamespaceMode::parse(flag, v)).transpose()?.unwrap_or_default())
     };
@@ -407,25 +406,24 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     o.tty = a.tty;
     o.network = network;
     o.network_explicit = a.network.is_some();
-    o.network_aliases =
-        a.network_alias.iter().map(|n| spec::network::check_alias(n).map(|()| n.clone())).collect::<Result<_, _>>()?;
-    o.publish = a.publish.iter().map(|p| spec::network::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat();
+    o.network_aliases = a.network_alias.clone();
+    o.publish = a.publish.iter().map(|p| parse::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat();
     o.publish_all = a.publish_all;
-    o.expose = a.expose.iter().map(|e| spec::network::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat();
-    o.dns = a.dns.iter().map(|d| spec::network::parse_dns(d)).collect::<Result<_, _>>()?;
+    o.expose = a.expose.iter().map(|e| rrun::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat();
+    o.dns = a.dns.iter().map(|d| parse::parse_dns(d)).collect::<Result<_, _>>()?;
     o.dns_search = a.dns_search.clone();
     o.dns_options = a.dns_option.clone();
-    o.add_hosts = a.add_host.iter().map(|h| spec::network::parse_add_host(h)).collect::<Result<_, _>>()?;
-    o.ip = a.ip.as_deref().map(spec::network::parse_ip).transpose()?;
-    o.mac_address = a.mac_address.as_deref().map(spec::network::parse_mac).transpose()?;
+    o.add_hosts = a.add_host.iter().map(|h| parse::parse_add_host(h)).collect::<Result<_, _>>()?;
+    o.ip = a.ip.as_deref().map(parse::parse_ip).transpose()?;
+    o.mac_address = a.mac_address.as_deref().map(parse::parse_mac).transpose()?;
     o.init = a.init;
     o.limits = Limits {
         device_rules: a.device_cgroup_rule.clone(),
         devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
-        blkio_weight: a.blkio_weight.map(spec::options::check_blkio_weight).transpose()?.flatten(),
+        blkio_weight: a.blkio_weight.map(parse::check_blkio_weight).transpose()?.flatten(),
         ..a.resources.limits()?
     };
-    o.restart = a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(spec::SpecError::Restart(e)))?;
+    o.restart = a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(rrun::SpecError::Restart(e)))?;
     o.log_max_size = log_max_size(&a.log_opt)?;
     o.cap_add = a.cap_add.clone();
     o.cap_drop = a.cap_drop.clone();
@@ -433,8 +431,8 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     o.seccomp = security.seccomp;
     o.no_new_privileges = security.no_new_privileges;
     o.ulimits = a.ulimit.iter().map(|u| u.parse()).collect::<Result<_, _>>()?;
-    o.shm_size = a.shm_size.as_deref().map(|v| resources::parse_bytes("--shm-size", v)).transpose()?;
-    o.sysctls = a.sysctl.iter().map(|s| spec::options::parse_sysctl(s)).collect::<Result<_, _>>()?;
+    o.shm_size = a.shm_size.as_deref().map(|v| rrun::parse_bytes("--shm-size", v)).transpose()?;
+    o.sysctls = a.sysctl.iter().map(|s| parse::parse_sysctl(s)).collect::<Result<_, _>>()?;
     o.group_add = a.group_add.clone();
     o.stop_signal = a.stop_signal.clone();
     o.stop_timeout = a.stop_timeout;
@@ -443,8 +441,8 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     o.uts = ns_mode("--uts", &a.uts)?;
     o.cidfile = a.cidfile.clone();
     o.labels = labels;
-    o.annotations = a.annotation.iter().map(|s| spec::options::parse_annotation(s)).collect::<Result<_, _>>()?;
-    o.oom_score_adj = a.oom_score_adj.map(spec::options::check_oom_score_adj).transpose()?;
+    o.annotations = a.annotation.iter().map(|s| parse::parse_annotation(s)).collect::<Result<_, _>>()?;
+    o.oom_score_adj = a.oom_score_adj;
     // set by `prepare`, which reports their errors as usage errors
     o.healthcheck = None;
     o.log_driver = Default::default();
@@ -459,9 +457,9 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
 fn log_max_size(opts: &[String]) -> Result<Option<u64>, Error> {
     let mut size = None;
     for o in opts {
-        let bad = |reason| Error::Spec(spec::SpecError::Limit { flag: "--log-opt".into(), value: o.clone(), reason });
+        let bad = |reason| Error::Spec(rrun::SpecError::Limit { flag: "--log-opt".into(), value: o.clone(), reason });
         match o.split_once('=') {
-            Some(("max-size", v)) => size = Some(resources::parse_bytes("--log-opt max-size", v)? as u64),
+            Some(("max-size", v)) => size = Some(rrun::parse_bytes("--log-opt max-size", v)? as u64),
             Some(("max-file", "1")) | Some(("max-file", "2")) => {}
             _ => return Err(bad("supported: max-size=SIZE (one rotated file is kept)")),
         }
@@ -487,7 +485,7 @@ fn prepare(rrun: &Rrun, a: &RunArgs) -> Result<Result<RunOptions, super::UsageEr
     opts.healthcheck = health;
     opts.log_driver = log_driver;
     // --platform is checked whatever --pull says, and against the image found locally
-    let platform = a.platform.as_deref().map(rrun::cli_support::parse_platform).transpose()?;
+    let platform = a.platform.as_deref().map(parse::parse_platform).transpose()?;
     use rrun::PlatformExt as _;
     let other_platform = |p: &rrun::Platform| rrun.image_platform(a.image()).is_ok_and(|have| !p.matches(&have));
     let pull = match a.pull.as_str() {
@@ -722,7 +720,8 @@ mod tests {
             host_port: 8080,
         }];
         assert_eq!(reachable(&ports), "127.0.0.1:8080 \u{2192} 80/tcp");
-        assert!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).is_err());
+        // the range is the library's to check (when the container is made)
+        assert_eq!(options(&parse(&["--oom-score-adj", "-1001", "busybox"])).unwrap().oom_score_adj, Some(-1001));
         assert!(options(&parse(&["--mount", "type=bind,target=/x", "busybox"])).is_err());
     }
 

@@ -221,7 +221,7 @@ fn print_formatted<T: serde::Serialize>(format: Option<&str>, value: &T) -> Resu
 }
 
 pub fn version(a: FormatArgs) -> Result<i32, Error> {
-    let v = rrun::cli_support::version();
+    let v = rrun::Rrun::version();
     if let Some(code) = print_formatted(a.format.as_deref(), &v)? {
         return Ok(code);
     }

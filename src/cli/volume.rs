@@ -1,5 +1,6 @@
 //! `volume create|ls|inspect|rm|prune`.
 
+use super::filter::ListingFilters;
 use super::format;
 use clap::{Args, Subcommand};
 use rrun::{CreateVolume, Volume};
@@ -118,7 +119,7 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, 
         .map(|kv| match kv.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             None if flag == "--label" && !kv.is_empty() => Ok((kv.clone(), String::new())),
-            _ => Err(Error::Spec(rrun::cli_support::SpecError::Invalid {
+            _ => Err(Error::Spec(rrun::SpecError::Invalid {
                 flag: flag.into(),
                 value: kv.clone(),
                 reason: "expected KEY=VALUE".into(),
@@ -144,7 +145,7 @@ pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
                 Ok(f) => f,
                 Err(e) => return Ok(e.report()),
             };
-            let filters = rrun::cli_support::Filters::parse(&a.filter, rrun::cli_support::VOLUME_KEYS)?;
+            let filters = rrun::Filters::parse(&a.filter, super::filter::VOLUME_KEYS)?;
             filters.validate_dangling()?;
             let list: Vec<(Volume, Vec<String>)> = rrun
                 .volumes_with_users()?

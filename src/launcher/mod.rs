@@ -227,15 +227,6 @@ pub struct OciLaunch<'a> {
     pub memory_policy: Option<mempolicy::Resolved>,
 }
 
-/// Why `linux.intelRdt` (or `update --l3-cache-schema`) is refused here.
-pub fn intel_rdt_refusal() -> String {
-    if std::path::Path::new("/sys/fs/resctrl/schemata").exists() {
-        "linux.intelRdt: rrun does not set up Intel RDT (resctrl) groups; remove it from the config".into()
-    } else {
-        "linux.intelRdt: this host has no resctrl filesystem at /sys/fs/resctrl (Intel RDT is not available)".into()
-    }
-}
-
 /// What the parent does between clone and exec.
 struct ParentSteps<'a> {
     pipes: ParentPipes,

@@ -902,6 +902,7 @@ fn check_ulimits(ulimits: &[spec::Ulimit]) -> Result<(), Error> {
 /// `--oom-score-adj`: below rrun's own score only with CAP_SYS_RESOURCE
 /// (the kernel would refuse the write at start); refused now, clearly.
 fn check_oom_score_adj(adj: i32) -> Result<(), Error> {
+    spec::options::check_oom_score_adj(adj)?;
     let own: i32 = std::fs::read_to_string("/proc/self/oom_score_adj")
         .ok()
         .and_then(|s| s.trim().parse().ok())

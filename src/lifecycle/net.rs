@@ -110,6 +110,9 @@ impl Rrun {
                 "--ip: a chosen address works on user-defined networks only".into(),
             ));
         }
+        for a in &opts.network_aliases {
+            spec::network::check_alias(a)?;
+        }
         if !opts.network_aliases.is_empty() && !user_network {
             return Err(conflict("--network-alias works on user-defined networks only".into()));
         }

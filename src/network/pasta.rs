@@ -264,14 +264,18 @@ mod tests {
 
     #[test]
     fn ports_chosen_as_pasta_listens() {
-        let req = |s: &str| crate::spec::network::parse_publish(s).unwrap();
-        let (f, m) = choose_ports(&req("127.0.0.1::80")).unwrap();
+        // `-p 127.0.0.1:HOST:80/PROTOCOL` (HOST 0: any free port)
+        let req = |host: u16, protocol: &str| {
+            let (host_ip, protocol) = ("127.0.0.1".into(), protocol.into());
+            [PortRequest { host_ip, host_port: host, host_port_end: host, container_port: 80, range: 1, protocol }]
+        };
+        let (f, m) = choose_ports(&req(0, "tcp")).unwrap();
         assert!(f[0].host_port > 0 && m[0].host_port == f[0].host_port && m[0].host_ip == "127.0.0.1");
         let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = held.local_addr().unwrap().port();
-        let e = choose_ports(&req(&format!("127.0.0.1:{port}:80"))).unwrap_err().to_string();
+        let e = choose_ports(&req(port, "tcp")).unwrap_err().to_string();
         assert!(e.contains(&format!("127.0.0.1:{port}/tcp")) && e.contains("already in use"), "{e}");
-        assert!(choose_ports(&req("127.0.0.1:5000:80/sctp")).is_err(), "sctp is refused");
+        assert!(choose_ports(&req(5000, "sctp")).is_err(), "sctp is refused");
     }
 
     #[test]

@@ -150,41 +150,47 @@ pub(super) fn record(q: &PortRequest, first: u16, forwards: &mut Vec<Forward>, m
 mod tests {
     use super::*;
 
-    fn req(spec: &str) -> Vec<PortRequest> {
-        crate::spec::network::parse_publish(spec).unwrap()
+    /// `-p 127.0.0.1:HOST:80[/udp]` (HOST 0: any free port).
+    fn req(host: u16, protocol: &str) -> Vec<PortRequest> {
+        span(host, host, 80, 1, protocol)
+    }
+
+    /// `-p 127.0.0.1:HOST[-END]:CONTAINER[-…]`: `range` ports in a row, or one of the host ports up to `end`.
+    fn span(host: u16, end: u16, container: u16, range: u16, protocol: &str) -> Vec<PortRequest> {
+        let (host_ip, protocol) = ("127.0.0.1".into(), protocol.into());
+        vec![PortRequest { host_ip, host_port: host, host_port_end: end, container_port: container, range, protocol }]
     }
 
     #[test]
     fn ports_are_held_and_in_use_ones_refused() {
-        let (held, fwd, maps) = reserve(&req("127.0.0.1::80")).unwrap();
+        let (held, fwd, maps) = reserve(&req(0, "tcp")).unwrap();
         let port = fwd[0].host_port;
         assert!(port > 0 && maps[0].host_port == port && maps[0].host_ip == "127.0.0.1");
         // while held, the same port is refused, by name
-        let spec = format!("127.0.0.1:{port}:80");
-        let e = reserve(&req(&spec)).unwrap_err().to_string();
+        let e = reserve(&req(port, "tcp")).unwrap_err().to_string();
         assert!(e.contains(&format!("127.0.0.1:{port}/tcp")) && e.contains("already in use"), "{e}");
-        assert!(check_free(&req(&spec)).is_err());
+        assert!(check_free(&req(port, "tcp")).is_err());
         // the same number over udp is another port
-        assert!(reserve(&req(&format!("127.0.0.1:{port}:80/udp"))).is_ok());
+        assert!(reserve(&req(port, "udp")).is_ok());
         drop(held);
-        let (_again, fwd, _) = reserve(&req(&spec)).unwrap();
+        let (_again, fwd, _) = reserve(&req(port, "tcp")).unwrap();
         assert_eq!(fwd[0].host_port, port, "free again once dropped");
     }
 
     #[test]
     fn ranges() {
-        let (_a, fwd, _) = reserve(&req("127.0.0.1::80")).unwrap();
+        let (_a, fwd, _) = reserve(&req(0, "tcp")).unwrap();
         let p = fwd[0].host_port;
         if p >= 65000 {
             return;
         }
         // a range of choices skips the port in use
-        let (_b, fwd2, maps) = reserve(&req(&format!("127.0.0.1:{p}-{}:8080", p + 5))).unwrap();
+        let (_b, fwd2, maps) = reserve(&span(p, p + 5, 8080, 1, "tcp")).unwrap();
         assert!(fwd2[0].host_port > p && fwd2[0].host_port <= p + 5);
         assert_eq!((maps.len(), maps[0].container_port), (1, 8080));
         // a mapped range holds every port of it
-        let (_c, fwd3, maps3) = reserve(&req(&format!("127.0.0.1:{}-{}:90-91", p + 20, p + 21))).unwrap();
+        let (_c, fwd3, maps3) = reserve(&span(p + 20, p + 20, 90, 2, "tcp")).unwrap();
         assert_eq!((fwd3[0].range, maps3.len(), maps3[1].host_port, maps3[1].container_port), (2, 2, p + 21, 91));
-        assert!(check_free(&req(&format!("127.0.0.1:{}:1", p + 21))).is_err());
+        assert!(check_free(&span(p + 21, p + 21, 1, 1, "tcp")).is_err());
     }
 }

@@ -20,7 +20,6 @@ pub use ops::SearchResult;
 pub use pull::PullOptions;
 
 use crate::digest::Digest;
-use crate::image::{Platform, PlatformExt};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -556,22 +555,6 @@ fn parse_next_link(h: &str) -> Option<String> {
     Some(url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
 }
 
-/// Parses `--platform os/arch[/variant]` (each part lowercase letters,
-/// digits and `_`; `x86_64` and `aarch64` read as OCI's `amd64` and `arm64`).
-pub fn parse_platform(s: &str) -> Result<Platform, RegistryError> {
-    let word = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    let parts: Vec<&str> = s.split('/').collect();
-    if !(2..=3).contains(&parts.len()) || !parts.iter().all(word) {
-        return Err(RegistryError::Platform(crate::text::printable(s, 80)));
-    }
-    let architecture = match parts[1] {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        a => a,
-    };
-    Ok(Platform::new_named(parts[0], architecture, parts.get(2).copied()))
-}
-
 /// A blob download that survives broken connections: on an error or an early
 /// end it reconnects with `Range: bytes=<offset>-` (up to 5 times, backing off).
 pub(crate) struct BlobReader<'a> {
@@ -647,18 +630,6 @@ impl BlobReader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn platforms_parse() {
-        assert_eq!(parse_platform("linux/arm64").unwrap().describe(), "linux/arm64");
-        assert_eq!(parse_platform("linux/arm/v7").unwrap().variant().as_deref(), Some("v7"));
-        assert!(parse_platform("arm64").is_err());
-        assert!(parse_platform("linux/").is_err());
-        assert!(parse_platform("bogus").is_err());
-        assert!(parse_platform("linux/ARM64").is_err());
-        assert!(parse_platform("linux/amd64/v2/x").is_err());
-        assert_eq!(parse_platform("linux/x86_64").unwrap().architecture().to_string(), "amd64");
-    }
 
     #[test]
     fn next_links() {

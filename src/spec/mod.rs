@@ -684,10 +684,10 @@ fn namespaces(input: &SpecInput<'_>) -> Result<Vec<LinuxNamespace>, SpecError> {
 /// (another container's, joined, will do); the host's would change the host.
 fn check_sysctls(opts: &RunOptions) -> Result<(), SpecError> {
     for (k, v) in &opts.sysctls {
-        let (typ, what) = options::sysctl_namespace(k).map_err(|reason| SpecError::Invalid {
+        let (typ, what) = options::sysctl_namespace(k).map_err(|e| SpecError::Invalid {
             flag: "--sysctl".into(),
             value: format!("{k}={v}"),
-            reason,
+            reason: format!("{e}; allowed: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*"),
         })?;
         let (own, flag) = match typ {
             LinuxNamespaceType::Ipc => (opts.ipc != NamespaceMode::Host, "--ipc host"),
@@ -838,29 +838,6 @@ pub fn set_env(env: &mut Vec<String>, kv: &str) {
     env.push(kv.to_string());
 }
 
-/// Parses an `--env-file`: `K=V` lines, `K` alone takes the host's value, `#` comments.
-pub fn parse_env_file(content: &str, host_env: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, SpecError> {
-    let mut out = Vec::new();
-    for line in content.lines() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        out.push(expand_env(line, &host_env)?);
-    }
-    Ok(out)
-}
-
-/// `-e K=V` stays; `-e K` takes the host's value (and is dropped if the host has none).
-pub fn expand_env(kv: &str, host_env: impl Fn(&str) -> Option<String>) -> Result<String, SpecError> {
-    match kv.split_once('=') {
-        Some(("", _)) => Err(SpecError::Env(kv.to_string())),
-        Some(_) => Ok(kv.to_string()),
-        None if kv.is_empty() => Err(SpecError::Env(kv.to_string())),
-        None => Ok(format!("{kv}={}", host_env(kv).unwrap_or_default())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,10 +892,6 @@ mod tests {
         assert!(env.contains(&"TERM=xterm".to_string()));
         assert!(env.contains(&"HOME=/root".to_string()));
         assert!(env.iter().any(|e| e.starts_with("PATH=/usr/local/sbin")));
-        assert_eq!(expand_env("X", |_| Some("host".into())).unwrap(), "X=host");
-        assert!(expand_env("=v", |_| None).is_err());
-        let parsed = parse_env_file("# comment\nA=1\n\nB\n", |k| (k == "B").then(|| "b".into())).unwrap();
-        assert_eq!(parsed, ["A=1", "B=b"]);
     }
 
     #[test]

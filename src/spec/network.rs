@@ -5,7 +5,6 @@
 
 use super::SpecError;
 use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, Ipv4Addr};
 
 /// `--network`: how the container is networked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,74 +137,6 @@ fn port_span(spec: &str, what: &str, text: &str) -> Result<(u16, u16), SpecError
     }
 }
 
-/// Parses one `-p/--publish` value, Docker's syntax:
-/// `[IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|udp|sctp]` (`IP::PORT`:
-/// any host port on that address; an IPv6 address in brackets). A container
-/// range without host ports becomes one mapping per port, each given any free host port.
-pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>, SpecError> {
-    let (rest, protocol) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, p.to_ascii_lowercase()),
-        None => (spec, "tcp".to_string()),
-    };
-    if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(bad_publish(spec, format!("invalid protocol {protocol:?}: expected tcp, udp or sctp")));
-    }
-    // the address: bracketed IPv6, or what comes before the last two colons
-    let (ip, ports) = if let Some(after) = rest.strip_prefix('[') {
-        let (ip, tail) =
-            after.split_once(']').ok_or_else(|| bad_publish(spec, "an unclosed '[' around the address"))?;
-        let tail = tail.strip_prefix(':').ok_or_else(|| bad_publish(spec, "expected ':' after the address"))?;
-        (ip.to_string(), tail.to_string())
-    } else {
-        let parts: Vec<&str> = rest.split(':').collect();
-        match parts.len() {
-            1 | 2 => (String::new(), rest.to_string()),
-            3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
-            _ => return Err(bad_publish(spec, "expected [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")),
-        }
-    };
-    if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
-        return Err(bad_publish(spec, format!("invalid IP address {ip:?}")));
-    }
-    let host_ip = match ip.as_str() {
-        "0.0.0.0" => String::new(),
-        _ => ip,
-    };
-    let (host, container) = match ports.split_once(':') {
-        Some((h, c)) => (h, c),
-        None => ("", ports.as_str()),
-    };
-    if container.is_empty() {
-        return Err(bad_publish(spec, "no container port"));
-    }
-    let (cport, crange) = port_span(spec, "container", container)?;
-    if host.is_empty() {
-        // any free host port for each container port
-        return Ok((0..crange)
-            .map(|i| PortRequest {
-                host_ip: host_ip.clone(),
-                host_port: 0,
-                host_port_end: 0,
-                container_port: cport + i,
-                range: 1,
-                protocol: protocol.clone(),
-            })
-            .collect());
-    }
-    let (hport, hrange) = port_span(spec, "host", host)?;
-    if crange > 1 && hrange != crange {
-        return Err(bad_publish(
-            spec,
-            format!("invalid ranges: {hrange} host ports for {crange} container ports (they must be as many)"),
-        ));
-    }
-    let (range, end) = if crange == 1 { (1, hport + (hrange - 1)) } else { (crange, hport) };
-    if u32::from(cport) + u32::from(range) - 1 > 65535 || u32::from(hport) + u32::from(range) - 1 > 65535 {
-        return Err(bad_publish(spec, "the range goes past port 65535"));
-    }
-    Ok(vec![PortRequest { host_ip, host_port: hport, host_port_end: end, container_port: cport, range, protocol }])
-}
-
 /// An image's `ExposedPorts` key or an `--expose` value: `80`, `80/udp`, `8000-8002/tcp`.
 pub fn parse_exposed(spec: &str) -> Result<Vec<(u16, String)>, SpecError> {
     let (ports, protocol) = match spec.rsplit_once('/') {
@@ -218,59 +149,6 @@ pub fn parse_exposed(spec: &str) -> Result<Vec<(u16, String)>, SpecError> {
     }
     let (first, count) = port_span(spec, "exposed", ports).map_err(|e| bad(e.to_string()))?;
     Ok((0..count).map(|i| (first + i, protocol.clone())).collect())
-}
-
-/// `--add-host NAME:IP` (or `NAME=IP`); the IP may be `host-gateway`: the
-/// container's gateway, which is the host on its bridge.
-pub fn parse_add_host(spec: &str) -> Result<(String, String), SpecError> {
-    let bad =
-        |reason: &str| SpecError::Invalid { flag: "--add-host".into(), value: spec.into(), reason: reason.into() };
-    let (name, ip) = match (spec.split_once('='), spec.split_once(':')) {
-        (Some((n, i)), _) if !n.contains(':') => (n, i),
-        (_, Some((n, i))) => (n, i),
-        _ => return Err(bad("expected NAME:IP")),
-    };
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("the host name is empty or has spaces"));
-    }
-    if ip != "host-gateway" && ip.parse::<IpAddr>().is_err() {
-        return Err(bad("expected an IP address or host-gateway after the name"));
-    }
-    Ok((name.to_string(), ip.to_string()))
-}
-
-/// `--dns IP`.
-pub fn parse_dns(spec: &str) -> Result<IpAddr, SpecError> {
-    spec.parse::<IpAddr>().map_err(|_| SpecError::Invalid {
-        flag: "--dns".into(),
-        value: spec.into(),
-        reason: "expected an IP address".into(),
-    })
-}
-
-/// `--ip`: an IPv4 address (it must lie in the network's subnet, checked at start).
-pub fn parse_ip(spec: &str) -> Result<Ipv4Addr, SpecError> {
-    spec.parse::<Ipv4Addr>().map_err(|_| SpecError::Invalid {
-        flag: "--ip".into(),
-        value: spec.into(),
-        reason: "expected an IPv4 address".into(),
-    })
-}
-
-/// `--mac-address`: six hex pairs; a unicast address (even first octet).
-pub fn parse_mac(spec: &str) -> Result<String, SpecError> {
-    let bad =
-        |reason: &str| SpecError::Invalid { flag: "--mac-address".into(), value: spec.into(), reason: reason.into() };
-    let parts: Vec<&str> = spec.split(':').collect();
-    if parts.len() != 6 || parts.iter().any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(bad("expected six hex pairs, like 02:42:ac:11:00:02"));
-    }
-    let first = u8::from_str_radix(parts[0], 16).unwrap_or(1);
-    if first & 1 == 1 {
-        return Err(bad("a multicast address (odd first octet) cannot be an interface's"));
-    }
-    Ok(spec.to_ascii_lowercase())
 }
 
 /// `--network-alias`: a name other containers of the network resolve.
@@ -292,60 +170,6 @@ pub fn check_alias(alias: &str) -> Result<(), SpecError> {
 mod tests {
     use super::*;
 
-    fn one(spec: &str) -> PortRequest {
-        let v = parse_publish(spec).unwrap();
-        assert_eq!(v.len(), 1, "{spec}");
-        v.into_iter().next().unwrap()
-    }
-
-    #[test]
-    fn publish_forms_read_as_docker_reads_them() {
-        let p = one("127.0.0.1:8080:80");
-        assert_eq!((p.host_ip.as_str(), p.host_port, p.container_port, p.range), ("127.0.0.1", 8080, 80, 1));
-        assert_eq!(p.protocol, "tcp");
-        let p = one("8080:80/udp");
-        assert_eq!((p.host_ip.as_str(), p.host_port, p.protocol.as_str()), ("", 8080, "udp"));
-        let p = one("80");
-        assert_eq!((p.host_port, p.container_port), (0, 80), "a random host port");
-        let p = one("127.0.0.1::80");
-        assert_eq!((p.host_ip.as_str(), p.host_port), ("127.0.0.1", 0));
-        let p = one("0.0.0.0:80:80");
-        assert_eq!(p.host_ip, "", "0.0.0.0 is every address");
-        let p = one("[::1]:8080:80");
-        assert_eq!(p.host_ip, "::1");
-        let p = one("8000-8001:80-81");
-        assert_eq!((p.host_port, p.container_port, p.range), (8000, 80, 2));
-        let p = one("8000-8010:80");
-        assert_eq!((p.host_port, p.host_port_end, p.range), (8000, 8010, 1), "one free port of the range");
-        let v = parse_publish("80-82").unwrap();
-        assert_eq!(v.iter().map(|p| p.container_port).collect::<Vec<_>>(), [80, 81, 82]);
-        assert_eq!(one("127.0.0.1:8080:80").display(), "127.0.0.1:8080:80/tcp");
-        assert_eq!(one("8000-8001:80-81/udp").display(), ":8000-8001:80-81/udp");
-    }
-
-    #[test]
-    fn malformed_publish_is_refused_by_name() {
-        for (spec, says) in [
-            ("99999:1", "invalid host port \"99999\""),
-            ("a:b", "invalid container port \"b\""),
-            ("1-3:1-2", "invalid ranges"),
-            ("80/xyz", "protocol"),
-            ("1.2.3:80:80", "invalid IP address"),
-            ("8080:", "no container port"),
-            ("0:80", "invalid host port \"0\""),
-            ("5-2:80", "below the start"),
-            ("a:b:c:d", "expected [IP:]"),
-            ("65535-65535:65535", ""),
-        ] {
-            match parse_publish(spec) {
-                Err(e) => assert!(e.to_string().contains(says), "{spec}: {e}"),
-                Ok(v) => assert!(says.is_empty(), "{spec} was accepted: {v:?}"),
-            }
-        }
-        let e = parse_publish("99999:1").unwrap_err().to_string();
-        assert!(e.starts_with("invalid -p \"99999:1\""), "{e}");
-    }
-
     #[test]
     fn network_modes() {
         assert_eq!("host".parse::<NetworkMode>().unwrap(), NetworkMode::Host);
@@ -361,18 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn hosts_dns_ip_mac_alias() {
-        assert_eq!(parse_add_host("db:10.0.0.5").unwrap(), ("db".into(), "10.0.0.5".into()));
-        assert_eq!(parse_add_host("db=10.0.0.5").unwrap(), ("db".into(), "10.0.0.5".into()));
-        assert_eq!(parse_add_host("v6:::1").unwrap(), ("v6".into(), "::1".into()));
-        assert_eq!(parse_add_host("gw:host-gateway").unwrap().1, "host-gateway");
-        assert!(parse_add_host("nocolon").is_err());
-        assert!(parse_add_host("db:notanip").is_err());
-        assert!(parse_dns("1.1.1.1").is_ok() && parse_dns("one").is_err());
-        assert!(parse_ip("10.1.2.3").is_ok() && parse_ip("::1").is_err());
-        assert_eq!(parse_mac("02:42:AC:11:00:02").unwrap(), "02:42:ac:11:00:02");
-        assert!(parse_mac("01:00:5e:00:00:01").is_err(), "multicast");
-        assert!(parse_mac("02:42:ac:11:00").is_err());
+    fn aliases_and_exposed_ports() {
         assert!(check_alias("web.local").is_ok() && check_alias("a b").is_err());
         assert_eq!(parse_exposed("8000-8001/udp").unwrap(), [(8000, "udp".into()), (8001, "udp".into())]);
         assert!(parse_exposed("80/icmp").is_err());

@@ -187,55 +187,12 @@ pub fn sysctl_namespace(key: &str) -> Result<(LinuxNamespaceType, &'static str),
     }
 }
 
-/// `--sysctl K=V`: a namespaced sysctl (see [`sysctl_namespace`]).
-pub fn parse_sysctl(s: &str) -> Result<(String, String), SpecError> {
-    let (k, v) = s.split_once('=').ok_or_else(|| invalid("--sysctl", s, "expected NAME=VALUE"))?;
-    if k.is_empty() || k.contains('/') || k.contains("..") {
-        return Err(invalid("--sysctl", s, "expected NAME=VALUE with a dotted name like net.ipv4.ip_forward"));
-    }
-    sysctl_namespace(k).map_err(|e| {
-        invalid("--sysctl", s, format!("{e}; allowed: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*"))
-    })?;
-    Ok((k.to_string(), v.to_string()))
-}
-
-/// `--label K=V` (`K` alone: an empty value).
-pub fn parse_label(s: &str) -> Result<(String, String), SpecError> {
-    let (k, v) = s.split_once('=').unwrap_or((s, ""));
-    if k.is_empty() {
-        return Err(invalid("--label", s, "the name must not be empty"));
-    }
-    Ok((k.to_string(), v.to_string()))
-}
-
-/// A `--label-file`: `K=V` lines; blank lines and `#` comments skipped.
-pub fn parse_label_file(content: &str) -> Result<Vec<(String, String)>, SpecError> {
-    content.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(parse_label).collect()
-}
-
-/// `--annotation K=V`.
-pub fn parse_annotation(s: &str) -> Result<(String, String), SpecError> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(invalid("--annotation", s, "expected KEY=VALUE")),
-    }
-}
-
 /// `--oom-score-adj`: -1000..=1000.
 pub fn check_oom_score_adj(n: i32) -> Result<i32, SpecError> {
     if (-1000..=1000).contains(&n) {
         Ok(n)
     } else {
         Err(invalid("--oom-score-adj", &n.to_string(), "must be between -1000 and 1000"))
-    }
-}
-
-/// `--blkio-weight`: 10..=1000 (0 leaves the default).
-pub fn check_blkio_weight(n: u16) -> Result<Option<u16>, SpecError> {
-    match n {
-        0 => Ok(None),
-        10..=1000 => Ok(Some(n)),
-        _ => Err(invalid("--blkio-weight", &n.to_string(), "must be between 10 and 1000")),
     }
 }
 
@@ -256,35 +213,6 @@ pub fn resolve_group_add(groups: &[String], group_file: &str) -> Result<Vec<u32>
         };
         if !out.contains(&gid) {
             out.push(gid);
-        }
-    }
-    Ok(out)
-}
-
-/// What `--security-opt` asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecurityOptions {
-    pub seccomp: super::SeccompChoice,
-    pub no_new_privileges: bool,
-}
-
-/// `--security-opt seccomp=unconfined|FILE`, `no-new-privileges[=true|false]`
-/// (also with `:` as Docker once wrote it), `label=disable` (no SELinux here).
-pub fn parse_security_opts(opts: &[String]) -> Result<SecurityOptions, SpecError> {
-    let mut out = SecurityOptions::default();
-    for o in opts {
-        match o.split_once(['=', ':']) {
-            Some(("seccomp", v)) => out.seccomp = v.parse()?,
-            None if o == "no-new-privileges" => out.no_new_privileges = true,
-            Some(("no-new-privileges", v)) => {
-                out.no_new_privileges = match v {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(SpecError::SecurityOpt(o.clone())),
-                }
-            }
-            Some(("label", "disable")) => {}
-            _ => return Err(SpecError::SecurityOpt(o.clone())),
         }
     }
     Ok(out)
@@ -345,52 +273,21 @@ mod tests {
 
     #[test]
     fn sysctls_must_be_namespaced() {
-        assert_eq!(parse_sysctl("net.ipv4.ip_forward=1").unwrap(), ("net.ipv4.ip_forward".into(), "1".into()));
-        assert!(parse_sysctl("kernel.shmmax=65536").is_ok());
-        assert!(parse_sysctl("fs.mqueue.msg_max=20").is_ok());
         assert_eq!(sysctl_namespace("kernel.sem").unwrap().0, LinuxNamespaceType::Ipc);
         assert_eq!(sysctl_namespace("net.core.somaxconn").unwrap().0, LinuxNamespaceType::Network);
-        let e = parse_sysctl("vm.swappiness=1").unwrap_err().to_string();
-        assert!(e.contains("vm.swappiness") && e.contains("host"), "{e}");
-        assert!(parse_sysctl("kernel.hostname=x").is_err());
-        assert!(parse_sysctl("net.ipv4.ip_forward").unwrap_err().to_string().contains("NAME=VALUE"));
-        assert!(parse_sysctl("net/../x=1").is_err());
     }
 
     #[test]
-    fn labels_annotations_groups_and_scores() {
-        assert_eq!(parse_label("a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert_eq!(parse_label("flag").unwrap(), ("flag".into(), String::new()));
-        assert!(parse_label("=v").is_err());
-        let file = parse_label_file("# comment\n\na=1\n  b=2\n").unwrap();
-        assert_eq!(file, [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())]);
+    fn labels_groups_and_scores() {
+        let file = [("a".to_string(), "1".to_string()), ("b".to_string(), "2".to_string())];
         let image = BTreeMap::from([("a".to_string(), "image".to_string()), ("i".to_string(), "x".to_string())]);
         let merged = merge_labels(Some(&image), &file);
         assert_eq!(merged.get("a").map(String::as_str), Some("1"), "given labels win over the image's");
         assert_eq!(merged.get("i").map(String::as_str), Some("x"));
-        assert_eq!(parse_annotation("k=v").unwrap(), ("k".into(), "v".into()));
-        assert!(parse_annotation("k").is_err());
         let group = "root:x:0:\nstaff:x:50:alice\n";
         assert_eq!(resolve_group_add(&["staff".into(), "1234".into(), "50".into()], group).unwrap(), [50, 1234]);
         assert_eq!(resolve_group_add(&["nope".into()], group), Err(SpecError::UnknownGroup("nope".into())));
         assert_eq!(check_oom_score_adj(-500).unwrap(), -500);
         assert!(check_oom_score_adj(1001).is_err());
-        assert_eq!(check_blkio_weight(0).unwrap(), None);
-        assert_eq!(check_blkio_weight(500).unwrap(), Some(500));
-        assert!(check_blkio_weight(5).unwrap_err().to_string().contains("between 10 and 1000"));
-    }
-
-    #[test]
-    fn security_opts() {
-        let o = |v: &[&str]| parse_security_opts(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert!(!o(&[]).unwrap().no_new_privileges, "off by default, as in Docker");
-        assert!(o(&["no-new-privileges"]).unwrap().no_new_privileges);
-        assert!(o(&["no-new-privileges=true"]).unwrap().no_new_privileges);
-        assert!(o(&["no-new-privileges:true"]).unwrap().no_new_privileges);
-        assert!(!o(&["no-new-privileges", "no-new-privileges=false"]).unwrap().no_new_privileges);
-        assert!(o(&["no-new-privileges=maybe"]).is_err());
-        assert_eq!(o(&["seccomp=unconfined"]).unwrap().seccomp, super::super::SeccompChoice::Unconfined);
-        assert!(o(&["label=disable"]).is_ok());
-        assert!(o(&["apparmor=x"]).is_err());
     }
 }
