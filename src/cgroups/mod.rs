@@ -213,13 +213,8 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// The parent of every container cgroup `create` makes: `rrun`.
+/// The parent of every container cgroup [`plan`] places: `rrun`.
 pub const PARENT: &str = "rrun";
-
-/// Creates the cgroup for container `id` on this host's layout: `rrun/<id>`.
-pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
-    plan(id)?.create()
-}
 
 /// Creates a cgroup at an OCI `cgroupsPath`: an absolute path is taken from
 /// each hierarchy's root; a relative one from rrun's own cgroup on v1, and
@@ -268,7 +263,7 @@ impl Planned {
     }
 }
 
-/// Where `create(id)` would make container `id`'s cgroup, without making it.
+/// Where container `id`'s cgroup goes on this host's layout (`rrun/<id>`), without making it.
 pub fn plan(id: &str) -> Result<Planned, CgroupError> {
     plan_at(&format!("{PARENT}/{id}"))
 }

@@ -141,10 +141,6 @@ impl RegistryClient {
         }
     }
 
-    pub fn options(&self) -> &ClientOptions {
-        &self.opts
-    }
-
     /// Configured insecure (or `--tls-verify=false`): plain HTTP allowed, certificates not checked.
     fn insecure(&self, ep_host: &str, ep_insecure: bool) -> bool {
         ep_insecure || self.opts.tls_verify == Some(false) || self.opts.config.insecure(ep_host)
@@ -491,24 +487,6 @@ impl RegistryClient {
             }
         }
         Ok(out)
-    }
-
-    /// Tags of a repository.
-    pub fn tags(&self, ep: &Endpoint) -> Result<Vec<String>, RegistryError> {
-        let resp = self.send(
-            ep,
-            "GET",
-            &format!("/v2/{}/tags/list", ep.repository),
-            &pull_scope(&ep.repository),
-            &[],
-            Body::Empty,
-        )?;
-        let json: serde_json::Value = resp.into_json().map_err(|e| RegistryError::Protocol {
-            host: ep.host.clone(),
-            what: "tags".into(),
-            reason: e.to_string(),
-        })?;
-        Ok(json["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(String::from)).collect())
     }
 
     /// Docker Hub's search API (`rrun search NAME`).

@@ -810,13 +810,6 @@ fn user_mount(m: &MountRequest, volume_dirs: &BTreeMap<String, PathBuf>) -> Resu
     mount(&dest, typ, &source.to_string_lossy(), &o)
 }
 
-/// `/etc/hosts` for a container.
-pub fn hosts_file(hostname: &str) -> String {
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    )
-}
-
 /// The container's `/etc/resolv.conf` from the host's. In its own network
 /// namespace, loopback nameservers of the host are unreachable, so they go.
 pub fn resolv_conf(host: &str, network: &NetworkMode) -> String {
