@@ -17,7 +17,9 @@ use std::path::Path;
 /// What `rrun inspect --type` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectType {
+    /// A container.
     Container,
+    /// An image.
     Image,
 }
 
@@ -66,7 +68,9 @@ impl std::fmt::Display for ImageDeleteItem {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PruneReport {
+    /// The IDs of the containers removed.
     pub containers_deleted: Vec<String>,
+    /// The names untagged and images deleted.
     pub images_deleted: Vec<ImageDeleteItem>,
     /// Volumes removed (`system prune --volumes`).
     pub volumes_deleted: Vec<String>,

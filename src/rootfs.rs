@@ -13,12 +13,24 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub enum RootfsSource {
     /// Layers stacked by overlayfs; `lowers` are relative to `layers_dir`, top first.
-    Overlay { layers_dir: PathBuf, lowers: Vec<String>, upper: PathBuf, work: PathBuf, target: PathBuf },
+    Overlay {
+        /// The store's `layers/`.
+        layers_dir: PathBuf,
+        /// The layers, relative to `layers_dir`, top first.
+        lowers: Vec<String>,
+        /// The container's writable layer.
+        upper: PathBuf,
+        /// overlayfs's work directory.
+        work: PathBuf,
+        /// Where the overlay is mounted.
+        target: PathBuf,
+    },
     /// A directory used as it is (an OCI bundle's rootfs).
     Directory(PathBuf),
 }
 
 impl RootfsSource {
+    /// Where the root filesystem is (the mount point of an overlay).
     pub fn target(&self) -> &Path {
         match self {
             RootfsSource::Overlay { target, .. } => target,

@@ -68,8 +68,11 @@ pub struct RunOutcome {
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
 pub struct Container {
+    /// What the store keeps about it.
     pub record: ContainerRecord,
+    /// Its directory in the store (`containers/<id>/`).
     pub dir: PathBuf,
+    /// Its OCI runtime spec (`config.json`).
     pub spec: oci_spec::runtime::Spec,
     /// The cgroup its record already names, when this process created it to run it.
     pub(crate) planned: Option<crate::cgroups::Planned>,

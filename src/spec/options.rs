@@ -13,9 +13,11 @@ fn invalid(flag: &str, value: &str, reason: impl Into<String>) -> SpecError {
 /// `--ulimit NAME=SOFT[:HARD]`; `-1` or `unlimited` is no limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ulimit {
+    /// The resource, by Docker's name (`nofile`, `nproc`, …).
     pub name: String,
     /// `u64::MAX` (RLIM_INFINITY) when unlimited.
     pub soft: u64,
+    /// The hard limit; `u64::MAX` when unlimited.
     pub hard: u64,
 }
 
@@ -40,6 +42,7 @@ pub const ULIMITS: [(&str, PosixRlimitType); 16] = [
 ];
 
 impl Ulimit {
+    /// The OCI rlimit type of `name`.
     pub fn rlimit_type(&self) -> PosixRlimitType {
         ULIMITS.iter().find(|(n, _)| *n == self.name).map(|(_, t)| *t).expect("parsed names are known")
     }
@@ -264,7 +267,9 @@ pub fn resolve_group_add(groups: &[String], group_file: &str) -> Result<Vec<u32>
 /// What `--security-opt` asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecurityOptions {
+    /// `seccomp=unconfined|FILE` (default: Docker's profile).
     pub seccomp: super::SeccompChoice,
+    /// `no-new-privileges`.
     pub no_new_privileges: bool,
 }
 
