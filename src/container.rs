@@ -137,6 +137,7 @@ pub struct Health {
 
 /// Everything rrun keeps about one container besides its Spec (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContainerRecord {
     /// The 64-hex container ID.
     pub id: String,

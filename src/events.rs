@@ -19,6 +19,7 @@ pub const MAX_SIZE: u64 = 1 << 20;
 
 /// One event, with Docker's field names (`docker events --format json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// Deprecated copies Docker still sends for container events: the action, the ID, the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +200,7 @@ impl EventFilter {
 
 /// What `rrun events` asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct EventOptions {
     /// Past events from this time on (nanoseconds since the epoch); without it, only new ones.
     pub since: Option<i64>,

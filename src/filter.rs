@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 /// Why a `--filter` value is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FilterError {
     /// A `--filter` value without `=`.
     #[error("invalid filter {0:?}: expected KEY=VALUE")]

@@ -16,6 +16,7 @@ use std::path::Path;
 
 /// What `rrun inspect --type` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ObjectType {
     /// A container.
     Container,
@@ -67,6 +68,7 @@ impl std::fmt::Display for ImageDeleteItem {
 /// What `image prune` and `system prune` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct PruneReport {
     /// The IDs of the containers removed.
     pub containers_deleted: Vec<String>,

@@ -378,6 +378,7 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_
 
 /// One row of `rrun images`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ImageSummary {
     /// `registry/repository`, or `<none>`.
     pub repository: String,

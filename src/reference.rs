@@ -32,6 +32,7 @@ const NAME_MAX: usize = 255;
 
 /// Why an image name is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReferenceError {
     /// The name is not a valid image reference.
     #[error("invalid image reference {reference:?}: {reason}")]

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Why the store cannot be read or written: each names the path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A file operation in the store failed.
     #[error("store {path}: {source}")]

@@ -24,6 +24,7 @@ pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// Why a named volume cannot be created, used or removed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VolumeError {
     /// A volume name or option that is not allowed.
     #[error("create {name}: {reason}")]
@@ -118,6 +119,7 @@ impl Volume {
 
 /// What `volume create` (or a container) asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateVolume {
     /// None: a random 64-hex name.
     pub name: Option<String>,

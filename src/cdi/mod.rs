@@ -29,6 +29,7 @@ const MAX_SPEC_SIZE: u64 = 16 << 20;
 
 /// Why a CDI device cannot be used: each names the spec file, field or device.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CdiError {
     /// A CDI spec file breaks the specification's rules.
     #[error("CDI spec {}: {}", file.display(), field_reason(field, reason))]

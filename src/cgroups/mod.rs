@@ -52,6 +52,7 @@ crate::steps! {
 /// Why a cgroup cannot be made, limited or read; a limit that cannot be
 /// applied is an error, never silently dropped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CgroupError {
     /// Reading or writing a cgroup file or directory failed.
     #[error("cgroup {path}: {op}: {source}")]

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 /// Why an image archive or layout cannot be imported; `origin` names it as given.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImportError {
     /// Reading the archive failed.
     #[error("{origin}: {source}")]
@@ -146,6 +147,7 @@ pub(crate) fn no_space_in(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// One image imported from an archive, with the names it came with.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedImage {
     /// The names it was tagged with (`repo:tag`).
     pub names: Vec<String>,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 /// One image, as `docker image inspect` prints it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct ImageInspect {
     /// The image ID: `sha256:` and the config digest.
     pub id: String,

@@ -16,6 +16,7 @@ use std::io::{self, Read, Write};
 
 /// Why an image archive cannot be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SaveError {
     /// Writing the archive failed.
     #[error("writing the archive: {0}")]
@@ -47,6 +48,7 @@ pub enum SaveError {
 
 /// The kinds of archive `save` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ArchiveFormat {
     /// `docker save`'s format: `manifest.json` and one directory per layer.
     #[default]

@@ -113,6 +113,7 @@ use tracing::debug;
 
 /// Why a container's process could not be started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LaunchError {
     /// A system call of the launcher failed (the container's own failures are `Container`).
     #[error("{op}: {source}")]

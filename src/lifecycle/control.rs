@@ -21,6 +21,7 @@ const MONITOR_GRACE: Duration = Duration::from_secs(10);
 
 /// One sample of `rrun stats`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ContainerStats {
     /// The container's ID.
     pub id: String,
@@ -501,6 +502,9 @@ impl Rrun {
     /// Stops the container (its stop signal, SIGKILL after `timeout`) and
     /// starts it again, detached. A running detached container is restarted
     /// by its own monitor (a `--rm` one is kept); returns once it runs again.
+    /// Starting needs a single-threaded caller: from a process with other
+    /// threads it returns `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// — after stopping the container when no monitor of its own restarts it.
     pub fn restart(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
         let c = self.container(name_or_id)?;
         let dir = self.store().container_dir(&c.id);

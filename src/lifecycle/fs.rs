@@ -24,6 +24,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Why copying files into or out of a container, or listing its changes, failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FsError {
     /// Walking or copying the container's files failed.
     #[error("container {container}: {source}")]

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 /// What `run` would do with an image and options, and nothing done.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DryRun {
     /// The ID the container would have had (a new one at each run).
     pub id: String,

@@ -105,6 +105,7 @@ pub fn netns_dir() -> PathBuf {
 
 /// Why a network cannot be set up, torn down, created or removed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetworkError {
     /// No network of this name or ID.
     #[error("network {0} not found")]
@@ -349,6 +350,7 @@ pub(crate) fn bridge(store: &Store, cfg: &HostConfig, name: &str) -> Result<Netw
 
 /// What `network create` asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateNetwork {
     /// The network's name.
     pub name: String,
@@ -494,6 +496,7 @@ pub(crate) fn create_locked(store: &Store, cfg: &HostConfig, req: &CreateNetwork
 /// Docker's field names; `Containers` are those of the store that use it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct NetworkInfo {
     /// Its name.
     pub name: String,

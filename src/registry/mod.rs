@@ -42,6 +42,7 @@ crate::steps! {
 
 /// Why talking to a registry failed: each names the host or image.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
     /// A registries configuration file does not parse.
     #[error("registry configuration {path}: {reason}")]
@@ -178,6 +179,7 @@ application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, application/vnd
 
 /// Settings of a client.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// Mirrors, insecure registries and search registries (`registries.conf`).
     pub config: RegistriesConf,

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// `--network`: how the container is networked.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetworkMode {
     /// A namespace of its own on a bridge network: `bridge` (the default
     /// network) or one made with `rrun network create`.

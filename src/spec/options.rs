@@ -106,6 +106,7 @@ impl std::str::FromStr for Ulimit {
 
 /// `--ipc`, `--pid`, `--uts`: whose namespace the container uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NamespaceMode {
     /// A new namespace of its own (the default).
     #[default]

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 /// The resource flags of `rrun run`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Limits {
     /// `--memory`: bytes.
     pub memory: Option<i64>,
