@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: oci_runtime STATE_ROOT BUNDLE ID".into());
     };
     let runtime = rrun::oci::Runtime::new(PathBuf::from(root), false);
-    let options = rrun::oci::CreateOptions { bundle: PathBuf::from(bundle), ..Default::default() };
+    let options = rrun::oci::CreateOptions::new(bundle);
     runtime.create(&id, &options)?;
     println!("state: {}", runtime.state(&id)?.status);
 

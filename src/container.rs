@@ -8,24 +8,31 @@ pub use crate::timespec::now_rfc3339;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Where a container is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Status {
+    /// Created, never started (or being started).
     Created,
+    /// Its process runs.
     Running,
     /// Running, with every process frozen (`rrun pause`).
     Paused,
+    /// Its process has ended (or was never seen again after a crash of rrun).
     Exited,
 }
 
 /// A published port: the host's address and port that lead to the container's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
+    /// The port inside the container.
     pub container_port: u16,
     /// `tcp`, `udp` or `sctp`.
     pub protocol: String,
+    /// The host address it is published on (empty: every address).
     pub host_ip: String,
+    /// The host port.
     pub host_port: u16,
 }
 
@@ -91,7 +98,9 @@ pub enum HealthStatus {
     /// No check has passed yet (and too few have failed to call it unhealthy).
     #[default]
     Starting,
+    /// The last check passed.
     Healthy,
+    /// `retries` checks in a row failed.
     Unhealthy,
 }
 
@@ -128,8 +137,11 @@ pub struct Health {
 
 /// Everything rrun keeps about one container besides its Spec (`config.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ContainerRecord {
+    /// The 64-hex container ID.
     pub id: String,
+    /// Its name (given with `--name`, or generated).
     pub name: String,
     /// The image as the user named it.
     pub image: String,
@@ -139,35 +151,47 @@ pub struct ContainerRecord {
     pub image_id: Digest,
     /// Layers (diff-ids), bottom first: kept so they are not removed under the container.
     pub layers: Vec<Digest>,
+    /// The command it runs: entrypoint and arguments, resolved.
     pub command: Vec<String>,
+    /// When it was created (RFC 3339).
     pub created: String,
+    /// `--rm`: removed once it exits.
     pub auto_remove: bool,
+    /// Where it is in its life, as last recorded.
     pub status: Status,
     /// Host PID of the container's init while it runs, with its start time
     /// (clock ticks since boot), so that a reused PID is not taken for it.
     #[serde(default)]
     pub pid: Option<i32>,
+    /// The start time of `pid` (clock ticks since boot).
     #[serde(default)]
     pub pid_start_time: Option<u64>,
+    /// Its exit code once it exited (128+N for signal N).
     #[serde(default)]
     pub exit_code: Option<i32>,
+    /// When it last started (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
+    /// When it last exited (RFC 3339).
     #[serde(default)]
     pub finished_at: Option<String>,
     /// The container's cgroup directories.
     #[serde(default)]
     pub cgroup: Vec<std::path::PathBuf>,
+    /// The kernel's OOM killer killed a process of it on its last run.
     #[serde(default)]
     pub oom_killed: bool,
     /// The process that watches the container (the detached monitor, or the
     /// `rrun run` in the foreground), with its start time.
     #[serde(default)]
     pub monitor_pid: Option<i32>,
+    /// The start time of `monitor_pid`.
     #[serde(default)]
     pub monitor_start_time: Option<u64>,
+    /// `--restart`: what its monitor does when it exits.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
+    /// How many times its monitor restarted it.
     #[serde(default)]
     pub restart_count: u32,
     /// The image's StopSignal (`SIGTERM` when absent).
@@ -179,6 +203,7 @@ pub struct ContainerRecord {
     /// Log size at which `container.log` is rotated (bytes; 0: never).
     #[serde(default)]
     pub log_max_size: u64,
+    /// Its processes are frozen (`pause`).
     #[serde(default)]
     pub paused: bool,
     /// Why the last start failed, if it did.

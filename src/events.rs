@@ -19,12 +19,15 @@ pub const MAX_SIZE: u64 = 1 << 20;
 
 /// One event, with Docker's field names (`docker events --format json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// Deprecated copies Docker still sends for container events: the action, the ID, the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The deprecated copy of the actor's ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The deprecated copy of the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// `container` or `image`.
@@ -33,8 +36,10 @@ pub struct Event {
     /// `create`, `start`, `die`, `health_status: healthy`, `pull`, …
     #[serde(rename = "Action")]
     pub action: String,
+    /// What the event is about: its ID and attributes (name, image, …).
     #[serde(rename = "Actor")]
     pub actor: Actor,
+    /// Always `local`.
     pub scope: String,
     /// Seconds since the epoch.
     pub time: i64,
@@ -195,11 +200,13 @@ impl EventFilter {
 
 /// What `rrun events` asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct EventOptions {
     /// Past events from this time on (nanoseconds since the epoch); without it, only new ones.
     pub since: Option<i64>,
     /// Stop at this time; without it, follow until the sink says stop.
     pub until: Option<i64>,
+    /// `--filter`: which events are passed on.
     pub filter: EventFilter,
 }
 

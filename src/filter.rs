@@ -8,14 +8,31 @@
 
 use std::collections::BTreeMap;
 
+/// Why a `--filter` value is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FilterError {
+    /// A `--filter` value without `=`.
     #[error("invalid filter {0:?}: expected KEY=VALUE")]
     Syntax(String),
+    /// A filter key the command does not know.
     #[error("invalid filter key {key:?}: expected one of {allowed}")]
-    Key { key: String, allowed: String },
+    Key {
+        /// The filter key.
+        key: String,
+        /// The keys this command accepts.
+        allowed: String,
+    },
+    /// A filter value that does not parse for its key.
     #[error("invalid filter value {key}={value:?}: {reason}")]
-    Value { key: String, value: String, reason: String },
+    Value {
+        /// The filter key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
 }
 
 /// Parsed `--filter` flags: key → the values given for it.
@@ -37,6 +54,7 @@ impl Filters {
         Ok(Filters(map))
     }
 
+    /// True when no filter was given.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -16,8 +16,11 @@ use std::path::Path;
 
 /// What `rrun inspect --type` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ObjectType {
+    /// A container.
     Container,
+    /// An image.
     Image,
 }
 
@@ -65,8 +68,11 @@ impl std::fmt::Display for ImageDeleteItem {
 /// What `image prune` and `system prune` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct PruneReport {
+    /// The IDs of the containers removed.
     pub containers_deleted: Vec<String>,
+    /// The names untagged and images deleted.
     pub images_deleted: Vec<ImageDeleteItem>,
     /// Volumes removed (`system prune --volumes`).
     pub volumes_deleted: Vec<String>,

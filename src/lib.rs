@@ -40,6 +40,8 @@
 //! text, timespec, progress, steps, digest, reference, securefs, procfs, signal, stdio, rootless (facts: who, id ranges, dirs)
 //! ```
 
+#![warn(missing_docs)]
+
 pub(crate) mod cdi;
 pub(crate) mod cgroups;
 pub(crate) mod container;
@@ -165,93 +167,180 @@ use std::path::{Path, PathBuf};
 use store::Store;
 
 /// Every error the library returns, with the failing module's context.
+///
+/// The module variants (`Store` … `Network`, `Save`, `Fs`) wrap that module's
+/// own error; the others are the handle's refusals. New variants may come, so
+/// a `match` needs a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// Reading or writing the store (blobs, layers, the image index, container
+    /// records) failed, or its lock could not be taken.
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// An image archive or layout could not be imported (`load`, `import`).
     #[error(transparent)]
     Import(#[from] image::import::ImportError),
+    /// The options and the image config do not make a valid runtime spec.
     #[error(transparent)]
     Spec(#[from] spec::SpecError),
+    /// Starting the container's process failed: a namespace, mount, identity
+    /// or exec step; also [`LaunchError::MultiThreaded`] when the calling
+    /// process has other threads.
     #[error(transparent)]
     Launch(#[from] launcher::LaunchError),
+    /// An image name is not a valid reference.
     #[error(transparent)]
     Reference(#[from] reference::ReferenceError),
+    /// Talking to a registry failed: connection, authentication, protocol, digest check.
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    /// Creating, limiting or reading a container's cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
+    /// A `--filter` value is not understood.
     #[error(transparent)]
     Filter(#[from] filter::FilterError),
+    /// Creating, using or removing a named volume failed.
     #[error(transparent)]
     Volume(#[from] volume::VolumeError),
+    /// A CDI device (`--device vendor/class=name`, `--gpus`) is unknown or its spec is invalid.
     #[error(transparent)]
     Cdi(#[from] cdi::CdiError),
+    /// Setting up or tearing down a container's network, or managing a named network, failed.
     #[error(transparent)]
     Network(#[from] network::NetworkError),
+    /// No image in the store has this name or ID.
     #[error("image {0} not found in the local store")]
     ImageNotFound(String),
+    /// An image in the store is unreadable: its config blob is corrupt or not valid JSON.
     #[error("image {image}: {reason}")]
-    BadImage { image: String, reason: String },
+    BadImage {
+        /// The image's manifest digest.
+        image: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No container has this name, ID or ID prefix.
     #[error("no such container: {0}")]
     ContainerNotFound(String),
+    /// The name given is a prefix of several container IDs.
     #[error("container name {name:?} is ambiguous: it is a prefix of several container IDs")]
-    AmbiguousContainer { name: String },
+    AmbiguousContainer {
+        /// The name or ID prefix given.
+        name: String,
+    },
+    /// A container name (`--name`, `rename`) has characters Docker does not allow.
     #[error("invalid container name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
     InvalidName(String),
+    /// Another container has this name already.
     #[error("the container name {name:?} is already in use by container {id}")]
-    NameInUse { name: String, id: String },
+    NameInUse {
+        /// The name asked for.
+        name: String,
+        /// The ID of the container that has it.
+        id: String,
+    },
     /// A container uses the image (removing it needs `force`).
     #[error("image {image} is in use by container {container}")]
-    ImageInUse { image: String, container: String },
+    ImageInUse {
+        /// The image as named by the caller.
+        image: String,
+        /// The short ID of a container that uses it.
+        container: String,
+    },
     /// The image is removed by ID but has several names (removing it needs `force`).
     #[error("image {image}: it is referenced by {} names ({})", .names.len(), .names.join(", "))]
-    ImageHasNames { image: String, names: Vec<String> },
+    ImageHasNames {
+        /// The image ID as given.
+        image: String,
+        /// Its names (`repo:tag`).
+        names: Vec<String>,
+    },
     /// The image found is for another platform than the one asked for.
     #[error(
         "image {image}: it was found but does not match the specified platform: wanted {wanted}, actual: {actual}"
     )]
-    PlatformMismatch { image: String, wanted: String, actual: String },
+    PlatformMismatch {
+        /// The image as named by the caller.
+        image: String,
+        /// The platform asked for (`os/arch[/variant]`).
+        wanted: String,
+        /// The image's platform.
+        actual: String,
+    },
     /// The container runs (removing it needs `force`).
     #[error("container {0} is running")]
     ContainerRunning(String),
+    /// The operation needs a running container (exec, pause, top, …).
     #[error("container {0} is not running")]
     ContainerNotRunning(String),
+    /// The container is paused and the operation needs it unpaused.
     #[error("container {0} is paused: unpause it first")]
     ContainerPaused(String),
+    /// `unpause` of a container that is not paused.
     #[error("container {0} is not paused")]
     ContainerNotPaused(String),
+    /// A signal name or number that is not a signal.
     #[error("invalid signal {0:?}")]
     InvalidSignal(String),
+    /// The `--cidfile` exists already (Docker refuses to overwrite it).
     #[error("container ID file found, make sure the other container isn't running or delete {}", .0.display())]
     CidFileExists(PathBuf),
+    /// `inspect` found no image, container, volume or network of this name.
     #[error("no such object: {0}")]
     NoSuchObject(String),
+    /// Writing an image archive (`save`) failed.
     #[error(transparent)]
     Save(#[from] image::save::SaveError),
+    /// Copying files into or out of a container (`cp`), or reading its changes (`diff`), failed.
     #[error(transparent)]
     Fs(#[from] lifecycle::FsError),
+    /// `attach` to a container that is not running.
     #[error("You cannot attach to a stopped container, start it first")]
     AttachStopped,
+    /// `attach` to a paused container.
     #[error("You cannot attach to a paused container, unpause it first")]
     AttachPaused,
+    /// `attach` to a container that runs in the foreground of another rrun.
     #[error("container {0} runs in the foreground of the rrun that started it: only containers started detached (run -d, start) can be attached")]
     NotAttachable(String),
+    /// A `--detach-keys` value that is not a key sequence.
     #[error("invalid detach keys {keys:?}: {reason}")]
-    DetachKeys { keys: String, reason: String },
+    DetachKeys {
+        /// The value given.
+        keys: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `logs` of a container whose log driver keeps nothing to read (`none`).
     #[error("configured logging driver does not support reading")]
     LogsNotReadable,
+    /// A health check was asked of a container whose image and options define none.
     #[error("container {0} has no health check")]
     NoHealthcheck(String),
+    /// `port` asked for a container port that is not published.
     #[error("No public port '{port}' published for {container}")]
-    NoPublicPort { port: String, container: String },
+    NoPublicPort {
+        /// The port asked for (`80/tcp`).
+        port: String,
+        /// The container as named by the caller.
+        container: String,
+    },
+    /// Running `ps` for `top` failed, or its output had no PID column.
     #[error("top: {0}")]
     Top(String),
     /// A request Docker refuses as conflicting, in Docker's words.
     #[error("{0}")]
     Conflict(String),
+    /// A file operation of the handle itself failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -295,13 +384,17 @@ pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_
 
 /// One row of `rrun images`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ImageSummary {
     /// `registry/repository`, or `<none>`.
     pub repository: String,
+    /// The tag, or `<none>`.
     pub tag: String,
     /// Image ID (config digest).
     pub id: Digest,
+    /// The manifest's digest: what the store indexes the image by.
     pub manifest: Digest,
+    /// When the image was built (RFC 3339, from its config), if it says.
     pub created: Option<String>,
     /// Unpacked size in bytes.
     pub size: u64,
@@ -388,6 +481,8 @@ impl Rrun {
         Ok(rrun)
     }
 
+    /// The store underneath: what the `rrun` command reaches into; not a stable API.
+    #[doc(hidden)]
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub struct LogEntry {
     /// The text, with its newline (none on a line cut at the length limit or at exit).
     pub log: String,
+    /// The stream it was written to.
     pub stream: Stream,
     /// RFC 3339 with nanoseconds, UTC.
     pub time: String,

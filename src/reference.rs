@@ -30,10 +30,18 @@ const DEFAULT_TAG: &str = "latest";
 /// The longest name (registry and repository, normalised) Docker accepts.
 const NAME_MAX: usize = 255;
 
+/// Why an image name is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReferenceError {
+    /// The name is not a valid image reference.
     #[error("invalid image reference {reference:?}: {reason}")]
-    Invalid { reference: String, reason: &'static str },
+    Invalid {
+        /// The reference given.
+        reference: String,
+        /// What is wrong, or why it failed.
+        reason: &'static str,
+    },
 }
 
 /// A fully-qualified image reference.
@@ -45,6 +53,7 @@ pub struct ImageRef {
     pub repository: String,
     /// Tag; `None` only when the reference names a digest and no tag.
     pub tag: Option<String>,
+    /// The digest, when the reference names one (`@sha256:…`).
     pub digest: Option<Digest>,
 }
 

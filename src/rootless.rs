@@ -23,10 +23,13 @@ use std::sync::OnceLock;
 /// What an ordinary user's rrun found and set up.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Rootless {
-    /// The user's id and primary group on the host.
+    /// The user's id on the host.
     pub uid: u32,
+    /// The user's primary group on the host.
     pub gid: u32,
+    /// The user's name.
     pub user: String,
+    /// How the user namespace maps ids.
     pub mapping: Mapping,
     /// Where the pause process's PID file lives (`$XDG_RUNTIME_DIR/rrun`, or
     /// a private `/tmp/rrun-UID`).
@@ -38,9 +41,17 @@ pub struct Rootless {
 pub enum Mapping {
     /// Container root is the user; ids 1.. are the subordinate ranges
     /// (host start, count) for uids and gids.
-    Ranges { uids: (u32, u32), gids: (u32, u32) },
+    Ranges {
+        /// The subordinate uid range (host start, count).
+        uids: (u32, u32),
+        /// The subordinate gid range (host start, count).
+        gids: (u32, u32),
+    },
     /// Only the user's own id is mapped; the reason says what is missing.
-    Single { why: String },
+    Single {
+        /// What is missing for a full mapping (and how to add it).
+        why: String,
+    },
 }
 
 impl Mapping {
@@ -117,10 +128,19 @@ impl Rootless {
     }
 }
 
+/// Why an ordinary user's setup (user namespace, pause process) failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RootlessError {
+    /// A file or process operation failed.
     #[error("rootless setup: {what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Anything else: the message says what.
     #[error("rootless setup: {0}")]
     Other(String),
 }

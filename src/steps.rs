@@ -2,8 +2,8 @@
 //!
 //! Every kernel step of a container's life — a namespace, a mount,
 //! `pivot_root`, a capability drop, the seccomp filter, `execve`, a cgroup
-//! write — is one `tracing` event emitted with [`step!`](crate::step). The
-//! event names a [`Step`], declared once with [`steps!`](crate::steps) next to
+//! write — is one `tracing` event emitted with [`step!`](macro@crate::step). The
+//! event names a [`Step`], declared once with [`steps!`](macro@crate::steps) next to
 //! the code that performs it (what it does in one line, and why it is done),
 //! and carries the step's real arguments as fields. `-vv` logs these events;
 //! `--explain` narrates them (`explain`). With neither, tracing's level
@@ -69,7 +69,7 @@ impl Phase {
     }
 }
 
-/// One named step: declared once, emitted by [`step!`](crate::step) where it is done.
+/// One named step: declared once, emitted by [`step!`](macro@crate::step) where it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
     /// A stable name (`pivot_root`), the key of `--explain=json` output.
@@ -96,6 +96,7 @@ pub struct Step {
 /// }
 /// ```
 #[macro_export]
+#[doc(hidden)] // exported only so that every module can reach it as `crate::steps!`
 macro_rules! steps {
     ($(
         $(#[$meta:meta])*
@@ -122,6 +123,7 @@ macro_rules! steps {
 /// Emits a step: a DEBUG event naming the [`Step`], with its arguments as
 /// fields (`step!(mounts::PIVOT_ROOT, new_root = ".", put_old = ".")`).
 #[macro_export]
+#[doc(hidden)] // exported only so that every module can reach it as `crate::step!`
 macro_rules! step {
     ($step:expr) => {
         ::tracing::debug!(step = $step.name, syscall = $step.syscall, "{}", $step.what)

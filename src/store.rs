@@ -19,12 +19,26 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Why the store cannot be read or written: each names the path.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
+    /// A file operation in the store failed.
     #[error("store {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The image index (or another JSON file of the store) does not parse.
     #[error("store index {path} is corrupt: {source}")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        /// The file or directory.
+        path: PathBuf,
+        /// The parse error.
+        source: serde_json::Error,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -79,6 +93,7 @@ impl Store {
         Ok(store)
     }
 
+    /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -178,14 +193,17 @@ impl Store {
         }
     }
 
+    /// `blobs/sha256/<hex>`: where the blob with this digest is.
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
         self.root.join("blobs/sha256").join(digest.hex())
     }
 
+    /// True when the store has the blob.
     pub fn has_blob(&self, digest: &Digest) -> bool {
         self.blob_path(digest).is_file()
     }
 
+    /// `layers/`: the unpacked layers.
     pub fn layers_dir(&self) -> PathBuf {
         self.root.join("layers")
     }
@@ -201,10 +219,12 @@ impl Store {
         self.layer_dir(diff_id).join("meta.json").is_file()
     }
 
+    /// `containers/`: one directory per container.
     pub fn containers_dir(&self) -> PathBuf {
         self.root.join("containers")
     }
 
+    /// `containers/<id>/`.
     pub fn container_dir(&self, id: &str) -> PathBuf {
         self.containers_dir().join(id)
     }
@@ -261,6 +281,7 @@ impl Store {
         self.write_atomic(&path, bytes)
     }
 
+    /// Reads a whole blob (its digest is not checked here).
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
         let path = self.blob_path(digest);
         fs::read(&path).map_err(io_err(&path))

@@ -20,11 +20,6 @@ pub fn printable(s: &str, max: usize) -> String {
     out
 }
 
-/// Bytes as text for a message: [`printable`] of their lossy UTF-8 reading.
-pub fn printable_bytes(b: &[u8], max: usize) -> String {
-    printable(&String::from_utf8_lossy(b), max)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,7 +27,7 @@ mod tests {
     #[test]
     fn control_characters_and_invalid_utf8_are_escaped_and_cut() {
         assert_eq!(printable("a\nb\x1b[31m", 100), "a\\nb\\u{1b}[31m");
-        assert_eq!(printable_bytes(b"ok\xff\xfe", 100), "ok\\u{fffd}\\u{fffd}");
+        assert_eq!(printable(&String::from_utf8_lossy(b"ok\xff\xfe"), 100), "ok\\u{fffd}\\u{fffd}");
         assert_eq!(printable("abcdef", 3), "abc…");
         assert_eq!(printable("héllo", 10), "héllo", "printable non-ASCII stays");
     }

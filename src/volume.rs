@@ -22,20 +22,51 @@ use std::path::{Path, PathBuf};
 /// `--all` removes only volumes that carry it.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
+/// Why a named volume cannot be created, used or removed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VolumeError {
+    /// A volume name or option that is not allowed.
     #[error("create {name}: {reason}")]
-    Invalid { name: String, reason: String },
+    Invalid {
+        /// The volume.
+        name: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// No volume of this name.
     #[error("get {0}: no such volume")]
     NotFound(String),
+    /// Removing a volume that containers use (without force).
     #[error("remove {name}: volume is in use - [{containers}]")]
-    InUse { name: String, containers: String },
+    InUse {
+        /// The volume.
+        name: String,
+        /// The containers that use it.
+        containers: String,
+    },
+    /// A volume driver other than `local`.
     #[error("volume driver {0:?} is not available: rrun has the local driver only")]
     Driver(String),
+    /// A volume's metadata does not parse.
     #[error("volume {name}: {path}: {reason}")]
-    Corrupt { name: String, path: PathBuf, reason: String },
+    Corrupt {
+        /// The volume.
+        name: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A file operation on a volume failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Reading the store (the containers that use a volume) failed.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
 }
@@ -54,12 +85,19 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Volume {
+    /// When it was created (RFC 3339).
     pub created_at: String,
+    /// Always `local`.
     pub driver: String,
+    /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// Its `_data` directory in the store.
     pub mountpoint: PathBuf,
+    /// Its name.
     pub name: String,
+    /// The local driver's options (`type`, `o`, `device`).
     pub options: BTreeMap<String, String>,
+    /// Always `local`.
     pub scope: String,
 }
 
@@ -81,11 +119,13 @@ impl Volume {
 
 /// What `volume create` (or a container) asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateVolume {
     /// None: a random 64-hex name.
     pub name: Option<String>,
     /// Only `local`.
     pub driver: Option<String>,
+    /// `--label`s.
     pub labels: BTreeMap<String, String>,
     /// `-o`: the local driver's `type=none`, `o=bind`, `device=DIR` (bind a host directory).
     pub options: BTreeMap<String, String>,

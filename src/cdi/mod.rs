@@ -27,22 +27,74 @@ pub const DEFAULT_SPEC_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 /// A spec file larger than this is refused (NVIDIA's are a few hundred KiB).
 const MAX_SPEC_SIZE: u64 = 16 << 20;
 
+/// Why a CDI device cannot be used: each names the spec file, field or device.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CdiError {
+    /// A CDI spec file breaks the specification's rules.
     #[error("CDI spec {}: {}", file.display(), field_reason(field, reason))]
-    Spec { file: PathBuf, field: String, reason: String },
+    Spec {
+        /// The spec file.
+        file: PathBuf,
+        /// The field, by its path in the file.
+        field: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A spec directory cannot be read.
     #[error("CDI spec directory {}: {reason}", dir.display())]
-    Dir { dir: PathBuf, reason: String },
+    Dir {
+        /// The spec directory.
+        dir: PathBuf,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// Two spec files of one directory define the same device.
     #[error("CDI device {name} is defined in both {} and {} (same directory: neither is used)", first.display(), second.display())]
-    Conflict { name: String, first: PathBuf, second: PathBuf },
+    Conflict {
+        /// The device (`vendor/class=name`).
+        name: String,
+        /// The first file that defines it.
+        first: PathBuf,
+        /// The second file that defines it.
+        second: PathBuf,
+    },
+    /// A device name that is not `vendor/class=name`.
     #[error("invalid CDI device name {name:?}: {reason}")]
-    Name { name: String, reason: String },
+    Name {
+        /// The name given.
+        name: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// No spec file defines the device.
     #[error("unknown CDI device {name}: {}{}", available_text(available, dirs), broken_text(broken))]
-    Unknown { name: String, available: Vec<String>, dirs: Vec<PathBuf>, broken: Vec<String> },
+    Unknown {
+        /// The device asked for.
+        name: String,
+        /// The devices the specs define.
+        available: Vec<String>,
+        /// The directories searched.
+        dirs: Vec<PathBuf>,
+        /// Spec files that could not be read.
+        broken: Vec<String>,
+    },
+    /// A `--gpus` value that does not parse or names no GPU.
     #[error("invalid --gpus {value:?}: {reason}")]
-    Gpus { value: String, reason: String },
+    Gpus {
+        /// The value given.
+        value: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A device's container edits cannot be applied to the spec.
     #[error("CDI {what}: {reason}")]
-    Edit { what: String, reason: String },
+    Edit {
+        /// The edit (a device node, mount, hook…).
+        what: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
 }
 
 fn field_reason(field: &str, reason: &str) -> String {
@@ -163,11 +215,6 @@ impl Registry {
             reg.errors.push(CdiError::Conflict { name, first, second });
         }
         reg
-    }
-
-    /// The directories this registry read.
-    pub fn dirs(&self) -> &[PathBuf] {
-        &self.dirs
     }
 
     /// Every usable device, by name.

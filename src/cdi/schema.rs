@@ -10,9 +10,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The newest version of the CDI specification this module reads.
-pub const CURRENT_VERSION: &str = "1.1.0";
-
 /// Every version of the specification a spec may declare, oldest first
 /// (0.1.0 and 0.2.0 predate the stable format: the reference refuses them too).
 pub const VERSIONS: [&str; 8] = ["0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0"];

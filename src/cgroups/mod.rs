@@ -49,21 +49,60 @@ crate::steps! {
         why "An empty cgroup is removed with rmdir(2), its control files with it; one that still held a process could not be.";
 }
 
+/// Why a cgroup cannot be made, limited or read; a limit that cannot be
+/// applied is an error, never silently dropped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CgroupError {
+    /// Reading or writing a cgroup file or directory failed.
     #[error("cgroup {path}: {op}: {source}")]
-    Io { path: PathBuf, op: &'static str, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operation that failed.
+        op: &'static str,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A limit needs a controller this host does not mount.
     #[error("cannot apply {what}: the {controller} cgroup controller is not available on this host")]
-    NoController { what: String, controller: &'static str },
+    NoController {
+        /// The limit (`--memory`, …).
+        what: String,
+        /// The cgroup controller.
+        controller: &'static str,
+    },
+    /// A limit's value is out of the kernel's range.
     #[error("invalid cgroup setting {what}: {reason}")]
-    Invalid { what: String, reason: String },
+    Invalid {
+        /// The setting.
+        what: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// No cgroup filesystem is mounted at all.
     #[error("no cgroup filesystem is mounted")]
     NotMounted,
     /// Rootless, and the host delegates no cgroup to the user.
     #[error("resource limits need cgroup v2 delegation: {what} cannot be applied without root: {why}")]
-    NoDelegation { what: String, why: String },
+    NoDelegation {
+        /// The limit (`--memory`, …).
+        what: String,
+        /// Why there is no delegated cgroup.
+        why: String,
+    },
+    /// A weight (`--cpu-shares`, `--blkio-weight`) whose file this host's controller lacks.
     #[error("{what}: this host's {controller} cgroup has no weight file ({files}): {reason}")]
-    MissingFile { what: String, controller: &'static str, files: &'static str, reason: &'static str },
+    MissingFile {
+        /// The limit.
+        what: String,
+        /// The cgroup controller.
+        controller: &'static str,
+        /// The files looked for.
+        files: &'static str,
+        /// Why it cannot be converted.
+        reason: &'static str,
+    },
 }
 
 pub(crate) fn io(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> CgroupError {
@@ -158,10 +197,12 @@ pub struct Stats {
 pub trait Cgroup: std::fmt::Debug {
     /// The directories this cgroup occupies (recorded with the container).
     fn dirs(&self) -> Vec<PathBuf>;
-    /// Moves a process (and its future children) into the cgroup.
+    /// Moves a process (and its future children) into the cgroup (rrun's
+    /// own processes join with `join_self`; the fixtures' tests use this).
+    #[cfg(test)]
     fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
     /// Moves the calling process, single-threaded and just forked, into the
-    /// cgroup. Cheaper than [`Cgroup::add_process`] from outside: on v1, a
+    /// cgroup. Cheaper than adding a process from outside: on v1, a
     /// thread moving itself (`0` into `tasks`) skips the global threadgroup
     /// lock, whose RCU grace period costs 5–20 ms per container start.
     fn join_self(&self) -> Result<(), CgroupError>;
@@ -213,13 +254,8 @@ pub fn validate(r: &LinuxResources) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// The parent of every container cgroup `create` makes: `rrun`.
+/// The parent of every container cgroup [`plan`] places: `rrun`.
 pub const PARENT: &str = "rrun";
-
-/// Creates the cgroup for container `id` on this host's layout: `rrun/<id>`.
-pub fn create(id: &str) -> Result<Box<dyn Cgroup>, CgroupError> {
-    plan(id)?.create()
-}
 
 /// Creates a cgroup at an OCI `cgroupsPath`: an absolute path is taken from
 /// each hierarchy's root; a relative one from rrun's own cgroup on v1, and
@@ -268,7 +304,7 @@ impl Planned {
     }
 }
 
-/// Where `create(id)` would make container `id`'s cgroup, without making it.
+/// Where container `id`'s cgroup goes on this host's layout (`rrun/<id>`), without making it.
 pub fn plan(id: &str) -> Result<Planned, CgroupError> {
     plan_at(&format!("{PARENT}/{id}"))
 }
@@ -436,7 +472,7 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupErr
     write_as(&CGROUP_WRITE, dir, file, value)
 }
 
-/// [`write`], narrated as `step`.
+/// [`write`](fn@write), narrated as `step`.
 pub(crate) fn write_as(step: &crate::steps::Step, dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
     crate::step!(step, path = %path.display(), value);

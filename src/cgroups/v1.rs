@@ -321,6 +321,7 @@ impl Cgroup for V1 {
         self.dirs.iter().map(|(_, d)| d.clone()).chain(self.unified.clone()).collect()
     }
 
+    #[cfg(test)]
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         for (_, d) in &self.dirs {
             write(d, "cgroup.procs", &pid.to_string())?;

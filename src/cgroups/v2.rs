@@ -110,6 +110,7 @@ impl Cgroup for V2 {
         vec![self.dir.clone()]
     }
 
+    #[cfg(test)]
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         write(&self.dir, "cgroup.procs", &pid.to_string())
     }

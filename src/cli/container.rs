@@ -702,7 +702,9 @@ pub fn events(rrun: &Rrun, a: EventsArgs) -> Result<i32, Error> {
     };
     let mut out = std::io::stdout().lock();
     let mut failed = None;
-    rrun.events(&rrun::EventOptions { since, until, filter }, &mut |e| {
+    let mut opts = rrun::EventOptions::default();
+    (opts.since, opts.until, opts.filter) = (since, until, filter);
+    rrun.events(&opts, &mut |e| {
         let line = match &format {
             format::Format::Default => event_line(e),
             format::Format::Json => serde_json::to_string(e).expect("events serialize"),

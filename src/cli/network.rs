@@ -151,14 +151,14 @@ fn labels(items: &[String]) -> Result<BTreeMap<String, String>, Error> {
 pub fn network(rrun: &Rrun, c: NetworkCommand) -> Result<i32, Error> {
     match c {
         NetworkCommand::Create(a) => {
-            let n = rrun.network_create(&CreateNetwork {
-                name: a.name,
-                driver: Some(a.driver),
-                subnet: a.subnet,
-                gateway: a.gateway,
-                internal: a.internal,
-                labels: labels(&a.label)?,
-            })?;
+            let mut req = CreateNetwork::default();
+            req.name = a.name;
+            req.driver = Some(a.driver);
+            req.subnet = a.subnet;
+            req.gateway = a.gateway;
+            req.internal = a.internal;
+            req.labels = labels(&a.label)?;
+            let n = rrun.network_create(&req)?;
             println!("{}", n.id);
             Ok(0)
         }

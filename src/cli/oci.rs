@@ -249,17 +249,19 @@ pub struct CriuArgs {
 
 impl From<CriuArgs> for CriuOptions {
     fn from(a: CriuArgs) -> CriuOptions {
-        CriuOptions {
-            image_path: a.image_path,
-            work_path: a.work_path,
-            tcp_established: a.tcp_established,
-            ext_unix_sk: a.ext_unix_sk,
-            shell_job: a.shell_job,
-            file_locks: a.file_locks,
-            manage_cgroups_mode: a.manage_cgroups_mode,
-            empty_ns: a.empty_ns,
-            auto_dedup: a.auto_dedup,
-            lazy_pages: a.lazy_pages,
+        {
+            let mut o = CriuOptions::default();
+            o.image_path = a.image_path;
+            o.work_path = a.work_path;
+            o.tcp_established = a.tcp_established;
+            o.ext_unix_sk = a.ext_unix_sk;
+            o.shell_job = a.shell_job;
+            o.file_locks = a.file_locks;
+            o.manage_cgroups_mode = a.manage_cgroups_mode;
+            o.empty_ns = a.empty_ns;
+            o.auto_dedup = a.auto_dedup;
+            o.lazy_pages = a.lazy_pages;
+            o
         }
     }
 }
@@ -438,17 +440,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 fn create_options(a: CreateArgs) -> (String, CreateOptions) {
-    (
-        a.id,
-        CreateOptions {
-            bundle: a.bundle,
-            pid_file: a.pid_file,
-            console_socket: a.console_socket,
-            no_pivot: a.no_pivot,
-            no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
-        },
-    )
+    (a.id, {
+        let mut o = CreateOptions::default();
+        o.bundle = a.bundle;
+        o.pid_file = a.pid_file;
+        o.console_socket = a.console_socket;
+        o.no_pivot = a.no_pivot;
+        o.no_new_keyring = a.no_new_keyring;
+        o.preserve_fds = a.preserve_fds;
+        o
+    })
 }
 
 fn run(rt: &Runtime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
@@ -523,35 +524,31 @@ fn run(rt: &Runtime, cmd: OciCommand, criu: &Path) -> Result<i32, OciError> {
         }
         OciCommand::Checkpoint(a) => {
             let a = *a;
-            rt.checkpoint(
-                &a.id,
-                criu,
-                &CheckpointOptions {
-                    criu: a.criu.into(),
-                    parent_path: a.parent_path,
-                    leave_running: a.leave_running,
-                    status_fd: a.status_fd,
-                    page_server: a.page_server,
-                    pre_dump: a.pre_dump,
-                },
-            )?;
+            rt.checkpoint(&a.id, criu, &{
+                let mut o = CheckpointOptions::default();
+                o.criu = a.criu.into();
+                o.parent_path = a.parent_path;
+                o.leave_running = a.leave_running;
+                o.status_fd = a.status_fd;
+                o.page_server = a.page_server;
+                o.pre_dump = a.pre_dump;
+                o
+            })?;
         }
         OciCommand::Restore(a) => {
             let a = *a;
-            return rt.restore(
-                &a.id,
-                criu,
-                &RestoreOptions {
-                    criu: a.criu.into(),
-                    bundle: a.bundle,
-                    pid_file: a.pid_file,
-                    console_socket: a.console_socket,
-                    detach: a.detach,
-                    no_pivot: a.no_pivot,
-                    lsm_profile: a.lsm_profile,
-                    lsm_mount_context: a.lsm_mount_context,
-                },
-            );
+            return rt.restore(&a.id, criu, &{
+                let mut o = RestoreOptions::default();
+                o.criu = a.criu.into();
+                o.bundle = a.bundle;
+                o.pid_file = a.pid_file;
+                o.console_socket = a.console_socket;
+                o.detach = a.detach;
+                o.no_pivot = a.no_pivot;
+                o.lsm_profile = a.lsm_profile;
+                o.lsm_mount_context = a.lsm_mount_context;
+                o
+            });
         }
         OciCommand::Version => println!("{}", version_text()),
     }
@@ -592,19 +589,18 @@ fn read_process(path: &Path) -> Result<oci_spec::runtime::Process, OciError> {
 fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32, OciError> {
     let mut process = match &a.process {
         Some(path) => read_process(path)?,
-        None => rt.exec_process(
-            &a.id,
-            &rrun::oci::ProcessOverrides {
-                args: a.command.clone(),
-                cwd: a.cwd.clone(),
-                env: a.env.clone(),
-                user: a.user.clone(),
-                additional_gids: a.additional_gids.clone(),
-                caps: a.cap.clone(),
-                no_new_privs: a.no_new_privs,
-                tty: a.tty,
-            },
-        )?,
+        None => rt.exec_process(&a.id, &{
+            let mut o = rrun::oci::ProcessOverrides::default();
+            o.args = a.command.clone();
+            o.cwd = a.cwd.clone();
+            o.env = a.env.clone();
+            o.user = a.user.clone();
+            o.additional_gids = a.additional_gids.clone();
+            o.caps = a.cap.clone();
+            o.no_new_privs = a.no_new_privs;
+            o.tty = a.tty;
+            o
+        })?,
     };
     if let Some(p) = a.apparmor {
         process.set_apparmor_profile(Some(p));
@@ -612,18 +608,17 @@ fn exec(rt: &Runtime, a: ExecArgs) -> Result<i32, OciError> {
     if let Some(l) = a.process_label {
         process.set_selinux_label(Some(l));
     }
-    rt.exec(
-        &a.id,
-        &ExecOptions {
-            process,
-            console_socket: a.console_socket,
-            pid_file: a.pid_file,
-            detach: a.detach,
-            preserve_fds: a.preserve_fds,
-            ignore_paused: a.ignore_paused,
-            cgroup: a.cgroup,
-        },
-    )
+    rt.exec(&a.id, &{
+        let mut o = ExecOptions::default();
+        o.process = process;
+        o.console_socket = a.console_socket;
+        o.pid_file = a.pid_file;
+        o.detach = a.detach;
+        o.preserve_fds = a.preserve_fds;
+        o.ignore_paused = a.ignore_paused;
+        o.cgroup = a.cgroup;
+        o
+    })
 }
 
 /// Why `update --l3-cache-schema`/`--mem-bw-schema` is refused here.

@@ -26,11 +26,9 @@ pub struct RegistryArgs {
 
 impl RegistryArgs {
     pub fn client_options(&self) -> Result<ClientOptions, Error> {
-        let mut o = ClientOptions {
-            config: RegistriesConf::load(self.registries_conf.as_deref())?,
-            tls_verify: self.tls_verify,
-            ..Default::default()
-        };
+        let mut o = ClientOptions::default();
+        o.config = RegistriesConf::load(self.registries_conf.as_deref())?;
+        o.tls_verify = self.tls_verify;
         if let Some(d) = &self.cert_dir {
             o.cert_dirs = vec![d.clone()];
         }

@@ -271,20 +271,19 @@ impl ResourceFlags {
     /// The limits the flags ask for, sizes parsed.
     pub fn limits(&self) -> Result<Limits, Error> {
         let size = |flag: &str, v: &Option<String>| v.as_deref().map(|v| rrun::parse_bytes(flag, v)).transpose();
-        Ok(Limits {
-            memory: size("--memory", &self.memory)?,
-            memory_swap: match self.memory_swap.as_deref() {
-                Some("-1") => Some(-1),
-                _ => size("--memory-swap", &self.memory_swap)?,
-            },
-            memory_reservation: size("--memory-reservation", &self.memory_reservation)?,
-            cpus: self.cpus,
-            cpu_shares: self.cpu_shares,
-            cpuset_cpus: self.cpuset_cpus.clone(),
-            cpuset_mems: self.cpuset_mems.clone(),
-            pids_limit: self.pids_limit,
-            ..Default::default()
-        })
+        let mut l = Limits::default();
+        l.memory = size("--memory", &self.memory)?;
+        l.memory_swap = match self.memory_swap.as_deref() {
+            Some("-1") => Some(-1),
+            _ => size("--memory-swap", &self.memory_swap)?,
+        };
+        l.memory_reservation = size("--memory-reservation", &self.memory_reservation)?;
+        l.cpus = self.cpus;
+        l.cpu_shares = self.cpu_shares;
+        l.cpuset_cpus = self.cpuset_cpus.clone();
+        l.cpuset_mems = self.cpuset_mems.clone();
+        l.pids_limit = self.pids_limit;
+        Ok(l)
     }
 }
 
@@ -417,12 +416,10 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     o.ip = a.ip.as_deref().map(parse::parse_ip).transpose()?;
     o.mac_address = a.mac_address.as_deref().map(parse::parse_mac).transpose()?;
     o.init = a.init;
-    o.limits = Limits {
-        device_rules: a.device_cgroup_rule.clone(),
-        devices: host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?,
-        blkio_weight: a.blkio_weight.map(parse::check_blkio_weight).transpose()?.flatten(),
-        ..a.resources.limits()?
-    };
+    o.limits = a.resources.limits()?;
+    o.limits.device_rules = a.device_cgroup_rule.clone();
+    o.limits.devices = host_devices.iter().map(|d| d.parse()).collect::<Result<_, _>>()?;
+    o.limits.blkio_weight = a.blkio_weight.map(parse::check_blkio_weight).transpose()?.flatten();
     o.restart = a.restart.parse::<RestartPolicy>().map_err(|e| Error::Spec(rrun::SpecError::Restart(e)))?;
     o.log_max_size = log_max_size(&a.log_opt)?;
     o.cap_add = a.cap_add.clone();

@@ -131,12 +131,12 @@ fn key_values(flag: &str, items: &[String]) -> Result<BTreeMap<String, String>, 
 pub fn volume(rrun: &Rrun, c: VolumeCommand) -> Result<i32, Error> {
     match c {
         VolumeCommand::Create(a) => {
-            let v = rrun.volume_create(&CreateVolume {
-                name: a.name,
-                driver: Some(a.driver),
-                labels: key_values("--label", &a.label)?,
-                options: key_values("--opt", &a.opt)?,
-            })?;
+            let mut req = CreateVolume::default();
+            req.name = a.name;
+            req.driver = Some(a.driver);
+            req.labels = key_values("--label", &a.label)?;
+            req.options = key_values("--opt", &a.opt)?;
+            let v = rrun.volume_create(&req)?;
             println!("{}", v.name);
             Ok(0)
         }

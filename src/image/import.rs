@@ -13,32 +13,109 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// Why an image archive or layout cannot be imported; `origin` names it as given.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImportError {
+    /// Reading the archive failed.
     #[error("{origin}: {source}")]
-    Io { origin: String, source: io::Error },
+    Io {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Neither an OCI layout nor a docker-archive.
     #[error("{origin}: not an image archive: expected an OCI layout (oci-layout, index.json) or a docker-archive (manifest.json)")]
-    UnknownFormat { origin: String },
+    UnknownFormat {
+        /// The archive or layout being imported, as given.
+        origin: String,
+    },
+    /// A file the index or manifest names is not in the archive.
     #[error("{origin}: {what} is missing from the archive")]
-    Missing { origin: String, what: String },
+    Missing {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// What was being read or checked.
+        what: String,
+    },
+    /// A manifest, index or config that does not parse or breaks the format.
     #[error("{origin}: {what} is not valid: {reason}")]
-    Invalid { origin: String, what: String, reason: String },
+    Invalid {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// What was being read or checked.
+        what: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A JSON document larger than rrun reads.
     #[error("{origin}: {what} is larger than {MAX_JSON_SIZE} bytes")]
-    TooLarge { origin: String, what: String },
+    TooLarge {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// What was being read or checked.
+        what: String,
+    },
+    /// A blob whose content does not match its digest.
     #[error("{origin}: {what}: digest mismatch, expected {expected}, content is {actual}")]
-    Digest { origin: String, what: String, expected: Digest, actual: Digest },
+    Digest {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// What was being read or checked.
+        what: String,
+        /// The digest expected.
+        expected: Digest,
+        /// The digest of the content.
+        actual: Digest,
+    },
+    /// The archive has no image for the platform asked for.
     #[error("{origin}: no image for platform {wanted}; the archive has: {available}")]
-    NoPlatform { origin: String, wanted: String, available: String },
+    NoPlatform {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// The platform asked for (`os/arch[/variant]`).
+        wanted: String,
+        /// The platforms it has.
+        available: String,
+    },
+    /// Unpacking a layer failed.
     #[error("{origin}: {source}")]
-    Unpack { origin: String, source: UnpackError },
+    Unpack {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// The underlying error.
+        source: UnpackError,
+    },
+    /// Writing into the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The file is not a tar archive (or a directory).
     #[error("{origin}: not an image archive: {reason}")]
-    NotArchive { origin: String, reason: String },
+    NotArchive {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// The archive ends before its last entry does.
     #[error("{origin}: the archive is truncated: {detail}")]
-    Truncated { origin: String, detail: String },
+    Truncated {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// Where it ends.
+        detail: String,
+    },
+    /// The store's filesystem is full (ENOSPC or EDQUOT).
     #[error("{origin}: no space left on device in the store {} ({what})", store.display())]
-    NoSpace { origin: String, store: std::path::PathBuf, what: String },
+    NoSpace {
+        /// The archive or layout being imported, as given.
+        origin: String,
+        /// The store root.
+        store: std::path::PathBuf,
+        /// What was being written.
+        what: String,
+    },
 }
 
 impl ImportError {
@@ -70,8 +147,11 @@ pub(crate) fn no_space_in(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// One image imported from an archive, with the names it came with.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoadedImage {
+    /// The names it was tagged with (`repo:tag`).
     pub names: Vec<String>,
+    /// The image as the store now has it.
     pub record: ImageRecord,
 }
 

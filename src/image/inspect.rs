@@ -9,27 +9,41 @@ use std::collections::BTreeMap;
 /// One image, as `docker image inspect` prints it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct ImageInspect {
     /// The image ID: `sha256:` and the config digest.
     pub id: String,
+    /// Its names (`repo:tag`).
     pub repo_tags: Vec<String>,
+    /// The digests it was pulled by (`repo@sha256:…`).
     pub repo_digests: Vec<String>,
     /// Docker's local parent image; rrun records none.
     pub parent: String,
+    /// The commit message, for an image made by `commit`.
     pub comment: String,
+    /// When it was built (RFC 3339).
     pub created: String,
+    /// The Docker version that built it (from the config; often empty).
     pub docker_version: String,
+    /// Who built it.
     pub author: String,
+    /// How to run it, in Docker's field names.
     pub config: InspectConfig,
+    /// The CPU architecture.
     pub architecture: String,
+    /// The architecture's variant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The operating system.
     pub os: String,
     /// Unpacked size in bytes.
     pub size: u64,
+    /// Where its layers are on this host (`overlay2`-style).
     pub graph_driver: GraphDriver,
+    /// Its layers' uncompressed digests.
     #[serde(rename = "RootFS")]
     pub root_fs: InspectRootFs,
+    /// When it was last tagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
 }

@@ -40,7 +40,7 @@ mod proptests;
 
 use crate::digest::Digest;
 use crate::reference::ImageRef;
-/// OCI's image index (also a Docker manifest list), named apart from the store's [`ImageIndex`].
+/// OCI's image index (also a Docker manifest list), named apart from the store's `ImageIndex` (below).
 pub use oci_spec::image::ImageIndex as OciIndex;
 pub use oci_spec::image::{Descriptor, History, ImageManifest, MediaType, Platform};
 use serde::{Deserialize, Serialize};
@@ -329,7 +329,9 @@ pub struct ImageIndex {
 /// One image in the store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ImageRecord {
+    /// The manifest's digest: how the store indexes the image.
     pub manifest: Digest,
+    /// The config's digest: the image ID.
     pub config: Digest,
     /// Bottom layer first.
     pub layers: Vec<LayerRecord>,
@@ -350,6 +352,7 @@ impl ImageRecord {
         &self.config
     }
 
+    /// The uncompressed digests (diff-ids) of its layers, bottom first.
     pub fn diff_ids(&self) -> impl Iterator<Item = &Digest> {
         self.layers.iter().map(|l| &l.diff_id)
     }
@@ -720,21 +723,30 @@ mod tests {
 /// came (`extra`), so that a config rrun derives (`commit`) loses nothing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// When the image was built (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Who built it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// The CPU architecture (`amd64`, `arm64`).
     #[serde(default)]
     pub architecture: String,
+    /// The architecture's variant (`v8`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The operating system (`linux`).
     #[serde(default)]
     pub os: String,
+    /// How to run it: user, env, entrypoint, cmd, ….
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ContainerConfig>,
+    /// Its layers, by their uncompressed digests.
     pub rootfs: RootFs,
+    /// How each layer was made (`docker history`).
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
     pub history: Vec<History>,
+    /// Fields rrun does not interpret, kept as they came.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -752,22 +764,31 @@ where
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerConfig {
+    /// `USER`: who the process runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// `EXPOSE`: `port/proto` keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// `ENV`: `K=V` entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
+    /// `ENTRYPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
+    /// `CMD`: the entrypoint's default arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
+    /// `VOLUME`: paths keys; each gets an anonymous volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    /// `WORKDIR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// `LABEL`s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+    /// `STOPSIGNAL`: what `stop` sends first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
     /// Fields rrun does not interpret (Healthcheck, Shell, OnBuild…), kept as they came.
@@ -784,14 +805,19 @@ pub struct ContainerConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Healthcheck {
+    /// The check: `["CMD", args…]`, `["CMD-SHELL", "command"]`, `["NONE"]` (none), or empty (inherit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub test: Vec<String>,
+    /// Between checks (default 30 s).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub interval: i64,
+    /// How long one check may take (default 30 s).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub timeout: i64,
+    /// Failures in this time after start do not count (default 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub start_period: i64,
+    /// Failures in a row that make the container unhealthy (default 3).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: i64,
 }

@@ -14,23 +14,46 @@ use crate::store::Store;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
+/// Why an image archive cannot be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SaveError {
+    /// Writing the archive failed.
     #[error("writing the archive: {0}")]
     Write(#[source] io::Error),
+    /// Reading a blob or layer of the image from the store failed.
     #[error("image {image}: {what}: {source}")]
-    Read { image: String, what: String, source: io::Error },
+    Read {
+        /// The image, as named.
+        image: String,
+        /// What was being read or checked.
+        what: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A blob of the image does not match its digest or does not parse.
     #[error("image {image}: {what} is corrupt in the store: {reason}")]
-    Corrupt { image: String, what: String, reason: String },
+    Corrupt {
+        /// The image, as named.
+        image: String,
+        /// What was being read or checked.
+        what: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A format name that is neither `docker-archive` nor `oci-archive`.
     #[error("unknown archive format {0:?}: expected docker-archive or oci-archive")]
     Format(String),
 }
 
 /// The kinds of archive `save` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ArchiveFormat {
+    /// `docker save`'s format: `manifest.json` and one directory per layer.
     #[default]
     DockerArchive,
+    /// An OCI image layout in a tar.
     OciArchive,
 }
 

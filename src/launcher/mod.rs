@@ -111,15 +111,30 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use tracing::debug;
 
+/// Why a container's process could not be started.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LaunchError {
+    /// A system call of the launcher failed (the container's own failures are `Container`).
     #[error("{op}: {source}")]
-    Sys { op: String, source: Errno },
+    Sys {
+        /// The operation that failed.
+        op: String,
+        /// The underlying error.
+        source: Errno,
+    },
     /// The container failed before its command ran; `code` is 125, 126 or 127.
     #[error("{msg}")]
-    Container { code: i32, msg: String },
+    Container {
+        /// The exit code to end with.
+        code: i32,
+        /// The message.
+        msg: String,
+    },
+    /// The runtime spec asks for something the launcher cannot do.
     #[error("invalid runtime spec: {0}")]
     Spec(String),
+    /// Creating or joining the container's cgroup failed.
     #[error("{0}")]
     Cgroup(String),
     /// The calling process has other threads: the launcher forks without
@@ -129,7 +144,10 @@ pub enum LaunchError {
         "cannot launch a container from a process with {threads} threads (the launcher forks and must be \
          alone): call rrun from a single-threaded process, before starting threads or an async runtime"
     )]
-    MultiThreaded { threads: usize },
+    MultiThreaded {
+        /// How many threads the process has.
+        threads: usize,
+    },
 }
 
 impl LaunchError {

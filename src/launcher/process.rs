@@ -101,16 +101,6 @@ pub fn ignore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// Parses `SIGTERM`, `TERM`, `term` or `15`.
-pub fn parse_signal(s: &str) -> Option<Signal> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse().ok()
-}
-
 /// What a process that only holds a namespace open does for the rest of its
 /// life (the rootless pause process, a user's network namespace holder):
 /// named `name` in `ps`, no descriptor above stderr, deaf to the terminal's
@@ -133,16 +123,6 @@ pub fn hold_forever(name: &std::ffi::CStr) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_parse_in_every_spelling() {
-        assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
-        assert_eq!(parse_signal("term"), Some(Signal::SIGTERM));
-        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
-        assert_eq!(parse_signal("SIGQUIT"), Some(Signal::SIGQUIT));
-        assert_eq!(parse_signal("NOPE"), None);
-        assert_eq!(parse_signal("99"), None);
-    }
 
     #[test]
     fn a_process_is_waited_for_through_its_pidfd() {

@@ -4,7 +4,7 @@
 //! syscall name for every architecture, turns actions and argument conditions
 //! into libseccomp rules, and has libseccomp compile them into classic BPF.
 //! The container's init then needs a single system call to install it
-//! ([`Filter::load`]), right before exec: no allocation, no name lookup and no
+//! ([`Filter::load_notify`]), right before exec: no allocation, no name lookup and no
 //! libseccomp code run inside the container.
 //!
 //! As runc does, a syscall name this libseccomp does not know is skipped (with a
@@ -20,7 +20,7 @@
 //! then installed with `SECCOMP_FILTER_FLAG_NEW_LISTENER`, [`Filter::load_notify`]
 //! returns the listener descriptor, the init passes it to the runtime (its
 //! parent, outside the container's mount namespace), and the runtime sends it
-//! with the container process state to `listenerPath` ([`Filter::send_to_listener`]).
+//! with the container process state to `listenerPath` ([`send_to_listener`]).
 
 use libseccomp::error::SeccompError as ScmpError;
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
@@ -67,10 +67,6 @@ pub enum SeccompError {
     TooLong(usize),
     #[error("seccomp(SECCOMP_SET_MODE_FILTER, flags {flags:#x}): {errno}{}", load_hint(*.errno))]
     Load { flags: libc::c_ulong, errno: Errno },
-    #[error("seccomp: the filter uses SCMP_ACT_NOTIFY with listenerPath {0}: load it with Filter::load_notify and send the descriptor to the listener")]
-    ListenerNotHandled(PathBuf),
-    #[error("seccomp: the filter has no listenerPath to send a notify descriptor to")]
-    NoListener,
     #[error("seccomp listener {path}: {op}: {reason}")]
     Listener { path: PathBuf, op: &'static str, reason: String },
     /// runc's words, which engines and tests look for
@@ -92,12 +88,8 @@ fn load_hint(errno: Errno) -> &'static str {
 pub struct Filter {
     program: Vec<libc::sock_filter>,
     flags: libc::c_ulong,
-    listener: Option<Listener>,
-}
-
-struct Listener {
-    path: PathBuf,
-    metadata: Option<String>,
+    /// The `listenerPath` the notify descriptor goes to, when the filter uses `SCMP_ACT_NOTIFY`.
+    listener: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -105,7 +97,7 @@ impl std::fmt::Debug for Filter {
         f.debug_struct("Filter")
             .field("instructions", &self.program.len())
             .field("flags", &format_args!("{:#x}", self.flags))
-            .field("listener", &self.listener.as_ref().map(|l| &l.path))
+            .field("listener", &self.listener)
             .finish()
     }
 }
@@ -327,11 +319,7 @@ fn decode(b: &[u8], seccomp: &LinuxSeccomp) -> Option<Filter> {
             k: u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
         })
         .collect();
-    let listener = if has_listener {
-        Some(Listener { path: seccomp.listener_path().clone()?, metadata: seccomp.listener_metadata().clone() })
-    } else {
-        None
-    };
+    let listener = if has_listener { Some(seccomp.listener_path().clone()?) } else { None };
     Some(Filter { program, flags, listener })
 }
 
@@ -439,7 +427,7 @@ pub fn build_filter(seccomp: &LinuxSeccomp) -> Result<Filter, SeccompError> {
                 // TSYNC and NEW_LISTENER only combine when TSYNC reports failure as ESRCH (5.7+)
                 kernel_flags |= libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
             }
-            Some(Listener { path, metadata: seccomp.listener_metadata().clone() })
+            Some(path)
         }
         Some(path) => {
             debug!(path = %path.display(), "seccomp: listenerPath set but no rule uses SCMP_ACT_NOTIFY; no descriptor to send");
@@ -547,33 +535,21 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SeccompErro
 
 impl Filter {
     /// The number of BPF instructions.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.program.len()
     }
 
-    /// Never true: a filter has at least its default action.
-    pub fn is_empty(&self) -> bool {
-        self.program.is_empty()
-    }
-
     /// Where the notify descriptor goes, when the filter uses `SCMP_ACT_NOTIFY`.
-    pub fn listener_path(&self) -> Option<&Path> {
-        self.listener.as_ref().map(|l| l.path.as_path())
+    #[cfg(test)]
+    fn listener_path(&self) -> Option<&Path> {
+        self.listener.as_deref()
     }
 
-    /// Installs the filter on the calling thread: one `seccomp(2)` call, no allocation.
-    /// Needs no_new_privs or CAP_SYS_ADMIN. A filter with a listener must be
-    /// installed with [`Filter::load_notify`] instead, so that its descriptor is not lost.
-    pub fn load(&self) -> Result<(), SeccompError> {
-        if let Some(l) = &self.listener {
-            return Err(SeccompError::ListenerNotHandled(l.path.clone()));
-        }
-        self.install().map(drop)
-    }
-
-    /// Installs the filter; returns the notify descriptor (close-on-exec) when
-    /// the filter uses `SCMP_ACT_NOTIFY`. The caller hands it to the runtime,
-    /// which sends it on with [`Filter::send_to_listener`].
+    /// Installs the filter on the calling thread: one `seccomp(2)` call, no
+    /// allocation; needs no_new_privs or CAP_SYS_ADMIN. Returns the notify
+    /// descriptor (close-on-exec) when the filter uses `SCMP_ACT_NOTIFY`. The
+    /// caller hands it to the runtime, which sends it on with [`send_to_listener`].
     pub fn load_notify(&self) -> Result<Option<OwnedFd>, SeccompError> {
         self.install()
     }
@@ -604,24 +580,14 @@ impl Filter {
         }
         Ok(None)
     }
-
-    /// Runtime side: connects to the filter's `listenerPath` and sends the
-    /// container process state (runtime-spec "seccomp" / "container process
-    /// state") as JSON with the notify descriptor as `SCM_RIGHTS`. `pid` is the
-    /// container process as the runtime sees it; `state` the container's state
-    /// (serialized as `rrun state` prints it).
-    pub fn send_to_listener<S: serde::Serialize>(
-        &self,
-        notify_fd: BorrowedFd<'_>,
-        pid: i32,
-        state: &S,
-    ) -> Result<(), SeccompError> {
-        let l = self.listener.as_ref().ok_or(SeccompError::NoListener)?;
-        send_to_listener(&l.path, l.metadata.as_deref(), notify_fd, pid, state)
-    }
 }
 
-/// Sends the container process state and the notify descriptor to a seccomp agent's socket.
+/// Runtime side: connects to a seccomp agent's socket (the profile's
+/// `listenerPath`) and sends the container process state (runtime-spec
+/// "seccomp" / "container process state") as JSON, with `metadata` (the
+/// profile's `listenerMetadata`) and the notify descriptor as `SCM_RIGHTS`.
+/// `pid` is the container process as the runtime sees it; `state` the
+/// container's state (serialized as `rrun state` prints it).
 pub fn send_to_listener<S: serde::Serialize>(
     path: &Path,
     metadata: Option<&str>,
@@ -735,7 +701,7 @@ mod tests {
 
     /// Forks; the child sets no_new_privs, loads the filter, runs `check` and
     /// `_exit`s with its result. Only async-signal-safe work happens in the
-    /// child (the test harness has other threads): `load` does not allocate.
+    /// child (the test harness has other threads): `install` does not allocate.
     fn in_child(filter: &Filter, check: impl Fn() -> i32) -> Outcome {
         // SAFETY: the child only makes raw system calls and leaves with _exit.
         match unsafe { libc::fork() } {
@@ -790,7 +756,7 @@ mod tests {
             ],
         );
         let f = build_filter(&p).unwrap();
-        assert!(!f.is_empty() && f.listener_path().is_none());
+        assert!(f.len() > 0 && f.listener_path().is_none());
         let outcome = in_child(&f, || {
             // SAFETY: raw syscalls without arguments.
             let ppid = errno_of(unsafe { libc::syscall(libc::SYS_getppid) });
@@ -943,12 +909,12 @@ mod tests {
         let mut p = profile(ScmpActAllow, None, vec![rule(&["sendmsg"], ScmpActNotify, None, vec![])]);
         p.set_listener_path(Some("/run/agent.sock".into()));
         assert!(err(p).contains("sendmsg"));
-        // a listener filter cannot be loaded with `load`, which would drop the descriptor
+        // a listener filter is installed with NEW_LISTENER, so that loading it gives the descriptor
         let mut p = profile(ScmpActAllow, None, vec![rule(&["getppid"], ScmpActNotify, None, vec![])]);
         p.set_listener_path(Some("/run/agent.sock".into()));
         let f = build_filter(&p).unwrap();
         assert_eq!(f.listener_path(), Some(Path::new("/run/agent.sock")));
-        assert!(matches!(f.load(), Err(SeccompError::ListenerNotHandled(_))));
+        assert_ne!(f.flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER, 0);
     }
 
     #[test]
@@ -1056,7 +1022,7 @@ mod tests {
         let state =
             serde_json::json!({"ociVersion": "1.2.0", "id": "c1", "status": "creating", "pid": pid, "bundle": "/b"});
         use std::os::fd::AsFd;
-        f.send_to_listener(notify.as_fd(), pid, &state).unwrap();
+        send_to_listener(&sock_path, Some("test-metadata"), notify.as_fd(), pid, &state).unwrap();
         drop(notify);
 
         // the agent: read the message and the descriptor, answer the pending notification

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 /// Puts this process into the user's rootless user namespace: joins the one
 /// the pause process holds, or creates it (and the pause process). Must be
 /// called while the process has one thread. Afterwards the process is root
-/// in that namespace and [`rootless::active`](crate::rootless::active) describes the setup.
+/// in that namespace and `rootless::active` describes the setup.
 pub fn enter() -> Result<&'static Rootless, RootlessError> {
     let setup = probe();
     private_dir(&setup.runtime_dir, setup.uid)?;

@@ -21,14 +21,19 @@ const MONITOR_GRACE: Duration = Duration::from_secs(10);
 
 /// One sample of `rrun stats`.
 #[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
 pub struct ContainerStats {
+    /// The container's ID.
     pub id: String,
+    /// Its name.
     pub name: String,
     /// CPU time over the sample as a percentage of one CPU.
     pub cpu_percent: f64,
+    /// Memory in use, in bytes (the cgroup's count).
     pub memory_usage: u64,
     /// The cgroup's limit, or the host's memory when unlimited.
     pub memory_limit: u64,
+    /// The number of its processes.
     pub pids: u64,
 }
 
@@ -36,7 +41,9 @@ pub struct ContainerStats {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TopOutput {
+    /// `ps`'s column headers.
     pub titles: Vec<String>,
+    /// One row per process of the container, one cell per column.
     pub processes: Vec<Vec<String>>,
 }
 
@@ -393,6 +400,7 @@ impl Rrun {
         Ok(self.update(&self.store().container_dir(&c.id), |r| r.paused = true)?.unwrap_or(c).resolved())
     }
 
+    /// Thaws a paused container's processes; [`Error::ContainerNotPaused`] when it is not paused.
     pub fn unpause(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
         let c = self.running(name_or_id)?;
         if c.status != Status::Paused {
@@ -494,6 +502,9 @@ impl Rrun {
     /// Stops the container (its stop signal, SIGKILL after `timeout`) and
     /// starts it again, detached. A running detached container is restarted
     /// by its own monitor (a `--rm` one is kept); returns once it runs again.
+    /// Starting needs a single-threaded caller: from a process with other
+    /// threads it returns `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// — after stopping the container when no monitor of its own restarts it.
     pub fn restart(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
         let c = self.container(name_or_id)?;
         let dir = self.store().container_dir(&c.id);

@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 /// container, stdout out of it).
 #[derive(Debug)]
 pub enum CopyHost {
+    /// A file or directory on the host.
     Path(PathBuf),
+    /// A tar stream: read to copy into the container, written to copy out.
     Stream(File),
 }
 

@@ -156,6 +156,9 @@ type OutputSink<'a> = dyn FnMut(launcher::Stream, &[u8]) -> bool + 'a;
 impl Rrun {
     /// Runs a command in a running container and returns its exit code
     /// (0 at once with `detach`).
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// before it creates anything.
     pub fn exec(&self, name_or_id: &str, opts: &ExecOptions) -> Result<i32, Error> {
         match opts.stdio {
             crate::Stdio::Null => self.exec_shown(name_or_id, opts, Some(&mut |_, _| true)),
@@ -169,6 +172,9 @@ impl Rrun {
     /// returns all it wrote to stdout and stderr with its exit code (stdin:
     /// the caller's with `interactive`, else `/dev/null`; `detach` and
     /// `stdio` are not used). Both streams are read while it runs.
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// before it creates anything.
     pub fn exec_output(&self, name_or_id: &str, opts: &ExecOptions) -> Result<crate::Output, Error> {
         let mut out = crate::Output::default();
         let opts = ExecOptions { detach: false, ..opts.clone() };
@@ -197,7 +203,7 @@ impl Rrun {
     /// process. [`RunningProcess::wait`] reaps it.
     ///
     /// Launching needs a single-threaded caller
-    /// ([`crate::launcher::LaunchError::MultiThreaded`] otherwise); the
+    /// ([`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded) otherwise); the
     /// caller may start threads once this returns.
     pub fn exec_spawn(&self, name_or_id: &str, opts: &ExecOptions) -> Result<RunningProcess, Error> {
         crate::launcher::ensure_single_threaded()?;

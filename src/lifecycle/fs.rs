@@ -22,14 +22,35 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+/// Why copying files into or out of a container, or listing its changes, failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FsError {
+    /// Walking or copying the container's files failed.
     #[error("container {container}: {source}")]
-    Tree { container: String, source: TreeError },
+    Tree {
+        /// The container.
+        container: String,
+        /// The underlying error.
+        source: TreeError,
+    },
+    /// The helper that works inside the container's mount namespace failed.
     #[error("container {container}: {source}")]
-    Child { container: String, source: FsChildError },
+    Child {
+        /// The container.
+        container: String,
+        /// The underlying error.
+        source: FsChildError,
+    },
+    /// The copy is not allowed (a read-only path, a running container that `cp` cannot enter).
     #[error("container {container}: {reason}")]
-    Refused { container: String, reason: String },
+    Refused {
+        /// The container.
+        container: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A `commit --change` instruction is invalid.
     #[error(transparent)]
     Change(#[from] image::change::ChangeError),
 }
@@ -37,8 +58,11 @@ pub enum FsError {
 /// What happened to a path, numbered as Docker's API numbers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
+    /// Changed (content, metadata, or a directory's entries).
     Modified = 0,
+    /// Created since the container started from its image.
     Added = 1,
+    /// Removed (a whiteout in the container's layer).
     Deleted = 2,
 }
 
@@ -63,7 +87,9 @@ impl Serialize for ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct FsChange {
+    /// The path in the container.
     pub path: String,
+    /// What happened to it.
     pub kind: ChangeKind,
 }
 
@@ -73,7 +99,9 @@ pub struct FsChange {
 pub struct CommitOptions {
     /// `REPO[:TAG]` for the new image; none leaves it unnamed.
     pub reference: Option<String>,
+    /// `-m`: the commit message (the image's `Comment`).
     pub message: Option<String>,
+    /// `-a`: the image's author.
     pub author: Option<String>,
     /// Dockerfile instructions applied to the config (`-c`).
     pub changes: Vec<String>,

@@ -49,6 +49,7 @@ pub(crate) const STOP_MARKER: &str = "stop-requested";
 
 /// What a container takes on disk (`ps --size`).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
+#[non_exhaustive]
 pub struct ContainerSize {
     /// Its writable (upper) layer, in bytes.
     pub writable: u64,
@@ -70,8 +71,11 @@ pub struct RunOutcome {
 /// A created container, ready to start.
 #[derive(Debug, Clone)]
 pub struct Container {
+    /// What the store keeps about it.
     pub record: ContainerRecord,
+    /// Its directory in the store (`containers/<id>/`).
     pub dir: PathBuf,
+    /// Its OCI runtime spec (`config.json`).
     pub spec: oci_spec::runtime::Spec,
     /// The cgroup its record already names, when this process created it to run it.
     pub(crate) planned: Option<crate::cgroups::Planned>,
@@ -112,7 +116,8 @@ impl Rrun {
     }
 
     /// Creates a container from an image: its record, rootfs directories,
-    /// `/etc` files, volumes and runtime Spec. Nothing runs yet.
+    /// `/etc` files, volumes and runtime Spec. Nothing runs yet, so any
+    /// process may call it; [`Rrun::start`] runs it.
     pub fn create(&self, image_name: &str, opts: &RunOptions) -> Result<Container, Error> {
         self.create_as(image_name, opts, false)
     }
@@ -413,12 +418,18 @@ impl Rrun {
     /// Creates and runs a container in the foreground: signals are forwarded,
     /// the terminal relayed, the output logged; returns the container's exit
     /// code (128+N for signal N).
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// before it creates anything.
     pub fn run(&self, image_name: &str, opts: &RunOptions) -> Result<i32, Error> {
         self.run_outcome(image_name, opts).map(|o| o.code)
     }
 
     /// [`Rrun::run`], saying also whether the kernel's OOM killer ended the
     /// container, and its memory limit (the CLI tells the user why it died).
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// before it creates anything.
     pub fn run_outcome(&self, image_name: &str, opts: &RunOptions) -> Result<RunOutcome, Error> {
         let shown = match opts.stdio {
             crate::Stdio::Null => Shown::Nowhere,
@@ -433,6 +444,9 @@ impl Rrun {
     /// whatever [`RunOptions::stdio`] says (stdin: the caller's with
     /// `interactive`, else `/dev/null`). Both streams are read while it runs:
     /// a container that writes much to either never blocks.
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
+    /// before it creates anything.
     pub fn output(&self, image_name: &str, opts: &RunOptions) -> Result<crate::Output, Error> {
         let mut out = crate::Output::default();
         let outcome = self.run_shown(image_name, opts, Shown::Buffers(&mut out.stdout, &mut out.stderr))?;

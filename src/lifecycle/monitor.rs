@@ -32,6 +32,9 @@ const MAX_INPUT: usize = 64 * 1024;
 impl Rrun {
     /// `run -d`: creates the container and starts it under a monitor; returns
     /// once it runs (or with the reason it could not start).
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`]`)`
+    /// before it creates anything.
     pub fn run_detached(&self, image_name: &str, opts: &RunOptions) -> Result<ContainerRecord, Error> {
         crate::launcher::ensure_single_threaded()?;
         // this process owns the record until the monitor takes it over
@@ -48,6 +51,9 @@ impl Rrun {
 
     /// Starts a created or exited container again, detached, on the same
     /// rootfs (its upper layer kept). A running container is left as it is.
+    /// From a process with other threads it returns
+    /// `Error::Launch(`[`LaunchError::MultiThreaded`]`)`
+    /// before it creates anything.
     pub fn start(&self, name_or_id: &str) -> Result<ContainerRecord, Error> {
         crate::launcher::ensure_single_threaded()?;
         let c = self.open_container(name_or_id)?;

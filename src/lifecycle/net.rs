@@ -106,9 +106,7 @@ impl Rrun {
         }
         let user_network = matches!(&mode, NetworkMode::Bridge(n) if n != DEFAULT_NETWORK);
         if opts.ip.is_some() && !user_network {
-            return Err(conflict(
-                "--ip: a chosen address works on user-defined networks only".into(),
-            ));
+            return Err(conflict("--ip: a chosen address works on user-defined networks only".into()));
         }
         for a in &opts.network_aliases {
             spec::network::check_alias(a)?;

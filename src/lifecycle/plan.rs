@@ -9,9 +9,11 @@ use std::path::PathBuf;
 
 /// What `run` would do with an image and options, and nothing done.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DryRun {
     /// The ID the container would have had (a new one at each run).
     pub id: String,
+    /// The name it would have had.
     pub name: String,
     /// `containers/<id>/`, not created.
     pub container_dir: PathBuf,
@@ -19,18 +21,22 @@ pub struct DryRun {
     pub spec: oci_spec::runtime::Spec,
     /// The overlay: layers (top first, absolute), upper, work, mount point.
     pub rootfs: RootfsSource,
+    /// The volumes it would mount.
     pub volumes: Vec<PlannedVolume>,
 }
 
 /// A volume the container would mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedVolume {
+    /// The volume's name.
     pub name: String,
+    /// Where it is mounted in the container.
     pub destination: PathBuf,
     /// Where its files are on the host.
     pub source: PathBuf,
     /// It does not exist yet: `run` would create it.
     pub new: bool,
+    /// It is anonymous (`-v /path`, an image's `VOLUME`): removed with the container by `--rm`.
     pub anonymous: bool,
 }
 

@@ -10,7 +10,9 @@ use crate::{cgroups, io_error, Error, Rrun};
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct UpdateOptions {
+    /// New resource limits; the fields left `None` keep their value.
     pub limits: Limits,
+    /// `--restart`: a new restart policy.
     pub restart: Option<RestartPolicy>,
 }
 

@@ -110,6 +110,7 @@ pub struct Plan {
 #[derive(Debug)]
 pub struct Up {
     /// The published host ports, held until the container's network is torn down.
+    #[allow(dead_code)] // never read: holding it keeps the ports; dropping it frees them
     pub reservation: Reservation,
     pub endpoints: Vec<Endpoint>,
     pub ports: Vec<PortMapping>,

@@ -103,44 +103,116 @@ pub fn netns_dir() -> PathBuf {
     }
 }
 
+/// Why a network cannot be set up, torn down, created or removed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetworkError {
+    /// No network of this name or ID.
     #[error("network {0} not found")]
     NotFound(String),
+    /// A network of this name exists already.
     #[error("network with name {0} already exists")]
     Exists(String),
+    /// Removing a network that containers are connected to.
     #[error("error while removing network: network {name} is in use by container(s) {containers}")]
-    InUse { name: String, containers: String },
+    InUse {
+        /// The network.
+        name: String,
+        /// The containers that use it.
+        containers: String,
+    },
+    /// Removing `bridge`, `host` or `none`.
     #[error("{0} is a pre-defined network and cannot be removed")]
     Predefined(String),
+    /// A network name or option that is not allowed.
     #[error("invalid network {name:?}: {reason}")]
-    Invalid { name: String, reason: String },
+    Invalid {
+        /// The network.
+        name: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
     #[error(
         "bridge networking needs netavark and aardvark-dns: install them (apt-get install netavark aardvark-dns), \
          or use --network host or none ({0} not found)"
     )]
+    /// netavark or aardvark-dns is not installed (the program not found).
     Missing(String),
+    /// netavark failed; its message.
     #[error("netavark {verb} of container {container}: {message}")]
-    Netavark { verb: String, container: String, message: String },
+    Netavark {
+        /// setup or teardown.
+        verb: String,
+        /// The container.
+        container: String,
+        /// What netavark said.
+        message: String,
+    },
+    /// A host port cannot be published (in use, no such address).
     #[error("host port {address}: {reason}")]
-    Port { address: String, reason: String },
+    Port {
+        /// The host address and port.
+        address: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A network's subnet has no free address.
     #[error("network {0} has no free address left")]
     Full(String),
+    /// An `--ip` that does not fit the network or is taken.
     #[error("address {ip} on network {network}: {reason}")]
-    Address { ip: String, network: String, reason: String },
+    Address {
+        /// The address asked for.
+        ip: String,
+        /// The network.
+        network: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A network's configuration file does not parse.
     #[error("network configuration {}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A request that conflicts with the host or another network, in Docker's words.
     #[error("{0}")]
     Conflict(String),
     /// A network's subnet or interface is taken on the host (`reason` says
     /// by what): it needs another subnet, which `network create --subnet`
     /// or `default_subnet` in the host's network configuration (`config`) gives.
     #[error("network {network} ({subnet} on {interface}) cannot be set up: {reason}")]
-    SubnetInUse { network: String, subnet: String, interface: String, reason: String, config: PathBuf },
+    SubnetInUse {
+        /// The network.
+        network: String,
+        /// Its subnet.
+        subnet: String,
+        /// Its bridge interface.
+        interface: String,
+        /// What holds the subnet or interface.
+        reason: String,
+        /// The host's network configuration file.
+        config: PathBuf,
+    },
+    /// A system call (netns, mount, process) failed.
     #[error("{op}: {reason}")]
-    Sys { op: String, reason: String },
+    Sys {
+        /// The operation that failed.
+        op: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A file operation failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Reading or writing the store failed.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
 }
@@ -294,7 +366,9 @@ pub(crate) fn bridge(store: &Store, cfg: &HostConfig, name: &str) -> Result<Netw
 
 /// What `network create` asks for.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateNetwork {
+    /// The network's name.
     pub name: String,
     /// Only `bridge`.
     pub driver: Option<String>,
@@ -302,7 +376,9 @@ pub struct CreateNetwork {
     pub subnet: Option<String>,
     /// None: the subnet's first address.
     pub gateway: Option<String>,
+    /// `--internal`: no route out of the network.
     pub internal: bool,
+    /// `--label`s.
     pub labels: BTreeMap<String, String>,
 }
 
@@ -436,24 +512,39 @@ pub(crate) fn create_locked(store: &Store, cfg: &HostConfig, req: &CreateNetwork
 /// Docker's field names; `Containers` are those of the store that use it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct NetworkInfo {
+    /// Its name.
     pub name: String,
+    /// Its 64-hex ID.
     pub id: String,
+    /// When it was created (RFC 3339).
     pub created: String,
+    /// Always `local`.
     pub scope: &'static str,
+    /// `bridge`, `host` or `null`.
     pub driver: String,
+    /// Always false: rrun networks are IPv4.
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: bool,
+    /// Docker's `IPAM` object: the subnet and gateway.
     #[serde(rename = "IPAM")]
     pub ipam: serde_json::Value,
+    /// No route out of the network.
     pub internal: bool,
+    /// Always false (a swarm notion).
     pub attachable: bool,
+    /// Always false (a swarm notion).
     pub ingress: bool,
+    /// The store's containers on it, by ID: name, MAC and addresses.
     pub containers: BTreeMap<String, serde_json::Value>,
+    /// Driver options.
     pub options: BTreeMap<String, String>,
+    /// Its labels.
     pub labels: BTreeMap<String, String>,
     /// rrun's: the bridge interface on the host, and whether aardvark-dns serves it.
     pub network_interface: String,
+    /// aardvark-dns resolves the container names on it.
     #[serde(rename = "DNSEnabled")]
     pub dns_enabled: bool,
 }

@@ -104,8 +104,6 @@ impl Options {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Status {
     #[serde(default)]
-    pub dns_search_domains: Option<Vec<String>>,
-    #[serde(default)]
     pub dns_server_ips: Option<Vec<std::net::IpAddr>>,
     #[serde(default)]
     pub interfaces: Option<BTreeMap<String, Interface>>,

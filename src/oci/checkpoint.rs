@@ -18,16 +18,27 @@ use tracing::debug;
 /// What `checkpoint` and `restore` share, as runc spells them: where the
 /// images are, and the CRIU flags that must match on both sides.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CriuOptions {
+    /// `--image-path`: where CRIU's images are written or read (default `./checkpoint`).
     pub image_path: Option<PathBuf>,
+    /// `--work-path`: where CRIU writes its logs (default: the image path).
     pub work_path: Option<PathBuf>,
+    /// `--tcp-established`: checkpoint established TCP connections.
     pub tcp_established: bool,
+    /// `--ext-unix-sk`: allow external unix sockets.
     pub ext_unix_sk: bool,
+    /// `--shell-job`: allow a process attached to a terminal outside the container.
     pub shell_job: bool,
+    /// `--file-locks`: checkpoint file locks.
     pub file_locks: bool,
+    /// `--manage-cgroups-mode`: `soft`, `full`, `strict` or `ignore`.
     pub manage_cgroups_mode: Option<String>,
+    /// `--empty-ns`: namespace types CRIU creates empty instead of restoring.
     pub empty_ns: Vec<String>,
+    /// `--auto-dedup`: deduplicate pages against the parent images.
     pub auto_dedup: bool,
+    /// `--lazy-pages`: leave memory pages to be fetched on demand.
     pub lazy_pages: bool,
 }
 
@@ -50,25 +61,41 @@ impl CriuOptions {
 
 /// `checkpoint`'s options, as runc spells them.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CheckpointOptions {
+    /// What checkpoint and restore share.
     pub criu: CriuOptions,
+    /// `--parent-path`: a previous (pre-)dump this one is incremental on.
     pub parent_path: Option<PathBuf>,
+    /// `--leave-running`: the container goes on after the checkpoint.
     pub leave_running: bool,
+    /// `--status-fd`: a descriptor CRIU writes to once the dump is done (lazy pages).
     pub status_fd: Option<i32>,
+    /// `--page-server`: `ADDRESS:PORT` of a CRIU page server to send memory to.
     pub page_server: Option<String>,
+    /// `--pre-dump`: dump memory only, leaving the container running.
     pub pre_dump: bool,
 }
 
 /// `restore`'s options, as runc spells them.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct RestoreOptions {
+    /// What checkpoint and restore share.
     pub criu: CriuOptions,
+    /// `--bundle`: the container's bundle, as at `create`.
     pub bundle: PathBuf,
+    /// `--pid-file`: where to write the restored init's PID.
     pub pid_file: Option<PathBuf>,
+    /// `--console-socket`: where the terminal's master side goes.
     pub console_socket: Option<PathBuf>,
+    /// `--detach`: return once the container runs.
     pub detach: bool,
+    /// `--no-pivot`: as [`CreateOptions::no_pivot`](super::CreateOptions::no_pivot).
     pub no_pivot: bool,
+    /// `--lsm-profile`: the LSM (AppArmor/SELinux) label to restore with.
     pub lsm_profile: Option<String>,
+    /// `--lsm-mount-context`: the SELinux mount context to restore with.
     pub lsm_mount_context: Option<String>,
 }
 

@@ -11,16 +11,28 @@ use tracing::{debug, warn};
 
 /// `create`'s options, as runc spells them.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
+    /// `--bundle`: the directory with `config.json` and the root filesystem.
     pub bundle: PathBuf,
     /// Where to write the init's PID once it is created.
     pub pid_file: Option<PathBuf>,
     /// A unix socket that receives the terminal's master side (`process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--no-pivot`: move the root with `MS_MOVE` + chroot instead of
+    /// `pivot_root` (for a root on a ramfs, where pivot_root fails).
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring instead of a new one.
     pub no_new_keyring: bool,
     /// Descriptors 3..3+N passed on to the container's process.
     pub preserve_fds: u32,
+}
+
+impl CreateOptions {
+    /// The options for the bundle at `bundle`, everything else as runc's defaults.
+    pub fn new(bundle: impl Into<PathBuf>) -> CreateOptions {
+        CreateOptions { bundle: bundle.into(), ..Default::default() }
+    }
 }
 
 /// The cgroup path for a Spec: its `cgroupsPath`, in systemd's
@@ -74,9 +86,11 @@ pub(crate) fn cgroup_path(spec: &Spec, id: &str, systemd: bool) -> Result<String
 }
 
 impl OciRuntime {
-    /// Creates the container: when this returns, its init waits for `start`.
-    /// From a process with other threads it refuses before it makes anything
-    /// (`LaunchError::MultiThreaded`: see [`crate::launcher`]).
+    /// Creates the container from the bundle: when this returns, its init
+    /// waits for [`start`](OciRuntime::start). Fails with [`OciError::Exists`],
+    /// [`OciError::Bundle`]/[`OciError::Config`] for a bad bundle, or a launch
+    /// error. From a process with other threads it refuses before it makes
+    /// anything: `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`.
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<(), OciError> {
         self.create_child(id, opts, false)?.detach();
         Ok(())
@@ -84,7 +98,8 @@ impl OciRuntime {
 
     /// Creates, starts and waits for a container, then deletes it (unless
     /// `keep`); with `detach`, returns once it runs. Returns its exit code.
-    /// Needs a single-threaded caller, as [`OciRuntime::create`].
+    /// Needs a single-threaded caller: from a process with other threads it
+    /// returns `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`, as [`OciRuntime::create`].
     pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32, OciError> {
         let child = self.create_child(id, opts, !detach)?;
         if let Err(e) = self.start(id) {

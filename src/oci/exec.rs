@@ -9,13 +9,18 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// `exec`'s options.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
+    /// The process to run: from `--process FILE`, or made by [`OciRuntime::exec_process`].
     pub process: Process,
+    /// `--console-socket`: where the terminal's master side goes (`process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// `--pid-file`: where to write the process's PID.
     pub pid_file: Option<PathBuf>,
     /// Return once the process runs.
     pub detach: bool,
+    /// `--preserve-fds`: descriptors 3..3+N passed on to the process.
     pub preserve_fds: u32,
     /// Exec even into a paused container.
     pub ignore_paused: bool,
@@ -26,17 +31,23 @@ pub struct ExecOptions {
 
 /// What `exec ID ARGS…` changes in the container's process.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ProcessOverrides {
+    /// The command and its arguments.
     pub args: Vec<String>,
+    /// `--cwd`: the working directory, instead of the container's.
     pub cwd: Option<String>,
     /// `K=V`, added to (or replacing in) the container's environment.
     pub env: Vec<String>,
     /// `uid[:gid]`.
     pub user: Option<String>,
+    /// `--additional-gids`: supplementary groups.
     pub additional_gids: Vec<u32>,
     /// Capabilities added to every set.
     pub caps: Vec<String>,
+    /// `--no-new-privs`: set no_new_privs on the process.
     pub no_new_privs: bool,
+    /// `--tty`: give the process a terminal.
     pub tty: bool,
 }
 
@@ -91,7 +102,9 @@ impl OciRuntime {
     }
 
     /// Runs a process in the container; returns its exit code (0 at once with `detach`).
-    /// Needs a single-threaded caller (`LaunchError::MultiThreaded`: see [`crate::launcher`]).
+    /// Fails with [`OciError::NotRunning`] or [`OciError::WrongState`] (paused,
+    /// without `ignore_paused`). Needs a single-threaded caller: from a process
+    /// with other threads it returns `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, OciError> {
         crate::launcher::ensure_single_threaded()?;
         let rec = self.record(id)?;

@@ -5,20 +5,29 @@ use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
 /// One `events` line, as runc prints it: `stats` (with data) or `oom`.
+/// One event of `events`, as runc prints it (a JSON line).
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct ContainerEvent {
+    /// `stats` or `oom`.
     #[serde(rename = "type")]
     pub typ: String,
+    /// The container's ID.
     pub id: String,
+    /// The counters, for a `stats` event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<ContainerStatsData>,
 }
 
 /// The `data` of a stats event, in runc's field names.
 #[derive(Debug, Clone, Serialize, Default)]
+#[non_exhaustive]
 pub struct ContainerStatsData {
+    /// `{"usage": {"total": NS}}`: CPU time used, in nanoseconds.
     pub cpu: serde_json::Value,
+    /// `{"usage": {"usage": BYTES, "limit": BYTES}}` (limit 0: none).
     pub memory: serde_json::Value,
+    /// `{"current": N}`: the number of processes.
     pub pids: serde_json::Value,
 }
 
@@ -52,6 +61,8 @@ impl OciRuntime {
         Ok(pids)
     }
 
+    /// Freezes the container's cgroup. Fails with [`OciError::NotRunning`]
+    /// once it stopped, [`OciError::WrongState`] while paused already.
     pub fn pause(&self, id: &str) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
@@ -65,6 +76,7 @@ impl OciRuntime {
         Ok(cg.freeze()?)
     }
 
+    /// Thaws a paused container's cgroup; [`OciError::WrongState`] when it is not paused.
     pub fn resume(&self, id: &str) -> Result<(), OciError> {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);

@@ -54,35 +54,83 @@ crate::steps! {
 /// The OCI version rrun implements.
 pub const OCI_VERSION: &str = "1.0.2";
 
+/// Every error of the OCI runtime, in runc's words where engines read them.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum OciError {
+    /// A container ID runc would refuse (see [`valid_id`]).
     #[error("invalid container id {}: only [a-zA-Z0-9_.+-] are allowed, at most 255 of them, and not . or ..", short_id(.0))]
     InvalidId(String),
+    /// `create`/`run`/`restore` with an ID this root has already.
     #[error("container with id {0} already exists")]
     Exists(String),
+    /// No container of this ID under the root.
     #[error("container {0} does not exist")]
     NotFound(String),
     /// runc's words: containerd's shim reads "container not running" as "already exited"
     #[error("cannot {action} container {id}: container not running")]
-    NotRunning { id: String, action: &'static str },
+    NotRunning {
+        /// The container.
+        id: String,
+        /// The verb refused (`kill`, `exec`, …).
+        action: &'static str,
+    },
+    /// The verb does not apply in the container's status (`start` of a running one, `pause` of a created one).
     #[error("container {id}: {action} is not possible while it is {status}")]
-    WrongState { id: String, action: &'static str, status: Status },
+    WrongState {
+        /// The container.
+        id: String,
+        /// The verb refused.
+        action: &'static str,
+        /// The status it is in.
+        status: Status,
+    },
+    /// `delete` without force of a container that is not stopped.
     #[error("cannot delete container {id} that is not stopped: {status} (use --force)")]
-    NotStopped { id: String, status: Status },
+    NotStopped {
+        /// The container.
+        id: String,
+        /// The status it is in.
+        status: Status,
+    },
+    /// The bundle directory is missing or has no usable root filesystem.
     #[error("bundle {bundle}: {reason}")]
-    Bundle { bundle: PathBuf, reason: String },
+    Bundle {
+        /// The bundle directory.
+        bundle: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `config.json` (or `--process` file) that cannot be read or parsed.
     #[error("{path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An option or spec value the runtime refuses, with the reason.
     #[error("{0}")]
     Invalid(String),
+    /// Starting the init or an exec'd process failed; also
+    /// [`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded) when
+    /// the calling process has other threads.
     #[error(transparent)]
     Launch(#[from] crate::launcher::LaunchError),
+    /// Creating, limiting, freezing or reading the container's cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] cgroups::CgroupError),
+    /// The spec cannot be applied (an invalid resource value, mount or namespace).
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
+    /// A file operation on the state root or the bundle failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
 }
 
 impl OciError {
@@ -101,10 +149,15 @@ pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError + '_ {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// `create` is setting the container up; the init is not waiting yet.
     Creating,
+    /// The init waits on the exec FIFO for `start`.
     Created,
+    /// The init has exec'd the user's process, which runs.
     Running,
+    /// The cgroup is frozen (`pause`).
     Paused,
+    /// The init has exited.
     Stopped,
 }
 
@@ -124,15 +177,24 @@ impl std::fmt::Display for Status {
 /// runc's `rootfs`, `created` and `owner`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct State {
+    /// The runtime spec version ([`OCI_VERSION`]).
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
+    /// The container's ID.
     pub id: String,
+    /// The init's PID on the host (0 once stopped, as runc shows it).
     pub pid: i32,
+    /// Where the container is in its life.
     pub status: Status,
+    /// The bundle directory it was created from.
     pub bundle: PathBuf,
+    /// Its root filesystem (absolute).
     pub rootfs: PathBuf,
+    /// When it was created (RFC 3339).
     pub created: String,
+    /// The user that owns it (empty for root, as in runc).
     pub owner: String,
+    /// The spec's annotations.
     #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
 }
@@ -196,10 +258,14 @@ impl OciRuntime {
         crate::rootless::state_dir()
     }
 
+    /// A runtime on the state root `root` (created when the first container
+    /// is); `systemd_cgroup` reads `cgroupsPath` as systemd's `slice:prefix:name`
+    /// (runc's `--systemd-cgroup`).
     pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> OciRuntime {
         OciRuntime { root: root.into(), systemd_cgroup }
     }
 
+    /// The state root: one directory per container.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -56,7 +56,9 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
 /// A username and password (or identity token) for one registry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
+    /// The user name.
     pub username: String,
+    /// The password or token.
     pub password: String,
 }
 
@@ -68,6 +70,7 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
+    /// The `Authorization: Basic …` header value for it.
     pub fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password);
         format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))

@@ -19,11 +19,15 @@ use super::RegistryError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// `registries.conf` (containers-registries.conf(5)): search registries,
+/// mirrors and insecure registries.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct RegistriesConf {
+    /// `unqualified-search-registries`: where a short name (no registry) is looked up.
     #[serde(default)]
     pub unqualified_search_registries: Vec<String>,
+    /// `[[registry]]` tables: per-registry location, mirrors, insecure.
     #[serde(default, rename = "registry")]
     pub registries: Vec<RegistryEntry>,
 }
@@ -57,6 +61,8 @@ pub struct Endpoint {
 }
 
 impl RegistriesConf {
+    /// The files read by default, in order: `$RRUN_REGISTRIES_CONF`,
+    /// `/etc/rrun/registries.conf`, `/etc/containers/registries.conf`.
     pub fn default_paths() -> Vec<PathBuf> {
         let mut v = Vec::new();
         if let Some(p) = std::env::var_os("RRUN_REGISTRIES_CONF") {
@@ -83,6 +89,7 @@ impl RegistriesConf {
         Ok(RegistriesConf::default())
     }
 
+    /// Parses a `registries.conf` (TOML); the error is the parser's message.
     pub fn parse(text: &str) -> Result<RegistriesConf, String> {
         toml::from_str(text).map_err(|e| e.to_string())
     }

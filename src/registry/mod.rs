@@ -39,41 +39,129 @@ crate::steps! {
         why "Blobs are addressed by digest alone: the config, then each layer, downloaded straight into the unpacker and verified as they stream.";
 }
 
+/// Why talking to a registry failed: each names the host or image.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RegistryError {
+    /// A registries configuration file does not parse.
     #[error("registry configuration {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A credentials file (`auth.json`, Docker's `config.json`) does not parse.
     #[error("credentials file {path}: {reason}")]
-    AuthFile { path: PathBuf, reason: String },
+    AuthFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// The TLS setup (certificates, keys) for a registry failed.
     #[error("{host}: TLS: {reason}")]
-    Tls { host: String, reason: String },
+    Tls {
+        /// The registry host.
+        host: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// The registry cannot be reached.
     #[error("{host}: cannot connect: {reason}")]
-    Connect { host: String, reason: String },
+    Connect {
+        /// The registry host.
+        host: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
     /// The registry wants credentials: `no_credentials` when none are stored
     /// for `host` (a login would help); `hint` says more (`: …`, ` (…)`, or empty).
     #[error("{host}: authentication required{hint}")]
-    Unauthorized { host: String, hint: String, no_credentials: bool },
+    Unauthorized {
+        /// The registry host.
+        host: String,
+        /// More from the registry (may be empty).
+        hint: String,
+        /// No credentials are stored for the host.
+        no_credentials: bool,
+    },
+    /// The repository, manifest or blob does not exist.
     #[error("{host}: {what}: not found")]
-    NotFound { host: String, what: String },
+    NotFound {
+        /// The registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// Another HTTP error from the registry.
     #[error("{host}: {what}: HTTP {status}: {body}")]
-    Http { host: String, what: String, status: u16, body: String },
+    Http {
+        /// The registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+        /// The HTTP status.
+        status: u16,
+        /// The response body.
+        body: String,
+    },
+    /// A manifest or index that does not parse or that rrun cannot use.
     #[error("{image}: {reason}")]
-    Manifest { image: String, reason: String },
+    Manifest {
+        /// The image, as named.
+        image: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// A Docker schema 1 manifest (not supported).
     #[error("{image}: Docker image schema 1 manifests are not supported (deprecated since 2017); push the image again with a current client")]
-    Schema1 { image: String },
+    Schema1 {
+        /// The image, as named.
+        image: String,
+    },
+    /// The index has no manifest for the platform asked for.
     #[error("{image}: no image for platform {wanted}; available: {available}")]
-    NoPlatform { image: String, wanted: String, available: String },
+    NoPlatform {
+        /// The image, as named.
+        image: String,
+        /// The platform asked for (`os/arch[/variant]`).
+        wanted: String,
+        /// The platforms it has.
+        available: String,
+    },
+    /// A platform that is not `os/arch[/variant]`.
     #[error("invalid platform {0:?}: expected os/arch[/variant], like linux/arm64")]
     Platform(String),
+    /// Downloaded content does not match its digest.
     #[error("{image}: {what} digest mismatch: expected {expected}, got {actual}")]
-    Digest { image: String, what: String, expected: Digest, actual: Digest },
+    Digest {
+        /// The image, as named.
+        image: String,
+        /// The manifest or blob.
+        what: String,
+        /// The digest expected.
+        expected: Digest,
+        /// The digest of the content.
+        actual: Digest,
+    },
+    /// The registry's answer is not what the distribution API says.
     #[error("{host}: {what}: {reason}")]
-    Protocol { host: String, what: String, reason: String },
+    Protocol {
+        /// The registry host.
+        host: String,
+        /// What was asked for.
+        what: String,
+        /// What is wrong, or why it failed.
+        reason: String,
+    },
+    /// Another failure, described.
     #[error("{0}")]
     Other(String),
     /// Unpacking a pulled image failed (boxed: a large error).
     #[error(transparent)]
     Import(Box<crate::image::import::ImportError>),
+    /// Writing into the store failed.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
 }
@@ -93,11 +181,15 @@ application/vnd.docker.distribution.manifest.v1+prettyjws;q=0.5, application/vnd
 
 /// Settings of a client.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientOptions {
+    /// Mirrors, insecure registries and search registries (`registries.conf`).
     pub config: RegistriesConf,
+    /// Where credentials are read from.
     pub auth: AuthFiles,
     /// `Some(false)`: `--tls-verify=false` (HTTP or unverified TLS for every registry).
     pub tls_verify: Option<bool>,
+    /// `--cert-dir`: directories of CA certificates and client keys.
     pub cert_dirs: Vec<PathBuf>,
 }
 
@@ -140,10 +232,6 @@ impl RegistryClient {
             tokens: Mutex::new(HashMap::new()),
             basic: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn options(&self) -> &ClientOptions {
-        &self.opts
     }
 
     /// Configured insecure (or `--tls-verify=false`): plain HTTP allowed, certificates not checked.
@@ -489,24 +577,6 @@ impl RegistryClient {
             }
         }
         Ok(out)
-    }
-
-    /// Tags of a repository.
-    pub fn tags(&self, ep: &Endpoint) -> Result<Vec<String>, RegistryError> {
-        let resp = self.send(
-            ep,
-            "GET",
-            &format!("/v2/{}/tags/list", ep.repository),
-            &pull_scope(&ep.repository),
-            &[],
-            Body::Empty,
-        )?;
-        let json: serde_json::Value = resp.into_json().map_err(|e| RegistryError::Protocol {
-            host: ep.host.clone(),
-            what: "tags".into(),
-            reason: e.to_string(),
-        })?;
-        Ok(json["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(String::from)).collect())
     }
 
     /// Docker Hub's search API (`rrun search NAME`).

@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use tracing::{info, warn};
 
+/// How [`Rrun::pull`](crate::Rrun::pull) chooses and reports.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct PullOptions {

@@ -23,40 +23,89 @@ use oci_spec::runtime::{
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+/// Why options and an image config do not make a runtime spec: each
+/// variant names the option (as its Docker flag) and the value refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SpecError {
+    /// Neither the options nor the image say what to run.
     #[error("no command specified: the image has no Entrypoint or Cmd, and none was given")]
     NoCommand,
+    /// `-w`/`WORKDIR` is not absolute.
     #[error("working directory {0:?} is invalid: it must be an absolute path")]
     RelativeWorkdir(String),
+    /// `-u NAME`: the image's `/etc/passwd` has no such user.
     #[error("unable to find user {0}: no matching entries in the image's /etc/passwd")]
     UnknownUser(String),
+    /// `-u USER:GROUP`/`--group-add`: the image's `/etc/group` has no such group.
     #[error("unable to find group {0}: no matching entries in the image's /etc/group")]
     UnknownGroup(String),
+    /// A `-v` value that does not parse.
     #[error("invalid volume {spec:?}: {reason}")]
-    Volume { spec: String, reason: String },
+    Volume {
+        /// The value given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `--mount` value that does not parse.
     #[error("invalid --mount {spec:?}: {reason}")]
-    Mount { spec: String, reason: String },
+    Mount {
+        /// The value given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two mounts at one destination.
     #[error("duplicate mount point: {0}")]
     DuplicateMount(PathBuf),
+    /// A flag's value is out of range or malformed.
     #[error("invalid {flag} {value:?}: {reason}")]
-    Invalid { flag: String, value: String, reason: String },
+    Invalid {
+        /// The flag, as Docker spells it (`--sysctl`).
+        flag: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Options that exclude each other (`--hostname` with `--uts host`).
     #[error("conflicting options: {0}")]
     Conflict(String),
+    /// A `--tmpfs` value that does not parse.
     #[error("invalid tmpfs {spec:?}: {reason}")]
-    Tmpfs { spec: String, reason: &'static str },
+    Tmpfs {
+        /// The value given.
+        spec: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An `-e` entry with an empty name or `=` in it.
     #[error("invalid environment variable {0:?}: the name must not be empty or contain '='")]
     Env(String),
+    /// A `--network` value that is no mode and no network name.
     #[error("invalid network mode {0:?}: expected bridge, host, none, container:NAME or a network's name")]
     Network(String),
+    /// A resource limit (`--memory`, `--cpus`, …) that does not parse or is out of range.
     #[error("invalid {flag} {value:?}: {reason}")]
-    Limit { flag: String, value: String, reason: &'static str },
+    Limit {
+        /// The flag, as Docker spells it.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A `--restart` policy that does not parse or does not fit (`--rm`).
     #[error("{0}")]
     Restart(String),
+    /// `--cap-add`/`--cap-drop` of a name that is no capability.
     #[error("unknown capability {0:?}")]
     Capability(String),
+    /// A `--security-opt` rrun does not know.
     #[error("invalid --security-opt {0:?}: expected seccomp=unconfined|FILE, no-new-privileges or label=disable")]
     SecurityOpt(String),
+    /// oci-spec refused a value while the spec was built.
     #[error("building the runtime spec: {0}")]
     Build(String),
 }
@@ -64,7 +113,9 @@ pub enum SpecError {
 /// A `--tmpfs /path[:options]` mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tmpfs {
+    /// Where it is mounted in the container (absolute, not `/`).
     pub destination: PathBuf,
+    /// Mount options: Docker's defaults (`noexec,nosuid,nodev,size=65536k`), then the given ones.
     pub options: Vec<String>,
 }
 
@@ -87,6 +138,7 @@ impl std::str::FromStr for Tmpfs {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RunOptions {
+    /// `--name`: the container's name (None: a generated one).
     pub name: Option<String>,
     /// Arguments after the image name (replace the image's Cmd).
     pub command: Vec<String>,
@@ -94,16 +146,25 @@ pub struct RunOptions {
     pub entrypoint: Option<String>,
     /// `-e` and `--env-file` entries, already expanded to `K=V`.
     pub env: Vec<String>,
+    /// `-w`: the working directory (None: the image's, else `/`).
     pub workdir: Option<String>,
+    /// `-u USER[:GROUP]`: names or numbers (None: the image's user, else root).
     pub user: Option<String>,
+    /// `-h`: the container's hostname (None: its short ID).
     pub hostname: Option<String>,
     /// `-v` and `--mount`, in the order given (`-v` first).
     pub mounts: Vec<MountRequest>,
+    /// `--tmpfs`: tmpfs mounts.
     pub tmpfs: Vec<Tmpfs>,
+    /// `--read-only`: the root filesystem is mounted read-only.
     pub read_only: bool,
+    /// `--rm`: the container is removed once it exits.
     pub remove: bool,
+    /// `-i`: stdin stays open to the container.
     pub interactive: bool,
+    /// `-t`: the container's process gets a terminal.
     pub tty: bool,
+    /// `--network`: none, host, bridge, `container:NAME` or a named network.
     pub network: NetworkMode,
     /// Was `--network` given (a host network then also takes the host's name)?
     /// Without it, the host's network configuration says (`default_network`).
@@ -118,7 +179,9 @@ pub struct RunOptions {
     pub expose: Vec<(u16, String)>,
     /// `--dns`, `--dns-search`, `--dns-option`: the container's resolv.conf.
     pub dns: Vec<std::net::IpAddr>,
+    /// `--dns-search`: search domains.
     pub dns_search: Vec<String>,
+    /// `--dns-option`: resolver options (`ndots:2`).
     pub dns_options: Vec<String>,
     /// `--add-host NAME:IP` lines of /etc/hosts (IP may be `host-gateway`).
     pub add_hosts: Vec<(String, String)>,
@@ -126,6 +189,7 @@ pub struct RunOptions {
     pub ip: Option<std::net::Ipv4Addr>,
     /// `--mac-address`.
     pub mac_address: Option<String>,
+    /// `--init`: a minimal init runs as PID 1, reaping zombies and forwarding signals.
     pub init: bool,
     /// Resource limits (`--memory`, `--cpus`, `--pids-limit`…).
     pub limits: resources::Limits,
@@ -155,9 +219,11 @@ pub struct RunOptions {
     pub stop_signal: Option<String>,
     /// `--stop-timeout`: seconds `stop` waits before SIGKILL (None: 10).
     pub stop_timeout: Option<u64>,
-    /// `--ipc`, `--pid`, `--uts`.
+    /// `--ipc`: private, shareable, host or `container:NAME`.
     pub ipc: NamespaceMode,
+    /// `--pid`: private, host or `container:NAME`.
     pub pid: NamespaceMode,
+    /// `--uts`: private or host.
     pub uts: NamespaceMode,
     /// `--cidfile`: where the container's ID is written (refused if it exists).
     pub cidfile: Option<PathBuf>,
@@ -238,8 +304,11 @@ impl RunOptions {
 /// A choice of standard streams (`run -a STDIN -a STDOUT`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Streams {
+    /// `-a STDIN`.
     pub stdin: bool,
+    /// `-a STDOUT`.
     pub stdout: bool,
+    /// `-a STDERR`.
     pub stderr: bool,
 }
 
@@ -808,13 +877,6 @@ fn user_mount(m: &MountRequest, volume_dirs: &BTreeMap<String, PathBuf>) -> Resu
     }
     let o: Vec<&str> = o.iter().map(String::as_str).collect();
     mount(&dest, typ, &source.to_string_lossy(), &o)
-}
-
-/// `/etc/hosts` for a container.
-pub fn hosts_file(hostname: &str) -> String {
-    format!(
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
-    )
 }
 
 /// The container's `/etc/resolv.conf` from the host's. In its own network

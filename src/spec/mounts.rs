@@ -34,8 +34,11 @@ pub enum MountSource {
 /// One `-v` or `--mount`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountRequest {
+    /// What is mounted: a host path, a named volume, a tmpfs.
     pub source: MountSource,
+    /// Where in the container.
     pub destination: PathBuf,
+    /// `:ro`/`readonly`.
     pub read_only: bool,
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// `--network`: how the container is networked.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetworkMode {
     /// A namespace of its own on a bridge network: `bridge` (the default
     /// network) or one made with `rrun network create`.
@@ -89,6 +90,7 @@ pub struct PortRequest {
     /// With one container port, the last host port it may take (`-p 8000-8010:80`:
     /// the first free one of the range); else `host_port`.
     pub host_port_end: u16,
+    /// The (first) container port.
     pub container_port: u16,
     /// How many ports in a row are mapped (`-p 8000-8001:80-81`: 2).
     pub range: u16,

@@ -13,9 +13,11 @@ fn invalid(flag: &str, value: &str, reason: impl Into<String>) -> SpecError {
 /// `--ulimit NAME=SOFT[:HARD]`; `-1` or `unlimited` is no limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ulimit {
+    /// The resource, by Docker's name (`nofile`, `nproc`, …).
     pub name: String,
     /// `u64::MAX` (RLIM_INFINITY) when unlimited.
     pub soft: u64,
+    /// The hard limit; `u64::MAX` when unlimited.
     pub hard: u64,
 }
 
@@ -40,6 +42,7 @@ pub const ULIMITS: [(&str, PosixRlimitType); 16] = [
 ];
 
 impl Ulimit {
+    /// The OCI rlimit type of `name`.
     pub fn rlimit_type(&self) -> PosixRlimitType {
         ULIMITS.iter().find(|(n, _)| *n == self.name).map(|(_, t)| *t).expect("parsed names are known")
     }
@@ -103,6 +106,7 @@ impl std::str::FromStr for Ulimit {
 
 /// `--ipc`, `--pid`, `--uts`: whose namespace the container uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NamespaceMode {
     /// A new namespace of its own (the default).
     #[default]

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 /// `--restart`: what the monitor does when the container exits on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RestartPolicy {
+    /// Never restart (`no`).
     #[default]
     No,
     /// Restart after a non-zero exit, at most this many times (0: no limit).
     OnFailure(u32),
+    /// Restart whenever it exits (`always`).
     Always,
     /// Like `always`; the two differ only across daemon restarts, which rrun has not.
     UnlessStopped,

@@ -10,16 +10,23 @@ use std::path::PathBuf;
 
 /// The resource flags of `rrun run`.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Limits {
+    /// `--memory`: bytes.
     pub memory: Option<i64>,
     /// Memory plus swap; -1 for unlimited swap.
     pub memory_swap: Option<i64>,
+    /// `--memory-reservation`: a soft limit in bytes.
     pub memory_reservation: Option<i64>,
+    /// `--cpus`: CPUs' worth of time (quota over period).
     pub cpus: Option<f64>,
+    /// `--cpu-shares`: relative weight (v1 shares; converted on v2).
     pub cpu_shares: Option<u64>,
+    /// `--cpuset-cpus`: CPUs the container may use (e.g. `0-3`).
     pub cpuset_cpus: Option<String>,
     /// Memory nodes the container may use (e.g. `0`).
     pub cpuset_mems: Option<String>,
+    /// `--pids-limit`: most processes at once (-1: unlimited).
     pub pids_limit: Option<i64>,
     /// `--device-cgroup-rule 'c 1:3 rwm'`.
     pub device_rules: Vec<String>,
@@ -33,7 +40,9 @@ pub struct Limits {
 /// container, and allowed by its device cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRequest {
+    /// The device node on the host.
     pub host: PathBuf,
+    /// Where it appears in the container.
     pub container: PathBuf,
     /// Some of `r`, `w`, `m`.
     pub access: String,
@@ -62,12 +71,19 @@ impl std::str::FromStr for DeviceRequest {
 /// A requested device, with what the host says about its node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostDevice {
+    /// What was asked for.
     pub request: DeviceRequest,
+    /// Character or block device.
     pub typ: LinuxDeviceType,
+    /// Its major number.
     pub major: i64,
+    /// Its minor number.
     pub minor: i64,
+    /// Its permission bits.
     pub mode: u32,
+    /// Its owner.
     pub uid: u32,
+    /// Its group.
     pub gid: u32,
 }
 
