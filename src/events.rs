@@ -138,6 +138,7 @@ impl Journal {
         crate::logs::read_and_follow(&self.path, None)
     }
 
+    #[cfg(test)]
     /// A reader of the events appended from now on.
     pub fn follow(&self) -> Follower {
         Follower::from_end(&self.path)
@@ -212,7 +213,7 @@ pub struct EventOptions {
 
 impl crate::Rrun {
     /// The store's event journal.
-    pub fn journal(&self) -> Journal {
+    pub(crate) fn journal(&self) -> Journal {
         Journal::at(self.store().root().join("events.log"))
     }
 

@@ -8,7 +8,8 @@
 //! numbered in the order they happened, grouped by phase, as text for a
 //! person (wrapped, coloured on a terminal) or as JSON lines for tools.
 
-use crate::steps::{relay, Phase, Record, Step};
+use crate::steps::relay;
+pub use crate::steps::{Phase, Record, Step};
 use std::sync::Mutex;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};

@@ -243,7 +243,7 @@ impl Rrun {
     }
 
     /// What a sweep would remove now (`system df`).
-    pub fn garbage(&self) -> Result<Garbage, Error> {
+    pub(crate) fn garbage(&self) -> Result<Garbage, Error> {
         let _lock = self.store().lock_shared()?;
         let index = self.store().read_index()?;
         let containers = self.containers_unlocked()?;

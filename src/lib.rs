@@ -148,12 +148,35 @@ pub use stdio::{Output, Stdio};
 pub use system::{CdiDevices, VersionInfo};
 pub use volume::{CreateVolume, Volume};
 
+// The types inside those: records, reports and option values.
+pub use cdi::gpus::{GpuRequest, Gpus};
+pub use container::{
+    Endpoint as ContainerEndpoint, Health, HealthResult, NetworkAttachment, NetworkRequest, VolumeUse,
+};
+pub use events::Actor;
+pub use gc::GarbageUsage;
+pub use image::history::HistoryEntry;
+pub use image::inspect::{GraphDriver as ImageGraphDriver, InspectConfig, InspectRootFs, Metadata as ImageMetadata};
+pub use image::{ContainerConfig as ImageRunConfig, LayerRecord, RootFs as ImageRootFs};
+pub use images::{ContainerUsage, DiskUsage, ImageUsage, UsageSummary, VolumeUsage};
+pub use registry::config::{Mirror, RegistryEntry};
+pub use registry::{AuthFiles, Endpoint as RegistryEndpoint, SearchResult};
+pub use spec::resources::DeviceRequest;
+pub use spec::{LogDriver, MountSource, Ulimit as UlimitOption};
+pub use system::{HostInfo, Info as SystemInfo, RootlessSetup, StoreInfo};
+pub use volume::Pruned as PrunedVolumes;
+
 // What the variants of [`Error`] carry: each module's own error, with its context.
 pub use cdi::CdiError;
 pub use cgroups::CgroupError;
+pub use digest::DigestError;
 pub use filter::FilterError;
+pub use image::change::ChangeError;
 pub use image::import::ImportError;
+pub use image::layer_writer::TreeError;
 pub use image::save::SaveError;
+pub use image::unpack::UnpackError;
+pub use launcher::fsns::FsChildError;
 pub use launcher::LaunchError;
 pub use network::NetworkError;
 pub use reference::ReferenceError;
@@ -481,9 +504,8 @@ impl Rrun {
         Ok(rrun)
     }
 
-    /// The store underneath: what the `rrun` command reaches into; not a stable API.
-    #[doc(hidden)]
-    pub fn store(&self) -> &Store {
+    /// The store underneath.
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 

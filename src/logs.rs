@@ -6,7 +6,7 @@
 use crate::launcher::Stream;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -223,6 +223,7 @@ pub struct Follower<T = LogEntry> {
 }
 
 impl<T: serde::de::DeserializeOwned> Follower<T> {
+    #[cfg(test)]
     /// Starts at the current end of the file: [`read`] gave what came before.
     pub fn from_end(path: &Path) -> Follower<T> {
         let mut f = Follower { path: path.to_path_buf(), file: None, inode: 0, offset: 0, _entries: PhantomData };
@@ -262,7 +263,9 @@ impl<T: serde::de::DeserializeOwned> Follower<T> {
     }
 }
 
+#[cfg(test)]
 fn last_line_end(file: &File, len: u64) -> u64 {
+    use std::io::Read;
     let start = len.saturating_sub(MAX_LINE as u64 * 8);
     let mut tail = Vec::new();
     let mut f = file;

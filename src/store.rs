@@ -264,13 +264,6 @@ impl Store {
         write_file_atomic(path, bytes, true).map_err(io_err(path))
     }
 
-    /// Like `write_atomic` but without fsync: for state that is re-derived
-    /// after a crash anyway (a container's running/exited status), on the
-    /// start-up path where a flush would cost milliseconds.
-    pub fn write_atomic_volatile(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        write_file_atomic(path, bytes, false).map_err(io_err(path))
-    }
-
     /// Stores a small blob (manifest, config) after checking its digest.
     pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.blob_path(digest);
