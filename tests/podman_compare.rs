@@ -360,7 +360,8 @@ const ROWS: &[Row] = &[
     Row { what: "hostname is the short ID", setup: &[], args: &["run", "--rm", "{img}", "hostname"], check: Check::Same },
     Row { what: "own name in /etc/hosts is its address", setup: &[], args: &["run", "--rm", "--hostname", "h2", "{img}", "sh", "-c", r#"[ "$(hostname -i)" = "$(ip -4 -o addr show eth0 | sed 's/.*inet \([0-9.]*\).*/\1/')" ] && echo same"#], check: Check::Same },
     Row { what: "--dns-search and --dns-option", setup: &[], args: &["run", "--rm", "--dns-search", "corp.example", "--dns-option", "ndots:2", "{img}", "sh", "-c", "grep -E '^(search|options)' /etc/resolv.conf"], check: Check::Same },
-    Row { what: "--add-host", setup: &[], args: &["run", "--rm", "--add-host", "db:10.0.0.5", "{img}", "grep", "db", "/etc/hosts"], check: Check::Same },
+    // -w: a random container ID in the hosts file may hold "db" (e.g. 3fdb…)
+    Row { what: "--add-host", setup: &[], args: &["run", "--rm", "--add-host", "db:10.0.0.5", "{img}", "grep", "-w", "db", "/etc/hosts"], check: Check::Same },
     Row { what: "--dns", setup: &[], args: &["run", "--rm", "--dns", "10.0.0.9", "{img}", "grep", "nameserver", "/etc/resolv.conf"], check: Check::Same },
     Row { what: "--hostname in /etc/hosts", setup: &[], args: &["run", "--rm", "--hostname", "h1", "{img}", "sh", "-c", "grep -c h1 /etc/hosts"], check: Check::Same },
     Row { what: "network create", setup: &[], args: &["network", "create", "nc1"], check: Check::EffectOnly(&["network", "ls", "--filter", "name=nc1", "--format", "{{.Name}} {{.Driver}}"], "docker and rrun print the new network's ID, podman its name") },
