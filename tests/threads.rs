@@ -76,14 +76,15 @@ fn run_from_a_four_worker_tokio_runtime_is_refused_cleanly() {
                 let detached = rrun.run_detached("busybox", &opts).map(|r| r.id);
                 let exec = rrun.exec("no-such-container", &Default::default());
                 let start = rrun.start("no-such-container").map(|r| r.id);
-                (detached, exec, start)
+                let restart = rrun.restart("no-such-container", std::time::Duration::from_secs(1)).map(|r| r.id);
+                (detached, exec, start, restart)
             })
             .await
             .unwrap();
             (r1, r2)
         })
     });
-    let (run, (detached, exec, start)) = results;
+    let (run, (detached, exec, start, restart)) = results;
     let msg = match &run {
         Err(e) => e.to_string(),
         Ok(code) => panic!("run from a threaded process returned {code}"),
@@ -92,6 +93,7 @@ fn run_from_a_four_worker_tokio_runtime_is_refused_cleanly() {
     assert_multithreaded("run -d", detached);
     assert_multithreaded("exec", exec);
     assert_multithreaded("start", start);
+    assert_multithreaded("restart", restart);
     assert!(!msg.contains('\n'), "one line: {msg}");
     assert!(msg.contains("threads") && msg.contains("single-threaded process"), "says what to do: {msg}");
     // refused before anything was made: no record, no container directory, no cgroup

@@ -504,8 +504,9 @@ impl Rrun {
     /// by its own monitor (a `--rm` one is kept); returns once it runs again.
     /// Starting needs a single-threaded caller: from a process with other
     /// threads it returns `Error::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`
-    /// — after stopping the container when no monitor of its own restarts it.
+    /// before it stops anything.
     pub fn restart(&self, name_or_id: &str, timeout: Duration) -> Result<ContainerRecord, Error> {
+        crate::launcher::ensure_single_threaded()?;
         let c = self.container(name_or_id)?;
         let dir = self.store().container_dir(&c.id);
         let detached_monitor = c.monitor_alive() && dir.join(super::attach::SOCKET).exists();
