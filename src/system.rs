@@ -252,7 +252,7 @@ impl Rrun {
             },
             store: StoreInfo {
                 root: self.store().root().to_path_buf(),
-                oci_root: crate::oci::OciRuntime::default_root(),
+                oci_root: crate::oci::Runtime::default_root(),
                 graph_driver: "overlay",
                 images,
                 containers: containers.len(),

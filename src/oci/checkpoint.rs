@@ -9,7 +9,7 @@
 //! its failures are reported as runc reports them (`criu failed: type DUMP …`),
 //! with the log file and the first error CRIU wrote there.
 
-use super::{io, load_bundle_spec, timestamp, OciError, OciRuntime, Record, Status};
+use super::{io, load_bundle_spec, timestamp, OciError, Record, Runtime, Status};
 use oci_spec::runtime::{Mount, Spec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,7 +160,7 @@ fn criu_failed(kind: &str, status: std::process::ExitStatus, log: &Path) -> OciE
     OciError::Invalid(format!("criu failed: type {kind} ({status})\nlog file: {}{first}", log.display()))
 }
 
-impl OciRuntime {
+impl Runtime {
     /// Checkpoints a running container into its image directory; without
     /// `leave_running` (or with `pre_dump`) it stops, and its state goes.
     pub fn checkpoint(&self, id: &str, criu: &Path, o: &CheckpointOptions) -> Result<(), OciError> {

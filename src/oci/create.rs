@@ -2,7 +2,7 @@
 //! namespaces and cgroup and left waiting on the exec FIFO until `start`;
 //! and `run`, which is create + start + wait + delete.
 
-use super::{io, load_bundle_spec, timestamp, OciError, OciRuntime, Record, Status};
+use super::{io, load_bundle_spec, timestamp, OciError, Record, Runtime, Status};
 use crate::cgroups;
 use crate::launcher::{self, Child, LaunchConfig, OciLaunch, RootfsSource, StdioMode};
 use oci_spec::runtime::{LinuxResources, Spec};
@@ -85,9 +85,9 @@ pub(crate) fn cgroup_path(spec: &Spec, id: &str, systemd: bool) -> Result<String
     Ok(out)
 }
 
-impl OciRuntime {
+impl Runtime {
     /// Creates the container from the bundle: when this returns, its init
-    /// waits for [`start`](OciRuntime::start). Fails with [`OciError::Exists`],
+    /// waits for [`start`](Runtime::start). Fails with [`OciError::Exists`],
     /// [`OciError::Bundle`]/[`OciError::Config`] for a bad bundle, or a launch
     /// error. From a process with other threads it refuses before it makes
     /// anything: `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`.
@@ -99,7 +99,7 @@ impl OciRuntime {
     /// Creates, starts and waits for a container, then deletes it (unless
     /// `keep`); with `detach`, returns once it runs. Returns its exit code.
     /// Needs a single-threaded caller: from a process with other threads it
-    /// returns `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`, as [`OciRuntime::create`].
+    /// returns `OciError::Launch(`[`LaunchError::MultiThreaded`](crate::LaunchError::MultiThreaded)`)`, as [`Runtime::create`].
     pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32, OciError> {
         let child = self.create_child(id, opts, !detach)?;
         if let Err(e) = self.start(id) {
@@ -231,7 +231,7 @@ impl OciRuntime {
             self.save(&rec)?;
             // relative mount sources are relative to the bundle
             std::env::set_current_dir(&bundle).map_err(io(&bundle))?;
-            let state = |pid: i32| OciRuntime::hook_state(&rec, pid, Status::Creating);
+            let state = |pid: i32| Runtime::hook_state(&rec, pid, Status::Creating);
             let cfg = LaunchConfig {
                 spec: &spec,
                 rootfs: RootfsSource::Directory(rootfs.clone()),

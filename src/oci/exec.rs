@@ -2,7 +2,7 @@
 //! a `process.json` or by arguments laid over the container's own process.
 
 use super::create::write_pid_file;
-use super::{OciError, OciRuntime, Status};
+use super::{OciError, Runtime, Status};
 use crate::launcher::{self, ExecConfig, OciExec, StdioMode};
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Process, UserBuilder};
 use std::collections::HashSet;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ExecOptions {
-    /// The process to run: from `--process FILE`, or made by [`OciRuntime::exec_process`].
+    /// The process to run: from `--process FILE`, or made by [`Runtime::exec_process`].
     pub process: Process,
     /// `--console-socket`: where the terminal's master side goes (`process.terminal`).
     pub console_socket: Option<PathBuf>,
@@ -51,7 +51,7 @@ pub struct ProcessOverrides {
     pub tty: bool,
 }
 
-impl OciRuntime {
+impl Runtime {
     /// The container's process with `o` applied (runc's `exec ID ARGS` form).
     pub fn exec_process(&self, id: &str, o: &ProcessOverrides) -> Result<Process, OciError> {
         self.record(id)?;

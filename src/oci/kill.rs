@@ -1,12 +1,12 @@
 //! `kill` and `delete`.
 
-use super::{OciError, OciRuntime, Record, Status};
+use super::{OciError, Record, Runtime, Status};
 use crate::launcher::process::ProcessHandle;
 use nix::sys::signal::Signal;
 use std::time::Duration;
 use tracing::{debug, warn};
 
-impl OciRuntime {
+impl Runtime {
     /// Sends `signal` to the container's init, or with `all` to every process in its cgroup.
     ///
     /// `--all` works on a stopped container too, as runc's: when the init of a
@@ -18,8 +18,7 @@ impl OciRuntime {
         let rec = self.record(id)?;
         let status = self.status_of(&rec);
         if all {
-            let cg =
-                OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+            let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
             if !rec.cgroup.iter().any(|d| d.exists()) {
                 return Ok(());
             }
@@ -59,7 +58,7 @@ impl OciRuntime {
         if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(OciError::NotStopped { id: id.to_string(), status });
         }
-        let cg = OciRuntime::cgroup(&rec).filter(|_| rec.cgroup.iter().any(|d| d.exists()));
+        let cg = Runtime::cgroup(&rec).filter(|_| rec.cgroup.iter().any(|d| d.exists()));
         if let (Some(cg), false) = (&cg, rec.shared_cgroup) {
             cg.kill_all()?;
         }
@@ -89,7 +88,7 @@ impl OciRuntime {
             .and_then(|s| s.hooks().as_ref().and_then(|h| h.poststop().clone()))
             .unwrap_or_default();
         if !hooks.is_empty() {
-            let state = OciRuntime::hook_state(&rec, 0, Status::Stopped);
+            let state = Runtime::hook_state(&rec, 0, Status::Stopped);
             for e in crate::launcher::hooks::run_all(&hooks, &state, "poststop") {
                 warn!(id, "{e}");
             }

@@ -1,6 +1,6 @@
 //! `list`, `ps`, `pause`, `resume`, `update` and `events`.
 
-use super::{io, OciError, OciRuntime, State, Status};
+use super::{io, OciError, Runtime, State, Status};
 use oci_spec::runtime::LinuxResources;
 use serde::Serialize;
 
@@ -31,7 +31,7 @@ pub struct ContainerStatsData {
     pub pids: serde_json::Value,
 }
 
-impl OciRuntime {
+impl Runtime {
     /// Every container of this root, sorted by ID.
     pub fn list(&self) -> Result<Vec<State>, OciError> {
         let mut out = Vec::new();
@@ -56,7 +56,7 @@ impl OciRuntime {
         if self.status_of(&rec) == Status::Stopped {
             return Ok(Vec::new());
         }
-        let mut pids = OciRuntime::cgroup(&rec).map(|c| c.pids()).unwrap_or_default();
+        let mut pids = Runtime::cgroup(&rec).map(|c| c.pids()).unwrap_or_default();
         pids.sort_unstable();
         Ok(pids)
     }
@@ -72,7 +72,7 @@ impl OciRuntime {
         if !matches!(status, Status::Running | Status::Created) {
             return Err(OciError::WrongState { id: id.to_string(), action: "pause", status });
         }
-        let cg = OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+        let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
         Ok(cg.freeze()?)
     }
 
@@ -83,7 +83,7 @@ impl OciRuntime {
         if status != Status::Paused {
             return Err(OciError::WrongState { id: id.to_string(), action: "resume", status });
         }
-        let cg = OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+        let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
         Ok(cg.thaw()?)
     }
 
@@ -94,7 +94,7 @@ impl OciRuntime {
         if status == Status::Stopped {
             return Err(OciError::WrongState { id: id.to_string(), action: "update", status });
         }
-        let cg = OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+        let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
         // device rules get runc's defaults, as at create
         cg.apply(&super::create::with_default_devices(resources))?;
         let mut spec = self.config(id)?;
@@ -113,7 +113,7 @@ impl OciRuntime {
         if status == Status::Stopped {
             return Err(OciError::WrongState { id: id.to_string(), action: "events", status });
         }
-        let cg = OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+        let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
         let s = cg.stats()?;
         Ok(ContainerEvent {
             typ: "stats".into(),
@@ -136,7 +136,7 @@ impl OciRuntime {
         emit: &mut dyn FnMut(&ContainerEvent),
     ) -> Result<(), OciError> {
         let rec = self.record(id)?;
-        let cg = OciRuntime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
+        let cg = Runtime::cgroup(&rec).ok_or_else(|| OciError::Invalid(format!("container {id} has no cgroup")))?;
         let mut ooms = cg.stats().map(|s| s.oom_kills).unwrap_or(0);
         let tick = std::time::Duration::from_millis(100).min(interval.max(std::time::Duration::from_millis(1)));
         let mut next_stats = std::time::Instant::now();

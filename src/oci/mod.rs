@@ -220,9 +220,6 @@ pub(crate) struct Record {
     pub shared_cgroup: bool,
 }
 
-/// [`Runtime`]'s name inside the crate before it was public as `oci::Runtime`.
-pub(crate) type OciRuntime = Runtime;
-
 /// The runc-compatible OCI runtime: a handle on a state root (`/run/rrun`
 /// by default) whose containers are created from OCI bundles
 /// (`create`/`start`/`kill`/`delete`, as runc's command line has them).
@@ -252,7 +249,7 @@ pub fn valid_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-'))
 }
 
-impl OciRuntime {
+impl Runtime {
     /// `/run/rrun` for root, `$XDG_RUNTIME_DIR/rrun` otherwise.
     pub fn default_root() -> PathBuf {
         crate::rootless::state_dir()
@@ -261,8 +258,8 @@ impl OciRuntime {
     /// A runtime on the state root `root` (created when the first container
     /// is); `systemd_cgroup` reads `cgroupsPath` as systemd's `slice:prefix:name`
     /// (runc's `--systemd-cgroup`).
-    pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> OciRuntime {
-        OciRuntime { root: root.into(), systemd_cgroup }
+    pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> Runtime {
+        Runtime { root: root.into(), systemd_cgroup }
     }
 
     /// The state root: one directory per container.

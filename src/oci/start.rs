@@ -1,7 +1,7 @@
 //! `start`: releases a created container's init, which waits in an open(2)
 //! of the exec FIFO for a reader, then runs the poststart hooks.
 
-use super::{io, timestamp, OciError, OciRuntime, Status};
+use super::{io, timestamp, OciError, Runtime, Status};
 use crate::launcher::process::ProcessHandle;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -9,7 +9,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use tracing::warn;
 
-impl OciRuntime {
+impl Runtime {
     /// Starts a created container: its process execs the Spec's command.
     pub fn start(&self, id: &str) -> Result<(), OciError> {
         let mut rec = self.record(id)?;
@@ -61,7 +61,7 @@ impl OciRuntime {
         self.save(&rec)?;
         let hooks = self.config(id)?.hooks().as_ref().and_then(|h| h.poststart().clone()).unwrap_or_default();
         if !hooks.is_empty() {
-            let state = OciRuntime::hook_state(&rec, rec.pid, Status::Running);
+            let state = Runtime::hook_state(&rec, rec.pid, Status::Running);
             // the spec: a failed poststart hook is a warning, the other hooks and the container go on
             for e in crate::launcher::hooks::run_all(&hooks, &state, "poststart") {
                 warn!(id, "{e}");
