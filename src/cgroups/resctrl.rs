@@ -94,7 +94,8 @@ mod tests {
 
     #[test]
     fn classes_of_service_are_joined_not_made() {
-        let root = std::env::temp_dir().join(format!("rrun-resctrl-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
         let group = root.join("gpu-clos");
         std::fs::create_dir_all(&group).unwrap();
         std::fs::write(group.join("schemata"), "").unwrap();
@@ -118,6 +119,5 @@ mod tests {
         assert_eq!(std::fs::read_to_string(group.join("tasks")).unwrap(), "0");
         // a plain file keeps the last line written; resctrl merges them
         assert_eq!(std::fs::read_to_string(group.join("schemata")).unwrap(), "MB:0=50\n");
-        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -447,7 +447,8 @@ mod tests {
 
     #[test]
     fn real_filesystem_probe_creates_nothing() {
-        let dir = std::env::temp_dir().join(format!("rrun-route-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let fs = Filesystem;
         assert!(fs.is_oci_root(&dir));

@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn hooks_get_the_state_and_their_environment_and_fail_clearly() {
-        let dir = std::env::temp_dir().join(format!("rrun-hooks-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
         let h = hook(&format!("cat > {}; echo $HOOKVAR >> {}", out.display(), out.display()), None);
@@ -163,6 +164,5 @@ mod tests {
         assert!(err.contains("timed out") && t.elapsed() < Duration::from_secs(4), "{err}");
         let missing = HookBuilder::default().path("/no/such/hook").build().unwrap();
         assert!(run(&[missing], "{}", "poststart").unwrap_err().contains("cannot start"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -179,7 +179,8 @@ mod tests {
             eprintln!("SKIP a_namespace_outlives_its_maker_until_removed: needs root");
             return;
         }
-        let dir = std::env::temp_dir().join(format!("rrun-netns-unit-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let path = dir.join("ns1");
         let before = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
         create(&path).unwrap();
@@ -191,6 +192,5 @@ mod tests {
         remove(&path).unwrap();
         // the directory stays a mount point of its own: unmount it for the test
         let _ = umount2(&dir, MntFlags::MNT_DETACH);
-        let _ = std::fs::remove_dir(&dir);
     }
 }

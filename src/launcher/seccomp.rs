@@ -964,7 +964,8 @@ mod tests {
     #[test]
     fn notify_descriptor_reaches_the_listener() {
         use std::os::unix::net::UnixListener;
-        let dir = std::env::temp_dir().join(format!("rrun-seccomp-notify-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let sock_path = dir.join("agent.sock");
         let agent = UnixListener::bind(&sock_path).unwrap();

@@ -635,11 +635,10 @@ mod tests {
         assert_eq!(Given::parse("rel/file"), Given { rel: "rel/file".into(), slash: false, contents: false });
     }
 
-    fn tempdir(name: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!("rrun-copy-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        p
+    /// A scratch directory, removed when the returned guard drops.
+    fn tempdir(name: &str) -> (PathBuf, tempfile::TempDir) {
+        let tmp = tempfile::Builder::new().prefix(&format!("rrun-copy-{name}-")).tempdir().unwrap();
+        (tmp.path().to_path_buf(), tmp)
     }
 
     /// Copies `src` to `dest` inside one root, as `cp` would between two.
@@ -653,7 +652,7 @@ mod tests {
 
     #[test]
     fn dockers_path_rules() {
-        let root = tempdir("rules");
+        let (root, _tmp) = tempdir("rules");
         std::fs::create_dir_all(root.join("src/sub")).unwrap();
         std::fs::write(root.join("src/sub/f"), "f").unwrap();
         std::fs::write(root.join("file"), "data").unwrap();
@@ -686,12 +685,11 @@ mod tests {
         assert_eq!(std::fs::read_link(root.join("link-copy")).unwrap(), Path::new("/file"));
         copy(&root, "/link", "/link-followed", true).unwrap();
         assert_eq!(std::fs::read(root.join("link-followed")).unwrap(), b"data");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
     fn symlinks_and_dotdot_stay_inside_the_root() {
-        let base = tempdir("escape");
+        let (base, _tmp) = tempdir("escape");
         let root = base.join("root");
         std::fs::create_dir_all(root.join("etc")).unwrap();
         std::fs::write(root.join("etc/secret"), "inside").unwrap();
@@ -709,12 +707,11 @@ mod tests {
         std::os::unix::fs::symlink("/", root.join("slash")).unwrap();
         copy(&root, "/etc/secret", "/slash/written", false).unwrap();
         assert!(root.join("written").exists() && !Path::new("/written").exists());
-        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
     fn tar_entries_leaving_the_destination_are_refused() {
-        let root = tempdir("untar");
+        let (root, _tmp) = tempdir("untar");
         let mut b = tar::Builder::new(Vec::new());
         let mut h = tar::Header::new_gnu();
         h.set_size(1);
@@ -734,6 +731,5 @@ mod tests {
         evil[..512].copy_from_slice(h.as_bytes());
         let err = untar(&mut &evil[..], &mut sink).unwrap_err();
         assert!(err.contains("refusing") && err.contains(".."), "{err}");
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

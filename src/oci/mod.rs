@@ -455,7 +455,8 @@ mod tests {
 
     #[test]
     fn fields_the_spec_type_drops_are_found_and_iops_throttles_kept() {
-        let dir = std::env::temp_dir().join(format!("rrun-oci-fields-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("config.json");
         std::fs::write(
@@ -476,12 +477,12 @@ mod tests {
             serde_json::json!({"process": {"args": ["x"], "futureField": 1}, "annotations": {"a": "b"}, "n": null});
         let kept = serde_json::json!({"process": {"args": ["x"]}});
         assert_eq!(dropped_fields(&raw, &kept, ""), vec!["process.futureField".to_string()]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn malformed_configs_are_named() {
-        let dir = std::env::temp_dir().join(format!("rrun-oci-cfg-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("config.json");
         std::fs::write(&p, "{ not json").unwrap();
@@ -489,6 +490,5 @@ mod tests {
         assert!(e.contains("config.json") && e.contains("invalid"), "{e}");
         std::fs::write(&p, r#"{"ociVersion":"0.9.0"}"#).unwrap();
         assert!(load_spec(&p).unwrap_err().to_string().contains("ociVersion"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

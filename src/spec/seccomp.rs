@@ -713,7 +713,8 @@ mod tests {
 
     #[test]
     fn profile_files_in_either_format() {
-        let dir = std::env::temp_dir().join(format!("rrun-seccomp-profile-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let oci = dir.join("oci.json");
         std::fs::write(
