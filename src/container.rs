@@ -48,10 +48,13 @@ pub struct NetworkRequest {
     /// `-p`, `-P`: ports published on the host, as asked (host port 0: any free one).
     #[serde(default)]
     pub publish: Vec<crate::spec::PortRequest>,
+    /// `--dns`: nameserver addresses for its `/etc/resolv.conf`.
     #[serde(default)]
     pub dns: Vec<String>,
+    /// `--dns-search`: search domains for its `/etc/resolv.conf`.
     #[serde(default)]
     pub dns_search: Vec<String>,
+    /// `--dns-option`: `options` lines for its `/etc/resolv.conf` (`ndots:2`).
     #[serde(default)]
     pub dns_options: Vec<String>,
     /// `--add-host`: (name, IP or `host-gateway`).
@@ -78,13 +81,19 @@ pub struct NetworkAttachment {
 /// The container's side of a network while it runs: what netavark set up.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
+    /// The network's name.
     pub network: String,
+    /// The network's 64-hex ID.
     pub network_id: String,
     /// Its interface in the container (`eth0`, `eth1`…).
     pub interface: String,
+    /// Its IPv4 address, without the prefix length.
     pub ip: String,
+    /// The subnet's prefix length (`16` for a /16).
     pub prefix_len: u8,
+    /// Its default gateway on this network; empty on an `--internal` one.
     pub gateway: String,
+    /// Its interface's MAC address (`aa:bb:…`).
     pub mac: String,
     /// The names the network's DNS answers for it (its name, short ID and aliases).
     #[serde(default)]
@@ -118,10 +127,13 @@ impl std::fmt::Display for HealthStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HealthResult {
+    /// Docker's `Start`: when the check started (RFC 3339).
     pub start: String,
+    /// Docker's `End`: when it ended (RFC 3339).
     pub end: String,
     /// 0 healthy, 1 unhealthy, -1 when the check could not run or timed out.
     pub exit_code: i32,
+    /// Docker's `Output`: the first 4 KiB of what the check wrote to stdout and stderr.
     pub output: String,
 }
 
@@ -130,8 +142,11 @@ pub struct HealthResult {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Health {
+    /// Docker's `Status`: starting, healthy or unhealthy.
     pub status: HealthStatus,
+    /// Docker's `FailingStreak`: checks failed in a row (not counting those in the start period while starting).
     pub failing_streak: u32,
+    /// Docker's `Log`: the last 5 results, oldest first.
     pub log: Vec<HealthResult>,
 }
 
@@ -249,11 +264,14 @@ pub struct ContainerRecord {
 /// A volume mounted by a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeUse {
+    /// The volume's name.
     pub name: String,
+    /// Where it is mounted in the container.
     pub destination: std::path::PathBuf,
     /// Made for this container (`-v /path`, the image's `Volumes`): `run --rm` and `rm -v` remove it.
     #[serde(default)]
     pub anonymous: bool,
+    /// Mounted read-only (`:ro`, `readonly`).
     #[serde(default)]
     pub read_only: bool,
     /// Fill it with the image's content at `destination` on the first start, if it is empty then.

@@ -20,10 +20,13 @@ pub struct Digest {
     hex: String,
 }
 
+/// Why a string is not a [`Digest`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DigestError {
+    /// No `algorithm:` prefix, or not 64 lowercase hex digits after `sha256:`; holds the input.
     #[error("invalid digest {0:?}: expected sha256:<64 lowercase hex digits>")]
     Invalid(String),
+    /// An algorithm other than `sha256` (`sha512:…`); holds the input.
     #[error("unsupported digest algorithm in {0:?}: only sha256 is supported")]
     Algorithm(String),
 }

@@ -51,8 +51,10 @@ pub struct Event {
 /// What an event is about: a container or image ID, and attributes (`name`, `image`, `exitCode`…).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// Docker's `Actor.ID`: the full container or image ID (or volume name, network…).
     #[serde(rename = "ID")]
     pub id: String,
+    /// Docker's `Actor.Attributes`: `name`, `image`, `exitCode`, labels….
     #[serde(rename = "Attributes", default)]
     pub attributes: BTreeMap<String, String>,
 }

@@ -45,11 +45,13 @@ pub struct Garbage {
     pub stray: Vec<(PathBuf, u64)>,
 }
 
-/// `system df`'s account of [`Garbage`].
+/// `system df`'s account of the garbage: counts and the bytes a prune frees.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GarbageUsage {
+    /// How many unpacked layers nothing references.
     pub layers: usize,
+    /// How many blob files nothing references.
     pub blobs: usize,
     /// Temporary files, staging directories, record-less container directories, old partial downloads.
     pub stray: usize,

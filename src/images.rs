@@ -86,14 +86,19 @@ pub struct PruneReport {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ImageUsage {
+    /// `registry/repository`, or `<none>`.
     pub repository: String,
+    /// The tag, or `<none>`.
     pub tag: String,
+    /// Image ID (config digest).
     pub id: Digest,
+    /// When the image was built (RFC 3339, from its config), if it says.
     pub created: Option<String>,
-    /// Unpacked size of all its layers.
+    /// Unpacked size of all its layers, in bytes.
     pub size: u64,
     /// The part of `size` in layers other images use too.
     pub shared_size: u64,
+    /// The part of `size` in layers only this image uses (`size - shared_size`).
     pub unique_size: u64,
     /// Containers created from it.
     pub containers: usize,
@@ -103,11 +108,17 @@ pub struct ImageUsage {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerUsage {
+    /// The 64-hex container ID.
     pub id: String,
+    /// Its name.
     pub name: String,
+    /// The image as the user named it.
     pub image: String,
+    /// The command it runs: entrypoint and arguments.
     pub command: Vec<String>,
+    /// When it was created (RFC 3339).
     pub created: String,
+    /// Where it is in its life; running and paused ones count as active.
     pub status: Status,
     /// Bytes the container wrote (its upper layer).
     pub size_rw: u64,
@@ -117,9 +128,11 @@ pub struct ContainerUsage {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VolumeUsage {
+    /// The volume's name.
     pub name: String,
     /// Containers that mount it.
     pub links: usize,
+    /// Bytes of its content.
     pub size: u64,
 }
 
@@ -127,11 +140,17 @@ pub struct VolumeUsage {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UsageSummary {
+    /// The `TYPE` column: `Images`, `Containers`, `Local Volumes` or `Build Cache`.
     #[serde(rename = "Type")]
     pub kind: String,
+    /// The `TOTAL` column: how many there are.
     pub total_count: usize,
+    /// The `ACTIVE` column: images with a container, running or paused containers,
+    /// volumes a container mounts.
     pub active: usize,
+    /// The `SIZE` column, in bytes.
     pub size: u64,
+    /// The `RECLAIMABLE` column: bytes a prune could free.
     pub reclaimable: u64,
 }
 
@@ -141,8 +160,11 @@ pub struct UsageSummary {
 pub struct DiskUsage {
     /// Unpacked size of every layer in the store, each counted once.
     pub layers_size: u64,
+    /// Every image: one row per name, an untagged one once (as `<none>`).
     pub images: Vec<ImageUsage>,
+    /// Every container.
     pub containers: Vec<ContainerUsage>,
+    /// Every volume.
     pub volumes: Vec<VolumeUsage>,
     /// Unpacked size of the layers no container's image needs.
     pub images_reclaimable: u64,

@@ -42,6 +42,7 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order a `run` goes through them.
     pub const ALL: [Phase; 9] = [
         Phase::Image,
         Phase::Rootfs,
@@ -54,6 +55,7 @@ impl Phase {
         Phase::Cleanup,
     ];
 
+    /// The lowercase name `--explain` prints (`namespaces`).
     pub fn name(self) -> &'static str {
         match self {
             Phase::Image => "image",
@@ -74,6 +76,7 @@ impl Phase {
 pub struct Step {
     /// A stable name (`pivot_root`), the key of `--explain=json` output.
     pub name: &'static str,
+    /// The phase of a container's life it belongs to.
     pub phase: Phase,
     /// The system call (or the file written) that does it.
     pub syscall: &'static str,
@@ -150,6 +153,7 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record of `step` happening now, in this process (its role and PID).
     pub fn now(step: String, args: Vec<(String, serde_json::Value)>) -> Record {
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

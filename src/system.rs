@@ -46,21 +46,30 @@ fn version() -> VersionInfo {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Info {
+    /// The machine: kernel, CPUs, memory, cgroups, security options.
     pub host: HostInfo,
+    /// The store: where it is and what it holds.
     pub store: StoreInfo,
+    /// This build of rrun.
     pub version: VersionInfo,
 }
 
+/// The host part of `rrun info`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostInfo {
+    /// The host's name (`gethostname`).
     pub hostname: String,
+    /// The kernel release (`uname -r`).
     pub kernel: String,
     /// `PRETTY_NAME` of /etc/os-release.
     pub operating_system: String,
+    /// The host architecture, as OCI names it (`amd64`, `arm64`, …).
     pub arch: &'static str,
+    /// CPUs this process may use.
     #[serde(rename = "CPUs")]
     pub cpus: usize,
+    /// `MemTotal` of /proc/meminfo, in bytes (0 when unreadable).
     pub mem_total: u64,
     /// `v1`, `v2`, `hybrid` or `none`.
     pub cgroup_version: &'static str,
@@ -68,6 +77,7 @@ pub struct HostInfo {
     pub cgroup_controllers: Vec<String>,
     /// `seccomp`, `apparmor`, `selinux`, `rootless` where they apply.
     pub security_options: Vec<String>,
+    /// rrun runs as an ordinary user, or as root inside its rootless user namespace.
     pub rootless: bool,
     /// For an ordinary user: the rootless setup found, and what is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,8 +91,9 @@ pub struct HostInfo {
 pub struct RootlessSetup {
     /// `ranges` (subordinate ids mapped) or `single-id`.
     pub id_mapping: &'static str,
-    /// The user namespace's maps, `container:host:count` each.
+    /// The user namespace's user ID maps, `container:host:count` each.
     pub uid_map: Vec<String>,
+    /// The user namespace's group ID maps, `container:host:count` each.
     pub gid_map: Vec<String>,
     /// How container root filesystems are stacked.
     pub overlay: String,
@@ -163,6 +174,7 @@ pub fn rootless_setup(layout: &str) -> RootlessSetup {
     RootlessSetup { id_mapping, uid_map, gid_map, overlay, cgroup_delegation: delegation, network, missing }
 }
 
+/// The store part of `rrun info`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct StoreInfo {
@@ -170,11 +182,17 @@ pub struct StoreInfo {
     pub root: std::path::PathBuf,
     /// The OCI state root of runc's verbs.
     pub oci_root: std::path::PathBuf,
+    /// How container root filesystems are stacked: always `overlay`.
     pub graph_driver: &'static str,
+    /// How many images the store holds (one per manifest, however many names).
     pub images: usize,
+    /// How many containers exist, in any state.
     pub containers: usize,
+    /// How many are running.
     pub containers_running: usize,
+    /// How many are paused.
     pub containers_paused: usize,
+    /// How many are created or exited.
     pub containers_stopped: usize,
 }
 

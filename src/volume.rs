@@ -260,6 +260,7 @@ pub(crate) fn planned(store: &Store, req: &CreateVolume) -> Result<(Volume, bool
 /// What `volume prune` removed.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Pruned {
+    /// Names of the volumes removed.
     pub volumes: Vec<String>,
     /// Bytes freed.
     pub space: u64,

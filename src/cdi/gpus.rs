@@ -12,6 +12,7 @@ pub const NVIDIA_GPU_KIND: &str = "nvidia.com/gpu";
 pub struct GpuRequest {
     /// What was given, for errors.
     pub value: String,
+    /// `count=` or `device=` (or a bare `all` or number): which GPUs.
     pub which: Gpus,
     /// `capabilities=`: the driver capabilities asked for (Docker adds `gpu`).
     pub capabilities: Vec<String>,

@@ -5,10 +5,13 @@
 use super::ContainerConfig;
 use std::collections::BTreeMap;
 
+/// A `commit -c` instruction that cannot be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid change {change:?}: {reason}")]
 pub struct ChangeError {
+    /// The instruction as given (`CMD ["sh"`).
     pub change: String,
+    /// What is wrong with it (unknown instruction, no arguments, bad JSON…).
     pub reason: String,
 }
 

@@ -12,11 +12,13 @@ pub struct HistoryEntry {
     pub id: String,
     /// Seconds since the epoch (0 when the config does not say).
     pub created: i64,
+    /// Docker's `CreatedBy`: the command that made the step (`/bin/sh -c …`, `commit`), empty if unknown.
     pub created_by: String,
     /// The image's names, on its own row.
     pub tags: Option<Vec<String>>,
     /// Unpacked size of the layer this step made (0 for a step that made none).
     pub size: u64,
+    /// Docker's `Comment`: the history entry's comment (a `commit -m` message), empty if none.
     pub comment: String,
 }
 

@@ -52,46 +52,74 @@ pub struct ImageInspect {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InspectConfig {
+    /// Docker's `Config.Hostname`; always empty: an image config has none.
     pub hostname: String,
+    /// Docker's `Config.Domainname`; always empty: an image config has none.
     pub domainname: String,
+    /// Docker's `Config.User`: the image's `USER` (`name`, `uid:gid`…), empty when unset (root).
     pub user: String,
+    /// Docker's `Config.AttachStdin`; always false for an image.
     pub attach_stdin: bool,
+    /// Docker's `Config.AttachStdout`; always false for an image.
     pub attach_stdout: bool,
+    /// Docker's `Config.AttachStderr`; always false for an image.
     pub attach_stderr: bool,
+    /// Docker's `Config.ExposedPorts`: the image's `EXPOSE` ports (`80/tcp` → `{}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// Docker's `Config.Tty`; always false for an image.
     pub tty: bool,
+    /// Docker's `Config.OpenStdin`; always false for an image.
     pub open_stdin: bool,
+    /// Docker's `Config.StdinOnce`; always false for an image.
     pub stdin_once: bool,
+    /// Docker's `Config.Env`: the image's environment, `KEY=value`.
     pub env: Option<Vec<String>>,
+    /// Docker's `Config.Cmd`: the image's default arguments (`CMD`).
     pub cmd: Option<Vec<String>>,
+    /// Docker's `Config.Healthcheck`: the image's `HEALTHCHECK`, as the config has it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<serde_json::Value>,
+    /// Docker's `Config.Image`; always empty: rrun records no parent image.
     pub image: String,
+    /// Docker's `Config.Volumes`: the image's `VOLUME` paths (path → `{}`).
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    /// Docker's `Config.WorkingDir`: the image's `WORKDIR`, empty when unset.
     pub working_dir: String,
+    /// Docker's `Config.Entrypoint`: the image's `ENTRYPOINT`.
     pub entrypoint: Option<Vec<String>>,
+    /// Docker's `Config.OnBuild`: the image's `ONBUILD` triggers, as the config has them.
     pub on_build: Option<serde_json::Value>,
+    /// Docker's `Config.Labels`: the image's `LABEL`s.
     pub labels: Option<BTreeMap<String, String>>,
+    /// Docker's `Config.StopSignal`: the image's `STOPSIGNAL` (`SIGTERM`), if set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
 }
 
+/// Docker's `GraphDriver`: the storage driver and where the image's layers lie.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GraphDriver {
+    /// Docker's `GraphDriver.Name`: always `overlay`.
     pub name: String,
+    /// Docker's `GraphDriver.Data`: `UpperDir` (the top layer's `diff` directory) and
+    /// `LowerDir` (the others', top first, `:`-separated).
     pub data: BTreeMap<String, String>,
 }
 
+/// Docker's `RootFS`: the image's layers by uncompressed digest.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InspectRootFs {
+    /// Docker's `RootFS.Type`: always `layers`.
     #[serde(rename = "Type")]
     pub kind: String,
+    /// Docker's `RootFS.Layers`: the diff-ids (`sha256:…`), bottom first.
     pub layers: Vec<String>,
 }
 
+/// Docker's `Metadata`, with one field of rrun's own.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Metadata {
@@ -102,6 +130,7 @@ pub struct Metadata {
 }
 
 impl InspectConfig {
+    /// The fields an image config (`config.config`) fills; the others stay empty.
     pub fn from_image(c: &ContainerConfig) -> InspectConfig {
         InspectConfig {
             user: c.user.clone().unwrap_or_default(),

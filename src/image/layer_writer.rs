@@ -20,18 +20,31 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// Why walking a tree, or writing an entry of it, failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
+    /// A system call on one entry failed (stat, open, read symlink, mkdir, chown…).
     #[error("{path}: {op}: {source}")]
-    Io { path: String, op: &'static str, source: io::Error },
+    Io {
+        /// The entry's path.
+        path: String,
+        /// The operation that failed (`open directory`, `read symlink`…).
+        op: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The sink refused an entry (`cp` onto a path through a symlink, a directory over a
+    /// non-directory…); the message says which and why.
     #[error("{0}")]
     Refused(String),
 }
 
 impl TreeError {
+    /// A `map_err` adapter: an [`io::Error`] of `op` on `path` as [`TreeError::Io`].
     pub fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> TreeError + 'a {
         move |source| TreeError::Io { path: path.display().to_string(), op, source }
     }
+    /// A `map_err` adapter: an [`Errno`] of `op` on `path` as [`TreeError::Io`].
     pub fn errno<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(Errno) -> TreeError + 'a {
         move |e| TreeError::Io { path: path.display().to_string(), op, source: e.into() }
     }
@@ -40,28 +53,40 @@ impl TreeError {
 /// What kind of file an entry is (with its link target where it has one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link, with its target as stored (never followed).
     Symlink(PathBuf),
     /// Another name of a file written before, at this path (relative to the walk's root).
     HardLink(PathBuf),
+    /// A character device (an overlay whiteout is a `0:0` one).
     Char,
+    /// A block device.
     Block,
+    /// A named pipe.
     Fifo,
 }
 
 /// An entry's metadata, as a tar header carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryMeta {
+    /// What kind of file it is.
     pub kind: Kind,
     /// Permission bits with set-id and sticky bits.
     pub mode: u32,
+    /// Owner user ID.
     pub uid: u32,
+    /// Owner group ID.
     pub gid: u32,
+    /// Modification time, seconds since the epoch.
     pub mtime: i64,
     /// Content length (regular files).
     pub size: u64,
+    /// Device major number (character and block devices).
     pub dev_major: u32,
+    /// Device minor number (character and block devices).
     pub dev_minor: u32,
     /// Extended attributes worth carrying: `user.*` and `security.capability`.
     pub xattrs: Vec<(String, Vec<u8>)>,

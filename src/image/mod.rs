@@ -358,10 +358,12 @@ impl ImageRecord {
     }
 }
 
+/// One layer of an [`ImageRecord`], as its manifest lists it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LayerRecord {
     /// Digest of the blob as stored (compressed or not).
     pub blob: Digest,
+    /// The manifest's media type for the blob (`application/vnd.oci.image.layer.v1.tar+gzip`).
     pub media_type: String,
     /// Blob size in bytes.
     pub size: u64,
@@ -826,10 +828,13 @@ fn is_zero(v: &i64) -> bool {
     *v == 0
 }
 
+/// The image config's `rootfs`: its layers by uncompressed digest.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RootFs {
+    /// `type`: always `layers` in a valid config.
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// `diff_ids`: the digests of the uncompressed layer tars, bottom first.
     #[serde(default)]
     pub diff_ids: Vec<Digest>,
 }

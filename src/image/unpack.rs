@@ -23,20 +23,70 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+/// Why a layer could not be unpacked or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
+    /// An entry that could write outside the layer directory, or is malformed: an absolute
+    /// or `..` path, a path through a symlink, a hardlink out of the layer, a link without a target.
     #[error("layer {layer}: refusing entry {path:?}: {reason}")]
-    Rejected { layer: String, path: String, reason: &'static str },
+    Rejected {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The entry's path as the tar has it.
+        path: String,
+        /// What is wrong with it (`path traverses a symlink`).
+        reason: &'static str,
+    },
+    /// Creating an entry on disk failed (create, write, chown, symlink, set mtime…).
     #[error("layer {layer}: entry {path:?}: {op}: {source}")]
-    Entry { layer: String, path: String, op: &'static str, source: io::Error },
+    Entry {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The entry's path, relative to the layer directory.
+        path: String,
+        /// The operation that failed (`create`, `write`, `set mtime`…).
+        op: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Reading the blob failed, or it is not a valid (gzip, zstd or plain) tar.
     #[error("layer {layer}: reading the layer archive: {source}")]
-    Read { layer: String, source: io::Error },
+    Read {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The blob's bytes do not hash to the digest the manifest gives.
     #[error("layer {layer}: blob digest mismatch: expected {expected}, content is {actual}")]
-    BlobDigest { layer: String, expected: Digest, actual: Digest },
+    BlobDigest {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The digest the manifest names.
+        expected: Digest,
+        /// The digest of the bytes read.
+        actual: Digest,
+    },
+    /// The uncompressed tar does not hash to the diff-id the image config gives.
     #[error("layer {layer}: diff-id mismatch: image config says {expected}, content is {actual}")]
-    DiffId { layer: String, expected: Digest, actual: Digest },
+    DiffId {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The diff-id in the image config.
+        expected: Digest,
+        /// The digest of the uncompressed tar.
+        actual: Digest,
+    },
+    /// The destination directory cannot be opened.
     #[error("layer {layer}: cannot open {path}: {source}")]
-    Dest { layer: String, path: PathBuf, source: io::Error },
+    Dest {
+        /// The layer: its blob digest, or the archive path.
+        layer: String,
+        /// The destination directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
 }
 
 impl UnpackError {
@@ -110,7 +160,9 @@ pub fn decompressed<R: Read + Send + 'static>(blob: R) -> io::Result<Box<dyn Rea
 pub struct UnpackRequest<'a> {
     /// Name used in errors (the blob digest, or the archive path).
     pub label: &'a str,
+    /// The digest the blob's bytes must have (the manifest's); `None`: not checked.
     pub expected_blob: Option<&'a Digest>,
+    /// The digest the uncompressed tar must have (the config's diff-id); `None`: not checked.
     pub expected_diff_id: Option<&'a Digest>,
     /// Directory to unpack into (created empty by the caller); `None` only verifies.
     pub dest: Option<&'a Path>,

@@ -15,13 +15,21 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use tracing::debug;
 
+/// Why work run in a forked helper process (`cp`, `export`) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FsChildError {
+    /// Setting up or waiting for the child failed.
     #[error("{op}: {source}")]
-    Sys { op: &'static str, source: Errno },
+    Sys {
+        /// The system call that failed (`pipe`, `fork`, `waitpid`).
+        op: &'static str,
+        /// Its errno.
+        source: Errno,
+    },
     /// What the work in the child reported.
     #[error("{0}")]
     Failed(String),
+    /// The child died of a signal (its number); it reported nothing.
     #[error("the helper process was killed by signal {0}")]
     Killed(i32),
 }

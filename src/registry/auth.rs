@@ -80,7 +80,9 @@ impl Credential {
 /// Where credentials are read from, in order, and the file `login` writes.
 #[derive(Debug, Clone)]
 pub struct AuthFiles {
+    /// The files `lookup` reads, first match wins; missing or unreadable ones are skipped.
     pub read: Vec<PathBuf>,
+    /// The file `login` and `logout` change (`$REGISTRY_AUTH_FILE`, else the runtime `auth.json`).
     pub write: PathBuf,
 }
 

@@ -32,21 +32,31 @@ pub struct RegistriesConf {
     pub registries: Vec<RegistryEntry>,
 }
 
+/// One `[[registry]]` table.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RegistryEntry {
+    /// `prefix`: the references it applies to (`docker.io`, `example.com/team`); the
+    /// longest match wins. Unset: `location`.
     #[serde(default)]
     pub prefix: Option<String>,
+    /// `location`: where the matching repositories really are (`host[/path]`, the prefix
+    /// replaced by it). Unset: `prefix`.
     #[serde(default)]
     pub location: Option<String>,
+    /// `insecure`: plain HTTP or unverified TLS allowed for `location`.
     #[serde(default)]
     pub insecure: bool,
+    /// `[[registry.mirror]]` tables: tried before `location`, in order.
     #[serde(default)]
     pub mirror: Vec<Mirror>,
 }
 
+/// One `[[registry.mirror]]` table.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mirror {
+    /// `location`: the mirror's `host[/path]`.
     pub location: String,
+    /// `insecure`: plain HTTP or unverified TLS allowed for this mirror.
     #[serde(default)]
     pub insecure: bool,
 }
@@ -54,9 +64,13 @@ pub struct Mirror {
 /// Where to fetch a repository from: a host and the repository path there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The registry host, with its port if any (`localhost:5000`).
     pub host: String,
+    /// The repository path on that host (`library/alpine`).
     pub repository: String,
+    /// Plain HTTP or unverified TLS allowed (the entry's or mirror's `insecure`).
     pub insecure: bool,
+    /// It is a mirror, not the entry's `location`.
     pub mirror: bool,
 }
 

@@ -5,8 +5,11 @@
 /// One search result.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SearchResult {
+    /// The repository, with its registry host (`docker.io/library/alpine`).
     pub name: String,
+    /// Docker Hub's short description (empty for other registries).
     pub description: String,
+    /// Docker Hub's star count (0 for other registries).
     pub stars: u64,
 }
 

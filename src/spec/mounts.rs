@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 pub enum MountSource {
     /// A host path (`-v /host:/ctr`, `--mount type=bind`).
     Bind {
+        /// The host path (absolute).
         path: PathBuf,
         /// `private`, `rprivate` (the default), `shared`, `rshared`, `slave` or `rslave`.
         propagation: Option<String>,
@@ -21,6 +22,7 @@ pub enum MountSource {
     },
     /// A named volume, or an anonymous one (`name: None`) that gets a random name.
     Volume {
+        /// The volume's name; `None` for an anonymous volume.
         name: Option<String>,
         /// Do not fill an empty volume with the image's content at the mount point.
         nocopy: bool,
@@ -28,7 +30,12 @@ pub enum MountSource {
         labels: BTreeMap<String, String>,
     },
     /// `--mount type=tmpfs`.
-    Tmpfs { size: Option<i64>, mode: Option<u32> },
+    Tmpfs {
+        /// `tmpfs-size`: the size limit in bytes (the kernel's default, half of RAM, when `None`).
+        size: Option<i64>,
+        /// `tmpfs-mode`: the root directory's permission bits (`0o1777`).
+        mode: Option<u32>,
+    },
 }
 
 /// One `-v` or `--mount`.
