@@ -139,7 +139,7 @@ pub use registry::{ClientOptions, Credential, PullOptions, RegistriesConf};
 pub use rootfs::RootfsSource;
 pub use rootless::{Mapping, Rootless, RootlessError};
 pub use signal::{ParseSignalError, Signal};
-pub use spec::network::parse_exposed;
+pub use spec::network::{parse_exposed, parse_publish};
 pub use spec::resources::parse_bytes;
 pub use spec::resources::Limits;
 pub use spec::{MountRequest, NamespaceMode, NetworkMode, RunOptions, Streams, Tmpfs};

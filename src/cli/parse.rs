@@ -4,7 +4,7 @@
 //! `--platform`. Pure functions; the library checks what needs the image or
 //! the host (namespaced sysctls, `--oom-score-adj`, aliases) when it runs.
 
-use rrun::{Platform, PlatformExt, PortRequest, RegistryError, SeccompChoice, SpecError};
+use rrun::{Platform, PlatformExt, RegistryError, SeccompChoice, SpecError};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -31,101 +31,6 @@ fn printable(s: &str, max: usize) -> String {
 /// Nanoseconds since the epoch, now (what `--since 10m` counts back from).
 pub fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-}
-
-fn bad_publish(spec: &str, reason: impl Into<String>) -> SpecError {
-    SpecError::Invalid { flag: "-p".into(), value: spec.to_string(), reason: reason.into() }
-}
-
-/// `N` or `N-M`: the first port and how many.
-fn port_span(spec: &str, what: &str, text: &str) -> Result<(u16, u16), SpecError> {
-    let port = |p: &str| -> Result<u16, SpecError> {
-        match p.parse::<u32>() {
-            Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
-            _ => Err(bad_publish(spec, format!("invalid {what} port {p:?}: expected a number from 1 to 65535"))),
-        }
-    };
-    match text.split_once('-') {
-        None => Ok((port(text)?, 1)),
-        Some((a, b)) => {
-            let (a, b) = (port(a)?, port(b)?);
-            if b < a {
-                return Err(bad_publish(
-                    spec,
-                    format!("invalid {what} port range {text:?}: the end is below the start"),
-                ));
-            }
-            Ok((a, b - a + 1))
-        }
-    }
-}
-
-/// Parses one `-p/--publish` value, Docker's syntax:
-/// `[IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|udp|sctp]` (`IP::PORT`:
-/// any host port on that address; an IPv6 address in brackets). A container
-/// range without host ports becomes one mapping per port, each given any free host port.
-pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>, SpecError> {
-    let (rest, protocol) = match spec.rsplit_once('/') {
-        Some((r, p)) => (r, p.to_ascii_lowercase()),
-        None => (spec, "tcp".to_string()),
-    };
-    if !matches!(protocol.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(bad_publish(spec, format!("invalid protocol {protocol:?}: expected tcp, udp or sctp")));
-    }
-    // the address: bracketed IPv6, or what comes before the last two colons
-    let (ip, ports) = if let Some(after) = rest.strip_prefix('[') {
-        let (ip, tail) =
-            after.split_once(']').ok_or_else(|| bad_publish(spec, "an unclosed '[' around the address"))?;
-        let tail = tail.strip_prefix(':').ok_or_else(|| bad_publish(spec, "expected ':' after the address"))?;
-        (ip.to_string(), tail.to_string())
-    } else {
-        let parts: Vec<&str> = rest.split(':').collect();
-        match parts.len() {
-            1 | 2 => (String::new(), rest.to_string()),
-            3 => (parts[0].to_string(), format!("{}:{}", parts[1], parts[2])),
-            _ => return Err(bad_publish(spec, "expected [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]")),
-        }
-    };
-    if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
-        return Err(bad_publish(spec, format!("invalid IP address {ip:?}")));
-    }
-    let host_ip = match ip.as_str() {
-        "0.0.0.0" => String::new(),
-        _ => ip,
-    };
-    let (host, container) = match ports.split_once(':') {
-        Some((h, c)) => (h, c),
-        None => ("", ports.as_str()),
-    };
-    if container.is_empty() {
-        return Err(bad_publish(spec, "no container port"));
-    }
-    let (cport, crange) = port_span(spec, "container", container)?;
-    if host.is_empty() {
-        // any free host port for each container port
-        return Ok((0..crange)
-            .map(|i| PortRequest {
-                host_ip: host_ip.clone(),
-                host_port: 0,
-                host_port_end: 0,
-                container_port: cport + i,
-                range: 1,
-                protocol: protocol.clone(),
-            })
-            .collect());
-    }
-    let (hport, hrange) = port_span(spec, "host", host)?;
-    if crange > 1 && hrange != crange {
-        return Err(bad_publish(
-            spec,
-            format!("invalid ranges: {hrange} host ports for {crange} container ports (they must be as many)"),
-        ));
-    }
-    let (range, end) = if crange == 1 { (1, hport + (hrange - 1)) } else { (crange, hport) };
-    if u32::from(cport) + u32::from(range) - 1 > 65535 || u32::from(hport) + u32::from(range) - 1 > 65535 {
-        return Err(bad_publish(spec, "the range goes past port 65535"));
-    }
-    Ok(vec![PortRequest { host_ip, host_port: hport, host_port_end: end, container_port: cport, range, protocol }])
 }
 
 /// `--add-host NAME:IP` (or `NAME=IP`); the IP may be `host-gateway`: the
@@ -366,60 +271,6 @@ pub fn is_cdi_name(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn one(spec: &str) -> PortRequest {
-        let v = parse_publish(spec).unwrap();
-        assert_eq!(v.len(), 1, "{spec}");
-        v.into_iter().next().unwrap()
-    }
-
-    #[test]
-    fn publish_forms_read_as_docker_reads_them() {
-        let p = one("127.0.0.1:8080:80");
-        assert_eq!((p.host_ip.as_str(), p.host_port, p.container_port, p.range), ("127.0.0.1", 8080, 80, 1));
-        assert_eq!(p.protocol, "tcp");
-        let p = one("8080:80/udp");
-        assert_eq!((p.host_ip.as_str(), p.host_port, p.protocol.as_str()), ("", 8080, "udp"));
-        let p = one("80");
-        assert_eq!((p.host_port, p.container_port), (0, 80), "a random host port");
-        let p = one("127.0.0.1::80");
-        assert_eq!((p.host_ip.as_str(), p.host_port), ("127.0.0.1", 0));
-        let p = one("0.0.0.0:80:80");
-        assert_eq!(p.host_ip, "", "0.0.0.0 is every address");
-        let p = one("[::1]:8080:80");
-        assert_eq!(p.host_ip, "::1");
-        let p = one("8000-8001:80-81");
-        assert_eq!((p.host_port, p.container_port, p.range), (8000, 80, 2));
-        let p = one("8000-8010:80");
-        assert_eq!((p.host_port, p.host_port_end, p.range), (8000, 8010, 1), "one free port of the range");
-        let v = parse_publish("80-82").unwrap();
-        assert_eq!(v.iter().map(|p| p.container_port).collect::<Vec<_>>(), [80, 81, 82]);
-        assert_eq!(one("127.0.0.1:8080:80").display(), "127.0.0.1:8080:80/tcp");
-        assert_eq!(one("8000-8001:80-81/udp").display(), ":8000-8001:80-81/udp");
-    }
-
-    #[test]
-    fn malformed_publish_is_refused_by_name() {
-        for (spec, says) in [
-            ("99999:1", "invalid host port \"99999\""),
-            ("a:b", "invalid container port \"b\""),
-            ("1-3:1-2", "invalid ranges"),
-            ("80/xyz", "protocol"),
-            ("1.2.3:80:80", "invalid IP address"),
-            ("8080:", "no container port"),
-            ("0:80", "invalid host port \"0\""),
-            ("5-2:80", "below the start"),
-            ("a:b:c:d", "expected [IP:]"),
-            ("65535-65535:65535", ""),
-        ] {
-            match parse_publish(spec) {
-                Err(e) => assert!(e.to_string().contains(says), "{spec}: {e}"),
-                Ok(v) => assert!(says.is_empty(), "{spec} was accepted: {v:?}"),
-            }
-        }
-        let e = parse_publish("99999:1").unwrap_err().to_string();
-        assert!(e.starts_with("invalid -p \"99999:1\""), "{e}");
-    }
 
     #[test]
     fn hosts_dns_ip_mac() {

@@ -406,7 +406,7 @@ fn options(a: &RunArgs) -> Result<RunOptions, Error> {
     o.network = network;
     o.network_explicit = a.network.is_some();
     o.network_aliases = a.network_alias.clone();
-    o.publish = a.publish.iter().map(|p| parse::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat();
+    o.publish = a.publish.iter().map(|p| rrun::parse_publish(p)).collect::<Result<Vec<_>, _>>()?.concat();
     o.publish_all = a.publish_all;
     o.expose = a.expose.iter().map(|e| rrun::parse_exposed(e)).collect::<Result<Vec<_>, _>>()?.concat();
     o.dns = a.dns.iter().map(|d| parse::parse_dns(d)).collect::<Result<_, _>>()?;
