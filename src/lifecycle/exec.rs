@@ -207,13 +207,7 @@ impl Rrun {
     /// caller may start threads once this returns.
     pub fn exec_spawn(&self, name_or_id: &str, opts: &ExecOptions) -> Result<RunningProcess, Error> {
         crate::launcher::ensure_single_threaded()?;
-        let c = self.open_container(name_or_id)?;
-        match c.record.status {
-            Status::Running => {}
-            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
-            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
-        }
-        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let (c, pid) = self.exec_target(name_or_id)?;
         let exec_id = crate::container::new_id();
         let what = format!(": {}", opts.command.join(" "));
         self.emit_container(&c.record, &format!("exec_create{what}"), &[("execID", exec_id.clone())]);
@@ -244,6 +238,18 @@ impl Rrun {
         })
     }
 
+    /// The running container a process is started in, and its init's PID.
+    fn exec_target(&self, name_or_id: &str) -> Result<(super::Container, i32), Error> {
+        let c = self.open_container(name_or_id)?;
+        match c.record.status {
+            Status::Running => {}
+            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
+            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
+        }
+        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        Ok((c, pid))
+    }
+
     /// [`Rrun::exec`]; with `sink`, its stdout and stderr are read through pipes and handed to it.
     fn exec_shown(
         &self,
@@ -252,13 +258,7 @@ impl Rrun {
         sink: Option<&mut OutputSink<'_>>,
     ) -> Result<i32, Error> {
         crate::launcher::ensure_single_threaded()?;
-        let c = self.open_container(name_or_id)?;
-        match c.record.status {
-            Status::Running => {}
-            Status::Paused => return Err(Error::ContainerPaused(name_or_id.to_string())),
-            _ => return Err(Error::ContainerNotRunning(name_or_id.to_string())),
-        }
-        let pid = c.record.pid.ok_or_else(|| Error::ContainerNotRunning(name_or_id.to_string()))?;
+        let (c, pid) = self.exec_target(name_or_id)?;
         let stdin_inherited = opts.interactive && opts.stdio != crate::Stdio::Null;
         let stdio = match (&sink, stdin_inherited) {
             (None, true) => StdioMode::Inherit,
